@@ -1,0 +1,51 @@
+/** A ByteSource over a local file, read with one reused buffer. */
+import { type FileHandle, open, stat } from 'node:fs/promises';
+import { SourceChangedError } from '../core/errors.ts';
+import type { ByteSource } from '../core/source.ts';
+
+const CHUNK_BYTES = 4 << 20;
+
+export class FileSource implements ByteSource {
+  private constructor(
+    readonly name: string,
+    readonly size: number,
+    /** size, mtime and inode: changes when the file is rewritten */
+    readonly identity: string,
+    private readonly handle: FileHandle,
+    private readonly chunkBytes: number,
+  ) {}
+
+  static async open(path: string, chunkBytes = CHUNK_BYTES): Promise<FileSource> {
+    const handle = await open(path, 'r');
+    const st = await handle.stat();
+    if (!st.isFile()) {
+      await handle.close();
+      throw new Error(`${path}: not a regular file`);
+    }
+    return new FileSource(path, st.size, `${st.size}:${st.mtimeMs}:${st.ino}`, handle, chunkBytes);
+  }
+
+  /** Fails if the file is no longer the one that was planned. */
+  async assertUnchanged(identity: string): Promise<void> {
+    const st = await stat(this.name);
+    if (`${st.size}:${st.mtimeMs}:${st.ino}` !== identity) {
+      throw new SourceChangedError(`${this.name} changed while the job ran; run again to start a new job`);
+    }
+  }
+
+  async *chunks(start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+    const buffer = new Uint8Array(Math.min(this.chunkBytes, Math.max(1, end - start)));
+    let at = start;
+    while (at < end) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await this.handle.read(buffer, 0, Math.min(buffer.length, end - at), at);
+      if (bytesRead === 0) return;
+      at += bytesRead;
+      yield buffer.subarray(0, bytesRead);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}

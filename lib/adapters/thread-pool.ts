@@ -1,0 +1,86 @@
+/**
+ * A fixed pool of worker threads that scan slices. Tasks go to whichever thread is free;
+ * the first error stops the pool and is re-thrown in the caller with its type intact.
+ */
+import { Worker } from 'node:worker_threads';
+import { FanoutError, InputError, SourceChangedError, UsageError } from '../core/errors.ts';
+import type { JobSpec } from '../core/plan.ts';
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  file?: string;
+  offset?: number;
+  problem?: string;
+  stack?: string;
+}
+
+export function serializeError(e: unknown): SerializedError {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const out: SerializedError = { name: err.name, message: err.message, stack: err.stack };
+  if (err instanceof InputError) Object.assign(out, { file: err.file, offset: err.offset, problem: err.problem });
+  return out;
+}
+
+export function deserializeError(s: SerializedError): Error {
+  if (s.name === 'InputError' && s.file !== undefined) return new InputError(s.file, s.offset!, s.problem!);
+  const Ctor = ({ UsageError, SourceChangedError, FanoutError } as Record<string, new (m: string) => Error>)[s.name];
+  const err = Ctor ? new Ctor(s.message) : new Error(s.message);
+  if (!Ctor) err.name = s.name;
+  if (s.stack) err.stack = s.stack;
+  return err;
+}
+
+// Worker threads start without the TypeScript loader the main thread runs under: a
+// small .mjs entry installs it, then loads the worker body.
+const workerUrl = new URL('./thread-entry.mjs', import.meta.url);
+
+export async function runOnThreads(
+  spec: JobSpec,
+  indices: number[],
+  threads: number,
+  stateDir: string,
+  events: { progress(bytes: number): void; done(index: number): void },
+): Promise<void> {
+  const queue = [...indices];
+  const workers: Worker[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let running = 0;
+      let failed = false;
+      const next = (w: Worker): void => {
+        const index = queue.shift();
+        if (index === undefined) {
+          if (running === 0) resolve();
+          return;
+        }
+        running++;
+        w.postMessage({ spec, index, stateDir });
+      };
+      for (let t = 0; t < Math.min(threads, queue.length); t++) {
+        const w = new Worker(workerUrl);
+        workers.push(w);
+        w.on('message', (m: { type: string; bytes?: number; index?: number; error?: SerializedError }) => {
+          if (failed) return;
+          if (m.type === 'progress') events.progress(m.bytes!);
+          else if (m.type === 'done') {
+            running--;
+            events.done(m.index!);
+            next(w);
+          } else if (m.type === 'error') {
+            failed = true;
+            reject(deserializeError(m.error!));
+          }
+        });
+        w.on('error', (e) => {
+          failed = true;
+          reject(e);
+        });
+        next(w);
+      }
+      if (queue.length === 0 && running === 0) resolve();
+    });
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Body of one worker thread of the embedded runtime: scans the slices it is sent and
+ * commits their partials to the local state dir (the same use case a Lambda runs).
+ */
+import { parentPort, threadId } from 'node:worker_threads';
+import type { JobSpec } from '../core/plan.ts';
+import { runSlice } from '../pipeline/slice.ts';
+import { loadAnalysis } from '../runtime/load-analysis.ts';
+import { FileSource } from './file-source.ts';
+import { LocalDirStore } from './local-store.ts';
+import { serializeError } from './thread-pool.ts';
+
+export interface SliceMessage {
+  spec: JobSpec;
+  index: number;
+  stateDir: string;
+}
+
+const port = parentPort!;
+const sources = new Map<string, Promise<FileSource>>();
+
+port.on('message', async (msg: SliceMessage) => {
+  try {
+    const { spec, index, stateDir } = msg;
+    let source = sources.get(spec.input.name);
+    if (!source) {
+      source = FileSource.open(spec.input.name);
+      sources.set(spec.input.name, source);
+    }
+    const analysis = await loadAnalysis(spec.analysis);
+    const { created } = await runSlice(new LocalDirStore(stateDir), await source, spec, index, analysis, {
+      worker: `thread-${threadId}`,
+      onProgress: (bytes) => port.postMessage({ type: 'progress', bytes }),
+    });
+    port.postMessage({ type: 'done', index, created });
+  } catch (e) {
+    port.postMessage({ type: 'error', index: msg.index, error: serializeError(e) });
+  }
+});

@@ -1,0 +1,46 @@
+/** The short human summary printed without --json. */
+import type { ResultDocument } from '../core/job.ts';
+import { formatBytes, num } from './format.ts';
+
+export function summarize(doc: ResultDocument): string {
+  const lines: string[] = [];
+  const shape = doc.input.shape ? ` (${doc.input.shape.join(' x ')})` : '';
+  const secs = doc.elapsedMs / 1000;
+  lines.push(
+    `${doc.analysis} of ${doc.input.path}: ${formatBytes(doc.input.bytes)} ${doc.input.format}${shape}, ${doc.records} records, ${doc.slices} slices` +
+      (doc.resumedSlices > 0 ? ` (${doc.resumedSlices} resumed)` : '') +
+      `, ${secs.toFixed(2)} s`,
+  );
+  if (doc.skipped > 0) {
+    lines.push(`skipped ${doc.skipped} bad records, first at byte ${doc.skippedExamples?.[0]?.offset}: ${doc.skippedExamples?.[0]?.problem}`);
+  }
+  const r = doc.result as Record<string, unknown>;
+  if (doc.analysis === 'sum') {
+    lines.push(`count ${num(r.count as number)}  sum ${num(r.sum as number)}  mean ${num(r.mean as number)}`);
+  } else if (doc.analysis === 'stats') {
+    const cols = r.columns as Record<string, number | null>[];
+    lines.push('column        count           mean            std            min            max');
+    cols.slice(0, 20).forEach((c, i) => {
+      lines.push(
+        [String(i).padEnd(6), num(c.count).padStart(12), ...[c.mean, c.std, c.min, c.max].map((v) => num(v).padStart(14))].join(' '),
+      );
+    });
+    if (cols.length > 20) lines.push(`... ${cols.length - 20} more columns (use --json)`);
+  } else if (doc.analysis === 'row-sums') {
+    const means = r.rowMeans as (number | null)[];
+    lines.push(`${r.frames} frames of ${r.rowsPerFrame} rows; mean over frames of each row's sum:`);
+    for (let i = 0; i < Math.min(means.length, 100); i += 5) {
+      lines.push(
+        means
+          .slice(i, i + 5)
+          .map((m, k) => `${String(i + k).padStart(4)}: ${num(m).padEnd(12)}`)
+          .join(' '),
+      );
+    }
+    if (means.length > 100) lines.push(`... ${means.length - 100} more rows (use --json)`);
+  } else {
+    const text = JSON.stringify(doc.result);
+    lines.push(text.length > 2000 ? `${text.slice(0, 2000)}... (use --json)` : text);
+  }
+  return lines.join('\n');
+}

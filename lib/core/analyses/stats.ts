@@ -1,0 +1,123 @@
+/**
+ * `stats`: per column count, sum, mean, min, max and population standard deviation
+ * (ddof 0, numpy's default).
+ *
+ * The sum and the sum of squares are exact (squares through an error-free product), so
+ * the spread is computed at the end as sum((x - m)^2) = Q - 2mS + n*m^2, evaluated
+ * exactly for the rounded mean m. The result does not depend on slicing, and it is at
+ * least as accurate as numpy's two-pass std.
+ */
+import type { Analysis } from '../analysis.ts';
+import { jsonNumber } from '../analysis.ts';
+import { ExactSum, type ExactSumJSON, twoProductError } from '../exact-sum.ts';
+
+interface Column {
+  count: number;
+  sum: ExactSum;
+  sumSq: ExactSum;
+  min: number;
+  max: number;
+  nan: boolean;
+}
+
+export interface StatsState {
+  columns: Column[];
+}
+
+export interface ColumnStats {
+  count: number;
+  sum: number | null;
+  mean: number | null;
+  min: number | null;
+  max: number | null;
+  std: number | null;
+}
+
+const newColumn = (): Column => ({ count: 0, sum: new ExactSum(), sumSq: new ExactSum(), min: Infinity, max: -Infinity, nan: false });
+
+export const stats: Analysis<StatsState, { columns: ColumnStats[] }> = {
+  name: 'stats',
+  empty: (ctx) => ({ columns: Array.from({ length: ctx.columns }, newColumn) }),
+  addRows(state, values, rowCount, columns) {
+    for (let c = 0; c < columns; c++) {
+      const col = state.columns[c]!;
+      const s = col.sum;
+      const q = col.sumSq;
+      let min = col.min;
+      let max = col.max;
+      for (let i = c, r = 0; r < rowCount; r++, i += columns) {
+        const v = values[i]!;
+        s.add(v);
+        q.addProduct(v, v);
+        if (v < min) min = v;
+        if (v > max) max = v;
+        if (v !== v) col.nan = true;
+      }
+      col.min = min;
+      col.max = max;
+      col.count += rowCount;
+    }
+    return state;
+  },
+  combine(left, right) {
+    left.columns.forEach((l, c) => {
+      const r = right.columns[c]!;
+      l.count += r.count;
+      l.sum.merge(r.sum);
+      l.sumSq.merge(r.sumSq);
+      l.min = Math.min(l.min, r.min);
+      l.max = Math.max(l.max, r.max);
+      l.nan ||= r.nan;
+    });
+    return left;
+  },
+  finish(state) {
+    return { columns: state.columns.map(finishColumn) };
+  },
+  encode: (s) => ({
+    columns: s.columns.map((c) => ({
+      count: c.count,
+      sum: c.sum.toJSON(),
+      sumSq: c.sumSq.toJSON(),
+      min: c.count > 0 ? c.min : null,
+      max: c.count > 0 ? c.max : null,
+      nan: c.nan,
+    })),
+  }),
+  decode: (j) => ({
+    columns: (j as { columns: { count: number; sum: ExactSumJSON; sumSq: ExactSumJSON; min: number | null; max: number | null; nan: boolean }[] }).columns.map(
+      (c) => ({
+        count: c.count,
+        sum: ExactSum.fromJSON(c.sum),
+        sumSq: ExactSum.fromJSON(c.sumSq),
+        min: c.min ?? Infinity,
+        max: c.max ?? -Infinity,
+        nan: c.nan,
+      }),
+    ),
+  }),
+};
+
+function finishColumn(c: Column): ColumnStats {
+  if (c.count === 0) return { count: 0, sum: 0, mean: null, min: null, max: null, std: null };
+  const total = c.sum.value();
+  const mean = total / c.count;
+  if (c.nan) return { count: c.count, sum: null, mean: null, min: null, max: null, std: null };
+  let std = NaN;
+  if (Number.isFinite(mean)) {
+    // sum((x - m)^2) = Q - 2 m S + n m^2, each term added exactly.
+    const m2 = c.sumSq.clone();
+    addScaledExact(m2, c.sum, -2 * mean);
+    const mm = mean * mean;
+    const mmErr = twoProductError(mean, mean, mm);
+    m2.addProduct(mm, c.count);
+    m2.addProduct(mmErr, c.count);
+    std = Math.sqrt(Math.max(0, m2.value()) / c.count);
+  }
+  return { count: c.count, sum: jsonNumber(total), mean: jsonNumber(mean), min: jsonNumber(c.min), max: jsonNumber(c.max), std: jsonNumber(std) };
+}
+
+/** target += factor * source, exactly: one error-free product per term of the source. */
+function addScaledExact(target: ExactSum, source: ExactSum, factor: number): void {
+  for (const t of source.terms()) target.addProduct(t, factor);
+}

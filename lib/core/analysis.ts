@@ -1,0 +1,105 @@
+/**
+ * An analysis is a monoid over rows: an empty state, a way to add rows, an associative
+ * combine of two adjacent states, and a finish that turns the state into the result.
+ *
+ * Rows come in blocks (see RowSink). `firstRow` counts rows from the start of the slice,
+ * not of the file: a slice does not know where it starts. combine() receives the number
+ * of rows on its left, which is enough to put the right side's rows in place (row-sums
+ * rotates its per-row-of-frame buckets by leftRows mod frameRows).
+ *
+ * States cross process boundaries (a worker thread, a Lambda, a file on disk) as JSON,
+ * through encode/decode. Encoding must be deterministic: the same rows give the same
+ * bytes, so a re-run slice writes an identical partial.
+ */
+import { ExactSum } from './exact-sum.ts';
+
+export interface AnalysisContext {
+  /** values per row */
+  columns: number;
+  /** rows per frame, 0 when the input has no frames */
+  frameRows: number;
+  /** free-form options for the analysis (from the command line or object metadata) */
+  options: Record<string, string>;
+}
+
+export interface Analysis<S = unknown, R = unknown> {
+  readonly name: string;
+  /** Needs frames: the runtime refuses inputs without frameRows. */
+  readonly needsFrames?: boolean;
+  empty(ctx: AnalysisContext): S;
+  addRows(state: S, values: Float64Array, rowCount: number, columns: number, firstRow: number, ctx: AnalysisContext): S;
+  combine(left: S, right: S, leftRows: number, ctx: AnalysisContext): S;
+  finish(state: S, rows: number, ctx: AnalysisContext): R;
+  encode(state: S): unknown;
+  decode(json: unknown, ctx: AnalysisContext): S;
+}
+
+/** The shape users write: one row at a time. */
+export interface AnalysisDefinition<S, R> {
+  name: string;
+  needsFrames?: boolean;
+  empty(ctx: AnalysisContext): S;
+  /** `row` is only valid during the call; `rowIndex` counts from the start of the slice. */
+  add(state: S, row: Float64Array, rowIndex: number, ctx: AnalysisContext): S | void;
+  combine(left: S, right: S, leftRows: number, ctx: AnalysisContext): S;
+  finish(state: S, rows: number, ctx: AnalysisContext): R;
+  /** Defaults to JSON, with ExactSum values and non-finite numbers kept. */
+  encode?(state: S): unknown;
+  decode?(json: unknown, ctx: AnalysisContext): S;
+}
+
+/** Builds an Analysis from a row-at-a-time definition. */
+export function defineAnalysis<S, R>(def: AnalysisDefinition<S, R>): Analysis<S, R> {
+  return {
+    name: def.name,
+    needsFrames: def.needsFrames ?? false,
+    empty: (ctx) => def.empty(ctx),
+    addRows(state, values, rowCount, columns, firstRow, ctx) {
+      let s = state;
+      for (let r = 0; r < rowCount; r++) {
+        const next = def.add(s, values.subarray(r * columns, (r + 1) * columns), firstRow + r, ctx);
+        if (next !== undefined) s = next;
+      }
+      return s;
+    },
+    combine: (l, r, leftRows, ctx) => def.combine(l, r, leftRows, ctx),
+    finish: (s, rows, ctx) => def.finish(s, rows, ctx),
+    encode: def.encode ? (s) => def.encode!(s) : (s) => toPortable(s),
+    decode: def.decode ? (j, ctx) => def.decode!(j, ctx) : (j) => fromPortable(j) as S,
+  };
+}
+
+/**
+ * JSON-safe copy of a value: ExactSum becomes {"$exact": ...}, NaN and infinities
+ * become {"$num": "NaN"}, typed arrays become plain arrays.
+ */
+export function toPortable(value: unknown): unknown {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : { $num: String(value) };
+  if (value instanceof ExactSum) return { $exact: value.toJSON() };
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number>, toPortable);
+  if (Array.isArray(value)) return value.map(toPortable);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toPortable(v);
+    return out;
+  }
+  return value;
+}
+
+export function fromPortable(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(fromPortable);
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    if ('$exact' in o) return ExactSum.fromJSON(o.$exact as never);
+    if ('$num' in o) return Number(o.$num);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(o)) out[k] = fromPortable(v);
+    return out;
+  }
+  return value;
+}
+
+/** A finite number, or null where JSON has no number (NaN, infinities). */
+export function jsonNumber(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}

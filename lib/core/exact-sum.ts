@@ -1,0 +1,283 @@
+/**
+ * Exact summation of doubles.
+ *
+ * An ExactSum holds the mathematically exact sum of every double added to it, as a
+ * fixed-point integer spread over 68 limbs of 32 bits each. Limb j weighs
+ * 2^(32j - 1074), so limb 0 holds the smallest subnormal and limb 67 has room above
+ * the largest finite double. Each limb is stored as a double holding an integer; a
+ * double holds integers exactly up to 2^53, so a limb can take 2^20 additions of
+ * pieces below 2^32 before its carries must be pushed up (normalize()).
+ *
+ * Because the sum is exact, the rounded value does not depend on the order of
+ * additions or on how the values were split into partial sums: value() equals
+ * Python's math.fsum of the same values, bit for bit. This is what makes a result
+ * independent of slicing, worker count and merge order.
+ */
+
+const LIMBS = 68;
+const TWO32 = 4294967296;
+const TWO64 = TWO32 * TWO32;
+const PENDING_LIMIT = 1 << 20;
+
+// inv2[j] = 2^(1010 - 32j): scales a value whose lowest bit sits in limb j so that
+// limb j+2 becomes the units place. Every entry is a normal double.
+const INV2 = new Float64Array(LIMBS);
+// w1[j] = 2^(32(j+1) - 1074) and w2[j] = 2^(32(j+2) - 1074): the weights of limbs j+1, j+2.
+const W1 = new Float64Array(LIMBS);
+const W2 = new Float64Array(LIMBS);
+// weight[j] = 2^(32j - 1074), Infinity when out of range.
+const WEIGHT = new Float64Array(LIMBS + 2);
+for (let j = 0; j < LIMBS + 2; j++) {
+  WEIGHT[j] = 2 ** (32 * j - 1074);
+  if (j < LIMBS) {
+    INV2[j] = 2 ** (1010 - 32 * j);
+    W1[j] = 2 ** (32 * (j + 1) - 1074);
+    W2[j] = 2 ** (32 * (j + 2) - 1074);
+  }
+}
+
+const scratch = new Float64Array(1);
+const scratchBits = new Uint32Array(scratch.buffer);
+// Little-endian hosts keep the sign and exponent in the second word.
+const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+
+/** JSON form of an ExactSum: deterministic for a given exact value. */
+export interface ExactSumJSON {
+  /** index of the first limb in `limbs` */
+  lo: number;
+  limbs: number[];
+  /** special values seen: NaN, +Infinity, -Infinity */
+  nan?: true;
+  posInf?: true;
+  negInf?: true;
+}
+
+export class ExactSum {
+  private readonly limbs = new Float64Array(LIMBS);
+  private pending = 0;
+  private nan = false;
+  private posInf = false;
+  private negInf = false;
+
+  /** Adds one double exactly. */
+  add(x: number): void {
+    scratch[0] = x;
+    const exp = (scratchBits[HI]! >>> 20) & 0x7ff;
+    if (exp === 0x7ff) {
+      this.addSpecial(x);
+      return;
+    }
+    if (x === 0) return;
+    // Position of the value's lowest mantissa bit, counted from 2^-1074.
+    const j = exp === 0 ? 0 : (exp - 1) >>> 5;
+    const inv2 = INV2[j]!;
+    const q2 = Math.trunc(x * inv2);
+    const r1 = x - q2 * W2[j]!;
+    const q1 = Math.trunc(r1 * inv2 * TWO32);
+    const r0 = r1 - q1 * W1[j]!;
+    const q0 = r0 * inv2 * TWO64;
+    const limbs = this.limbs;
+    limbs[j] = limbs[j]! + q0;
+    limbs[j + 1] = limbs[j + 1]! + q1;
+    limbs[j + 2] = limbs[j + 2]! + q2;
+    if (++this.pending === PENDING_LIMIT) this.normalize();
+  }
+
+  /** Adds every element of `values` from `from` (inclusive) to `to` (exclusive). */
+  addRange(values: ArrayLike<number>, from: number, to: number): void {
+    for (let i = from; i < to; i++) this.add(values[i]!);
+  }
+
+  /** Adds the exact product a*b (Dekker's two-product: the rounded product and its error). */
+  addProduct(a: number, b: number): void {
+    const p = a * b;
+    if (!Number.isFinite(p) || p === 0) {
+      this.add(p);
+      return;
+    }
+    this.add(p);
+    this.add(twoProductError(a, b, p));
+  }
+
+  /** Adds the exact value of another sum into this one. */
+  merge(other: ExactSum): void {
+    other.normalize();
+    this.normalize();
+    const a = this.limbs;
+    const b = other.limbs;
+    for (let j = 0; j < LIMBS; j++) a[j] = a[j]! + b[j]!;
+    this.pending = 1;
+    this.nan ||= other.nan;
+    this.posInf ||= other.posInf;
+    this.negInf ||= other.negInf;
+  }
+
+  clone(): ExactSum {
+    const c = new ExactSum();
+    c.limbs.set(this.limbs);
+    c.pending = this.pending;
+    c.nan = this.nan;
+    c.posInf = this.posInf;
+    c.negInf = this.negInf;
+    return c;
+  }
+
+  /** The exact sum rounded to the nearest double (ties to even), as math.fsum gives it. */
+  value(): number {
+    if (this.nan || (this.posInf && this.negInf)) return NaN;
+    if (this.posInf) return Infinity;
+    if (this.negInf) return -Infinity;
+    const terms = this.terms();
+    const r = fsum(terms);
+    // The terms share one sign; NaN here means a partial sum overflowed: the exact sum
+    // is at or beyond 2^1024 and rounds to an infinity.
+    return r === r ? r : terms[0]! > 0 ? Infinity : -Infinity;
+  }
+
+  /**
+   * The exact sum as doubles of one sign whose bits do not overlap, smallest first
+   * (each is a limb times its weight). Finite values only.
+   */
+  terms(): number[] {
+    this.normalize();
+    const limbs = this.limbs;
+    let top = LIMBS - 1;
+    while (top >= 0 && limbs[top] === 0) top--;
+    if (top < 0) return [];
+    let sign = 1;
+    let mag = limbs;
+    if (limbs[top]! < 0) {
+      // Sign-magnitude, so that no term is larger than the sum itself.
+      sign = -1;
+      mag = new Float64Array(LIMBS);
+      for (let j = 0; j < LIMBS; j++) mag[j] = -limbs[j]!;
+      normalizeLimbs(mag);
+      while (top >= 0 && mag[top] === 0) top--;
+    }
+    const terms: number[] = [];
+    for (let j = 0; j <= top; j++) {
+      if (mag[j] !== 0) terms.push(sign * mag[j]! * WEIGHT[j]!);
+    }
+    return terms;
+  }
+
+  isZero(): boolean {
+    if (this.nan || this.posInf || this.negInf) return false;
+    for (let j = 0; j < LIMBS; j++) if (this.limbs[j] !== 0) return false;
+    return true;
+  }
+
+  /** Pushes carries up so that limbs 0..66 are in [0, 2^32); the top limb carries the sign. */
+  normalize(): void {
+    if (this.pending === 0) return;
+    normalizeLimbs(this.limbs);
+    this.pending = 0;
+  }
+
+  toJSON(): ExactSumJSON {
+    this.normalize();
+    const limbs = this.limbs;
+    let lo = 0;
+    while (lo < LIMBS && limbs[lo] === 0) lo++;
+    let hi = LIMBS - 1;
+    while (hi >= lo && limbs[hi] === 0) hi--;
+    const out: ExactSumJSON = { lo: hi < lo ? 0 : lo, limbs: Array.from(limbs.subarray(lo, hi + 1)) };
+    if (this.nan) out.nan = true;
+    if (this.posInf) out.posInf = true;
+    if (this.negInf) out.negInf = true;
+    return out;
+  }
+
+  static fromJSON(json: ExactSumJSON): ExactSum {
+    const s = new ExactSum();
+    if (
+      typeof json !== 'object' || json === null || !Number.isInteger(json.lo) || !Array.isArray(json.limbs) ||
+      json.lo < 0 || json.lo + json.limbs.length > LIMBS
+    ) {
+      throw new TypeError('not an exact sum: expected {lo, limbs}');
+    }
+    json.limbs.forEach((v, i) => {
+      if (!Number.isSafeInteger(v)) throw new TypeError('not an exact sum: limbs must be integers');
+      s.limbs[json.lo + i] = v;
+    });
+    s.pending = 1;
+    s.nan = json.nan === true;
+    s.posInf = json.posInf === true;
+    s.negInf = json.negInf === true;
+    return s;
+  }
+
+  /** Exact sum of `values`, rounded once. */
+  static of(values: Iterable<number>): number {
+    const s = new ExactSum();
+    for (const v of values) s.add(v);
+    return s.value();
+  }
+
+  private addSpecial(x: number): void {
+    if (x !== x) this.nan = true;
+    else if (x > 0) this.posInf = true;
+    else this.negInf = true;
+  }
+}
+
+function normalizeLimbs(limbs: Float64Array): void {
+  let carry = 0;
+  for (let j = 0; j < LIMBS - 1; j++) {
+    const v = limbs[j]! + carry;
+    carry = Math.floor(v / TWO32);
+    limbs[j] = v - carry * TWO32;
+  }
+  limbs[LIMBS - 1] = limbs[LIMBS - 1]! + carry;
+}
+
+const SPLITTER = 134217729; // 2^27 + 1
+
+/** The rounding error of p = a*b, exact when nothing overflows or underflows. */
+export function twoProductError(a: number, b: number, p: number): number {
+  let t = SPLITTER * a;
+  const ah = t - (t - a);
+  const al = a - ah;
+  t = SPLITTER * b;
+  const bh = t - (t - b);
+  const bl = b - bh;
+  return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+}
+
+/**
+ * Correctly rounded sum of a short list of doubles (Shewchuk's partials, with the
+ * round-half-even correction that math.fsum applies at the end).
+ */
+export function fsum(values: readonly number[]): number {
+  const partials: number[] = [];
+  for (let x of values) {
+    let i = 0;
+    for (let k = 0; k < partials.length; k++) {
+      let y = partials[k]!;
+      if (Math.abs(x) < Math.abs(y)) [x, y] = [y, x];
+      const hi = x + y;
+      const lo = y - (hi - x);
+      if (lo !== 0) partials[i++] = lo;
+      x = hi;
+    }
+    partials.length = i;
+    partials.push(x);
+  }
+  let n = partials.length;
+  if (n === 0) return 0;
+  let hi = partials[--n]!;
+  let lo = 0;
+  while (n > 0) {
+    const x = hi;
+    const y = partials[--n]!;
+    hi = x + y;
+    lo = y - (hi - x);
+    if (lo !== 0) break;
+  }
+  if (n > 0 && ((lo < 0 && partials[n - 1]! < 0) || (lo > 0 && partials[n - 1]! > 0))) {
+    const y = lo * 2;
+    const x = hi + y;
+    if (y === x - hi) hi = x;
+  }
+  return hi;
+}

@@ -1,0 +1,157 @@
+/**
+ * Scanning one slice into a partial, and merging partials into the result document.
+ * Both runtimes (worker threads, Lambda) call exactly these.
+ */
+import type { Analysis, AnalysisContext } from './analysis.ts';
+import { scanBinary } from './binary-reader.ts';
+import { IncompleteFrameError, InputError } from './errors.ts';
+import { type JobSpec, sliceBounds } from './plan.ts';
+import type { ByteSource, RowSink, ScanOptions } from './source.ts';
+import { scanText } from './text-reader.ts';
+
+/** What one slice produced. Deterministic apart from the timing fields. */
+export interface Partial {
+  job: string;
+  index: number;
+  start: number;
+  end: number;
+  rows: number;
+  skipped: number;
+  skippedExamples: { offset: number; problem: string }[];
+  /** the analysis state, encoded */
+  state: unknown;
+  /** the story of the run: not part of the result */
+  run: { bytesRead: number; startedAt: number; finishedAt: number; worker: string };
+}
+
+export function analysisContext(spec: JobSpec): AnalysisContext {
+  return { columns: spec.layout.columns, frameRows: spec.frameRows, options: spec.analysis.options };
+}
+
+export async function scanSlice(
+  source: ByteSource,
+  spec: JobSpec,
+  index: number,
+  analysis: Analysis,
+  options: ScanOptions & { worker?: string } = {},
+): Promise<Partial> {
+  const startedAt = Date.now();
+  const { start, end } = sliceBounds(spec, index);
+  const ctx = analysisContext(spec);
+  let state = analysis.empty(ctx);
+  const sink: RowSink = {
+    rows(values, rowCount, columns, firstRow) {
+      state = analysis.addRows(state, values, rowCount, columns, firstRow, ctx);
+    },
+  };
+  const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord };
+  const stats =
+    spec.layout.kind === 'text'
+      ? await scanText(source, spec.layout, start, end, sink, scanOptions)
+      : await scanBinary(source, spec.layout, start, end, sink, scanOptions);
+  return {
+    job: spec.id,
+    index,
+    start,
+    end,
+    rows: stats.rows,
+    skipped: stats.skipped,
+    skippedExamples: stats.skippedExamples,
+    state: analysis.encode(state),
+    run: { bytesRead: stats.bytesRead, startedAt, finishedAt: Date.now(), worker: options.worker ?? 'main' },
+  };
+}
+
+export interface Merged {
+  rows: number;
+  skipped: number;
+  skippedExamples: { offset: number; problem: string }[];
+  state: unknown;
+  /** rows before each partial: where each slice's rows start in the file's row order */
+  rowsBefore: number[];
+}
+
+/** Folds partials in slice order (they must be complete and sorted by index). */
+export function mergePartials(spec: JobSpec, analysis: Analysis, partials: readonly Partial[]): Merged {
+  const ctx = analysisContext(spec);
+  let state = analysis.empty(ctx);
+  let rows = 0;
+  let skipped = 0;
+  const skippedExamples: Merged['skippedExamples'] = [];
+  const rowsBefore: number[] = [];
+  partials.forEach((p, i) => {
+    if (p.index !== i || p.job !== spec.id) throw new Error(`partial ${p.index} of job ${p.job} is out of place (expected ${i} of ${spec.id})`);
+    rowsBefore.push(rows);
+    state = analysis.combine(state, analysis.decode(p.state, ctx), rows, ctx);
+    rows += p.rows;
+    skipped += p.skipped;
+    for (const e of p.skippedExamples) if (skippedExamples.length < 5) skippedExamples.push(e);
+  });
+  return { rows, skipped, skippedExamples, state, rowsBefore };
+}
+
+/** Where a row starts, for error messages; text inputs need a re-scan of one slice. */
+export type RowLocator = (row: number) => Promise<number | undefined>;
+
+export function binaryRowLocator(spec: JobSpec): RowLocator {
+  const layout = spec.layout;
+  if (layout.kind !== 'binary') throw new TypeError('not a binary layout');
+  return async (row) => layout.dataOffset + row * layout.columns * layout.dtype.bytes;
+}
+
+export function textRowLocator(source: ByteSource, spec: JobSpec, merged: Merged): RowLocator {
+  return async (row) => {
+    const layout = spec.layout;
+    if (layout.kind !== 'text') return undefined;
+    let index = merged.rowsBefore.length - 1;
+    while (index > 0 && merged.rowsBefore[index]! > row) index--;
+    const { start, end } = sliceBounds(spec, index);
+    const found = await scanText(source, layout, start, end, { rows() {} }, { locateRow: row - merged.rowsBefore[index]!, onBadRecord: spec.onBadRecord });
+    return found.locatedAt;
+  };
+}
+
+/** Runs finish(), turning an incomplete frame into an InputError at its byte offset. */
+export async function finishResult(spec: JobSpec, analysis: Analysis, merged: Merged, locate?: RowLocator): Promise<unknown> {
+  try {
+    return analysis.finish(merged.state, merged.rows, analysisContext(spec));
+  } catch (e) {
+    if (e instanceof IncompleteFrameError) {
+      const offset = spec.layout.kind === 'binary' ? await binaryRowLocator(spec)(e.firstRow) : await locate?.(e.firstRow);
+      throw new InputError(
+        spec.input.name,
+        offset ?? spec.input.bytes,
+        `the last frame is incomplete: ${e.rowsInFrame} rows, a frame is ${e.frameRows} rows (--frame-rows)`,
+      );
+    }
+    throw e;
+  }
+}
+
+export interface ResultDocument {
+  analysis: string;
+  job: string;
+  input: { path: string; bytes: number; format: string; shape?: number[] };
+  slices: number;
+  records: number;
+  skipped: number;
+  skippedExamples?: { offset: number; problem: string }[];
+  resumedSlices: number;
+  elapsedMs: number;
+  result: unknown;
+}
+
+export function resultDocument(spec: JobSpec, merged: Merged, result: unknown, extra: { resumedSlices: number; elapsedMs: number }): ResultDocument {
+  return {
+    analysis: spec.analysis.name,
+    job: spec.id,
+    input: { path: spec.input.name, bytes: spec.input.bytes, format: spec.format, ...(spec.shape ? { shape: spec.shape } : {}) },
+    slices: spec.sliceCount,
+    records: Math.floor(merged.rows / spec.rowsPerRecord),
+    skipped: merged.skipped,
+    ...(merged.skipped > 0 ? { skippedExamples: merged.skippedExamples } : {}),
+    resumedSlices: extra.resumedSlices,
+    elapsedMs: extra.elapsedMs,
+    result,
+  };
+}

@@ -1,0 +1,271 @@
+/**
+ * Planning a job: recognise the input's format and layout, then cut it into slices.
+ * Everything a slice needs to be scanned anywhere (a thread, a Lambda) is in the
+ * JobSpec, which is plain JSON; slice bounds are computed from it, not stored.
+ */
+import { createHash } from 'node:crypto';
+import type { BinaryLayout } from './binary-reader.ts';
+import { rowBytes } from './binary-reader.ts';
+import { parseDType } from './dtype.ts';
+import { InputError, UsageError } from './errors.ts';
+import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from './npy.ts';
+import type { ByteSource } from './source.ts';
+import { scanText, type TextLayout } from './text-reader.ts';
+
+export type Format = 'auto' | 'text' | 'npy' | 'raw';
+
+export interface PlanOptions {
+  format?: Format;
+  /** raw: element type, e.g. "<f8" */
+  dtype?: string;
+  /** raw: shape of one record, e.g. [50, 100] */
+  recordShape?: number[];
+  /** raw: bytes to skip at the start */
+  headerBytes?: number;
+  /** rows per frame, for inputs that do not carry frames themselves */
+  frameRows?: number;
+  /** text: "," "\t" ";" ..., "whitespace", or undefined to detect */
+  delimiter?: string;
+  skipHeader?: boolean;
+  slices?: number;
+  sliceBytes?: number;
+  /** used for the default slice count */
+  workers?: number;
+  onBadRecord?: 'fail' | 'skip';
+}
+
+export interface AnalysisRef {
+  /** a built-in name, or the name a module's analysis declares */
+  name: string;
+  /** path or bundle-relative specifier of a user module */
+  module?: string;
+  /** content hash of the module, so an edited analysis starts a new job */
+  moduleHash?: string;
+  options: Record<string, string>;
+}
+
+export interface JobSpec {
+  version: 1;
+  id: string;
+  input: {
+    name: string;
+    bytes: number;
+    /** what pins this exact content: an ETag or version id, or size+mtime+inode locally */
+    identity: string;
+  };
+  format: 'text' | 'npy' | 'raw';
+  layout: TextLayout | BinaryLayout;
+  /** array shape, for .npy */
+  shape?: number[];
+  /** rows of the reader per record of the input (n for an (F, n, m) array) */
+  rowsPerRecord: number;
+  /** rows per frame, 0 without frames */
+  frameRows: number;
+  analysis: AnalysisRef;
+  onBadRecord: 'fail' | 'skip';
+  sliceCount: number;
+}
+
+export interface SliceBounds {
+  index: number;
+  start: number;
+  end: number;
+}
+
+const MiB = 1 << 20;
+const TEXT_EXTENSIONS = /\.(csv|tsv|txt|dat|tab|xyz|ssv)(\.|$)/i;
+
+/** Reads the first `bytes` bytes of a source into one buffer. */
+export async function readHead(source: ByteSource, bytes: number): Promise<Uint8Array> {
+  const want = Math.min(bytes, source.size);
+  const out = new Uint8Array(want);
+  let at = 0;
+  for await (const chunk of source.chunks(0, want)) {
+    out.set(chunk.subarray(0, want - at), at);
+    at += chunk.length;
+    if (at >= want) break;
+  }
+  return out;
+}
+
+export async function planJob(source: ByteSource, analysis: AnalysisRef & { needsFrames?: boolean }, opts: PlanOptions, identity: string): Promise<JobSpec> {
+  const head = await readHead(source, 64 * 1024);
+  const format = detectFormat(source, head, opts);
+  let layout: TextLayout | BinaryLayout;
+  let shape: number[] | undefined;
+  let rowsPerRecord = 1;
+  let frameRows = opts.frameRows ?? 0;
+
+  if (format === 'npy') {
+    const headerBytes = npyHeaderBytes(source.name, head.subarray(0, NPY_PREAMBLE_BYTES));
+    const header = parseNpyHeader(source.name, headerBytes <= head.length ? head.subarray(0, headerBytes) : await readHead(source, headerBytes), source.size);
+    shape = header.shape;
+    const dataEnd = header.dataOffset + header.dataBytes;
+    if (source.size < dataEnd) {
+      throw new InputError(source.name, source.size, `truncated .npy file: shape (${shape.join(', ')}) needs ${dataEnd} bytes, the file has ${source.size}`);
+    }
+    if (source.size > dataEnd) {
+      throw new InputError(source.name, dataEnd, `${source.size - dataEnd} unexpected bytes after the array data`);
+    }
+    const columns = shape.length >= 2 ? shape[shape.length - 1]! : 1;
+    rowsPerRecord = shape.length >= 3 ? shape.slice(1, -1).reduce((a, b) => a * b, 1) : 1;
+    if (shape.length >= 3 && opts.frameRows === undefined) frameRows = rowsPerRecord;
+    layout = { kind: 'binary', dtype: header.dtype, dataOffset: header.dataOffset, dataEnd, columns };
+  } else if (format === 'raw') {
+    if (!opts.dtype) throw new UsageError('--format raw needs --dtype (for example f8, <f4, >i2)');
+    const dtype = parseDType(opts.dtype);
+    const recordShape = opts.recordShape ?? [1];
+    if (recordShape.some((d) => !Number.isInteger(d) || d < 1)) throw new UsageError('--record-shape takes positive integers, e.g. 50,100');
+    const columns = recordShape[recordShape.length - 1]!;
+    rowsPerRecord = recordShape.slice(0, -1).reduce((a, b) => a * b, 1);
+    if (recordShape.length >= 2 && opts.frameRows === undefined) frameRows = rowsPerRecord;
+    const dataOffset = opts.headerBytes ?? 0;
+    if (dataOffset > source.size) throw new InputError(source.name, source.size, `the file is shorter than --header-bytes ${dataOffset}`);
+    const recordBytes = rowsPerRecord * columns * dtype.bytes;
+    const extra = (source.size - dataOffset) % recordBytes;
+    if (extra !== 0) {
+      throw new InputError(source.name, source.size - extra, `truncated last record: ${extra} bytes left over, a record is ${recordBytes} bytes`);
+    }
+    layout = { kind: 'binary', dtype, dataOffset, dataEnd: source.size, columns };
+    shape = [(source.size - dataOffset) / recordBytes, ...recordShape];
+  } else {
+    layout = await planText(source, head, opts);
+  }
+
+  if (frameRows < 0 || !Number.isInteger(frameRows)) throw new UsageError('--frame-rows takes a positive integer');
+  if (analysis.needsFrames && frameRows === 0) {
+    throw new UsageError(
+      `${analysis.name} works on frames, and ${source.name} does not say how many rows make a frame: pass --frame-rows N` +
+        (format === 'npy' ? ' (or save the array with shape (frames, rows, columns))' : ''),
+    );
+  }
+
+  const sliceCount = chooseSliceCount(source.size, layout, opts);
+  const spec: Omit<JobSpec, 'id'> = {
+    version: 1,
+    input: { name: source.name, bytes: source.size, identity },
+    format,
+    layout,
+    ...(shape ? { shape } : {}),
+    rowsPerRecord,
+    frameRows,
+    analysis: { name: analysis.name, ...(analysis.module ? { module: analysis.module, moduleHash: analysis.moduleHash } : {}), options: analysis.options },
+    onBadRecord: opts.onBadRecord ?? 'fail',
+    sliceCount,
+  };
+  return { id: jobId(spec), ...spec };
+}
+
+function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 'text' | 'npy' | 'raw' {
+  const f = opts.format ?? 'auto';
+  if (f !== 'auto') {
+    if (f === 'npy' && !isNpyMagic(head)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
+    return f;
+  }
+  if (isNpyMagic(head)) return 'npy';
+  if (opts.dtype) return 'raw';
+  if (/\.npy$/i.test(source.name)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
+  if (!TEXT_EXTENSIONS.test(source.name) && head.includes(0)) {
+    const at = head.indexOf(0);
+    throw new InputError(source.name, at, 'a NUL byte: this looks like binary data; use --format raw --dtype ... or --format npy');
+  }
+  return 'text';
+}
+
+const DELIMITERS: Record<string, number> = { ',': 44, comma: 44, '\t': 9, '\\t': 9, tab: 9, ';': 59, '|': 124 };
+
+async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions): Promise<TextLayout> {
+  // The first line that is not blank or a comment: the header when --skip-header, and
+  // the line the delimiter is detected from.
+  let firstAt = -1;
+  for (let at = 0; at < head.length; ) {
+    let nl = head.indexOf(10, at);
+    if (nl < 0) nl = head.length;
+    let i = at === 0 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : at;
+    while (i < nl && (head[i] === 32 || head[i] === 9 || head[i] === 13)) i++;
+    if (i < nl && head[i] !== 35) {
+      firstAt = at;
+      break;
+    }
+    at = nl + 1;
+  }
+  let delimiter: number;
+  if (opts.delimiter === undefined || opts.delimiter === 'auto') {
+    let line = firstAt < 0 ? new Uint8Array(0) : head.subarray(firstAt);
+    const nl = line.indexOf(10);
+    if (nl >= 0) line = line.subarray(0, nl);
+    delimiter = line.includes(44) ? 44 : line.includes(9) ? 9 : line.includes(59) && !line.includes(32) ? 59 : -1;
+  } else if (opts.delimiter === 'whitespace' || opts.delimiter === ' ') {
+    delimiter = -1;
+  } else {
+    const d = DELIMITERS[opts.delimiter] ?? (opts.delimiter.length === 1 ? opts.delimiter.charCodeAt(0) : undefined);
+    if (d === undefined || d > 127 || /[0-9.eE+\-#\n\r]/.test(String.fromCharCode(d))) {
+      throw new UsageError(`--delimiter ${JSON.stringify(opts.delimiter)}: use one ASCII character (not a digit, sign, dot or #), "tab" or "whitespace"`);
+    }
+    delimiter = d;
+  }
+  if (opts.skipHeader && firstAt < 0 && head.length < source.size) {
+    throw new UsageError('--skip-header: no header line in the first 64 KiB');
+  }
+  const layout: TextLayout = { kind: 'text', delimiter, columns: 0, headerAt: opts.skipHeader ? firstAt : -1 };
+  // Learn the column count from the first record.
+  const learned = await scanText(source, layout, 0, source.size, { rows() {} }, { maxRecords: 1, onBadRecord: 'fail' });
+  layout.columns = learned.columnsSeen;
+  return layout;
+}
+
+function chooseSliceCount(size: number, layout: TextLayout | BinaryLayout, opts: PlanOptions): number {
+  const units = layout.kind === 'text' ? size : (layout.dataEnd - layout.dataOffset) / rowBytes(layout);
+  let count: number;
+  if (opts.slices !== undefined) count = opts.slices;
+  else if (opts.sliceBytes !== undefined) count = Math.ceil(size / opts.sliceBytes);
+  else {
+    // Enough slices for every worker to get several (load balance, fine-grained resume),
+    // each between 1 MiB and 64 MiB.
+    const workers = opts.workers ?? 1;
+    const target = Math.min(64 * MiB, Math.max(MiB, size / (workers * 8)));
+    count = Math.ceil(size / target);
+  }
+  if (!Number.isInteger(count) || count < 1) throw new UsageError('--slices takes a positive integer');
+  return Math.max(1, Math.min(count, units));
+}
+
+/** Byte bounds of slice `index`: text slices split bytes evenly, binary slices split rows. */
+export function sliceBounds(spec: JobSpec, index: number): SliceBounds {
+  const n = spec.sliceCount;
+  const layout = spec.layout;
+  if (layout.kind === 'text') {
+    const size = spec.input.bytes;
+    return { index, start: mulDiv(index, size, n), end: mulDiv(index + 1, size, n) };
+  }
+  const rb = rowBytes(layout);
+  const rows = (layout.dataEnd - layout.dataOffset) / rb;
+  return {
+    index,
+    start: layout.dataOffset + mulDiv(index, rows, n) * rb,
+    end: layout.dataOffset + mulDiv(index + 1, rows, n) * rb,
+  };
+}
+
+/** floor(a * b / c) without losing precision when a * b passes 2^53. */
+function mulDiv(a: number, b: number, c: number): number {
+  const p = a * b;
+  if (p <= Number.MAX_SAFE_INTEGER) return Math.floor(p / c);
+  return Number((BigInt(a) * BigInt(b)) / BigInt(c));
+}
+
+/** A stable id for (input identity, layout, analysis, options, slicing). */
+export function jobId(spec: Omit<JobSpec, 'id'>): string {
+  return createHash('sha256').update(stableStringify(spec)).digest('hex').slice(0, 20);
+}
+
+export function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,60 @@
+/**
+ * What the core reads from and writes to. Runtimes supply these: a local file, an S3
+ * object read by ranges, an in-memory buffer in tests.
+ */
+
+export interface ByteSource {
+  /** Shown in error messages: a path or an s3:// URL. */
+  readonly name: string;
+  readonly size: number;
+  /**
+   * Streams the bytes [start, end). A yielded chunk may be a reused buffer: it is only
+   * valid until the next one is requested. A consumer may stop early (break).
+   */
+  chunks(start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array>;
+}
+
+/** Receives decoded rows in blocks: rowCount rows of `columns` values each, row-major. */
+export interface RowSink {
+  rows(values: Float64Array, rowCount: number, columns: number, firstRow: number): void;
+}
+
+export interface ScanOptions {
+  onBadRecord?: 'fail' | 'skip';
+  /** Called with the number of bytes consumed since the previous call. */
+  onProgress?: (bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface ScanStats {
+  /** rows handed to the sink */
+  rows: number;
+  /** records left out under onBadRecord: 'skip' */
+  skipped: number;
+  /** the first few problems skipped, for the result document */
+  skippedExamples: { offset: number; problem: string }[];
+  /** bytes read from the source, including look-back and look-ahead */
+  bytesRead: number;
+}
+
+export function emptyStats(): ScanStats {
+  return { rows: 0, skipped: 0, skippedExamples: [], bytesRead: 0 };
+}
+
+/** A ByteSource over bytes in memory: for tests and small inputs. */
+export class MemorySource implements ByteSource {
+  readonly size: number;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly name = 'memory',
+    private readonly chunkBytes = 1 << 20,
+  ) {
+    this.size = bytes.length;
+  }
+
+  async *chunks(start: number, end: number): AsyncIterable<Uint8Array> {
+    for (let at = start; at < end; at += this.chunkBytes) {
+      yield this.bytes.subarray(at, Math.min(end, at + this.chunkBytes));
+    }
+  }
+}

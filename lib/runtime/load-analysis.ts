@@ -1,0 +1,59 @@
+/**
+ * Resolves --analysis: a built-in name, or a path to a module whose default export
+ * (or export named `analysis`) was made with defineAnalysis().
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Analysis } from '../core/analysis.ts';
+import { builtinAnalyses } from '../core/analyses/index.ts';
+import { UsageError } from '../core/errors.ts';
+import type { AnalysisRef } from '../core/plan.ts';
+
+const cache = new Map<string, Analysis>();
+
+export function isModuleSpecifier(name: string): boolean {
+  return name.includes('/') || /\.(m?[jt]s|cjs)$/.test(name);
+}
+
+/** The reference stored in the job spec, with the module's content hash. */
+export async function analysisRef(name: string, options: Record<string, string> = {}): Promise<AnalysisRef & { needsFrames?: boolean }> {
+  if (!isModuleSpecifier(name)) {
+    const builtin = builtinAnalyses[name];
+    if (!builtin) throw new UsageError(`unknown analysis ${JSON.stringify(name)}: use ${Object.keys(builtinAnalyses).join(', ')} or a path to a module`);
+    return { name, options, needsFrames: builtin.needsFrames ?? false };
+  }
+  const path = resolve(name);
+  let source: Buffer;
+  try {
+    source = await readFile(path);
+  } catch {
+    throw new UsageError(`analysis module ${path} not found`);
+  }
+  const analysis = await loadAnalysis({ name, module: path, options });
+  return { name: analysis.name, module: path, moduleHash: createHash('sha256').update(source).digest('hex').slice(0, 16), options, needsFrames: analysis.needsFrames ?? false };
+}
+
+export async function loadAnalysis(ref: Pick<AnalysisRef, 'name' | 'module'> & Partial<AnalysisRef>): Promise<Analysis> {
+  if (!ref.module) {
+    const builtin = builtinAnalyses[ref.name];
+    if (!builtin) throw new UsageError(`unknown analysis ${JSON.stringify(ref.name)}`);
+    return builtin as Analysis;
+  }
+  const cached = cache.get(ref.module);
+  if (cached) return cached;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(ref.module).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new UsageError(`cannot load analysis module ${ref.module}: ${(e as Error).message}`);
+  }
+  const candidate = (mod.default ?? mod.analysis) as Partial<Analysis> | undefined;
+  const required = ['name', 'empty', 'addRows', 'combine', 'finish', 'encode', 'decode'] as const;
+  if (!candidate || required.some((k) => candidate[k] === undefined)) {
+    throw new UsageError(`${ref.module} must export (as default or as "analysis") an analysis made with defineAnalysis() from fanout`);
+  }
+  cache.set(ref.module, candidate as Analysis);
+  return candidate as Analysis;
+}

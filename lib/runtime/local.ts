@@ -1,0 +1,116 @@
+/**
+ * The embedded runtime: plan the job, scan the slices that have no partial yet on
+ * worker threads, merge, and keep everything in a state dir so that an interrupted run
+ * (even kill -9) resumes where it stopped.
+ */
+import { unlink } from 'node:fs/promises';
+import { FileSource } from '../adapters/file-source.ts';
+import { LocalDirStore } from '../adapters/local-store.ts';
+import { runOnThreads } from '../adapters/thread-pool.ts';
+import { finishResult, mergePartials, type Partial, type ResultDocument, resultDocument, textRowLocator } from '../core/job.ts';
+import { type JobSpec, type PlanOptions, planJob, sliceBounds } from '../core/plan.ts';
+import { manifestKey, partialKey, partialsPrefix, partialIndexFromKey, resultKey } from '../pipeline/keys.ts';
+import { decodePartial, runSlice } from '../pipeline/slice.ts';
+import { analysisRef, loadAnalysis } from './load-analysis.ts';
+
+export interface Progress {
+  slicesDone: number;
+  slicesTotal: number;
+  resumedSlices: number;
+  bytesDone: number;
+  bytesTotal: number;
+  startedAt: number;
+}
+
+export interface LocalRunOptions extends PlanOptions {
+  analysis: string;
+  analysisOptions?: Record<string, string>;
+  stateDir: string;
+  workers: number;
+  onPlan?: (spec: JobSpec) => void;
+  onProgress?: (p: Progress) => void;
+}
+
+export async function runLocal(path: string, opts: LocalRunOptions): Promise<ResultDocument> {
+  const startedAt = Date.now();
+  const source = await FileSource.open(path);
+  try {
+    const ref = await analysisRef(opts.analysis, opts.analysisOptions);
+    const analysis = await loadAnalysis(ref);
+    const spec = await planJob(source, ref, opts, source.identity);
+    opts.onPlan?.(spec);
+    const store = new LocalDirStore(opts.stateDir);
+    await store.putIfAbsent(manifestKey(spec.id), JSON.stringify(spec, null, 2));
+
+    const done = await existingPartials(store, spec);
+    const missing: number[] = [];
+    for (let i = 0; i < spec.sliceCount; i++) if (!done.has(i)) missing.push(i);
+    const progress: Progress = {
+      slicesDone: done.size,
+      slicesTotal: spec.sliceCount,
+      resumedSlices: done.size,
+      bytesDone: 0,
+      bytesTotal: missing.reduce((a, i) => a + sliceBytes(spec, i), 0),
+      startedAt,
+    };
+    opts.onProgress?.(progress);
+    const events = {
+      progress(bytes: number) {
+        progress.bytesDone += bytes;
+        opts.onProgress?.(progress);
+      },
+      done() {
+        progress.slicesDone++;
+        opts.onProgress?.(progress);
+      },
+    };
+    if (opts.workers <= 1 || missing.length <= 1) {
+      for (const index of missing) {
+        await runSlice(store, source, spec, index, analysis, { worker: 'main', onProgress: events.progress });
+        events.done();
+      }
+    } else {
+      await runOnThreads(spec, missing, opts.workers, store.root, events);
+    }
+    await source.assertUnchanged(spec.input.identity);
+
+    const partials: Partial[] = [];
+    for (let i = 0; i < spec.sliceCount; i++) {
+      const body = await store.get(partialKey(spec.id, i));
+      if (!body) throw new Error(`partial ${i} of job ${spec.id} is missing after the scan`);
+      partials.push(decodePartial(body));
+    }
+    const merged = mergePartials(spec, analysis, partials);
+    const result = await finishResult(spec, analysis, merged, textRowLocator(source, spec, merged));
+    const doc = resultDocument(spec, merged, result, { resumedSlices: progress.resumedSlices, elapsedMs: Date.now() - startedAt });
+    await store.put(resultKey(spec.id), JSON.stringify(doc, null, 2));
+    return doc;
+  } finally {
+    await source.close();
+  }
+}
+
+function sliceBytes(spec: JobSpec, index: number): number {
+  const { start, end } = sliceBounds(spec, index);
+  return end - start;
+}
+
+/** Partials of this job already on disk and readable; unreadable ones are removed and rescanned. */
+async function existingPartials(store: LocalDirStore, spec: JobSpec): Promise<Set<number>> {
+  const done = new Set<number>();
+  for (const key of await store.list(partialsPrefix(spec.id))) {
+    const index = partialIndexFromKey(key);
+    if (index === undefined || index >= spec.sliceCount) continue;
+    try {
+      const p = decodePartial((await store.get(key))!);
+      if (p.job === spec.id && p.index === index) {
+        done.add(index);
+        continue;
+      }
+    } catch {
+      // fall through: not a usable partial
+    }
+    await unlink(store.path(key));
+  }
+  return done;
+}

@@ -1,0 +1,119 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ExactSum, fsum } from '../../lib/core/exact-sum.ts';
+import { python } from '../helpers/python.ts';
+
+/** The exactly rounded sum, from Python's Fraction (math.fsum overflows on 1e308 + 1e308 - 1e308). */
+function oracle(batches: number[][]): number[] {
+  // An exact sum beyond the double range rounds to an infinity (Python raises instead).
+  return python<string[]>(
+    `from fractions import Fraction as F
+def rounded(s):
+    try:
+        return repr(float(s))
+    except OverflowError:
+        return 'Infinity' if s > 0 else '-Infinity'
+print(json.dumps([rounded(sum(F(float.fromhex(x)) for x in b)) for b in args]))`,
+    batches.map((b) => b.map((x) => hex(x))),
+  ).map(Number);
+}
+
+function hex(x: number): string {
+  // Exact float literal that Python's float.fromhex accepts.
+  if (x === 0) return Object.is(x, -0) ? '-0x0p+0' : '0x0p+0';
+  const sign = x < 0 ? '-' : '';
+  let m = Math.abs(x);
+  let e = 0;
+  while (m >= 2 ** 53) {
+    m /= 2;
+    e++;
+  }
+  while (!Number.isInteger(m)) {
+    m *= 2;
+    e--;
+  }
+  return `${sign}0x${m.toString(16)}p${e >= 0 ? '+' : ''}${e}`;
+}
+
+const awkward = fc.oneof(
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+  fc.constantFrom(1e308, -1e308, 5e-324, -5e-324, 2 ** 53, 1, -1, 0.1, 1e-300, 2 ** -1022),
+);
+
+describe('ExactSum', () => {
+  it('equals the exactly rounded sum for random awkward doubles (math.fsum semantics)', () => {
+    const cases = fc.sample(fc.array(awkward, { maxLength: 60 }), 150);
+    const expected = oracle(cases);
+    cases.forEach((xs, i) => {
+      const s = new ExactSum();
+      for (const x of xs) s.add(x);
+      expect(s.value()).toBe(expected[i]);
+    });
+  });
+
+  it('agrees with math.fsum on a million values with heavy cancellation', () => {
+    const values = python<number[]>('rng = np.random.default_rng(7)\nx = rng.normal(0, 1e10, 200000)\nprint(json.dumps((np.concatenate([x, -x[::-1] * (1 + 1e-12)]) ).tolist()))');
+    const s = new ExactSum();
+    for (const v of values) s.add(v);
+    expect(s.value()).toBe(python<number>('print(json.dumps(math.fsum(args)))', values));
+  });
+
+  it('does not depend on order or on how the values are split into partial sums', () => {
+    fc.assert(
+      fc.property(fc.array(awkward, { maxLength: 80 }), fc.array(fc.nat(), { maxLength: 8 }), (xs, cuts) => {
+        const whole = new ExactSum();
+        xs.forEach((x) => whole.add(x));
+        const points = [...new Set(cuts.map((c) => c % (xs.length + 1)))].sort((a, b) => a - b);
+        const parts: ExactSum[] = [];
+        let from = 0;
+        for (const p of [...points, xs.length]) {
+          const s = new ExactSum();
+          for (let i = p - 1; i >= from; i--) s.add(xs[i]!);
+          parts.push(ExactSum.fromJSON(JSON.parse(JSON.stringify(s))));
+          from = p;
+        }
+        const merged = parts.reduceRight((acc, s) => {
+          s.merge(acc);
+          return s;
+        }, new ExactSum());
+        expect(merged.value()).toBe(whole.value());
+        expect(JSON.stringify(merged)).toBe(JSON.stringify(whole));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('adds exact products (two-product error term)', () => {
+    const s = new ExactSum();
+    s.addProduct(0.1, 0.1);
+    s.add(-(0.1 * 0.1));
+    const err = python<string>('from fractions import Fraction as F\nprint(json.dumps(repr(float(F(0.1)*F(0.1) - F(0.1*0.1)))))');
+    expect(s.value()).toBe(Number(err));
+  });
+
+  it('carries through more than 2^20 additions into one limb', () => {
+    const s = new ExactSum();
+    const n = (1 << 20) * 3 + 17;
+    for (let i = 0; i < n; i++) s.add(4294967295.5);
+    expect(s.value()).toBe(n * 4294967295.5);
+  });
+
+  it.each([
+    [[NaN, 1], NaN],
+    [[Infinity, 1], Infinity],
+    [[-Infinity, 1], -Infinity],
+    [[Infinity, -Infinity], NaN],
+    [[], 0],
+  ])('handles special values %j', (xs, expected) => {
+    const s = new ExactSum();
+    xs.forEach((x) => s.add(x));
+    expect(s.value()).toBe(expected);
+    expect(ExactSum.fromJSON(s.toJSON()).value()).toBe(expected);
+  });
+
+  it('rounds ties to even in fsum', () => {
+    expect(fsum([1, 2 ** -53])).toBe(1);
+    expect(fsum([1, 2 ** -53, 2 ** -106])).toBe(1 + 2 ** -52);
+  });
+});

@@ -297,11 +297,10 @@ export async function scanText(
         let v: number;
         if (!slow && sawDigit && (!inExp || expDigits > 0) && (nd < 16 || (nd === 16 && mant < TWO53))) {
           const e10 = scale + (expNeg ? -expVal : expVal);
-          if (e10 === 0) v = mant;
-          else if (e10 > 0 && e10 <= 22) v = mant * P10[e10]!;
-          else if (e10 < 0 && e10 >= -22) v = mant / P10[-e10]!;
-          else v = Number(carry + latin1(buf, Math.max(0, tokStart - base), i));
-          if (neg) v = -v;
+          if (e10 === 0) v = neg ? -mant : mant;
+          else if (e10 > 0 && e10 <= 22) v = neg ? -(mant * P10[e10]!) : mant * P10[e10]!;
+          else if (e10 < 0 && e10 >= -22) v = neg ? -(mant / P10[-e10]!) : mant / P10[-e10]!;
+          else v = Number(carry + latin1(buf, Math.max(0, tokStart - base), i)); // the text keeps its sign
         } else {
           const text = carry + latin1(buf, Math.max(0, tokStart - base), i);
           const parsed = parseToken(text);

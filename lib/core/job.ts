@@ -71,8 +71,12 @@ export interface Merged {
   rowsBefore: number[];
 }
 
-/** Folds partials in slice order (they must be complete and sorted by index). */
-export function mergePartials(spec: JobSpec, analysis: Analysis, partials: readonly Partial[]): Merged {
+/**
+ * Folds partials in slice order (they must be complete and sorted by index). A merge
+ * tree folds a run of consecutive nodes of one level: `firstIndex` is the index of the
+ * first one (a merged partial is just a Partial covering more rows).
+ */
+export function mergePartials(spec: JobSpec, analysis: Analysis, partials: readonly Partial[], firstIndex = 0): Merged {
   const ctx = analysisContext(spec);
   let state = analysis.empty(ctx);
   let rows = 0;
@@ -80,7 +84,7 @@ export function mergePartials(spec: JobSpec, analysis: Analysis, partials: reado
   const skippedExamples: Merged['skippedExamples'] = [];
   const rowsBefore: number[] = [];
   partials.forEach((p, i) => {
-    if (p.index !== i || p.job !== spec.id) throw new Error(`partial ${p.index} of job ${p.job} is out of place (expected ${i} of ${spec.id})`);
+    if (p.index !== firstIndex + i || p.job !== spec.id) throw new Error(`partial ${p.index} of job ${p.job} is out of place (expected ${firstIndex + i} of ${spec.id})`);
     rowsBefore.push(rows);
     state = analysis.combine(state, analysis.decode(p.state, ctx), rows, ctx);
     rows += p.rows;

@@ -31,10 +31,11 @@ export async function runSlice(
   spec: JobSpec,
   index: number,
   analysis: Analysis,
-  options: ScanOptions & { worker?: string } = {},
+  /** `key`: where the partial goes, when not the local runtime's partialKey (the cloud's merge tree). */
+  options: ScanOptions & { worker?: string; key?: string } = {},
 ): Promise<{ partial: Partial; created: boolean }> {
   const partial = await scanSlice(source, spec, index, analysis, options);
-  const key = partialKey(spec.id, index);
+  const key = options.key ?? partialKey(spec.id, index);
   const created = await store.putIfAbsent(key, JSON.stringify(partial));
   if (!created) {
     const existing = await store.get(key);

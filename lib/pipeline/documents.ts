@@ -1,0 +1,103 @@
+/**
+ * The job documents the cloud pipeline keeps under jobs/<id>/: the manifest (written
+ * once by the coordinator) and the status (running, done or failed).
+ */
+import { FanoutError } from '../core/errors.ts';
+import type { JobSpec } from '../core/plan.ts';
+import type { BlobStore } from '../ports.ts';
+import { INPUT_PREFIX, JOBS_PREFIX, RESULTS_PREFIX } from '../topology.ts';
+import type { PinnedInput } from './inputs.ts';
+import { manifestKey, statusKey } from './keys.ts';
+
+export interface Manifest {
+  version: 1;
+  spec: JobSpec;
+  input: PinnedInput;
+  /** group size of the merge tree, fixed for the job when it is planned */
+  fanin: number;
+  /** where the result document is copied for the user */
+  resultKey: string;
+  createdAt: number;
+}
+
+export interface JobStatus {
+  state: 'running' | 'done' | 'failed';
+  job: string;
+  input: { bucket: string; key: string };
+  slices?: number;
+  /** the slice that failed */
+  slice?: number;
+  reason?: string;
+  resultKey?: string;
+  at: string;
+}
+
+export class UnknownJobError extends Error {
+  override name = 'UnknownJobError';
+}
+
+/** results/<key below input/>.json; an input outside input/ (a direct invoke) keeps its whole key. */
+export function resultKeyForInput(key: string): string {
+  return `${RESULTS_PREFIX}${key.startsWith(INPUT_PREFIX) ? key.slice(INPUT_PREFIX.length) : key}.json`;
+}
+
+/**
+ * jobs/inputs/<key below input/>.json: the latest job of an input, so a user who only
+ * knows what they uploaded can find its status. Never ends in the partial suffix
+ * (".json" is appended), so it raises no merge event.
+ */
+export function inputPointerKey(key: string): string {
+  return `${JOBS_PREFIX}inputs/${key.startsWith(INPUT_PREFIX) ? key.slice(INPUT_PREFIX.length) : key}.json`;
+}
+
+const decoder = new TextDecoder();
+
+/** Manifests never change once written, so a warm function may keep them. */
+export class ManifestReader {
+  private readonly cache = new Map<string, Manifest>();
+  constructor(
+    private readonly store: BlobStore,
+    private readonly capacity = 32,
+  ) {}
+
+  async read(jobId: string): Promise<Manifest> {
+    const hit = this.cache.get(jobId);
+    if (hit) return hit;
+    const body = await this.store.get(manifestKey(jobId));
+    if (!body) throw new UnknownJobError(`job ${jobId} has no manifest (${manifestKey(jobId)})`);
+    const manifest = JSON.parse(decoder.decode(body)) as Manifest;
+    if (this.capacity > 0) {
+      if (this.cache.size >= this.capacity) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(jobId, manifest);
+    }
+    return manifest;
+  }
+}
+
+export async function readStatus(store: BlobStore, jobId: string): Promise<JobStatus | undefined> {
+  const body = await store.get(statusKey(jobId));
+  return body ? (JSON.parse(decoder.decode(body)) as JobStatus) : undefined;
+}
+
+export async function writeStatus(store: BlobStore, status: Omit<JobStatus, 'at'>, now = Date.now()): Promise<void> {
+  await store.put(statusKey(status.job), JSON.stringify({ ...status, at: new Date(now).toISOString() }, null, 2));
+}
+
+/** Marks a job failed. A later success cannot undo it: the merger checks before committing. */
+export async function markFailed(store: BlobStore, manifest: Manifest, reason: string, slice?: number): Promise<void> {
+  await writeStatus(store, {
+    state: 'failed',
+    job: manifest.spec.id,
+    input: { bucket: manifest.input.bucket, key: manifest.input.key },
+    slices: manifest.spec.sliceCount,
+    ...(slice !== undefined ? { slice } : {}),
+    reason,
+  });
+}
+
+/** A user-facing reason: FanoutErrors carry their own message, anything else its name too. */
+export function reasonOf(e: unknown): string {
+  if (e instanceof FanoutError) return e.message;
+  const err = e instanceof Error ? e : new Error(String(e));
+  return `${err.name}: ${err.message}`;
+}

@@ -1,0 +1,26 @@
+/** The pipeline's port to input objects: what an upload is, and its bytes, pinned. */
+import type { ByteSource } from '../core/source.ts';
+
+/** An input object as planned: the version (or ETag) every read is pinned to. */
+export interface PinnedInput {
+  bucket: string;
+  key: string;
+  size: number;
+  etag: string;
+  versionId?: string;
+}
+
+export interface InputObject extends PinnedInput {
+  /** user metadata, names without the x-amz-meta- prefix */
+  metadata: Record<string, string>;
+}
+
+export interface InputObjects {
+  describe(bucket: string, key: string): Promise<InputObject | undefined>;
+  /** `partBytes`: how much one read request asks for (a slice's length, typically). */
+  open(input: PinnedInput, partBytes?: number): ByteSource & { identity: string };
+}
+
+export function inputIdentity(input: PinnedInput): string {
+  return input.versionId ? `version:${input.versionId}` : `etag:${input.etag}`;
+}

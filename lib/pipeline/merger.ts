@@ -1,0 +1,135 @@
+/**
+ * The merger use case, fired by the creation of any merge-tree node (a key ending in
+ * PARTIAL_SUFFIX under jobs/). It looks only at the new node's group: one list of the
+ * group's prefix. An incomplete group waits for its last member's event. A complete
+ * group is merged, in index order, into one node of the next level (create-only), or,
+ * at the last level, into the result: jobs/<id>/result.json, then results/<key>.json,
+ * both create-only.
+ *
+ * Safe to run twice and in parallel: the outputs are deterministic and committed
+ * create-only, a node whose parent already exists is not merged again, and the result
+ * of a job marked failed is never written.
+ */
+import { FanoutError } from '../core/errors.ts';
+import { finishResult, mergePartials, type Partial, resultDocument } from '../core/job.ts';
+import type { BlobStore } from '../ports.ts';
+import { resolveAnalysis } from './coordinator.ts';
+import { type Manifest, type ManifestReader, markFailed, readStatus, reasonOf, UnknownJobError, writeStatus } from './documents.ts';
+import { resultKey } from './keys.ts';
+import { decodePartial } from './slice.ts';
+import { groupMembers, groupPrefix, levelSizes, nodeKey, parseNodeKey } from './tree.ts';
+
+export interface MergerDeps {
+  store: BlobStore;
+  manifests: ManifestReader;
+  now?: () => number;
+}
+
+export type MergeOutcome =
+  | { outcome: 'ignored'; reason: string }
+  | { outcome: 'waiting'; present: number; needed: number }
+  | { outcome: 'merged'; level: number; index: number }
+  | { outcome: 'already-merged' | 'done' | 'already-done' | 'job-failed' };
+
+/** A merge-tree node: a level-0 partial, or the fold of a group (level > 0). */
+export type TreePartial = Partial & { level?: number };
+
+export async function onNodeCreated(deps: MergerDeps, key: string): Promise<MergeOutcome> {
+  const ref = parseNodeKey(key);
+  if (!ref) return { outcome: 'ignored', reason: `${key} is not a merge-tree node` };
+  let manifest: Manifest;
+  try {
+    manifest = await deps.manifests.read(ref.jobId);
+  } catch (e) {
+    if (e instanceof UnknownJobError) return { outcome: 'ignored', reason: e.message };
+    throw e;
+  }
+  const { spec, fanin } = manifest;
+  const sizes = levelSizes(spec.sliceCount, fanin);
+  const size = sizes[ref.level];
+  if (size === undefined || ref.index >= size || ref.group !== Math.floor(ref.index / fanin)) {
+    return { outcome: 'ignored', reason: `${key} does not fit the tree of job ${spec.id} (${sizes.join(', ')} nodes per level, fan-in ${fanin})` };
+  }
+  const { first, count } = groupMembers(size, fanin, ref.group);
+  const wanted = new Set(Array.from({ length: count }, (_, i) => nodeKey(spec.id, ref.level, first + i, fanin)));
+  const present = (await deps.store.list(groupPrefix(spec.id, ref.level, ref.group))).filter((k) => wanted.has(k));
+  if (present.length < count) return { outcome: 'waiting', present: present.length, needed: count };
+
+  const last = ref.level === sizes.length - 1;
+  if (!last) {
+    const parent = nodeKey(spec.id, ref.level + 1, ref.group, fanin);
+    // The parent's creation has raised its own event: nothing left to do here.
+    if (await deps.store.head(parent)) return { outcome: 'already-merged' };
+    const members = await readMembers(deps.store, [...wanted]);
+    const merged = mergePartials(spec, resolveAnalysis(spec.analysis.name), members, first);
+    const node: TreePartial = {
+      job: spec.id,
+      index: ref.group,
+      level: ref.level + 1,
+      start: members[0]!.start,
+      end: members[members.length - 1]!.end,
+      rows: merged.rows,
+      skipped: merged.skipped,
+      skippedExamples: merged.skippedExamples,
+      state: resolveAnalysis(spec.analysis.name).encode(merged.state),
+      run: { bytesRead: members.reduce((a, m) => a + m.run.bytesRead, 0), startedAt: Math.min(...members.map((m) => m.run.startedAt)), finishedAt: (deps.now ?? Date.now)(), worker: 'merger' },
+    };
+    await deps.store.putIfAbsent(parent, JSON.stringify(node));
+    return { outcome: 'merged', level: ref.level + 1, index: ref.group };
+  }
+  return finishJob(deps, manifest, [...wanted]);
+}
+
+async function finishJob(deps: MergerDeps, manifest: Manifest, memberKeys: string[]): Promise<MergeOutcome> {
+  const { spec } = manifest;
+  const now = deps.now ?? Date.now;
+  const status = await readStatus(deps.store, spec.id);
+  if (status?.state === 'failed') return { outcome: 'job-failed' };
+  if (status?.state === 'done' && (await deps.store.head(manifest.resultKey))) return { outcome: 'already-done' };
+  const analysis = resolveAnalysis(spec.analysis.name);
+  const members = await readMembers(deps.store, memberKeys);
+  const merged = mergePartials(spec, analysis, members, 0);
+  let result: unknown;
+  try {
+    result = await finishResult(spec, analysis, merged);
+  } catch (e) {
+    if (!(e instanceof FanoutError)) throw e;
+    await markFailed(deps.store, manifest, reasonOf(e));
+    return { outcome: 'job-failed' };
+  }
+  const doc = resultDocument(spec, merged, result, { resumedSlices: 0, elapsedMs: Math.max(0, now() - manifest.createdAt) });
+  // Whichever merger commits first wins; a racing one finds the same keys taken. The
+  // copy under results/ repeats the job's own document, so a retry re-sends that one.
+  await deps.store.putIfAbsent(resultKey(spec.id), JSON.stringify(doc, null, 2));
+  const committed = (await deps.store.get(resultKey(spec.id)))!;
+  await deps.store.putIfAbsent(manifest.resultKey, committed);
+  await writeStatus(deps.store, { state: 'done', job: spec.id, input: { bucket: manifest.input.bucket, key: manifest.input.key }, slices: spec.sliceCount, resultKey: manifest.resultKey }, now());
+  return { outcome: 'done' };
+}
+
+async function readMembers(store: BlobStore, keys: string[]): Promise<TreePartial[]> {
+  return Promise.all(
+    keys.map(async (k) => {
+      const body = await store.get(k);
+      if (!body) throw new Error(`${k} was listed but cannot be read`);
+      return decodePartial(body) as TreePartial;
+    }),
+  );
+}
+
+/**
+ * A worker invocation that failed after Lambda's retries (its on-failure destination
+ * record): the job is marked failed with the slice and the reason, so it never
+ * reports a result built without that slice.
+ */
+export async function recordInvokeFailure(deps: MergerDeps, jobId: string, index: number, reason: string): Promise<'recorded' | 'unknown-job'> {
+  let manifest: Manifest;
+  try {
+    manifest = await deps.manifests.read(jobId);
+  } catch (e) {
+    if (e instanceof UnknownJobError) return 'unknown-job';
+    throw e;
+  }
+  await markFailed(deps.store, manifest, reason, index);
+  return 'recorded';
+}

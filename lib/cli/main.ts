@@ -22,12 +22,12 @@ Runs an exact analysis over one large file (CSV/TSV/whitespace text, .npy, raw b
 in slices on worker threads, resumable after an interruption.
 
 Analysis
-  --analysis NAME|PATH     sum (default), stats, row-sums, or a module made with defineAnalysis()
+  --analysis NAME|PATH     sum (default), stats, row-sums, mean-structure, rg, or a module made with defineAnalysis()
   --option KEY=VALUE       an option passed to the analysis (repeatable)
   --frame-rows N           rows per frame for row-sums on text, raw or 2-D inputs
 
 Input
-  --format auto|text|npy|raw   (default auto: .npy by its magic, otherwise text)
+  --format auto|text|npy|raw|dcd   (default auto: .npy and DCD by their magic, otherwise text)
   --dtype T                raw: element type: f8, <f4, >i2, u1, ... (numpy names)
   --record-shape A,B       raw: shape of one record, e.g. 50,100 (a frame of 50 rows)
   --header-bytes N         raw: bytes to skip at the start
@@ -80,7 +80,7 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 
 export function runOptionsFrom(values: Values): LocalRunOptions {
   const format = (values.format ?? 'auto') as Format;
-  if (!['auto', 'text', 'npy', 'raw'].includes(format)) throw new UsageError(`--format must be auto, text, npy or raw, not ${JSON.stringify(values.format)}`);
+  if (!['auto', 'text', 'npy', 'raw', 'dcd'].includes(format)) throw new UsageError(`--format must be auto, text, npy, raw or dcd, not ${JSON.stringify(values.format)}`);
   const onBad = values['on-bad-record'] ?? 'fail';
   if (onBad !== 'fail' && onBad !== 'skip') throw new UsageError('--on-bad-record must be fail or skip');
   if (values.slices !== undefined && values['slice-bytes'] !== undefined) throw new UsageError('give --slices or --slice-bytes, not both');

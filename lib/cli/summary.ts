@@ -14,6 +14,7 @@ export function summarize(doc: ResultDocument): string {
   if (doc.skipped > 0) {
     lines.push(`skipped ${doc.skipped} bad records, first at byte ${doc.skippedExamples?.[0]?.offset}: ${doc.skippedExamples?.[0]?.problem}`);
   }
+  for (const w of doc.trajectory?.warnings ?? []) lines.push(`warning: ${w}`);
   const r = doc.result as Record<string, unknown>;
   if (doc.analysis === 'sum') {
     lines.push(`count ${num(r.count as number)}  sum ${num(r.sum as number)}  mean ${num(r.mean as number)}`);
@@ -38,6 +39,12 @@ export function summarize(doc: ResultDocument): string {
       );
     }
     if (means.length > 100) lines.push(`... ${means.length - 100} more rows (use --json)`);
+  } else if (doc.analysis === 'mean-structure') {
+    const mean = r.mean as (number | null)[][];
+    lines.push(`mean structure of ${r.frames} frames, ${r.atoms} atoms${mean.length > 10 ? ' (first 10; use --json or --out for all)' : ''}:`);
+    mean.slice(0, 10).forEach((xyz, i) => lines.push(`${String(i).padStart(6)}: ${xyz.map((v) => num(v).padStart(14)).join(' ')}`));
+  } else if (doc.analysis === 'rg') {
+    lines.push(`radius of gyration over ${r.frames} frames: mean ${num(r.mean as number)}  min ${num(r.min as number)}  max ${num(r.max as number)} (per frame: --json)`);
   } else {
     const text = JSON.stringify(doc.result);
     lines.push(text.length > 2000 ? `${text.slice(0, 2000)}... (use --json)` : text);

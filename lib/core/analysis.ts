@@ -26,6 +26,11 @@ export interface Analysis<S = unknown, R = unknown> {
   readonly name: string;
   /** Needs frames: the runtime refuses inputs without frameRows. */
   readonly needsFrames?: boolean;
+  /**
+   * Needs every frame whole inside one slice (a per-frame quantity such as a radius of
+   * gyration): binary and DCD slices are then cut at frame boundaries, text is refused.
+   */
+  readonly wholeFrames?: boolean;
   empty(ctx: AnalysisContext): S;
   addRows(state: S, values: Float64Array, rowCount: number, columns: number, firstRow: number, ctx: AnalysisContext): S;
   combine(left: S, right: S, leftRows: number, ctx: AnalysisContext): S;
@@ -38,6 +43,7 @@ export interface Analysis<S = unknown, R = unknown> {
 export interface AnalysisDefinition<S, R> {
   name: string;
   needsFrames?: boolean;
+  wholeFrames?: boolean;
   empty(ctx: AnalysisContext): S;
   /** `row` is only valid during the call; `rowIndex` counts from the start of the slice. */
   add(state: S, row: Float64Array, rowIndex: number, ctx: AnalysisContext): S | void;
@@ -53,6 +59,7 @@ export function defineAnalysis<S, R>(def: AnalysisDefinition<S, R>): Analysis<S,
   return {
     name: def.name,
     needsFrames: def.needsFrames ?? false,
+    wholeFrames: def.wholeFrames ?? false,
     empty: (ctx) => def.empty(ctx),
     addRows(state, values, rowCount, columns, firstRow, ctx) {
       let s = state;

@@ -4,6 +4,7 @@
  */
 import type { Analysis, AnalysisContext } from './analysis.ts';
 import { scanBinary } from './binary-reader.ts';
+import { type DcdInfo, scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError } from './errors.ts';
 import { type JobSpec, sliceBounds } from './plan.ts';
 import type { ByteSource, RowSink, ScanOptions } from './source.ts';
@@ -48,7 +49,9 @@ export async function scanSlice(
   const stats =
     spec.layout.kind === 'text'
       ? await scanText(source, spec.layout, start, end, sink, scanOptions)
-      : await scanBinary(source, spec.layout, start, end, sink, scanOptions);
+      : spec.layout.kind === 'dcd'
+        ? await scanDcd(source, spec.layout, start, end, sink, scanOptions)
+        : await scanBinary(source, spec.layout, start, end, sink, scanOptions);
   return {
     job: spec.id,
     index,
@@ -99,6 +102,7 @@ export type RowLocator = (row: number) => Promise<number | undefined>;
 
 export function binaryRowLocator(spec: JobSpec): RowLocator {
   const layout = spec.layout;
+  if (layout.kind === 'dcd') return async (row) => layout.dataOffset + Math.floor(row / layout.atoms) * layout.frameBytes;
   if (layout.kind !== 'binary') throw new TypeError('not a binary layout');
   return async (row) => layout.dataOffset + row * layout.columns * layout.dtype.bytes;
 }
@@ -118,10 +122,14 @@ export function textRowLocator(source: ByteSource, spec: JobSpec, merged: Merged
 /** Runs finish(), turning an incomplete frame into an InputError at its byte offset. */
 export async function finishResult(spec: JobSpec, analysis: Analysis, merged: Merged, locate?: RowLocator): Promise<unknown> {
   try {
-    return analysis.finish(merged.state, merged.rows, analysisContext(spec));
+    const result = analysis.finish(merged.state, merged.rows, analysisContext(spec));
+    // The unit cell is not part of the rows: it comes from the header read at planning.
+    const box = spec.trajectory?.box;
+    if (box && result && typeof result === 'object' && !Array.isArray(result)) return { ...result, box };
+    return result;
   } catch (e) {
     if (e instanceof IncompleteFrameError) {
-      const offset = spec.layout.kind === 'binary' ? await binaryRowLocator(spec)(e.firstRow) : await locate?.(e.firstRow);
+      const offset = spec.layout.kind !== 'text' ? await binaryRowLocator(spec)(e.firstRow) : await locate?.(e.firstRow);
       throw new InputError(
         spec.input.name,
         offset ?? spec.input.bytes,
@@ -142,6 +150,8 @@ export interface ResultDocument {
   skippedExamples?: { offset: number; problem: string }[];
   resumedSlices: number;
   elapsedMs: number;
+  /** DCD input: header facts, and warnings such as a frame count in the header that the file size contradicts */
+  trajectory?: Omit<DcdInfo, 'box'>;
   result: unknown;
 }
 
@@ -156,6 +166,12 @@ export function resultDocument(spec: JobSpec, merged: Merged, result: unknown, e
     ...(merged.skipped > 0 ? { skippedExamples: merged.skippedExamples } : {}),
     resumedSlices: extra.resumedSlices,
     elapsedMs: extra.elapsedMs,
+    ...(spec.trajectory ? { trajectory: withoutBox(spec.trajectory) } : {}),
     result,
   };
+}
+
+function withoutBox(info: DcdInfo): Omit<DcdInfo, 'box'> {
+  const { box: _box, ...rest } = info;
+  return rest;
 }

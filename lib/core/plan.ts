@@ -6,13 +6,14 @@
 import { createHash } from 'node:crypto';
 import type { BinaryLayout } from './binary-reader.ts';
 import { rowBytes } from './binary-reader.ts';
+import { type DcdInfo, type DcdLayout, isDcdMagic, readDcdHeader } from './dcd.ts';
 import { parseDType } from './dtype.ts';
 import { InputError, UsageError } from './errors.ts';
 import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from './npy.ts';
 import type { ByteSource } from './source.ts';
 import { scanText, type TextLayout } from './text-reader.ts';
 
-export type Format = 'auto' | 'text' | 'npy' | 'raw';
+export type Format = 'auto' | 'text' | 'npy' | 'raw' | 'dcd';
 
 export interface PlanOptions {
   format?: Format;
@@ -53,8 +54,12 @@ export interface JobSpec {
     /** what pins this exact content: an ETag or version id, or size+mtime+inode locally */
     identity: string;
   };
-  format: 'text' | 'npy' | 'raw';
-  layout: TextLayout | BinaryLayout;
+  format: 'text' | 'npy' | 'raw' | 'dcd';
+  layout: TextLayout | BinaryLayout | DcdLayout;
+  /** DCD: what the header says (time step, title, unit cell of the first and last frame) */
+  trajectory?: DcdInfo;
+  /** slices hold whole frames (the analysis asked for it); DCD slices always do */
+  wholeFrames?: true;
   /** array shape, for .npy */
   shape?: number[];
   /** rows of the reader per record of the input (n for an (F, n, m) array) */
@@ -88,11 +93,17 @@ export async function readHead(source: ByteSource, bytes: number): Promise<Uint8
   return out;
 }
 
-export async function planJob(source: ByteSource, analysis: AnalysisRef & { needsFrames?: boolean }, opts: PlanOptions, identity: string): Promise<JobSpec> {
+export async function planJob(
+  source: ByteSource,
+  analysis: AnalysisRef & { needsFrames?: boolean; wholeFrames?: boolean },
+  opts: PlanOptions,
+  identity: string,
+): Promise<JobSpec> {
   const head = await readHead(source, 64 * 1024);
   const format = detectFormat(source, head, opts);
-  let layout: TextLayout | BinaryLayout;
+  let layout: TextLayout | BinaryLayout | DcdLayout;
   let shape: number[] | undefined;
+  let trajectory: DcdInfo | undefined;
   let rowsPerRecord = 1;
   let frameRows = opts.frameRows ?? 0;
 
@@ -111,6 +122,16 @@ export async function planJob(source: ByteSource, analysis: AnalysisRef & { need
     rowsPerRecord = shape.length >= 3 ? shape.slice(1, -1).reduce((a, b) => a * b, 1) : 1;
     if (shape.length >= 3 && opts.frameRows === undefined) frameRows = rowsPerRecord;
     layout = { kind: 'binary', dtype: header.dtype, dataOffset: header.dataOffset, dataEnd, columns };
+  } else if (format === 'dcd') {
+    const dcd = await readDcdHeader(source, head);
+    layout = dcd.layout;
+    trajectory = dcd.info;
+    shape = [dcd.info.frames, dcd.info.atoms, 3];
+    rowsPerRecord = dcd.info.atoms;
+    if (opts.frameRows !== undefined && opts.frameRows !== dcd.info.atoms) {
+      throw new UsageError(`--frame-rows ${opts.frameRows}: a frame of ${source.name} is its ${dcd.info.atoms} atoms`);
+    }
+    frameRows = dcd.info.atoms;
   } else if (format === 'raw') {
     if (!opts.dtype) throw new UsageError('--format raw needs --dtype (for example f8, <f4, >i2)');
     const dtype = parseDType(opts.dtype);
@@ -140,13 +161,21 @@ export async function planJob(source: ByteSource, analysis: AnalysisRef & { need
     );
   }
 
-  const sliceCount = chooseSliceCount(source.size, layout, opts);
+  if (analysis.wholeFrames && layout.kind === 'text') {
+    throw new UsageError(
+      `${analysis.name} needs whole frames in every slice, and text input cannot be cut at frame boundaries: convert ${source.name} to .npy (frames, rows, columns) or raw binary`,
+    );
+  }
+  const wholeFrames = (analysis.wholeFrames ?? false) && frameRows > 0;
+  const sliceCount = chooseSliceCount(source.size, layout, opts, wholeFrames ? frameRows : 1);
   const spec: Omit<JobSpec, 'id'> = {
     version: 1,
     input: { name: source.name, bytes: source.size, identity },
     format,
     layout,
     ...(shape ? { shape } : {}),
+    ...(trajectory ? { trajectory } : {}),
+    ...(wholeFrames ? { wholeFrames: true as const } : {}),
     rowsPerRecord,
     frameRows,
     analysis: { name: analysis.name, ...(analysis.module ? { module: analysis.module, moduleHash: analysis.moduleHash } : {}), options: analysis.options },
@@ -156,13 +185,15 @@ export async function planJob(source: ByteSource, analysis: AnalysisRef & { need
   return { id: jobId(spec), ...spec };
 }
 
-function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 'text' | 'npy' | 'raw' {
+function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): JobSpec['format'] {
   const f = opts.format ?? 'auto';
   if (f !== 'auto') {
     if (f === 'npy' && !isNpyMagic(head)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
     return f;
   }
   if (isNpyMagic(head)) return 'npy';
+  // A .dcd that fails the magic check still goes to the DCD parser, whose error says what is wrong.
+  if (isDcdMagic(head) || /\.dcd$/i.test(source.name)) return 'dcd';
   if (opts.dtype) return 'raw';
   if (/\.npy$/i.test(source.name)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
   if (!TEXT_EXTENSIONS.test(source.name) && head.includes(0)) {
@@ -214,20 +245,25 @@ async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions)
   return layout;
 }
 
-function chooseSliceCount(size: number, layout: TextLayout | BinaryLayout, opts: PlanOptions): number {
-  const units = layout.kind === 'text' ? size : (layout.dataEnd - layout.dataOffset) / rowBytes(layout);
+/** Bytes of the unit a slice holds a whole number of: a row, a frame of rows, a DCD frame. */
+function unitBytes(layout: BinaryLayout | DcdLayout, rowsPerUnit: number): number {
+  return layout.kind === 'dcd' ? layout.frameBytes : rowBytes(layout) * rowsPerUnit;
+}
+
+function chooseSliceCount(size: number, layout: TextLayout | BinaryLayout | DcdLayout, opts: PlanOptions, rowsPerUnit: number): number {
+  const units = layout.kind === 'text' ? size : Math.floor((layout.dataEnd - layout.dataOffset) / unitBytes(layout, rowsPerUnit));
   let count: number;
   if (opts.slices !== undefined) count = opts.slices;
-  else if (opts.sliceBytes !== undefined) count = Math.ceil(size / opts.sliceBytes);
+  else if (opts.sliceBytes !== undefined) count = Math.max(1, Math.ceil(size / opts.sliceBytes));
   else {
     // Enough slices for every worker to get several (load balance, fine-grained resume),
     // each between 1 MiB and 64 MiB.
     const workers = opts.workers ?? 1;
     const target = Math.min(64 * MiB, Math.max(MiB, size / (workers * 8)));
-    count = Math.ceil(size / target);
+    count = Math.max(1, Math.ceil(size / target));
   }
   if (!Number.isInteger(count) || count < 1) throw new UsageError('--slices takes a positive integer');
-  return Math.max(1, Math.min(count, units));
+  return Math.max(1, Math.min(count, Math.max(1, units)));
 }
 
 /** Byte bounds of slice `index`: text slices split bytes evenly, binary slices split rows. */
@@ -238,12 +274,13 @@ export function sliceBounds(spec: JobSpec, index: number): SliceBounds {
     const size = spec.input.bytes;
     return { index, start: mulDiv(index, size, n), end: mulDiv(index + 1, size, n) };
   }
-  const rb = rowBytes(layout);
-  const rows = (layout.dataEnd - layout.dataOffset) / rb;
+  const ub = unitBytes(layout, spec.wholeFrames ? spec.frameRows : 1);
+  const units = Math.floor((layout.dataEnd - layout.dataOffset) / ub);
   return {
     index,
-    start: layout.dataOffset + mulDiv(index, rows, n) * rb,
-    end: layout.dataOffset + mulDiv(index + 1, rows, n) * rb,
+    start: layout.dataOffset + mulDiv(index, units, n) * ub,
+    // Rows after the last whole frame (an incomplete frame) go to the last slice, whose analysis reports them.
+    end: index === n - 1 ? layout.dataEnd : layout.dataOffset + mulDiv(index + 1, units, n) * ub,
   };
 }
 

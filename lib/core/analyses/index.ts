@@ -1,5 +1,7 @@
 /** The built-in analyses, by name. */
 import type { Analysis } from '../analysis.ts';
+import { meanStructure } from './mean-structure.ts';
+import { rg } from './rg.ts';
 import { rowSums } from './row-sums.ts';
 import { stats } from './stats.ts';
 import { sum } from './sum.ts';
@@ -8,6 +10,8 @@ export const builtinAnalyses: Record<string, Analysis<never, unknown>> = {
   sum: sum as Analysis<never, unknown>,
   stats: stats as Analysis<never, unknown>,
   'row-sums': rowSums as Analysis<never, unknown>,
+  'mean-structure': meanStructure as Analysis<never, unknown>,
+  rg: rg as Analysis<never, unknown>,
 };
 
 /**

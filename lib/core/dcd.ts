@@ -1,0 +1,347 @@
+/**
+ * CHARMM / NAMD / X-PLOR DCD trajectories.
+ *
+ * A DCD is a Fortran unformatted file: every record sits between two 4-byte length
+ * markers. The header is three records (84-byte "CORD" + 20 int32 ICNTRL, the title
+ * lines, NATOM); each frame is an optional 6 x float64 unit-cell record, then X, Y and
+ * Z (and, with the 4-D flag, W) records of NATOM float32. Without fixed atoms every
+ * frame has the same size, so frame k starts at header + k * frameBytes and slices are
+ * cut at frame boundaries, like .npy records.
+ *
+ * Coordinates are stored per axis (all X, then all Y, then all Z), so the reader
+ * transposes every frame into NATOM rows of (x, y, z): the shape every analysis sees.
+ */
+import { InputError } from './errors.ts';
+import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
+import { emptyStats } from './source.ts';
+
+export interface DcdLayout {
+  kind: 'dcd';
+  littleEndian: boolean;
+  atoms: number;
+  /** x, y, z */
+  columns: 3;
+  /** byte offset of frame 0 */
+  dataOffset: number;
+  /** byte offset just past the last whole frame */
+  dataEnd: number;
+  frameBytes: number;
+  unitCell: boolean;
+  fourD: boolean;
+}
+
+/** Box lengths (Å) and angles (degrees): alpha between b and c, beta a-c, gamma a-b. */
+export interface Box {
+  a: number;
+  b: number;
+  c: number;
+  alpha: number;
+  beta: number;
+  gamma: number;
+}
+
+/** What the header says, for the result document. */
+export interface DcdInfo {
+  /** "charmm" when ICNTRL[19] (the CHARMM version) is set, else "xplor" (X-PLOR, NAMD <= 2.0) */
+  variant: 'charmm' | 'xplor';
+  charmmVersion: number;
+  endianness: 'little' | 'big';
+  atoms: number;
+  /** frames in the file, from its size */
+  frames: number;
+  /** frames the header claims (NSET); often stale in truncated or still-written files */
+  framesInHeader: number;
+  istart: number;
+  nsavc: number;
+  /** the integration step DELTA, in AKMA time units */
+  delta: number;
+  /** time between saved frames, DELTA * NSAVC in ps; null when NSAVC is 0 */
+  timeStepPs: number | null;
+  /** time of frame 0: (ISTART / NSAVC) * timeStepPs */
+  firstFrameTimePs: number | null;
+  unitCell: boolean;
+  fourD: boolean;
+  title: string[];
+  /** unit cell of the first and last frame, when the file has one */
+  box?: { first: Box; last: Box };
+  warnings: string[];
+}
+
+/** ps per AKMA time unit (CHARMM's internal time unit). */
+export const AKMA_PS = 0.04888821;
+
+const HEADER_RECORD_BYTES = 84;
+/** bytes before the title record: marker + "CORD" + 20 int32 + marker */
+const TITLE_AT = 4 + HEADER_RECORD_BYTES + 4;
+const CELL_RECORD_BYTES = 48;
+const ICNTRL_AT = 8;
+const icntrlOffset = (i: number): number => ICNTRL_AT + 4 * i;
+
+/** True when the bytes start with an 84-byte record holding "CORD", in either byte order. */
+export function isDcdMagic(head: Uint8Array): boolean {
+  if (head.length < 8) return false;
+  const view = new DataView(head.buffer, head.byteOffset, head.length);
+  const marker = view.getInt32(0, true) === HEADER_RECORD_BYTES || view.getInt32(0, false) === HEADER_RECORD_BYTES;
+  return marker && head[4] === 0x43 && head[5] === 0x4f && head[6] === 0x52 && head[7] === 0x44;
+}
+
+function byteOrder(file: string, head: Uint8Array): boolean {
+  if (head.length < 8) throw new InputError(file, head.length, 'not a DCD file: it is shorter than the first record marker');
+  const view = new DataView(head.buffer, head.byteOffset, head.length);
+  if (view.getInt32(0, true) === HEADER_RECORD_BYTES) return true;
+  if (view.getInt32(0, false) === HEADER_RECORD_BYTES) return false;
+  if ((view.getBigInt64(0, true) === 84n || view.getBigInt64(0, false) === 84n) && head.length >= 12) {
+    throw new InputError(file, 0, 'DCD with 8-byte record markers: only 4-byte markers are supported');
+  }
+  throw new InputError(file, 0, `not a DCD file: the first record marker is ${view.getInt32(0, true)} (little-endian) / ${view.getInt32(0, false)} (big-endian), expected 84`);
+}
+
+/** Bytes of the whole header (through the NATOM record), from its first 100 bytes. */
+export function dcdHeaderBytes(file: string, head: Uint8Array): number {
+  const le = byteOrder(file, head);
+  if (head.length < TITLE_AT + 4) throw new InputError(file, head.length, 'truncated DCD header');
+  const titleBytes = new DataView(head.buffer, head.byteOffset, head.length).getInt32(TITLE_AT, le);
+  if (titleBytes < 4 || titleBytes > 1 << 24) throw new InputError(file, TITLE_AT, `corrupted DCD title record marker: ${titleBytes}`);
+  return TITLE_AT + 4 + titleBytes + 4 + 12;
+}
+
+export interface DcdHeader {
+  layout: DcdLayout;
+  info: DcdInfo;
+}
+
+/** Parses the header (the first dcdHeaderBytes() bytes) and checks the file size against it. */
+export function parseDcdHeader(file: string, header: Uint8Array, fileBytes: number): DcdHeader {
+  const le = byteOrder(file, header);
+  const total = dcdHeaderBytes(file, header);
+  if (header.length < total || fileBytes < total) throw new InputError(file, Math.min(header.length, fileBytes), `truncated DCD header: it needs ${total} bytes`);
+  const view = new DataView(header.buffer, header.byteOffset, header.length);
+  const int = (at: number): number => view.getInt32(at, le);
+  const expectMarker = (at: number, want: number, what: string): void => {
+    const got = int(at);
+    if (got !== want) throw new InputError(file, at, `corrupted DCD record marker after the ${what}: ${got}, expected ${want}`);
+  };
+  if (!isDcdMagic(header)) throw new InputError(file, 4, 'not a DCD file: the first record does not start with "CORD"');
+  expectMarker(4 + HEADER_RECORD_BYTES, HEADER_RECORD_BYTES, 'CORD record');
+  const icntrl = (i: number): number => int(icntrlOffset(i));
+
+  const charmmVersion = icntrl(19);
+  const charmm = charmmVersion !== 0;
+  // X-PLOR files keep DELTA as a float64 over ICNTRL[9..10] and have neither a unit
+  // cell nor a 4th dimension; CHARMM (and NAMD >= 2.1) store a float32 and two flags.
+  const delta = charmm ? view.getFloat32(icntrlOffset(9), le) : view.getFloat64(icntrlOffset(9), le);
+  const unitCell = charmm && icntrl(10) !== 0;
+  const fourD = charmm && icntrl(11) === 1;
+  const namnf = icntrl(8);
+  if (namnf !== 0) {
+    throw new InputError(
+      file,
+      icntrlOffset(8),
+      `${namnf} fixed atoms (NAMNF): the first frame holds every atom and later frames only the free ones, so frames differ in size; DCD files with fixed atoms are not supported`,
+    );
+  }
+
+  const titleBytes = int(TITLE_AT);
+  const ntitle = int(TITLE_AT + 4);
+  expectMarker(TITLE_AT + 4 + titleBytes, titleBytes, 'title record');
+  const titleText = new TextDecoder('latin1').decode(header.subarray(TITLE_AT + 8, TITLE_AT + 4 + titleBytes));
+  const title: string[] = [];
+  for (let i = 0; i < Math.max(0, ntitle) && i * 80 < titleText.length; i++) title.push(titleText.slice(i * 80, i * 80 + 80).trimEnd());
+
+  const natomAt = TITLE_AT + 4 + titleBytes + 4;
+  expectMarker(natomAt, 4, 'title record (the NATOM record must be 4 bytes)');
+  const atoms = int(natomAt + 4);
+  expectMarker(natomAt + 8, 4, 'NATOM record');
+  if (atoms <= 0) throw new InputError(file, natomAt + 4, `NATOM is ${atoms}: a trajectory needs at least one atom`);
+
+  const frameBytes = (unitCell ? CELL_RECORD_BYTES + 8 : 0) + (fourD ? 4 : 3) * (atoms * 4 + 8);
+  const frames = Math.floor((fileBytes - total) / frameBytes);
+  const extra = fileBytes - total - frames * frameBytes;
+  if (extra !== 0) {
+    throw new InputError(file, total + frames * frameBytes, `truncated last frame: ${extra} bytes of a ${frameBytes}-byte frame (${frames} whole frames before it)`);
+  }
+  const nset = icntrl(0);
+  const istart = icntrl(1);
+  const nsavc = icntrl(2);
+  const warnings: string[] = [];
+  if (nset !== frames) warnings.push(`the header says ${nset} frames (NSET) but the file holds ${frames}: using ${frames}, from the file size`);
+  const timeStepPs = nsavc !== 0 ? delta * nsavc * AKMA_PS : null;
+  return {
+    layout: { kind: 'dcd', littleEndian: le, atoms, columns: 3, dataOffset: total, dataEnd: total + frames * frameBytes, frameBytes, unitCell, fourD },
+    info: {
+      variant: charmm ? 'charmm' : 'xplor',
+      charmmVersion,
+      endianness: le ? 'little' : 'big',
+      atoms,
+      frames,
+      framesInHeader: nset,
+      istart,
+      nsavc,
+      delta,
+      timeStepPs,
+      firstFrameTimePs: timeStepPs === null ? null : (istart / nsavc) * timeStepPs,
+      unitCell,
+      fourD,
+      title,
+      warnings,
+    },
+  };
+}
+
+async function readRange(source: ByteSource, start: number, end: number): Promise<Uint8Array> {
+  const out = new Uint8Array(end - start);
+  let at = 0;
+  for await (const chunk of source.chunks(start, end)) {
+    out.set(chunk.subarray(0, out.length - at), at);
+    at += chunk.length;
+    if (at >= out.length) break;
+  }
+  if (at < out.length) throw new InputError(source.name, start + at, `unexpected end of file: expected data up to byte ${end}`);
+  return out;
+}
+
+/** Reads and parses the header, then the unit cells of the first and last frame. */
+export async function readDcdHeader(source: ByteSource, head: Uint8Array): Promise<DcdHeader> {
+  const bytes = dcdHeaderBytes(source.name, head);
+  const header = parseDcdHeader(source.name, bytes <= head.length ? head.subarray(0, bytes) : await readRange(source, 0, Math.min(bytes, source.size)), source.size);
+  if (header.layout.unitCell && header.info.frames > 0) {
+    const first = await readDcdCell(source, header.layout, 0);
+    const last = await readDcdCell(source, header.layout, header.info.frames - 1);
+    header.info.box = { first: cellToBox(first, header.info.charmmVersion), last: cellToBox(last, header.info.charmmVersion) };
+  }
+  return header;
+}
+
+/** The six raw float64 values of a frame's unit-cell record, markers checked. */
+export async function readDcdCell(source: ByteSource, layout: DcdLayout, frame: number): Promise<number[]> {
+  const at = layout.dataOffset + frame * layout.frameBytes;
+  const bytes = await readRange(source, at, at + CELL_RECORD_BYTES + 8);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const le = layout.littleEndian;
+  for (const m of [0, CELL_RECORD_BYTES + 4]) {
+    const got = view.getInt32(m, le);
+    if (got !== CELL_RECORD_BYTES) throw new InputError(source.name, at + m, `corrupted DCD record marker in the unit cell of frame ${frame}: ${got}, expected ${CELL_RECORD_BYTES}`);
+  }
+  return Array.from({ length: 6 }, (_, i) => view.getFloat64(4 + 8 * i, le));
+}
+
+const DEG = 180 / Math.PI;
+
+/**
+ * The six unit-cell numbers as lengths and angles. CHARMM c36 and later store the lower
+ * triangle of the symmetric box matrix [h11, h21, h22, h31, h32, h33]; older CHARMM
+ * and NAMD store [A, gamma, B, beta, alpha, C], the angles as cosines (NAMD >= 2.5,
+ * CHARMM) or in degrees. Reading a box matrix as angles gives impossible values
+ * (negative or > 180 degrees), which is also how an unlabelled one is recognised.
+ */
+export function cellToBox(cell: readonly number[], charmmVersion: number): Box {
+  const [c0, c1, c2, c3, c4, c5] = cell as [number, number, number, number, number, number];
+  if (charmmVersion < 36) {
+    const asDegrees = (x: number): number => (x >= -1 && x <= 1 ? 90 - Math.asin(x) * DEG : x);
+    const box = { a: c0, b: c2, c: c5, alpha: asDegrees(c4), beta: asDegrees(c3), gamma: asDegrees(c1) };
+    const valid = [box.a, box.b, box.c].every((x) => x >= 0) && [box.alpha, box.beta, box.gamma].every((x) => x >= 0 && x <= 180);
+    if (valid) return box;
+  }
+  const ra = [c0, c1, c3];
+  const rb = [c1, c2, c4];
+  const rc = [c3, c4, c5];
+  const dot = (u: number[], v: number[]): number => u[0]! * v[0]! + u[1]! * v[1]! + u[2]! * v[2]!;
+  const a = Math.sqrt(dot(ra, ra));
+  const b = Math.sqrt(dot(rb, rb));
+  const c = Math.sqrt(dot(rc, rc));
+  const angle = (u: number[], v: number[], lu: number, lv: number): number => (lu > 0 && lv > 0 ? Math.acos(Math.max(-1, Math.min(1, dot(u, v) / (lu * lv)))) * DEG : 90);
+  return { a, b, c, alpha: angle(rb, rc, b, c), beta: angle(ra, rc, a, c), gamma: angle(ra, rb, a, b) };
+}
+
+export function frameCount(layout: DcdLayout): number {
+  return (layout.dataEnd - layout.dataOffset) / layout.frameBytes;
+}
+
+const BLOCK_BYTES = 1 << 20;
+const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Streams whole frames of [start, end) (both on frame boundaries) into the sink as
+ * NATOM rows of (x, y, z) per frame. Every record marker is checked: a frame with a
+ * wrong marker is corrupt or the layout is wrong, and either way the numbers would be.
+ */
+export async function scanDcd(source: ByteSource, layout: DcdLayout, start: number, end: number, sink: RowSink, options: ScanOptions = {}): Promise<ScanStats> {
+  const stats = emptyStats();
+  const fb = layout.frameBytes;
+  if ((start - layout.dataOffset) % fb !== 0 || (end - layout.dataOffset) % fb !== 0) {
+    throw new RangeError(`slice [${start}, ${end}) is not aligned to ${fb}-byte frames`);
+  }
+  if (end <= start) return stats;
+  const natom = layout.atoms;
+  const le = layout.littleEndian;
+  const axisBytes = natom * 4;
+  const blockFrames = Math.max(1, Math.floor(BLOCK_BYTES / fb));
+  const staging = new Uint8Array(blockFrames * fb);
+  const view = new DataView(staging.buffer);
+  // Every record starts on a multiple of 4 (the header, the cell record and the axis
+  // records are), so a native-order float32 view reads the coordinates in place.
+  const f32 = le === HOST_LITTLE ? new Float32Array(staging.buffer) : undefined;
+  const values = new Float64Array(blockFrames * natom * 3);
+  const axes = layout.fourD ? 4 : 3;
+  const coordsAt = layout.unitCell ? CELL_RECORD_BYTES + 8 : 0;
+  let filled = 0;
+  let blockAt = start;
+  let firstRow = 0;
+
+  const marker = (at: number, want: number, frameStart: number, what: string): void => {
+    const got = view.getInt32(at, le);
+    if (got !== want) {
+      const frame = (frameStart - layout.dataOffset) / fb;
+      throw new InputError(source.name, blockAt + at, `corrupted DCD record marker in frame ${frame} (${what}): ${got}, expected ${want}`);
+    }
+  };
+
+  const emit = (frames: number): void => {
+    for (let f = 0; f < frames; f++) {
+      const base = f * fb;
+      if (layout.unitCell) {
+        marker(base, CELL_RECORD_BYTES, blockAt + base, 'unit cell');
+        marker(base + CELL_RECORD_BYTES + 4, CELL_RECORD_BYTES, blockAt + base, 'unit cell');
+      }
+      const out = f * natom * 3;
+      for (let axis = 0; axis < axes; axis++) {
+        const rec = base + coordsAt + axis * (axisBytes + 8);
+        marker(rec, axisBytes, blockAt + base, 'XYZW'[axis]!);
+        marker(rec + 4 + axisBytes, axisBytes, blockAt + base, 'XYZW'[axis]!);
+        if (axis === 3) continue;
+        if (f32) {
+          const from = (rec + 4) >> 2;
+          for (let i = 0, o = out + axis; i < natom; i++, o += 3) values[o] = f32[from + i]!;
+        } else {
+          for (let i = 0, at = rec + 4, o = out + axis; i < natom; i++, at += 4, o += 3) values[o] = view.getFloat32(at, le);
+        }
+      }
+    }
+    sink.rows(values, frames * natom, 3, firstRow);
+    firstRow += frames * natom;
+  };
+
+  let at = start;
+  for await (const chunk of source.chunks(start, end, options.signal)) {
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
+      const take = Math.min(n - i, staging.length - filled);
+      staging.set(chunk.subarray(i, i + take), filled);
+      filled += take;
+      i += take;
+      if (filled === staging.length) {
+        emit(blockFrames);
+        blockAt += staging.length;
+        filled = 0;
+      }
+    }
+    at += n;
+    stats.bytesRead += n;
+    options.onProgress?.(n);
+  }
+  if (at < end) throw new InputError(source.name, at, `unexpected end of file: expected frames up to byte ${end}`);
+  if (filled > 0) emit(filled / fb);
+  stats.rows = firstRow;
+  return stats;
+}

@@ -1,2 +1,56 @@
-// Placeholder so the CDK app synthesises before the real handler lands; replace freely.
-export const handler = async (): Promise<void> => {};
+/**
+ * Coordinator: an upload under input/ (S3 event) or a direct invoke naming bucket, key
+ * and options. Plans the job and invokes one worker per slice.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { FanoutError } from '../lib/core/errors.ts';
+import { type StartOutcome, type StartRequest, startJob } from '../lib/pipeline/coordinator.ts';
+import { decodeS3Key, directInvokeSchema, parseEvent, s3EventSchema } from '../lib/pipeline/events.ts';
+import { defaultDeps, type HandlerDeps } from './runtime.ts';
+
+export type CoordinatorResult = (StartOutcome | { outcome: 'failed'; reason: string })[];
+
+export function requestsOf(event: unknown): StartRequest[] {
+  if (event && typeof event === 'object' && 'Records' in event) {
+    const s3 = parseEvent(s3EventSchema, event, 'S3 event');
+    return s3.Records.filter((r) => r.eventName.startsWith('ObjectCreated')).map((r) => ({ bucket: r.s3.bucket.name, key: decodeS3Key(r.s3.object.key) }));
+  }
+  const direct = parseEvent(directInvokeSchema, event, 'coordinator invoke ({ bucket, key, options? })');
+  return [{ bucket: direct.bucket, key: direct.key, ...(direct.options ? { options: direct.options } : {}) }];
+}
+
+export function createCoordinatorHandler(getDeps: () => HandlerDeps) {
+  return middy<unknown, CoordinatorResult, Error, Context>()
+    .use(injectLambdaContext(getDeps().logger, { resetKeys: true }))
+    .handler(async (event) => {
+      const deps = getDeps();
+      const { logger } = deps;
+      let requests: StartRequest[];
+      try {
+        requests = requestsOf(event);
+      } catch (e) {
+        logger.error('rejected event', { error: (e as Error).message });
+        throw e;
+      }
+      if (!deps.invoker) throw new Error('WORKER_FUNCTION_NAME is not set: the coordinator cannot invoke workers');
+      const results: CoordinatorResult = [];
+      for (const req of requests) {
+        logger.appendKeys({ bucket: req.bucket, key: req.key });
+        try {
+          const r = await startJob({ ...deps, invoker: deps.invoker }, req, deps.defaults.concurrency ?? 32);
+          logger.info('coordinated', { ...r });
+          results.push(r);
+        } catch (e) {
+          // Bad options or bad bytes fail the same way on every retry: record and stop.
+          if (!(e instanceof FanoutError)) throw e;
+          logger.error('job failed during planning', { reason: e.message });
+          results.push({ outcome: 'failed', reason: e.message });
+        }
+      }
+      return results;
+    });
+}
+
+export const handler = createCoordinatorHandler(defaultDeps);

@@ -1,2 +1,68 @@
-// Placeholder so the CDK app synthesises before the real handler lands; replace freely.
-export const handler = async (): Promise<void> => {};
+/**
+ * Merger: fires on the creation of a merge-tree node (S3 event). Also accepts, through
+ * SQS, the failure records of the functions' asynchronous invocations: a worker that
+ * failed after Lambda's retries marks its job failed.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { decodeS3Key, failureReason, failureRecordSchema, parseEvent, s3EventSchema, sliceTaskSchema, sqsEventSchema } from '../lib/pipeline/events.ts';
+import { type MergeOutcome, onNodeCreated, recordInvokeFailure } from '../lib/pipeline/merger.ts';
+import { parseNodeKey } from '../lib/pipeline/tree.ts';
+import { defaultDeps, type HandlerDeps } from './runtime.ts';
+
+export type MergerResult = (MergeOutcome | { outcome: 'failure-recorded' | 'failure-logged' })[];
+
+export function createMergerHandler(getDeps: () => HandlerDeps) {
+  return middy<unknown, MergerResult, Error, Context>()
+    .use(injectLambdaContext(getDeps().logger, { resetKeys: true }))
+    .handler(async (event) => {
+      const deps = getDeps();
+      const { logger } = deps;
+      const results: MergerResult = [];
+      const records = (event as { Records?: { eventSource?: string }[] })?.Records;
+      if (Array.isArray(records) && records[0]?.eventSource === 'aws:sqs') {
+        for (const r of parseEvent(sqsEventSchema, event, 'SQS event').Records) {
+          let failure;
+          try {
+            failure = parseEvent(failureRecordSchema, JSON.parse(r.body), 'invocation failure record');
+          } catch (e) {
+            logger.error('rejected failure record', { error: (e as Error).message });
+            results.push({ outcome: 'failure-logged' });
+            continue;
+          }
+          const task = sliceTaskSchema.safeParse(failure.requestPayload);
+          const reason = failureReason(failure);
+          if (!task.success) {
+            logger.error('an invocation failed after its retries', { reason, function: failure.requestContext.functionArn });
+            results.push({ outcome: 'failure-logged' });
+            continue;
+          }
+          logger.appendKeys({ jobId: task.data.jobId, slice: task.data.index });
+          const recorded = await recordInvokeFailure(deps, task.data.jobId, task.data.index, reason);
+          logger.error('slice failed after its retries', { reason, recorded });
+          results.push({ outcome: recorded === 'recorded' ? 'failure-recorded' : 'failure-logged' });
+        }
+        return results;
+      }
+      let s3;
+      try {
+        s3 = parseEvent(s3EventSchema, event, 'S3 event');
+      } catch (e) {
+        logger.error('rejected event', { error: (e as Error).message });
+        throw e;
+      }
+      for (const r of s3.Records) {
+        const key = decodeS3Key(r.s3.object.key);
+        const node = parseNodeKey(key);
+        if (node) logger.appendKeys({ jobId: node.jobId, level: node.level, node: node.index });
+        const outcome = await onNodeCreated(deps, key);
+        if (outcome.outcome === 'ignored') logger.warn('ignored', { key, reason: outcome.reason });
+        else logger.info('merge step', { ...outcome });
+        results.push(outcome);
+      }
+      return results;
+    });
+}
+
+export const handler = createMergerHandler(defaultDeps);

@@ -1,2 +1,37 @@
-// Placeholder so the CDK app synthesises before the real handler lands; replace freely.
-export const handler = async (): Promise<void> => {};
+/**
+ * Worker: scans one slice, named by a descriptor { jobId, index }. Reads stop on an
+ * abort signal that fires shortly before the Lambda deadline, so a slow slice ends as
+ * a retryable timeout rather than being killed mid-write.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { parseEvent, sliceTaskSchema } from '../lib/pipeline/events.ts';
+import { type SliceOutcome, scanSliceTask } from '../lib/pipeline/worker.ts';
+import { defaultDeps, type HandlerDeps } from './runtime.ts';
+
+/** Time kept back before the deadline for the abort to unwind and be logged. */
+export const DEADLINE_MARGIN_MS = 3_000;
+
+export function createWorkerHandler(getDeps: () => HandlerDeps) {
+  return middy<unknown, SliceOutcome, Error, Context>({ timeoutEarlyInMillis: DEADLINE_MARGIN_MS })
+    .use(injectLambdaContext(getDeps().logger, { resetKeys: true }))
+    .handler(async (event, context, { signal }) => {
+      const deps = getDeps();
+      const { logger } = deps;
+      let task;
+      try {
+        task = parseEvent(sliceTaskSchema, event, 'slice descriptor ({ jobId, index })');
+      } catch (e) {
+        logger.error('rejected event', { error: (e as Error).message });
+        throw e;
+      }
+      logger.appendKeys({ jobId: task.jobId, slice: task.index });
+      const r = await scanSliceTask(deps, task, { signal, worker: context.awsRequestId ?? 'lambda' });
+      if (r.outcome === 'failed') logger.error('slice failed', { reason: r.reason });
+      else logger.info('slice scanned', { ...r });
+      return r;
+    });
+}
+
+export const handler = createWorkerHandler(defaultDeps);

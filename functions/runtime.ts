@@ -1,0 +1,48 @@
+/**
+ * What the three handlers share: the adapters built once per container from lib/config,
+ * the logger, and a stand-in for deps so the local dispatcher can run the same handlers
+ * with an in-process worker invoker.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { LambdaInvoker, makeLambdaClient } from '../lib/adapters/lambda-invoker.ts';
+import { makeS3Client } from '../lib/adapters/s3-client.ts';
+import { S3InputObjects } from '../lib/adapters/s3-source.ts';
+import { S3Store } from '../lib/adapters/s3-store.ts';
+import { config } from '../lib/config.ts';
+import { ManifestReader } from '../lib/pipeline/documents.ts';
+import type { InputObjects } from '../lib/pipeline/inputs.ts';
+import type { JobOptions } from '../lib/pipeline/options.ts';
+import type { BlobStore, Invoker } from '../lib/ports.ts';
+
+export interface HandlerDeps {
+  store: BlobStore;
+  inputs: InputObjects;
+  manifests: ManifestReader;
+  /** only the coordinator uses it */
+  invoker?: Invoker;
+  defaults: JobOptions;
+  fanin: number;
+  logger: Logger;
+}
+
+export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'fanout' });
+
+let deps: HandlerDeps | undefined;
+
+/** The production wiring, built on first use and kept for the container's life. */
+export function defaultDeps(): HandlerDeps {
+  if (!deps) {
+    const s3 = makeS3Client();
+    const store = new S3Store(s3, config.bucketName);
+    deps = {
+      store,
+      inputs: new S3InputObjects(s3),
+      manifests: new ManifestReader(store),
+      invoker: config.workerFunctionName ? new LambdaInvoker(makeLambdaClient(), config.workerFunctionName, { concurrency: config.defaults.concurrency ?? 32 }) : undefined,
+      defaults: config.defaults,
+      fanin: config.mergeFanin,
+      logger,
+    };
+  }
+  return deps;
+}

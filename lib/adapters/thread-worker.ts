@@ -18,6 +18,8 @@ export interface SliceMessage {
 
 const port = parentPort!;
 const sources = new Map<string, Promise<FileSource>>();
+// A thread pays its start-up (thread spawn, TypeScript loader, imports) on its first slice.
+let coldStart = true;
 
 port.on('message', async (msg: SliceMessage) => {
   try {
@@ -30,8 +32,10 @@ port.on('message', async (msg: SliceMessage) => {
     const analysis = await loadAnalysis(spec.analysis);
     const { created } = await runSlice(new LocalDirStore(stateDir), await source, spec, index, analysis, {
       worker: `thread-${threadId}`,
+      coldStart,
       onProgress: (bytes) => port.postMessage({ type: 'progress', bytes }),
     });
+    coldStart = false;
     port.postMessage({ type: 'done', index, created });
   } catch (e) {
     port.postMessage({ type: 'error', index: msg.index, error: serializeError(e) });

@@ -22,8 +22,33 @@ export interface Partial {
   /** the analysis state, encoded */
   state: unknown;
   /** the story of the run: not part of the result */
-  run: { bytesRead: number; startedAt: number; finishedAt: number; worker: string };
+  run: RunStory;
 }
+
+/** How a slice ran: read by `fanout report`, left out of the partial's deterministic content. */
+export interface RunStory {
+  bytesRead: number;
+  startedAt: number;
+  finishedAt: number;
+  /** a thread (`thread-3`), `main`, or a function instance */
+  worker: string;
+  /** records of the input in this slice (rows / rows per record: fractional when a slice cuts a frame) */
+  records?: number;
+  /** the first slice this worker ran since it started (thread spawn, Lambda init) */
+  coldStart?: boolean;
+  /** high-water of the process's resident memory sampled while the slice ran */
+  peakRssBytes?: number;
+}
+
+export interface SliceRunOptions extends ScanOptions {
+  worker?: string;
+  coldStart?: boolean;
+}
+
+// Sampled on every progress callback (about once per chunk read): cheap next to parsing
+// a chunk, and frequent enough to see the buffers a slice holds. The process may be
+// shared (threads), so this is the process's peak while the slice ran, not the slice's own.
+const rss = (): number => (typeof process !== 'undefined' && process.memoryUsage ? process.memoryUsage.rss() : 0);
 
 export function analysisContext(spec: JobSpec): AnalysisContext {
   return { columns: spec.layout.columns, frameRows: spec.frameRows, options: spec.analysis.options };
@@ -34,9 +59,11 @@ export async function scanSlice(
   spec: JobSpec,
   index: number,
   analysis: Analysis,
-  options: ScanOptions & { worker?: string } = {},
+  options: SliceRunOptions = {},
 ): Promise<Partial> {
   const startedAt = Date.now();
+  let peakRssBytes = rss();
+  const onProgress = options.onProgress;
   const { start, end } = sliceBounds(spec, index);
   const ctx = analysisContext(spec);
   let state = analysis.empty(ctx);
@@ -45,7 +72,15 @@ export async function scanSlice(
       state = analysis.addRows(state, values, rowCount, columns, firstRow, ctx);
     },
   };
-  const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord };
+  const scanOptions: ScanOptions = {
+    ...options,
+    onBadRecord: spec.onBadRecord,
+    onProgress: (bytes) => {
+      const now = rss();
+      if (now > peakRssBytes) peakRssBytes = now;
+      onProgress?.(bytes);
+    },
+  };
   const stats =
     spec.layout.kind === 'text'
       ? await scanText(source, spec.layout, start, end, sink, scanOptions)
@@ -61,7 +96,15 @@ export async function scanSlice(
     skipped: stats.skipped,
     skippedExamples: stats.skippedExamples,
     state: analysis.encode(state),
-    run: { bytesRead: stats.bytesRead, startedAt, finishedAt: Date.now(), worker: options.worker ?? 'main' },
+    run: {
+      bytesRead: stats.bytesRead,
+      startedAt,
+      finishedAt: Date.now(),
+      worker: options.worker ?? 'main',
+      records: stats.rows / spec.rowsPerRecord,
+      coldStart: options.coldStart ?? false,
+      peakRssBytes: Math.max(peakRssBytes, rss()),
+    },
   };
 }
 

@@ -4,10 +4,9 @@
  */
 import type { Analysis } from '../core/analysis.ts';
 import { FanoutError } from '../core/errors.ts';
-import { type Partial, scanSlice } from '../core/job.ts';
+import { type Partial, type SliceRunOptions, scanSlice } from '../core/job.ts';
 import type { JobSpec } from '../core/plan.ts';
 import { stableStringify } from '../core/plan.ts';
-import type { ScanOptions } from '../core/source.ts';
 import type { BlobStore, ByteSource } from '../ports.ts';
 import { partialKey } from './keys.ts';
 
@@ -32,7 +31,7 @@ export async function runSlice(
   index: number,
   analysis: Analysis,
   /** `key`: where the partial goes, when not the local runtime's partialKey (the cloud's merge tree). */
-  options: ScanOptions & { worker?: string; key?: string } = {},
+  options: SliceRunOptions & { key?: string } = {},
 ): Promise<{ partial: Partial; created: boolean }> {
   const partial = await scanSlice(source, spec, index, analysis, options);
   const key = options.key ?? partialKey(spec.id, index);

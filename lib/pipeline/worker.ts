@@ -28,7 +28,7 @@ export type SliceOutcome = { outcome: 'written' | 'exists'; rows?: number } | { 
 /** Slack past the slice end a text record may run over before a second read is needed. */
 const READ_PAST_END_BYTES = 1 << 20;
 
-export async function scanSliceTask(deps: WorkerDeps, task: SliceTask, options: { signal?: AbortSignal; worker?: string } = {}): Promise<SliceOutcome> {
+export async function scanSliceTask(deps: WorkerDeps, task: SliceTask, options: { signal?: AbortSignal; worker?: string; coldStart?: boolean } = {}): Promise<SliceOutcome> {
   const manifest = await deps.manifests.read(task.jobId);
   const spec = manifest.spec;
   if (!Number.isInteger(task.index) || task.index < 0 || task.index >= spec.sliceCount) {
@@ -39,7 +39,7 @@ export async function scanSliceTask(deps: WorkerDeps, task: SliceTask, options: 
   try {
     const { start, end } = sliceBounds(spec, task.index);
     const source = deps.inputs.open(manifest.input, end - start + READ_PAST_END_BYTES);
-    const { partial } = await runSlice(deps.store, source, spec, task.index, resolveAnalysis(spec.analysis.name), { signal: options.signal, worker: options.worker, key });
+    const { partial } = await runSlice(deps.store, source, spec, task.index, resolveAnalysis(spec.analysis.name), { signal: options.signal, worker: options.worker, coldStart: options.coldStart, key });
     return { outcome: 'written', rows: partial.rows };
   } catch (e) {
     if (!(e instanceof FanoutError)) throw e;

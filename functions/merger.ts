@@ -55,7 +55,7 @@ export function createMergerHandler(getDeps: () => HandlerDeps) {
       for (const r of s3.Records) {
         const key = decodeS3Key(r.s3.object.key);
         const node = parseNodeKey(key);
-        if (node) logger.appendKeys({ jobId: node.jobId, level: node.level, node: node.index });
+        if (node) logger.appendKeys({ jobId: node.jobId, treeLevel: node.level, treeNode: node.index });
         const outcome = await onNodeCreated(deps, key);
         if (outcome.outcome === 'ignored') logger.warn('ignored', { key, reason: outcome.reason });
         else logger.info('merge step', { ...outcome });

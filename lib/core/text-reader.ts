@@ -39,9 +39,204 @@ const K_DELIM = 6;
 const K_NL = 7;
 const K_HASH = 8;
 
-const P10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+const P10 = new Float64Array(Array.from({ length: 23 }, (_, i) => 10 ** i));
 const TWO53 = 2 ** 53;
 const MAX_EXAMPLES = 5;
+
+// Powers of ten as double-double: 10^j = PH[j + DD_MAX] + PL[j + DD_MAX], to about 2^-105
+// relative. The range keeps every intermediate of decimalToDouble() normal and finite.
+const DD_MAX = 280;
+const PH = new Float64Array(2 * DD_MAX + 1);
+const PL = new Float64Array(2 * DD_MAX + 1);
+for (let j = -DD_MAX; j <= DD_MAX; j++) {
+  // Number(bigint) and short decimal literals are correctly rounded by the language spec.
+  if (j >= 0) {
+    const exact = 10n ** BigInt(j);
+    const hi = Number(exact);
+    PH[j + DD_MAX] = hi;
+    PL[j + DD_MAX] = Number(exact - BigInt(hi));
+  } else {
+    const hi = Number(`1e${j}`);
+    // hi = m * 2^e exactly, with m a 53-bit integer; the remainder 10^j - hi is
+    // (2^-e - m * 10^-j) / (10^-j * 2^-e), rounded here to 64+ bits, then to a double.
+    let e = Math.floor(Math.log2(hi)) - 52;
+    while (hi / 2 ** e >= TWO53) e++;
+    while (hi / 2 ** e < TWO53 / 2) e--;
+    const m = BigInt(hi / 2 ** e);
+    const den = 10n ** BigInt(-j) << BigInt(-e);
+    const num = (1n << BigInt(-e)) - m * 10n ** BigInt(-j);
+    const mag = num < 0n ? -num : num;
+    const shift = den.toString(2).length - mag.toString(2).length + 66;
+    const q = Number((mag << BigInt(shift)) / den) * 2 ** -Math.ceil(shift / 2) * 2 ** -Math.floor(shift / 2);
+    PH[j + DD_MAX] = hi;
+    PL[j + DD_MAX] = num < 0n ? -q : q;
+  }
+}
+const SPLITTER = 134217729; // 2^27 + 1
+// The double-double result below is within 2^-96 of the exact value (relative); a much
+// wider margin than that decides whether it can be rounded without doubt.
+const DOUBT = 2 ** -88;
+const dbl = new Float64Array(1);
+const dblWords = new Uint32Array(dbl.buffer);
+const HI_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+// Half the spacing of doubles with biased exponent e: 2^(e - 1076).
+const HALF_ULP = Float64Array.from({ length: 2048 }, (_, e) => 2 ** (e - 1076));
+
+/**
+ * The double nearest to (m1 * 10^k + m2) * 10^e10, for a decimal with up to 19
+ * significant digits: m1 holds the first (up to 15) of them, m2 the next k (0..4), and
+ * m1 >= 10^14 whenever k > 0. Returns NaN when it cannot prove the rounding (exponents
+ * beyond +-280, or a value within 2^-88 of a halfway point): the caller then uses
+ * Number(text). Clinger's fast path (an exact integer below 2^53 times an exact power of
+ * ten) covers the common case; otherwise the product is formed in double-double
+ * arithmetic and rounded once, with its error bound checked against the nearest
+ * halfway point between doubles.
+ */
+export function decimalToDouble(m1: number, k: number, m2: number, e10: number): number {
+  const w = k === 0 ? m1 : m1 * P10[k]! + m2;
+  if (w < TWO53) {
+    if (w === 0 || e10 === 0) return w;
+    if (e10 > 0 && e10 <= 22) return w * P10[e10]!;
+    if (e10 < 0 && e10 >= -22) return w / P10[-e10]!;
+  }
+  const j1 = e10 + k;
+  if (e10 < -DD_MAX || j1 > DD_MAX) return NaN;
+  // m1 * 10^j1: the exact product m1 * ph as p1 + e1 (Dekker), plus m1 * pl.
+  const ph = PH[j1 + DD_MAX]!;
+  const p1 = m1 * ph;
+  let t = SPLITTER * m1;
+  const ah = t - (t - m1);
+  const al = m1 - ah;
+  t = SPLITTER * ph;
+  const bh = t - (t - ph);
+  const bl = ph - bh;
+  let lo = ((ah * bh - p1) + ah * bl + al * bh) + al * bl + m1 * PL[j1 + DD_MAX]!;
+  if (k > 0) {
+    // m2 * 10^e10 is below 10^-14 of the total: a rounded product and its first
+    // correction keep it far inside the error budget.
+    const qh = PH[e10 + DD_MAX]!;
+    const p2 = m2 * qh;
+    lo += p2 + (m2 * PL[e10 + DD_MAX]! + twoProductError(m2, qh, p2));
+  }
+  const c = p1 + lo;
+  const tail = lo - (c - p1); // exact: (p1 + lo) - c, as |p1| >= |lo|
+  dbl[0] = c;
+  const hiWord = dblWords[HI_WORD]!;
+  const exp = (hiWord >>> 20) & 0x7ff;
+  // Half the gap to the neighbour on the tail's side; below a power of two that gap halves.
+  let half = HALF_ULP[exp]!;
+  if (tail < 0 && (hiWord & 0xfffff) === 0 && dblWords[1 - HI_WORD] === 0) half /= 2;
+  const margin = half - Math.abs(tail);
+  return margin > c * DOUBT ? c : NaN;
+}
+
+function twoProductError(a: number, b: number, p: number): number {
+  let t = SPLITTER * a;
+  const ah = t - (t - a);
+  const al = a - ah;
+  t = SPLITTER * b;
+  const bh = t - (t - b);
+  const bl = b - bh;
+  return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+}
+
+/**
+ * The fast path: parses one whole record that starts at buf[i] when it is plain (exactly
+ * `columns` decimal numbers, one delimiter between them, or runs of spaces and tabs when
+ * delimiter < 0, ended by LF or CRLF inside this buffer). Writes its values to
+ * out[at..at+columns) and returns the index after the newline, or -1 for anything else
+ * (the general reader then reads the record from its start, so both always agree).
+ */
+function fastRecord(buf: Uint8Array, i: number, n: number, out: Float64Array, at: number, columns: number, delimiter: number): number {
+  const last = columns - 1;
+  for (let col = 0; col <= last; col++) {
+    if (delimiter < 0) while (i < n && (buf[i] === 32 || buf[i] === 9)) i++;
+    if (i >= n) return -1;
+    let c = buf[i]!;
+    const neg = c === 45;
+    if (neg || c === 43) {
+      if (++i >= n) return -1;
+      c = buf[i]!;
+    }
+    let m1 = 0;
+    let nd = 0;
+    let m2 = 0;
+    let k = 0;
+    let scale = 0;
+    let digits = 0;
+    let fraction = false;
+    for (;;) {
+      const d = c - 48;
+      if (d >= 0 && d <= 9) {
+        digits++;
+        if (fraction) scale--;
+        if (nd < 15) {
+          if (nd > 0 || d > 0) {
+            m1 = m1 * 10 + d;
+            nd++;
+          }
+        } else if (k < 4) {
+          m2 = m2 * 10 + d;
+          k++;
+        } else return -1;
+      } else if (c === 46 && !fraction) fraction = true;
+      else break;
+      if (++i >= n) return -1;
+      c = buf[i]!;
+    }
+    if (digits === 0) return -1;
+    let e10 = scale;
+    if (c === 101 || c === 69) {
+      if (++i >= n) return -1;
+      c = buf[i]!;
+      const eneg = c === 45;
+      if (eneg || c === 43) {
+        if (++i >= n) return -1;
+        c = buf[i]!;
+      }
+      let ev = 0;
+      let ed = 0;
+      while (c >= 48 && c <= 57) {
+        if (++ed > 5) return -1;
+        ev = ev * 10 + (c - 48);
+        if (++i >= n) return -1;
+        c = buf[i]!;
+      }
+      if (ed === 0) return -1;
+      e10 += eneg ? -ev : ev;
+    }
+    const v = decimalToDouble(m1, k, m2, e10);
+    if (v !== v) return -1;
+    out[at + col] = neg ? -v : v;
+    if (col < last) {
+      if (delimiter < 0) {
+        if (c !== 32 && c !== 9) return -1;
+      } else {
+        if (c !== delimiter) return -1;
+        i++;
+      }
+    } else {
+      if (delimiter < 0) {
+        while (c === 32 || c === 9) {
+          if (++i >= n) return -1;
+          c = buf[i]!;
+        }
+      }
+      if (c === 13) {
+        if (++i >= n) return -1;
+        c = buf[i]!;
+      }
+      return c === NL ? i + 1 : -1;
+    }
+  }
+  return -1;
+}
+
+/** Delimiters the fast path can tell apart from the bytes of a number and a line end. */
+function fastDelimiter(delimiter: number): boolean {
+  if (delimiter < 0) return true;
+  return !(delimiter >= 48 && delimiter <= 57) && ![46, 101, 69, 43, 45, 35, 13, NL].includes(delimiter);
+}
 
 function classTable(delimiter: number): Uint8Array {
   const t = new Uint8Array(256).fill(K_OTHER);
@@ -121,6 +316,7 @@ export async function scanText(
   const headerAt = layout.headerAt;
   const delimited = layout.delimiter >= 0;
   const CLS = classTable(layout.delimiter);
+  const fastDelim = fastDelimiter(layout.delimiter) ? layout.delimiter : -2;
   let columns = layout.columns;
   const learning = columns === 0;
 
@@ -252,6 +448,18 @@ export async function scanText(
         if (lineStart === 0 && n - i >= 3 && buf[i] === 0xef && buf[i + 1] === 0xbb && buf[i + 2] === 0xbf) {
           i += 3;
           continue;
+        }
+        if (fastDelim !== -2 && columns > 0 && locateRow < 0) {
+          const next = fastRecord(buf, i, n, vals, rowBase, columns, fastDelim);
+          if (next >= 0) {
+            blockRows++;
+            rows++;
+            if (blockRows === blockCap) flush();
+            i = next;
+            atLineStart = true;
+            lineStart = base + i;
+            continue;
+          }
         }
       }
       const c = buf[i]!;

@@ -1,0 +1,55 @@
+"""Writes the benchmark datasets into a cache directory, once (skipped when present).
+
+Usage: python3 bench/generate.py CACHE_DIR SCALE
+SCALE multiplies the row counts (1.0 for the full run, smaller for --quick).
+"""
+import os
+import sys
+
+import numpy as np
+
+cache, scale = sys.argv[1], float(sys.argv[2])
+os.makedirs(cache, exist_ok=True)
+rng = np.random.default_rng(20240601)
+
+
+def done(path):
+    return os.path.exists(path) and os.path.getsize(path) > 0
+
+
+def write_csv(path, rows, fmt):
+    if done(path):
+        return
+    tmp = path + '.tmp'
+    with open(tmp, 'wb') as f:
+        # In blocks so the generator itself stays small in memory.
+        left = rows
+        while left > 0:
+            n = min(left, 20000)
+            block = rng.uniform(-1000.0, 1000.0, size=(n, 100))
+            np.savetxt(f, block, fmt=fmt, delimiter=',')
+            left -= n
+    os.replace(tmp, path)
+
+
+def write_npy(path, frames):
+    if done(path):
+        return
+    tmp = path + '.tmp.npy'
+    arr = np.lib.format.open_memmap(tmp, mode='w+', dtype='<f8', shape=(frames, 50, 100))
+    for at in range(0, frames, 1000):
+        n = min(1000, frames - at)
+        arr[at:at + n] = rng.standard_normal(size=(n, 50, 100))
+    arr.flush()
+    del arr
+    os.replace(tmp, path)
+
+
+# %.6f of values in (-1000, 1000): at most 10 significant digits, ~10.4 bytes a value.
+write_csv(os.path.join(cache, 'f6.csv'), int(260000 * scale), '%.6f')
+# numpy's default format: 19 significant digits, ~25.5 bytes a value.
+write_csv(os.path.join(cache, 'e18.csv'), int(120000 * scale), '%.18e')
+# (F, 50, 100) float64: 40,000 bytes a frame.
+write_npy(os.path.join(cache, 'traj.npy'), int(25000 * scale))
+for name in sorted(os.listdir(cache)):
+    print(name, os.path.getsize(os.path.join(cache, name)))

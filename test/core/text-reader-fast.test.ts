@@ -1,0 +1,184 @@
+/**
+ * The text reader's fast paths (whole plain records parsed in one tight loop, decimals of
+ * up to 19 significant digits rounded in double-double arithmetic) must give exactly what
+ * the slow path gives: Number(token) for every value, and the same rows and errors as the
+ * reader had before it had a fast path.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../lib/core/errors.ts';
+import { MemorySource } from '../../lib/core/source.ts';
+import { decimalToDouble, scanText, type TextLayout } from '../../lib/core/text-reader.ts';
+import { python } from '../helpers/python.ts';
+import { scanText as referenceScan } from './text-reader-fast.reference.ts';
+
+const enc = new TextEncoder();
+
+/** A decimal token: optional sign, 1..25 digits around an optional dot, optional exponent. */
+const token = fc
+  .record({
+    sign: fc.constantFrom('', '-', '+'),
+    digits: fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 25 }).map((d) => d.join('')),
+    dot: fc.integer({ min: -1, max: 25 }),
+    exp: fc.option(fc.record({ e: fc.constantFrom('e', 'E'), sign: fc.constantFrom('', '-', '+'), value: fc.integer({ min: 0, max: 340 }) }), { nil: undefined }),
+  })
+  .map(({ sign, digits, dot, exp }) => {
+    const body = dot < 0 || dot > digits.length ? digits : `${digits.slice(0, dot)}.${digits.slice(dot)}`;
+    return `${sign}${body === '.' ? '0' : body}${exp ? `${exp.e}${exp.sign}${exp.value}` : ''}`;
+  });
+
+type Layout = Partial<TextLayout>;
+
+async function readRows(bytes: Uint8Array, layout: Layout, chunk: number, scan = scanText): Promise<number[][]> {
+  const rows: number[][] = [];
+  await scan(new MemorySource(bytes, 'in.csv', chunk), { kind: 'text', delimiter: 44, columns: 0, headerAt: -1, ...layout }, 0, bytes.length, {
+    rows(v, n, c) {
+      for (let r = 0; r < n; r++) rows.push(Array.from(v.subarray(r * c, r * c + c)));
+    },
+  });
+  return rows;
+}
+
+/** Splits a decimal token the way the fast path does: first 15 significant digits, next k. */
+function decompose(tok: string): [number, number, number, number] | undefined {
+  const m = /^[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(tok)!;
+  const all = (m[1] ?? '') + (m[2] ?? '');
+  const sig = all.replace(/^0+/, '');
+  if (sig.length > 19) return undefined;
+  const e10 = Number(m[3] ?? 0) - (m[2] ?? '').length;
+  if (sig.length <= 15) return [Number(sig || '0'), 0, 0, e10];
+  return [Number(sig.slice(0, 15)), sig.length - 15, Number(sig.slice(15)), e10];
+}
+
+function bitsEqual(actual: number[], expected: number[]): void {
+  expect(actual.length).toBe(expected.length);
+  actual.forEach((v, i) => {
+    if (!Object.is(v, expected[i])) throw new Error(`value ${i}: got ${v}, expected ${expected[i]}`);
+  });
+}
+
+describe('decimalToDouble', () => {
+  it('returns Number(token) or declines, for tokens of 1..19 significant digits and any exponent', () => {
+    let declined = 0;
+    let decided = 0;
+    fc.assert(
+      fc.property(token, (tok) => {
+        const parts = decompose(tok);
+        if (!parts) return;
+        const v = decimalToDouble(...parts);
+        const magnitude = Math.abs(Number(tok));
+        if (Number.isNaN(v)) {
+          declined++;
+          return;
+        }
+        decided++;
+        expect(Object.is(v, magnitude)).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+    // It must decide nearly everything in the range it covers, or the fast path is moot.
+    expect(decided).toBeGreaterThan(2000);
+    expect(declined / (declined + decided)).toBeLessThan(0.2);
+  });
+
+  it('rounds 19-digit decimals just beside halfway points between doubles as Python does', () => {
+    // Python writes decimals within 10^-19 (relative) of exact midpoints, below and above.
+    const cases = python<{ text: string; value: string }[]>(
+      `from decimal import Decimal, getcontext
+import random
+getcontext().prec = 60
+random.seed(7)
+out = []
+for _ in range(3000):
+    d = random.choice([random.uniform(-1e3, 1e3), random.uniform(0, 1), 10.0 ** random.randint(-250, 250) * random.random()])
+    if d == 0: continue
+    mid = Decimal(d) + Decimal(math.ulp(d)) / 2
+    for shift in (-1, 0, 1):
+        text = '%.18e' % mid
+        t = Decimal(text) + shift * Decimal(10) ** (mid.adjusted() - 18)
+        s = '{:.18e}'.format(t)
+        out.append({'text': s, 'value': repr(float(s))})
+print(json.dumps(out))`,
+    );
+    let decided = 0;
+    for (const { text, value } of cases) {
+      const parts = decompose(text)!;
+      const v = decimalToDouble(...parts);
+      const expected = Math.abs(Number(value));
+      expect(Number(text)).toBe(Number(value)); // V8 and Python agree
+      if (!Number.isNaN(v)) {
+        decided++;
+        if (!Object.is(v, expected)) throw new Error(`${text}: got ${v}, expected ${expected}`);
+      }
+    }
+    expect(decided).toBeGreaterThan(cases.length / 2);
+  });
+});
+
+describe('scanText fast path', () => {
+  it('parses every token of 1..25 digits exactly as Number(token), in one chunk and in tiny chunks', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(token, { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 40 }), fc.boolean(), async (rows, crlf) => {
+        const text = rows.map((r) => r.join(',')).join(crlf ? '\r\n' : '\n') + '\n';
+        const bytes = enc.encode(text);
+        const expected = rows.flat().map(Number);
+        bitsEqual((await readRows(bytes, { columns: 3 }, 1 << 20)).flat(), expected);
+        bitsEqual((await readRows(bytes, { columns: 3 }, 5)).flat(), expected);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('parses numpy %.18e output exactly (whitespace and comma delimited)', async () => {
+    const text = python<string>(
+      `import io
+rng = np.random.default_rng(3)
+a = np.concatenate([rng.standard_normal((200, 5)) * 10.0 ** rng.integers(-300, 300, size=(200, 1)), rng.uniform(-1e3, 1e3, (200, 5))])
+buf = io.StringIO()
+np.savetxt(buf, a)
+print(json.dumps(buf.getvalue()))`,
+    );
+    const tokens = text.trim().split('\n').map((l) => l.trim().split(/\s+/));
+    const expected = tokens.flat().map(Number);
+    bitsEqual((await readRows(enc.encode(text), { delimiter: -1, columns: 5 }, 1 << 20)).flat(), expected);
+    bitsEqual((await readRows(enc.encode(text.replaceAll(' ', ',')), { delimiter: 44, columns: 5 }, 1 << 20)).flat(), expected);
+  });
+
+  /** Messy lines: good numbers, blanks, comments, spaces, CR, wrong field counts, junk. */
+  const piece = fc.oneof(
+    { weight: 6, arbitrary: token },
+    { weight: 1, arbitrary: fc.constantFrom('', ' ', '\t', '#c', 'nan', '-inf', 'x', '1e', '.', '-', '1.2.3', '\r', ' 7 ', '1e+') },
+  );
+  const messyLine = fc.array(piece, { minLength: 0, maxLength: 4 });
+
+  async function outcome(bytes: Uint8Array, layout: Layout, scan: typeof scanText, skip: boolean): Promise<unknown> {
+    const rows: number[][] = [];
+    try {
+      const stats = await scan(new MemorySource(bytes, 'in.csv', 1 << 20), { kind: 'text', delimiter: 44, columns: 0, headerAt: -1, ...layout }, 0, bytes.length, {
+        rows(v, n, c) {
+          for (let r = 0; r < n; r++) rows.push(Array.from(v.subarray(r * c, r * c + c), (x) => (Object.is(x, -0) ? '-0' : x)) as number[]);
+        },
+      }, { onBadRecord: skip ? 'skip' : 'fail' });
+      return { rows, skipped: stats.skipped, examples: stats.skippedExamples, columns: stats.columnsSeen };
+    } catch (e) {
+      if (e instanceof InputError) return { error: e.message, rows };
+      throw e;
+    }
+  }
+
+  it.each([
+    ['comma', 44],
+    ['whitespace', -1],
+    ['tab', 9],
+  ])('gives the same rows, skips and errors as the reader without a fast path (%s)', async (_name, delimiter) => {
+    const sep = delimiter === -1 ? ' ' : String.fromCharCode(delimiter);
+    await fc.assert(
+      fc.asyncProperty(fc.array(messyLine, { maxLength: 30 }), fc.boolean(), fc.constantFrom(0, 3), async (lines, skip, columns) => {
+        const bytes = enc.encode(lines.map((l) => l.join(sep)).join('\n'));
+        const layout = { delimiter, columns };
+        expect(await outcome(bytes, layout, scanText, skip)).toEqual(await outcome(bytes, layout, referenceScan, skip));
+      }),
+      { numRuns: 150 },
+    );
+  });
+});

@@ -13,10 +13,14 @@ import { type LocalRunOptions, runLocal } from '../runtime/local.ts';
 import { writeDemoTrajectory } from './demo.ts';
 import { parseByteSize } from './format.ts';
 import { ProgressBar } from './progress.ts';
+import { REPORT_OPTIONS, REPORT_USAGE, reportCommand } from './report-command.ts';
 import { summarize } from './summary.ts';
+import { DEV_OPTIONS, DEV_USAGE, devCommand } from '../runtime/dispatcher.ts';
 
 const USAGE = `Usage: fanout run <input> [options]
        fanout demo [--frames N]
+${REPORT_USAGE}
+${DEV_USAGE}
 
 Runs an exact analysis over one large file (CSV/TSV/whitespace text, .npy, raw binary),
 in slices on worker threads, resumable after an interruption.
@@ -69,6 +73,9 @@ const OPTIONS = {
   frames: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+// Options of the other commands, kept next to them; one strict parser for all.
+const ALL_OPTIONS = { ...OPTIONS, ...REPORT_OPTIONS, ...DEV_OPTIONS } as const;
 
 function positiveInt(name: string, text: string | undefined, min = 1): number | undefined {
   if (text === undefined) return undefined;
@@ -149,7 +156,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     let parsed;
     try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+      parsed = parseArgs({ args: argv, options: ALL_OPTIONS, allowPositionals: true, strict: true });
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
@@ -164,6 +171,8 @@ export async function main(argv: string[]): Promise<number> {
       await run(rest[0]!, values);
       return 0;
     }
+    if (command === 'report') return await reportCommand(rest, values);
+    if (command === 'dev') return await devCommand(values);
     if (command === 'demo') {
       await demo(values);
       return 0;

@@ -1,0 +1,124 @@
+/**
+ * The report's charts: Vega-Lite specifications compiled to Vega and rendered to SVG
+ * in Node (the headless 'none' renderer: no canvas, no browser).
+ */
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import type { ReportModel } from './model.ts';
+
+export interface Chart {
+  name: 'histogram' | 'timeline' | 'throughput';
+  title: string;
+  svg: string;
+}
+
+const WIDTH = 720;
+const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+const CONFIG = {
+  font: FONT,
+  view: { stroke: null },
+  axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#e5e7eb' },
+  legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 240 },
+};
+
+const KIND_COLOURS = { domain: ['slice', 'cold start', 'straggler', 'cold start, straggler'], range: ['#4c78a8', '#72b7b2', '#e45756', '#b279a2'] };
+
+/** Renders one Vega-Lite spec to an SVG string. */
+export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
+  const compiled = vl.compile(spec).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none', logLevel: vega.Warn });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+export function histogramSpec(label: string, values: readonly number[]): vl.TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width: WIDTH,
+    height: 220,
+    config: CONFIG,
+    data: { values: values.map((v) => ({ v })) },
+    mark: { type: 'bar', color: '#4c78a8', tooltip: true },
+    encoding: {
+      x: { field: 'v', type: 'quantitative', bin: { maxbins: 40 }, title: label },
+      y: { aggregate: 'count', type: 'quantitative', title: 'count' },
+    },
+  };
+}
+
+function kindOf(r: { coldStart: boolean; straggler: boolean }): string {
+  return r.coldStart && r.straggler ? 'cold start, straggler' : r.coldStart ? 'cold start' : r.straggler ? 'straggler' : 'slice';
+}
+
+export function timelineSpec(model: ReportModel): vl.TopLevelSpec {
+  const laneHeight = Math.max(6, Math.min(22, 360 / Math.max(1, model.workers.length)));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width: WIDTH,
+    height: { step: laneHeight },
+    config: CONFIG,
+    data: {
+      values: model.rows.map((r) => ({ slice: r.index, worker: r.worker, start: r.startMs / 1000, end: Math.max(r.endMs, r.startMs + 0.5) / 1000, ms: r.durationMs, kind: kindOf(r) })),
+    },
+    mark: { type: 'bar', stroke: 'white', strokeWidth: 0.5, tooltip: true },
+    encoding: {
+      y: { field: 'worker', type: 'nominal', sort: model.workers, title: 'worker', axis: model.workers.length > 40 ? { labels: false, ticks: false } : {} },
+      x: { field: 'start', type: 'quantitative', title: 'seconds since the first slice started' },
+      x2: { field: 'end' },
+      color: { field: 'kind', type: 'nominal', scale: KIND_COLOURS, title: null, legend: { orient: 'top' } },
+    },
+  };
+}
+
+export function throughputSpec(model: ReportModel): vl.TopLevelSpec {
+  const mbps = (model.jobBytesPerSecond ?? 0) / 1e6;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width: WIDTH,
+    height: 200,
+    config: CONFIG,
+    layer: [
+      {
+        data: { values: model.rows.map((r) => ({ slice: r.index, next: r.index + 1, mbps: r.bytesPerSecond / 1e6, kind: kindOf(r) })) },
+        mark: { type: 'bar', tooltip: true },
+        encoding: {
+          x: { field: 'slice', type: 'quantitative', title: 'slice', scale: { domain: [0, Math.max(1, model.slices)], nice: false } },
+          x2: { field: 'next' },
+          y: { field: 'mbps', type: 'quantitative', title: 'MB/s per slice' },
+          // Ranged x makes Vega-Lite lay the bar out horizontally: anchor it at zero explicitly.
+          y2: { datum: 0 },
+          color: { field: 'kind', type: 'nominal', scale: KIND_COLOURS, title: null, legend: { orient: 'top' } },
+        },
+      },
+      ...(mbps > 0
+        ? [
+            {
+              data: { values: [{ mbps, label: `job: ${mbps.toFixed(1)} MB/s` }] },
+              layer: [
+                { mark: { type: 'rule' as const, color: '#f58518', strokeDash: [6, 3], strokeWidth: 2 }, encoding: { y: { field: 'mbps', type: 'quantitative' as const } } },
+                {
+                  mark: { type: 'text' as const, color: '#f58518', align: 'right' as const, dy: -6, x: WIDTH },
+                  encoding: { y: { field: 'mbps', type: 'quantitative' as const }, text: { field: 'label', type: 'nominal' as const } },
+                },
+              ],
+            },
+          ]
+        : []),
+    ],
+  };
+}
+
+export async function renderCharts(model: ReportModel): Promise<Chart[]> {
+  const charts: Chart[] = [];
+  if (model.histogram && model.histogram.values.length > 0) {
+    charts.push({ name: 'histogram', title: `Histogram: ${model.histogram.label}`, svg: await renderSvg(histogramSpec(model.histogram.label, model.histogram.values)) });
+  }
+  if (model.rows.length > 0) {
+    charts.push({ name: 'timeline', title: 'Timeline: one lane per worker, one bar per slice', svg: await renderSvg(timelineSpec(model)) });
+    charts.push({ name: 'throughput', title: 'Throughput per slice', svg: await renderSvg(throughputSpec(model)) });
+  }
+  return charts;
+}

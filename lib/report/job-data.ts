@@ -1,0 +1,83 @@
+/**
+ * Everything a report needs about one job, read from a BlobStore: the local state dir
+ * (`.fanout`) and the cloud bucket keep the same `jobs/<id>/` layout, except that the
+ * cloud's manifest wraps the spec and its level-0 partials live in the merge tree.
+ */
+import { FanoutError } from '../core/errors.ts';
+import type { Partial, ResultDocument } from '../core/job.ts';
+import type { JobSpec } from '../core/plan.ts';
+import { jobPrefix, manifestKey, partialIndexFromKey, partialsPrefix, resultKey, statusKey } from '../pipeline/keys.ts';
+import type { BlobStore } from '../ports.ts';
+import { PARTIAL_SUFFIX } from '../topology.ts';
+
+export class JobNotFoundError extends FanoutError {
+  override name = 'JobNotFoundError';
+}
+
+export interface JobStatusDoc {
+  state: 'running' | 'done' | 'failed';
+  slices?: number;
+  slice?: number;
+  reason?: string;
+  resultKey?: string;
+  at?: string;
+}
+
+export interface JobData {
+  jobId: string;
+  /** where it was read from, for the page's footer */
+  where: string;
+  spec?: JobSpec;
+  /** cloud jobs: the fan-in of the merge tree, and when the coordinator planned it */
+  fanin?: number;
+  createdAt?: number;
+  doc?: ResultDocument;
+  status?: JobStatusDoc;
+  /** level-0 partials found, sorted by slice index */
+  partials: Partial[];
+}
+
+const decoder = new TextDecoder();
+const json = <T>(body: Uint8Array): T => JSON.parse(decoder.decode(body)) as T;
+
+/** The cloud's level-0 node key: jobs/<id>/tree/0/<group>/<index>.partial.json */
+const TREE_LEVEL0 = /\/tree\/0\/\d+\/(\d+)\.partial\.json$/;
+
+export async function loadJob(store: BlobStore, jobId: string, where: string, known: { doc?: ResultDocument } = {}): Promise<JobData> {
+  const [manifestBody, resultBody, statusBody] = await Promise.all([store.get(manifestKey(jobId)), known.doc ? undefined : store.get(resultKey(jobId)), store.get(statusKey(jobId))]);
+  const doc = known.doc ?? (resultBody ? json<ResultDocument>(resultBody) : undefined);
+  if (!manifestBody && !doc) throw new JobNotFoundError(`${where}: no job ${jobId} here (looked for ${manifestKey(jobId)} and ${resultKey(jobId)})`);
+  const data: JobData = { jobId, where, partials: [], ...(doc ? { doc } : {}) };
+  if (manifestBody) {
+    const m = json<JobSpec | { spec: JobSpec; fanin: number; createdAt: number }>(manifestBody);
+    if ('spec' in m) Object.assign(data, { spec: m.spec, fanin: m.fanin, createdAt: m.createdAt });
+    else data.spec = m;
+  }
+  if (statusBody) data.status = json<JobStatusDoc>(statusBody);
+  data.partials = await loadPartials(store, jobId);
+  return data;
+}
+
+/** Level-0 partials of either layout; a partial that cannot be read is left out (the report says how many it found). */
+export async function loadPartials(store: BlobStore, jobId: string): Promise<Partial[]> {
+  const local = (await store.list(partialsPrefix(jobId))).map((k) => [k, partialIndexFromKey(k)] as const);
+  const cloud = local.length > 0 ? [] : (await store.list(`${jobPrefix(jobId)}tree/0/`)).map((k) => [k, Number(TREE_LEVEL0.exec(k)?.[1] ?? NaN)] as const);
+  const keys = [...local, ...cloud].filter(([k, i]) => k.endsWith(PARTIAL_SUFFIX) && Number.isInteger(i));
+  const partials: Partial[] = [];
+  // Bounded parallelism: a cloud job may have 10,000 partials, each a GET.
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < keys.length) {
+      const [key] = keys[next++]!;
+      const body = await store.get(key);
+      if (!body) continue;
+      try {
+        partials.push(json<Partial>(body));
+      } catch {
+        // a torn or foreign file: not a slice of this job
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, keys.length) }, lane));
+  return partials.filter((p) => p.job === jobId).sort((a, b) => a.index - b.index);
+}

@@ -1,0 +1,175 @@
+/**
+ * What a report shows, computed from a job's documents and nothing else: no rendering
+ * here, so the numbers can be tested on their own.
+ */
+import type { Partial, ResultDocument } from '../core/job.ts';
+import type { JobData } from './job-data.ts';
+
+/** A slice that took longer than this many times the median is marked as a straggler. */
+export const STRAGGLER_FACTOR = 1.5;
+
+export interface SliceRow {
+  index: number;
+  worker: string;
+  start: number;
+  end: number;
+  bytes: number;
+  bytesRead: number;
+  rows: number;
+  records: number;
+  /** ms since the first slice of this run started */
+  startMs: number;
+  endMs: number;
+  durationMs: number;
+  /** bytes of the slice per second of its own scan */
+  bytesPerSecond: number;
+  coldStart: boolean;
+  peakRssBytes?: number;
+  straggler: boolean;
+}
+
+export interface ReportModel {
+  job: string;
+  analysis: string;
+  input: { path: string; bytes: number; format: string; shape?: number[] };
+  slices: number;
+  records?: number;
+  skipped?: number;
+  elapsedMs?: number;
+  resumedSlices: number;
+  state: 'done' | 'running' | 'failed';
+  failure?: string;
+  /** slices scanned by this run, for the timeline and throughput charts */
+  rows: SliceRow[];
+  /** partials present, including resumed ones */
+  partialsFound: number;
+  workers: string[];
+  medianMs?: number;
+  coldStarts: number;
+  peakRssBytes?: number;
+  /** input bytes per second of elapsed wall time (or of the scan window, without a result) */
+  jobBytesPerSecond?: number;
+  histogram?: { label: string; values: number[] };
+  figures: { label: string; value: string }[];
+  notes: string[];
+  where: string;
+}
+
+export function median(xs: readonly number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Resumed slices were written by an earlier, interrupted run, so they all finished
+ * before this run began: they are the `resumed` partials that finished first.
+ */
+export function splitResumed(partials: readonly Partial[], resumed: number): { earlier: Partial[]; thisRun: Partial[] } {
+  const byFinish = [...partials].sort((a, b) => a.run.finishedAt - b.run.finishedAt || a.index - b.index);
+  const earlier = new Set(byFinish.slice(0, Math.max(0, Math.min(resumed, partials.length))).map((p) => p.index));
+  return { earlier: partials.filter((p) => earlier.has(p.index)), thisRun: partials.filter((p) => !earlier.has(p.index)) };
+}
+
+export function sliceRows(partials: readonly Partial[], rowsPerRecord = 1): SliceRow[] {
+  if (partials.length === 0) return [];
+  const t0 = Math.min(...partials.map((p) => p.run.startedAt));
+  const rows = partials.map((p): SliceRow => {
+    const durationMs = Math.max(0, p.run.finishedAt - p.run.startedAt);
+    const bytes = p.end - p.start;
+    return {
+      index: p.index,
+      worker: p.run.worker,
+      start: p.start,
+      end: p.end,
+      bytes,
+      bytesRead: p.run.bytesRead,
+      rows: p.rows,
+      records: p.run.records ?? p.rows / rowsPerRecord,
+      startMs: p.run.startedAt - t0,
+      endMs: p.run.finishedAt - t0,
+      durationMs,
+      // A slice faster than the clock's resolution gets 1 ms, not an infinite rate.
+      bytesPerSecond: (bytes / Math.max(1, durationMs)) * 1000,
+      coldStart: p.run.coldStart ?? false,
+      ...(p.run.peakRssBytes !== undefined ? { peakRssBytes: p.run.peakRssBytes } : {}),
+      straggler: false,
+    };
+  });
+  const med = median(rows.map((r) => r.durationMs));
+  if (med !== undefined && med > 0) for (const r of rows) r.straggler = r.durationMs > STRAGGLER_FACTOR * med;
+  return rows;
+}
+
+/** The vector the histogram shows, per analysis; undefined for a scalar result. */
+export function resultVector(doc: ResultDocument): { label: string; values: number[] } | undefined {
+  const r = doc.result as Record<string, unknown> | unknown[] | null;
+  const finite = (xs: unknown[]): number[] => xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  if (Array.isArray(r)) return { label: 'result value', values: finite(r) };
+  if (!r || typeof r !== 'object') return undefined;
+  if (doc.analysis === 'row-sums' && Array.isArray(r.rowMeans)) return { label: "row mean (mean over frames of a row's sum)", values: finite(r.rowMeans) };
+  if (doc.analysis === 'stats' && Array.isArray(r.columns)) return { label: 'column mean', values: finite((r.columns as { mean?: unknown }[]).map((c) => c.mean)) };
+  if (doc.analysis === 'rg' && Array.isArray(r.rg)) return { label: 'radius of gyration per frame', values: finite(r.rg) };
+  if (doc.analysis === 'mean-structure' && Array.isArray(r.mean)) {
+    // The distance of each atom's mean position from the structure's centre.
+    const xyz = (r.mean as unknown[][]).map(finite).filter((p) => p.length === 3);
+    const c = [0, 1, 2].map((k) => xyz.reduce((a, p) => a + p[k]!, 0) / Math.max(1, xyz.length));
+    return { label: 'distance of mean atom position from the centre', values: xyz.map((p) => Math.hypot(p[0]! - c[0]!, p[1]! - c[1]!, p[2]! - c[2]!)) };
+  }
+  const arrays = Object.entries(r).filter(([, v]) => Array.isArray(v) && v.length > 1 && v.every((x) => typeof x === 'number' || x === null));
+  if (arrays.length === 1) return { label: arrays[0]![0], values: finite(arrays[0]![1] as unknown[]) };
+  return undefined;
+}
+
+function figuresOf(doc: ResultDocument): { label: string; value: string }[] {
+  const r = doc.result;
+  if (!r || typeof r !== 'object' || Array.isArray(r)) return [];
+  return Object.entries(r as Record<string, unknown>)
+    .filter(([, v]) => typeof v === 'number' || v === null)
+    .slice(0, 12)
+    .map(([k, v]) => ({ label: k, value: v === null ? 'n/a' : String(v) }));
+}
+
+export function buildModel(data: JobData): ReportModel {
+  const { doc, spec } = data;
+  const resumed = doc?.resumedSlices ?? 0;
+  const { earlier, thisRun } = splitResumed(data.partials, resumed);
+  const rows = sliceRows(thisRun, spec?.rowsPerRecord ?? 1);
+  const workers = [...new Set(rows.map((r) => r.worker))].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const slices = doc?.slices ?? spec?.sliceCount ?? data.partials.length;
+  const inputBytes = doc?.input.bytes ?? spec?.input.bytes ?? 0;
+  const scanWindowMs = rows.length > 0 ? Math.max(...rows.map((r) => r.endMs)) : undefined;
+  const scannedBytes = rows.reduce((a, r) => a + r.bytes, 0);
+  const notes: string[] = [];
+  if (earlier.length > 0) notes.push(`${earlier.length} slices were scanned by an earlier, interrupted run and resumed: the timeline shows this run only.`);
+  if (data.partials.length < slices) notes.push(`${data.partials.length} of ${slices} partials found at ${data.where}.`);
+  if (!doc) notes.push('No result document yet: the job has not finished.');
+  const failed = data.status?.state === 'failed';
+  const peaks = rows.map((r) => r.peakRssBytes).filter((x): x is number => x !== undefined);
+  return {
+    job: data.jobId,
+    analysis: doc?.analysis ?? spec?.analysis.name ?? 'unknown',
+    input: doc?.input ?? { path: spec?.input.name ?? 'unknown', bytes: inputBytes, format: spec?.format ?? 'unknown', ...(spec?.shape ? { shape: spec.shape } : {}) },
+    slices,
+    ...(doc ? { records: doc.records, skipped: doc.skipped, elapsedMs: doc.elapsedMs } : {}),
+    resumedSlices: resumed,
+    state: failed ? 'failed' : doc ? 'done' : 'running',
+    ...(failed ? { failure: `${data.status?.reason ?? 'unknown reason'}${data.status?.slice !== undefined ? ` (slice ${data.status.slice})` : ''}` } : {}),
+    rows,
+    partialsFound: data.partials.length,
+    workers,
+    ...(rows.length > 0 ? { medianMs: median(rows.map((r) => r.durationMs)) } : {}),
+    coldStarts: rows.filter((r) => r.coldStart).length,
+    ...(peaks.length > 0 ? { peakRssBytes: Math.max(...peaks) } : {}),
+    ...(doc && doc.elapsedMs > 0
+      ? { jobBytesPerSecond: ((inputBytes - earlier.reduce((a, p) => a + (p.end - p.start), 0)) / doc.elapsedMs) * 1000 }
+      : scanWindowMs
+        ? { jobBytesPerSecond: (scannedBytes / Math.max(1, scanWindowMs)) * 1000 }
+        : {}),
+    ...(doc ? { histogram: resultVector(doc) } : {}),
+    figures: doc ? figuresOf(doc) : [],
+    notes,
+    where: data.where,
+  };
+}

@@ -5,6 +5,7 @@
  */
 import { unlink } from 'node:fs/promises';
 import { FileSource } from '../adapters/file-source.ts';
+import { openS3Url } from '../adapters/s3-source.ts';
 import { LocalDirStore } from '../adapters/local-store.ts';
 import { runOnThreads } from '../adapters/thread-pool.ts';
 import { finishResult, mergePartials, type Partial, type ResultDocument, resultDocument, textRowLocator } from '../core/job.ts';
@@ -33,7 +34,8 @@ export interface LocalRunOptions extends PlanOptions {
 
 export async function runLocal(path: string, opts: LocalRunOptions): Promise<ResultDocument> {
   const startedAt = Date.now();
-  const source = await FileSource.open(path);
+  // s3://bucket/key reads the object by ranges, pinned to the version it was planned on.
+  const source = path.startsWith('s3://') ? await openS3Url(path) : await FileSource.open(path);
   try {
     const ref = await analysisRef(opts.analysis, opts.analysisOptions);
     const analysis = await loadAnalysis(ref);
@@ -64,7 +66,8 @@ export async function runLocal(path: string, opts: LocalRunOptions): Promise<Res
         opts.onProgress?.(progress);
       },
     };
-    if (opts.workers <= 1 || missing.length <= 1) {
+    // Worker threads open the input as a file; an S3 object is scanned in this thread.
+    if (opts.workers <= 1 || missing.length <= 1 || !(source instanceof FileSource)) {
       for (const index of missing) {
         await runSlice(store, source, spec, index, analysis, { worker: 'main', onProgress: events.progress });
         events.done();

@@ -51,5 +51,32 @@ write_csv(os.path.join(cache, 'f6.csv'), int(260000 * scale), '%.6f')
 write_csv(os.path.join(cache, 'e18.csv'), int(120000 * scale), '%.18e')
 # (F, 50, 100) float64: 40,000 bytes a frame.
 write_npy(os.path.join(cache, 'traj.npy'), int(25000 * scale))
+
+def write_prefix(path, source, nbytes):
+    """The whole lines of `source` within its first `nbytes` bytes."""
+    if done(path):
+        return
+    with open(source, 'rb') as f:
+        data = f.read(nbytes)
+    with open(path + '.tmp', 'wb') as f:
+        f.write(data[: data.rindex(b'\n') + 1])
+    os.replace(path + '.tmp', path)
+
+
+def write_copies(path, source, nbytes):
+    """`source` repeated until the file holds at least `nbytes` bytes."""
+    if done(path):
+        return
+    size = os.path.getsize(source)
+    with open(path + '.tmp', 'wb') as out, open(source, 'rb') as f:
+        data = f.read()
+        for _ in range(-(-nbytes // size)):
+            out.write(data)
+    os.replace(path + '.tmp', path)
+
+
+# For the slice-count comparison (200 MB) and the memory bound (2 GB).
+write_prefix(os.path.join(cache, 'f6-200MB.csv'), os.path.join(cache, 'f6.csv'), int(200e6 * scale))
+write_copies(os.path.join(cache, 'big.csv'), os.path.join(cache, 'f6.csv'), int(2e9 * scale))
 for name in sorted(os.listdir(cache)):
     print(name, os.path.getsize(os.path.join(cache, name)))

@@ -31,9 +31,19 @@ export function deserializeError(s: SerializedError): Error {
   return err;
 }
 
-// Worker threads start without the TypeScript loader the main thread runs under: a
-// small .mjs entry installs it, then loads the worker body.
-const workerUrl = new URL('./thread-entry.mjs', import.meta.url);
+// Run from TypeScript source, worker threads start without the loader the main thread
+// runs under: a small .mjs entry installs it (hundreds of ms per thread), then loads the
+// worker body. Bundled into dist/ (npm run build), the worker is plain JavaScript next to
+// this code and starts in a few ms; a user analysis written in TypeScript still needs
+// the loader, so it takes the source entry.
+const fromSource = import.meta.url.endsWith('.ts');
+const sourceEntry = new URL(fromSource ? './thread-entry.mjs' : '../lib/adapters/thread-entry.mjs', import.meta.url);
+const bundledEntry = new URL('./thread-worker.js', import.meta.url);
+
+function workerUrlFor(spec: JobSpec): URL {
+  if (fromSource) return sourceEntry;
+  return spec.analysis.module !== undefined && /\.[cm]?tsx?$/.test(spec.analysis.module) ? sourceEntry : bundledEntry;
+}
 
 export async function runOnThreads(
   spec: JobSpec,
@@ -58,7 +68,7 @@ export async function runOnThreads(
         w.postMessage({ spec, index, stateDir });
       };
       for (let t = 0; t < Math.min(threads, queue.length); t++) {
-        const w = new Worker(workerUrl);
+        const w = new Worker(workerUrlFor(spec));
         workers.push(w);
         w.on('message', (m: { type: string; bytes?: number; index?: number; error?: SerializedError }) => {
           if (failed) return;

@@ -1,0 +1,251 @@
+/**
+ * npm run bench [-- --quick] [-- --runs N]
+ *
+ * Times whole processes side by side on the same files: fanout (one worker and the
+ * default), DuckDB, numpy and a plain Node loop. Datasets are generated once into
+ * bench-cache/ (bench-cache/quick/ with --quick) by bench/generate.py. Every process runs
+ * under /usr/bin/time, which gives its peak resident memory and CPU time; wall time is
+ * measured here. Tools take turns within each round so that a change in the machine's
+ * load (it may be shared) hits all of them alike. The table is printed and written into
+ * BENCHMARKS.md between the bench markers.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, runs: { type: 'string' }, 'no-write': { type: 'boolean' } } });
+const quick = args.quick ?? false;
+const runs = Number(args.runs ?? (quick ? 2 : 3));
+const cache = join(ROOT, 'bench-cache', quick ? 'quick' : '');
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+const node = process.execPath;
+const fanoutBin = join(ROOT, 'bin/fanout.mjs');
+
+interface Sample {
+  wallS: number;
+  cpuS: number;
+  rssMB: number;
+  stdout: string;
+}
+
+/** Runs one process to completion; peak RSS and CPU from /usr/bin/time, else from /proc polling. */
+async function measure(argv: string[]): Promise<Sample> {
+  const statsFile = join(tmpdir(), `fanout-bench-${process.pid}-${Math.random().toString(36).slice(2)}.txt`);
+  const [cmd, ...rest] = TIME ? [TIME, '-f', '%U %S %M', '-o', statsFile, ...argv] : argv;
+  const started = process.hrtime.bigint();
+  let peakKB = 0;
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+    const child = spawn(cmd!, rest, { cwd: ROOT, env: { ...process.env, FANOUT_BUNDLE: '1' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const poll = TIME
+      ? undefined
+      : setInterval(() => {
+          try {
+            const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+            if (m) peakKB = Math.max(peakKB, Number(m[1]));
+          } catch {
+            // the process has exited
+          }
+        }, 20);
+    child.on('close', (c) => {
+      if (poll) clearInterval(poll);
+      done({ code: c, stdout: out, stderr: err });
+    });
+  });
+  const wallS = Number(process.hrtime.bigint() - started) / 1e9;
+  if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}: ${stderr.slice(-2000)}`);
+  let cpuS = NaN;
+  if (TIME) {
+    const [user, sys, kb] = readFileSync(statsFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+    rmSync(statsFile, { force: true });
+    cpuS = user! + sys!;
+    peakKB = kb!;
+  }
+  return { wallS, cpuS, rssMB: peakKB / 1024, stdout };
+}
+
+interface Tool {
+  name: string;
+  argv: (file: string) => string[];
+  /** the total the tool computed, to check that every tool read the same numbers */
+  total: (stdout: string) => number;
+  cleanup?: () => void;
+}
+
+function fanoutTool(name: string, extra: string[]): Tool {
+  let stateDir = '';
+  return {
+    name,
+    argv: (file) => {
+      stateDir = mkdtempSync(join(tmpdir(), 'fanout-bench-state-'));
+      return [node, fanoutBin, 'run', file, '--quiet', '--json', '--state-dir', stateDir, ...extra];
+    },
+    total: (out) => {
+      const r = JSON.parse(out).result;
+      return r.sum ?? r.rowSums.reduce((a: number, b: number) => a + b, 0);
+    },
+    cleanup: () => rmSync(stateDir, { recursive: true, force: true }),
+  };
+}
+
+const py = (code: string): Tool => ({
+  name: 'numpy',
+  argv: (file) => ['python3', '-c', `import sys, numpy as np\n${code}`, file],
+  total: (out) => Number(out.trim()),
+});
+
+const csvTools = (columns: number): Tool[] => [
+  fanoutTool('fanout, 1 worker', ['--workers', '1']),
+  fanoutTool('fanout, default workers', []),
+  { name: 'DuckDB read_csv + sum', argv: (f) => [node, join(ROOT, 'bench/duckdb-sum.mjs'), f, String(columns)], total: (o) => JSON.parse(o).sum },
+  py(`print(repr(float(np.loadtxt(sys.argv[1], delimiter=',').sum())))`),
+  { name: 'Node readline + split + parseFloat', argv: (f) => [node, join(ROOT, 'bench/node-baseline.mjs'), f], total: (o) => JSON.parse(o).sum },
+];
+
+const npyTools: Tool[] = [
+  fanoutTool('fanout row-sums, 1 worker', ['--workers', '1', '--analysis', 'row-sums']),
+  fanoutTool('fanout row-sums, default workers', ['--analysis', 'row-sums']),
+  { ...py(`print(repr(float(np.load(sys.argv[1], mmap_mode='r').sum(axis=(0, 2)).sum())))`), name: 'numpy load(mmap_mode=r).sum(axis=(0, 2))' },
+];
+
+interface Row {
+  dataset: string;
+  mb: number;
+  tool: string;
+  wall: number[];
+  cpu: number[];
+  rss: number[];
+  total: number;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function bench(dataset: string, file: string, tools: Tool[]): Promise<Row[]> {
+  const mb = statSync(file).size / 1e6;
+  const rows: Row[] = tools.map((t) => ({ dataset, mb, tool: t.name, wall: [], cpu: [], rss: [], total: NaN }));
+  for (let r = 0; r < runs; r++) {
+    for (const [i, tool] of tools.entries()) {
+      const s = await measure(tool.argv(file));
+      tool.cleanup?.();
+      rows[i]!.wall.push(s.wallS);
+      rows[i]!.cpu.push(s.cpuS);
+      rows[i]!.rss.push(s.rssMB);
+      rows[i]!.total = tool.total(s.stdout);
+      process.stderr.write(`  ${dataset} | ${tool.name}: ${s.wallS.toFixed(2)} s, cpu ${s.cpuS.toFixed(2)} s, ${s.rssMB.toFixed(0)} MB\n`);
+    }
+  }
+  return rows;
+}
+
+function table(rows: Row[]): string {
+  const out = [
+    '| dataset | tool | wall s, median (min–max) | MB/s | time / fanout default | CPU s (user+sys) | peak RSS MB | total |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const ref = rows.find((x) => x.dataset === r.dataset && x.tool.includes('fanout') && x.tool.includes('default'))!;
+    const w = median(r.wall);
+    out.push(
+      `| ${r.dataset} | ${r.tool} | ${w.toFixed(2)} (${Math.min(...r.wall).toFixed(2)}–${Math.max(...r.wall).toFixed(2)}) | ${(r.mb / w).toFixed(0)} | ${(w / median(ref.wall)).toFixed(2)}× | ${median(r.cpu).toFixed(2)} | ${Math.max(...r.rss).toFixed(0)} | ${r.total.toPrecision(12)} |`,
+    );
+  }
+  return out.join('\n');
+}
+
+function machine(): string {
+  const cpu = cpus();
+  const version = (cmd: string, a: string[]): string => {
+    try {
+      return execFileSync(cmd, a, { encoding: 'utf8' }).trim();
+    } catch {
+      return '?';
+    }
+  };
+  const duck = JSON.parse(readFileSync(join(ROOT, 'node_modules/@duckdb/node-api/package.json'), 'utf8')).version;
+  return [
+    `- date: ${new Date().toISOString()}`,
+    `- CPU: ${cpu[0]?.model ?? '?'}, ${cpu.length} logical cores; RAM ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
+    `- load average when the run started: ${loadavg().map((x) => x.toFixed(1)).join(', ')} (the machine may be shared: see CPU s for a load-independent figure)`,
+    `- Node ${process.version}, DuckDB (@duckdb/node-api) ${duck}, numpy ${version('python3', ['-c', 'import numpy; print(numpy.__version__)'])}`,
+    `- ${runs} runs per tool, taking turns; page cache warm (every file is read once before timing)`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const load = loadavg().map((x) => x.toFixed(1)).join(', ');
+  process.stderr.write(`Building the bundle (npm run build); load average ${load}\n`);
+  execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  process.stderr.write(`Generating datasets in ${cache} (once)\n`);
+  execFileSync('python3', [join(ROOT, 'bench/generate.py'), cache, quick ? '0.1' : '1'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const f = (name: string): string => join(cache, name);
+  for (const name of ['f6.csv', 'e18.csv', 'traj.npy', 'f6-200MB.csv', 'big.csv']) execFileSync('cat', [f(name)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const header = machine();
+
+  const rows = [
+    ...(await bench('CSV %.6f (≤15 digits), sum', f('f6.csv'), csvTools(100))),
+    ...(await bench('CSV %.18e (19 digits), sum', f('e18.csv'), csvTools(100))),
+    ...(await bench('.npy (F, 50, 100) float64, row-sums', f('traj.npy'), npyTools)),
+  ];
+
+  // Many small slices cost only their per-slice overhead (one partial each).
+  const sliceRows = await bench(`slices: ${(statSync(f('f6-200MB.csv')).size / 1e6).toFixed(0)} MB CSV`, f('f6-200MB.csv'), [
+    fanoutTool('fanout, 16 slices', ['--slices', '16']),
+    fanoutTool('fanout, 10000 slices', ['--slices', '10000']),
+  ]);
+  const memRows = await bench(`memory: ${(statSync(f('big.csv')).size / 1e9).toFixed(2)} GB CSV`, f('big.csv'), [fanoutTool('fanout, default workers', [])]);
+  const r16 = median(sliceRows[0]!.wall);
+  const r10k = median(sliceRows[1]!.wall);
+
+  const byName = (d: string, t: string): Row => rows.find((r) => r.dataset.startsWith(d) && r.tool.startsWith(t))!;
+  const ratio = (d: string, a: string, b: string): number => median(byName(d, a).wall) / median(byName(d, b).wall);
+  const targets = [
+    `- CSV ≤15 digits: DuckDB time / fanout time = ${(1 / ratio('CSV %.6f', 'fanout, default', 'DuckDB')).toFixed(2)} (target ≥ 2)`,
+    `- CSV 19 digits: DuckDB time / fanout time = ${(1 / ratio('CSV %.18e', 'fanout, default', 'DuckDB')).toFixed(2)} (target ≥ 1)`,
+    `- .npy row-sums: fanout time / numpy time = ${ratio('.npy', 'fanout row-sums, default', 'numpy').toFixed(2)} (target ≤ 2)`,
+    `- 10,000 slices / 16 slices = ${(r10k / r16).toFixed(2)} (target ≤ 1.25)`,
+    `- peak RSS on ${(memRows[0]!.mb / 1e3).toFixed(2)} GB: ${Math.max(...memRows[0]!.rss).toFixed(0)} MB (target ≤ 150 MB)`,
+  ];
+  let dcd = '';
+  if (existsSync(join(ROOT, 'bench/dcd.ts'))) {
+    process.stderr.write('Running bench/dcd.ts\n');
+    try {
+      dcd = execFileSync(node, ['--import', 'tsx', join(ROOT, 'bench/dcd.ts'), ...(quick ? ['--quick'] : [])], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    } catch (e) {
+      dcd = `bench/dcd.ts failed: ${(e as Error).message}`;
+    }
+  }
+  const report = [
+    header,
+    '',
+    table([...rows, ...sliceRows, ...memRows]),
+    '',
+    'Against the targets (wall-time medians of this run):',
+    '',
+    ...targets,
+    ...(dcd ? ['', '#### DCD (bench/dcd.ts)', '', dcd.trim()] : []),
+  ].join('\n');
+  process.stdout.write(`${report}\n`);
+  if (!args['no-write'] && !quick) {
+    const path = join(ROOT, 'BENCHMARKS.md');
+    const doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n<!-- bench:begin -->\n<!-- bench:end -->\n';
+    const begin = '<!-- bench:begin -->';
+    const end = '<!-- bench:end -->';
+    const a = doc.indexOf(begin);
+    const b = doc.indexOf(end);
+    const next = a >= 0 && b > a ? `${doc.slice(0, a + begin.length)}\n${report}\n${doc.slice(b)}` : `${doc}\n${begin}\n${report}\n${end}\n`;
+    writeFileSync(path, next);
+    process.stderr.write(`Wrote ${path}\n`);
+  }
+}
+
+await main();

@@ -2,9 +2,8 @@
 // The fanout command. It runs the bundle in dist/ (npm run build, also run by npm
 // install) when that is at least as new as every source file, and otherwise the
 // TypeScript sources through tsx's loader, so an edit never runs stale code. The loader
-// costs a few hundred ms of start-up; with the bundle it is installed only when a user
-// analysis written in TypeScript needs it. FANOUT_SOURCE=1 forces the sources,
-// FANOUT_BUNDLE=1 the bundle.
+// costs a few hundred ms of start-up. FANOUT_SOURCE=1 forces the sources, FANOUT_BUNDLE=1
+// the bundle.
 import { readdirSync, statSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url);
@@ -30,9 +29,14 @@ function bundleIsFresh() {
 }
 
 const argv = process.argv.slice(2);
+// A user's analysis module imports fanout's sources (defineAnalysis, registerAnalysis),
+// which must be the very modules the runtime uses: such runs take the sources.
+const analysisModule = argv.some((a, i) => {
+  const value = a.startsWith('--analysis=') ? a.slice(11) : argv[i - 1] === '--analysis' ? a : undefined;
+  return value !== undefined && (value.includes('/') || /\.(m?[jt]s|cjs)$/.test(value));
+});
 let main;
-if (bundleIsFresh()) {
-  if (argv.some((a) => /\.[cm]?tsx?$/.test(a))) (await import('tsx/esm/api')).register();
+if (!analysisModule && bundleIsFresh()) {
   ({ main } = await import('../dist/cli.js'));
 } else {
   (await import('tsx/esm/api')).register();

@@ -274,46 +274,61 @@ export async function scanDcd(source: ByteSource, layout: DcdLayout, start: numb
   if (end <= start) return stats;
   const natom = layout.atoms;
   const le = layout.littleEndian;
+  const native = le === HOST_LITTLE;
   const axisBytes = natom * 4;
   const blockFrames = Math.max(1, Math.floor(BLOCK_BYTES / fb));
   const staging = new Uint8Array(blockFrames * fb);
-  const view = new DataView(staging.buffer);
-  // Every record starts on a multiple of 4 (the header, the cell record and the axis
-  // records are), so a native-order float32 view reads the coordinates in place.
-  const f32 = le === HOST_LITTLE ? new Float32Array(staging.buffer) : undefined;
   const values = new Float64Array(blockFrames * natom * 3);
-  const axes = layout.fourD ? 4 : 3;
   const coordsAt = layout.unitCell ? CELL_RECORD_BYTES + 8 : 0;
-  let filled = 0;
-  let blockAt = start;
+  const recordBytes = axisBytes + 8;
   let firstRow = 0;
 
-  const marker = (at: number, want: number, frameStart: number, what: string): void => {
-    const got = view.getInt32(at, le);
-    if (got !== want) {
-      const frame = (frameStart - layout.dataOffset) / fb;
-      throw new InputError(source.name, blockAt + at, `corrupted DCD record marker in frame ${frame} (${what}): ${got}, expected ${want}`);
-    }
-  };
-
-  const emit = (frames: number): void => {
+  /** Decodes `frames` frames from `bytes` (4-byte aligned), which start at file offset `at`. */
+  const emit = (bytes: Uint8Array, frames: number, at: number): void => {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, frames * fb);
+    // Records start on multiples of 4 (header, cell record and axis records all are
+    // multiples of 4 bytes), so a native-order float32 view reads coordinates in place.
+    const f32 = native ? new Float32Array(bytes.buffer, bytes.byteOffset, (frames * fb) >> 2) : undefined;
+    const marker = (pos: number, want: number, frame: number, what: string): void => {
+      const got = view.getInt32(pos, le);
+      if (got !== want) {
+        const index = (at + frame * fb - layout.dataOffset) / fb;
+        throw new InputError(source.name, at + pos, `corrupted DCD record marker in frame ${index} (${what}): ${got}, expected ${want}`);
+      }
+    };
     for (let f = 0; f < frames; f++) {
       const base = f * fb;
       if (layout.unitCell) {
-        marker(base, CELL_RECORD_BYTES, blockAt + base, 'unit cell');
-        marker(base + CELL_RECORD_BYTES + 4, CELL_RECORD_BYTES, blockAt + base, 'unit cell');
+        marker(base, CELL_RECORD_BYTES, f, 'unit cell');
+        marker(base + CELL_RECORD_BYTES + 4, CELL_RECORD_BYTES, f, 'unit cell');
       }
-      const out = f * natom * 3;
-      for (let axis = 0; axis < axes; axis++) {
-        const rec = base + coordsAt + axis * (axisBytes + 8);
-        marker(rec, axisBytes, blockAt + base, 'XYZW'[axis]!);
-        marker(rec + 4 + axisBytes, axisBytes, blockAt + base, 'XYZW'[axis]!);
-        if (axis === 3) continue;
-        if (f32) {
-          const from = (rec + 4) >> 2;
-          for (let i = 0, o = out + axis; i < natom; i++, o += 3) values[o] = f32[from + i]!;
-        } else {
-          for (let i = 0, at = rec + 4, o = out + axis; i < natom; i++, at += 4, o += 3) values[o] = view.getFloat32(at, le);
+      const x = base + coordsAt;
+      marker(x, axisBytes, f, 'X');
+      marker(x + 4 + axisBytes, axisBytes, f, 'X');
+      marker(x + recordBytes, axisBytes, f, 'Y');
+      marker(x + recordBytes + 4 + axisBytes, axisBytes, f, 'Y');
+      marker(x + 2 * recordBytes, axisBytes, f, 'Z');
+      marker(x + 2 * recordBytes + 4 + axisBytes, axisBytes, f, 'Z');
+      if (layout.fourD) {
+        marker(x + 3 * recordBytes, axisBytes, f, 'W');
+        marker(x + 3 * recordBytes + 4 + axisBytes, axisBytes, f, 'W');
+      }
+      // One pass over the atoms writing rows in order: three sequential reads, one sequential write.
+      let o = f * natom * 3;
+      if (f32) {
+        let xi = (x + 4) >> 2;
+        let yi = xi + (recordBytes >> 2);
+        let zi = yi + (recordBytes >> 2);
+        for (const stop = xi + natom; xi < stop; xi++, yi++, zi++, o += 3) {
+          values[o] = f32[xi]!;
+          values[o + 1] = f32[yi]!;
+          values[o + 2] = f32[zi]!;
+        }
+      } else {
+        for (let i = 0, xb = x + 4; i < natom; i++, xb += 4, o += 3) {
+          values[o] = view.getFloat32(xb, le);
+          values[o + 1] = view.getFloat32(xb + recordBytes, le);
+          values[o + 2] = view.getFloat32(xb + 2 * recordBytes, le);
         }
       }
     }
@@ -321,18 +336,27 @@ export async function scanDcd(source: ByteSource, layout: DcdLayout, start: numb
     firstRow += frames * natom;
   };
 
+  let filled = 0;
   let at = start;
   for await (const chunk of source.chunks(start, end, options.signal)) {
     const n = chunk.length;
     let i = 0;
+    // Whole frames straight from the chunk when nothing is staged: no copy.
+    if (filled === 0 && chunk.byteOffset % 4 === 0) {
+      for (let whole = Math.floor(n / fb); whole > 0; ) {
+        const frames = Math.min(whole, blockFrames);
+        emit(chunk.subarray(i, i + frames * fb), frames, at + i);
+        i += frames * fb;
+        whole -= frames;
+      }
+    }
     while (i < n) {
       const take = Math.min(n - i, staging.length - filled);
       staging.set(chunk.subarray(i, i + take), filled);
       filled += take;
       i += take;
       if (filled === staging.length) {
-        emit(blockFrames);
-        blockAt += staging.length;
+        emit(staging, blockFrames, at + i - filled);
         filled = 0;
       }
     }
@@ -341,7 +365,7 @@ export async function scanDcd(source: ByteSource, layout: DcdLayout, start: numb
     options.onProgress?.(n);
   }
   if (at < end) throw new InputError(source.name, at, `unexpected end of file: expected frames up to byte ${end}`);
-  if (filled > 0) emit(filled / fb);
+  if (filled > 0) emit(staging, filled / fb, end - filled);
   stats.rows = firstRow;
   return stats;
 }

@@ -1,0 +1,163 @@
+/**
+ * `fanout report` as a user runs it, on jobs run by the real CLI on worker threads; the
+ * page is opened in headless Chromium where Debian's chromium is installed.
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Partial } from '../../lib/core/job.ts';
+import { fanout, tempDir } from '../helpers/cli.ts';
+import { python } from '../helpers/python.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const stateDir = join(tmp.path, 'state');
+const FRAMES = 400;
+const SLICES = 8;
+
+/** `label: a – b; count: n` of every bar of a Vega-Lite histogram SVG. */
+function histogramBars(svg: string): { lo: number; hi: number; count: number }[] {
+  const num = (s: string): number => Number(s.replace(/\u2212/g, '-').replace(/,/g, ''));
+  return [...svg.matchAll(/aria-label="[^"]*?: ([^;"]+) – ([^;"]+); count: (\d+)"/g)].map((m) => ({ lo: num(m[1]!), hi: num(m[2]!), count: Number(m[3]) }));
+}
+
+function run(input: string, args: string[]): { job: string; path: string } {
+  const out = join(tmp.path, `${input.replace(/\W/g, '_')}.result.json`);
+  const r = fanout(['run', join(tmp.path, input), ...args, '--slices', String(SLICES), '--workers', '2', '--state-dir', stateDir, '--quiet', '--out', out]);
+  if (r.code !== 0) throw new Error(`fanout run failed: ${r.stderr}`);
+  return { job: JSON.parse(readFileSync(out, 'utf8')).job, path: out };
+}
+
+let columnMeans: number[];
+let rowsJob: { job: string; path: string };
+let statsJob: { job: string; path: string };
+
+beforeAll(() => {
+  columnMeans = python<number[]>(
+    `rng = np.random.default_rng(11)
+np.save(${JSON.stringify(join(tmp.path, 'traj.npy'))}, rng.standard_normal((${FRAMES}, 20, 30)))
+a = rng.normal(loc=rng.uniform(-5, 5, 60), scale=1.0, size=(500, 60))
+np.savetxt(${JSON.stringify(join(tmp.path, 'table.csv'))}, a, delimiter=",", fmt="%.17g")
+print(json.dumps([math.fsum(c) / len(c) for c in a.T.tolist()]))`,
+  );
+  rowsJob = run('traj.npy', ['--analysis', 'row-sums']);
+  statsJob = run('table.csv', ['--analysis', 'stats']);
+});
+
+function partials(job: string): Partial[] {
+  const dir = join(stateDir, 'jobs', job, 'partials');
+  return readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Partial);
+}
+
+describe('the story in every partial', () => {
+  it('names the thread, marks each thread\'s first slice as its cold start, and counts records and memory', () => {
+    const ps = partials(rowsJob.job);
+    expect(ps).toHaveLength(SLICES);
+    const byWorker = new Map<string, Partial[]>();
+    for (const p of ps) byWorker.set(p.run.worker, [...(byWorker.get(p.run.worker) ?? []), p]);
+    expect(byWorker.size).toBeGreaterThanOrEqual(1);
+    expect(byWorker.size).toBeLessThanOrEqual(2);
+    for (const [worker, mine] of byWorker) {
+      expect(worker).toMatch(/^thread-\d+$/);
+      const inOrder = [...mine].sort((a, b) => a.run.startedAt - b.run.startedAt);
+      expect(inOrder.map((p) => p.run.coldStart)).toEqual(inOrder.map((_, i) => i === 0));
+      // one thread runs one slice at a time
+      for (let i = 1; i < inOrder.length; i++) expect(inOrder[i]!.run.startedAt).toBeGreaterThanOrEqual(inOrder[i - 1]!.run.finishedAt);
+    }
+    for (const p of ps) {
+      expect(p.run.finishedAt).toBeGreaterThanOrEqual(p.run.startedAt);
+      expect(p.run.peakRssBytes).toBeGreaterThan(0);
+      expect(p.run.peakRssBytes).toBeLessThan(totalmem());
+      expect(p.run.records).toBe(p.rows / 20);
+    }
+    expect(ps.reduce((a, p) => a + p.run.records!, 0)).toBe(FRAMES);
+  });
+});
+
+describe('fanout report', () => {
+  it('draws a histogram of the column means of stats with the counts numpy gives for the same bins', () => {
+    const svgDir = join(tmp.path, 'svg-stats');
+    const r = fanout(['report', statsJob.path, '--state-dir', stateDir, '--svg', svgDir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(svgDir).sort()).toEqual(['histogram.svg', 'throughput.svg', 'timeline.svg']);
+    const bars = histogramBars(readFileSync(join(svgDir, 'histogram.svg'), 'utf8'));
+    expect(bars.length).toBeGreaterThan(3);
+    bars.sort((a, b) => a.lo - b.lo);
+    const edges = [...bars.map((b) => b.lo), bars[bars.length - 1]!.hi];
+    const counts = python<number[]>('print(json.dumps(np.histogram(args[0], bins=args[1])[0].tolist()))', [columnMeans, edges]);
+    expect(bars.map((b) => b.count)).toEqual(counts);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(60);
+  });
+
+  it('finds a job by its id in the state dir and writes one self-contained page', () => {
+    const out = join(tmp.path, 'by-id.html');
+    const r = fanout(['report', rowsJob.job, '--state-dir', stateDir, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(out);
+    const html = readFileSync(out, 'utf8');
+    expect(html.match(/<svg /g)).toHaveLength(3);
+    // nothing to fetch: no scripts, no external resources
+    expect(html).not.toMatch(/<script|<link |src="http|href="http/);
+    expect(html).toContain(`${FRAMES}</td>`);
+    expect(html).toContain(`${SLICES} (${SLICES} partials found, 0 resumed)`);
+  });
+
+  it('reads the state dir of a result.json that lives in one', () => {
+    const out = join(tmp.path, 'from-state.html');
+    const r = fanout(['report', join(stateDir, 'jobs', statsJob.job, 'result.json'), '--state-dir', join(tmp.path, 'elsewhere'), '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(out, 'utf8')).toContain(`${SLICES} (${SLICES} partials found`);
+  });
+
+  it.each([
+    ['an unknown job id', ['0123456789abcdef0123'], /no job 0123456789abcdef0123/],
+    ['a JSON file that is no result', ['NOTRESULT'], /not a fanout result document/],
+    ['something that is neither', ['no-such-thing'], /no-such-thing: not a file, a job id or an s3:\/\/ location/],
+  ])('exits 2 with a message on %s', (_, args, message) => {
+    const notResult = join(tmp.path, 'other.json');
+    writeFileSync(notResult, '{"hello": 1}');
+    const r = fanout(['report', ...args.map((a) => (a === 'NOTRESULT' ? notResult : a)), '--state-dir', stateDir, '--out', join(tmp.path, 'x.html')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  const why = existsSync(CHROMIUM) ? '' : ` [SKIPPED: ${CHROMIUM} is not installed; .ci/run installs Debian's chromium]`;
+  if (why) console.warn(`fanout report browser test${why}`);
+  it.skipIf(!!why)(`renders every chart with its marks in headless Chromium, without console errors${why}`, async () => {
+    const out = join(tmp.path, 'browser.html');
+    expect(fanout(['report', rowsJob.path, '--state-dir', stateDir, '--out', out]).code).toBe(0);
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 900, height: 1200 } });
+      const problems: string[] = [];
+      page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+      page.on('pageerror', (e) => problems.push(e.message));
+      page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+      await page.goto(`file://${out}`);
+      const drawn = await page.evaluate(() =>
+        ['histogram', 'timeline', 'throughput'].map((id) => {
+          const svg = document.querySelector(`#${id} svg`);
+          const box = svg?.getBoundingClientRect();
+          return { id, width: box?.width ?? 0, height: box?.height ?? 0, bars: svg?.querySelectorAll('g.mark-rect.role-mark path').length ?? 0 };
+        }),
+      );
+      expect(problems).toEqual([]);
+      for (const c of drawn) {
+        expect(c.width, c.id).toBeGreaterThan(300);
+        expect(c.height, c.id).toBeGreaterThan(50);
+        expect(c.bars, c.id).toBeGreaterThan(0);
+      }
+      // one bar per slice on the timeline and in the throughput chart
+      expect(drawn.find((c) => c.id === 'timeline')!.bars).toBe(SLICES);
+      expect(drawn.find((c) => c.id === 'throughput')!.bars).toBe(SLICES);
+    } finally {
+      await browser.close();
+    }
+  });
+});

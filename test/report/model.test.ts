@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import type { Partial, ResultDocument } from '../../lib/core/job.ts';
+import { buildModel, median, resultVector, sliceRows, splitResumed } from '../../lib/report/model.ts';
+import { python } from '../helpers/python.ts';
+
+function partial(index: number, startedAt: number, ms: number, worker = 'w', extra: Partial['run'] extends infer R ? Partial<R> : never = {}): Partial {
+  return {
+    job: 'j',
+    index,
+    start: index * 1000,
+    end: (index + 1) * 1000,
+    rows: 10,
+    skipped: 0,
+    skippedExamples: [],
+    state: null,
+    run: { bytesRead: 1000, startedAt, finishedAt: startedAt + ms, worker, ...extra },
+  };
+}
+type Partial<T> = { [K in keyof T]?: T[K] };
+
+describe('median', () => {
+  it('agrees with numpy for odd, even and single-element samples', () => {
+    const samples = [[3, 1, 2], [4, 1, 3, 2], [7], [0.1, 0.7, 0.2, 1e9]];
+    const expected = python<number[]>('print(json.dumps([float(np.median(x)) for x in args]))', samples);
+    expect(samples.map(median)).toEqual(expected);
+  });
+  it('is undefined for no values', () => expect(median([])).toBeUndefined());
+});
+
+describe('sliceRows', () => {
+  it('marks slices slower than 1.5 times the median as stragglers, and only those', () => {
+    const durations = [100, 100, 110, 90, 151, 149, 400];
+    const rows = sliceRows(durations.map((ms, i) => partial(i, 1000 + i, ms)));
+    // median 110: the threshold is 165
+    expect(rows.map((r) => r.straggler)).toEqual([false, false, false, false, false, false, true]);
+  });
+
+  it('measures time from the first slice that started and throughput from the slice bytes', () => {
+    const rows = sliceRows([partial(0, 5000, 500), partial(1, 5200, 250)]);
+    expect(rows.map((r) => [r.startMs, r.endMs, r.durationMs])).toEqual([
+      [0, 500, 500],
+      [200, 450, 250],
+    ]);
+    expect(rows.map((r) => r.bytesPerSecond)).toEqual([2000, 4000]);
+  });
+
+  it('does not divide by zero for a slice faster than the clock', () => {
+    expect(sliceRows([partial(0, 0, 0)])[0]!.bytesPerSecond).toBe(1_000_000);
+  });
+});
+
+describe('splitResumed', () => {
+  it('takes the partials that finished first as the ones an earlier run wrote', () => {
+    // slices 2 and 5 came from a run that was killed; this run did the rest later
+    const ps = [0, 1, 2, 3, 4, 5].map((i) => partial(i, i === 2 || i === 5 ? 100 + i : 10_000 + i * 10, 5));
+    const { earlier, thisRun } = splitResumed(ps, 2);
+    expect(earlier.map((p) => p.index)).toEqual([2, 5]);
+    expect(thisRun.map((p) => p.index)).toEqual([0, 1, 3, 4]);
+  });
+});
+
+function doc(analysis: string, result: unknown, extra: Partial<ResultDocument> = {}): ResultDocument {
+  return { analysis, job: 'j', input: { path: 'x', bytes: 6000, format: 'text' }, slices: 6, records: 60, skipped: 0, resumedSlices: 0, elapsedMs: 2000, result, ...extra };
+}
+
+describe('resultVector', () => {
+  it('takes the row means of row-sums and the column means of stats, leaving out non-finite values', () => {
+    expect(resultVector(doc('row-sums', { frames: 2, rowsPerFrame: 3, rowMeans: [1, null, 3] }))!.values).toEqual([1, 3]);
+    expect(resultVector(doc('stats', { columns: [{ mean: 2 }, { mean: null }, { mean: -1 }] }))!.values).toEqual([2, -1]);
+  });
+  it('has no vector for a scalar sum', () => {
+    expect(resultVector(doc('sum', { count: 3, sum: 6, mean: 2 }))).toBeUndefined();
+  });
+});
+
+describe('buildModel', () => {
+  it('summarises a resumed job: timeline of this run only, throughput over the bytes this run scanned', () => {
+    const ps = [0, 1, 2, 3, 4, 5].map((i) => partial(i, i < 2 ? i : 50_000 + i * 100, 100, `thread-${1 + (i % 2)}`, { coldStart: i === 2 || i === 3 }));
+    const m = buildModel({ jobId: 'j', where: 'dir', partials: ps, doc: doc('sum', { count: 60, sum: 1, mean: 1 / 60 }, { resumedSlices: 2 }) });
+    expect(m.rows.map((r) => r.index)).toEqual([2, 3, 4, 5]);
+    expect(m.workers).toEqual(['thread-1', 'thread-2']);
+    expect(m.coldStarts).toBe(2);
+    // 4 of 6 slices of 1000 bytes scanned in 2 s
+    expect(m.jobBytesPerSecond).toBe(2000);
+    expect(m.notes.join(' ')).toContain('2 slices were scanned by an earlier, interrupted run');
+    expect(m.state).toBe('done');
+  });
+
+  it('reports a failed job with its reason and slice', () => {
+    const m = buildModel({ jobId: 'j', where: 's3://b', partials: [partial(0, 0, 10)], status: { state: 'failed', reason: 'x.csv: at byte 7: not a number', slice: 3 } });
+    expect(m.state).toBe('failed');
+    expect(m.failure).toBe('x.csv: at byte 7: not a number (slice 3)');
+  });
+});

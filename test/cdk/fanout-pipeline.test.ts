@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
@@ -8,7 +10,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { FanoutPipeline, type FanoutDefaults } from '../../cdk/fanout-pipeline.ts';
 import { ROUTES, type FunctionName } from '../../lib/topology.ts';
-import { tempDir } from '../helpers/cli.ts';
+import { ROOT, tempDir } from '../helpers/cli.ts';
 import { allows, deployedContext, type Json, render, roleStatements } from './template.ts';
 
 const DEFAULTS: FanoutDefaults = { analysis: 'cdk-bundle-marker-analysis', frameRows: 50, sliceBytes: 8 << 20, concurrency: 64 };
@@ -260,6 +262,23 @@ describe('FanoutPipeline', () => {
         const bundle = readFileSync(join(out.path, `asset.${hash}`, 'index.mjs'), 'utf8');
         expect(bundle).toContain('cdk-bundle-marker-analysis');
         expect(bundle).toContain('markerRows');
+      }
+    });
+
+    it.each(FUNCTIONS)('%s bundle loads as an ES module on Node and exports handler', (fn) => {
+      const code = resources[id(pipeline.functions[fn])]!.Properties.Code as { S3Key: unknown };
+      const hash = render(code.S3Key).replace(/\.zip$/, '');
+      // Inside the repository, so the AWS SDK (external: Lambda's runtime provides it) resolves from node_modules.
+      const dir = mkdtempSync(join(ROOT, 'node_modules', '.fanout-bundle-check-'));
+      try {
+        copyFileSync(join(out.path, `asset.${hash}`, 'index.mjs'), join(dir, 'index.mjs'));
+        const probe = "import(process.argv[1]).then((m) => console.log(typeof m.handler))";
+        const env = { ...process.env, BUCKET_NAME: 'bucket', WORKER_FUNCTION_NAME: 'worker', FANOUT_DEFAULTS: JSON.stringify(DEFAULTS), FANOUT_MERGE_FANIN: '16' };
+        const r = spawnSync(process.execPath, ['--no-warnings', '-e', probe, pathToFileURL(join(dir, 'index.mjs')).href], { env, encoding: 'utf8' });
+        expect(r.stderr).toBe('');
+        expect(r.stdout.trim()).toBe('function');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     });
   });

@@ -16,6 +16,14 @@ export function summarize(doc: ResultDocument): string {
   }
   for (const w of doc.trajectory?.warnings ?? []) lines.push(`warning: ${w}`);
   const r = doc.result as Record<string, unknown>;
+  const box = (r as { box?: Record<'first' | 'last', Record<string, number>> } | null)?.box;
+  // Other analyses print their whole result, the box included.
+  if (box && ['sum', 'stats', 'row-sums', 'mean-structure', 'rg'].includes(doc.analysis)) {
+    for (const k of ['first', 'last'] as const) {
+      const b = box[k]!;
+      lines.push(`box (${k} frame): a ${num(b.a!)} b ${num(b.b!)} c ${num(b.c!)}  alpha ${num(b.alpha!)} beta ${num(b.beta!)} gamma ${num(b.gamma!)}`);
+    }
+  }
   if (doc.analysis === 'sum') {
     lines.push(`count ${num(r.count as number)}  sum ${num(r.sum as number)}  mean ${num(r.mean as number)}`);
   } else if (doc.analysis === 'stats') {

@@ -140,11 +140,10 @@ describe('fanout report', () => {
       page.on('pageerror', (e) => problems.push(e.message));
       page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
       await page.goto(`file://${out}`);
-      const drawn = await page.evaluate(() =>
-        ['histogram', 'timeline', 'throughput'].map((id) => {
-          const svg = document.querySelector(`#${id} svg`);
-          const box = svg?.getBoundingClientRect();
-          return { id, width: box?.width ?? 0, height: box?.height ?? 0, bars: svg?.querySelectorAll('g.mark-rect.role-mark path').length ?? 0 };
+      const drawn = await Promise.all(
+        ['histogram', 'timeline', 'throughput'].map(async (id) => {
+          const box = await page.locator(`#${id} svg`).boundingBox();
+          return { id, width: box?.width ?? 0, height: box?.height ?? 0, bars: await page.locator(`#${id} svg g.mark-rect.role-mark path`).count() };
         }),
       );
       expect(problems).toEqual([]);

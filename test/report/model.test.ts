@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Partial, ResultDocument } from '../../lib/core/job.ts';
+import type { Partial as SlicePartial, ResultDocument } from '../../lib/core/job.ts';
 import { buildModel, median, resultVector, sliceRows, splitResumed } from '../../lib/report/model.ts';
 import { python } from '../helpers/python.ts';
 
-function partial(index: number, startedAt: number, ms: number, worker = 'w', extra: Partial['run'] extends infer R ? Partial<R> : never = {}): Partial {
+function partial(index: number, startedAt: number, ms: number, worker = 'w', extra: Partial<SlicePartial['run']> = {}): SlicePartial {
   return {
     job: 'j',
     index,
@@ -16,7 +16,6 @@ function partial(index: number, startedAt: number, ms: number, worker = 'w', ext
     run: { bytesRead: 1000, startedAt, finishedAt: startedAt + ms, worker, ...extra },
   };
 }
-type Partial<T> = { [K in keyof T]?: T[K] };
 
 describe('median', () => {
   it('agrees with numpy for odd, even and single-element samples', () => {

@@ -148,88 +148,83 @@ function twoProductError(a: number, b: number, p: number): number {
  * (the general reader then reads the record from its start, so both always agree).
  */
 function fastRecord(buf: Uint8Array, i: number, n: number, out: Float64Array, at: number, columns: number, delimiter: number): number {
+  // The newline ends every loop below (it is no digit, dot, sign, delimiter or blank), so
+  // inside the record no byte needs a bounds check.
+  const nl = buf.indexOf(NL, i);
+  if (nl < 0) return -1;
   const last = columns - 1;
-  for (let col = 0; col <= last; col++) {
-    if (delimiter < 0) while (i < n && (buf[i] === 32 || buf[i] === 9)) i++;
-    if (i >= n) return -1;
-    let c = buf[i]!;
+  let c = buf[i]!;
+  for (let col = 0; ; col++) {
+    if (delimiter < 0) while (c === 32 || c === 9) c = buf[++i]!;
     const neg = c === 45;
-    if (neg || c === 43) {
-      if (++i >= n) return -1;
-      c = buf[i]!;
-    }
+    if (neg || c === 43) c = buf[++i]!;
     let m1 = 0;
     let nd = 0;
     let m2 = 0;
     let k = 0;
-    let scale = 0;
-    let digits = 0;
-    let fraction = false;
-    for (;;) {
-      const d = c - 48;
-      if (d >= 0 && d <= 9) {
-        digits++;
-        if (fraction) scale--;
+    let e10 = 0;
+    let digits = i;
+    while (c === 48) c = buf[++i]!;
+    // Integer digits: the first 15 significant ones in m1, up to 4 more in m2.
+    while (c >= 48 && c <= 57) {
+      if (nd < 15) {
+        m1 = m1 * 10 + (c - 48);
+        nd++;
+      } else if (k < 4) {
+        m2 = m2 * 10 + (c - 48);
+        k++;
+      } else return -1;
+      c = buf[++i]!;
+    }
+    if (c === 46) {
+      c = buf[++i]!;
+      digits++; // the dot is no digit
+      if (nd === 0) {
+        while (c === 48) {
+          e10--;
+          c = buf[++i]!;
+        }
+      }
+      while (c >= 48 && c <= 57) {
         if (nd < 15) {
-          if (nd > 0 || d > 0) {
-            m1 = m1 * 10 + d;
-            nd++;
-          }
+          m1 = m1 * 10 + (c - 48);
+          nd++;
         } else if (k < 4) {
-          m2 = m2 * 10 + d;
+          m2 = m2 * 10 + (c - 48);
           k++;
         } else return -1;
-      } else if (c === 46 && !fraction) fraction = true;
-      else break;
-      if (++i >= n) return -1;
-      c = buf[i]!;
+        e10--;
+        c = buf[++i]!;
+      }
     }
-    if (digits === 0) return -1;
-    let e10 = scale;
+    if (i === digits) return -1;
     if (c === 101 || c === 69) {
-      if (++i >= n) return -1;
-      c = buf[i]!;
+      c = buf[++i]!;
       const eneg = c === 45;
-      if (eneg || c === 43) {
-        if (++i >= n) return -1;
-        c = buf[i]!;
-      }
+      if (eneg || c === 43) c = buf[++i]!;
       let ev = 0;
-      let ed = 0;
+      const from = i;
       while (c >= 48 && c <= 57) {
-        if (++ed > 5) return -1;
         ev = ev * 10 + (c - 48);
-        if (++i >= n) return -1;
-        c = buf[i]!;
+        c = buf[++i]!;
       }
-      if (ed === 0) return -1;
+      if (i === from || i - from > 5) return -1;
       e10 += eneg ? -ev : ev;
     }
     const v = decimalToDouble(m1, k, m2, e10);
     if (v !== v) return -1;
     out[at + col] = neg ? -v : v;
-    if (col < last) {
-      if (delimiter < 0) {
-        if (c !== 32 && c !== 9) return -1;
-      } else {
-        if (c !== delimiter) return -1;
-        i++;
-      }
+    if (col === last) break;
+    if (delimiter < 0) {
+      if (c !== 32 && c !== 9) return -1;
     } else {
-      if (delimiter < 0) {
-        while (c === 32 || c === 9) {
-          if (++i >= n) return -1;
-          c = buf[i]!;
-        }
-      }
-      if (c === 13) {
-        if (++i >= n) return -1;
-        c = buf[i]!;
-      }
-      return c === NL ? i + 1 : -1;
+      if (c !== delimiter) return -1;
+      c = buf[++i]!;
     }
   }
-  return -1;
+  if (delimiter < 0) while (c === 32 || c === 9) c = buf[++i]!;
+  if (c === 13) c = buf[++i]!;
+  return i === nl ? nl + 1 : -1;
 }
 
 /** Delimiters the fast path can tell apart from the bytes of a number and a line end. */

@@ -17,36 +17,11 @@ import { describe, expect, it } from 'vitest';
 import { resultKeyFor } from '../../lib/topology.ts';
 import { ROOT, runJson, tempDir } from '../helpers/cli.ts';
 import { python } from '../helpers/python.ts';
+import { probeLocalStack } from './probe.ts';
 
 const endpoint = process.env.LOCALSTACK_ENDPOINT ?? 'http://localhost:4566';
 const OUTPUTS_FILE = join(ROOT, 'cdk.out', 'localstack-outputs.json');
 const STACK = 'FanoutStack';
-const MIN_VERSION = [4, 10];
-
-type Probe = { ok: true; version: string } | { ok: false; reason: string };
-
-async function probeLocalStack(url: string): Promise<Probe> {
-  let health: { version?: string; services?: Record<string, string> };
-  try {
-    const res = await fetch(new URL('/_localstack/health', url), { signal: AbortSignal.timeout(3000) });
-    if (!res.ok) return { ok: false, reason: `health check answered HTTP ${res.status}` };
-    health = (await res.json()) as typeof health;
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    return { ok: false, reason: cause?.code ?? cause?.message ?? (e as Error).message };
-  }
-  const version = health.version ?? 'unknown';
-  const [major = 0, minor = 0] = version.split('.').map((p) => Number.parseInt(p, 10));
-  if (major < MIN_VERSION[0]! || (major === MIN_VERSION[0] && minor < MIN_VERSION[1]!)) {
-    return { ok: false, reason: `LocalStack ${version} is older than ${MIN_VERSION.join('.')}, which mishandles concurrent conditional writes` };
-  }
-  for (const service of ['s3', 'lambda', 'sqs', 'cloudformation']) {
-    const state = health.services?.[service];
-    if (state !== undefined && !['available', 'running'].includes(state)) return { ok: false, reason: `LocalStack service ${service} is ${state}` };
-  }
-  return { ok: true, version };
-}
-
 const probe = await probeLocalStack(endpoint);
 if (!probe.ok) console.log(`LocalStack e2e SKIPPED: no LocalStack at ${endpoint} (${probe.reason})`);
 

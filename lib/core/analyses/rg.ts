@@ -3,9 +3,9 @@
  * |r - centroid|^2), in frame order, with its mean, min and max.
  *
  * A frame's value needs the whole frame, so the analysis asks for frame-aligned slices
- * (wholeFrames). Each partial carries its slice's series; combine() appends the right
- * series to the left one, so merging in slice order yields the file's frame order and
- * the merged series exists once.
+ * (wholeFrames). Each partial carries its slice's series; combine() links the right
+ * pieces after the left ones without copying, so merging in slice order yields the
+ * file's frame order and the merged state refers to each value once.
  */
 import type { Analysis, AnalysisContext } from '../analysis.ts';
 import { jsonNumber } from '../analysis.ts';
@@ -13,7 +13,8 @@ import { IncompleteFrameError } from '../errors.ts';
 import { ExactSum } from '../exact-sum.ts';
 
 export interface RgState {
-  series: number[];
+  /** the series in pieces, one per slice once merged: pieces are linked, never copied */
+  series: number[][];
   /** rows of a frame not yet complete: only the last slice of a file with a partial last frame ends with some */
   pendingRows: number;
   pending?: Float64Array;
@@ -51,9 +52,10 @@ export const rg: Analysis<RgState, RgResult> = {
   name: 'rg',
   needsFrames: true,
   wholeFrames: true,
-  empty: () => ({ series: [], pendingRows: 0 }),
+  empty: () => ({ series: [[]], pendingRows: 0 }),
   addRows(state, values, rowCount, columns, _firstRow, ctx: AnalysisContext) {
     const n = ctx.frameRows;
+    const out = state.series[state.series.length - 1]!;
     let r = 0;
     if (state.pendingRows > 0) {
       const pending = state.pending!;
@@ -62,11 +64,11 @@ export const rg: Analysis<RgState, RgResult> = {
       state.pendingRows += take;
       r = take;
       if (state.pendingRows === n) {
-        state.series.push(frameRg(pending, 0, n, columns));
+        out.push(frameRg(pending, 0, n, columns));
         state.pendingRows = 0;
       }
     }
-    for (; r + n <= rowCount; r += n) state.series.push(frameRg(values, r * columns, n, columns));
+    for (; r + n <= rowCount; r += n) out.push(frameRg(values, r * columns, n, columns));
     if (r < rowCount) {
       state.pending ??= new Float64Array(n * columns);
       state.pending.set(values.subarray(r * columns, rowCount * columns), 0);
@@ -75,38 +77,43 @@ export const rg: Analysis<RgState, RgResult> = {
     return state;
   },
   combine(left, right) {
-    if (left.pendingRows > 0 && (right.series.length > 0 || right.pendingRows > 0)) {
+    if (left.pendingRows > 0 && (right.series.some((p) => p.length > 0) || right.pendingRows > 0)) {
       throw new Error('rg: a slice ended inside a frame: slices must be cut at frame boundaries (wholeFrames)');
     }
-    for (const x of right.series) left.series.push(x);
+    for (const piece of right.series) if (piece.length > 0) left.series.push(piece);
     left.pendingRows = right.pendingRows;
     return left;
   },
   finish(state, rows, ctx) {
     const n = ctx.frameRows;
     if (rows % n !== 0 || state.pendingRows > 0) throw new IncompleteFrameError(rows - (rows % n), rows % n, n);
-    const series = state.series;
     const total = new ExactSum();
     let min = Infinity;
     let max = -Infinity;
-    for (const x of series) {
-      total.add(x);
-      if (x < min) min = x;
-      if (x > max) max = x;
+    const out: (number | null)[] = [];
+    for (const piece of state.series) {
+      for (const x of piece) {
+        total.add(x);
+        if (x < min) min = x;
+        if (x > max) max = x;
+        out.push(jsonNumber(x));
+      }
     }
-    const frames = series.length;
+    const frames = out.length;
     return {
       frames,
-      rg: series.map(jsonNumber),
+      rg: out,
       mean: frames > 0 ? jsonNumber(total.value() / frames) : null,
       min: frames > 0 ? jsonNumber(min) : null,
       max: frames > 0 ? jsonNumber(max) : null,
     };
   },
   // JSON has no NaN: a frame with NaN coordinates is written as null and read back as NaN.
-  encode: (s) => ({ rg: s.series.map((x) => (Number.isFinite(x) ? x : null)), pendingRows: s.pendingRows }),
+  encode: (s) => ({ rg: s.series.flatMap((p) => p.map((x) => (Number.isFinite(x) ? x : null))), pendingRows: s.pendingRows }),
   decode: (j) => {
     const o = j as { rg: (number | null)[]; pendingRows: number };
-    return { series: o.rg.map((x) => x ?? NaN), pendingRows: o.pendingRows };
+    // The decoded JSON array is used as it is unless it holds nulls.
+    const piece = o.rg.includes(null) ? o.rg.map((x) => x ?? NaN) : (o.rg as number[]);
+    return { series: [piece], pendingRows: o.pendingRows };
   },
 };

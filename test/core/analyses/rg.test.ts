@@ -60,6 +60,23 @@ describe('rg', () => {
     expect((e as InputError).offset).toBe(128 + 20 * 3 * 8);
   });
 
+  it('keeps frame order through JSON partials and any merge grouping, NaN frames as null', () => {
+    const ctx = { columns: 3, frameRows: 2, options: {} };
+    const frame = (k: number): number[] => [k, 0, 0, -k, 0, 0];
+    const slice = (frames: number[]) => {
+      const values = Float64Array.from(frames.flatMap(frame));
+      const s = rg.addRows(rg.empty(ctx), values, frames.length * 2, 3, 0, ctx);
+      return () => rg.decode(JSON.parse(JSON.stringify(rg.encode(s))), ctx);
+    };
+    const parts = [slice([1, 2]), slice([NaN]), slice([]), slice([3, 4, 5])];
+    const flat = parts.reduce((acc, p, i) => rg.combine(acc, p(), i, ctx), rg.empty(ctx));
+    const grouped = rg.combine(rg.combine(parts[0]!(), parts[1]!(), 0, ctx), rg.combine(parts[2]!(), parts[3]!(), 0, ctx), 0, ctx);
+    for (const state of [flat, grouped]) {
+      const result = rg.finish(rg.decode(JSON.parse(JSON.stringify(rg.encode(state))), ctx), 12, ctx);
+      expect(result.rg).toEqual([1, 2, null, 3, 4, 5]);
+    }
+  });
+
   it('refuses text input with a usage error: text slices cannot be cut at frames', async () => {
     const source = new MemorySource(new TextEncoder().encode('1,2,3\n4,5,6\n'), 'a.csv');
     await expect(runInProcess(source, rg, { frameRows: 2 })).rejects.toThrow(UsageError);

@@ -1,0 +1,141 @@
+/**
+ * `fanout plan <file | s3://... | --bytes N> [run options]`: how the job would be cut,
+ * locally and on AWS, and what it would cost there, without scanning anything.
+ */
+import { UsageError } from '../core/errors.ts';
+import { type JobSpec, type PlanOptions, planJob, sliceBounds } from '../core/plan.ts';
+import type { ByteSource } from '../core/source.ts';
+import { FileSource } from '../adapters/file-source.ts';
+import { openS3Url } from '../adapters/s3-source.ts';
+import { DEFAULT_MAX_SLICES, DEFAULT_SLICE_BYTES } from '../pipeline/options.ts';
+import { type CloudPlan, estimateCloud, type Requests } from '../report/estimate.ts';
+import { type LocalRunOptions } from '../runtime/local.ts';
+import { analysisRef } from '../runtime/load-analysis.ts';
+import { formatBytes } from './format.ts';
+
+export const PLAN_USAGE = `       fanout plan <input | s3://bucket/key | --bytes N> [run options] [--region R] [--memory MB] [--fanin G]`;
+
+export const PLAN_OPTIONS = {
+  bytes: { type: 'string' },
+  region: { type: 'string' },
+  memory: { type: 'string' },
+  fanin: { type: 'string' },
+} as const;
+
+/** The merge tree's fan-in when FANOUT_MERGE_FANIN is not set: lib/config.ts's DEFAULT_MERGE_FANIN (a test keeps them equal). */
+export const DEFAULT_FANIN = 32;
+/** The worker memory the CDK construct deploys by default (FanoutPipeline's memorySize). */
+export const DEFAULT_MEMORY_MB = 1024;
+
+export interface PlanValues {
+  bytes?: string;
+  region?: string;
+  memory?: string;
+  fanin?: string;
+  json?: boolean;
+  slices?: string;
+  'slice-bytes'?: string;
+}
+
+/** An input of N bytes of one-number lines, for planning a file that does not exist yet. */
+class SizedTextSource implements ByteSource {
+  readonly name: string;
+  constructor(readonly size: number) {
+    this.name = `(${size} bytes of text)`;
+  }
+  async *chunks(start: number, end: number): AsyncIterable<Uint8Array> {
+    const block = new Uint8Array(1 << 16).fill(48);
+    for (let i = 1; i < block.length; i += 2) block[i] = 10;
+    for (let at = start; at < end; ) {
+      // even offsets hold a digit, odd ones a newline: keep that phase
+      const off = at % 2;
+      const n = Math.min(block.length - off, end - at);
+      yield block.subarray(off, off + n);
+      at += n;
+    }
+  }
+}
+
+export interface SlicePlan {
+  slices: number;
+  minBytes: number;
+  maxBytes: number;
+  totalBytes: number;
+  sliceBytes: number[];
+}
+
+function slicePlan(spec: JobSpec): SlicePlan {
+  const sliceBytes = Array.from({ length: spec.sliceCount }, (_, i) => {
+    const b = sliceBounds(spec, i);
+    return b.end - b.start;
+  });
+  return { slices: spec.sliceCount, minBytes: Math.min(...sliceBytes), maxBytes: Math.max(...sliceBytes), totalBytes: sliceBytes.reduce((a, b) => a + b, 0), sliceBytes };
+}
+
+function intOption(name: string, text: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text.trim()) || Number(text) < min || Number(text) > max) throw new UsageError(`--${name} takes an integer from ${min} to ${max}, not ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+export async function planCommand(args: string[], values: PlanValues, runOptions: LocalRunOptions, parseBytes: (s: string) => number | undefined): Promise<number> {
+  if (args.length + (values.bytes !== undefined ? 1 : 0) !== 1) throw new UsageError('fanout plan takes one input file, an s3:// object, or --bytes N');
+  let source: ByteSource & { close?: () => Promise<void> };
+  if (values.bytes !== undefined) {
+    const n = parseBytes(values.bytes);
+    if (n === undefined) throw new UsageError(`--bytes takes a size such as 1000000, 64MiB or 2G, not ${JSON.stringify(values.bytes)}`);
+    source = new SizedTextSource(n);
+  } else if (args[0]!.startsWith('s3://')) source = await openS3Url(args[0]!);
+  else source = await FileSource.open(args[0]!);
+  const fanin = intOption('fanin', values.fanin ?? process.env.FANOUT_MERGE_FANIN, DEFAULT_FANIN, 2, 1000);
+  const memoryMb = intOption('memory', values.memory, DEFAULT_MEMORY_MB, 128, 10240);
+  const region = values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  try {
+    const ref = await analysisRef(runOptions.analysis, runOptions.analysisOptions);
+    const local = await planJob(source, ref, runOptions, 'plan');
+    // The cloud cuts by --slices if given, else by slice size (64 MiB by default), capped.
+    const cloudOptions: PlanOptions = { ...runOptions, sliceBytes: undefined, slices: runOptions.slices ?? Math.max(1, Math.min(DEFAULT_MAX_SLICES, Math.ceil(source.size / (runOptions.sliceBytes ?? DEFAULT_SLICE_BYTES)))) };
+    const cloudSpec = await planJob(source, ref, cloudOptions, 'plan');
+    const localPlan = slicePlan(local);
+    const cloudSlices = slicePlan(cloudSpec);
+    const cloud = estimateCloud({ slices: cloudSlices.slices, sliceBytes: cloudSlices.sliceBytes, binary: cloudSpec.layout.kind !== 'text', fanin, memoryMb, region });
+    if (values.json) {
+      const strip = ({ sliceBytes: _s, ...rest }: SlicePlan) => rest;
+      process.stdout.write(`${JSON.stringify({ input: { name: source.name, bytes: source.size, format: local.format, ...(local.shape ? { shape: local.shape } : {}) }, analysis: local.analysis.name, local: { workers: runOptions.workers, ...strip(localPlan) }, cloud: { memoryMb, fanin, ...strip(cloudSlices), ...cloud } }, null, 2)}\n`);
+    } else {
+      process.stdout.write(`${describePlan(local, localPlan, runOptions.workers, cloudSlices, cloud, { memoryMb, fanin })}\n`);
+    }
+    return 0;
+  } finally {
+    await source.close?.();
+  }
+}
+
+const sizes = (p: SlicePlan): string => (p.minBytes === p.maxBytes ? `${formatBytes(p.minBytes)} each` : `${formatBytes(p.minBytes)} to ${formatBytes(p.maxBytes)}`);
+const range = (a: number, b: number): string => (a === b ? String(a) : `${a}-${b}`);
+const money = (usd: number): string => (usd >= 0.01 ? `$${usd.toFixed(2)}` : `$${usd.toPrecision(2)}`);
+
+function requestsLine(r: { fewest: Requests; most: Requests }): string {
+  return (['get', 'put', 'head', 'list'] as const).map((k) => `${range(r.fewest[k], r.most[k])} ${k.toUpperCase()}`).join(', ');
+}
+
+function describePlan(spec: JobSpec, local: SlicePlan, workers: number, cloudSlices: SlicePlan, cloud: CloudPlan, opts: { memoryMb: number; fanin: number }): string {
+  const shape = spec.shape ? ` (${spec.shape.join(' x ')})` : '';
+  const tree = cloud.levels.length === 1 ? `${cloud.levels[0]} partials merged into the result` : `${cloud.levels.join(' -> ')} -> result`;
+  return [
+    `${spec.analysis.name} of ${spec.input.name}: ${formatBytes(spec.input.bytes)} ${spec.format}${shape}`,
+    '',
+    `Local (fanout run, ${workers} worker thread${workers === 1 ? '' : 's'}): ${local.slices} slices, ${sizes(local)}`,
+    '',
+    `AWS Lambda (fanout submit; arm64, ${opts.memoryMb} MB):`,
+    `  slices           ${cloudSlices.slices}, ${sizes(cloudSlices)}`,
+    `  merge tree       ${tree} (fan-in ${opts.fanin})`,
+    `  invocations      ${cloud.invocations.total}: coordinator ${cloud.invocations.coordinator}, workers ${cloud.invocations.workers}, merger ${cloud.invocations.merger}`,
+    `  S3 requests      job documents: ${requestsLine(cloud.documentRequests)}`,
+    `                   input: ${cloud.inputRequests.head} HEAD, about ${cloud.inputRequests.get} GET`,
+    `  estimated time   ${cloud.timeSeconds.toFixed(1)} s`,
+    `  estimated cost   ${money(cloud.cost.total)}: Lambda compute ${money(cloud.cost.lambdaCompute)} (${cloud.gbSeconds.toFixed(1)} GB-s), requests ${money(cloud.cost.lambdaRequests)}, S3 ${money(cloud.cost.s3Requests)}`,
+    `                   ${cloud.cost.region} list prices of ${cloud.cost.pricesAsOf}${cloud.cost.pricesKnown ? '' : ` (not known for ${cloud.cost.region}: us-east-1 prices shown)`}`,
+    ...cloud.assumptions.map((a, i) => `  ${i === 0 ? 'assuming' : '        '}         ${a}`),
+  ].join('\n');
+}

@@ -1,0 +1,88 @@
+/** `fanout plan` against what a run actually does. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_FANIN } from '../../lib/cli/plan-command.ts';
+import { startJob } from '../../lib/pipeline/coordinator.ts';
+import { ManifestReader } from '../../lib/pipeline/documents.ts';
+import { fanout, runJson, tempDir } from '../helpers/cli.ts';
+import { python } from '../helpers/python.ts';
+import { CountingStore, MemoryInputs } from '../pipeline/fakes.ts';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const csv = join(tmp.path, 'data.csv');
+const npy = join(tmp.path, 'frames.npy');
+
+beforeAll(() => {
+  python(`rng = np.random.default_rng(3)
+np.savetxt(${JSON.stringify(csv)}, rng.standard_normal((4000, 3)), delimiter=",")
+np.save(${JSON.stringify(npy)}, rng.standard_normal((90, 4, 5)))
+print("null")`);
+});
+
+function plan(args: string[]) {
+  const r = fanout(['plan', ...args, '--json']);
+  if (r.code !== 0) throw new Error(`fanout plan failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+describe('fanout plan', () => {
+  it.each([
+    ['text, default slicing', csv, ['--workers', '2']],
+    ['text, --slices', csv, ['--slices', '7']],
+    ['text, --slice-bytes', csv, ['--slice-bytes', '10000']],
+    ['npy frames, whole-frame analysis', npy, ['--slices', '8', '--analysis', 'row-sums']],
+  ])('plans as many local slices as a run of the same options scans (%s)', (_, input, args) => {
+    const p = plan([input, ...args]);
+    const doc = runJson([input, ...args, '--state-dir', join(tmp.path, `state-${args.join('')}`)]);
+    expect(p.local.slices).toBe(doc.slices);
+    expect(p.input.bytes).toBe((doc.input as { bytes: number }).bytes);
+    expect(p.local.totalBytes).toBeLessThanOrEqual(p.input.bytes);
+  });
+
+  it('plans as many cloud slices as the coordinator starts for the same slice size', async () => {
+    const p = plan([csv, '--slice-bytes', '8KiB']);
+    const store = new CountingStore();
+    const inputs = new MemoryInputs();
+    inputs.add('b', 'input/data.csv', readFileSync(csv));
+    const invoked: number[] = [];
+    const start = await startJob(
+      { store, inputs, invoker: { invoke: async (t) => void invoked.push(t.index) }, defaults: { sliceBytes: 8192 }, fanin: DEFAULT_FANIN, manifests: new ManifestReader(store) },
+      { bucket: 'b', key: 'input/data.csv' },
+    );
+    expect(start).toMatchObject({ outcome: 'started', slices: p.cloud.slices });
+    expect(invoked).toHaveLength(p.cloud.invocations.workers);
+  });
+
+  it('plans a size without a file, and prices it in the region asked for', () => {
+    const p = plan(['--bytes', '1G', '--region', 'eu-central-1', '--memory', '2048']);
+    // 64 MiB slices by default on AWS
+    expect(p.cloud.slices).toBe(16);
+    expect(p.cloud.memoryMb).toBe(2048);
+    expect(p.cloud.cost).toMatchObject({ region: 'eu-central-1', pricesKnown: true });
+    expect(p.cloud.levels).toEqual([16]);
+  });
+
+  it('prints a readable plan without --json', () => {
+    const r = fanout(['plan', csv, '--slices', '3']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Local \(fanout run, \d+ worker threads?\): 3 slices/);
+    expect(r.stdout).toMatch(/estimated cost {3}\$/);
+  });
+
+  it('exits 2 on a bad --fanin and on a missing input', () => {
+    const bad = fanout(['plan', csv, '--fanin', '1']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--fanin takes an integer from 2 to 1000/);
+    const none = fanout(['plan']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/one input file, an s3:\/\/ object, or --bytes N/);
+  });
+
+  it('uses the merge fan-in the deployed functions default to', async () => {
+    process.env.BUCKET_NAME ??= 'plan-test';
+    const { DEFAULT_MERGE_FANIN } = await import('../../lib/config.ts');
+    expect(DEFAULT_FANIN).toBe(DEFAULT_MERGE_FANIN);
+  });
+});

@@ -12,7 +12,7 @@ import { builtinAnalyses } from '../core/analyses/index.ts';
 import { InputError, UsageError } from '../core/errors.ts';
 import { planJob } from '../core/plan.ts';
 import type { BlobStore, Invoker } from '../ports.ts';
-import { inputPointerKey, type Manifest, reasonOf, resultKeyForInput, writeStatus } from './documents.ts';
+import { inputPointerKey, type Manifest, readStatus, reasonOf, resultKeyForInput, writeStatus } from './documents.ts';
 import { inputIdentity, type InputObjects } from './inputs.ts';
 import { jobPrefix, manifestKey, resultKey } from './keys.ts';
 import { type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor } from './options.ts';
@@ -66,7 +66,8 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurr
     const manifest: Manifest = { version: 1, spec, input: pinned, fanin: deps.fanin, resultKey: resultKeyForInput(req.key), createdAt: now() };
     const created = await deps.store.putIfAbsent(manifestKey(spec.id), JSON.stringify(manifest, null, 2));
     if (!created && (await deps.store.head(resultKey(spec.id)))) return { outcome: 'already-done', jobId: spec.id };
-    if (created) {
+    // A first run that died right after the manifest left no status and no pointer: a retry writes them.
+    if (created || !(await readStatus(deps.store, spec.id))) {
       await writeStatus(deps.store, { state: 'running', job: spec.id, input: { bucket: req.bucket, key: req.key }, slices: spec.sliceCount }, now());
       await deps.store.put(inputPointerKey(req.key), JSON.stringify({ job: spec.id, input: pinned, status: `jobs/${spec.id}/status.json`, result: manifest.resultKey }, null, 2));
     }

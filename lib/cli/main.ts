@@ -12,6 +12,7 @@ import type { Format, PlanOptions } from '../core/plan.ts';
 import { type LocalRunOptions, runLocal } from '../runtime/local.ts';
 import { writeDemoTrajectory } from './demo.ts';
 import { parseByteSize } from './format.ts';
+import { PLAN_OPTIONS, PLAN_USAGE, planCommand } from './plan-command.ts';
 import { ProgressBar } from './progress.ts';
 import { REPORT_OPTIONS, REPORT_USAGE, reportCommand } from './report-command.ts';
 import { summarize } from './summary.ts';
@@ -20,6 +21,7 @@ import { DEV_OPTIONS, DEV_USAGE, devCommand } from '../runtime/dispatcher.ts';
 const USAGE = `Usage: fanout run <input> [options]
        fanout demo [--frames N]
 ${REPORT_USAGE}
+${PLAN_USAGE}
 ${DEV_USAGE}
 
 Runs an exact analysis over one large file (CSV/TSV/whitespace text, .npy, raw binary),
@@ -75,7 +77,7 @@ const OPTIONS = {
 } as const;
 
 // Options of the other commands, kept next to them; one strict parser for all.
-const ALL_OPTIONS = { ...OPTIONS, ...REPORT_OPTIONS, ...DEV_OPTIONS } as const;
+const ALL_OPTIONS = { ...OPTIONS, ...REPORT_OPTIONS, ...PLAN_OPTIONS, ...DEV_OPTIONS } as const;
 
 function positiveInt(name: string, text: string | undefined, min = 1): number | undefined {
   if (text === undefined) return undefined;
@@ -172,6 +174,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'report') return await reportCommand(rest, values);
+    if (command === 'plan') return await planCommand(rest, values, runOptionsFrom(values), parseByteSize);
     if (command === 'dev') return await devCommand(values);
     if (command === 'demo') {
       await demo(values);

@@ -40,7 +40,6 @@ describe('fanout run on DCD trajectories', () => {
 
   it.each([
     [1, 1],
-    [5, 2],
     [13, 2],
   ])('gives the exact mean structure and numpy rg of adk_dims.dcd with --slices %i --workers %i', (slices, workers) => {
     const args = [join(DATA, 'adk_dims.dcd'), '--slices', String(slices), '--workers', String(workers), '--state-dir', join(tmp.path, 'state')];
@@ -90,7 +89,6 @@ describe('fanout run on DCD trajectories', () => {
     const lengths = readdirSync(partialsDir).map((f) => (JSON.parse(readFileSync(join(partialsDir, f), 'utf8')).state.rg as number[]).length);
     expect(lengths.reduce((a, b) => a + b, 0)).toBe(frames);
     expect(Math.max(...lengths)).toBeLessThanOrEqual(Math.ceil(frames / 16));
-    expect(runJson([npy, '--analysis', 'sum', '--workers', '1', '--state-dir', state]).result.sum).toBe(want.sum);
     expect(runJson([...args, '--analysis', 'sum']).result.sum).toBe(want.sum);
   });
 

@@ -17,7 +17,7 @@ describe('mean-structure', () => {
     python('np.save(args, np.random.default_rng(9).normal(0, 1e3, (203, 13, 3)) * 10.0 ** np.random.default_rng(1).integers(-8, 8, (203, 13, 3)))\nprint(1)', path);
     const want = python<number[][]>('d = np.load(args)\nprint(json.dumps([[math.fsum(d[:, i, k]) / d.shape[0] for k in range(3)] for i in range(d.shape[1])]))', path);
     const source = new MemorySource(new Uint8Array(readFileSync(path)), path, 777);
-    for (const slices of [1, 2, 5, 203]) {
+    for (const slices of [1, 2, 5, 61]) {
       const { result } = await runInProcess(source, meanStructure, { slices }, slices);
       expect(result).toMatchObject({ frames: 203, atoms: 13 });
       expect(result.mean).toEqual(want);

@@ -4,6 +4,7 @@
  *   -c analysis=row-sums -c frameRows=50 -c analysisEntry=examples/my-analysis.ts
  *   -c destroyOnRemoval=true (LocalStack, throwaway stacks: delete the bucket with the stack)
  */
+import { pathToFileURL } from 'node:url';
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { FanoutDefaults } from './fanout-pipeline.ts';
@@ -31,6 +32,7 @@ export function buildApp(app: App = new App()): { app: App; stack: FanoutStack }
   return { app, stack };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Synthesize when run as the CDK app (cdk.json), not when a test imports buildApp.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   buildApp().app.synth();
 }

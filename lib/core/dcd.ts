@@ -228,19 +228,23 @@ export async function readDcdCell(source: ByteSource, layout: DcdLayout, frame: 
 const DEG = 180 / Math.PI;
 
 /**
- * The six unit-cell numbers as lengths and angles. CHARMM c36 and later store the lower
- * triangle of the symmetric box matrix [h11, h21, h22, h31, h32, h33]; older CHARMM
- * and NAMD store [A, gamma, B, beta, alpha, C], the angles as cosines (NAMD >= 2.5,
- * CHARMM) or in degrees. Reading a box matrix as angles gives impossible values
- * (negative or > 180 degrees), which is also how an unlabelled one is recognised.
+ * The six unit-cell numbers as lengths and angles. CHARMM since c22 stores the lower
+ * triangle of the symmetric box matrix [h11, h21, h22, h31, h32, h33]; NAMD, VMD,
+ * OpenMM and MDTraj write version 24 with [A, gamma, B, beta, alpha, C], the angles as
+ * cosines (or, from some writers, in degrees). So version 24 and versions before 22
+ * are read as lengths and angles, unless the angles are impossible (negative or past
+ * 180 degrees), which only a box matrix gives; every other CHARMM version as a matrix.
  */
 export function cellToBox(cell: readonly number[], charmmVersion: number): Box {
   const [c0, c1, c2, c3, c4, c5] = cell as [number, number, number, number, number, number];
-  if (charmmVersion < 36) {
-    const asDegrees = (x: number): number => (x >= -1 && x <= 1 ? 90 - Math.asin(x) * DEG : x);
-    const box = { a: c0, b: c2, c: c5, alpha: asDegrees(c4), beta: asDegrees(c3), gamma: asDegrees(c1) };
-    const valid = [box.a, box.b, box.c].every((x) => x >= 0) && [box.alpha, box.beta, box.gamma].every((x) => x >= 0 && x <= 180);
-    if (valid) return box;
+  if (charmmVersion < 22 || charmmVersion === 24) {
+    const slots = [c4, c3, c1];
+    const cosines = slots.every((x) => x >= -1 && x <= 1);
+    const degrees = slots.every((x) => x > 0 && x <= 180);
+    if ((cosines || degrees) && c0 >= 0 && c2 >= 0 && c5 >= 0) {
+      const [alpha, beta, gamma] = slots.map((x) => (cosines ? 90 - Math.asin(x) * DEG : x)) as [number, number, number];
+      return { a: c0, b: c2, c: c5, alpha, beta, gamma };
+    }
   }
   const ra = [c0, c1, c3];
   const rb = [c1, c2, c4];

@@ -141,16 +141,45 @@ describe('DCD unit cell', () => {
     expect(spec.trajectory!.box!.last.gamma).toBeCloseTo(31.85939, 4);
   });
 
-  it('reads pre-c36 cells as [A, cos gamma, B, cos beta, cos alpha, C] (numpy arccos as oracle)', async () => {
+  it('reads NAMD-style (version 24) cells as [A, cos gamma, B, cos beta, cos alpha, C] (numpy arccos as oracle)', async () => {
     const cells = [
       [20, 0.1, 21, -0.2, 0.05, 22],
       [20.5, 0, 21.5, 0, 0, 22.5],
     ];
-    const d: SyntheticDcd = { atoms: 2, coords: randomCoords(2, 2), cells, charmmVersion: 34 };
+    const d: SyntheticDcd = { atoms: 2, coords: randomCoords(2, 2), cells, charmmVersion: 24 };
     const spec = await planJob(new MemorySource(encodeDcd(d), 'cell.dcd'), { name: 'sum', options: {} }, {}, 'test');
     const want = python<number[][]>('print(json.dumps([[c[0], c[2], c[5], *np.degrees(np.arccos([c[4], c[3], c[1]])).tolist()] for c in args]))', cells);
     const { first, last } = spec.trajectory!.box!;
     [first, last].forEach((box, f) => [box.a, box.b, box.c, box.alpha, box.beta, box.gamma].forEach((v, i) => expect(v).toBeCloseTo(want[f]![i]!, 10)));
+  });
+});
+
+describe('cellToBox', () => {
+  // A triclinic box matrix with small tilts: its off-diagonal terms look like cosines.
+  const h = [40, 0.5, 41, -0.3, 0.2, 42];
+  const matrixOracle = () =>
+    python<number[]>(
+      `h = args
+m = np.array([[h[0], h[1], h[3]], [h[1], h[2], h[4]], [h[3], h[4], h[5]]])
+l = np.linalg.norm(m, axis=1)
+ang = lambda i, j: math.degrees(math.acos(m[i] @ m[j] / (l[i] * l[j])))
+print(json.dumps([*l.tolist(), ang(1, 2), ang(0, 2), ang(0, 1)]))`,
+      h,
+    );
+
+  it.each([22, 35, 36, 45])('reads CHARMM version %i cells as the symmetric box matrix, even when they look like cosines', (version) => {
+    const box = cellToBox(h, version);
+    const want = matrixOracle();
+    [box.a, box.b, box.c, box.alpha, box.beta, box.gamma].forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 10));
+  });
+
+  it('falls back to the box matrix when a version 24 cell has impossible angles', () => {
+    const cell = [30.841836, 14.578635, 31.780088, 9.626323, -2.60815, 32.67009];
+    expect(cellToBox(cell, 24)).toEqual(cellToBox(cell, 36));
+  });
+
+  it('reads degrees when the angle slots are not cosines (version 24 writers that store angles)', () => {
+    expect(cellToBox([10, 60, 11, 70, 80, 12], 24)).toEqual({ a: 10, b: 11, c: 12, alpha: 80, beta: 70, gamma: 60 });
   });
 });
 

@@ -3,18 +3,18 @@
  * PARTIAL_SUFFIX under jobs/). It looks only at the new node's group: one list of the
  * group's prefix. An incomplete group waits for its last member's event. A complete
  * group is merged, in index order, into one node of the next level (create-only), or,
- * at the last level, into the result: jobs/<id>/result.json, then results/<key>.json,
- * both create-only.
+ * at the last level, into the result: jobs/<id>/result.json (create-only), then its
+ * copy at results/<key>.json, if this job is still the newest of its input.
  *
  * Safe to run twice and in parallel: the outputs are deterministic and committed
  * create-only, a node whose parent already exists is not merged again, and the result
- * of a job marked failed is never written.
+ * of a job marked failed or superseded is never written.
  */
 import { FanoutError } from '../core/errors.ts';
 import { finishResult, mergePartials, type Partial, resultDocument } from '../core/job.ts';
 import type { BlobStore } from '../ports.ts';
 import { resolveAnalysis } from './coordinator.ts';
-import { type Manifest, type ManifestReader, markFailed, readStatus, reasonOf, UnknownJobError, writeStatus } from './documents.ts';
+import { inputPointerKey, type Manifest, type ManifestReader, markFailed, readStatus, reasonOf, UnknownJobError, writeStatus } from './documents.ts';
 import { resultKey } from './keys.ts';
 import { decodePartial } from './slice.ts';
 import { groupMembers, groupPrefix, levelSizes, nodeKey, parseNodeKey } from './tree.ts';
@@ -29,7 +29,7 @@ export type MergeOutcome =
   | { outcome: 'ignored'; reason: string }
   | { outcome: 'waiting'; present: number; needed: number }
   | { outcome: 'merged'; level: number; index: number }
-  | { outcome: 'already-merged' | 'done' | 'already-done' | 'job-failed' };
+  | { outcome: 'already-merged' | 'done' | 'already-done' | 'job-failed' | 'superseded' };
 
 /** A merge-tree node: a level-0 partial, or the fold of a group (level > 0). */
 export type TreePartial = Partial & { level?: number };
@@ -86,6 +86,18 @@ async function finishJob(deps: MergerDeps, manifest: Manifest, memberKeys: strin
   const status = await readStatus(deps.store, spec.id);
   if (status?.state === 'failed') return { outcome: 'job-failed' };
   if (status?.state === 'done' && (await deps.store.head(manifest.resultKey))) return { outcome: 'already-done' };
+  // Only the newest job of an input publishes under results/: a job whose input was
+  // replaced (or re-submitted with other options) while it ran is superseded, so that
+  // results/ never ends with an older version's answer, whatever the merge order.
+  const newest = await newestJob(deps.store, manifest);
+  if (newest !== spec.id) {
+    await markFailed(
+      deps.store,
+      manifest,
+      `s3://${manifest.input.bucket}/${manifest.input.key} changed while job ${spec.id} ran: a newer job (${newest ?? 'one that could not be planned'}) owns ${manifest.resultKey}, so this job publishes no result`,
+    );
+    return { outcome: 'superseded' };
+  }
   const analysis = resolveAnalysis(spec.analysis.name);
   const members = await readMembers(deps.store, memberKeys);
   const merged = mergePartials(spec, analysis, members, 0);
@@ -98,13 +110,34 @@ async function finishJob(deps: MergerDeps, manifest: Manifest, memberKeys: strin
     return { outcome: 'job-failed' };
   }
   const doc = resultDocument(spec, merged, result, { resumedSlices: 0, elapsedMs: Math.max(0, now() - manifest.createdAt) });
-  // Whichever merger commits first wins; a racing one finds the same keys taken. The
-  // copy under results/ repeats the job's own document, so a retry re-sends that one.
+  // Whichever merger commits first wins; a racing one finds the key taken. The copy
+  // under results/ repeats the job's own document, so racing mergers and retries all
+  // write the same bytes there. It is overwritten, not create-only: a new upload of
+  // the key replaces the result of the previous one.
   await deps.store.putIfAbsent(resultKey(spec.id), JSON.stringify(doc, null, 2));
   const committed = (await deps.store.get(resultKey(spec.id)))!;
-  await deps.store.putIfAbsent(manifest.resultKey, committed);
+  await deps.store.put(manifest.resultKey, committed);
+  // A newer job may have published between the check above and this write: its result wins.
+  const after = await newestJob(deps.store, manifest);
+  if (after !== spec.id) {
+    const theirs = after ? await deps.store.get(resultKey(after)) : undefined;
+    if (theirs) await deps.store.put(manifest.resultKey, theirs);
+  }
   await writeStatus(deps.store, { state: 'done', job: spec.id, input: { bucket: manifest.input.bucket, key: manifest.input.key }, slices: spec.sliceCount, resultKey: manifest.resultKey }, now());
   return { outcome: 'done' };
+}
+
+/**
+ * The job the input's pointer names (the coordinator writes it for every new job); this
+ * job's own id when there is no pointer; undefined when the newest upload of the key
+ * could not be planned.
+ */
+async function newestJob(store: BlobStore, manifest: Manifest): Promise<string | undefined> {
+  const body = await store.get(inputPointerKey(manifest.input.key));
+  if (!body) return manifest.spec.id;
+  const pointer = JSON.parse(new TextDecoder().decode(body)) as { job?: string; input?: { etag?: string } };
+  if (pointer.job) return pointer.job;
+  return pointer.input?.etag === manifest.input.etag ? manifest.spec.id : undefined;
 }
 
 async function readMembers(store: BlobStore, keys: string[]): Promise<TreePartial[]> {

@@ -1,0 +1,361 @@
+/**
+ * The cloud pipeline's use cases over the local directory store, with faults injected
+ * at the ports: every test ends by comparing the final state (the result under
+ * results/, the job's own result, its status, its set of partials) with a clean run of
+ * the same input, and the sum with math.fsum.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Faults, type FaultRule, FaultyInputs, FaultyInvoker, FaultyStore } from '../../lib/adapters/faults.ts';
+import { LocalDirStore } from '../../lib/adapters/local-store.ts';
+import { manifestKey, resultKey, statusKey } from '../../lib/pipeline/keys.ts';
+import { nodeKey } from '../../lib/pipeline/tree.ts';
+import { python } from '../helpers/python.ts';
+import { Cloud, type CloudOptions, cleanRun, type Event, type FinalState, finalState, json, VersionedInputs } from './harness.ts';
+
+const KEY = 'input/runs/values.txt';
+const OPTIONS: Omit<CloudOptions, 'store' | 'inputs'> = { defaults: { analysis: 'sum', sliceBytes: 4096, maxSlices: 1000 }, fanin: 3 };
+
+const roots: string[] = [];
+function dirStore(): LocalDirStore {
+  const root = mkdtempSync(join(tmpdir(), 'fanout-rel-'));
+  roots.push(root);
+  return new LocalDirStore(root);
+}
+afterAll(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
+interface Data {
+  bytes: Uint8Array;
+  fsum: number;
+}
+function makeData(seed: number, n: number): Data {
+  const d = python<{ text: string; fsum: number }>(
+    `rng = np.random.default_rng(${seed})
+a = rng.standard_normal(${n}) * 10.0 ** rng.integers(-6, 7, ${n})
+print(json.dumps({"text": "".join(repr(float(x)) + "\\n" for x in a), "fsum": math.fsum(a.tolist())}))`,
+  );
+  return { bytes: new TextEncoder().encode(d.text), fsum: d.fsum };
+}
+
+let v1: Data;
+let v2: Data;
+let clean1: FinalState;
+let clean2: FinalState;
+
+beforeAll(async () => {
+  v1 = makeData(21, 3000);
+  v2 = makeData(22, 2500);
+  const a = new VersionedInputs(true);
+  a.upload(KEY, v1.bytes);
+  clean1 = await cleanRun(dirStore(), a, KEY, OPTIONS);
+  const b = new VersionedInputs(true);
+  b.upload(KEY, v1.bytes);
+  b.upload(KEY, v2.bytes);
+  clean2 = await cleanRun(dirStore(), b, KEY, OPTIONS);
+  expect((clean1.result!.result as { sum: number }).sum).toBe(v1.fsum);
+  expect((clean2.result!.result as { sum: number }).sum).toBe(v2.fsum);
+  expect(clean1.leaves.length).toBeGreaterThan(9);
+});
+
+interface Setup {
+  versioned?: boolean;
+  store?: FaultRule[];
+  invoker?: FaultRule[];
+  inputs?: FaultRule[];
+  seed?: number;
+  /** the versions already uploaded before the one the test starts with */
+  history?: Uint8Array[];
+}
+
+function setup(s: Setup = {}) {
+  const raw = dirStore();
+  const inputs = new VersionedInputs(s.versioned ?? true);
+  for (const h of s.history ?? []) inputs.upload(KEY, h);
+  inputs.upload(KEY, v1.bytes);
+  const faults = { store: new Faults(s.store), invoker: new Faults(s.invoker), inputs: new Faults(s.inputs) };
+  const cloud = new Cloud({
+    ...OPTIONS,
+    seed: s.seed ?? 7,
+    store: raw,
+    inputs: new FaultyInputs(inputs, faults.inputs),
+    wrapStore: (st) => new FaultyStore(st, faults.store),
+    wrapInvoker: (inv) => new FaultyInvoker(inv, faults.invoker),
+  });
+  return { raw, inputs, faults, cloud };
+}
+
+/** The final state equals the clean run's: same result, done, the same partials, one job. */
+function expectSameAsClean(state: FinalState, clean: FinalState): void {
+  expect(state.status?.state, state.status?.reason).toBe('done');
+  expect(state.job).toBe(clean.job);
+  expect(state.result?.result).toEqual(clean.result!.result);
+  expect(state.result?.job).toBe(clean.job);
+  expect(state.jobResult?.result).toEqual(clean.result!.result);
+  expect(state.leaves).toEqual(clean.leaves);
+}
+
+const isSlice = (e: Event): boolean => e.kind === 'slice';
+
+describe('duplicate delivery', () => {
+  it('gives the clean result when every slice is invoked twice, one after the other', async () => {
+    const { raw, cloud, faults } = setup({ invoker: [{ op: 'invoke', fault: { type: 'duplicate' } }] });
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    expect(faults.invoker.injected('duplicate').length).toBe(clean1.leaves.length);
+    expect(cloud.outcomes.filter((o) => o === 'exists').length).toBe(clean1.leaves.length);
+    expect(cloud.errors).toEqual([]);
+    expectSameAsClean(await finalState(raw, KEY), clean1);
+  });
+
+  it('gives the clean result when every slice runs twice at the same time', async () => {
+    const { raw, cloud } = setup();
+    await cloud.startJob(KEY);
+    const slices = cloud.take(isSlice);
+    expect(slices.length).toBe(clean1.leaves.length);
+    await Promise.all(slices.flatMap((e) => [cloud.handle(e), cloud.handle({ ...e })]));
+    await cloud.drain();
+    expect(cloud.errors).toEqual([]);
+    // Both copies scanned and wrote; exactly one write of each partial created it.
+    expect(cloud.created.filter((k) => k.includes('/tree/0/')).sort()).toEqual(clean1.leaves);
+    expectSameAsClean(await finalState(raw, KEY), clean1);
+  });
+});
+
+describe('workers that die', () => {
+  it('a worker that dies mid-read is retried and the job completes', async () => {
+    // The second chunk read of three different slices fails (64 KiB chunks: slices are one chunk, so use the n-th read overall).
+    const { raw, cloud, faults } = setup({ inputs: [{ op: 'read', nth: [2, 5, 9], fault: { type: 'throw' } }] });
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    expect(faults.inputs.injected('throw').length).toBe(3);
+    expect(cloud.errors.filter((e) => e.startsWith('InjectedFaultError')).length).toBe(3);
+    expectSameAsClean(await finalState(raw, KEY), clean1);
+  });
+
+  it('a worker that dies right after writing its partial is retried, finds it and does nothing', async () => {
+    const { raw, cloud, faults } = setup({ store: [{ op: 'putIfAbsent', key: /\/tree\/0\//, nth: [1, 4, 7], fault: { type: 'crash-after' } }] });
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    expect(faults.store.injected('crash-after').length).toBe(3);
+    expect(cloud.outcomes.filter((o) => o === 'exists').length).toBe(3);
+    expectSameAsClean(await finalState(raw, KEY), clean1);
+  });
+
+  it('a merger that dies right after writing a tree node is retried and the job completes once', async () => {
+    const { raw, cloud } = setup({ store: [{ op: 'putIfAbsent', key: /\/tree\/[1-9]\//, fault: { type: 'crash-after' } }, { op: 'putIfAbsent', key: /result\.json$/, nth: 1, fault: { type: 'crash-after' } }] });
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    expect(cloud.created.filter((k) => k.endsWith('/result.json'))).toHaveLength(1);
+    expectSameAsClean(await finalState(raw, KEY), clean1);
+  });
+});
+
+describe('a partial rewritten with different content', () => {
+  it('is detected when two scans of one slice disagree: the job fails and has no result', async () => {
+    const { raw, inputs, cloud } = setup();
+    // A second, racing worker for slice 1 reads different bytes under the same pin (a
+    // corrupted read, or an analysis changed under the same deployment).
+    await cloud.startJob(KEY);
+    const slices = cloud.take(isSlice);
+    const target = slices.find((e) => e.kind === 'slice' && e.task.index === 1)!;
+    const original = inputs.open.bind(inputs);
+    let opens = 0;
+    inputs.open = (input) => {
+      const src = original(input);
+      if (++opens !== 2) return src;
+      const chunks = src.chunks.bind(src);
+      src.chunks = async function* (start: number, end: number) {
+        for await (const c of chunks(start, end)) {
+          const copy = c.slice();
+          // A digit becomes another digit: still valid numbers, a different sum.
+          for (let i = 0; i < copy.length; i++) if (copy[i]! >= 0x31 && copy[i]! <= 0x38) copy[i]!++;
+          yield copy;
+        }
+      };
+      return src;
+    };
+    await Promise.all([cloud.handle(target), cloud.handle({ ...target })]);
+    inputs.open = original;
+    cloud.queue.push(...slices.filter((e) => e !== target));
+    await cloud.drain();
+    const state = await finalState(raw, KEY);
+    expect(state.status?.state).toBe('failed');
+    expect(state.status?.slice).toBe(1);
+    expect(state.status?.reason).toMatch(/already exists with different content/);
+    expect(state.result).toBeUndefined();
+    expect(state.jobResult).toBeUndefined();
+  });
+});
+
+describe('the input overwritten while the job runs', () => {
+  it.each([
+    { versioned: false, reason: /overwritten after the job was planned/ },
+    { versioned: true, reason: /newer job/ },
+  ])('fails the first job as changed and gives the new version its clean result (versioned bucket: $versioned)', async ({ versioned, reason }) => {
+    const { raw, inputs, cloud } = setup({ versioned });
+    const first = await cloud.startJob(KEY);
+    const job1 = (first as { jobId: string }).jobId;
+    // Half the slices run, then the object is replaced and its event arrives.
+    const slices = cloud.take(isSlice);
+    for (const e of slices.slice(0, slices.length / 2)) await cloud.handle(e);
+    inputs.upload(KEY, v2.bytes);
+    const next = await cloud.startJob(KEY);
+    // The rest of the first job's work is delivered before the new job's.
+    const newer = cloud.take(() => true);
+    cloud.queue.push(...slices.slice(slices.length / 2));
+    await cloud.drain();
+    cloud.queue.push(...newer);
+    await cloud.drain();
+
+    expect((next as { jobId: string }).jobId).not.toBe(job1);
+    const status1 = json<{ state: string; reason: string }>(await raw.get(statusKey(job1)))!;
+    expect(status1.state).toBe('failed');
+    expect(status1.reason).toMatch(reason);
+    expect(await raw.get(resultKey(job1))).toBeUndefined();
+    const state = await finalState(raw, KEY);
+    expect(state.status?.state).toBe('done');
+    expect(state.result?.result).toEqual(clean2.result!.result);
+    expect((state.result?.result as { sum: number }).sum).toBe(v2.fsum);
+  });
+
+  it('a later upload of the same key replaces the result of a finished job', async () => {
+    const { raw, inputs, cloud } = setup();
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    expectSameAsClean(await finalState(raw, KEY), clean1);
+    inputs.upload(KEY, v2.bytes);
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    const state = await finalState(raw, KEY);
+    expect(state.status?.state).toBe('done');
+    expect(state.result?.result).toEqual(clean2.result!.result);
+    expect(state.result?.job).toBe(clean2.job);
+  });
+});
+
+describe('merge triggers', () => {
+  it('two merges of the complete top group at the same moment write exactly one result', async () => {
+    const { raw: raw2, cloud: cloud2 } = setup();
+    await cloud2.startJob(KEY);
+    const merges: Event[] = [];
+    for (;;) {
+      const slices = cloud2.take(isSlice);
+      const created = cloud2.take((e) => e.kind === 'created');
+      merges.push(...created);
+      if (slices.length === 0) break;
+      for (const s of slices) await cloud2.handle(s);
+    }
+    // Every merge event is held until all slices are written, then each is delivered
+    // twice at the same moment, level by level: the top group's last event races itself.
+    for (let round = 0; merges.length > 0 && round < 10; round++) {
+      const batch = merges.splice(0);
+      await Promise.all(batch.flatMap((e) => [cloud2.handle(e), cloud2.handle({ ...e })]));
+      merges.push(...cloud2.take(() => true));
+    }
+    expect(cloud2.errors).toEqual([]);
+    expect(cloud2.created.filter((k) => k.endsWith('/result.json'))).toHaveLength(1);
+    expect(cloud2.outcomes.filter((o) => o === 'done').length).toBeGreaterThanOrEqual(1);
+    expectSameAsClean(await finalState(raw2, KEY), clean1);
+  });
+
+  it('a merge triggered before all partials exist writes nothing until the last one does', async () => {
+    const { raw, cloud } = setup();
+    const start = (await cloud.startJob(KEY)) as { jobId: string; slices: number };
+    const slices = cloud.take(isSlice);
+    const last = slices.pop()!;
+    cloud.queue.push(...slices);
+    await cloud.drain();
+    const before = await finalState(raw, KEY);
+    expect(before.status?.state).toBe('running');
+    expect(before.result).toBeUndefined();
+    expect(before.jobResult).toBeUndefined();
+    expect(cloud.outcomes).toContain('waiting');
+    // Replaying a leaf's event changes nothing either.
+    cloud.queue.push({ kind: 'created', key: nodeKey(start.jobId, 0, 0, 3), attempt: 0 });
+    await cloud.drain();
+    expect(await raw.get(resultKey(start.jobId))).toBeUndefined();
+    cloud.queue.push(last);
+    await cloud.drain();
+    expectSameAsClean(await finalState(raw, KEY), clean1);
+  });
+});
+
+describe('older versions', () => {
+  it('partials of an earlier job on an older version of the same key are never mixed in', async () => {
+    const { raw, inputs, cloud } = setup();
+    // v1's job scans a few slices and is abandoned (its remaining invocations are lost).
+    const first = (await cloud.startJob(KEY)) as { jobId: string };
+    const slices = cloud.take(isSlice);
+    for (const e of slices.slice(0, 4)) await cloud.handle(e);
+    cloud.take(() => true);
+    const leftovers = await raw.list(`jobs/${first.jobId}/tree/0/`);
+    expect(leftovers).toHaveLength(4);
+    inputs.upload(KEY, v2.bytes);
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    const state = await finalState(raw, KEY);
+    expect(state.job).not.toBe(first.jobId);
+    expect(state.job).toBe(clean2.job);
+    expect(state.status?.state).toBe('done');
+    expect(state.result?.result).toEqual(clean2.result!.result);
+    for (const leaf of state.leaves) expect(json<{ job: string }>(await raw.get(leaf))!.job).toBe(state.job);
+    // The old job's partials are still its own, and it never got a result.
+    expect(await raw.list(`jobs/${first.jobId}/tree/0/`)).toEqual(leftovers);
+    expect(await raw.get(resultKey(first.jobId))).toBeUndefined();
+  });
+});
+
+describe('the coordinator retried', () => {
+  it('after it already invoked some slices: the same job, the clean result', async () => {
+    const { raw, cloud, faults } = setup({ invoker: [{ op: 'invoke', nth: 5, fault: { type: 'throw' } }] });
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    expect(faults.invoker.injected('throw')).toHaveLength(1);
+    expect(cloud.outcomes).toContain('resumed');
+    const state = await finalState(raw, KEY);
+    expect(state.manifests).toEqual([manifestKey(clean1.job!)]);
+    expectSameAsClean(state, clean1);
+  });
+
+  it('after it died right after writing the manifest: the retry writes the status and the pointer', async () => {
+    const { raw, cloud } = setup({ store: [{ op: 'putIfAbsent', key: /manifest\.json$/, nth: 1, fault: { type: 'crash-after' } }] });
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    const state = await finalState(raw, KEY);
+    expect(state.pointer?.job).toBe(clean1.job);
+    expectSameAsClean(state, clean1);
+  });
+
+  it('when every event is shuffled and every second one duplicated: the clean result', async () => {
+    for (const seed of [3, 4, 5]) {
+      const { raw, cloud } = setup({ seed, invoker: [{ op: 'invoke', nth: Array.from({ length: 40 }, (_, i) => 2 * i + 1), fault: { type: 'duplicate' } }] });
+      cloud.uploaded(KEY);
+      cloud.uploaded(KEY);
+      await cloud.drain();
+      expect(cloud.errors).toEqual([]);
+      expectSameAsClean(await finalState(raw, KEY), clean1);
+    }
+  });
+});
+
+describe('store errors without an SDK to retry them', () => {
+  it('S3 errors on any call end in a retried function and the clean result', async () => {
+    const { raw, cloud, faults } = setup({
+      seed: 11,
+      store: [
+        { op: 'putIfAbsent', nth: [3, 9], fault: { type: 's3-error', code: 'SlowDown' } },
+        { op: 'get', nth: [5, 17], fault: { type: 's3-error', code: 'InternalError' } },
+        { op: 'list', nth: [2], fault: { type: 's3-error', code: 'SlowDown' } },
+      ],
+    });
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    expect(faults.store.injected('s3-error')).toHaveLength(5);
+    expectSameAsClean(await finalState(raw, KEY), clean1);
+  });
+});
+

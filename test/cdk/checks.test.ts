@@ -20,7 +20,11 @@ interface Violation {
   violatingConstructs: { constructPath: string }[];
 }
 
-/** Synthesizes an app and returns the AwsSolutions findings of its validation report. */
+/**
+ * Synthesizes an app and returns the AwsSolutions findings of its validation report.
+ * cdk-nag 3 runs as a validation plugin: its findings go to validation-report.json and
+ * make synth throw; they are not stack annotations, so Annotations.fromStack cannot see them.
+ */
 function synthWithReport(app: App, outdir: string): { violations: Violation[]; error?: Error } {
   let error: Error | undefined;
   try {

@@ -130,10 +130,10 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-async function bench(dataset: string, file: string, tools: Tool[]): Promise<Row[]> {
+async function bench(dataset: string, file: string, tools: Tool[], rounds = runs): Promise<Row[]> {
   const mb = statSync(file).size / 1e6;
   const rows: Row[] = tools.map((t) => ({ dataset, mb, tool: t.name, wall: [], cpu: [], rss: [], total: NaN }));
-  for (let r = 0; r < runs; r++) {
+  for (let r = 0; r < rounds; r++) {
     for (const [i, tool] of tools.entries()) {
       const s = await measure(tool.argv(file));
       tool.cleanup?.();
@@ -149,11 +149,11 @@ async function bench(dataset: string, file: string, tools: Tool[]): Promise<Row[
 
 function table(rows: Row[]): string {
   const out = [
-    '| dataset | tool | wall s, median (min–max) | MB/s | time / fanout default | CPU s (user+sys) | peak RSS MB | total |',
+    '| dataset | tool | wall s, median (min–max) | MB/s | time / fanout default (or first row) | CPU s (user+sys) | peak RSS MB | total |',
     '|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    const ref = rows.find((x) => x.dataset === r.dataset && x.tool.includes('fanout') && x.tool.includes('default'))!;
+    const ref = rows.find((x) => x.dataset === r.dataset && x.tool.includes('fanout') && x.tool.includes('default')) ?? rows.find((x) => x.dataset === r.dataset)!;
     const w = median(r.wall);
     out.push(
       `| ${r.dataset} | ${r.tool} | ${w.toFixed(2)} (${Math.min(...r.wall).toFixed(2)}–${Math.max(...r.wall).toFixed(2)}) | ${(r.mb / w).toFixed(0)} | ${(w / median(ref.wall)).toFixed(2)}× | ${median(r.cpu).toFixed(2)} | ${Math.max(...r.rss).toFixed(0)} | ${r.total.toPrecision(12)} |`,
@@ -177,7 +177,7 @@ function machine(): string {
     `- CPU: ${cpu[0]?.model ?? '?'}, ${cpu.length} logical cores; RAM ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
     `- load average when the run started: ${loadavg().map((x) => x.toFixed(1)).join(', ')} (the machine may be shared: see CPU s for a load-independent figure)`,
     `- Node ${process.version}, DuckDB (@duckdb/node-api) ${duck}, numpy ${version('python3', ['-c', 'import numpy; print(numpy.__version__)'])}`,
-    `- ${runs} runs per tool, taking turns; page cache warm (every file is read once before timing)`,
+    `- ${runs} runs per tool (2 for the slice and memory rows), taking turns; page cache warm (every file is read once before timing)`,
   ].join('\n');
 }
 
@@ -201,8 +201,8 @@ async function main(): Promise<void> {
   const sliceRows = await bench(`slices: ${(statSync(f('f6-200MB.csv')).size / 1e6).toFixed(0)} MB CSV`, f('f6-200MB.csv'), [
     fanoutTool('fanout, 16 slices', ['--slices', '16']),
     fanoutTool('fanout, 10000 slices', ['--slices', '10000']),
-  ]);
-  const memRows = await bench(`memory: ${(statSync(f('big.csv')).size / 1e9).toFixed(2)} GB CSV`, f('big.csv'), [fanoutTool('fanout, default workers', [])]);
+  ], Math.min(runs, 2));
+  const memRows = await bench(`memory: ${(statSync(f('big.csv')).size / 1e9).toFixed(2)} GB CSV`, f('big.csv'), [fanoutTool('fanout, default workers', [])], Math.min(runs, 2));
   const r16 = median(sliceRows[0]!.wall);
   const r10k = median(sliceRows[1]!.wall);
 
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
   if (existsSync(join(ROOT, 'bench/dcd.ts'))) {
     process.stderr.write('Running bench/dcd.ts\n');
     try {
-      dcd = execFileSync(node, ['--import', 'tsx', join(ROOT, 'bench/dcd.ts'), ...(quick ? ['--quick'] : [])], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      dcd = execFileSync(node, ['--import', 'tsx', join(ROOT, 'bench/dcd.ts'), ...(quick ? ['--mb', '16'] : [])], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     } catch (e) {
       dcd = `bench/dcd.ts failed: ${(e as Error).message}`;
     }

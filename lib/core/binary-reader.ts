@@ -39,7 +39,8 @@ export async function scanBinary(
     throw new RangeError(`slice [${start}, ${end}) is not aligned to ${rb}-byte rows`);
   }
   if (end <= start || rb === 0) return stats;
-  const blockRows = Math.max(1, Math.floor(BLOCK_BYTES / rb));
+  // Never more than the slice holds: thousands of tiny slices must stay cheap.
+  const blockRows = Math.max(1, Math.min(Math.floor(BLOCK_BYTES / rb), (end - start) / rb));
   const staging = new Uint8Array(blockRows * rb);
   const values = new Float64Array(blockRows * columns);
   let filled = 0;

@@ -280,6 +280,24 @@ async function* withFinalNewline(chunks: AsyncIterable<Uint8Array>): AsyncIterab
   yield FINAL_NEWLINE;
 }
 
+const TAIL_PROBE_BYTES = 64 * 1024;
+
+/**
+ * The bytes from `from` to the end of the source, asked for in three spans: the slice
+ * itself, a short probe past its end (where its last record nearly always ends), then
+ * the rest. A source sizes its reads to the span, so a small slice costs a small read
+ * instead of one full read buffer, and the reader still follows a record of any length.
+ */
+async function* sliceThenTail(source: ByteSource, from: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  const size = source.size;
+  // At least a few bytes in the first read, so that a byte order mark arrives whole.
+  const sliceEnd = Math.min(size, Math.max(end, from + 16));
+  const probeEnd = Math.min(size, sliceEnd + TAIL_PROBE_BYTES);
+  yield* source.chunks(from, sliceEnd, signal);
+  if (sliceEnd < probeEnd) yield* source.chunks(sliceEnd, probeEnd, signal);
+  if (probeEnd < size) yield* source.chunks(probeEnd, size, signal);
+}
+
 export interface TextScanOptions extends ScanOptions {
   /** Stop after this many records (the planner reads one to learn the column count). */
   maxRecords?: number;
@@ -317,7 +335,9 @@ export async function scanText(
 
   if (start >= end || start >= size) return { ...stats, columnsSeen: columns };
 
-  let blockCap = learning ? 1 : Math.max(1, Math.floor(65536 / columns));
+  // A block holds up to 64K values, and never more rows than the slice can own (a row
+  // has at least one byte per value), so that thousands of tiny slices stay cheap.
+  let blockCap = learning ? 1 : Math.max(1, Math.min(Math.floor(65536 / columns), Math.ceil((end - start) / columns) + 1));
   let vals = new Float64Array(learning ? 64 : columns * blockCap);
   let blockRows = 0;
   let firstRow = 0;
@@ -396,7 +416,7 @@ export async function scanText(
     if (blockRows === blockCap) flush();
   };
 
-  for await (const buf of withFinalNewline(source.chunks(base, size, options.signal))) {
+  for await (const buf of withFinalNewline(sliceThenTail(source, base, end, options.signal))) {
     const n = buf.length;
     let i = 0;
     if (lookBack) {

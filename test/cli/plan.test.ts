@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FANIN } from '../../lib/cli/plan-command.ts';
 import { startJob } from '../../lib/pipeline/coordinator.ts';
-import { ManifestReader } from '../../lib/pipeline/documents.ts';
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
 import { python } from '../helpers/python.ts';
 import { CountingStore, MemoryInputs } from '../pipeline/fakes.ts';
@@ -48,7 +47,7 @@ describe('fanout plan', () => {
     inputs.add('b', 'input/data.csv', readFileSync(csv));
     const invoked: number[] = [];
     const start = await startJob(
-      { store, inputs, invoker: { invoke: async (t) => void invoked.push(t.index) }, defaults: { sliceBytes: 8192 }, fanin: DEFAULT_FANIN, manifests: new ManifestReader(store) },
+      { store, inputs, invoker: { invoke: async (t) => void invoked.push(t.index) }, defaults: { sliceBytes: 8192 }, fanin: DEFAULT_FANIN },
       { bucket: 'b', key: 'input/data.csv' },
     );
     expect(start).toMatchObject({ outcome: 'started', slices: p.cloud.slices });

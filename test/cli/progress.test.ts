@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { colourWanted, CountBar, ProgressBar } from '../../lib/cli/progress.ts';
+import { fanout, tempDir } from '../helpers/cli.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+function sink() {
+  const out: string[] = [];
+  return { out, stream: { write: (s: string) => out.push(s) } };
+}
+const progress = (done: number, total = 3) => ({ slicesDone: done, slicesTotal: total, resumedSlices: 0, bytesDone: done * 100, bytesTotal: total * 100, startedAt: Date.now() - 1000 });
+
+describe('ProgressBar', () => {
+  it('prints the finished state once when stderr is not a terminal', () => {
+    const { out, stream } = sink();
+    const bar = new ProgressBar({ stream, tty: false, intervalMs: 0 });
+    for (let i = 0; i <= 3; i++) bar.update(progress(i));
+    bar.finish();
+    expect(out.filter((l) => l.includes('3/3 slices'))).toHaveLength(1);
+    expect(out.every((l) => l.endsWith('\n') && !l.includes('\r') && !l.includes('\x1b'))).toBe(true);
+  });
+
+  it('still prints the final state when the last update was throttled', () => {
+    const { out, stream } = sink();
+    const bar = new ProgressBar({ stream, tty: false, intervalMs: 60_000 });
+    bar.update(progress(0, 5));
+    bar.update(progress(4, 5));
+    bar.finish();
+    expect(out).toHaveLength(2);
+    expect(out[1]).toContain('4/5 slices');
+  });
+
+  it('redraws one line on a terminal and ends it with a newline', () => {
+    const { out, stream } = sink();
+    const bar = new ProgressBar({ stream, tty: true, intervalMs: 0, colour: false });
+    for (let i = 0; i <= 3; i++) bar.update(progress(i));
+    bar.finish();
+    expect(out.slice(0, -1).every((s) => s.startsWith('\r') && !s.includes('\n'))).toBe(true);
+    expect(out[out.length - 1]).toBe('\n');
+  });
+});
+
+describe('colour', () => {
+  it.each([
+    [true, {}, true],
+    [true, { NO_COLOR: '1' }, false],
+    [true, { NO_COLOR: '' }, true],
+    [false, {}, false],
+  ])('on a terminal %s with env %j is %s', (tty, env, expected) => {
+    expect(colourWanted(tty, env as NodeJS.ProcessEnv)).toBe(expected);
+  });
+
+  it('colours the bar only when asked', () => {
+    const { out, stream } = sink();
+    new CountBar({ stream, tty: true, colour: true, intervalMs: 0 }).update({ label: 'upload', done: 5, total: 10, startedAt: Date.now() - 1000, unit: 'bytes' });
+    expect(out[0]).toContain('\x1b[32m');
+    const plain = sink();
+    new CountBar({ stream: plain.stream, tty: true, colour: false, intervalMs: 0 }).update({ label: 'job', done: 2, total: 8, startedAt: Date.now() - 1000, unit: 'partials' });
+    expect(plain.out[0]).toBe(`\rjob [${'#'.repeat(6)}${'-'.repeat(18)}] 2/8 partials  ETA 0:03\x1b[K`);
+  });
+});
+
+describe('fanout run progress', () => {
+  it('writes plain lines to a pipe, the last one once, and keeps --json stdout clean', () => {
+    const tmp = tempDir();
+    try {
+      const csv = join(tmp.path, 'p.csv');
+      writeFileSync(csv, Array.from({ length: 5000 }, (_, i) => `${i}\n`).join(''));
+      const r = fanout(['run', csv, '--progress', '--json', '--slices', '4', '--workers', '1', '--state-dir', join(tmp.path, 's')], { env: { FORCE_COLOR: '1' } });
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).records).toBe(5000);
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines.filter((l) => l.includes('4/4 slices'))).toHaveLength(1);
+      expect(r.stderr.includes('\x1b') || r.stderr.includes('\r')).toBe(false);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});

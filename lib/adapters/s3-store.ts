@@ -7,6 +7,8 @@ export class S3Store implements BlobStore {
   constructor(
     private readonly client: S3Client,
     readonly bucket: string,
+    /** tries of a create-only write that meets 409 ConditionalRequestConflict */
+    private readonly conflictAttempts = 6,
   ) {}
 
   async head(key: string): Promise<BlobInfo | undefined> {
@@ -34,15 +36,20 @@ export class S3Store implements BlobStore {
   }
 
   async putIfAbsent(key: string, body: string | Uint8Array): Promise<boolean> {
-    try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json', IfNoneMatch: '*' }));
-      return true;
-    } catch (e) {
-      // 412: the key exists. 409: another conditional write to it is in flight; it will
-      // create the same object, so this writer lost the race either way.
-      const status = httpStatus(e);
-      if (status === 412 || status === 409) return false;
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json', IfNoneMatch: '*' }));
+        return true;
+      } catch (e) {
+        // 412: the key exists.
+        const status = httpStatus(e);
+        if (status === 412) return false;
+        // 409: another conditional write to the key is in flight. It may yet fail (its
+        // writer can die), so "lost the race" is only known once a retry sees 412. The
+        // SDK does not retry 409.
+        if (status !== 409 || attempt >= this.conflictAttempts) throw e;
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(2_000, 50 * 2 ** attempt)));
+      }
     }
   }
 

@@ -92,6 +92,8 @@ export class VersionedInputs implements InputObjects {
 
 export interface CloudOptions {
   store: BlobStore;
+  /** the bucket the upload events name */
+  bucket?: string;
   inputs: InputObjects;
   defaults?: JobOptions;
   fanin?: number;
@@ -145,7 +147,7 @@ export class Cloud {
   }
 
   startJob(key: string): Promise<StartOutcome> {
-    return startJob(this.deps(), { bucket: BUCKET, key });
+    return startJob(this.deps(), { bucket: this.opts.bucket ?? BUCKET, key });
   }
 
   /** Runs one event as its function would, with Lambda's retries and failure destination. */
@@ -155,7 +157,7 @@ export class Cloud {
       if (e.kind === 'slice') outcome = (await scanSliceTask(this.deps(), e.task)).outcome;
       else {
         const route = routeFor(e.key);
-        if (route?.target === 'coordinator') outcome = (await startJob(this.deps(), { bucket: BUCKET, key: e.key })).outcome;
+        if (route?.target === 'coordinator') outcome = (await startJob(this.deps(), { bucket: this.opts.bucket ?? BUCKET, key: e.key })).outcome;
         else if (route?.target === 'merger') outcome = (await onNodeCreated(this.deps(), e.key)).outcome;
         else return;
       }

@@ -280,7 +280,8 @@ export async function scanDcd(source: ByteSource, layout: DcdLayout, start: numb
   const le = layout.littleEndian;
   const native = le === HOST_LITTLE;
   const axisBytes = natom * 4;
-  const blockFrames = Math.max(1, Math.floor(BLOCK_BYTES / fb));
+  // Buffers no larger than the slice: thousands of tiny slices must not each allocate a full block.
+  const blockFrames = Math.max(1, Math.min(Math.floor(BLOCK_BYTES / fb), (end - start) / fb));
   const staging = new Uint8Array(blockFrames * fb);
   const values = new Float64Array(blockFrames * natom * 3);
   const coordsAt = layout.unitCell ? CELL_RECORD_BYTES + 8 : 0;

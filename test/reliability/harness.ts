@@ -54,7 +54,11 @@ export class EventingStore implements BlobStore {
  */
 export class VersionedInputs implements InputObjects {
   private readonly versions = new Map<string, { bytes: Uint8Array; etag: string; versionId: string; metadata: Record<string, string> }[]>();
-  constructor(readonly versioned: boolean) {}
+  constructor(
+    readonly versioned: boolean,
+    /** bytes per ranged read */
+    private readonly chunkBytes = 64 * 1024,
+  ) {}
 
   upload(key: string, bytes: Uint8Array, metadata: Record<string, string> = {}): PinnedInput {
     const list = this.versions.get(key) ?? [];
@@ -77,13 +81,14 @@ export class VersionedInputs implements InputObjects {
       if (!v || v.etag !== input.etag) throw new SourceChangedError(`${name} was overwritten after the job was planned (ETag ${input.etag} no longer matches)`);
       return v;
     };
-    const source = new MemorySource(new Uint8Array(0), name, 64 * 1024) as MemorySource & { identity: string };
+    const step = this.chunkBytes;
+    const source = new MemorySource(new Uint8Array(0), name, step) as MemorySource & { identity: string };
     Object.assign(source, { size: input.size, identity: input.versionId ? `version:${input.versionId}` : `etag:${input.etag}` });
     // Each chunk is a ranged GET with If-Match: the check runs per chunk, as on S3.
     source.chunks = async function* (start: number, end: number) {
-      for (let at = start; at < end; at += 64 * 1024) {
+      for (let at = start; at < end; at += step) {
         const v = lookup();
-        yield v.bytes.subarray(at, Math.min(end, at + 64 * 1024));
+        yield v.bytes.subarray(at, Math.min(end, at + step));
       }
     };
     return source;

@@ -15,6 +15,7 @@ import { parseByteSize } from './format.ts';
 import { PLAN_OPTIONS, PLAN_USAGE, planCommand } from './plan-command.ts';
 import { ProgressBar } from './progress.ts';
 import { REPORT_OPTIONS, REPORT_USAGE, reportCommand } from './report-command.ts';
+import { statusCommand, SUBMIT_OPTIONS, SUBMIT_USAGE, submitCommand } from './submit-command.ts';
 import { summarize } from './summary.ts';
 import { DEV_OPTIONS, DEV_USAGE, devCommand } from '../runtime/dispatcher.ts';
 
@@ -22,6 +23,7 @@ const USAGE = `Usage: fanout run <input> [options]
        fanout demo [--frames N]
 ${REPORT_USAGE}
 ${PLAN_USAGE}
+${SUBMIT_USAGE}
 ${DEV_USAGE}
 
 Runs an exact analysis over one large file (CSV/TSV/whitespace text, .npy, raw binary),
@@ -77,7 +79,7 @@ const OPTIONS = {
 } as const;
 
 // Options of the other commands, kept next to them; one strict parser for all.
-const ALL_OPTIONS = { ...OPTIONS, ...REPORT_OPTIONS, ...PLAN_OPTIONS, ...DEV_OPTIONS } as const;
+const ALL_OPTIONS = { ...OPTIONS, ...REPORT_OPTIONS, ...PLAN_OPTIONS, ...SUBMIT_OPTIONS, ...DEV_OPTIONS } as const;
 
 function positiveInt(name: string, text: string | undefined, min = 1): number | undefined {
   if (text === undefined) return undefined;
@@ -175,6 +177,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'report') return await reportCommand(rest, values);
     if (command === 'plan') return await planCommand(rest, values, runOptionsFrom(values), parseByteSize);
+    if (command === 'submit') return await submitCommand(rest, values, parseByteSize);
+    if (command === 'status') return await statusCommand(rest, values);
     if (command === 'dev') return await devCommand(values);
     if (command === 'demo') {
       await demo(values);

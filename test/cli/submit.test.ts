@@ -1,0 +1,101 @@
+/**
+ * `fanout submit` and `fanout status` as a user runs them, against moto: the real CLI
+ * uploads, the dispatcher (in this process) runs the real handlers, the CLI follows.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Dispatcher, startDispatcher } from '../../lib/runtime/dispatcher.ts';
+import { BIN, type CliResult, ROOT, runJson, tempDir } from '../helpers/cli.ts';
+import { type Moto, startMoto } from '../helpers/moto.ts';
+import { python } from '../helpers/python.ts';
+import { spawn } from 'node:child_process';
+
+const BUCKET = 'fanout-submit';
+
+/** The CLI in a child process, without blocking this one: the dispatcher runs here. */
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('fanout submit and status on moto', () => {
+  let moto: Moto;
+  let dispatcher: Dispatcher;
+  const dir = tempDir('fanout-submit-');
+  const csv = join(dir.path, 'table.csv');
+  const big = join(dir.path, 'big.npy');
+
+  beforeAll(async () => {
+    process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
+    moto = await startMoto();
+    dispatcher = await startDispatcher({ endpoint: moto.endpoint, bucket: BUCKET, workerConcurrency: 2, log: () => {} });
+    python(`rng = np.random.default_rng(5)
+np.savetxt(${JSON.stringify(csv)}, rng.standard_normal((3000, 4)) * 1000, delimiter=",", header="a,b,c,d", comments="")
+np.save(${JSON.stringify(big)}, rng.standard_normal((2200, 1000)))
+print("null")`);
+  });
+
+  afterAll(async () => {
+    await dispatcher?.stop();
+    await moto?.stop();
+    dir.cleanup();
+  });
+
+  it('uploads, follows the job to its result, and prints the same document a local run gives', async () => {
+    const r = await cli(['submit', csv, '--bucket', BUCKET, '--analysis', 'stats', '--skip-header', '--slice-bytes', '16KiB', '--json', '--progress']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    const local = runJson([csv, '--analysis', 'stats', '--skip-header', '--state-dir', join(dir.path, 'state')]);
+    expect(doc.result).toEqual(local.result);
+    expect(doc.records).toBe(3000);
+    expect(doc.slices).toBeGreaterThan(3);
+    expect(r.stderr).toMatch(/upload \[#+\] .*ETA 0:00/);
+    expect(r.stderr).toMatch(new RegExp(`job \\[#+\\] ${doc.slices}/${doc.slices} partials`));
+    expect(r.stderr).toContain(`job ${doc.job}: fanout status ${doc.job} --bucket ${BUCKET}`);
+
+    const byId = await cli(['status', doc.job, '--bucket', BUCKET]);
+    expect(byId.code, byId.stderr).toBe(0);
+    expect(byId.stdout).toContain(`job ${doc.job} in s3://${BUCKET}: done`);
+    expect(byId.stdout).toContain(`${doc.slices}/${doc.slices} partials written`);
+    const byKey = await cli(['status', `s3://${BUCKET}/input/table.csv`, '--json']);
+    expect(byKey.code, byKey.stderr).toBe(0);
+    expect(JSON.parse(byKey.stdout)).toMatchObject({ job: doc.job, state: 'done', partialsDone: doc.slices });
+  });
+
+  it('uploads a file larger than the multipart threshold in parts', async () => {
+    const r = await cli(['submit', big, '--bucket', BUCKET, '--key', 'input/nested/big.npy', '--slice-bytes', '4MiB', '--json', '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    const doc = JSON.parse(r.stdout);
+    const expected = python<number>(`print(json.dumps(math.fsum(np.load(${JSON.stringify(big)}).ravel().tolist())))`);
+    expect(doc.result.sum).toBe(expected);
+    expect(doc.result.count).toBe(2_200_000);
+  });
+
+  it('exits 2 with the reason when the job fails', async () => {
+    const bad = join(dir.path, 'bad.csv');
+    writeFileSync(bad, '1,2\n3,4\n5,x6\n');
+    const r = await cli(['submit', bad, '--bucket', BUCKET]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/fanout: job [0-9a-f]+ failed at slice 0: .*bad\.csv: at byte 10: not a number: "x6"/);
+    const status = await cli(['status', `s3://${BUCKET}/input/bad.csv`]);
+    expect(status.code).toBe(2);
+    expect(status.stdout).toMatch(/: failed/);
+  });
+
+  it('rejects bad options before uploading anything', async () => {
+    const r = await cli(['submit', csv, '--bucket', BUCKET, '--on-bad-record', 'ignore']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--on-bad-record must be fail or skip|onBadRecord/);
+    const noBucket = await cli(['submit', csv], { FANOUT_BUCKET: '', FANOUT_STACK: '' });
+    expect(noBucket.code).toBe(2);
+    expect(noBucket.stderr).toMatch(/--bucket NAME, or --stack NAME/);
+  });
+});

@@ -2,7 +2,7 @@
  * `fanout submit` and `fanout status` as a user runs them, against moto: the real CLI
  * uploads, the dispatcher (in this process) runs the real handlers, the CLI follows.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Dispatcher, startDispatcher } from '../../lib/runtime/dispatcher.ts';
@@ -67,6 +67,14 @@ print("null")`);
     const byKey = await cli(['status', `s3://${BUCKET}/input/table.csv`, '--json']);
     expect(byKey.code, byKey.stderr).toBe(0);
     expect(JSON.parse(byKey.stdout)).toMatchObject({ job: doc.job, state: 'done', partialsDone: doc.slices });
+
+    // the cloud job's report, from its partials in the merge tree
+    const page = join(dir.path, 'cloud.html');
+    const report = await cli(['report', `s3://${BUCKET}/jobs/${doc.job}/`, '--out', page]);
+    expect(report.code, report.stderr).toBe(0);
+    const html = readFileSync(page, 'utf8');
+    expect(html.match(/<svg /g)).toHaveLength(3);
+    expect(html).toContain(`${doc.slices} (${doc.slices} partials found, 0 resumed)`);
   });
 
   it('uploads a file larger than the multipart threshold in parts', async () => {

@@ -34,7 +34,8 @@ if (!existsSync(dcdPath) || !existsSync(npyPath)) {
   writeCoordsNpy(npyPath, d);
 }
 
-function cliMBps(path: string): number {
+/** MB/s of one `fanout run`: over the job's own elapsedMs, and over the wall clock (process start-up included). */
+function cliMBps(path: string): { job: number; wall: number } {
   const state = mkdtempSync(join(cache, 'state-'));
   try {
     const t0 = performance.now();
@@ -42,36 +43,46 @@ function cliMBps(path: string): number {
       encoding: 'utf8',
       maxBuffer: 1 << 28,
     });
-    const ms = performance.now() - t0;
+    const wallMs = performance.now() - t0;
     if (r.status !== 0) throw new Error(`fanout run ${path} failed: ${r.stderr}`);
-    return statSync(path).size / 1e6 / (ms / 1000);
+    const mb = statSync(path).size / 1e6;
+    return { job: mb / ((JSON.parse(r.stdout) as { elapsedMs: number }).elapsedMs / 1000), wall: mb / (wallMs / 1000) };
   } finally {
     rmSync(state, { recursive: true, force: true });
   }
 }
 
-async function readerMBps(path: string): Promise<number> {
-  const source = await FileSource.open(path);
+/** In-process MB/s of one slice over the whole file, best of 5 rounds alternating the two files (the machine is shared). */
+async function scanMBps(paths: readonly string[], withAnalysis: boolean): Promise<number[]> {
+  const real = builtinAnalyses[values.analysis!] as Analysis;
+  const analysis: Analysis = withAnalysis ? real : { ...real, addRows: (s) => s };
+  const sources = await Promise.all(paths.map((p) => FileSource.open(p)));
   try {
-    const spec = await planJob(source, { name: 'sum', options: {} }, { slices: 1 }, source.identity);
-    const noop: Analysis = { ...(builtinAnalyses.sum as Analysis), addRows: (s) => s };
-    let best = Infinity;
-    for (let rep = 0; rep < 3; rep++) {
-      const t0 = performance.now();
-      await scanSlice(source, spec, 0, noop);
-      best = Math.min(best, performance.now() - t0);
+    const specs = await Promise.all(
+      sources.map((src) => planJob(src, { name: real.name, options: {}, needsFrames: real.needsFrames, wholeFrames: real.wholeFrames }, { slices: 1 }, src.identity)),
+    );
+    const best = paths.map(() => Infinity);
+    for (let round = 0; round < 5; round++) {
+      for (let k = 0; k < paths.length; k++) {
+        const t0 = performance.now();
+        await scanSlice(sources[k]!, specs[k]!, 0, analysis);
+        best[k] = Math.min(best[k]!, performance.now() - t0);
+      }
     }
-    return source.size / 1e6 / (best / 1000);
+    return best.map((ms, k) => sources[k]!.size / 1e6 / (ms / 1000));
   } finally {
-    await source.close();
+    await Promise.all(sources.map((src) => src.close()));
   }
 }
 
 const row = (label: string, dcd: number, npy: number): string =>
-  `${label.padEnd(34)} dcd ${dcd.toFixed(0).padStart(6)} MB/s   npy f4 ${npy.toFixed(0).padStart(6)} MB/s   dcd/npy ${(dcd / npy).toFixed(2)}`;
+  `${label.padEnd(40)} dcd ${dcd.toFixed(0).padStart(6)} MB/s   npy f4 ${npy.toFixed(0).padStart(6)} MB/s   dcd/npy ${(dcd / npy).toFixed(2)}`;
 
-const readers = [await readerMBps(dcdPath), await readerMBps(npyPath)] as const;
+const [readerDcd, readerNpy] = await scanMBps([dcdPath, npyPath], false);
+const [scanDcd, scanNpy] = await scanMBps([dcdPath, npyPath], true);
 const cli = [cliMBps(dcdPath), cliMBps(npyPath)] as const;
 console.log(`${frames} frames x ${atoms} atoms: dcd ${(statSync(dcdPath).size / 1e6).toFixed(1)} MB, npy ${(statSync(npyPath).size / 1e6).toFixed(1)} MB`);
-console.log(row('reader only, 1 thread', ...readers));
-console.log(row(`fanout run --analysis ${values.analysis} -w ${values.workers}`, ...cli));
+console.log(row('reader only, 1 thread', readerDcd!, readerNpy!));
+console.log(row(`reader + ${values.analysis}, 1 thread`, scanDcd!, scanNpy!));
+console.log(row(`fanout run --analysis ${values.analysis} -w ${values.workers} (job)`, cli[0].job, cli[1].job));
+console.log(row('  same, wall clock with start-up', cli[0].wall, cli[1].wall));

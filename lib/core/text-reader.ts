@@ -283,18 +283,17 @@ async function* withFinalNewline(chunks: AsyncIterable<Uint8Array>): AsyncIterab
 const TAIL_PROBE_BYTES = 64 * 1024;
 
 /**
- * The bytes from `from` to the end of the source, asked for in three spans: the slice
- * itself, a short probe past its end (where its last record nearly always ends), then
- * the rest. A source sizes its reads to the span, so a small slice costs a small read
- * instead of one full read buffer, and the reader still follows a record of any length.
+ * The bytes from `from` to the end of the source, asked for in two spans: the slice plus
+ * a short probe past its end (where its last record nearly always ends), then the rest.
+ * A source sizes its reads to the span, so a small slice costs a small read instead of
+ * one full read buffer, a ranged source (S3) makes one request per slice in the common
+ * case, and the reader still follows a record of any length.
  */
 async function* sliceThenTail(source: ByteSource, from: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
   const size = source.size;
   // At least a few bytes in the first read, so that a byte order mark arrives whole.
-  const sliceEnd = Math.min(size, Math.max(end, from + 16));
-  const probeEnd = Math.min(size, sliceEnd + TAIL_PROBE_BYTES);
-  yield* source.chunks(from, sliceEnd, signal);
-  if (sliceEnd < probeEnd) yield* source.chunks(sliceEnd, probeEnd, signal);
+  const probeEnd = Math.min(size, Math.max(end, from + 16) + TAIL_PROBE_BYTES);
+  yield* source.chunks(from, probeEnd, signal);
   if (probeEnd < size) yield* source.chunks(probeEnd, size, signal);
 }
 

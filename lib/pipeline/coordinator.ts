@@ -61,7 +61,7 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurr
     const name = opts.analysis ?? 'sum';
     const analysis = resolveAnalysis(name);
     const source = deps.inputs.open(object, 1 << 20);
-    const spec = await planJob(source, { name, options: opts.options ?? {}, needsFrames: analysis.needsFrames ?? false }, planOptionsFor(opts, object.size), inputIdentity(object));
+    const spec = await planJob(source, { name, options: opts.options ?? {}, needsFrames: analysis.needsFrames ?? false, wholeFrames: analysis.wholeFrames ?? false }, planOptionsFor(opts, object.size), inputIdentity(object));
     const pinned = { bucket: object.bucket, key: object.key, size: object.size, etag: object.etag, ...(object.versionId ? { versionId: object.versionId } : {}) };
     const manifest: Manifest = { version: 1, spec, input: pinned, fanin: deps.fanin, resultKey: resultKeyForInput(req.key), createdAt: now() };
     const created = await deps.store.putIfAbsent(manifestKey(spec.id), JSON.stringify(manifest, null, 2));

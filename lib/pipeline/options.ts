@@ -20,7 +20,7 @@ export const jobOptionsSchema = z
     maxSlices: positiveInt,
     delimiter: z.string().min(1),
     skipHeader: z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')]),
-    format: z.enum(['auto', 'text', 'npy', 'raw']),
+    format: z.enum(['auto', 'text', 'npy', 'raw', 'dcd']),
     dtype: z.string().min(1),
     recordShape: z.union([z.array(positiveInt).min(1), z.string().transform((s, ctx) => parseShape(s, ctx))]),
     headerBytes: z.coerce.number().int().min(0),

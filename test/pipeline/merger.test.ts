@@ -65,6 +65,24 @@ print(json.dumps({"npy": base64.b64encode(buf.getvalue()).decode(), "csv": csv, 
     expectedSum = made.fsum;
   });
 
+  it('cuts a framed .npy on frame boundaries for rg, and gives numpy\'s per-frame series', async () => {
+    const made = python<{ npy: string; rg: number[] }>(
+      `import io, base64
+a = np.random.default_rng(4).normal(0, 5, (37, 11, 3))
+buf = io.BytesIO(); np.save(buf, a)
+c = a - a.mean(axis=1, keepdims=True)
+print(json.dumps({"npy": base64.b64encode(buf.getvalue()).decode(), "rg": np.sqrt((c ** 2).sum(axis=2).mean(axis=1)).tolist()}))`,
+    );
+    const store = new CountingStore();
+    const inputs = new MemoryInputs();
+    inputs.add(BUCKET, 'input/traj.npy', Buffer.from(made.npy, 'base64'), { 'fanout-analysis': 'rg' });
+    const { start } = await runPipeline(store, inputs, 'input/traj.npy', { fanin: 3, seed: 5 });
+    expect(start).toMatchObject({ outcome: 'started' });
+    const doc = JSON.parse(store.text('results/traj.npy.json')!);
+    expect(doc.result.frames).toBe(37);
+    doc.result.rg.forEach((r: number, i: number) => expect(Math.abs(r - made.rg[i]!)).toBeLessThan(1e-12 * made.rg[i]!));
+  });
+
   it('merges 10,000 slices with a constant number of store requests per slice', async () => {
     const store = new CountingStore();
     const inputs = new MemoryInputs();

@@ -93,14 +93,32 @@ const HALF_ULP = Float64Array.from({ length: 2048 }, (_, e) => 2 ** (e - 1076));
  * halfway point between doubles.
  */
 export function decimalToDouble(m1: number, k: number, m2: number, e10: number): number {
+  return decimalInto(m1, k, m2, e10, false, ONE, 0) ? ONE[0]! : NaN;
+}
+const ONE = new Float64Array(1);
+
+/**
+ * decimalToDouble(), negated when `neg`, stored to out[index]; false when it declines.
+ * Storing instead of returning keeps the double unboxed when V8 does not inline this.
+ */
+function decimalInto(m1: number, k: number, m2: number, e10: number, neg: boolean, out: Float64Array, index: number): boolean {
   const w = k === 0 ? m1 : m1 * P10[k]! + m2;
   if (w < TWO53) {
-    if (w === 0 || e10 === 0) return w;
-    if (e10 > 0 && e10 <= 22) return w * P10[e10]!;
-    if (e10 < 0 && e10 >= -22) return w / P10[-e10]!;
+    if (w === 0 || e10 === 0) {
+      out[index] = neg ? -w : w;
+      return true;
+    }
+    if (e10 > 0 && e10 <= 22) {
+      out[index] = neg ? -(w * P10[e10]!) : w * P10[e10]!;
+      return true;
+    }
+    if (e10 < 0 && e10 >= -22) {
+      out[index] = neg ? -(w / P10[-e10]!) : w / P10[-e10]!;
+      return true;
+    }
   }
   const j1 = e10 + k;
-  if (e10 < -DD_MAX || j1 > DD_MAX) return NaN;
+  if (e10 < -DD_MAX || j1 > DD_MAX) return false;
   // m1 * 10^j1: the exact product m1 * ph as p1 + e1 (Dekker), plus m1 * pl.
   const ph = PH[j1 + DD_MAX]!;
   const p1 = m1 * ph;
@@ -127,7 +145,9 @@ export function decimalToDouble(m1: number, k: number, m2: number, e10: number):
   let half = HALF_ULP[exp]!;
   if (tail < 0 && (hiWord & 0xfffff) === 0 && dblWords[1 - HI_WORD] === 0) half /= 2;
   const margin = half - Math.abs(tail);
-  return margin > c * DOUBT ? c : NaN;
+  if (!(margin > c * DOUBT)) return false;
+  out[index] = neg ? -c : c;
+  return true;
 }
 
 function twoProductError(a: number, b: number, p: number): number {
@@ -211,9 +231,11 @@ function fastRecord(buf: Uint8Array, i: number, n: number, out: Float64Array, at
       if (i === from || i - from > 5) return -1;
       e10 += eneg ? -ev : ev;
     }
-    const v = decimalToDouble(m1, k, m2, e10);
-    if (v !== v) return -1;
-    out[at + col] = neg ? -v : v;
+    if (k === 0 && e10 <= 0 && e10 >= -22) {
+      // The common case inline: at most 15 digits, an exact power of ten to divide by.
+      const v = m1 / P10[-e10]!;
+      out[at + col] = neg ? -v : v;
+    } else if (!decimalInto(m1, k, m2, e10, neg, out, at + col)) return -1;
     if (col === last) break;
     if (delimiter < 0) {
       if (c !== 32 && c !== 9) return -1;

@@ -123,21 +123,45 @@ export interface Merged {
  * first one (a merged partial is just a Partial covering more rows).
  */
 export function mergePartials(spec: JobSpec, analysis: Analysis, partials: readonly Partial[], firstIndex = 0): Merged {
-  const ctx = analysisContext(spec);
-  let state = analysis.empty(ctx);
-  let rows = 0;
-  let skipped = 0;
-  const skippedExamples: Merged['skippedExamples'] = [];
-  const rowsBefore: number[] = [];
-  partials.forEach((p, i) => {
-    if (p.index !== firstIndex + i || p.job !== spec.id) throw new Error(`partial ${p.index} of job ${p.job} is out of place (expected ${firstIndex + i} of ${spec.id})`);
-    rowsBefore.push(rows);
-    state = analysis.combine(state, analysis.decode(p.state, ctx), rows, ctx);
-    rows += p.rows;
-    skipped += p.skipped;
-    for (const e of p.skippedExamples) if (skippedExamples.length < 5) skippedExamples.push(e);
-  });
-  return { rows, skipped, skippedExamples, state, rowsBefore };
+  const fold = new PartialFold(spec, analysis, firstIndex);
+  for (const p of partials) fold.add(p);
+  return fold.merged();
+}
+
+/**
+ * Folds partials one at a time, in slice order, so a caller that reads them from a
+ * store holds one decoded partial at a time rather than all of them.
+ */
+export class PartialFold {
+  private readonly ctx: AnalysisContext;
+  private state: unknown;
+  private rows = 0;
+  private skipped = 0;
+  private readonly skippedExamples: Merged['skippedExamples'] = [];
+  private readonly rowsBefore: number[] = [];
+
+  constructor(
+    private readonly spec: JobSpec,
+    private readonly analysis: Analysis,
+    private readonly firstIndex = 0,
+  ) {
+    this.ctx = analysisContext(spec);
+    this.state = analysis.empty(this.ctx);
+  }
+
+  add(p: Partial): void {
+    const expected = this.firstIndex + this.rowsBefore.length;
+    if (p.index !== expected || p.job !== this.spec.id) throw new Error(`partial ${p.index} of job ${p.job} is out of place (expected ${expected} of ${this.spec.id})`);
+    this.rowsBefore.push(this.rows);
+    this.state = this.analysis.combine(this.state, this.analysis.decode(p.state, this.ctx), this.rows, this.ctx);
+    this.rows += p.rows;
+    this.skipped += p.skipped;
+    for (const e of p.skippedExamples) if (this.skippedExamples.length < 5) this.skippedExamples.push(e);
+  }
+
+  merged(): Merged {
+    return { rows: this.rows, skipped: this.skipped, skippedExamples: this.skippedExamples, state: this.state, rowsBefore: this.rowsBefore };
+  }
 }
 
 /** Where a row starts, for error messages; text inputs need a re-scan of one slice. */

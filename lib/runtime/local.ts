@@ -8,7 +8,7 @@ import { FileSource } from '../adapters/file-source.ts';
 import { openS3Url } from '../adapters/s3-source.ts';
 import { LocalDirStore } from '../adapters/local-store.ts';
 import { runOnThreads } from '../adapters/thread-pool.ts';
-import { finishResult, mergePartials, type Partial, type ResultDocument, resultDocument, textRowLocator } from '../core/job.ts';
+import { finishResult, PartialFold, type ResultDocument, resultDocument, textRowLocator } from '../core/job.ts';
 import { type JobSpec, type PlanOptions, planJob, sliceBounds } from '../core/plan.ts';
 import { manifestKey, partialKey, partialsPrefix, partialIndexFromKey, resultKey } from '../pipeline/keys.ts';
 import { decodePartial, runSlice } from '../pipeline/slice.ts';
@@ -77,13 +77,13 @@ export async function runLocal(path: string, opts: LocalRunOptions): Promise<Res
     }
     await source.assertUnchanged(spec.input.identity);
 
-    const partials: Partial[] = [];
+    const fold = new PartialFold(spec, analysis);
     for (let i = 0; i < spec.sliceCount; i++) {
       const body = await store.get(partialKey(spec.id, i));
       if (!body) throw new Error(`partial ${i} of job ${spec.id} is missing after the scan`);
-      partials.push(decodePartial(body));
+      fold.add(decodePartial(body));
     }
-    const merged = mergePartials(spec, analysis, partials);
+    const merged = fold.merged();
     const result = await finishResult(spec, analysis, merged, textRowLocator(source, spec, merged));
     const doc = resultDocument(spec, merged, result, { resumedSlices: progress.resumedSlices, elapsedMs: Date.now() - startedAt });
     await store.put(resultKey(spec.id), JSON.stringify(doc, null, 2));

@@ -64,8 +64,10 @@ export function documentRequests(slices: number, fanin: number): { fewest: Reque
   const put = 3 + slices + parents + 3;
   const list = nodes;
   const fewest: Requests = {
-    // a worker and every merge event read the manifest; every merge reads its group; the end reads the status and the committed result
-    get: slices + nodes + nodes + 2,
+    // a worker and every merge event read the manifest; every merge reads its group; the end
+    // reads the status, the input's pointer (is this still the newest job?) before and
+    // after publishing, and the committed result
+    get: slices + nodes + nodes + 4,
     put,
     // a worker checks its partial; a complete group checks its parent
     head: slices + parents,
@@ -73,7 +75,7 @@ export function documentRequests(slices: number, fanin: number): { fewest: Reque
   };
   const most: Requests = {
     // every event of the last group reads the status too
-    get: slices + nodes + nodes + 1 + last,
+    get: slices + nodes + nodes + 3 + last,
     put,
     // every event below the top checks the parent; late ones at the top check the result
     head: slices + belowLast + (last - 1),

@@ -13,6 +13,9 @@ import { defaultDeps, type HandlerDeps } from './runtime.ts';
 /** Time kept back before the deadline for the abort to unwind and be logged. */
 export const DEADLINE_MARGIN_MS = 3_000;
 
+// The first slice this execution environment scans pays its init: its partial says so (fanout report).
+let coldStart = true;
+
 export function createWorkerHandler(getDeps: () => HandlerDeps) {
   return middy<unknown, SliceOutcome, Error, Context>({ timeoutEarlyInMillis: DEADLINE_MARGIN_MS })
     .use(injectLambdaContext(getDeps().logger, { resetKeys: true }))
@@ -27,7 +30,10 @@ export function createWorkerHandler(getDeps: () => HandlerDeps) {
         throw e;
       }
       logger.appendKeys({ jobId: task.jobId, slice: task.index });
-      const r = await scanSliceTask(deps, task, { signal, worker: context.awsRequestId ?? 'lambda' });
+      // One log stream per execution environment: the report's timeline has one lane per instance.
+      const first = coldStart;
+      coldStart = false;
+      const r = await scanSliceTask(deps, task, { signal, worker: context.logStreamName || context.awsRequestId || 'lambda', coldStart: first });
       if (r.outcome === 'failed') logger.error('slice failed', { reason: r.reason });
       else logger.info('slice scanned', { ...r });
       return r;

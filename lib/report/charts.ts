@@ -53,19 +53,37 @@ function kindOf(r: { coldStart: boolean; straggler: boolean }): string {
   return r.coldStart && r.straggler ? 'cold start, straggler' : r.coldStart ? 'cold start' : r.straggler ? 'straggler' : 'slice';
 }
 
+/** Above this many workers, lanes are drawn as numbered rows without labels. */
+const LABELLED_LANES = 60;
+
 export function timelineSpec(model: ReportModel): vl.TopLevelSpec {
-  const laneHeight = Math.max(6, Math.min(22, 360 / Math.max(1, model.workers.length)));
+  const lane = new Map(model.workers.map((w, i) => [w, i]));
+  const labelled = model.workers.length <= LABELLED_LANES;
+  const values = model.rows.map((r) => ({
+    slice: r.index,
+    worker: r.worker,
+    lane: lane.get(r.worker)!,
+    laneEnd: lane.get(r.worker)! + 0.85,
+    start: r.startMs / 1000,
+    end: Math.max(r.endMs, r.startMs + 0.5) / 1000,
+    ms: r.durationMs,
+    kind: kindOf(r),
+  }));
+  // A nominal axis sorted by an explicit list compiles to one expression per entry,
+  // which overflows the stack for a Lambda job's thousand environments: sort by a
+  // field, and past a few dozen lanes use a numeric axis.
+  const y = labelled
+    ? { y: { field: 'worker', type: 'nominal' as const, sort: { field: 'lane', op: 'min' as const }, title: 'worker' } }
+    : { y: { field: 'lane', type: 'quantitative' as const, title: `worker (${model.workers.length} lanes)`, scale: { domain: [0, model.workers.length], nice: false } }, y2: { field: 'laneEnd' } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     width: WIDTH,
-    height: { step: laneHeight },
+    height: labelled ? { step: Math.max(10, Math.min(22, 360 / Math.max(1, model.workers.length))) } : 360,
     config: CONFIG,
-    data: {
-      values: model.rows.map((r) => ({ slice: r.index, worker: r.worker, start: r.startMs / 1000, end: Math.max(r.endMs, r.startMs + 0.5) / 1000, ms: r.durationMs, kind: kindOf(r) })),
-    },
-    mark: { type: 'bar', stroke: 'white', strokeWidth: 0.5, tooltip: true },
+    data: { values },
+    mark: { type: 'bar', stroke: labelled ? 'white' : null, strokeWidth: 0.5, tooltip: true },
     encoding: {
-      y: { field: 'worker', type: 'nominal', sort: model.workers, title: 'worker', axis: model.workers.length > 40 ? { labels: false, ticks: false } : {} },
+      ...y,
       x: { field: 'start', type: 'quantitative', title: 'seconds since the first slice started' },
       x2: { field: 'end' },
       color: { field: 'kind', type: 'nominal', scale: KIND_COLOURS, title: null, legend: { orient: 'top' } },

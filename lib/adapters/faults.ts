@@ -122,26 +122,29 @@ export class Faults {
   }
 
   /** Runs one call through its fault: `run` is the call on the wrapped port. */
-  async apply<T>(call: Call, run: () => Promise<T>): Promise<T> {
+  apply<T>(call: Call, run: () => Promise<T>): Promise<T> {
     const fault = this.pick(call);
-    if (!fault) return run();
-    switch (fault.type) {
-      case 'delay':
-        await sleep(fault.ms);
-        return run();
-      case 'crash-after':
-        await run();
-        throw new InjectedCrashError(`injected crash after ${call.op} ${call.key} succeeded`);
-      case 's3-error':
-        throw s3Error(fault.code);
-      case 'throttle':
-        throw throttleError();
-      case 'throw':
-        throw fault.error ?? new InjectedFaultError(`injected failure of ${call.op} ${call.key}`);
-      case 'duplicate':
-        // Only an invoke can be delivered twice; elsewhere it means nothing.
-        return run();
-    }
+    return fault ? runWithFault(fault, call, run) : run();
+  }
+}
+
+async function runWithFault<T>(fault: Fault, call: Call, run: () => Promise<T>): Promise<T> {
+  switch (fault.type) {
+    case 'delay':
+      await sleep(fault.ms);
+      return run();
+    case 'crash-after':
+      await run();
+      throw new InjectedCrashError(`injected crash after ${call.op} ${call.key} succeeded`);
+    case 's3-error':
+      throw s3Error(fault.code);
+    case 'throttle':
+      throw throttleError();
+    case 'throw':
+      throw fault.error ?? new InjectedFaultError(`injected failure of ${call.op} ${call.key}`);
+    case 'duplicate':
+      // Only an invoke can be delivered twice; elsewhere it means nothing.
+      return run();
   }
 }
 
@@ -194,8 +197,7 @@ export class FaultyInvoker implements Invoker {
       }
       return;
     }
-    // The rest behave as for any call; re-run through apply with the chosen fault.
-    return new Faults([{ fault }]).apply(call, once);
+    return runWithFault(fault, call, once);
   }
 }
 

@@ -133,6 +133,8 @@ describe('fuzzed text', () => {
         if (!out.ok) {
           failures++;
           expectCleanFailure(out.error, bytes);
+          // Bad text is always a problem at a place in the file.
+          expect(out.error, (out.error as Error).message).toBeInstanceOf(InputError);
           // A file of well-formed numbers in rows of one width must not be refused.
           if (ref.valid && !ref.ragged && ref.tokens.length > 0) throw new Error(`refused valid input ${JSON.stringify(Buffer.from(bytes).toString('latin1'))}: ${(out.error as Error).message}`);
           return;
@@ -280,6 +282,43 @@ print(json.dumps(res))`,
     // Accepted headers np.load refuses (read by their descr and shape above): fanout's header parser is more lenient than numpy's.
     console.log(`.npy: ${successes.length} mutated files accepted and equal to numpy (${lenient} of them headers np.load refuses), ${failures} refused cleanly`);
     expect(failures).toBeGreaterThan(100);
+  });
+});
+
+// ---------------------------------------------------------------- raw binary
+
+describe('fuzzed raw binary', () => {
+  it('random bytes as raw records: a truncated last record is an error at its offset, anything else what numpy.frombuffer reads', async () => {
+    const successes: { bytes: Uint8Array; dtype: string; sum: number }[] = [];
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 600 }), fc.constantFrom('<f8', '>f4', '<i2', '>u4', 'u1'), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), async (bytes, dtype, cols, slices) => {
+        counts.raw = (counts.raw ?? 0) + 1;
+        const out = await analyse(bytes, { format: 'raw', dtype, recordShape: [cols], slices }, 64);
+        const recordBytes = Number(dtype.replace(/\D/g, '')) * cols;
+        if (!out.ok) {
+          expectCleanFailure(out.error, bytes);
+          expect(out.error).toBeInstanceOf(InputError);
+          expect(bytes.length % recordBytes, (out.error as Error).message).not.toBe(0);
+          expect((out.error as InputError).offset).toBe(bytes.length - (bytes.length % recordBytes));
+          return;
+        }
+        expect(bytes.length % recordBytes).toBe(0);
+        successes.push({ bytes, dtype, sum: out.result.sum });
+      }),
+      { numRuns: 250, seed: 4247 },
+    );
+    const want = python<string[]>(
+      `import base64
+def fsum(b, dt):
+    try:
+        return repr(math.fsum(np.frombuffer(base64.b64decode(b), dtype=np.dtype(dt)).astype(np.float64).tolist()))
+    except (OverflowError, ValueError):
+        return 'nan'
+print(json.dumps([fsum(b, dt) for b, dt in args]))`,
+      successes.map((s) => [b64(s.bytes), s.dtype]),
+    );
+    successes.forEach((s, i) => expect(`${s.sum}`, `${s.dtype} ${b64(s.bytes)}`).toBe(pyRepr(want[i]!)));
+    expect(successes.length).toBeGreaterThan(50);
   });
 });
 

@@ -10,14 +10,11 @@ import { parseArgs } from 'node:util';
 import { FanoutError, UsageError } from '../core/errors.ts';
 import type { Format, PlanOptions } from '../core/plan.ts';
 import { type LocalRunOptions, runLocal } from '../runtime/local.ts';
+import { DEV_OPTIONS, DEV_USAGE, PLAN_OPTIONS, PLAN_USAGE, REPORT_OPTIONS, REPORT_USAGE, SUBMIT_OPTIONS, SUBMIT_USAGE } from './commands.ts';
 import { writeDemoTrajectory } from './demo.ts';
 import { parseByteSize } from './format.ts';
-import { PLAN_OPTIONS, PLAN_USAGE, planCommand } from './plan-command.ts';
 import { ProgressBar } from './progress.ts';
-import { REPORT_OPTIONS, REPORT_USAGE, reportCommand } from './report-command.ts';
-import { statusCommand, SUBMIT_OPTIONS, SUBMIT_USAGE, submitCommand } from './submit-command.ts';
 import { summarize } from './summary.ts';
-import { DEV_OPTIONS, DEV_USAGE, devCommand } from '../runtime/dispatcher.ts';
 
 const USAGE = `Usage: fanout run <input> [options]
        fanout demo [--frames N]
@@ -175,11 +172,11 @@ export async function main(argv: string[]): Promise<number> {
       await run(rest[0]!, values);
       return 0;
     }
-    if (command === 'report') return await reportCommand(rest, values);
-    if (command === 'plan') return await planCommand(rest, values, runOptionsFrom(values), parseByteSize);
-    if (command === 'submit') return await submitCommand(rest, values, parseByteSize);
-    if (command === 'status') return await statusCommand(rest, values);
-    if (command === 'dev') return await devCommand(values);
+    if (command === 'report') return await (await import('./report-command.ts')).reportCommand(rest, values);
+    if (command === 'plan') return await (await import('./plan-command.ts')).planCommand(rest, values, runOptionsFrom(values), parseByteSize);
+    if (command === 'submit') return await (await import('./submit-command.ts')).submitCommand(rest, values, parseByteSize);
+    if (command === 'status') return await (await import('./submit-command.ts')).statusCommand(rest, values);
+    if (command === 'dev') return await (await import('../runtime/dispatcher.ts')).devCommand(values);
     if (command === 'demo') {
       await demo(values);
       return 0;

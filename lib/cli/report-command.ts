@@ -3,12 +3,6 @@ import { resolve } from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import { buildReport, locateJob, writeReport } from '../report/index.ts';
 
-export const REPORT_USAGE = `       fanout report <result.json | job id | s3://bucket/jobs/<id>/...> [--out report.html] [--svg DIR]`;
-
-export const REPORT_OPTIONS = {
-  svg: { type: 'string' },
-} as const;
-
 export interface ReportValues {
   out?: string;
   svg?: string;

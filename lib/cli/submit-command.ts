@@ -21,16 +21,6 @@ import { INPUT_PREFIX } from '../topology.ts';
 import { CountBar } from './progress.ts';
 import { summarize } from './summary.ts';
 
-export const SUBMIT_USAGE = `       fanout submit <input> --bucket NAME | --stack NAME [--key input/NAME] [--detach] [analysis and input options]
-       fanout status <job id | s3://bucket/input/key> [--bucket NAME | --stack NAME]`;
-
-export const SUBMIT_OPTIONS = {
-  bucket: { type: 'string' },
-  stack: { type: 'string' },
-  key: { type: 'string' },
-  detach: { type: 'boolean' },
-} as const;
-
 export class JobFailedError extends FanoutError {
   override name = 'JobFailedError';
 }

@@ -212,16 +212,6 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   };
 }
 
-export const DEV_USAGE = `       fanout dev --endpoint URL --bucket NAME [--analysis NAME] [--frame-rows N] [--slice-bytes B] ...
-                 runs the cloud pipeline's functions against an S3-compatible endpoint
-                 (moto, LocalStack) until Ctrl-C: upload to input/, results appear in results/`;
-
-export const DEV_OPTIONS = {
-  endpoint: { type: 'string' },
-  bucket: { type: 'string' },
-  fanin: { type: 'string' },
-} as const;
-
 /** `fanout dev`: job defaults come from the same flags as `fanout run`. */
 export async function devCommand(values: Record<string, unknown>): Promise<number> {
   const endpoint = (values.endpoint as string | undefined) ?? process.env.AWS_ENDPOINT_URL;

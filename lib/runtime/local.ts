@@ -5,7 +5,6 @@
  */
 import { unlink } from 'node:fs/promises';
 import { FileSource } from '../adapters/file-source.ts';
-import { openS3Url } from '../adapters/s3-source.ts';
 import { LocalDirStore } from '../adapters/local-store.ts';
 import { runOnThreads } from '../adapters/thread-pool.ts';
 import { finishResult, PartialFold, type ResultDocument, resultDocument, textRowLocator } from '../core/job.ts';
@@ -35,7 +34,7 @@ export interface LocalRunOptions extends PlanOptions {
 export async function runLocal(path: string, opts: LocalRunOptions): Promise<ResultDocument> {
   const startedAt = Date.now();
   // s3://bucket/key reads the object by ranges, pinned to the version it was planned on.
-  const source = path.startsWith('s3://') ? await openS3Url(path) : await FileSource.open(path);
+  const source = path.startsWith('s3://') ? await (await import('../adapters/s3-source.ts')).openS3Url(path) : await FileSource.open(path);
   try {
     const ref = await analysisRef(opts.analysis, opts.analysisOptions);
     const analysis = await loadAnalysis(ref);

@@ -18,6 +18,7 @@ export interface SliceMessage {
 
 const port = parentPort!;
 const sources = new Map<string, Promise<FileSource>>();
+const stores = new Map<string, LocalDirStore>();
 // A thread pays its start-up (thread spawn, TypeScript loader, imports) on its first slice.
 let coldStart = true;
 
@@ -30,7 +31,7 @@ port.on('message', async (msg: SliceMessage) => {
       sources.set(spec.input.name, source);
     }
     const analysis = await loadAnalysis(spec.analysis);
-    const { created } = await runSlice(new LocalDirStore(stateDir), await source, spec, index, analysis, {
+    const { created } = await runSlice(storeFor(stateDir), await source, spec, index, analysis, {
       worker: `thread-${threadId}`,
       coldStart,
       onProgress: (bytes) => port.postMessage({ type: 'progress', bytes }),
@@ -41,3 +42,12 @@ port.on('message', async (msg: SliceMessage) => {
     port.postMessage({ type: 'error', index: msg.index, error: serializeError(e) });
   }
 });
+
+function storeFor(stateDir: string): LocalDirStore {
+  let store = stores.get(stateDir);
+  if (!store) {
+    store = new LocalDirStore(stateDir);
+    stores.set(stateDir, store);
+  }
+  return store;
+}

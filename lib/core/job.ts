@@ -45,10 +45,9 @@ export interface SliceRunOptions extends ScanOptions {
   coldStart?: boolean;
 }
 
-// Sampled on every progress callback (about once per chunk read): cheap next to parsing
-// a chunk, and frequent enough to see the buffers a slice holds. The process may be
-// shared (threads), so this is the process's peak while the slice ran, not the slice's own.
-const rss = (): number => (typeof process !== 'undefined' && process.memoryUsage ? process.memoryUsage.rss() : 0);
+// The process's resident high-water mark (getrusage: no file to open, unlike the current
+// RSS). Threads share a process, so for a threaded run this is the process's peak so far.
+const peakRss = (): number => (typeof process !== 'undefined' && process.resourceUsage ? process.resourceUsage().maxRSS * 1024 : 0);
 
 export function analysisContext(spec: JobSpec): AnalysisContext {
   return { columns: spec.layout.columns, frameRows: spec.frameRows, options: spec.analysis.options };
@@ -62,8 +61,6 @@ export async function scanSlice(
   options: SliceRunOptions = {},
 ): Promise<Partial> {
   const startedAt = Date.now();
-  let peakRssBytes = rss();
-  const onProgress = options.onProgress;
   const { start, end } = sliceBounds(spec, index);
   const ctx = analysisContext(spec);
   let state = analysis.empty(ctx);
@@ -72,15 +69,7 @@ export async function scanSlice(
       state = analysis.addRows(state, values, rowCount, columns, firstRow, ctx);
     },
   };
-  const scanOptions: ScanOptions = {
-    ...options,
-    onBadRecord: spec.onBadRecord,
-    onProgress: (bytes) => {
-      const now = rss();
-      if (now > peakRssBytes) peakRssBytes = now;
-      onProgress?.(bytes);
-    },
-  };
+  const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord };
   const stats =
     spec.layout.kind === 'text'
       ? await scanText(source, spec.layout, start, end, sink, scanOptions)
@@ -103,7 +92,7 @@ export async function scanSlice(
       worker: options.worker ?? 'main',
       records: stats.rows / spec.rowsPerRecord,
       coldStart: options.coldStart ?? false,
-      peakRssBytes: Math.max(peakRssBytes, rss()),
+      peakRssBytes: peakRss(),
     },
   };
 }

@@ -5,6 +5,8 @@
  * slice (this runs on worker threads, or on the CLI's main thread between progress ticks).
  */
 import { readSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { isMainThread } from 'node:worker_threads';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { SourceChangedError } from '../core/errors.ts';
 import type { ByteSource } from '../core/source.ts';
@@ -48,6 +50,9 @@ export class FileSource implements ByteSource {
       if (bytesRead === 0) return;
       at += bytesRead;
       yield buffer.subarray(0, bytesRead);
+      // On the main thread, let the event loop run between chunks: worker threads' messages
+      // (a finished slice waiting for the next one) and progress redraws.
+      if (isMainThread) await nextTurn();
     }
   }
 

@@ -45,14 +45,18 @@ function workerUrlFor(spec: JobSpec): URL {
   return spec.analysis.module !== undefined && /\.[cm]?tsx?$/.test(spec.analysis.module) ? sourceEntry : bundledEntry;
 }
 
+/**
+ * Scans the slices of `queue` on `threads` worker threads. The queue is shared: another
+ * consumer (the main thread) may take slices from it too. On a failure the queue is
+ * emptied, so that every consumer stops after its current slice.
+ */
 export async function runOnThreads(
   spec: JobSpec,
-  indices: number[],
+  queue: number[],
   threads: number,
   stateDir: string,
   events: { progress(bytes: number): void; done(index: number): void },
 ): Promise<void> {
-  const queue = [...indices];
   const workers: Worker[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
@@ -79,11 +83,13 @@ export async function runOnThreads(
             next(w);
           } else if (m.type === 'error') {
             failed = true;
+            queue.length = 0;
             reject(deserializeError(m.error!));
           }
         });
         w.on('error', (e) => {
           failed = true;
+          queue.length = 0;
           reject(e);
         });
         next(w);

@@ -52,7 +52,7 @@ function partials(job: string): Partial[] {
 }
 
 describe('the story in every partial', () => {
-  it('names the thread, marks each thread\'s first slice as its cold start, and counts records and memory', () => {
+  it('names the worker (the main thread or a worker thread), marks each one\'s first slice as its cold start, and counts records and memory', () => {
     const ps = partials(rowsJob.job);
     expect(ps).toHaveLength(SLICES);
     const byWorker = new Map<string, Partial[]>();
@@ -60,7 +60,7 @@ describe('the story in every partial', () => {
     expect(byWorker.size).toBeGreaterThanOrEqual(1);
     expect(byWorker.size).toBeLessThanOrEqual(2);
     for (const [worker, mine] of byWorker) {
-      expect(worker).toMatch(/^thread-\d+$/);
+      expect(worker).toMatch(/^(main|thread-\d+)$/);
       const inOrder = [...mine].sort((a, b) => a.run.startedAt - b.run.startedAt);
       expect(inOrder.map((p) => p.run.coldStart)).toEqual(inOrder.map((_, i) => i === 0));
       // one thread runs one slice at a time

@@ -15,6 +15,7 @@
  * sub-ranges and doubles them, so an early stop has asked S3 for under a MiB, not K
  * full sub-ranges.
  */
+import { setMaxListeners } from 'node:events';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SourceChangedError, UsageError } from '../core/errors.ts';
 import type { ByteSource } from '../core/source.ts';
@@ -124,6 +125,8 @@ export class S3Source implements ByteSource {
     signal?.throwIfAborted();
     // Ours, so that a consumer who stops early (break, throw) cancels the GETs too.
     const ctl = new AbortController();
+    // Each GET listens on it twice (the SDK and fill): K > 4 is not a listener leak.
+    setMaxListeners(2 * this.concurrency + 8, ctl.signal);
     const onAbort = (): void => ctl.abort(signal!.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     const ranges = this.subRanges(start, end);

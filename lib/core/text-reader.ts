@@ -73,7 +73,6 @@ for (let j = -DD_MAX; j <= DD_MAX; j++) {
     PL[j + DD_MAX] = num < 0n ? -q : q;
   }
 }
-const SPLITTER = 134217729; // 2^27 + 1
 // The double-double result below is within 2^-96 of the exact value (relative); a much
 // wider margin than that decides whether it can be rounded without doubt.
 const DOUBT = 2 ** -88;
@@ -123,13 +122,7 @@ function decimalInto(m1: number, k: number, m2: number, e10: number, neg: boolea
   // m1 * 10^j1: the exact product m1 * ph as p1 + e1 (Dekker), plus m1 * pl.
   const ph = PH[j1 + DD_MAX]!;
   const p1 = m1 * ph;
-  let t = SPLITTER * m1;
-  const ah = t - (t - m1);
-  const al = m1 - ah;
-  t = SPLITTER * ph;
-  const bh = t - (t - ph);
-  const bl = ph - bh;
-  let lo = ((ah * bh - p1) + ah * bl + al * bh) + al * bl + m1 * PL[j1 + DD_MAX]!;
+  let lo = twoProductError(m1, ph, p1) + m1 * PL[j1 + DD_MAX]!;
   if (k > 0) {
     // m2 * 10^e10 is below 10^-14 of the total: a rounded product and its first
     // correction keep it far inside the error budget.

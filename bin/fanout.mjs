@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The fanout command. It runs the bundle in dist/ (npm run build, also run by npm
-// install) when that is at least as new as every source file, and otherwise the
+// install) when that is at least as new as every source file (lib/ and functions/), and otherwise the
 // TypeScript sources through tsx's loader, so an edit never runs stale code. The loader
 // costs a few hundred ms of start-up. FANOUT_SOURCE=1 forces the sources, FANOUT_BUNDLE=1
 // the bundle.
@@ -22,7 +22,8 @@ function bundleIsFresh() {
   try {
     const builtMs = statSync(new URL('dist/cli.js', root)).mtimeMs;
     // The benchmark builds the bundle itself and must time it even while sources change.
-    return process.env.FANOUT_BUNDLE === '1' || builtMs >= newestSourceMs(new URL('lib/', root));
+    // functions/ too: `fanout dev` runs the Lambda handlers from the bundle.
+    return process.env.FANOUT_BUNDLE === '1' || builtMs >= Math.max(newestSourceMs(new URL('lib/', root)), newestSourceMs(new URL('functions/', root)));
   } catch {
     return false;
   }

@@ -11,6 +11,7 @@
  * through encode/decode. Encoding must be deterministic: the same rows give the same
  * bytes, so a re-run slice writes an identical partial.
  */
+import { IncompleteFrameError } from './errors.ts';
 import { ExactSum } from './exact-sum.ts';
 
 export interface AnalysisContext {
@@ -109,4 +110,22 @@ export function fromPortable(value: unknown): unknown {
 /** A finite number, or null where JSON has no number (NaN, infinities). */
 export function jsonNumber(x: number): number | null {
   return Number.isFinite(x) ? x : null;
+}
+
+/** The number of whole frames in `rows` rows; a trailing incomplete frame is an error (the runtime adds its byte offset). */
+export function wholeFrameCount(rows: number, frameRows: number): number {
+  const extra = rows % frameRows;
+  if (extra !== 0) throw new IncompleteFrameError(rows - extra, extra, frameRows);
+  return rows / frameRows;
+}
+
+/**
+ * Merges exact sums kept per row of a frame (`width` cells per row) from the right side
+ * into the left one. A slice keys its cells by its own row index, so the right side's
+ * cells move by the number of rows on the left, modulo the frame.
+ */
+export function mergeFrameCells(left: ExactSum[], right: readonly ExactSum[], leftRows: number, frameRows: number, width = 1): void {
+  const cells = frameRows * width;
+  const shift = (leftRows % frameRows) * width;
+  right.forEach((s, k) => left[(k + shift) % cells]!.merge(s));
 }

@@ -7,8 +7,7 @@
  * start on a frame boundary.
  */
 import type { Analysis } from '../analysis.ts';
-import { jsonNumber } from '../analysis.ts';
-import { IncompleteFrameError } from '../errors.ts';
+import { jsonNumber, mergeFrameCells, wholeFrameCount } from '../analysis.ts';
 import { ExactSum, type ExactSumJSON } from '../exact-sum.ts';
 
 export interface MeanStructureState {
@@ -38,17 +37,12 @@ export const meanStructure: Analysis<MeanStructureState, MeanStructureResult> = 
     return state;
   },
   combine(left, right, leftRows, ctx) {
-    const columns = ctx.columns;
-    const wrap = ctx.frameRows * columns;
-    const shift = (leftRows % ctx.frameRows) * columns;
-    right.sums.forEach((s, k) => left.sums[(k + shift) % wrap]!.merge(s));
+    mergeFrameCells(left.sums, right.sums, leftRows, ctx.frameRows, ctx.columns);
     return left;
   },
   finish(state, rows, ctx) {
     const n = ctx.frameRows;
-    const extra = rows % n;
-    if (extra !== 0) throw new IncompleteFrameError(rows - extra, extra, n);
-    const frames = rows / n;
+    const frames = wholeFrameCount(rows, n);
     const mean: (number | null)[][] = [];
     for (let r = 0; r < n; r++) {
       const row: (number | null)[] = [];

@@ -7,8 +7,7 @@
  * side's row count: associative, so any slicing and any merge order agree.
  */
 import type { Analysis } from '../analysis.ts';
-import { jsonNumber } from '../analysis.ts';
-import { IncompleteFrameError } from '../errors.ts';
+import { jsonNumber, mergeFrameCells, wholeFrameCount } from '../analysis.ts';
 import { ExactSum, type ExactSumJSON } from '../exact-sum.ts';
 
 export interface RowSumsState {
@@ -37,16 +36,12 @@ export const rowSums: Analysis<RowSumsState, RowSumsResult> = {
     return state;
   },
   combine(left, right, leftRows, ctx) {
-    const n = ctx.frameRows;
-    const shift = leftRows % n;
-    right.buckets.forEach((b, k) => left.buckets[(k + shift) % n]!.merge(b));
+    mergeFrameCells(left.buckets, right.buckets, leftRows, ctx.frameRows);
     return left;
   },
   finish(state, rows, ctx) {
     const n = ctx.frameRows;
-    const extra = rows % n;
-    if (extra !== 0) throw new IncompleteFrameError(rows - extra, extra, n);
-    const frames = rows / n;
+    const frames = wholeFrameCount(rows, n);
     const sums = state.buckets.map((b) => b.value());
     return {
       frames,

@@ -24,6 +24,55 @@ export function rowBytes(layout: BinaryLayout): number {
 
 const BLOCK_BYTES = 1 << 20;
 
+/**
+ * Streams the bytes [start, end) as blocks of whole fixed-size units (rows, DCD frames):
+ * straight from a chunk when nothing is staged and the chunk is aligned, through one
+ * staging buffer otherwise. `emit(bytes, units, at)` gets `units` whole units that start
+ * at file offset `at`; `bytes` is only valid during the call. A block holds at most
+ * about 1 MiB and never more than the slice, so thousands of tiny slices stay cheap.
+ */
+export async function forEachUnitBlock(
+  source: ByteSource,
+  start: number,
+  end: number,
+  unitBytes: number,
+  alignment: number,
+  options: ScanOptions,
+  emit: (bytes: Uint8Array, units: number, at: number) => void,
+): Promise<number> {
+  const blockUnits = Math.max(1, Math.min(Math.floor(BLOCK_BYTES / unitBytes), (end - start) / unitBytes));
+  const staging = new Uint8Array(blockUnits * unitBytes);
+  let filled = 0;
+  let at = start;
+  for await (const chunk of source.chunks(start, end, options.signal)) {
+    const n = chunk.length;
+    let i = 0;
+    if (filled === 0 && chunk.byteOffset % alignment === 0) {
+      for (let whole = Math.floor(n / unitBytes); whole > 0; ) {
+        const units = Math.min(whole, blockUnits);
+        emit(chunk.subarray(i, i + units * unitBytes), units, at + i);
+        i += units * unitBytes;
+        whole -= units;
+      }
+    }
+    while (i < n) {
+      const take = Math.min(n - i, staging.length - filled);
+      staging.set(chunk.subarray(i, i + take), filled);
+      filled += take;
+      i += take;
+      if (filled === staging.length) {
+        emit(staging, blockUnits, at + i - filled);
+        filled = 0;
+      }
+    }
+    at += n;
+    options.onProgress?.(n);
+  }
+  if (at < end) throw new InputError(source.name, at, `unexpected end of file: expected data up to byte ${end}`);
+  if (filled > 0) emit(staging, filled / unitBytes, end - filled);
+  return at - start;
+}
+
 export async function scanBinary(
   source: ByteSource,
   layout: BinaryLayout,
@@ -39,49 +88,13 @@ export async function scanBinary(
     throw new RangeError(`slice [${start}, ${end}) is not aligned to ${rb}-byte rows`);
   }
   if (end <= start || rb === 0) return stats;
-  // Never more than the slice holds: thousands of tiny slices must stay cheap.
-  const blockRows = Math.max(1, Math.min(Math.floor(BLOCK_BYTES / rb), (end - start) / rb));
-  const staging = new Uint8Array(blockRows * rb);
-  const values = new Float64Array(blockRows * columns);
-  let filled = 0;
+  const values = new Float64Array(Math.max(1, Math.min(Math.floor(BLOCK_BYTES / rb), (end - start) / rb)) * columns);
   let firstRow = 0;
-  let at = start;
-
-  const emit = (rows: number, bytes: Uint8Array): void => {
+  stats.bytesRead = await forEachUnitBlock(source, start, end, rb, 8, options, (bytes, rows) => {
     decodeInto(layout.dtype, bytes, rows * columns, values);
     sink.rows(values, rows, columns, firstRow);
     firstRow += rows;
-  };
-
-  for await (const chunk of source.chunks(start, end, options.signal)) {
-    let i = 0;
-    const n = chunk.length;
-    // Whole blocks straight from the chunk when nothing is staged.
-    if (filled === 0 && chunk.byteOffset % 8 === 0) {
-      const whole = Math.floor(n / rb);
-      for (let r = 0; r + blockRows <= whole; r += blockRows) {
-        emit(blockRows, chunk.subarray(r * rb, (r + blockRows) * rb));
-        i = (r + blockRows) * rb;
-      }
-    }
-    while (i < n) {
-      const take = Math.min(n - i, staging.length - filled);
-      staging.set(chunk.subarray(i, i + take), filled);
-      filled += take;
-      i += take;
-      if (filled === staging.length) {
-        emit(blockRows, staging);
-        filled = 0;
-      }
-    }
-    at += n;
-    stats.bytesRead += n;
-    options.onProgress?.(n);
-  }
-  if (at < end) {
-    throw new InputError(source.name, at, `unexpected end of file: expected data up to byte ${end}`);
-  }
-  if (filled > 0) emit(filled / rb, staging);
+  });
   stats.rows = firstRow;
   return stats;
 }

@@ -11,6 +11,7 @@
  * Coordinates are stored per axis (all X, then all Y, then all Z), so the reader
  * transposes every frame into NATOM rows of (x, y, z): the shape every analysis sees.
  */
+import { forEachUnitBlock } from './binary-reader.ts';
 import { InputError } from './errors.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import { emptyStats } from './source.ts';
@@ -280,9 +281,8 @@ export async function scanDcd(source: ByteSource, layout: DcdLayout, start: numb
   const le = layout.littleEndian;
   const native = le === HOST_LITTLE;
   const axisBytes = natom * 4;
-  // Buffers no larger than the slice: thousands of tiny slices must not each allocate a full block.
+  // As many frames as forEachUnitBlock puts in one block.
   const blockFrames = Math.max(1, Math.min(Math.floor(BLOCK_BYTES / fb), (end - start) / fb));
-  const staging = new Uint8Array(blockFrames * fb);
   const values = new Float64Array(blockFrames * natom * 3);
   const coordsAt = layout.unitCell ? CELL_RECORD_BYTES + 8 : 0;
   const recordBytes = axisBytes + 8;
@@ -341,36 +341,7 @@ export async function scanDcd(source: ByteSource, layout: DcdLayout, start: numb
     firstRow += frames * natom;
   };
 
-  let filled = 0;
-  let at = start;
-  for await (const chunk of source.chunks(start, end, options.signal)) {
-    const n = chunk.length;
-    let i = 0;
-    // Whole frames straight from the chunk when nothing is staged: no copy.
-    if (filled === 0 && chunk.byteOffset % 4 === 0) {
-      for (let whole = Math.floor(n / fb); whole > 0; ) {
-        const frames = Math.min(whole, blockFrames);
-        emit(chunk.subarray(i, i + frames * fb), frames, at + i);
-        i += frames * fb;
-        whole -= frames;
-      }
-    }
-    while (i < n) {
-      const take = Math.min(n - i, staging.length - filled);
-      staging.set(chunk.subarray(i, i + take), filled);
-      filled += take;
-      i += take;
-      if (filled === staging.length) {
-        emit(staging, blockFrames, at + i - filled);
-        filled = 0;
-      }
-    }
-    at += n;
-    stats.bytesRead += n;
-    options.onProgress?.(n);
-  }
-  if (at < end) throw new InputError(source.name, at, `unexpected end of file: expected frames up to byte ${end}`);
-  if (filled > 0) emit(staging, filled / fb, end - filled);
+  stats.bytesRead = await forEachUnitBlock(source, start, end, fb, 4, options, emit);
   stats.rows = firstRow;
   return stats;
 }

@@ -8,7 +8,7 @@ import type { Context } from 'aws-lambda';
 import { FanoutError } from '../lib/core/errors.ts';
 import { type StartOutcome, type StartRequest, startJob } from '../lib/pipeline/coordinator.ts';
 import { decodeS3Key, directInvokeSchema, parseEvent, s3EventSchema } from '../lib/pipeline/events.ts';
-import { defaultDeps, type HandlerDeps } from './runtime.ts';
+import { acceptEvent, defaultDeps, type HandlerDeps } from './runtime.ts';
 
 export type CoordinatorResult = (StartOutcome | { outcome: 'failed'; reason: string })[];
 
@@ -27,13 +27,7 @@ export function createCoordinatorHandler(getDeps: () => HandlerDeps) {
     .handler(async (event) => {
       const deps = getDeps();
       const { logger } = deps;
-      let requests: StartRequest[];
-      try {
-        requests = requestsOf(event);
-      } catch (e) {
-        logger.error('rejected event', { error: (e as Error).message });
-        throw e;
-      }
+      const requests = acceptEvent(logger, () => requestsOf(event));
       if (!deps.invoker) throw new Error('WORKER_FUNCTION_NAME is not set: the coordinator cannot invoke workers');
       const results: CoordinatorResult = [];
       for (const req of requests) {

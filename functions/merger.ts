@@ -9,7 +9,7 @@ import type { Context } from 'aws-lambda';
 import { decodeS3Key, failureReason, failureRecordSchema, parseEvent, s3EventSchema, sliceTaskSchema, sqsEventSchema } from '../lib/pipeline/events.ts';
 import { type MergeOutcome, onNodeCreated, recordInvokeFailure } from '../lib/pipeline/merger.ts';
 import { parseNodeKey } from '../lib/pipeline/tree.ts';
-import { defaultDeps, type HandlerDeps } from './runtime.ts';
+import { acceptEvent, defaultDeps, type HandlerDeps } from './runtime.ts';
 
 export type MergerResult = (MergeOutcome | { outcome: 'failure-recorded' | 'failure-logged' })[];
 
@@ -45,13 +45,7 @@ export function createMergerHandler(getDeps: () => HandlerDeps) {
         }
         return results;
       }
-      let s3;
-      try {
-        s3 = parseEvent(s3EventSchema, event, 'S3 event');
-      } catch (e) {
-        logger.error('rejected event', { error: (e as Error).message });
-        throw e;
-      }
+      const s3 = acceptEvent(logger, () => parseEvent(s3EventSchema, event, 'S3 event'));
       for (const r of s3.Records) {
         const key = decodeS3Key(r.s3.object.key);
         const node = parseNodeKey(key);

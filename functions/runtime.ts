@@ -46,3 +46,13 @@ export function defaultDeps(): HandlerDeps {
   }
   return deps;
 }
+
+/** Edge validation: a malformed event is logged and rejected before any side effect. */
+export function acceptEvent<T>(logger: Logger, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    logger.error('rejected event', { error: (e as Error).message });
+    throw e;
+  }
+}

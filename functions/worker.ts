@@ -8,7 +8,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { parseEvent, sliceTaskSchema } from '../lib/pipeline/events.ts';
 import { type SliceOutcome, scanSliceTask } from '../lib/pipeline/worker.ts';
-import { defaultDeps, type HandlerDeps } from './runtime.ts';
+import { acceptEvent, defaultDeps, type HandlerDeps } from './runtime.ts';
 
 /** Time kept back before the deadline for the abort to unwind and be logged. */
 export const DEADLINE_MARGIN_MS = 3_000;
@@ -22,13 +22,7 @@ export function createWorkerHandler(getDeps: () => HandlerDeps) {
     .handler(async (event, context, { signal }) => {
       const deps = getDeps();
       const { logger } = deps;
-      let task;
-      try {
-        task = parseEvent(sliceTaskSchema, event, 'slice descriptor ({ jobId, index })');
-      } catch (e) {
-        logger.error('rejected event', { error: (e as Error).message });
-        throw e;
-      }
+      const task = acceptEvent(logger, () => parseEvent(sliceTaskSchema, event, 'slice descriptor ({ jobId, index })'));
       logger.appendKeys({ jobId: task.jobId, slice: task.index });
       // One log stream per execution environment: the report's timeline has one lane per instance.
       const first = coldStart;

@@ -8,23 +8,22 @@ import { join } from 'node:path';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
-  GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeS3Client } from '../../lib/adapters/s3-client.ts';
-import { type Dispatcher, startDispatcher } from '../../lib/runtime/dispatcher.ts';
+import type { Dispatcher } from '../../lib/runtime/dispatcher.ts';
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
-import { type Moto, startMoto } from '../helpers/moto.ts';
+import { type Moto, type PipelineOnMoto, startPipelineOnMoto } from '../helpers/moto.ts';
 import { python } from '../helpers/python.ts';
 
 const BUCKET = 'fanout-e2e';
 
 describe('the cloud pipeline on moto', () => {
+  let env: PipelineOnMoto;
   let moto: Moto;
   let dispatcher: Dispatcher;
   let s3: S3Client;
@@ -32,32 +31,19 @@ describe('the cloud pipeline on moto', () => {
   const dir = tempDir('fanout-e2e-');
 
   beforeAll(async () => {
-    process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
-    moto = await startMoto();
     // Small slices and fan-in, so that these small files still build a merge tree
     // with several levels and incomplete last groups.
-    dispatcher = await startDispatcher({ endpoint: moto.endpoint, bucket: BUCKET, defaults: { sliceBytes: 48 * 1024, maxSlices: 200 }, fanin: 3, workerConcurrency: 2, log: () => {} });
-    s3 = makeS3Client({ endpoint: moto.endpoint });
-    sqs = new SQSClient({ endpoint: moto.endpoint, region: 'us-east-1' });
+    env = await startPipelineOnMoto({ bucket: BUCKET, defaults: { sliceBytes: 48 * 1024, maxSlices: 200 }, fanin: 3, workerConcurrency: 2 });
+    ({ moto, dispatcher, s3, sqs } = env);
   });
 
   afterAll(async () => {
-    await dispatcher?.stop();
-    s3?.destroy();
-    sqs?.destroy();
-    await moto?.stop();
+    await env?.stop();
     dir.cleanup();
   });
 
-  async function text(key: string): Promise<string | undefined> {
-    try {
-      const r = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-      return await r.Body!.transformToString();
-    } catch (e) {
-      if ((e as Error).name === 'NoSuchKey') return undefined;
-      throw e;
-    }
-  }
+  const text = (key: string): Promise<string | undefined> => env.text(key);
+  const settle = (): Promise<void> => env.settle();
 
   async function waitFor(key: string, timeoutMs = 90_000): Promise<Record<string, unknown> & { result: unknown; job: string }> {
     const deadline = Date.now() + timeoutMs;
@@ -66,20 +52,6 @@ describe('the cloud pipeline on moto', () => {
       if (body) return JSON.parse(body);
       if (Date.now() > deadline) throw new Error(`${key} did not appear within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-
-  /** Until every queue is empty and nothing is in flight. */
-  async function settle(): Promise<void> {
-    let quiet = 0;
-    while (quiet < 3) {
-      let busy = 0;
-      for (const url of Object.values(dispatcher.queues)) {
-        const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes!;
-        busy += Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);
-      }
-      quiet = busy === 0 ? quiet + 1 : 0;
-      await new Promise((r) => setTimeout(r, 400));
     }
   }
 

@@ -1,6 +1,10 @@
 /** A moto S3/SQS server on a free loopback port, for the tests that need a real S3 API. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { makeS3Client } from '../../lib/adapters/s3-client.ts';
+import { type Dispatcher, type DispatcherOptions, startDispatcher } from '../../lib/runtime/dispatcher.ts';
 
 export interface Moto {
   endpoint: string;
@@ -47,5 +51,57 @@ export async function startMoto(timeoutMs = 30_000): Promise<Moto> {
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
+  };
+}
+
+/** moto, the `fanout dev` dispatcher on it, and clients: the cloud pipeline end to end on this machine. */
+export interface PipelineOnMoto {
+  moto: Moto;
+  dispatcher: Dispatcher;
+  s3: S3Client;
+  sqs: SQSClient;
+  /** An object's text, or undefined if there is none. */
+  text(key: string): Promise<string | undefined>;
+  /** Resolves once every queue has been empty, with nothing in flight, three polls in a row. */
+  settle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startPipelineOnMoto(options: Omit<DispatcherOptions, 'endpoint' | 'log'>): Promise<PipelineOnMoto> {
+  process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
+  const moto = await startMoto();
+  const dispatcher = await startDispatcher({ ...options, endpoint: moto.endpoint, log: () => {} });
+  const s3 = makeS3Client({ endpoint: moto.endpoint });
+  const sqs = new SQSClient({ endpoint: moto.endpoint, region: 'us-east-1' });
+  return {
+    moto,
+    dispatcher,
+    s3,
+    sqs,
+    async text(key) {
+      try {
+        return await (await s3.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }))).Body!.transformToString();
+      } catch (e) {
+        if ((e as Error).name === 'NoSuchKey') return undefined;
+        throw e;
+      }
+    },
+    async settle() {
+      for (let quiet = 0; quiet < 3; ) {
+        let busy = 0;
+        for (const url of Object.values(dispatcher.queues)) {
+          const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes!;
+          busy += Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);
+        }
+        quiet = busy === 0 ? quiet + 1 : 0;
+        await new Promise((r) => setTimeout(r, 400));
+      }
+    },
+    async stop() {
+      await dispatcher.stop();
+      s3.destroy();
+      sqs.destroy();
+      await moto.stop();
+    },
   };
 }

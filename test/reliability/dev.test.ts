@@ -4,47 +4,33 @@
  * and duplicated events for both uploads. The result under results/ must be the new
  * version's, equal to math.fsum, and stay so.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeS3Client } from '../../lib/adapters/s3-client.ts';
 import { S3Store } from '../../lib/adapters/s3-store.ts';
-import { type Dispatcher, startDispatcher } from '../../lib/runtime/dispatcher.ts';
-import { type Moto, startMoto } from '../helpers/moto.ts';
+import type { Dispatcher } from '../../lib/runtime/dispatcher.ts';
+import { type PipelineOnMoto, startPipelineOnMoto } from '../helpers/moto.ts';
 import { python } from '../helpers/python.ts';
 
 const BUCKET = 'fanout-rel-dev';
 const KEY = 'input/over written.txt';
 
 describe('an upload overwritten while its job runs, end to end on moto', () => {
-  let moto: Moto;
+  let env: PipelineOnMoto;
   let dispatcher: Dispatcher;
   let s3: S3Client;
   let sqs: SQSClient;
 
   beforeAll(async () => {
-    process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
-    moto = await startMoto();
-    dispatcher = await startDispatcher({ endpoint: moto.endpoint, bucket: BUCKET, defaults: { sliceBytes: 8 * 1024, maxSlices: 500 }, fanin: 4, workerConcurrency: 1, log: () => {} });
-    s3 = makeS3Client({ endpoint: moto.endpoint });
-    sqs = new SQSClient({ endpoint: moto.endpoint, region: 'us-east-1' });
+    env = await startPipelineOnMoto({ bucket: BUCKET, defaults: { sliceBytes: 8 * 1024, maxSlices: 500 }, fanin: 4, workerConcurrency: 1 });
+    ({ dispatcher, s3, sqs } = env);
   }, 60_000);
 
   afterAll(async () => {
-    await dispatcher?.stop();
-    s3?.destroy();
-    sqs?.destroy();
-    await moto?.stop();
+    await env?.stop();
   });
 
-  const text = async (key: string): Promise<string | undefined> => {
-    try {
-      return await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body!.transformToString();
-    } catch (e) {
-      if ((e as Error).name === 'NoSuchKey') return undefined;
-      throw e;
-    }
-  };
+  const text = (key: string): Promise<string | undefined> => env.text(key);
   const until = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -54,17 +40,7 @@ describe('an upload overwritten while its job runs, end to end on moto', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-  const settle = async (): Promise<void> => {
-    for (let quiet = 0; quiet < 3; ) {
-      let busy = 0;
-      for (const url of Object.values(dispatcher.queues)) {
-        const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes!;
-        busy += Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);
-      }
-      quiet = busy === 0 ? quiet + 1 : 0;
-      await new Promise((r) => setTimeout(r, 400));
-    }
-  };
+  const settle = (): Promise<void> => env.settle();
 
   it('publishes only the new version\'s result, and late duplicate events change nothing', async () => {
     const data = python<{ v1: string; v2: string; fsum2: number }>(`rng = np.random.default_rng(91)

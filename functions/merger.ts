@@ -6,8 +6,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { decodeS3Key, failureReason, failureRecordSchema, parseEvent, s3EventSchema, sliceTaskSchema, sqsEventSchema } from '../lib/pipeline/events.ts';
-import { type MergeOutcome, onNodeCreated, recordInvokeFailure } from '../lib/pipeline/merger.ts';
+import { decodeS3Key, parseEvent, s3EventSchema, sqsEventSchema } from '../lib/pipeline/events.ts';
+import { type MergeOutcome, onFailureRecord, onNodeCreated } from '../lib/pipeline/merger.ts';
 import { parseNodeKey } from '../lib/pipeline/tree.ts';
 import { acceptEvent, defaultDeps, type HandlerDeps } from './runtime.ts';
 
@@ -22,26 +22,15 @@ export function createMergerHandler(getDeps: () => HandlerDeps) {
       const results: MergerResult = [];
       const records = (event as { Records?: { eventSource?: string }[] })?.Records;
       if (Array.isArray(records) && records[0]?.eventSource === 'aws:sqs') {
-        for (const r of parseEvent(sqsEventSchema, event, 'SQS event').Records) {
-          let failure;
-          try {
-            failure = parseEvent(failureRecordSchema, JSON.parse(r.body), 'invocation failure record');
-          } catch (e) {
-            logger.error('rejected failure record', { error: (e as Error).message });
-            results.push({ outcome: 'failure-logged' });
-            continue;
+        for (const r of acceptEvent(logger, () => parseEvent(sqsEventSchema, event, 'SQS event')).Records) {
+          const f = await onFailureRecord(deps, r.body);
+          if ('rejected' in f) logger.error('rejected failure record', { error: f.rejected });
+          else if ('functionArn' in f) logger.error('an invocation failed after its retries', { reason: f.reason, function: f.functionArn });
+          else {
+            logger.appendKeys({ jobId: f.jobId, slice: f.index });
+            logger.error('slice failed after its retries', { reason: f.reason, recorded: f.outcome === 'failure-recorded' ? 'recorded' : 'unknown-job' });
           }
-          const task = sliceTaskSchema.safeParse(failure.requestPayload);
-          const reason = failureReason(failure);
-          if (!task.success) {
-            logger.error('an invocation failed after its retries', { reason, function: failure.requestContext.functionArn });
-            results.push({ outcome: 'failure-logged' });
-            continue;
-          }
-          logger.appendKeys({ jobId: task.data.jobId, slice: task.data.index });
-          const recorded = await recordInvokeFailure(deps, task.data.jobId, task.data.index, reason);
-          logger.error('slice failed after its retries', { reason, recorded });
-          results.push({ outcome: recorded === 'recorded' ? 'failure-recorded' : 'failure-logged' });
+          results.push({ outcome: f.outcome });
         }
         return results;
       }

@@ -11,6 +11,7 @@
  * of a job marked failed or superseded is never written.
  */
 import { FanoutError } from '../core/errors.ts';
+import { failureReason, failureRecordSchema, parseEvent, sliceTaskSchema } from './events.ts';
 import { finishResult, mergePartials, type Partial, resultDocument } from '../core/job.ts';
 import type { BlobStore } from '../ports.ts';
 import { resolveAnalysis } from './coordinator.ts';
@@ -165,4 +166,29 @@ export async function recordInvokeFailure(deps: MergerDeps, jobId: string, index
   }
   await markFailed(deps.store, manifest, reason, index);
   return 'recorded';
+}
+
+export type FailureRecordOutcome =
+  | { outcome: 'failure-logged'; rejected: string }
+  | { outcome: 'failure-logged'; reason: string; functionArn: string | undefined }
+  | { outcome: 'failure-recorded' | 'failure-logged'; jobId: string; index: number; reason: string };
+
+/**
+ * One message of the on-failure destination (an SQS body holding Lambda's failure
+ * record). A failed slice marks its job failed; any other failed invocation (a
+ * coordinator, a merger) can only be logged.
+ */
+export async function onFailureRecord(deps: MergerDeps, body: string): Promise<FailureRecordOutcome> {
+  let failure;
+  try {
+    failure = parseEvent(failureRecordSchema, JSON.parse(body), 'invocation failure record');
+  } catch (e) {
+    return { outcome: 'failure-logged', rejected: (e as Error).message };
+  }
+  const reason = failureReason(failure);
+  const task = sliceTaskSchema.safeParse(failure.requestPayload);
+  if (!task.success) return { outcome: 'failure-logged', reason, functionArn: failure.requestContext.functionArn };
+  const { jobId, index } = task.data;
+  const recorded = await recordInvokeFailure(deps, jobId, index, reason);
+  return { outcome: recorded === 'recorded' ? 'failure-recorded' : 'failure-logged', jobId, index, reason };
 }

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { startJob } from '../../lib/pipeline/coordinator.ts';
 import { ManifestReader } from '../../lib/pipeline/documents.ts';
 import { resultKey, statusKey } from '../../lib/pipeline/keys.ts';
-import { onNodeCreated } from '../../lib/pipeline/merger.ts';
+import { onFailureRecord, onNodeCreated } from '../../lib/pipeline/merger.ts';
 import { levelSizes } from '../../lib/pipeline/tree.ts';
 import { scanSliceTask } from '../../lib/pipeline/worker.ts';
 import type { SliceTask } from '../../lib/ports.ts';
@@ -136,5 +136,24 @@ print(json.dumps({"npy": base64.b64encode(buf.getvalue()).decode(), "rg": np.sqr
     expect(store.text('results/bad.csv.json')).toBeUndefined();
     expect(store.text(resultKey(jobId))).toBeUndefined();
     expect(outcomes.failed).toBe(1);
+  });
+
+  it('marks the job failed from the on-failure record of a slice that kept failing, and only logs other records', async () => {
+    const store = new CountingStore();
+    const inputs = new MemoryInputs();
+    inputs.add(BUCKET, 'input/x.csv', new TextEncoder().encode('1\n2\n3\n'));
+    const deps = { store, inputs, invoker: { invoke: async () => {} }, defaults: { analysis: 'sum' }, fanin: 4, manifests: new ManifestReader(store, 0) };
+    const start = await startJob(deps, { bucket: BUCKET, key: 'input/x.csv' });
+    const jobId = (start as { jobId: string }).jobId;
+    const record = (payload: unknown) =>
+      JSON.stringify({
+        requestContext: { functionArn: 'arn:aws:lambda:eu-west-1:1:function:worker', condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+        requestPayload: payload,
+        responsePayload: { errorType: 'Error', errorMessage: 'out of memory' },
+      });
+    expect(await onFailureRecord(deps, record({ jobId, index: 0 }))).toEqual({ outcome: 'failure-recorded', jobId, index: 0, reason: 'Error: out of memory (after 3 attempts)' });
+    expect(JSON.parse(store.text(statusKey(jobId))!)).toMatchObject({ state: 'failed', slice: 0, reason: 'Error: out of memory (after 3 attempts)' });
+    expect(await onFailureRecord(deps, record({ bucket: BUCKET, key: 'input/x.csv' }))).toMatchObject({ outcome: 'failure-logged', functionArn: 'arn:aws:lambda:eu-west-1:1:function:worker' });
+    expect(await onFailureRecord(deps, 'not json')).toMatchObject({ outcome: 'failure-logged', rejected: expect.any(String) });
   });
 });

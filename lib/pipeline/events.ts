@@ -3,32 +3,36 @@
  * invoke of the coordinator, a slice descriptor, and an asynchronous invocation's
  * failure record (from the on-failure destination, delivered through SQS).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { jobOptionsSchema } from './options.ts';
+
+const nonEmpty = z.string().check(z.minLength(1));
 
 const s3Record = z.object({
   eventName: z.string(),
   s3: z.object({
-    bucket: z.object({ name: z.string().min(1) }),
-    object: z.object({ key: z.string().min(1), size: z.number().optional(), eTag: z.string().optional(), versionId: z.string().optional() }),
+    bucket: z.object({ name: nonEmpty }),
+    object: z.object({ key: nonEmpty, size: z.optional(z.number()), eTag: z.optional(z.string()), versionId: z.optional(z.string()) }),
   }),
 });
 
-export const s3EventSchema = z.object({ Records: z.array(s3Record).min(1) });
+export const s3EventSchema = z.object({ Records: z.array(s3Record).check(z.minLength(1)) });
 export type S3Notification = z.infer<typeof s3EventSchema>;
 
-export const directInvokeSchema = z.object({ bucket: z.string().min(1), key: z.string().min(1), options: jobOptionsSchema.optional() }).strict();
+export const directInvokeSchema = z.strictObject({ bucket: nonEmpty, key: nonEmpty, options: z.optional(jobOptionsSchema) });
 
-export const sliceTaskSchema = z.object({ jobId: z.string().regex(/^[0-9a-f]{8,64}$/), index: z.number().int().min(0) }).strict();
+export const sliceTaskSchema = z.strictObject({ jobId: z.string().check(z.regex(/^[0-9a-f]{8,64}$/)), index: z.int().check(z.minimum(0)) });
 
 /** Lambda's destination record for a failed asynchronous invocation. */
 export const failureRecordSchema = z.object({
-  requestContext: z.object({ functionArn: z.string().optional(), condition: z.string().optional(), approximateInvokeCount: z.number().optional() }).loose(),
+  requestContext: z.looseObject({ functionArn: z.optional(z.string()), condition: z.optional(z.string()), approximateInvokeCount: z.optional(z.number()) }),
   requestPayload: z.unknown(),
-  responsePayload: z.unknown().optional(),
+  responsePayload: z.optional(z.unknown()),
 });
 
-export const sqsEventSchema = z.object({ Records: z.array(z.object({ body: z.string(), eventSource: z.literal('aws:sqs').optional() }).loose()).min(1) });
+export const sqsEventSchema = z.object({
+  Records: z.array(z.looseObject({ body: z.string(), eventSource: z.optional(z.literal('aws:sqs')) })).check(z.minLength(1)),
+});
 
 /** S3 event keys are URL-encoded, with '+' for a space. Decoded here, exactly once. */
 export function decodeS3Key(key: string): string {
@@ -39,7 +43,7 @@ export class EventValidationError extends Error {
   override name = 'EventValidationError';
 }
 
-export function parseEvent<T>(schema: z.ZodType<T>, event: unknown, what: string): T {
+export function parseEvent<T>(schema: z.ZodMiniType<T>, event: unknown, what: string): T {
   const r = schema.safeParse(event);
   if (!r.success) throw new EventValidationError(`not a valid ${what}: ${r.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ')}`);
   return r.data;

@@ -4,42 +4,54 @@
  * invoke, the options it names. Every layer is validated: a typo in metadata fails the
  * job with a message that names the option, instead of being silently ignored.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { UsageError } from '../core/errors.ts';
 import type { PlanOptions } from '../core/plan.ts';
 
-const positiveInt = z.coerce.number().int().min(1);
+// zod/mini (a fraction of zod's size in the worker bundle) ships without messages: every
+// issue would read "Invalid input". These errors are read by someone who mistyped an
+// option, so the English messages are installed (for events.ts too, which imports this).
+z.config(en());
 
-export const jobOptionsSchema = z
-  .object({
-    analysis: z.string().min(1),
+const positiveInt = z.pipe(z.coerce.number(), z.int().check(z.minimum(1)));
+const nonEmpty = z.string().check(z.minLength(1));
+
+// Metadata gives strings ("50,100"), a direct invoke may give an array: the string is
+// parsed first, so that a malformed one gets its own message.
+const shape = z.pipe(
+  z.transform((v: unknown, payload) => {
+    if (typeof v !== 'string') return v;
+    const parts = v.split(/[,x]/).map((p) => p.trim());
+    if (parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) {
+      payload.issues.push({ code: 'custom', message: 'takes positive integers such as 50,100', input: v });
+      return z.NEVER;
+    }
+    return parts.map(Number);
+  }),
+  z.array(positiveInt).check(z.minLength(1)),
+);
+
+export const jobOptionsSchema = z.partial(
+  z.strictObject({
+    analysis: nonEmpty,
     /** free-form analysis options (metadata `fanout-option-<key>`) */
     options: z.record(z.string(), z.string()),
     frameRows: positiveInt,
     sliceBytes: positiveInt,
     maxSlices: positiveInt,
-    delimiter: z.string().min(1),
-    skipHeader: z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')]),
+    delimiter: nonEmpty,
+    skipHeader: z.union([z.boolean(), z.pipe(z.enum(['true', 'false']), z.transform((s) => s === 'true'))]),
     format: z.enum(['auto', 'text', 'npy', 'raw', 'dcd']),
-    dtype: z.string().min(1),
-    recordShape: z.union([z.array(positiveInt).min(1), z.string().transform((s, ctx) => parseShape(s, ctx))]),
-    headerBytes: z.coerce.number().int().min(0),
+    dtype: nonEmpty,
+    recordShape: shape,
+    headerBytes: z.pipe(z.coerce.number(), z.int().check(z.minimum(0))),
     onBadRecord: z.enum(['fail', 'skip']),
     concurrency: positiveInt,
-  })
-  .partial()
-  .strict();
+  }),
+);
 
 export type JobOptions = z.output<typeof jobOptionsSchema>;
-
-function parseShape(s: string, ctx: z.RefinementCtx): number[] {
-  const parts = s.split(/[,x]/).map((p) => p.trim());
-  if (parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) {
-    ctx.addIssue({ code: 'custom', message: 'takes positive integers such as 50,100' });
-    return z.NEVER;
-  }
-  return parts.map(Number);
-}
 
 /** The built-in default: 64 MiB slices, at most 10,000 of them. */
 export const DEFAULT_SLICE_BYTES = 64 * 1024 * 1024;

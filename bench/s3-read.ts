@@ -13,7 +13,8 @@
  *    runtime provides @aws-sdk/* and @smithy/*), and everything bundled.
  *
  * Options: --mb N (object size, default 200), --runs N (default 3), --init-runs N (default 7),
- * --stream-mbps N (the paced server's rate per stream, default 90), --latency-ms N (default 20).
+ * --stream-mbps N (the paced server's rate per stream, default 90), --latency-ms N (default 20),
+ * --bundle-only (skip the read measurements).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -124,7 +125,7 @@ server.listen(0, '127.0.0.1', () => console.log(server.address().port));
 async function overPacedServer(mb: number, runs: number, streamMBps: number, latencyMs: number): Promise<void> {
   const size = mb * 1e6;
   const child = spawn(process.execPath, ['--input-type=module', '-e', PACED_SERVER], {
-    env: { PATH: process.env.PATH, SIZE: String(size), RATE: String(streamMBps * 1e6), LATENCY_MS: String(latencyMs) },
+    env: { PATH: process.env.PATH, NODE_NO_WARNINGS: '1', SIZE: String(size), RATE: String(streamMBps * 1e6), LATENCY_MS: String(latencyMs) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
@@ -178,7 +179,7 @@ function importMs(file: string): { importMs: number; processMs: number } {
   const script = `const t0 = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); console.log(performance.now() - t0);`;
   const start = performance.now();
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
-    env: { PATH: process.env.PATH, BUCKET_NAME: 'bench', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', POWERTOOLS_SERVICE_NAME: 'fanout', NODE_OPTIONS: '' },
+    env: { PATH: process.env.PATH, NODE_NO_WARNINGS: '1', BUCKET_NAME: 'bench', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', POWERTOOLS_SERVICE_NAME: 'fanout', NODE_OPTIONS: '' },
   });
   return { importMs: Number(out.toString().trim().split('\n').at(-1)), processMs: performance.now() - start };
 }
@@ -203,6 +204,8 @@ async function bundleFigures(): Promise<void> {
 
 const MB = arg('mb', 200);
 const RUNS = arg('runs', 3);
-await overMoto(MB, RUNS);
-await overPacedServer(MB, RUNS, arg('stream-mbps', 90), arg('latency-ms', 20));
+if (!process.argv.includes('--bundle-only')) {
+  await overMoto(MB, RUNS);
+  await overPacedServer(MB, RUNS, arg('stream-mbps', 90), arg('latency-ms', 20));
+}
 await bundleFigures();

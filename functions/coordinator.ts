@@ -5,6 +5,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { LambdaInvoker, makeLambdaClient } from '../lib/adapters/lambda-invoker.ts';
+import { config } from '../lib/config.ts';
 import { FanoutError } from '../lib/core/errors.ts';
 import { type StartOutcome, type StartRequest, startJob } from '../lib/pipeline/coordinator.ts';
 import { decodeS3Key, directInvokeSchema, parseEvent, s3EventSchema } from '../lib/pipeline/events.ts';
@@ -47,4 +49,13 @@ export function createCoordinatorHandler(getDeps: () => HandlerDeps) {
     });
 }
 
-export const handler = createCoordinatorHandler(defaultDeps);
+// The Lambda client is built here rather than in defaultDeps: the worker and the merger
+// never invoke a function, and leaving @aws-sdk/client-lambda out of their bundles saves
+// about 110 KiB of code to load at every cold start.
+let invoker: LambdaInvoker | undefined;
+function coordinatorDeps(): HandlerDeps {
+  if (!invoker && config.workerFunctionName) invoker = new LambdaInvoker(makeLambdaClient(), config.workerFunctionName, { concurrency: config.defaults.concurrency ?? 32 });
+  return { ...defaultDeps(), invoker };
+}
+
+export const handler = createCoordinatorHandler(coordinatorDeps);

@@ -4,7 +4,6 @@
  * with an in-process worker invoker.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { LambdaInvoker, makeLambdaClient } from '../lib/adapters/lambda-invoker.ts';
 import { makeS3Client } from '../lib/adapters/s3-client.ts';
 import { S3InputObjects } from '../lib/adapters/s3-source.ts';
 import { S3Store } from '../lib/adapters/s3-store.ts';
@@ -18,7 +17,7 @@ export interface HandlerDeps {
   store: BlobStore;
   inputs: InputObjects;
   manifests: ManifestReader;
-  /** only the coordinator uses it */
+  /** only the coordinator uses it, and only its module builds the Lambda one (see coordinator.ts) */
   invoker?: Invoker;
   defaults: JobOptions;
   fanin: number;
@@ -38,7 +37,6 @@ export function defaultDeps(): HandlerDeps {
       store,
       inputs: new S3InputObjects(s3),
       manifests: new ManifestReader(store),
-      invoker: config.workerFunctionName ? new LambdaInvoker(makeLambdaClient(), config.workerFunctionName, { concurrency: config.defaults.concurrency ?? 32 }) : undefined,
       defaults: config.defaults,
       fanin: config.mergeFanin,
       logger,

@@ -51,28 +51,148 @@ export function parseNpyHeader(file: string, header: Uint8Array, fileBytes: numb
   const fail = (problem: string): never => {
     throw new InputError(file, dictStart, `bad .npy header ${JSON.stringify(text.trim())}: ${problem}`);
   };
-  const descr = /['"]descr['"]\s*:\s*(['"])([^'"]*)\1/.exec(text);
-  const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text);
-  const shape = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text);
-  if (/['"]descr['"]\s*:\s*\[/.test(text)) fail('structured dtypes are not supported');
-  if (!descr) fail("no 'descr' string");
-  if (!fortran) fail("no 'fortran_order'");
-  if (!shape) fail("no 'shape' tuple");
-  if (fortran![1] === 'True') fail('Fortran-ordered arrays are not supported: save it with np.ascontiguousarray first');
+  let dict: Map<string, HeaderValue>;
+  try {
+    dict = parseHeaderDict(text, version < 3);
+  } catch (e) {
+    if (!(e instanceof HeaderSyntaxError)) throw e;
+    return fail(e.message);
+  }
+  const keys = [...dict.keys()].sort();
+  if (keys.join() !== 'descr,fortran_order,shape') fail(`the keys must be exactly 'descr', 'fortran_order' and 'shape', not ${keys.map((k) => `'${k}'`).join(', ')}`);
+  const descr = dict.get('descr')!;
+  const fortran = dict.get('fortran_order')!;
+  const shape = dict.get('shape')!;
+  if (descr === null) fail('structured dtypes are not supported');
+  if (typeof descr !== 'string') fail(`'descr' must be a string`);
+  if (typeof fortran !== 'boolean') fail(`'fortran_order' must be True or False`);
+  if (!Array.isArray(shape)) fail(`'shape' must be a tuple of integers`);
+  if (fortran === true) fail('Fortran-ordered arrays are not supported: save it with np.ascontiguousarray first');
   let dtype: DType;
   try {
-    dtype = parseDType(descr![2]!);
+    dtype = parseDType(descr as string);
   } catch {
-    return fail(`unsupported dtype ${JSON.stringify(descr![2])} (object, string, complex, bool and datetime arrays cannot be summed)`);
+    return fail(`unsupported dtype ${JSON.stringify(descr)} (object, string, complex, bool and datetime arrays cannot be summed)`);
   }
-  const dims = shape![1]!
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((s) => (/^\d+L?$/.test(s) ? Number.parseInt(s, 10) : fail(`bad shape entry ${JSON.stringify(s)}`)));
+  const dims = shape as number[];
   const elements = dims.reduce((a, b) => a * b, 1);
   if (!Number.isSafeInteger(elements * dtype.bytes)) fail('the array is too large');
   return { version, dtype, shape: dims, dataOffset: total, dataBytes: elements * dtype.bytes };
+}
+
+/**
+ * The values a header dict holds: strings, True/False, tuples of integers; `null` for a
+ * list (a structured dtype's descr), `unsupported` for any other literal. The caller
+ * refuses the last two by key.
+ */
+type HeaderValue = string | boolean | number[] | null | { unsupported: string };
+
+class HeaderSyntaxError extends Error {}
+
+/**
+ * Parses the dict literal the way numpy reads it (Python's literal syntax, the last of a
+ * repeated key winning), for the subset a header can validly hold. Versions 1 and 2 may
+ * come from Python 2, whose integers could end in L. Anything else is a syntax error:
+ * a header numpy would refuse is never half-read.
+ */
+function parseHeaderDict(text: string, python2Ints: boolean): Map<string, HeaderValue> {
+  let at = 0;
+  const ws = (): void => {
+    while (at < text.length && ' \t\n\r\f\v'.includes(text[at]!)) at++;
+  };
+  const error = (what: string): never => {
+    throw new HeaderSyntaxError(at < text.length ? `${what} at character ${at}, found ${JSON.stringify(text.slice(at, at + 12))}` : `${what} at its end`);
+  };
+  const expect = (ch: string): void => {
+    ws();
+    if (text[at] !== ch) error(`expected '${ch}'`);
+    at++;
+  };
+  const string = (): string => {
+    const quote = text[at];
+    if (quote !== "'" && quote !== '"') return error('expected a quoted string');
+    const end = text.indexOf(quote, at + 1);
+    const body = end < 0 ? error('unterminated string') : text.slice(at + 1, end);
+    if (/[\\\n]/.test(body)) error('escapes are not supported in header strings');
+    at = end + 1;
+    return body;
+  };
+  const integer = (): number => {
+    const m = /^\d+/.exec(text.slice(at, at + 20));
+    if (!m) return error('expected an integer');
+    at += m[0].length;
+    if (python2Ints && (text[at] === 'L' || text[at] === 'l')) at++;
+    if (/[\w.]/.test(text[at] ?? '')) error('expected an integer');
+    return Number.parseInt(m[0], 10);
+  };
+  const value = (): HeaderValue => {
+    ws();
+    const ch = text[at];
+    if (ch === "'" || ch === '"') return string();
+    if (text.startsWith('True', at) || text.startsWith('False', at)) {
+      const word = text.startsWith('True', at) ? 'True' : 'False';
+      at += word.length;
+      if (/\w/.test(text[at] ?? '')) error('expected a value');
+      return word === 'True';
+    }
+    if (ch === '(') {
+      // A tuple: (), (n,), (a, b), (a, b,). A lone (n) is a parenthesised integer.
+      at++;
+      const items: number[] = [];
+      let commas = 0;
+      for (ws(); text[at] !== ')'; ws()) {
+        items.push(integer());
+        ws();
+        if (text[at] === ',') {
+          at++;
+          commas++;
+        } else if (text[at] !== ')') error("expected ',' or ')'");
+      }
+      at++;
+      if (items.length === 1 && commas === 0) return { unsupported: 'an integer' };
+      return items;
+    }
+    if (ch === '[' || ch === '{') return skipBracketed();
+    if (/[\d-]/.test(ch ?? '')) {
+      while (at < text.length && /[\w.+-]/.test(text[at]!)) at++;
+      return { unsupported: 'a number' };
+    }
+    return error('expected a value');
+  };
+  // A list or dict value (a structured descr, a list where a tuple belongs): skipped
+  // over by matching brackets, so that the error names the key rather than the syntax.
+  const skipBracketed = (): HeaderValue => {
+    const open = text[at]!;
+    let depth = 0;
+    for (; at < text.length; at++) {
+      const c = text[at]!;
+      if (c === "'" || c === '"') {
+        string();
+        at--;
+      } else if (c === '[' || c === '{' || c === '(') depth++;
+      else if (c === ']' || c === '}' || c === ')') depth--;
+      if (depth === 0) {
+        at++;
+        return open === '[' ? null : { unsupported: 'a dict' };
+      }
+    }
+    return error('unclosed bracket');
+  };
+
+  const out = new Map<string, HeaderValue>();
+  expect('{');
+  for (ws(); text[at] !== '}'; ws()) {
+    const key = string();
+    expect(':');
+    out.set(key, value());
+    ws();
+    if (text[at] === ',') at++;
+    else if (text[at] !== '}') error("expected ',' or '}'");
+  }
+  at++;
+  ws();
+  if (at < text.length) error('unexpected text after the dict');
+  return out;
 }
 
 /** Builds a version 1.0 header for a C-ordered array (used by the demo and tests). */

@@ -85,4 +85,71 @@ describe('.npy input', () => {
     const bytes = new Uint8Array(readFileSync(path)).subarray(0, 40);
     await expect(planJob(new MemorySource(bytes, path), { name: 'sum', options: {} }, {}, 'x')).rejects.toThrow(/truncated .npy header/);
   });
+
+  // Header dicts as odd writers might produce them. numpy's own header reader (a Python
+  // literal, then exactly three keys of the right types) decides which are valid; we
+  // must accept the same ones with the same shape and refuse the rest.
+  const dicts = [
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }",
+    '{"descr": "<f8", "fortran_order": False, "shape": (2, 3)}',
+    "{'shape': (2, 3), 'descr': '<f8', 'fortran_order': False}",
+    "{'descr':'<f8','fortran_order':False,'shape':(2,3)}",
+    "{ 'descr' : '<f8' ,\t'fortran_order' : False , 'shape' : ( 6 , ) }",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3L)}",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), 'shape': (3, 2)}",
+    "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'descr': '<f8'}",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), 'extra': 1}",
+    "{'descr': '<f8', 'fortran_order': False}",
+    "'descr': '<f8', 'fortran_order': False, 'shape': (2, 3)",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3)",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3)} junk",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2,, 3)}",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3),, }",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (6)}",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': [2, 3]}",
+    "{'descr': '<f8', 'fortran_order': 0, 'shape': (2, 3)}",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2.0, 3)}",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2 3)}",
+    "{'Descr': '<f8', 'fortran_order': False, 'shape': (2, 3)}",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3)}}",
+    "{'descr': '<f8' 'fortran_order': False, 'shape': (2, 3)}",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': ('2', 3)}",
+  ];
+
+  it('accepts exactly the header dicts numpy accepts, with the same shape and dtype', () => {
+    const numpy = python<({ shape: number[]; descr: string } | null)[]>(
+      `import warnings
+from numpy.lib import _format_impl as fmt
+warnings.simplefilter('ignore')
+out = []
+for d in args:
+    try:
+        f = __import__('io').BytesIO(fmt._wrap_header(d, (1, 0)))
+        shape, fortran, dtype = fmt._read_array_header(f, fmt.read_magic(f))
+        out.append({'shape': list(shape), 'descr': dtype.str})
+    except Exception:  # ValueError mostly; tokenize errors escape numpy's Python 2 fallback
+        out.append(None)
+print(json.dumps(out))`,
+      dicts,
+    );
+    const ours = dicts.map((dict) => {
+      const header = npyHeader('<f8', [1]);
+      let text = dict;
+      text += ' '.repeat((64 - ((10 + text.length + 1) % 64)) % 64) + '\n';
+      const bytes = new Uint8Array(10 + text.length);
+      bytes.set(header.subarray(0, 8));
+      new DataView(bytes.buffer).setUint16(8, text.length, true);
+      for (let i = 0; i < text.length; i++) bytes[10 + i] = text.charCodeAt(i);
+      try {
+        const h = parseNpyHeader('odd.npy', bytes, 1 << 20);
+        return { shape: h.shape, descr: h.dtype.descr };
+      } catch (e) {
+        expect(e).toBeInstanceOf(InputError);
+        expect((e as InputError).offset).toBe(10);
+        return null;
+      }
+    });
+    expect(ours.map((o, i) => [dicts[i], o])).toEqual(numpy.map((o, i) => [dicts[i], o]));
+  });
 });
+

@@ -5,7 +5,8 @@
  *
  * Safe to run twice: the job id is a hash of the input's identity and the options, so
  * a duplicate event finds the manifest. It then re-invokes the slices whose partial is
- * missing (the first run may have died half way); workers skip finished slices.
+ * missing (the first run may have died half way); workers skip finished slices. See
+ * restartJob for what else a second start of the same job does.
  */
 import type { Analysis } from '../core/analysis.ts';
 import { builtinAnalyses } from '../core/analyses/index.ts';
@@ -16,7 +17,7 @@ import { inputPointerKey, type Manifest, readStatus, reasonOf, resultKeyForInput
 import { inputIdentity, type InputObjects } from './inputs.ts';
 import { jobPrefix, manifestKey, resultKey } from './keys.ts';
 import { type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor } from './options.ts';
-import { parseNodeKey } from './tree.ts';
+import { levelSizes, nodeKey, parseNodeKey } from './tree.ts';
 
 export interface CoordinatorDeps {
   store: BlobStore;
@@ -37,6 +38,8 @@ export interface StartRequest {
 export type StartOutcome =
   | { outcome: 'started' | 'resumed'; jobId: string; slices: number; invoked: number }
   | { outcome: 'already-done'; jobId: string }
+  /** done before, and its result published again: earlier bytes uploaded again */
+  | { outcome: 'republished'; jobId: string; slices: number; invoked: number }
   | { outcome: 'gone' };
 
 export class InputMissingError extends UsageError {
@@ -65,18 +68,18 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurr
     const pinned = { bucket: object.bucket, key: object.key, size: object.size, etag: object.etag, ...(object.versionId ? { versionId: object.versionId } : {}) };
     const manifest: Manifest = { version: 1, spec, input: pinned, fanin: deps.fanin, resultKey: resultKeyForInput(req.key), createdAt: now() };
     const created = await deps.store.putIfAbsent(manifestKey(spec.id), JSON.stringify(manifest, null, 2));
-    if (!created && (await deps.store.head(resultKey(spec.id)))) return { outcome: 'already-done', jobId: spec.id };
-    // A first run that died right after the manifest left no status and no pointer: a retry writes them.
-    if (created || !(await readStatus(deps.store, spec.id))) {
+    const pointer = JSON.stringify({ job: spec.id, input: pinned, status: `jobs/${spec.id}/status.json`, result: manifest.resultKey }, null, 2);
+    if (created) {
       await writeStatus(deps.store, { state: 'running', job: spec.id, input: { bucket: req.bucket, key: req.key }, slices: spec.sliceCount }, now());
-      await deps.store.put(inputPointerKey(req.key), JSON.stringify({ job: spec.id, input: pinned, status: `jobs/${spec.id}/status.json`, result: manifest.resultKey }, null, 2));
+      await deps.store.put(inputPointerKey(req.key), pointer);
+      await forEachLimit(
+        Array.from({ length: spec.sliceCount }, (_, i) => i),
+        opts.concurrency ?? concurrency,
+        (index) => deps.invoker.invoke({ jobId: spec.id, index }),
+      );
+      return { outcome: 'started', jobId: spec.id, slices: spec.sliceCount, invoked: spec.sliceCount };
     }
-    // A re-run invokes only the slices without a partial: one list call per 1000 slices.
-    const done = new Set<number>();
-    if (!created) for (const k of await deps.store.list(`${jobPrefix(spec.id)}tree/0/`)) done.add(parseNodeKey(k)?.index ?? -1);
-    const indices = Array.from({ length: spec.sliceCount }, (_, i) => i).filter((i) => !done.has(i));
-    await forEachLimit(indices, opts.concurrency ?? concurrency, (index) => deps.invoker.invoke({ jobId: spec.id, index }));
-    return { outcome: created ? 'started' : 'resumed', jobId: spec.id, slices: spec.sliceCount, invoked: indices.length };
+    return await restartJob(deps, manifest, pointer, opts.concurrency ?? concurrency);
   } catch (e) {
     if (e instanceof UsageError || e instanceof InputError) {
       // No job id exists before planning succeeds: the pointer is where the user looks.
@@ -84,6 +87,48 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurr
     }
     throw e;
   }
+}
+
+/**
+ * The job exists already: its input's current bytes are the ones it was planned on. That
+ * is a duplicate event, a retry after a crash, a user uploading the same bytes again to
+ * retry a failed job, or (on an unversioned bucket, where the job id comes from the
+ * ETag) earlier bytes uploaded again after others. In every case the job is the newest
+ * of its input again, and must end with its result published under results/:
+ * - done, and still the input's newest job: nothing to do;
+ * - otherwise the pointer names it again, a failed status goes back to running (the
+ *   cause may have been transient; a deterministic one fails again), the slices without
+ *   a partial are invoked, and when none is missing the final merge is fired again by
+ *   rewriting a top-level node with its own bytes (its creation event reaches the
+ *   merger, which alone may publish under results/).
+ */
+async function restartJob(deps: CoordinatorDeps, manifest: Manifest, pointer: string, concurrency: number): Promise<StartOutcome> {
+  const { spec } = manifest;
+  const now = deps.now ?? Date.now;
+  const pointerKey = inputPointerKey(manifest.input.key);
+  const done = await deps.store.head(resultKey(spec.id));
+  const current = await deps.store.get(pointerKey);
+  const stillNewest = current !== undefined && (JSON.parse(new TextDecoder().decode(current)) as { job?: string }).job === spec.id;
+  if (done && stillNewest) return { outcome: 'already-done', jobId: spec.id };
+
+  const status = await readStatus(deps.store, spec.id);
+  if (!status || status.state === 'failed') {
+    await writeStatus(deps.store, { state: 'running', job: spec.id, input: { bucket: manifest.input.bucket, key: manifest.input.key }, slices: spec.sliceCount }, now());
+  }
+  await deps.store.put(pointerKey, pointer);
+  // One list call per 1000 slices.
+  const present = new Set<number>();
+  for (const k of await deps.store.list(`${jobPrefix(spec.id)}tree/0/`)) present.add(parseNodeKey(k)?.index ?? -1);
+  const missing = Array.from({ length: spec.sliceCount }, (_, i) => i).filter((i) => !present.has(i));
+  await forEachLimit(missing, concurrency, (index) => deps.invoker.invoke({ jobId: spec.id, index }));
+  if (missing.length === 0) {
+    const sizes = levelSizes(spec.sliceCount, manifest.fanin);
+    const top = nodeKey(spec.id, sizes.length - 1, 0, manifest.fanin);
+    const body = await deps.store.get(top);
+    // Absent: merges below it are still under way, and their events end in the final merge.
+    if (body) await deps.store.put(top, body);
+  }
+  return { outcome: done ? 'republished' : 'resumed', jobId: spec.id, slices: spec.sliceCount, invoked: missing.length };
 }
 
 /** Runs fn over items with at most `limit` calls in flight; the first error stops new calls. */

@@ -86,7 +86,7 @@ async function finishJob(deps: MergerDeps, manifest: Manifest, memberKeys: strin
   const now = deps.now ?? Date.now;
   const status = await readStatus(deps.store, spec.id);
   if (status?.state === 'failed') return { outcome: 'job-failed' };
-  if (status?.state === 'done' && (await deps.store.head(manifest.resultKey))) return { outcome: 'already-done' };
+  if (status?.state === 'done' && (await publishedJob(deps.store, manifest)) === spec.id) return { outcome: 'already-done' };
   // Only the newest job of an input publishes under results/: a job whose input was
   // replaced (or re-submitted with other options) while it ran is superseded, so that
   // results/ never ends with an older version's answer, whatever the merge order.
@@ -139,6 +139,12 @@ async function newestJob(store: BlobStore, manifest: Manifest): Promise<string |
   const pointer = JSON.parse(new TextDecoder().decode(body)) as { job?: string; input?: { etag?: string } };
   if (pointer.job) return pointer.job;
   return pointer.input?.etag === manifest.input.etag ? manifest.spec.id : undefined;
+}
+
+/** The job whose result results/<key> holds now. */
+async function publishedJob(store: BlobStore, manifest: Manifest): Promise<string | undefined> {
+  const body = await store.get(manifest.resultKey);
+  return body ? (JSON.parse(new TextDecoder().decode(body)) as { job?: string }).job : undefined;
 }
 
 async function readMembers(store: BlobStore, keys: string[]): Promise<TreePartial[]> {

@@ -148,15 +148,15 @@ function decimalInto(m1: number, k: number, m2: number, e10: number, neg: boolea
 /**
  * The fast path: parses one whole record that starts at buf[i] when it is plain (exactly
  * `columns` decimal numbers, one delimiter between them, or runs of spaces and tabs when
- * delimiter < 0, ended by LF or CRLF inside this buffer). Writes its values to
- * out[at..at+columns) and returns the index after the newline, or -1 for anything else
- * (the general reader then reads the record from its start, so both always agree).
+ * delimiter < 0, ended by LF or CRLF). The caller guarantees a newline at or after buf[i]
+ * in this buffer. Writes its values to out[at..at+columns) and returns the index after the
+ * newline, or -1 for anything else (the general reader then reads the record from its
+ * start, so both always agree).
  */
-function fastRecord(buf: Uint8Array, i: number, n: number, out: Float64Array, at: number, columns: number, delimiter: number): number {
-  // The newline ends every loop below (it is no digit, dot, sign, delimiter or blank), so
-  // inside the record no byte needs a bounds check.
-  const nl = buf.indexOf(NL, i);
-  if (nl < 0) return -1;
+function fastRecord(buf: Uint8Array, i: number, out: Float64Array, at: number, columns: number, delimiter: number): number {
+  // No loop below steps over a newline (it is no digit, dot, sign, delimiter or blank), so
+  // the newline the caller knows of ends every one of them: no byte needs a bounds check,
+  // and the first newline reached is the record's end.
   const last = columns - 1;
   let c = buf[i]!;
   for (let col = 0; ; col++) {
@@ -241,7 +241,7 @@ function fastRecord(buf: Uint8Array, i: number, n: number, out: Float64Array, at
   }
   if (delimiter < 0) while (c === 32 || c === 9) c = buf[++i]!;
   if (c === 13) c = buf[++i]!;
-  return i === nl ? nl + 1 : -1;
+  return c === NL ? i + 1 : -1;
 }
 
 /** Delimiters the fast path can tell apart from the bytes of a number and a line end. */
@@ -436,6 +436,9 @@ export async function scanText(
 
   for await (const buf of withFinalNewline(sliceThenTail(source, base, end, options.signal))) {
     const n = buf.length;
+    // Records that start at or before the buffer's last newline end inside it: those can
+    // take the fast path. One search per buffer, from its end, instead of one per record.
+    const lastNewline = buf.lastIndexOf(NL);
     let i = 0;
     if (lookBack) {
       lookBack = false;
@@ -482,8 +485,8 @@ export async function scanText(
           i += 3;
           continue;
         }
-        if (fastDelim !== -2 && columns > 0 && locateRow < 0 && options.fastPath !== false) {
-          const next = fastRecord(buf, i, n, vals, rowBase, columns, fastDelim);
+        if (i <= lastNewline && fastDelim !== -2 && columns > 0 && locateRow < 0 && options.fastPath !== false) {
+          const next = fastRecord(buf, i, vals, rowBase, columns, fastDelim);
           if (next >= 0) {
             blockRows++;
             rows++;

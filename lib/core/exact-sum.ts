@@ -83,9 +83,47 @@ export class ExactSum {
     if (++this.pending === PENDING_LIMIT) this.normalize();
   }
 
-  /** Adds every element of `values` from `from` (inclusive) to `to` (exclusive). */
-  addRange(values: ArrayLike<number>, from: number, to: number): void {
-    for (let i = from; i < to; i++) this.add(values[i]!);
+  /**
+   * Adds every element of `values` from `from` (inclusive) to `to` (exclusive), exactly as
+   * add() would, but block by block: each block is split into a few exact pieces whose
+   * plain floating-point sums are exact (see extractInto), so that a value costs a few
+   * additions instead of a split into three limbs.
+   */
+  addRange(values: Float64Array, from: number, to: number): void {
+    for (let at = from; at < to; at += BLOCK) this.addBlock(values, at, Math.min(to, at + BLOCK));
+  }
+
+  private addBlock(values: Float64Array, from: number, to: number): void {
+    let top = 0;
+    for (let i = from; i < to; i++) {
+      const a = Math.abs(values[i]!);
+      if (a > top) top = a;
+    }
+    // sigma = 2^k >= 2^BLOCK_BITS * top, and small enough that sigma + x cannot overflow.
+    scratch[0] = top;
+    const k = Math.max(((scratchBits[HI]! >>> 20) & 0x7ff) - 1022, -1021) + BLOCK_BITS;
+    if (top === 0 || k > 1023 || to - from < SHORT_BLOCK) {
+      // Zeros only (or NaN, which add() records), an infinity or a huge value, or too few to pay.
+      for (let i = from; i < to; i++) this.add(values[i]!);
+      return;
+    }
+    let sigma = 2 ** k;
+    const rest = residues;
+    const first = extractInto(values, from, to, sigma, rest, false);
+    if (first !== first) {
+      // A NaN among the values: add() records it.
+      for (let i = from; i < to; i++) this.add(values[i]!);
+      return;
+    }
+    this.add(first);
+    let n = to - from;
+    // Each pass leaves residues below 2^-53 sigma, so the next sigma is 2^(BLOCK_BITS - 53) times smaller.
+    for (let pass = 1; n > 0 && pass < MAX_PASSES && sigma > TINY_SIGMA; pass++) {
+      sigma *= PASS_SCALE;
+      this.add(extractInto(rest, 0, n, sigma, rest, true));
+      n = compacted;
+    }
+    for (let i = 0; i < n; i++) this.add(rest[i]!);
   }
 
   /** Adds the exact product a*b (Dekker's two-product: the rounded product and its error). */
@@ -229,6 +267,65 @@ function normalizeLimbs(limbs: Float64Array): void {
     limbs[j] = v - carry * TWO32;
   }
   limbs[LIMBS - 1] = limbs[LIMBS - 1]! + carry;
+}
+
+// addRange() works on blocks of at most 2^16 values: 2^BLOCK_BITS > block length.
+const BLOCK = 1 << 16;
+const BLOCK_BITS = 17;
+const PASS_SCALE = 2 ** (BLOCK_BITS - 53);
+// Blocks shorter than this go value by value: finding the maximum and a pass cost more.
+const SHORT_BLOCK = 16;
+// After this many passes (or once sigma is tiny, near the subnormals), the values left go
+// one by one through add(). Data within a few decades of its maximum needs two passes.
+const MAX_PASSES = 4;
+const TINY_SIGMA = 2 ** -900;
+const residues = new Float64Array(BLOCK);
+let compacted = 0;
+
+/**
+ * One pass of Rump, Ogita and Oishi's error-free vector transformation (ExtractVector, in
+ * "Accurate floating-point summation part I", 2008). With sigma a power of two, n < 2^M
+ * values and every |x| <= 2^-M sigma: q = (sigma + x) - sigma is exact and a multiple of
+ * 2^-53 sigma with |q| <= 2^-M sigma, and x - q is exact and below 2^-53 sigma. Every
+ * partial sum of the q's is then a multiple of 2^-53 sigma smaller than sigma: a double,
+ * so the plain sums below are exact in any order. Returns the sum of the q's (NaN when a
+ * value was NaN) and writes the residues x - q to `out` from 0: all of them, or with
+ * `compact` only the non-zero ones, their count left in `compacted`.
+ */
+function extractInto(values: Float64Array, from: number, to: number, sigma: number, out: Float64Array, compact: boolean): number {
+  // Two sums in turn, so that each addition waits on the one before the last.
+  let even = 0;
+  let odd = 0;
+  let i = from;
+  let k = 0;
+  if (!compact) {
+    for (; i + 1 < to; i += 2) {
+      const x = values[i]!;
+      const y = values[i + 1]!;
+      const qx = sigma + x - sigma;
+      const qy = sigma + y - sigma;
+      out[k++] = x - qx;
+      out[k++] = y - qy;
+      even += qx;
+      odd += qy;
+    }
+    if (i < to) {
+      const x = values[i]!;
+      const qx = sigma + x - sigma;
+      out[k++] = x - qx;
+      even += qx;
+    }
+  } else {
+    for (; i < to; i++) {
+      const x = values[i]!;
+      const q = sigma + x - sigma;
+      const r = x - q;
+      if (r !== 0) out[k++] = r;
+      even += q;
+    }
+  }
+  compacted = k;
+  return even + odd;
 }
 
 const SPLITTER = 134217729; // 2^27 + 1

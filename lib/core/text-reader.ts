@@ -148,79 +148,89 @@ function decimalInto(m1: number, k: number, m2: number, e10: number, neg: boolea
 /**
  * The fast path: parses one whole record that starts at buf[i] when it is plain (exactly
  * `columns` decimal numbers, one delimiter between them, or runs of spaces and tabs when
- * delimiter < 0, ended by LF or CRLF inside this buffer). Writes its values to
- * out[at..at+columns) and returns the index after the newline, or -1 for anything else
- * (the general reader then reads the record from its start, so both always agree).
+ * delimiter < 0, ended by LF or CRLF). The caller guarantees a newline at or after buf[i]
+ * in this buffer. Writes its values to out[at..at+columns) and returns the index after the
+ * newline, or -1 for anything else (the general reader then reads the record from its
+ * start, so both always agree).
  */
-function fastRecord(buf: Uint8Array, i: number, n: number, out: Float64Array, at: number, columns: number, delimiter: number): number {
-  // The newline ends every loop below (it is no digit, dot, sign, delimiter or blank), so
-  // inside the record no byte needs a bounds check.
-  const nl = buf.indexOf(NL, i);
-  if (nl < 0) return -1;
+function fastRecord(buf: Uint8Array, i: number, out: Float64Array, at: number, columns: number, delimiter: number): number {
+  // No loop below steps over a newline (it is no digit, dot, sign, delimiter or blank), so
+  // the newline the caller knows of ends every one of them: no byte needs a bounds check,
+  // and the first newline reached is the record's end.
   const last = columns - 1;
   let c = buf[i]!;
   for (let col = 0; ; col++) {
     if (delimiter < 0) while (c === 32 || c === 9) c = buf[++i]!;
-    const neg = c === 45;
-    if (neg || c === 43) c = buf[++i]!;
-    let m1 = 0;
-    let nd = 0;
-    let m2 = 0;
-    let k = 0;
-    let e10 = 0;
-    let digits = i;
+    // -1 after a minus sign, else 0. The sign is applied by a multiply, not a branch: signs
+    // are often random, and a mispredicted branch costs more than the whole multiply.
+    const minus = ((c ^ 45) - 1) >> 31;
+    i -= minus;
+    if (minus === 0 && c === 43) i++;
+    c = buf[i]!;
+    const from = i;
     while (c === 48) c = buf[++i]!;
-    // Integer digits: the first 15 significant ones in m1, up to 4 more in m2.
-    while (c >= 48 && c <= 57) {
-      if (nd < 15) {
-        m1 = m1 * 10 + (c - 48);
-        nd++;
-      } else if (k < 4) {
-        m2 = m2 * 10 + (c - 48);
-        k++;
-      } else return -1;
+    // The first 9 significant digits go into an int32, which is exact and cheaper than a
+    // double; the digit counts and the exponent come from positions, not counters.
+    let limit = i + 9;
+    let a = 0;
+    while (c >= 48 && c <= 57 && i < limit) {
+      a = (a * 10 + (c - 48)) | 0;
       c = buf[++i]!;
     }
+    let dot = -1;
     if (c === 46) {
+      dot = i;
       c = buf[++i]!;
-      digits++; // the dot is no digit
-      if (nd === 0) {
-        while (c === 48) {
-          e10--;
-          c = buf[++i]!;
-        }
-      }
-      while (c >= 48 && c <= 57) {
-        if (nd < 15) {
-          m1 = m1 * 10 + (c - 48);
-          nd++;
-        } else if (k < 4) {
-          m2 = m2 * 10 + (c - 48);
-          k++;
-        } else return -1;
-        e10--;
+      if (a === 0) {
+        while (c === 48) c = buf[++i]!;
+        limit = i + 9;
+      } else limit++;
+      while (c >= 48 && c <= 57 && i < limit) {
+        a = (a * 10 + (c - 48)) | 0;
         c = buf[++i]!;
       }
     }
-    if (i === digits) return -1;
+    let m1: number = a;
+    let m2 = 0;
+    let k = 0;
+    if (c >= 48 && c <= 57) {
+      // More than 9 significant digits: up to 15 in m1, then up to 4 more in m2.
+      let nd = 9;
+      for (;;) {
+        while (c >= 48 && c <= 57) {
+          if (nd < 15) {
+            m1 = m1 * 10 + (c - 48);
+            nd++;
+          } else if (k < 4) {
+            m2 = m2 * 10 + (c - 48);
+            k++;
+          } else return -1;
+          c = buf[++i]!;
+        }
+        if (c !== 46 || dot >= 0) break;
+        dot = i;
+        c = buf[++i]!;
+      }
+    }
+    if (i - from === (dot < 0 ? 0 : 1)) return -1; // no digit: "", ".", "-"
+    let e10 = dot < 0 ? 0 : dot + 1 - i;
     if (c === 101 || c === 69) {
       c = buf[++i]!;
       const eneg = c === 45;
       if (eneg || c === 43) c = buf[++i]!;
       let ev = 0;
-      const from = i;
+      const digits = i;
       while (c >= 48 && c <= 57) {
         ev = ev * 10 + (c - 48);
         c = buf[++i]!;
       }
-      if (i === from || i - from > 5) return -1;
+      if (i === digits || i - digits > 5) return -1;
       e10 += eneg ? -ev : ev;
     }
     if (k === 0 && e10 <= 0 && e10 >= -22) {
       // The common case inline: at most 15 digits, an exact power of ten to divide by.
-      const v = m1 / P10[-e10]!;
-      out[at + col] = neg ? -v : v;
-    } else if (!decimalInto(m1, k, m2, e10, neg, out, at + col)) return -1;
+      out[at + col] = (m1 / P10[-e10]!) * (minus | 1);
+    } else if (!decimalInto(m1, k, m2, e10, minus !== 0, out, at + col)) return -1;
     if (col === last) break;
     if (delimiter < 0) {
       if (c !== 32 && c !== 9) return -1;
@@ -231,7 +241,7 @@ function fastRecord(buf: Uint8Array, i: number, n: number, out: Float64Array, at
   }
   if (delimiter < 0) while (c === 32 || c === 9) c = buf[++i]!;
   if (c === 13) c = buf[++i]!;
-  return i === nl ? nl + 1 : -1;
+  return c === NL ? i + 1 : -1;
 }
 
 /** Delimiters the fast path can tell apart from the bytes of a number and a line end. */
@@ -426,6 +436,9 @@ export async function scanText(
 
   for await (const buf of withFinalNewline(sliceThenTail(source, base, end, options.signal))) {
     const n = buf.length;
+    // Records that start at or before the buffer's last newline end inside it: those can
+    // take the fast path. One search per buffer, from its end, instead of one per record.
+    const lastNewline = buf.lastIndexOf(NL);
     let i = 0;
     if (lookBack) {
       lookBack = false;
@@ -472,8 +485,8 @@ export async function scanText(
           i += 3;
           continue;
         }
-        if (fastDelim !== -2 && columns > 0 && locateRow < 0 && options.fastPath !== false) {
-          const next = fastRecord(buf, i, n, vals, rowBase, columns, fastDelim);
+        if (i <= lastNewline && fastDelim !== -2 && columns > 0 && locateRow < 0 && options.fastPath !== false) {
+          const next = fastRecord(buf, i, vals, rowBase, columns, fastDelim);
           if (next >= 0) {
             blockRows++;
             rows++;

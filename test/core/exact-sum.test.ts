@@ -112,6 +112,50 @@ describe('ExactSum', () => {
     expect(ExactSum.fromJSON(s.toJSON()).value()).toBe(expected);
   });
 
+  describe('addRange (blocks split into exact pieces)', () => {
+    // Arrays of one kind each: the split is taken only when a block has no special value
+    // and no value near the overflow threshold, so specials come in their own kind.
+    const sign = fc.constantFrom(1, -1);
+    const kinds = [
+      fc.integer({ min: -1e9, max: 1e9 }).map((k) => k / 1e6), // decimals: two passes
+      fc.integer({ min: 0, max: 1e9 }).map((k) => k / 1e6), // one sign: the largest partial sums
+      // Mantissas over hundreds of binades: more passes than the split takes, then add().
+      fc.tuple(sign, fc.double({ min: 1, max: 2, noNaN: true }), fc.integer({ min: -1074, max: 1000 })).map(([s, m, e]) => s * m * 2 ** e),
+      fc.tuple(sign, fc.double({ min: 1, max: 2, noNaN: true }), fc.integer({ min: -200, max: 200 })).map(([s, m, e]) => s * m * 2 ** e),
+      fc.oneof(awkward, fc.constantFrom(NaN, Infinity, -Infinity, -0, 2 ** 1023, 2 ** -1074)),
+    ];
+    const block = fc.oneof(...kinds.map((k) => fc.array(k, { maxLength: 400, size: 'max' })));
+
+    it('gives exactly what add() gives, value for value, over any range of the array', () => {
+      fc.assert(
+        fc.property(block, fc.nat(), fc.nat(), (xs, a, b) => {
+          const values = Float64Array.from(xs);
+          const from = a % (xs.length + 1);
+          const to = from + (b % (xs.length - from + 1));
+          const one = new ExactSum();
+          for (let i = from; i < to; i++) one.add(values[i]!);
+          const split = new ExactSum();
+          split.addRange(values, from, to);
+          expect(Object.is(split.value(), one.value())).toBe(true);
+          expect(JSON.stringify(split)).toBe(JSON.stringify(one));
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
+    it.each([
+      ['%.6f values within a few decades', 'np.round(rng.uniform(-1e3, 1e3, n), 6)'],
+      ['positive values only', 'rng.uniform(0, 1e3, n)'],
+      ['values across the whole double range, subnormals included', 'rng.uniform(-1, 1, n) * 10.0 ** rng.integers(-323, 308, n)'],
+      ['heavy cancellation', 'np.concatenate([x := rng.normal(0, 1e10, n // 2), -x[::-1] * (1 + 1e-12)])'],
+    ])('equals math.fsum over blocks longer than one split (%s)', (_name, expr) => {
+      const values = python<number[]>(`rng = np.random.default_rng(11)\nn = 150001\nprint(json.dumps((${expr}).tolist()))`);
+      const s = new ExactSum();
+      s.addRange(Float64Array.from(values), 0, values.length);
+      expect(s.value()).toBe(python<number>('print(json.dumps(math.fsum(args)))', values));
+    });
+  });
+
   it('rounds ties to even in fsum', () => {
     expect(fsum([1, 2 ** -53])).toBe(1);
     expect(fsum([1, 2 ** -53, 2 ** -106])).toBe(1 + 2 ** -52);

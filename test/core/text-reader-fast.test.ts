@@ -128,6 +128,53 @@ describe('scanText fast path', () => {
     );
   });
 
+  it('parses tokens around its 9-digit integer stage exactly as Number(token): leading zeros, dots anywhere', async () => {
+    // Up to 9 significant digits take an int32 stage, more take doubles; zeros before the
+    // first significant digit count for neither.
+    const around = fc
+      .record({
+        sign: fc.constantFrom('', '-', '+'),
+        zeros: fc.integer({ min: 0, max: 12 }),
+        digits: fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 0, maxLength: 21 }).map((d) => d.join('')),
+        dot: fc.integer({ min: -1, max: 34 }),
+        exp: fc.option(fc.integer({ min: -30, max: 30 }), { nil: undefined }),
+      })
+      .map(({ sign, zeros, digits, dot, exp }) => {
+        const all = '0'.repeat(zeros) + digits;
+        const body = dot < 0 || dot > all.length ? all : `${all.slice(0, dot)}.${all.slice(dot)}`;
+        return `${sign}${body === '.' || body === '' ? '0' : body}${exp === undefined ? '' : `e${exp}`}`;
+      });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(around, { minLength: 4, maxLength: 4 }), { minLength: 1, maxLength: 30 }), async (rows) => {
+        const bytes = enc.encode(rows.map((r) => r.join(',')).join('\n') + '\n');
+        bitsEqual((await readRows(bytes, { columns: 4 }, 1 << 20)).flat(), rows.flat().map(Number));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('parses decimals of 6 to 19 significant digits just beside halfway points between doubles as Number() does', async () => {
+    const tokens = python<string[]>(
+      `from decimal import Decimal, getcontext
+import random
+getcontext().prec = 60
+random.seed(5)
+out = []
+for _ in range(2000):
+    d = random.choice([random.uniform(-1e3, 1e3), random.uniform(0, 1), 10.0 ** random.randint(-30, 30) * random.random()])
+    if d == 0: continue
+    mid = Decimal(d) + Decimal(math.ulp(d)) / 2
+    digits = random.randint(6, 19)
+    for shift in (-1, 0, 1):
+        t = mid.scaleb(-mid.adjusted()).quantize(Decimal(10) ** (1 - digits)) + shift * Decimal(10) ** (1 - digits)
+        out.append('%sE%d' % (t, mid.adjusted()) if random.random() < 0.5 else format(t.scaleb(mid.adjusted()), 'f'))
+print(json.dumps(out))`,
+    );
+    const rows = tokens.slice(0, tokens.length - (tokens.length % 3));
+    const text = Array.from({ length: rows.length / 3 }, (_, r) => rows.slice(3 * r, 3 * r + 3).join(',')).join('\n') + '\n';
+    bitsEqual((await readRows(enc.encode(text), { columns: 3 }, 1 << 20)).flat(), rows.map(Number));
+  });
+
   it('parses numpy %.18e output exactly (whitespace and comma delimited)', async () => {
     const text = python<string>(
       `import io

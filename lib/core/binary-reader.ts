@@ -26,10 +26,14 @@ const BLOCK_BYTES = 1 << 20;
 
 /**
  * Streams the bytes [start, end) as blocks of whole fixed-size units (rows, DCD frames):
- * straight from a chunk when nothing is staged and the chunk is aligned, through one
- * staging buffer otherwise. `emit(bytes, units, at)` gets `units` whole units that start
- * at file offset `at`; `bytes` is only valid during the call. A block holds at most
- * about 1 MiB and never more than the slice, so thousands of tiny slices stay cheap.
+ * straight from a chunk where it is aligned, through one staging buffer otherwise.
+ * `emit(bytes, units, at)` gets `units` whole units that start at file offset `at`;
+ * `bytes` is only valid during the call. A block holds at most about 1 MiB and never
+ * more than the slice, so thousands of tiny slices stay cheap.
+ *
+ * Chunks are rarely a whole number of units, so a unit usually straddles two chunks:
+ * only that unit is staged (and emitted on its own), and the rest of the next chunk goes
+ * straight to `emit` again when it is aligned; a misaligned chunk is staged in full blocks.
  */
 export async function forEachUnitBlock(
   source: ByteSource,
@@ -46,22 +50,22 @@ export async function forEachUnitBlock(
   let at = start;
   for await (const chunk of source.chunks(start, end, options.signal)) {
     const n = chunk.length;
-    let i = 0;
-    if (filled === 0 && chunk.byteOffset % alignment === 0) {
-      for (let whole = Math.floor(n / unitBytes); whole > 0; ) {
-        const units = Math.min(whole, blockUnits);
+    for (let i = 0; i < n; ) {
+      if (filled === 0 && n - i >= unitBytes && (chunk.byteOffset + i) % alignment === 0) {
+        const units = Math.min(Math.floor((n - i) / unitBytes), blockUnits);
         emit(chunk.subarray(i, i + units * unitBytes), units, at + i);
         i += units * unitBytes;
-        whole -= units;
+        continue;
       }
-    }
-    while (i < n) {
-      const take = Math.min(n - i, staging.length - filled);
+      // Stage to the end of the unit in progress when the chunk is aligned after it, else fill the block.
+      const unitLeft = unitBytes - (filled % unitBytes);
+      const direct = (chunk.byteOffset + i + unitLeft) % alignment === 0;
+      const take = Math.min(n - i, direct ? unitLeft : staging.length - filled);
       staging.set(chunk.subarray(i, i + take), filled);
       filled += take;
       i += take;
-      if (filled === staging.length) {
-        emit(staging, blockUnits, at + i - filled);
+      if (filled === staging.length || (direct && take === unitLeft)) {
+        emit(staging, filled / unitBytes, at + i - filled);
         filled = 0;
       }
     }
@@ -90,7 +94,8 @@ export async function scanBinary(
   if (end <= start || rb === 0) return stats;
   const values = new Float64Array(Math.max(1, Math.min(Math.floor(BLOCK_BYTES / rb), (end - start) / rb)) * columns);
   let firstRow = 0;
-  stats.bytesRead = await forEachUnitBlock(source, start, end, rb, 8, options, (bytes, rows) => {
+  // decodeInto reads f4 and f8 through typed-array views, which need element alignment only.
+  stats.bytesRead = await forEachUnitBlock(source, start, end, rb, layout.dtype.bytes, options, (bytes, rows) => {
     decodeInto(layout.dtype, bytes, rows * columns, values);
     sink.rows(values, rows, columns, firstRow);
     firstRow += rows;

@@ -11,7 +11,7 @@
  * Coordinates are stored per axis (all X, then all Y, then all Z), so the reader
  * transposes every frame into NATOM rows of (x, y, z): the shape every analysis sees.
  */
-import { forEachUnitBlock } from './binary-reader.ts';
+import { forEachUnitBlock, withScratch } from './binary-reader.ts';
 import { InputError } from './errors.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import { emptyStats } from './source.ts';
@@ -345,24 +345,27 @@ export async function scanDcd(source: ByteSource, layout: DcdLayout, start: numb
   const markers = frameMarkers(layout);
   // As many frames as forEachUnitBlock puts in one block.
   const blockFrames = Math.max(1, Math.min(Math.floor(BLOCK_BYTES / fb), (end - start) / fb));
-  const values = new Float64Array(blockFrames * natom * 3);
-  const swapped = layout.littleEndian === HOST_LITTLE ? undefined : new Int32Array(blockFrames * frameWords);
+  const valueCount = blockFrames * natom * 3;
+  const swap = layout.littleEndian !== HOST_LITTLE;
   let firstRow = 0;
-
-  // Kept small on purpose: V8 inlines the sink's analysis into this function, and an
-  // analysis's inner loop is only fast when its own callees (ExactSum.add) fit the
-  // inlining budget too. Marker checks written here as closures used it all up.
-  const emit = (bytes: Uint8Array, frames: number, at: number): void => {
-    const raw = new Int32Array(bytes.buffer, bytes.byteOffset, frames * frameWords);
-    const block = swapped ? swapWords(raw, swapped.subarray(0, raw.length)) : raw;
-    const bad = firstBadMarker(block, frames, frameWords, markers);
-    if (bad >= 0) throw markerError(source.name, layout, markers, at, bad, block[bad]!);
-    transposeFrames(new Float32Array(block.buffer, block.byteOffset, block.length), frames, frameWords, xWord, recordWords, natom, values);
-    sink.rows(values, frames * natom, 3, firstRow);
-    firstRow += frames * natom;
-  };
-
-  stats.bytesRead = await forEachUnitBlock(source, start, end, fb, 4, options, emit);
+  stats.bytesRead = await withScratch(valueCount * 8 + (swap ? blockFrames * fb : 0), (buffer) => {
+    const values = new Float64Array(buffer, 0, valueCount);
+    // Big-endian files on a little-endian host (or the reverse) are byte-swapped into here first.
+    const swapped = swap ? new Int32Array(buffer, valueCount * 8, blockFrames * frameWords) : undefined;
+    // Kept small on purpose: V8 inlines the sink's analysis into this function, and an
+    // analysis's inner loop is only fast when its own callees (ExactSum.add) fit the
+    // inlining budget too. Marker checks written here as closures used it all up.
+    const emit = (bytes: Uint8Array, frames: number, at: number): void => {
+      const raw = new Int32Array(bytes.buffer, bytes.byteOffset, frames * frameWords);
+      const block = swapped ? swapWords(raw, swapped.subarray(0, raw.length)) : raw;
+      const bad = firstBadMarker(block, frames, frameWords, markers);
+      if (bad >= 0) throw markerError(source.name, layout, markers, at, bad, block[bad]!);
+      transposeFrames(new Float32Array(block.buffer, block.byteOffset, block.length), frames, frameWords, xWord, recordWords, natom, values);
+      sink.rows(values, frames * natom, 3, firstRow);
+      firstRow += frames * natom;
+    };
+    return forEachUnitBlock(source, start, end, fb, 4, options, emit);
+  });
   stats.rows = firstRow;
   return stats;
 }

@@ -368,6 +368,18 @@ describe('DCD decoding paths', () => {
     }
   });
 
+  it('scans slices at the same time in one thread without sharing buffers', async () => {
+    const bytes = encodeDcd({ atoms, coords, littleEndian: false });
+    const source = new MemorySource(bytes, 'concurrent.dcd', 97);
+    const spec = await planJob(source, { name: 'capture', options: {} }, { slices: 5 }, 'test');
+    const outs = Array.from({ length: spec.sliceCount }, () => [] as number[]);
+    const capture = (out: number[]) => ({ ...builtinAnalyses.sum!, addRows: (st: unknown, v: Float64Array, n: number, c: number) => (out.push(...v.subarray(0, n * c)), st) }) as Analysis;
+    await scanSlice(source, spec, 0, capture([])); // leaves its buffers for the next scans
+    await Promise.all(outs.map((out, i) => scanSlice(source, spec, i, capture(out))));
+    expect(outs.flat().every((v, i) => Object.is(v, coords[i]))).toBe(true);
+    expect(outs.flat().length).toBe(coords.length);
+  });
+
   it.each([
     ['little-endian', 'X', true, 0],
     ['big-endian', 'unit cell', false, 1],

@@ -333,8 +333,10 @@ describe('DCD decoding paths', () => {
   const atoms = 7;
   const coords = randomCoords(23, atoms, 17);
   coords.set([-0, 0, 1e-45, -1.1754942e-38, 3.4028235e38, -Infinity, Infinity, NaN, -3.4028235e38], 5);
+  const evenCoords = randomCoords(23, 8, 19);
   const variants = {
     'little-endian': {},
+    'little-endian, an even atom count': { atoms: 8, coords: evenCoords },
     'big-endian': { littleEndian: false },
     'big-endian, unit cell, 4-D': { littleEndian: false, fourD: true, cells: Array.from({ length: 23 }, (_, f) => [40 + f, 0, 41, 0, 0, 42]) },
     'little-endian, unit cell': { cells: Array.from({ length: 23 }, () => [40, 0, 41, 0, 0, 42]) },
@@ -355,8 +357,8 @@ describe('DCD decoding paths', () => {
   it.each(Object.entries(variants))('%s: every value bit for bit, aligned or not, whole frames per chunk or frames split across chunks', async (_name, variant) => {
     const d: SyntheticDcd = { atoms, coords, ...variant };
     const bytes = encodeDcd(d);
-    const frameBytes = (d.cells ? 56 : 0) + (d.fourD ? 4 : 3) * (atoms * 4 + 8);
-    const want = Array.from(coords);
+    const frameBytes = (d.cells ? 56 : 0) + (d.fourD ? 4 : 3) * (d.atoms * 4 + 8);
+    const want = Array.from(d.coords);
     for (const shift of [0, 1, 2, 3]) {
       for (const chunk of [frameBytes * 4, frameBytes * 4 + 4, 97, 1 << 20]) {
         const got = await rowsOf(bytes, shift, chunk, 3);

@@ -24,12 +24,36 @@ export function rowBytes(layout: BinaryLayout): number {
 
 const BLOCK_BYTES = 1 << 20;
 
+// Scratch buffers kept between the slices a thread scans. The first write to each 4 KiB
+// page of a fresh buffer is a page fault, and in a virtual machine (Firecracker, as under
+// Lambda) one costs tens of microseconds: a fresh 2 MB block per slice cost more than
+// decoding the block. A borrowed buffer is returned when its scan ends, so scans that run
+// at the same time never share one.
+const spareBuffers: ArrayBuffer[] = [];
+const SPARE_BUFFERS = 4;
+
+/** Runs `use` with a buffer of at least `bytes` bytes (not zeroed), kept for the next scan. */
+export async function withScratch<T>(bytes: number, use: (buffer: ArrayBuffer) => Promise<T>): Promise<T> {
+  const i = spareBuffers.findIndex((b) => b.byteLength >= bytes);
+  const buffer = i >= 0 ? spareBuffers.splice(i, 1)[0]! : new ArrayBuffer(bytes);
+  try {
+    return await use(buffer);
+  } finally {
+    spareBuffers.push(buffer);
+    if (spareBuffers.length > SPARE_BUFFERS) spareBuffers.shift();
+  }
+}
+
 /**
  * Streams the bytes [start, end) as blocks of whole fixed-size units (rows, DCD frames):
- * straight from a chunk when nothing is staged and the chunk is aligned, through one
- * staging buffer otherwise. `emit(bytes, units, at)` gets `units` whole units that start
- * at file offset `at`; `bytes` is only valid during the call. A block holds at most
- * about 1 MiB and never more than the slice, so thousands of tiny slices stay cheap.
+ * straight from a chunk where it is aligned, through one staging buffer otherwise.
+ * `emit(bytes, units, at)` gets `units` whole units that start at file offset `at`;
+ * `bytes` is only valid during the call. A block holds at most about 1 MiB and never
+ * more than the slice, so thousands of tiny slices stay cheap.
+ *
+ * Chunks are rarely a whole number of units, so a unit usually straddles two chunks:
+ * only that unit is staged (and emitted on its own), and the rest of the next chunk goes
+ * straight to `emit` again when it is aligned; a misaligned chunk is staged in full blocks.
  */
 export async function forEachUnitBlock(
   source: ByteSource,
@@ -41,36 +65,38 @@ export async function forEachUnitBlock(
   emit: (bytes: Uint8Array, units: number, at: number) => void,
 ): Promise<number> {
   const blockUnits = Math.max(1, Math.min(Math.floor(BLOCK_BYTES / unitBytes), (end - start) / unitBytes));
-  const staging = new Uint8Array(blockUnits * unitBytes);
-  let filled = 0;
-  let at = start;
-  for await (const chunk of source.chunks(start, end, options.signal)) {
-    const n = chunk.length;
-    let i = 0;
-    if (filled === 0 && chunk.byteOffset % alignment === 0) {
-      for (let whole = Math.floor(n / unitBytes); whole > 0; ) {
-        const units = Math.min(whole, blockUnits);
-        emit(chunk.subarray(i, i + units * unitBytes), units, at + i);
-        i += units * unitBytes;
-        whole -= units;
+  return withScratch(blockUnits * unitBytes, async (buffer) => {
+    const staging = new Uint8Array(buffer, 0, blockUnits * unitBytes);
+    let filled = 0;
+    let at = start;
+    for await (const chunk of source.chunks(start, end, options.signal)) {
+      const n = chunk.length;
+      for (let i = 0; i < n; ) {
+        if (filled === 0 && n - i >= unitBytes && (chunk.byteOffset + i) % alignment === 0) {
+          const units = Math.min(Math.floor((n - i) / unitBytes), blockUnits);
+          emit(chunk.subarray(i, i + units * unitBytes), units, at + i);
+          i += units * unitBytes;
+          continue;
+        }
+        // Stage to the end of the unit in progress when the chunk is aligned after it, else fill the block.
+        const unitLeft = unitBytes - (filled % unitBytes);
+        const direct = (chunk.byteOffset + i + unitLeft) % alignment === 0;
+        const take = Math.min(n - i, direct ? unitLeft : staging.length - filled);
+        staging.set(chunk.subarray(i, i + take), filled);
+        filled += take;
+        i += take;
+        if (filled === staging.length || (direct && take === unitLeft)) {
+          emit(staging, filled / unitBytes, at + i - filled);
+          filled = 0;
+        }
       }
+      at += n;
+      options.onProgress?.(n);
     }
-    while (i < n) {
-      const take = Math.min(n - i, staging.length - filled);
-      staging.set(chunk.subarray(i, i + take), filled);
-      filled += take;
-      i += take;
-      if (filled === staging.length) {
-        emit(staging, blockUnits, at + i - filled);
-        filled = 0;
-      }
-    }
-    at += n;
-    options.onProgress?.(n);
-  }
-  if (at < end) throw new InputError(source.name, at, `unexpected end of file: expected data up to byte ${end}`);
-  if (filled > 0) emit(staging, filled / unitBytes, end - filled);
-  return at - start;
+    if (at < end) throw new InputError(source.name, at, `unexpected end of file: expected data up to byte ${end}`);
+    if (filled > 0) emit(staging, filled / unitBytes, end - filled);
+    return at - start;
+  });
 }
 
 export async function scanBinary(
@@ -88,12 +114,16 @@ export async function scanBinary(
     throw new RangeError(`slice [${start}, ${end}) is not aligned to ${rb}-byte rows`);
   }
   if (end <= start || rb === 0) return stats;
-  const values = new Float64Array(Math.max(1, Math.min(Math.floor(BLOCK_BYTES / rb), (end - start) / rb)) * columns);
+  const length = Math.max(1, Math.min(Math.floor(BLOCK_BYTES / rb), (end - start) / rb)) * columns;
   let firstRow = 0;
-  stats.bytesRead = await forEachUnitBlock(source, start, end, rb, 8, options, (bytes, rows) => {
-    decodeInto(layout.dtype, bytes, rows * columns, values);
-    sink.rows(values, rows, columns, firstRow);
-    firstRow += rows;
+  stats.bytesRead = await withScratch(length * 8, (buffer) => {
+    const values = new Float64Array(buffer, 0, length);
+    // decodeInto reads f4 and f8 through typed-array views, which need element alignment only.
+    return forEachUnitBlock(source, start, end, rb, layout.dtype.bytes, options, (bytes, rows) => {
+      decodeInto(layout.dtype, bytes, rows * columns, values);
+      sink.rows(values, rows, columns, firstRow);
+      firstRow += rows;
+    });
   });
   stats.rows = firstRow;
   return stats;

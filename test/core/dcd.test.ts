@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Analysis } from '../../lib/core/analysis.ts';
+import { builtinAnalyses } from '../../lib/core/analyses/index.ts';
 import { cellToBox, type DcdLayout, readDcdCell } from '../../lib/core/dcd.ts';
 import { InputError, UsageError } from '../../lib/core/errors.ts';
 import { scanSlice } from '../../lib/core/job.ts';
@@ -323,6 +324,88 @@ print(json.dumps({'mean': [[math.fsum(d[:, i, k]) / d.shape[0] for k in range(3)
     expect(spec.trajectory).toMatchObject({ variant: 'xplor', delta: 0.5, unitCell: false });
     expect(spec.trajectory!.timeStepPs).toBeCloseTo(0.5 * 10 * 0.04888821, 12);
     expect(spec.trajectory!.firstFrameTimePs).toBeCloseTo(2 * 0.5 * 10 * 0.04888821, 12);
+  });
+});
+
+describe('DCD decoding paths', () => {
+  // Values whose float32 bits must come through unchanged: signed zeros, subnormals, the
+  // largest float32, infinities and NaN, next to ordinary coordinates.
+  const atoms = 7;
+  const coords = randomCoords(23, atoms, 17);
+  coords.set([-0, 0, 1e-45, -1.1754942e-38, 3.4028235e38, -Infinity, Infinity, NaN, -3.4028235e38], 5);
+  const evenCoords = randomCoords(23, 8, 19);
+  const variants = {
+    'little-endian': {},
+    'little-endian, an even atom count': { atoms: 8, coords: evenCoords },
+    'big-endian': { littleEndian: false },
+    'big-endian, unit cell, 4-D': { littleEndian: false, fourD: true, cells: Array.from({ length: 23 }, (_, f) => [40 + f, 0, 41, 0, 0, 42]) },
+    'little-endian, unit cell': { cells: Array.from({ length: 23 }, () => [40, 0, 41, 0, 0, 42]) },
+  } satisfies Record<string, Partial<SyntheticDcd>>;
+
+  /** The rows the reader hands to analyses, from `bytes` placed `shift` bytes into a buffer and served in `chunk`-byte chunks. */
+  const rowsOf = async (bytes: Uint8Array, shift: number, chunk: number, slices: number): Promise<number[]> => {
+    const shifted = new Uint8Array(bytes.length + shift).subarray(shift);
+    shifted.set(bytes);
+    const source = new MemorySource(shifted, 'paths.dcd', chunk);
+    const spec = await planJob(source, { name: 'capture', options: {} }, { slices }, 'test');
+    const out: number[] = [];
+    const capture = { ...builtinAnalyses.sum!, addRows: (st: unknown, v: Float64Array, n: number, c: number) => (out.push(...v.subarray(0, n * c)), st) } as Analysis;
+    for (let i = 0; i < spec.sliceCount; i++) await scanSlice(source, spec, i, capture);
+    return out;
+  };
+
+  it.each(Object.entries(variants))('%s: every value bit for bit, aligned or not, whole frames per chunk or frames split across chunks', async (_name, variant) => {
+    const d: SyntheticDcd = { atoms, coords, ...variant };
+    const bytes = encodeDcd(d);
+    const frameBytes = (d.cells ? 56 : 0) + (d.fourD ? 4 : 3) * (d.atoms * 4 + 8);
+    const want = Array.from(d.coords);
+    for (const shift of [0, 1, 2, 3]) {
+      for (const chunk of [frameBytes * 4, frameBytes * 4 + 4, 97, 1 << 20]) {
+        const got = await rowsOf(bytes, shift, chunk, 3);
+        expect(got.length).toBe(want.length);
+        got.forEach((v, i) => {
+          if (!Object.is(v, want[i])) expect.fail(`value ${i} (shift ${shift}, chunk ${chunk}): ${v}, expected ${want[i]}`);
+        });
+      }
+    }
+  });
+
+  it('scans slices at the same time in one thread without sharing buffers', async () => {
+    const bytes = encodeDcd({ atoms, coords, littleEndian: false });
+    const source = new MemorySource(bytes, 'concurrent.dcd', 97);
+    const spec = await planJob(source, { name: 'capture', options: {} }, { slices: 5 }, 'test');
+    const outs = Array.from({ length: spec.sliceCount }, () => [] as number[]);
+    const capture = (out: number[]) => ({ ...builtinAnalyses.sum!, addRows: (st: unknown, v: Float64Array, n: number, c: number) => (out.push(...v.subarray(0, n * c)), st) }) as Analysis;
+    await scanSlice(source, spec, 0, capture([])); // leaves its buffers for the next scans
+    await Promise.all(outs.map((out, i) => scanSlice(source, spec, i, capture(out))));
+    expect(outs.flat().every((v, i) => Object.is(v, coords[i]))).toBe(true);
+    expect(outs.flat().length).toBe(coords.length);
+  });
+
+  it.each([
+    ['little-endian', 'X', true, 0],
+    ['big-endian', 'unit cell', false, 1],
+    ['big-endian', 'W', false, 2],
+  ] as const)('%s: a corrupted %s marker fails with its frame, value and byte offset, from any chunking', async (_name, record, littleEndian, frame) => {
+    const d: SyntheticDcd = { atoms, coords, littleEndian, fourD: true, cells: Array.from({ length: 23 }, () => [40, 0, 41, 0, 0, 42]) };
+    const good = encodeDcd(d);
+    const header = good.length - 23 * (56 + 4 * (atoms * 4 + 8));
+    const frameBytes = 56 + 4 * (atoms * 4 + 8);
+    // the closing marker of the record: unit cell at 52, W after the cell and X, Y, Z
+    const inFrame = { 'unit cell': 52, X: 56, W: 56 + 3 * (atoms * 4 + 8) + 4 + atoms * 4 }[record];
+    const at = header + (frame + 10) * frameBytes + inFrame;
+    const bad = good.slice();
+    new DataView(bad.buffer).setInt32(at, -5, littleEndian);
+    for (const chunk of [frameBytes * 4, 97]) {
+      const e = await rowsOf(bad, 1, chunk, 2).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(e).toBeInstanceOf(InputError);
+      expect((e as InputError).offset).toBe(at);
+      const want = record === 'unit cell' ? 48 : atoms * 4;
+      expect((e as InputError).problem).toBe(`corrupted DCD record marker in frame ${frame + 10} (${record}): -5, expected ${want}`);
+    }
   });
 });
 

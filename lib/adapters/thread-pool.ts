@@ -5,6 +5,8 @@
 import { Worker } from 'node:worker_threads';
 import { FanoutError, InputError, SourceChangedError, UsageError } from '../core/errors.ts';
 import type { JobSpec } from '../core/plan.ts';
+import type { PartialRef } from '../ports.ts';
+import type { ThreadJob, ThreadMessage } from './thread-worker.ts';
 
 export interface SerializedError {
   name: string;
@@ -46,22 +48,29 @@ function workerUrlFor(spec: JobSpec): URL {
 }
 
 /**
- * Scans the slices of `queue` on `threads` worker threads. The queue is shared: another
- * consumer (the main thread) may take slices from it too. On a failure the queue is
- * emptied, so that every consumer stops after its current slice.
+ * Scans the slices of `queue` on `threads` worker threads, each appending its partials to
+ * a log of its own in `stateDir`. The queue is shared: another consumer (the main thread)
+ * may take slices from it too. On a failure the queue is emptied, so that every consumer
+ * stops after its current slice.
  */
 export async function runOnThreads(
   spec: JobSpec,
   queue: number[],
   threads: number,
   stateDir: string,
-  events: { progress(bytes: number): void; done(index: number): void },
+  events: { progress(bytes: number): void; done(index: number, ref: PartialRef): void },
 ): Promise<void> {
   const workers: Worker[] = [];
+  const job: ThreadJob = { spec, stateDir };
+  let failed = false;
   try {
     await new Promise<void>((resolve, reject) => {
       let running = 0;
-      let failed = false;
+      const fail = (e: Error): void => {
+        failed = true;
+        queue.length = 0;
+        reject(e);
+      };
       const next = (w: Worker): void => {
         const index = queue.shift();
         if (index === undefined) {
@@ -69,34 +78,35 @@ export async function runOnThreads(
           return;
         }
         running++;
-        w.postMessage({ spec, index, stateDir });
+        w.postMessage(index);
       };
       for (let t = 0; t < Math.min(threads, queue.length); t++) {
-        const w = new Worker(workerUrlFor(spec));
+        const w = new Worker(workerUrlFor(spec), { workerData: job });
         workers.push(w);
-        w.on('message', (m: { type: string; bytes?: number; index?: number; error?: SerializedError }) => {
+        w.on('message', (m: ThreadMessage) => {
           if (failed) return;
-          if (m.type === 'progress') events.progress(m.bytes!);
-          else if (m.type === 'done') {
+          if (m.type === 'error') return fail(deserializeError(m.error));
+          events.progress(m.bytes);
+          if (m.type === 'done') {
             running--;
-            events.done(m.index!);
+            events.done(m.index, m.ref);
             next(w);
-          } else if (m.type === 'error') {
-            failed = true;
-            queue.length = 0;
-            reject(deserializeError(m.error!));
           }
         });
-        w.on('error', (e) => {
-          failed = true;
-          queue.length = 0;
-          reject(e);
-        });
+        w.on('error', fail);
         next(w);
       }
       if (queue.length === 0 && running === 0) resolve();
     });
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    // Done: each thread closes its log and input and ends. Failed: stop them now.
+    await Promise.all(
+      workers.map((w) => {
+        if (failed) return w.terminate();
+        const exited = new Promise((r) => w.once('exit', r));
+        w.postMessage(null);
+        return exited;
+      }),
+    );
   }
 }

@@ -1,53 +1,66 @@
 /**
  * Body of one worker thread of the embedded runtime: scans the slices it is sent and
- * commits their partials to the local state dir (the same use case a Lambda runs).
+ * appends their partials to a log of its own in the state dir.
+ *
+ * The job comes once, as workerData; a slice is then one number each way, so that ten
+ * thousand small slices do not copy the JobSpec ten thousand times.
  */
-import { parentPort, threadId } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { scanSlice } from '../core/job.ts';
 import type { JobSpec } from '../core/plan.ts';
-import { runSlice } from '../pipeline/slice.ts';
+import type { PartialRef } from '../ports.ts';
 import { loadAnalysis } from '../runtime/load-analysis.ts';
 import { FileSource } from './file-source.ts';
-import { LocalDirStore } from './local-store.ts';
-import { serializeError } from './thread-pool.ts';
+import { LocalPartialLog } from './partial-log.ts';
+import { type SerializedError, serializeError } from './thread-pool.ts';
 
-export interface SliceMessage {
+export interface ThreadJob {
   spec: JobSpec;
-  index: number;
   stateDir: string;
 }
 
+/** What a thread says: bytes scanned so far, a slice committed, or a failure. */
+export type ThreadMessage =
+  | { type: 'progress'; bytes: number }
+  | { type: 'done'; index: number; ref: PartialRef; bytes: number }
+  | { type: 'error'; index: number; error: SerializedError };
+
+// A big slice reports its progress on the way; a small one only with its 'done'.
+const PROGRESS_BYTES = 1 << 20;
+
 const port = parentPort!;
-const sources = new Map<string, Promise<FileSource>>();
-const stores = new Map<string, LocalDirStore>();
+const { spec, stateDir } = workerData as ThreadJob;
+const ready = Promise.all([FileSource.open(spec.input.name), loadAnalysis(spec.analysis)]);
+// A failure to open is reported with the first slice, not as an unhandled rejection.
+ready.catch(() => undefined);
+const log = new LocalPartialLog(stateDir, spec.id);
+const worker = `thread-${threadId}`;
 // A thread pays its start-up (thread spawn, TypeScript loader, imports) on its first slice.
 let coldStart = true;
 
-port.on('message', async (msg: SliceMessage) => {
+const post = (m: ThreadMessage): void => port.postMessage(m);
+
+/** A slice index to scan, or null: no more slices, close up and let the thread end. */
+port.on('message', async (index: number | null) => {
+  if (index === null) {
+    log.close();
+    await (await ready.catch(() => undefined))?.[0].close();
+    port.close();
+    return;
+  }
   try {
-    const { spec, index, stateDir } = msg;
-    let source = sources.get(spec.input.name);
-    if (!source) {
-      source = FileSource.open(spec.input.name);
-      sources.set(spec.input.name, source);
-    }
-    const analysis = await loadAnalysis(spec.analysis);
-    const { created } = await runSlice(storeFor(stateDir), await source, spec, index, analysis, {
-      worker: `thread-${threadId}`,
-      coldStart,
-      onProgress: (bytes) => port.postMessage({ type: 'progress', bytes }),
-    });
+    const [source, analysis] = await ready;
+    let bytes = 0;
+    const onProgress = (n: number): void => {
+      bytes += n;
+      if (bytes < PROGRESS_BYTES) return;
+      post({ type: 'progress', bytes });
+      bytes = 0;
+    };
+    const ref = log.append(await scanSlice(source, spec, index, analysis, { worker, coldStart, onProgress }));
     coldStart = false;
-    port.postMessage({ type: 'done', index, created });
+    post({ type: 'done', index, ref, bytes });
   } catch (e) {
-    port.postMessage({ type: 'error', index: msg.index, error: serializeError(e) });
+    post({ type: 'error', index, error: serializeError(e) });
   }
 });
-
-function storeFor(stateDir: string): LocalDirStore {
-  let store = stores.get(stateDir);
-  if (!store) {
-    store = new LocalDirStore(stateDir);
-    stores.set(stateDir, store);
-  }
-  return store;
-}

@@ -315,6 +315,18 @@ async function* sliceThenTail(source: ByteSource, from: number, end: number, sig
   }
 }
 
+// The value block of a finished scan serves the next one: ten thousand small slices
+// would otherwise zero ten thousand fresh blocks. A scan holds it until it ends, so two
+// scans at once (Lambda handlers sharing a process) each have their own. Rows past a
+// block's row count are stale, never read.
+let spareBlock: Float64Array | undefined;
+
+function takeBlock(length: number): Float64Array {
+  const block = spareBlock && spareBlock.length >= length ? spareBlock : new Float64Array(length);
+  spareBlock = undefined;
+  return block;
+}
+
 export interface TextScanOptions extends ScanOptions {
   /** Stop after this many records (the planner reads one to learn the column count). */
   maxRecords?: number;
@@ -355,9 +367,9 @@ export async function scanText(
   if (start >= end || start >= size) return { ...stats, columnsSeen: columns };
 
   // A block holds up to 64K values, and never more rows than the slice can own (a row
-  // has at least one byte per value), so that thousands of tiny slices stay cheap.
+  // has at least one byte per value).
   let blockCap = learning ? 1 : Math.max(1, Math.min(Math.floor(65536 / columns), Math.ceil((end - start) / columns) + 1));
-  let vals = new Float64Array(learning ? 64 : columns * blockCap);
+  let vals = learning ? new Float64Array(64) : takeBlock(columns * blockCap);
   let blockRows = 0;
   let firstRow = 0;
   let rows = 0;
@@ -639,6 +651,7 @@ export async function scanText(
     if (done) break;
   }
   flush();
+  if (!spareBlock || spareBlock.length < vals.length) spareBlock = vals;
   stats.rows = rows;
   return { ...stats, columnsSeen: columns, ...(locatedAt === undefined ? {} : { locatedAt }) };
 }

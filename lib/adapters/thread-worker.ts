@@ -1,9 +1,8 @@
 /**
- * Body of one worker thread of the embedded runtime: scans the slices it is sent and
- * appends their partials to a log of its own in the state dir.
- *
- * The job comes once, as workerData; a slice is then one number each way, so that ten
- * thousand small slices do not copy the JobSpec ten thousand times.
+ * Body of one worker thread of the embedded runtime: takes slices from the shared queue
+ * until it is empty, scans them and appends their partials to a log of its own in the
+ * state dir. The job comes once, as workerData; what the thread committed goes back in
+ * batches, so that ten thousand small slices are not twenty thousand messages.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { scanSlice } from '../core/job.ts';
@@ -12,55 +11,64 @@ import type { PartialRef } from '../ports.ts';
 import { loadAnalysis } from '../runtime/load-analysis.ts';
 import { FileSource } from './file-source.ts';
 import { LocalPartialLog } from './partial-log.ts';
-import { type SerializedError, serializeError } from './thread-pool.ts';
+import { type SerializedError, serializeError, SliceQueue } from './thread-pool.ts';
 
 export interface ThreadJob {
   spec: JobSpec;
   stateDir: string;
+  /** the SliceQueue's memory */
+  queue: SharedArrayBuffer;
 }
 
-/** What a thread says: bytes scanned so far, a slice committed, or a failure. */
+/** What a thread says: bytes scanned and slices committed since it last spoke; 'finished' is its last word. */
 export type ThreadMessage =
-  | { type: 'progress'; bytes: number }
-  | { type: 'done'; index: number; ref: PartialRef; bytes: number }
-  | { type: 'error'; index: number; error: SerializedError };
+  | { type: 'progress' | 'finished'; bytes: number; done: [index: number, ref: PartialRef][] }
+  | { type: 'error'; error: SerializedError };
 
-// A big slice reports its progress on the way; a small one only with its 'done'.
-const PROGRESS_BYTES = 1 << 20;
+// How often a thread reports: often enough for a progress bar, rarely enough to cost nothing.
+const REPORT_EVERY_MS = 50;
 
 const port = parentPort!;
-const { spec, stateDir } = workerData as ThreadJob;
-const ready = Promise.all([FileSource.open(spec.input.name), loadAnalysis(spec.analysis)]);
-// A failure to open is reported with the first slice, not as an unhandled rejection.
-ready.catch(() => undefined);
+const { spec, stateDir, queue: shared } = workerData as ThreadJob;
+const queue = new SliceQueue(shared);
 const log = new LocalPartialLog(stateDir, spec.id);
 const worker = `thread-${threadId}`;
-// A thread pays its start-up (thread spawn, TypeScript loader, imports) on its first slice.
-let coldStart = true;
 
-const post = (m: ThreadMessage): void => port.postMessage(m);
+let bytes = 0;
+let done: [number, PartialRef][] = [];
+let reportedAt = Date.now();
+function report(type: 'progress' | 'finished'): void {
+  port.postMessage({ type, bytes, done } satisfies ThreadMessage);
+  bytes = 0;
+  done = [];
+  reportedAt = Date.now();
+}
+const onProgress = (n: number): void => {
+  bytes += n;
+  if (Date.now() - reportedAt >= REPORT_EVERY_MS) report('progress');
+};
 
-/** A slice index to scan, or null: no more slices, close up and let the thread end. */
-port.on('message', async (index: number | null) => {
-  if (index === null) {
-    log.close();
-    await (await ready.catch(() => undefined))?.[0].close();
-    port.close();
-    return;
-  }
-  try {
-    const [source, analysis] = await ready;
-    let bytes = 0;
-    const onProgress = (n: number): void => {
-      bytes += n;
-      if (bytes < PROGRESS_BYTES) return;
-      post({ type: 'progress', bytes });
-      bytes = 0;
-    };
+async function scanQueue(source: FileSource): Promise<void> {
+  const analysis = await loadAnalysis(spec.analysis);
+  // A thread pays its start-up (thread spawn, TypeScript loader, imports) on its first slice.
+  let coldStart = true;
+  for (let index = queue.take(); index !== undefined; index = queue.take(), coldStart = false) {
+    // Not done.push(... await ...): a report while the slice is scanned replaces `done`.
     const ref = log.append(await scanSlice(source, spec, index, analysis, { worker, coldStart, onProgress }));
-    coldStart = false;
-    post({ type: 'done', index, ref, bytes });
-  } catch (e) {
-    post({ type: 'error', index, error: serializeError(e) });
+    done.push([index, ref]);
+    if (Date.now() - reportedAt >= REPORT_EVERY_MS) report('progress');
   }
-});
+}
+
+try {
+  const source = await FileSource.open(spec.input.name);
+  try {
+    await scanQueue(source);
+  } finally {
+    log.close();
+    await source.close();
+  }
+  report('finished');
+} catch (e) {
+  port.postMessage({ type: 'error', error: serializeError(e) } satisfies ThreadMessage);
+}

@@ -8,13 +8,15 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { FileSource } from '../adapters/file-source.ts';
 import { LocalDirStore } from '../adapters/local-store.ts';
 import { LocalPartialLog } from '../adapters/partial-log.ts';
-import { runOnThreads } from '../adapters/thread-pool.ts';
+import { runOnThreads, SliceQueue } from '../adapters/thread-pool.ts';
 import type { Analysis } from '../core/analysis.ts';
 import { finishResult, PartialFold, type ResultDocument, resultDocument, scanSlice, textRowLocator } from '../core/job.ts';
 import { type JobSpec, type PlanOptions, planJob, sliceBounds } from '../core/plan.ts';
 import { manifestKey, resultKey } from '../pipeline/keys.ts';
 import type { ByteSource, PartialLog, PartialRef } from '../ports.ts';
 import { analysisRef, loadAnalysis } from './load-analysis.ts';
+
+const MAIN_TURN_EVERY_MS = 20;
 
 export interface Progress {
   slicesDone: number;
@@ -85,14 +87,14 @@ async function scanMissing(
   refs: Map<number, PartialRef>,
   opts: LocalRunOptions & { startedAt: number },
 ): Promise<Progress> {
-  const queue: number[] = [];
-  for (let i = 0; i < spec.sliceCount; i++) if (!refs.has(i)) queue.push(i);
+  const missing: number[] = [];
+  for (let i = 0; i < spec.sliceCount; i++) if (!refs.has(i)) missing.push(i);
   const progress: Progress = {
     slicesDone: refs.size,
     slicesTotal: spec.sliceCount,
     resumedSlices: refs.size,
     bytesDone: 0,
-    bytesTotal: queue.reduce((a, i) => a + sliceBytes(spec, i), 0),
+    bytesTotal: missing.reduce((a, i) => a + sliceBytes(spec, i), 0),
     startedAt: opts.startedAt,
   };
   opts.onProgress?.(progress);
@@ -107,24 +109,30 @@ async function scanMissing(
       opts.onProgress?.(progress);
     },
   };
-  const threads = source instanceof FileSource ? Math.min(opts.workers - 1, queue.length - 1) : 0;
+  const queue = new SliceQueue(missing);
+  const threads = source instanceof FileSource ? Math.min(opts.workers - 1, missing.length - 1) : 0;
   const onMain = async (): Promise<void> => {
     try {
-      for (let index = queue.shift(), first = true; index !== undefined; index = queue.shift(), first = false) {
+      let turnAt = Date.now();
+      for (let index = queue.take(), first = true; index !== undefined; index = queue.take(), first = false) {
         // The process's own start-up (imports, planning) counts as the main worker's cold start.
         const partial = await scanSlice(source, spec, index, analysis, { worker: 'main', coldStart: first, onProgress: events.progress });
         events.done(index, log.append(partial));
-        // A small slice is read and committed without a single macrotask: without this
-        // turn of the event loop the threads' 'done' messages wait until the queue is
-        // empty, and the main thread scans every slice alone.
-        await nextTurn();
+        // A small slice is read and committed without a single macrotask: let the event
+        // loop take the threads' reports now and then.
+        if (Date.now() - turnAt >= MAIN_TURN_EVERY_MS) {
+          await nextTurn();
+          turnAt = Date.now();
+        }
       }
     } catch (e) {
-      queue.length = 0;
+      queue.clear();
       throw e;
     }
   };
-  await Promise.all([threads > 0 ? runOnThreads(spec, queue, threads, opts.stateDir, events) : undefined, onMain()]);
+  // Both settle before the run goes on: no thread is left scanning after a failure.
+  const settled = await Promise.allSettled([threads > 0 ? runOnThreads(spec, queue, threads, opts.stateDir, events) : undefined, onMain()]);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
   return progress;
 }
 

@@ -21,13 +21,22 @@ import type { PartialLog, PartialRef } from '../ports.ts';
 
 export const LOG_SUFFIX = '.jsonl';
 const NL = 0x0a;
-const BLOCK_BYTES = 1 << 20;
-const decoder = new TextDecoder();
+// Logs are read in blocks: a block holds hundreds of small partials.
+const READ_BLOCK_BYTES = 256 * 1024;
+
+/** An open log and the block of it read last. */
+interface Reader {
+  fd: number;
+  block: Buffer;
+  /** where the block starts in the log, and how many of its bytes are read */
+  at: number;
+  filled: number;
+}
 
 /** A partial in one line of a log, if the line holds a partial of this job. */
-function decodeLine(line: Uint8Array, jobId: string): Partial | undefined {
+function decodeLine(line: Buffer, jobId: string): Partial | undefined {
   try {
-    const p = JSON.parse(decoder.decode(line)) as Partial;
+    const p = JSON.parse(line.toString()) as Partial;
     return p && typeof p === 'object' && p.job === jobId && Number.isInteger(p.index) && p.index >= 0 ? p : undefined;
   } catch {
     return undefined;
@@ -38,7 +47,7 @@ function decodeLine(line: Uint8Array, jobId: string): Partial | undefined {
  * The complete lines of a log's bytes, without their newlines. `bytes` may be a block of a
  * longer log that starts at `at`; `rest` carries a line that continues into the next block.
  */
-function* completeLines(bytes: Uint8Array, at: number, rest: { parts: Uint8Array[]; offset: number }): Generator<{ offset: number; line: Uint8Array }> {
+function* completeLines(bytes: Buffer, at: number, rest: { parts: Buffer[]; offset: number }): Generator<{ offset: number; line: Buffer }> {
   let from = 0;
   for (let nl = bytes.indexOf(NL); nl >= 0; nl = bytes.indexOf(NL, from)) {
     let line = bytes.subarray(from, nl);
@@ -52,13 +61,13 @@ function* completeLines(bytes: Uint8Array, at: number, rest: { parts: Uint8Array
   }
   // The start of a line that continues in the next block (or a torn last line): copied,
   // because the block buffer is reused.
-  if (from < bytes.length) rest.parts.push(bytes.slice(from));
+  if (from < bytes.length) rest.parts.push(Buffer.from(bytes.subarray(from)));
 }
 
 /** The partials of a job in a whole log, in the order they were written: for readers that want them all (`fanout report`). */
 export function partialsInLog(body: Uint8Array, jobId: string): Partial[] {
   const out: Partial[] = [];
-  for (const { line } of completeLines(body, 0, { parts: [], offset: 0 })) {
+  for (const { line } of completeLines(Buffer.from(body.buffer, body.byteOffset, body.length), 0, { parts: [], offset: 0 })) {
     const p = decodeLine(line, jobId);
     if (p) out.push(p);
   }
@@ -68,7 +77,7 @@ export function partialsInLog(body: Uint8Array, jobId: string): Partial[] {
 export class LocalPartialLog implements PartialLog {
   private readonly dir: string;
   private writer?: { log: string; fd: number; bytes: number };
-  private readonly readers = new Map<string, number>();
+  private readonly readers = new Map<string, Reader>();
 
   constructor(
     stateDir: string,
@@ -102,10 +111,10 @@ export class LocalPartialLog implements PartialLog {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return refs;
       throw e;
     }
-    const block = new Uint8Array(BLOCK_BYTES);
+    const block = Buffer.allocUnsafe(READ_BLOCK_BYTES);
     for (const log of logs.sort()) {
-      const fd = this.readerFd(log);
-      const rest = { parts: [] as Uint8Array[], offset: 0 };
+      const { fd } = this.reader(log);
+      const rest = { parts: [] as Buffer[], offset: 0 };
       for (let at = 0, n; (n = readSync(fd, block, 0, block.length, at)) > 0; at += n) {
         for (const { offset, line } of completeLines(block.subarray(0, n), at, rest)) {
           const p = decodeLine(line, this.jobId);
@@ -125,13 +134,20 @@ export class LocalPartialLog implements PartialLog {
   }
 
   read(ref: PartialRef): Partial {
-    const fd = this.readerFd(ref.log);
-    const line = Buffer.allocUnsafe(ref.length);
-    for (let done = 0, n; done < line.length; done += n) {
-      n = readSync(fd, line, done, line.length - done, ref.offset + done);
-      if (n === 0) throw new Error(`${join(this.dir, ref.log)} ends before byte ${ref.offset + ref.length}`);
+    const r = this.reader(ref.log);
+    // A writer's slices come in ascending order, so a fold in slice order reads each log
+    // front to back: one read of a block serves many partials.
+    if (ref.offset < r.at || ref.offset + ref.length > r.at + r.filled) {
+      if (r.block.length < ref.length) r.block = Buffer.allocUnsafe(ref.length);
+      r.at = ref.offset;
+      r.filled = 0;
+      while (r.filled < ref.length) {
+        const n = readSync(r.fd, r.block, r.filled, r.block.length - r.filled, r.at + r.filled);
+        if (n === 0) throw new Error(`${join(this.dir, ref.log)} ends before byte ${ref.offset + ref.length}`);
+        r.filled += n;
+      }
     }
-    const p = decodeLine(line, this.jobId);
+    const p = decodeLine(r.block.subarray(ref.offset - r.at, ref.offset - r.at + ref.length), this.jobId);
     if (!p) throw new Error(`${join(this.dir, ref.log)}: no partial of job ${this.jobId} at byte ${ref.offset}`);
     return p;
   }
@@ -139,7 +155,7 @@ export class LocalPartialLog implements PartialLog {
   close(): void {
     if (this.writer) closeSync(this.writer.fd);
     this.writer = undefined;
-    for (const fd of this.readers.values()) closeSync(fd);
+    for (const r of this.readers.values()) closeSync(r.fd);
     this.readers.clear();
   }
 
@@ -151,12 +167,12 @@ export class LocalPartialLog implements PartialLog {
     return this.writer;
   }
 
-  private readerFd(log: string): number {
-    let fd = this.readers.get(log);
-    if (fd === undefined) {
-      fd = openSync(join(this.dir, log), 'r');
-      this.readers.set(log, fd);
+  private reader(log: string): Reader {
+    let r = this.readers.get(log);
+    if (!r) {
+      r = { fd: openSync(join(this.dir, log), 'r'), block: Buffer.allocUnsafe(READ_BLOCK_BYTES), at: 0, filled: 0 };
+      this.readers.set(log, r);
     }
-    return fd;
+    return r;
   }
 }

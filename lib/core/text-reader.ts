@@ -282,10 +282,6 @@ function shown(token: string): string {
 
 // End of input ends the last line as a newline would.
 const FINAL_NEWLINE = new Uint8Array([NL]);
-async function* withFinalNewline(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  yield* chunks;
-  yield FINAL_NEWLINE;
-}
 
 // The first read past a slice's end: an eighth of the slice, within these bounds.
 const MIN_PROBE_BYTES = 4 * 1024;
@@ -299,7 +295,7 @@ const PROBE_GROWTH = 8;
  * geometrically. A source sizes its reads to the span, so a small slice costs a small
  * read (a 20 KB slice reads 24 KB, not 84), a ranged source (S3) makes one request per
  * slice in the common case and a few for a record megabytes long, and the reader still
- * follows a record of any length.
+ * follows a record of any length. The end of the source comes as FINAL_NEWLINE.
  */
 async function* sliceThenTail(source: ByteSource, from: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
   const size = source.size;
@@ -313,6 +309,7 @@ async function* sliceThenTail(source: ByteSource, from: number, end: number, sig
     to = Math.min(size, at + span);
     yield* source.chunks(at, to, signal);
   }
+  yield FINAL_NEWLINE;
 }
 
 // The value block of a finished scan serves the next one: ten thousand small slices
@@ -447,7 +444,7 @@ export async function scanText(
     if (blockRows === blockCap) flush();
   };
 
-  for await (const buf of withFinalNewline(sliceThenTail(source, base, end, options.signal))) {
+  for await (const buf of sliceThenTail(source, base, end, options.signal)) {
     const n = buf.length;
     let i = 0;
     if (lookBack) {

@@ -1,5 +1,5 @@
 /**
- * A ByteSource over a local file, read with one reused buffer. Reads are
+ * A ByteSource over a local file, read with one reused buffer per slice. Reads are
  * synchronous: the scan of a slice cannot go on without its bytes anyway, and an async
  * read is a round trip through libuv's thread pool that costs more than reading a small
  * slice (this runs on worker threads, or on the CLI's main thread between progress ticks).
@@ -16,8 +16,6 @@ import type { ByteSource } from '../core/source.ts';
 const CHUNK_BYTES = 1 << 20;
 
 export class FileSource implements ByteSource {
-  private spare?: Uint8Array;
-
   private constructor(
     readonly name: string,
     readonly size: number,
@@ -46,30 +44,18 @@ export class FileSource implements ByteSource {
   }
 
   async *chunks(start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
-    const want = Math.min(this.chunkBytes, Math.max(1, end - start));
-    // The buffer of a finished read serves the next one, if it is big enough: ten thousand
-    // small slices then make no garbage. Two reads at once each have their own.
-    const buffer = this.spare && this.spare.length >= want ? this.spare : new Uint8Array(want);
-    this.spare = undefined;
-    try {
-      let at = start;
-      while (at < end) {
-        signal?.throwIfAborted();
-        const bytesRead = readSync(this.handle.fd, buffer, 0, Math.min(buffer.length, end - at), at);
-        if (bytesRead === 0) return;
-        at += bytesRead;
-        yield buffer.subarray(0, bytesRead);
-        // On the main thread, let the event loop run between chunks: worker threads' messages
-        // (a finished slice waiting for the next one) and progress redraws.
-        if (isMainThread) await nextTurn();
-      }
-    } finally {
-      this.keep(buffer);
+    const buffer = new Uint8Array(Math.min(this.chunkBytes, Math.max(1, end - start)));
+    let at = start;
+    while (at < end) {
+      signal?.throwIfAborted();
+      const bytesRead = readSync(this.handle.fd, buffer, 0, Math.min(buffer.length, end - at), at);
+      if (bytesRead === 0) return;
+      at += bytesRead;
+      yield buffer.subarray(0, bytesRead);
+      // On the main thread, let the event loop run between chunks: worker threads' messages
+      // (a finished slice waiting for the next one) and progress redraws.
+      if (isMainThread) await nextTurn();
     }
-  }
-
-  private keep(buffer: Uint8Array): void {
-    if (!this.spare || this.spare.length < buffer.length) this.spare = buffer;
   }
 
   close(): Promise<void> {

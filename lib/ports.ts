@@ -2,6 +2,7 @@
  * The ports the pipeline is written against. Adapters implement them: a local
  * directory and worker threads for the embedded runtime, S3 and Lambda on AWS.
  */
+import type { Partial } from './core/job.ts';
 import type { ByteSource } from './core/source.ts';
 
 export type { ByteSource };
@@ -34,4 +35,30 @@ export interface Invoker {
 export interface SliceTask {
   jobId: string;
   index: number;
+}
+
+/** Where a committed partial lies in a PartialLog: small, so that a thread can post it. */
+export interface PartialRef {
+  log: string;
+  offset: number;
+  length: number;
+}
+
+/**
+ * The embedded runtime's level-0 partials of one job. Each writer (a thread of one run)
+ * appends to a log of its own, so a commit is one write to an open file instead of a
+ * file per slice; the runtime learns what is committed, then reads the partials back one
+ * at a time to fold them in slice order. (The cloud keeps one object per partial: its
+ * merge is driven by each object's creation event.)
+ */
+export interface PartialLog {
+  /** Commits a partial: once this returns, a kill -9 does not lose it. */
+  append(partial: Partial): PartialRef;
+  /**
+   * Every partial committed by any writer so far, by slice. A write cut short (kill -9)
+   * is not committed; a slice committed twice must say the same both times.
+   */
+  committed(): Map<number, PartialRef>;
+  read(ref: PartialRef): Partial;
+  close(): void;
 }

@@ -1,12 +1,11 @@
 /**
- * BlobStore over a local directory: the embedded runtime's state dir. Writes are atomic
- * (temporary file, then rename), so a process killed mid-write leaves either the old
- * object or the new one, never half of one.
+ * BlobStore over a local directory: the embedded runtime's state dir (its manifests and
+ * results; the partials go to the logs of partial-log.ts). Writes are atomic (temporary
+ * file, then rename), so a process killed mid-write leaves either the old object or the
+ * new one, never half of one.
  *
  * The documents are small, so the methods use the synchronous fs calls: an async call is
- * a round trip through libuv's thread pool that costs more than the syscall itself, and
- * with 10,000 slices those round trips dominated the run. The store is used from worker
- * threads and from the CLI, where blocking for a small write is harmless.
+ * a round trip through libuv's thread pool that costs more than the syscall itself.
  */
 import { createHash } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';

@@ -1,53 +1,74 @@
 /**
- * Body of one worker thread of the embedded runtime: scans the slices it is sent and
- * commits their partials to the local state dir (the same use case a Lambda runs).
+ * Body of one worker thread of the embedded runtime: takes slices from the shared queue
+ * until it is empty, scans them and appends their partials to a log of its own in the
+ * state dir. The job comes once, as workerData; what the thread committed goes back in
+ * batches, so that ten thousand small slices are not twenty thousand messages.
  */
-import { parentPort, threadId } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { scanSlice } from '../core/job.ts';
 import type { JobSpec } from '../core/plan.ts';
-import { runSlice } from '../pipeline/slice.ts';
+import type { PartialRef } from '../ports.ts';
 import { loadAnalysis } from '../runtime/load-analysis.ts';
 import { FileSource } from './file-source.ts';
-import { LocalDirStore } from './local-store.ts';
-import { serializeError } from './thread-pool.ts';
+import { LocalPartialLog } from './partial-log.ts';
+import { type SerializedError, serializeError, SliceQueue } from './thread-pool.ts';
 
-export interface SliceMessage {
+export interface ThreadJob {
   spec: JobSpec;
-  index: number;
   stateDir: string;
+  /** the SliceQueue's memory */
+  queue: SharedArrayBuffer;
 }
 
+/** What a thread says: bytes scanned and slices committed since it last spoke; 'finished' is its last word. */
+export type ThreadMessage =
+  | { type: 'progress' | 'finished'; bytes: number; done: [index: number, ref: PartialRef][] }
+  | { type: 'error'; error: SerializedError };
+
+// How often a thread reports: often enough for a progress bar, rarely enough to cost nothing.
+const REPORT_EVERY_MS = 50;
+
 const port = parentPort!;
-const sources = new Map<string, Promise<FileSource>>();
-const stores = new Map<string, LocalDirStore>();
-// A thread pays its start-up (thread spawn, TypeScript loader, imports) on its first slice.
-let coldStart = true;
+const { spec, stateDir, queue: shared } = workerData as ThreadJob;
+const queue = new SliceQueue(shared);
+const log = new LocalPartialLog(stateDir, spec.id);
+const worker = `thread-${threadId}`;
 
-port.on('message', async (msg: SliceMessage) => {
+let bytes = 0;
+let done: [number, PartialRef][] = [];
+let reportedAt = Date.now();
+function report(type: 'progress' | 'finished'): void {
+  port.postMessage({ type, bytes, done } satisfies ThreadMessage);
+  bytes = 0;
+  done = [];
+  reportedAt = Date.now();
+}
+const onProgress = (n: number): void => {
+  bytes += n;
+  if (Date.now() - reportedAt >= REPORT_EVERY_MS) report('progress');
+};
+
+async function scanQueue(source: FileSource): Promise<void> {
+  const analysis = await loadAnalysis(spec.analysis);
+  // A thread pays its start-up (thread spawn, TypeScript loader, imports) on its first slice.
+  let coldStart = true;
+  for (let index = queue.take(); index !== undefined; index = queue.take(), coldStart = false) {
+    // Not done.push(... await ...): a report while the slice is scanned replaces `done`.
+    const ref = log.append(await scanSlice(source, spec, index, analysis, { worker, coldStart, onProgress }));
+    done.push([index, ref]);
+    if (Date.now() - reportedAt >= REPORT_EVERY_MS) report('progress');
+  }
+}
+
+try {
+  const source = await FileSource.open(spec.input.name);
   try {
-    const { spec, index, stateDir } = msg;
-    let source = sources.get(spec.input.name);
-    if (!source) {
-      source = FileSource.open(spec.input.name);
-      sources.set(spec.input.name, source);
-    }
-    const analysis = await loadAnalysis(spec.analysis);
-    const { created } = await runSlice(storeFor(stateDir), await source, spec, index, analysis, {
-      worker: `thread-${threadId}`,
-      coldStart,
-      onProgress: (bytes) => port.postMessage({ type: 'progress', bytes }),
-    });
-    coldStart = false;
-    port.postMessage({ type: 'done', index, created });
-  } catch (e) {
-    port.postMessage({ type: 'error', index: msg.index, error: serializeError(e) });
+    await scanQueue(source);
+  } finally {
+    log.close();
+    await source.close();
   }
-});
-
-function storeFor(stateDir: string): LocalDirStore {
-  let store = stores.get(stateDir);
-  if (!store) {
-    store = new LocalDirStore(stateDir);
-    stores.set(stateDir, store);
-  }
-  return store;
+  report('finished');
+} catch (e) {
+  port.postMessage({ type: 'error', error: serializeError(e) } satisfies ThreadMessage);
 }

@@ -47,7 +47,18 @@ export interface SliceRunOptions extends ScanOptions {
 
 // The process's resident high-water mark (getrusage: no file to open, unlike the current
 // RSS). Threads share a process, so for a threaded run this is the process's peak so far.
-const peakRss = (): number => (typeof process !== 'undefined' && process.resourceUsage ? process.resourceUsage().maxRSS * 1024 : 0);
+// Sampled at most every PEAK_RSS_EVERY_MS: ten thousand small slices need not make ten
+// thousand system calls, and a high-water mark a few ms old is still one the process reached.
+const PEAK_RSS_EVERY_MS = 20;
+let peakRssBytes = 0;
+let peakRssAt = -Infinity;
+function peakRss(now: number): number {
+  if (now - peakRssAt >= PEAK_RSS_EVERY_MS && typeof process !== 'undefined' && process.resourceUsage) {
+    peakRssBytes = process.resourceUsage().maxRSS * 1024;
+    peakRssAt = now;
+  }
+  return peakRssBytes;
+}
 
 export function analysisContext(spec: JobSpec): AnalysisContext {
   return { columns: spec.layout.columns, frameRows: spec.frameRows, options: spec.analysis.options };
@@ -76,6 +87,7 @@ export async function scanSlice(
       : spec.layout.kind === 'dcd'
         ? await scanDcd(source, spec.layout, start, end, sink, scanOptions)
         : await scanBinary(source, spec.layout, start, end, sink, scanOptions);
+  const finishedAt = Date.now();
   return {
     job: spec.id,
     index,
@@ -88,11 +100,11 @@ export async function scanSlice(
     run: {
       bytesRead: stats.bytesRead,
       startedAt,
-      finishedAt: Date.now(),
+      finishedAt,
       worker: options.worker ?? 'main',
       records: stats.rows / spec.rowsPerRecord,
       coldStart: options.coldStart ?? false,
-      peakRssBytes: peakRss(),
+      peakRssBytes: peakRss(finishedAt),
     },
   };
 }

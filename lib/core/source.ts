@@ -14,7 +14,7 @@ export interface ByteSource {
   chunks(start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array>;
 }
 
-/** Receives decoded rows in blocks: rowCount rows of `columns` values each, row-major. */
+/** Receives decoded rows in blocks: rowCount rows of `columns` values each, row-major, in a buffer reused after the call. */
 export interface RowSink {
   rows(values: Float64Array, rowCount: number, columns: number, firstRow: number): void;
 }

@@ -292,26 +292,46 @@ function shown(token: string): string {
 
 // End of input ends the last line as a newline would.
 const FINAL_NEWLINE = new Uint8Array([NL]);
-async function* withFinalNewline(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  yield* chunks;
-  yield FINAL_NEWLINE;
-}
 
-const TAIL_PROBE_BYTES = 64 * 1024;
+// The first read past a slice's end: an eighth of the slice, within these bounds.
+const MIN_PROBE_BYTES = 4 * 1024;
+const MAX_PROBE_BYTES = 64 * 1024;
+// Each further read past the end is this many times longer than the one before.
+const PROBE_GROWTH = 8;
 
 /**
- * The bytes from `from` to the end of the source, asked for in two spans: the slice plus
- * a short probe past its end (where its last record nearly always ends), then the rest.
- * A source sizes its reads to the span, so a small slice costs a small read instead of
- * one full read buffer, a ranged source (S3) makes one request per slice in the common
- * case, and the reader still follows a record of any length.
+ * The bytes from `from` to the end of the source, asked for in spans: the slice plus a
+ * probe past its end (where its last record nearly always ends), then spans that grow
+ * geometrically. A source sizes its reads to the span, so a small slice costs a small
+ * read (a 20 KB slice reads 24 KB, not 84), a ranged source (S3) makes one request per
+ * slice in the common case and a few for a record megabytes long, and the reader still
+ * follows a record of any length. The end of the source comes as FINAL_NEWLINE.
  */
 async function* sliceThenTail(source: ByteSource, from: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
   const size = source.size;
+  let span = Math.min(MAX_PROBE_BYTES, Math.max(MIN_PROBE_BYTES, Math.floor((end - from) / 8)));
   // At least a few bytes in the first read, so that a byte order mark arrives whole.
-  const probeEnd = Math.min(size, Math.max(end, from + 16) + TAIL_PROBE_BYTES);
-  yield* source.chunks(from, probeEnd, signal);
-  if (probeEnd < size) yield* source.chunks(probeEnd, size, signal);
+  let to = Math.min(size, Math.max(end, from + 16) + span);
+  yield* source.chunks(from, to, signal);
+  while (to < size) {
+    const at = to;
+    span *= PROBE_GROWTH;
+    to = Math.min(size, at + span);
+    yield* source.chunks(at, to, signal);
+  }
+  yield FINAL_NEWLINE;
+}
+
+// The value block of a finished scan serves the next one: ten thousand small slices
+// would otherwise zero ten thousand fresh blocks. A scan holds it until it ends, so two
+// scans at once (Lambda handlers sharing a process) each have their own. Rows past a
+// block's row count are stale, never read.
+let spareBlock: Float64Array | undefined;
+
+function takeBlock(length: number): Float64Array {
+  const block = spareBlock && spareBlock.length >= length ? spareBlock : new Float64Array(length);
+  spareBlock = undefined;
+  return block;
 }
 
 export interface TextScanOptions extends ScanOptions {
@@ -354,9 +374,9 @@ export async function scanText(
   if (start >= end || start >= size) return { ...stats, columnsSeen: columns };
 
   // A block holds up to 64K values, and never more rows than the slice can own (a row
-  // has at least one byte per value), so that thousands of tiny slices stay cheap.
+  // has at least one byte per value).
   let blockCap = learning ? 1 : Math.max(1, Math.min(Math.floor(65536 / columns), Math.ceil((end - start) / columns) + 1));
-  let vals = new Float64Array(learning ? 64 : columns * blockCap);
+  let vals = learning ? new Float64Array(64) : takeBlock(columns * blockCap);
   let blockRows = 0;
   let firstRow = 0;
   let rows = 0;
@@ -434,7 +454,7 @@ export async function scanText(
     if (blockRows === blockCap) flush();
   };
 
-  for await (const buf of withFinalNewline(sliceThenTail(source, base, end, options.signal))) {
+  for await (const buf of sliceThenTail(source, base, end, options.signal)) {
     const n = buf.length;
     // Records that start at or before the buffer's last newline end inside it: those can
     // take the fast path. One search per buffer, from its end, instead of one per record.
@@ -641,6 +661,7 @@ export async function scanText(
     if (done) break;
   }
   flush();
+  if (!spareBlock || spareBlock.length < vals.length) spareBlock = vals;
   stats.rows = rows;
   return { ...stats, columnsSeen: columns, ...(locatedAt === undefined ? {} : { locatedAt }) };
 }

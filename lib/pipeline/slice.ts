@@ -1,6 +1,8 @@
 /**
- * The worker use case: scan one slice and commit its partial, create-only. Running it
- * twice is harmless: the second run finds the partial and checks it says the same.
+ * Scanning one slice and committing its partial as one object, create-only: the cloud
+ * worker's step. Running it twice is harmless: the second run finds the partial and
+ * checks it says the same. (The embedded runtime appends partials to a PartialLog
+ * instead; the rule that a slice committed twice says the same is shared.)
  */
 import type { Analysis } from '../core/analysis.ts';
 import { FanoutError } from '../core/errors.ts';
@@ -8,7 +10,6 @@ import { type Partial, type SliceRunOptions, scanSlice } from '../core/job.ts';
 import type { JobSpec } from '../core/plan.ts';
 import { stableStringify } from '../core/plan.ts';
 import type { BlobStore, ByteSource } from '../ports.ts';
-import { partialKey } from './keys.ts';
 
 export class PartialConflictError extends FanoutError {
   override name = 'PartialConflictError';
@@ -24,17 +25,17 @@ export function decodePartial(body: Uint8Array): Partial {
   return JSON.parse(new TextDecoder().decode(body)) as Partial;
 }
 
+/** Scans one slice and commits its partial as the object `key` (the cloud's merge-tree leaf), create-only. */
 export async function runSlice(
   store: BlobStore,
+  key: string,
   source: ByteSource,
   spec: JobSpec,
   index: number,
   analysis: Analysis,
-  /** `key`: where the partial goes, when not the local runtime's partialKey (the cloud's merge tree). */
-  options: SliceRunOptions & { key?: string } = {},
+  options: SliceRunOptions = {},
 ): Promise<{ partial: Partial; created: boolean }> {
   const partial = await scanSlice(source, spec, index, analysis, options);
-  const key = options.key ?? partialKey(spec.id, index);
   const created = await store.putIfAbsent(key, JSON.stringify(partial));
   if (!created) {
     const existing = await store.get(key);

@@ -1,14 +1,15 @@
 /**
  * Everything a report needs about one job, read from a BlobStore: the local state dir
  * (`.fanout`) and the cloud bucket keep the same `jobs/<id>/` layout, except that the
- * cloud's manifest wraps the spec and its level-0 partials live in the merge tree.
+ * cloud's manifest wraps the spec and its level-0 partials are objects of the merge tree,
+ * where the state dir keeps them in logs (`partials/*.jsonl`, see adapters/partial-log.ts).
  */
 import { FanoutError } from '../core/errors.ts';
 import type { Partial, ResultDocument } from '../core/job.ts';
 import type { JobSpec } from '../core/plan.ts';
-import { jobPrefix, manifestKey, partialIndexFromKey, partialsPrefix, resultKey, statusKey } from '../pipeline/keys.ts';
+import { LOG_SUFFIX, partialsInLog } from '../adapters/partial-log.ts';
+import { jobPrefix, manifestKey, partialsPrefix, resultKey, statusKey } from '../pipeline/keys.ts';
 import type { BlobStore } from '../ports.ts';
-import { PARTIAL_SUFFIX } from '../topology.ts';
 
 export class JobNotFoundError extends FanoutError {
   override name = 'JobNotFoundError';
@@ -60,24 +61,37 @@ export async function loadJob(store: BlobStore, jobId: string, where: string, kn
 
 /** Level-0 partials of either layout; a partial that cannot be read is left out (the report says how many it found). */
 export async function loadPartials(store: BlobStore, jobId: string): Promise<Partial[]> {
-  const local = (await store.list(partialsPrefix(jobId))).map((k) => [k, partialIndexFromKey(k)] as const);
-  const cloud = local.length > 0 ? [] : (await store.list(`${jobPrefix(jobId)}tree/0/`)).map((k) => [k, Number(TREE_LEVEL0.exec(k)?.[1] ?? NaN)] as const);
-  const keys = [...local, ...cloud].filter(([k, i]) => k.endsWith(PARTIAL_SUFFIX) && Number.isInteger(i));
+  const logs = (await store.list(partialsPrefix(jobId))).filter((k) => k.endsWith(LOG_SUFFIX));
+  const bySlice = new Map<number, Partial>();
+  const add = (p: Partial): void => {
+    // A slice committed twice (two runs at once) is one slice: keep the first.
+    if (!bySlice.has(p.index)) bySlice.set(p.index, p);
+  };
+  for (const key of logs) {
+    const body = await store.get(key);
+    if (body) partialsInLog(body, jobId).forEach(add);
+  }
+  if (logs.length === 0) (await treeLeaves(store, jobId)).forEach(add);
+  return [...bySlice.values()].sort((a, b) => a.index - b.index);
+}
+
+/** The cloud's level-0 nodes, one object each. */
+async function treeLeaves(store: BlobStore, jobId: string): Promise<Partial[]> {
+  const keys = (await store.list(`${jobPrefix(jobId)}tree/0/`)).filter((k) => TREE_LEVEL0.test(k));
   const partials: Partial[] = [];
   // Bounded parallelism: a cloud job may have 10,000 partials, each a GET.
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < keys.length) {
-      const [key] = keys[next++]!;
-      const body = await store.get(key);
+      const body = await store.get(keys[next++]!);
       if (!body) continue;
       try {
         partials.push(json<Partial>(body));
       } catch {
-        // a torn or foreign file: not a slice of this job
+        // a torn or foreign object: not a slice of this job
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(16, keys.length) }, lane));
-  return partials.filter((p) => p.job === jobId).sort((a, b) => a.index - b.index);
+  return partials.filter((p) => p.job === jobId);
 }

@@ -1,9 +1,10 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fanout, ROOT, runJson, tempDir } from '../helpers/cli.ts';
 import { randomCoords, writeCoordsNpy, writeDcd } from '../helpers/dcd.ts';
 import { python } from '../helpers/python.ts';
+import { statePartials } from '../helpers/state-dir.ts';
 
 const DATA = resolve(ROOT, '../shared/data/md');
 const tmp = tempDir('fanout-cli-dcd-');
@@ -85,8 +86,8 @@ describe('fanout run on DCD trajectories', () => {
     const rg = runJson([...args, '--analysis', 'rg']);
     expectRg(rg.result.rg as number[], want.rg);
     expect(rg.result.frames).toBe(frames);
-    const partialsDir = join(state, 'jobs', rg.job as string, 'partials');
-    const lengths = readdirSync(partialsDir).map((f) => (JSON.parse(readFileSync(join(partialsDir, f), 'utf8')).state.rg as number[]).length);
+    const lengths = statePartials(state, rg.job as string).map((p) => (p.state as { rg: number[] }).rg.length);
+    expect(lengths).toHaveLength(16);
     expect(lengths.reduce((a, b) => a + b, 0)).toBe(frames);
     expect(Math.max(...lengths)).toBeLessThanOrEqual(Math.ceil(frames / 16));
     expect(runJson([...args, '--analysis', 'sum']).result.sum).toBe(want.sum);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Partial } from '../../lib/core/job.ts';
 import { fanout, tempDir } from '../helpers/cli.ts';
 import { python } from '../helpers/python.ts';
+import { statePartials } from '../helpers/state-dir.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const tmp = tempDir();
@@ -46,10 +47,7 @@ print(json.dumps([math.fsum(c) / len(c) for c in a.T.tolist()]))`,
   statsJob = run('table.csv', ['--analysis', 'stats']);
 });
 
-function partials(job: string): Partial[] {
-  const dir = join(stateDir, 'jobs', job, 'partials');
-  return readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Partial);
-}
+const partials = (job: string): Partial[] => statePartials(stateDir, job);
 
 describe('the story in every partial', () => {
   it('names the worker (the main thread or a worker thread), marks each one\'s first slice as its cold start, and counts records and memory', () => {

@@ -1,10 +1,11 @@
 /** `fanout run` as a user runs it: a real process, its exit code, stdout and stderr. */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, fanout, ROOT, runJson, tempDir } from '../helpers/cli.ts';
 import { python } from '../helpers/python.ts';
+import { partialCount } from '../helpers/state-dir.ts';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -88,11 +89,7 @@ describe('resuming', () => {
     const dir = join(tmp.path, 'state-resume');
     const args = ['run', big, '--analysis', 'row-sums', '--slices', '400', '--workers', '1', '--state-dir', dir, '--json', '--quiet'];
     const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT });
-    const partials = () => {
-      const jobs = join(dir, 'jobs');
-      if (!existsSync(jobs)) return 0;
-      return readdirSync(jobs).reduce((n, id) => n + (existsSync(join(jobs, id, 'partials')) ? readdirSync(join(jobs, id, 'partials')).filter((f) => f.endsWith('.partial.json')).length : 0), 0);
-    };
+    const partials = () => partialCount(dir);
     // Kill it once some, but not all, slices are done.
     await new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {

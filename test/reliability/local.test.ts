@@ -10,6 +10,7 @@ import { SourceChangedError } from '../../lib/core/errors.ts';
 import { runLocal } from '../../lib/runtime/local.ts';
 import { BIN, fanout, ROOT, tempDir } from '../helpers/cli.ts';
 import { python } from '../helpers/python.ts';
+import { partialCount } from '../helpers/state-dir.ts';
 
 const tmp = tempDir('fanout-rel-local-');
 afterAll(() => tmp.cleanup());
@@ -18,12 +19,6 @@ afterAll(() => tmp.cleanup());
 function lcg(seed: number): () => number {
   let s = seed;
   return () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
-}
-
-function partialCount(dir: string): number {
-  const jobs = join(dir, 'jobs');
-  if (!existsSync(jobs)) return 0;
-  return readdirSync(jobs).reduce((n, id) => n + (existsSync(join(jobs, id, 'partials')) ? readdirSync(join(jobs, id, 'partials')).filter((f) => f.endsWith('.partial.json')).length : 0), 0);
 }
 
 function resultFiles(dir: string): string[] {

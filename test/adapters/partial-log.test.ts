@@ -1,0 +1,115 @@
+/**
+ * The state dir's partial logs: what a kill -9 can leave behind (a torn last line), two
+ * writers committing the same slice, and reading partials back one at a time.
+ */
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LocalPartialLog, partialsInLog } from '../../lib/adapters/partial-log.ts';
+import type { Partial } from '../../lib/core/job.ts';
+import { PartialConflictError } from '../../lib/pipeline/slice.ts';
+import { tempDir } from '../helpers/cli.ts';
+
+const tmp = tempDir('fanout-partial-log-');
+afterAll(() => tmp.cleanup());
+let dirs = 0;
+const JOB = 'abc123';
+
+function partial(index: number, sum: number, worker = 'main'): Partial {
+  return {
+    job: JOB,
+    index,
+    start: index * 10,
+    end: index * 10 + 10,
+    rows: 1,
+    skipped: 0,
+    skippedExamples: [],
+    state: { sum, text: 'a "quoted"\nline' },
+    run: { bytesRead: 10, startedAt: 1, finishedAt: 2, worker },
+  };
+}
+
+function freshDir(): { stateDir: string; logs: () => string[] } {
+  const stateDir = join(tmp.path, `state-${dirs++}`);
+  const partials = join(stateDir, 'jobs', JOB, 'partials');
+  return { stateDir, logs: () => readdirSync(partials).map((f) => join(partials, f)) };
+}
+
+describe('LocalPartialLog', () => {
+  it('reads back every partial appended, by slice, from any writer', () => {
+    const { stateDir, logs } = freshDir();
+    const a = new LocalPartialLog(stateDir, JOB);
+    const b = new LocalPartialLog(stateDir, JOB);
+    const refs = [a.append(partial(2, 2.5)), b.append(partial(0, 0.5)), a.append(partial(1, 1.5))];
+    a.close();
+    b.close();
+    expect(logs()).toHaveLength(2);
+    const reader = new LocalPartialLog(stateDir, JOB);
+    const committed = reader.committed();
+    expect([...committed.keys()].sort()).toEqual([0, 1, 2]);
+    expect(committed.get(2)).toEqual(refs[0]);
+    for (const i of [0, 1, 2]) expect(reader.read(committed.get(i)!)).toEqual(partial(i, i + 0.5));
+    reader.close();
+  });
+
+  it('ignores a torn last line, as kill -9 in the middle of a write leaves it', () => {
+    const { stateDir, logs } = freshDir();
+    const w = new LocalPartialLog(stateDir, JOB);
+    w.append(partial(0, 1));
+    w.append(partial(1, 2));
+    w.close();
+    const [log] = logs();
+    const line = `${JSON.stringify(partial(2, 3))}\n`;
+    // Every cut of the third line short of its newline leaves it uncommitted.
+    for (const cut of [1, 20, line.length - 2, line.length - 1]) {
+      const torn = readFileSync(log!, 'utf8').split('\n').slice(0, 2).join('\n') + '\n' + line.slice(0, cut);
+      writeFileSync(log!, torn);
+      const reader = new LocalPartialLog(stateDir, JOB);
+      expect([...reader.committed().keys()]).toEqual([0, 1]);
+      reader.close();
+      expect(partialsInLog(readFileSync(log!), JOB).map((p) => p.index)).toEqual([0, 1]);
+    }
+    appendFileSync(log!, line.slice(line.length - 1));
+    expect([...new LocalPartialLog(stateDir, JOB).committed().keys()]).toEqual([0, 1, 2]);
+  });
+
+  it('accepts a slice committed twice with the same content, whatever the run story says', () => {
+    const { stateDir } = freshDir();
+    new LocalPartialLog(stateDir, JOB).append(partial(0, 1, 'thread-1'));
+    new LocalPartialLog(stateDir, JOB).append(partial(0, 1, 'main'));
+    expect([...new LocalPartialLog(stateDir, JOB).committed().keys()]).toEqual([0]);
+  });
+
+  it('refuses a slice committed twice with different content', () => {
+    const { stateDir } = freshDir();
+    new LocalPartialLog(stateDir, JOB).append(partial(0, 1));
+    new LocalPartialLog(stateDir, JOB).append(partial(0, 2));
+    expect(() => new LocalPartialLog(stateDir, JOB).committed()).toThrow(PartialConflictError);
+  });
+
+  it('leaves out lines that are not partials of this job', () => {
+    const { stateDir, logs } = freshDir();
+    const w = new LocalPartialLog(stateDir, JOB);
+    w.append(partial(0, 1));
+    w.close();
+    appendFileSync(logs()[0]!, `not json\n${JSON.stringify({ ...partial(1, 1), job: 'other' })}\n{"job":"${JOB}"}\n`);
+    expect([...new LocalPartialLog(stateDir, JOB).committed().keys()]).toEqual([0]);
+  });
+
+  it('finds lines longer than its read block', () => {
+    const { stateDir } = freshDir();
+    const big = { ...partial(0, 1), state: { values: Array.from({ length: 300_000 }, (_, i) => i / 7) } };
+    const w = new LocalPartialLog(stateDir, JOB);
+    w.append(partial(1, 1));
+    const ref = w.append(big);
+    w.append(partial(2, 1));
+    w.close();
+    expect(ref.length).toBeGreaterThan(1 << 20);
+    const reader = new LocalPartialLog(stateDir, JOB);
+    const committed = reader.committed();
+    expect(committed.get(0)).toEqual(ref);
+    expect(reader.read(committed.get(0)!)).toEqual(big);
+    expect(reader.read(committed.get(2)!)).toEqual(partial(2, 1));
+    reader.close();
+  });
+});

@@ -1,0 +1,30 @@
+/**
+ * A local state dir read as the README describes it, independently of the runtime's own
+ * reader: `jobs/<id>/partials/*.jsonl` logs, one partial per newline-terminated line.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Partial } from '../../lib/core/job.ts';
+
+/** The complete lines of every log of a job (a torn last line, with no newline yet, is not one). */
+function committedLines(stateDir: string, job: string): string[] {
+  const dir = join(stateDir, 'jobs', job, 'partials');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').slice(0, -1));
+}
+
+/** How many partials the state dir holds, over all its jobs. */
+export function partialCount(stateDir: string): number {
+  const jobs = join(stateDir, 'jobs');
+  if (!existsSync(jobs)) return 0;
+  return readdirSync(jobs).reduce((n, job) => n + committedLines(stateDir, job).length, 0);
+}
+
+/** The partials of one job, in slice order. */
+export function statePartials(stateDir: string, job: string): Partial[] {
+  return committedLines(stateDir, job)
+    .map((line) => JSON.parse(line) as Partial)
+    .sort((a, b) => a.index - b.index);
+}

@@ -74,11 +74,12 @@ export function documentRequests(slices: number, fanin: number): { fewest: Reque
     list,
   };
   const most: Requests = {
-    // every event of the last group reads the status too
-    get: slices + nodes + nodes + 3 + last,
+    // every event of the last group reads the status too, and the late ones read the
+    // published result (is it this job's?)
+    get: slices + nodes + nodes + 3 + last + (last - 1),
     put,
-    // every event below the top checks the parent; late ones at the top check the result
-    head: slices + belowLast + (last - 1),
+    // every event below the top checks the parent
+    head: slices + belowLast,
     list,
   };
   return { fewest, most };

@@ -28,9 +28,9 @@ export const rowSums: Analysis<RowSumsState, RowSumsResult> = {
   addRows(state, values, rowCount, columns, firstRow, ctx) {
     const n = ctx.frameRows;
     let phase = firstRow % n;
-    for (let r = 0, i = 0; r < rowCount; r++) {
-      const b = state.buckets[phase]!;
-      for (const end = i + columns; i < end; i++) b.add(values[i]!);
+    for (let r = 0, i = 0; r < rowCount; r++, i += columns) {
+      // A row's values are contiguous: one exact block sum (see ExactSum.addRange).
+      state.buckets[phase]!.addRange(values, i, i + columns);
       if (++phase === n) phase = 0;
     }
     return state;

@@ -51,16 +51,15 @@ export async function runLocal(path: string, opts: LocalRunOptions): Promise<Res
     try {
       const refs = log.committed();
       for (const i of refs.keys()) if (i >= spec.sliceCount) refs.delete(i);
-      const progress = await scanMissing(source, spec, analysis, log, refs, { ...opts, startedAt });
+      // Partials are folded in slice order as soon as they are committed, by the main
+      // thread between its own slices, so that little is left to fold after the scan. One
+      // decoded partial at a time: a partial can be megabytes (mean-structure).
+      const fold = new InOrderFold(new PartialFold(spec, analysis), log, refs);
+      const progress = await scanMissing(source, spec, analysis, log, refs, fold, { ...opts, startedAt });
       await source.assertUnchanged(spec.input.identity);
-      // One decoded partial at a time: a partial can be megabytes (mean-structure).
-      const fold = new PartialFold(spec, analysis);
-      for (let i = 0; i < spec.sliceCount; i++) {
-        const at = refs.get(i);
-        if (!at) throw new Error(`partial ${i} of job ${spec.id} is missing after the scan`);
-        fold.add(log.read(at));
-      }
-      const merged = fold.merged();
+      fold.foldReady();
+      if (fold.next < spec.sliceCount) throw new Error(`partial ${fold.next} of job ${spec.id} is missing after the scan`);
+      const merged = fold.inner.merged();
       const result = await finishResult(spec, analysis, merged, textRowLocator(source, spec, merged));
       const doc = resultDocument(spec, merged, result, { resumedSlices: progress.resumedSlices, elapsedMs: Date.now() - startedAt });
       await store.put(resultKey(spec.id), JSON.stringify(doc, null, 2));
@@ -85,6 +84,7 @@ async function scanMissing(
   analysis: Analysis,
   log: PartialLog,
   refs: Map<number, PartialRef>,
+  fold: InOrderFold,
   opts: LocalRunOptions & { startedAt: number },
 ): Promise<Progress> {
   const missing: number[] = [];
@@ -118,6 +118,7 @@ async function scanMissing(
         // The process's own start-up (imports, planning) counts as the main worker's cold start.
         const partial = await scanSlice(source, spec, index, analysis, { worker: 'main', coldStart: first, onProgress: events.progress });
         events.done(index, log.append(partial));
+        fold.foldReady();
         // A small slice is read and committed without a single macrotask: let the event
         // loop take the threads' reports now and then.
         if (Date.now() - turnAt >= MAIN_TURN_EVERY_MS) {
@@ -134,6 +135,20 @@ async function scanMissing(
   const settled = await Promise.allSettled([threads > 0 ? runOnThreads(spec, queue, threads, opts.stateDir, events) : undefined, onMain()]);
   for (const s of settled) if (s.status === 'rejected') throw s.reason;
   return progress;
+}
+
+/** Folds committed partials in slice order, as far as the next missing one. */
+class InOrderFold {
+  next = 0;
+  constructor(
+    readonly inner: PartialFold,
+    private readonly log: PartialLog,
+    private readonly refs: Map<number, PartialRef>,
+  ) {}
+
+  foldReady(): void {
+    for (let at = this.refs.get(this.next); at !== undefined; at = this.refs.get(++this.next)) this.inner.add(this.log.read(at));
+  }
 }
 
 function sliceBytes(spec: JobSpec, index: number): number {

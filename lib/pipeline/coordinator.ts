@@ -17,7 +17,7 @@ import { inputPointerKey, type Manifest, readStatus, reasonOf, resultKeyForInput
 import { inputIdentity, type InputObjects } from './inputs.ts';
 import { jobPrefix, manifestKey, resultKey } from './keys.ts';
 import { type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor } from './options.ts';
-import { levelSizes, nodeKey, parseNodeKey } from './tree.ts';
+import { groupMembers, levelSizes, nodeKey, parseNodeKey } from './tree.ts';
 
 export interface CoordinatorDeps {
   store: BlobStore;
@@ -98,9 +98,8 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurr
  * - done, and still the input's newest job: nothing to do;
  * - otherwise the pointer names it again, a failed status goes back to running (the
  *   cause may have been transient; a deterministic one fails again), the slices without
- *   a partial are invoked, and when none is missing the final merge is fired again by
- *   rewriting a top-level node with its own bytes (its creation event reaches the
- *   merger, which alone may publish under results/).
+ *   a partial are invoked, and when none is missing the merges are fired again (see
+ *   refireMerges: the merger alone may publish under results/).
  */
 async function restartJob(deps: CoordinatorDeps, manifest: Manifest, pointer: string, concurrency: number): Promise<StartOutcome> {
   const { spec } = manifest;
@@ -121,14 +120,45 @@ async function restartJob(deps: CoordinatorDeps, manifest: Manifest, pointer: st
   for (const k of await deps.store.list(`${jobPrefix(spec.id)}tree/0/`)) present.add(parseNodeKey(k)?.index ?? -1);
   const missing = Array.from({ length: spec.sliceCount }, (_, i) => i).filter((i) => !present.has(i));
   await forEachLimit(missing, concurrency, (index) => deps.invoker.invoke({ jobId: spec.id, index }));
-  if (missing.length === 0) {
-    const sizes = levelSizes(spec.sliceCount, manifest.fanin);
-    const top = nodeKey(spec.id, sizes.length - 1, 0, manifest.fanin);
-    const body = await deps.store.get(top);
-    // Absent: merges below it are still under way, and their events end in the final merge.
-    if (body) await deps.store.put(top, body);
-  }
+  if (missing.length === 0) await refireMerges(deps.store, manifest);
   return { outcome: done ? 'republished' : 'resumed', jobId: spec.id, slices: spec.sliceCount, invoked: missing.length };
+}
+
+/**
+ * Every slice has its partial: fires the merge of every complete group of the tree whose
+ * parent is missing (a merge still under way, or one lost for good when its invocation
+ * failed past its retries), and the final merge when the top group is complete, by
+ * rewriting one member with its own bytes. The merges above follow from their events.
+ * One list call per level (per 1000 nodes).
+ */
+async function refireMerges(store: BlobStore, manifest: Manifest): Promise<void> {
+  const { spec, fanin } = manifest;
+  const sizes = levelSizes(spec.sliceCount, fanin);
+  let below = new Set<number>();
+  for (let level = 0; level < sizes.length; level++) {
+    const present = new Set<number>();
+    for (const k of await store.list(`${jobPrefix(spec.id)}tree/${level}/`)) {
+      const ref = parseNodeKey(k);
+      if (ref?.level === level) present.add(ref.index);
+    }
+    if (level > 0) {
+      // A complete group of the level below whose node on this level is missing.
+      for (let group = 0; group < sizes[level]!; group++) {
+        if (present.has(group)) continue;
+        const { first, count } = groupMembers(sizes[level - 1]!, fanin, group);
+        if (Array.from({ length: count }, (_, i) => first + i).every((i) => below.has(i))) await rewrite(store, nodeKey(spec.id, level - 1, first, fanin));
+      }
+    }
+    below = present;
+  }
+  // The top group, complete: the final merge (it publishes, or finds the job done).
+  const top = sizes.length - 1;
+  if (below.size === sizes[top]) await rewrite(store, nodeKey(spec.id, top, 0, fanin));
+}
+
+async function rewrite(store: BlobStore, key: string): Promise<void> {
+  const body = await store.get(key);
+  if (body) await store.put(key, body);
 }
 
 /** Runs fn over items with at most `limit` calls in flight; the first error stops new calls. */

@@ -244,6 +244,23 @@ describe('the input overwritten while the job runs', () => {
     expect(state.leaves).toHaveLength(clean1.leaves.length);
   });
 
+  it('a retry finishes a job whose merge below the top was lost for good', async () => {
+    // Every write of one level-1 node fails past the merger's retries: that merge is lost,
+    // the level above waits for it for ever, and the job never ends.
+    let broken = true;
+    const { raw, cloud } = setup({ store: [{ op: 'putIfAbsent', key: /\/tree\/1\/00000000\/00000001\.partial\.json$/, where: () => broken, fault: { type: 'throw' } }] });
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    const stuck = await finalState(raw, KEY);
+    expect(stuck.status?.state).toBe('running');
+    expect(stuck.result).toBeUndefined();
+    // The same upload's event again (or the same bytes uploaded again): every slice has its partial.
+    broken = false;
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    expectSameAsClean(await finalState(raw, KEY), clean1);
+  });
+
   it('uploading earlier bytes again publishes their result again (unversioned bucket: the old job id)', async () => {
     const { raw, inputs, cloud } = setup({ versioned: false });
     cloud.uploaded(KEY);

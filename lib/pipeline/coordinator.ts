@@ -13,7 +13,7 @@ import { builtinAnalyses } from '../core/analyses/index.ts';
 import { InputError, UsageError } from '../core/errors.ts';
 import { planJob } from '../core/plan.ts';
 import type { BlobStore, Invoker } from '../ports.ts';
-import { inputPointerKey, type Manifest, readStatus, reasonOf, resultKeyForInput, writeStatus } from './documents.ts';
+import { inputPointerKey, type Manifest, readPointer, readStatus, reasonOf, resultKeyForInput, writeStatus } from './documents.ts';
 import { inputIdentity, type InputObjects } from './inputs.ts';
 import { jobPrefix, manifestKey, resultKey } from './keys.ts';
 import { type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor } from './options.ts';
@@ -104,23 +104,18 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurr
 async function restartJob(deps: CoordinatorDeps, manifest: Manifest, pointer: string, concurrency: number): Promise<StartOutcome> {
   const { spec } = manifest;
   const now = deps.now ?? Date.now;
-  const pointerKey = inputPointerKey(manifest.input.key);
   const done = await deps.store.head(resultKey(spec.id));
-  const current = await deps.store.get(pointerKey);
-  const stillNewest = current !== undefined && (JSON.parse(new TextDecoder().decode(current)) as { job?: string }).job === spec.id;
-  if (done && stillNewest) return { outcome: 'already-done', jobId: spec.id };
+  if (done && (await readPointer(deps.store, manifest.input.key))?.job === spec.id) return { outcome: 'already-done', jobId: spec.id };
 
   const status = await readStatus(deps.store, spec.id);
   if (!status || status.state === 'failed') {
     await writeStatus(deps.store, { state: 'running', job: spec.id, input: { bucket: manifest.input.bucket, key: manifest.input.key }, slices: spec.sliceCount }, now());
   }
-  await deps.store.put(pointerKey, pointer);
-  // One list call per 1000 slices.
-  const present = new Set<number>();
-  for (const k of await deps.store.list(`${jobPrefix(spec.id)}tree/0/`)) present.add(parseNodeKey(k)?.index ?? -1);
-  const missing = Array.from({ length: spec.sliceCount }, (_, i) => i).filter((i) => !present.has(i));
+  await deps.store.put(inputPointerKey(manifest.input.key), pointer);
+  const leaves = await nodesPresent(deps.store, spec.id, 0);
+  const missing = Array.from({ length: spec.sliceCount }, (_, i) => i).filter((i) => !leaves.has(i));
   await forEachLimit(missing, concurrency, (index) => deps.invoker.invoke({ jobId: spec.id, index }));
-  if (missing.length === 0) await refireMerges(deps.store, manifest);
+  if (missing.length === 0) await refireMerges(deps.store, manifest, leaves);
   return { outcome: done ? 'republished' : 'resumed', jobId: spec.id, slices: spec.sliceCount, invoked: missing.length };
 }
 
@@ -129,31 +124,35 @@ async function restartJob(deps: CoordinatorDeps, manifest: Manifest, pointer: st
  * parent is missing (a merge still under way, or one lost for good when its invocation
  * failed past its retries), and the final merge when the top group is complete, by
  * rewriting one member with its own bytes. The merges above follow from their events.
- * One list call per level (per 1000 nodes).
+ * One list call per level (per 1000 nodes); `leaves` are the slices' nodes, listed already.
  */
-async function refireMerges(store: BlobStore, manifest: Manifest): Promise<void> {
+async function refireMerges(store: BlobStore, manifest: Manifest, leaves: Set<number>): Promise<void> {
   const { spec, fanin } = manifest;
   const sizes = levelSizes(spec.sliceCount, fanin);
-  let below = new Set<number>();
-  for (let level = 0; level < sizes.length; level++) {
-    const present = new Set<number>();
-    for (const k of await store.list(`${jobPrefix(spec.id)}tree/${level}/`)) {
-      const ref = parseNodeKey(k);
-      if (ref?.level === level) present.add(ref.index);
-    }
-    if (level > 0) {
-      // A complete group of the level below whose node on this level is missing.
-      for (let group = 0; group < sizes[level]!; group++) {
-        if (present.has(group)) continue;
-        const { first, count } = groupMembers(sizes[level - 1]!, fanin, group);
-        if (Array.from({ length: count }, (_, i) => first + i).every((i) => below.has(i))) await rewrite(store, nodeKey(spec.id, level - 1, first, fanin));
-      }
+  let below = leaves;
+  for (let level = 1; level < sizes.length; level++) {
+    const present = await nodesPresent(store, spec.id, level);
+    // A complete group of the level below whose node on this level is missing.
+    for (let group = 0; group < sizes[level]!; group++) {
+      if (present.has(group)) continue;
+      const { first, count } = groupMembers(sizes[level - 1]!, fanin, group);
+      if (Array.from({ length: count }, (_, i) => first + i).every((i) => below.has(i))) await rewrite(store, nodeKey(spec.id, level - 1, first, fanin));
     }
     below = present;
   }
   // The top group, complete: the final merge (it publishes, or finds the job done).
   const top = sizes.length - 1;
   if (below.size === sizes[top]) await rewrite(store, nodeKey(spec.id, top, 0, fanin));
+}
+
+/** The indexes of a tree level's nodes that exist: one list call per 1000 nodes. */
+async function nodesPresent(store: BlobStore, jobId: string, level: number): Promise<Set<number>> {
+  const present = new Set<number>();
+  for (const k of await store.list(`${jobPrefix(jobId)}tree/${level}/`)) {
+    const ref = parseNodeKey(k);
+    if (ref?.level === level) present.add(ref.index);
+  }
+  return present;
 }
 
 async function rewrite(store: BlobStore, key: string): Promise<void> {

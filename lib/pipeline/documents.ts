@@ -52,6 +52,17 @@ export function inputPointerKey(key: string): string {
 
 const decoder = new TextDecoder();
 
+/** The input's pointer: the job of its newest upload, or why that upload could not be planned. */
+export interface InputPointer {
+  job?: string;
+  input?: { etag?: string };
+}
+
+export async function readPointer(store: BlobStore, inputKey: string): Promise<InputPointer | undefined> {
+  const body = await store.get(inputPointerKey(inputKey));
+  return body ? (JSON.parse(decoder.decode(body)) as InputPointer) : undefined;
+}
+
 /** Manifests never change once written, so a warm function may keep them. */
 export class ManifestReader {
   private readonly cache = new Map<string, Manifest>();

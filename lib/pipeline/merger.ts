@@ -15,7 +15,7 @@ import { failureReason, failureRecordSchema, parseEvent, sliceTaskSchema } from 
 import { finishResult, mergePartials, type Partial, resultDocument } from '../core/job.ts';
 import type { BlobStore } from '../ports.ts';
 import { resolveAnalysis } from './coordinator.ts';
-import { inputPointerKey, type Manifest, type ManifestReader, markFailed, readStatus, reasonOf, UnknownJobError, writeStatus } from './documents.ts';
+import { type Manifest, type ManifestReader, markFailed, readPointer, readStatus, reasonOf, UnknownJobError, writeStatus } from './documents.ts';
 import { resultKey } from './keys.ts';
 import { decodePartial } from './slice.ts';
 import { groupMembers, groupPrefix, levelSizes, nodeKey, parseNodeKey } from './tree.ts';
@@ -134,9 +134,8 @@ async function finishJob(deps: MergerDeps, manifest: Manifest, memberKeys: strin
  * could not be planned.
  */
 async function newestJob(store: BlobStore, manifest: Manifest): Promise<string | undefined> {
-  const body = await store.get(inputPointerKey(manifest.input.key));
-  if (!body) return manifest.spec.id;
-  const pointer = JSON.parse(new TextDecoder().decode(body)) as { job?: string; input?: { etag?: string } };
+  const pointer = await readPointer(store, manifest.input.key);
+  if (!pointer) return manifest.spec.id;
   if (pointer.job) return pointer.job;
   return pointer.input?.etag === manifest.input.etag ? manifest.spec.id : undefined;
 }

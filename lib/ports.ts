@@ -42,6 +42,9 @@ export interface PartialRef {
   log: string;
   offset: number;
   length: number;
+  /** the partial's index, and how many consecutive slices from it the partial covers */
+  index: number;
+  slices: number;
 }
 
 /**
@@ -55,8 +58,9 @@ export interface PartialLog {
   /** Commits a partial: once this returns, a kill -9 does not lose it. */
   append(partial: Partial): PartialRef;
   /**
-   * Every partial committed by any writer so far, by slice. A write cut short (kill -9)
-   * is not committed; a slice committed twice must say the same both times.
+   * Every partial committed by any writer so far, by its index (the first slice it
+   * covers); no two of them cover the same slice. A write cut short (kill -9) is not
+   * committed; a partial committed twice must say the same both times.
    */
   committed(): Map<number, PartialRef>;
   read(ref: PartialRef): Partial;

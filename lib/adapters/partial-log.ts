@@ -97,13 +97,15 @@ export class LocalPartialLog implements PartialLog {
       closeSync(w.fd);
       throw e;
     }
-    const ref = { log: w.log, offset: w.bytes, length: body.length - 1 };
+    const ref = { log: w.log, offset: w.bytes, length: body.length - 1, index: partial.index, slices: partial.slices ?? 1 };
     w.bytes += body.length;
     return ref;
   }
 
   committed(): Map<number, PartialRef> {
     const refs = new Map<number, PartialRef>();
+    // the slices the partials in `refs` cover
+    const covered = new Set<number>();
     let logs: string[];
     try {
       logs = readdirSync(this.dir).filter((f) => f.endsWith(LOG_SUFFIX));
@@ -119,14 +121,23 @@ export class LocalPartialLog implements PartialLog {
         for (const { offset, line } of completeLines(block.subarray(0, n), at, rest)) {
           const p = decodeLine(line, this.jobId);
           if (!p) continue;
-          const ref = { log, offset, length: line.length };
+          const ref = { log, offset, length: line.length, index: p.index, slices: p.slices ?? 1 };
           const first = refs.get(p.index);
-          if (!first) refs.set(p.index, ref);
-          else if (partialContent(this.read(first)) !== partialContent(p)) {
-            throw new PartialConflictError(
-              `slice ${p.index} of job ${this.jobId} is committed twice with different content (${first.log} and ${log} in ${this.dir}): the input or the analysis changed`,
-            );
+          if (first && first.slices === ref.slices) {
+            if (partialContent(this.read(first)) !== partialContent(p)) {
+              throw new PartialConflictError(
+                `slice ${p.index} of job ${this.jobId} is committed twice with different content (${first.log} and ${log} in ${this.dir}): the input or the analysis changed`,
+              );
+            }
+            continue;
           }
+          // Two runs at once may cut the same slices into other runs: the first partial
+          // that covers a slice is the one folded, a later one that overlaps it is left out.
+          let overlaps = false;
+          for (let i = ref.index; i < ref.index + ref.slices && !overlaps; i++) overlaps = covered.has(i);
+          if (overlaps) continue;
+          refs.set(p.index, ref);
+          for (let i = ref.index; i < ref.index + ref.slices; i++) covered.add(i);
         }
       }
     }

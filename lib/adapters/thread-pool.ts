@@ -49,6 +49,9 @@ function workerUrlFor(spec: JobSpec): URL {
   return spec.analysis.module !== undefined && /\.[cm]?tsx?$/.test(spec.analysis.module) ? sourceEntry : bundledEntry;
 }
 
+/** Input bytes a consumer aims to take from the queue at a time. */
+export const RUN_BYTES = 4 * 1024 * 1024;
+
 /**
  * Slice indexes still to scan, in shared memory: the main thread and the worker threads
  * take from it alike, with one atomic add and no message.
@@ -70,9 +73,31 @@ export class SliceQueue {
     return this.cells.buffer as SharedArrayBuffer;
   }
 
-  take(): number | undefined {
-    const at = Atomics.add(this.cells, 0, 1) + 1;
-    return at < this.cells.length ? this.cells[at] : undefined;
+  /**
+   * Takes the next slices to scan, as runs of consecutive slices (a resumed job has gaps),
+   * each to be scanned as one range and committed as one partial; none when the queue is
+   * empty. As many slices as hold about RUN_BYTES of input, so that ten thousand small
+   * slices do not cost ten thousand partials, but at most a quarter of what is left per
+   * consumer, so that the last slices are still shared out among the consumers.
+   */
+  takeRuns(sliceBytes: number, consumers: number): { index: number; slices: number }[] {
+    const size = this.cells.length - 1;
+    const left = size - Atomics.load(this.cells, 0);
+    const want = Math.max(1, Math.min(Math.floor(RUN_BYTES / Math.max(1, sliceBytes)), Math.ceil(left / (4 * Math.max(1, consumers)))));
+    const from = Atomics.add(this.cells, 0, want);
+    const runs: { index: number; slices: number }[] = [];
+    for (let at = from; at < Math.min(from + want, size); at++) {
+      const index = this.cells[at + 1]!;
+      const last = runs[runs.length - 1];
+      if (last && last.index + last.slices === index) last.slices++;
+      else runs.push({ index, slices: 1 });
+    }
+    return runs;
+  }
+
+  /** The runs this consumer takes, one at a time, until the queue is empty. */
+  *runs(sliceBytes: number, consumers: number): Generator<{ index: number; slices: number }> {
+    for (let runs = this.takeRuns(sliceBytes, consumers); runs.length > 0; runs = this.takeRuns(sliceBytes, consumers)) yield* runs;
   }
 
   /** Nobody takes another slice: each consumer stops after its current one. */
@@ -83,17 +108,19 @@ export class SliceQueue {
 
 /**
  * Scans slices of `queue` on `threads` worker threads until it is empty, each thread
- * appending its partials to a log of its own in `stateDir`. Another consumer (the main
- * thread) may take slices from the queue too. On a failure the queue is cleared.
+ * appending its partials to a log of its own in `stateDir`. Other consumers (the main
+ * thread) may take slices from the queue too: `consumers` counts them all. On a failure
+ * the queue is cleared.
  */
 export async function runOnThreads(
   spec: JobSpec,
   queue: SliceQueue,
   threads: number,
+  consumers: number,
   stateDir: string,
-  events: { progress(bytes: number): void; done(index: number, ref: PartialRef): void },
+  events: { progress(bytes: number): void; done(ref: PartialRef): void },
 ): Promise<void> {
-  const job: ThreadJob = { spec, stateDir, queue: queue.shared };
+  const job: ThreadJob = { spec, stateDir, queue: queue.shared, consumers };
   const workers: Worker[] = [];
   let failed = false;
   try {
@@ -113,7 +140,7 @@ export async function runOnThreads(
           if (failed) return;
           if (m.type === 'error') return fail(deserializeError(m.error));
           events.progress(m.bytes);
-          for (const [index, ref] of m.done) events.done(index, ref);
+          for (const ref of m.done) events.done(ref);
           if (m.type === 'finished') {
             finished = true;
             if (--running === 0) resolve();

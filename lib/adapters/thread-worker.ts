@@ -1,7 +1,7 @@
 /**
- * Body of one worker thread of the embedded runtime: takes slices from the shared queue
- * until it is empty, scans them and appends their partials to a log of its own in the
- * state dir. The job comes once, as workerData; what the thread committed goes back in
+ * Body of one worker thread of the embedded runtime: takes runs of slices from the shared
+ * queue until it is empty, scans them and appends their partials to a log of its own in
+ * the state dir. The job comes once, as workerData; what the thread committed goes back in
  * batches, so that ten thousand small slices are not twenty thousand messages.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
@@ -18,24 +18,26 @@ export interface ThreadJob {
   stateDir: string;
   /** the SliceQueue's memory */
   queue: SharedArrayBuffer;
+  /** how many take from the queue, this thread included */
+  consumers: number;
 }
 
-/** What a thread says: bytes scanned and slices committed since it last spoke; 'finished' is its last word. */
+/** What a thread says: bytes scanned and partials committed since it last spoke; 'finished' is its last word. */
 export type ThreadMessage =
-  | { type: 'progress' | 'finished'; bytes: number; done: [index: number, ref: PartialRef][] }
+  | { type: 'progress' | 'finished'; bytes: number; done: PartialRef[] }
   | { type: 'error'; error: SerializedError };
 
 // How often a thread reports: often enough for a progress bar, rarely enough to cost nothing.
 const REPORT_EVERY_MS = 50;
 
 const port = parentPort!;
-const { spec, stateDir, queue: shared } = workerData as ThreadJob;
+const { spec, stateDir, queue: shared, consumers } = workerData as ThreadJob;
 const queue = new SliceQueue(shared);
 const log = new LocalPartialLog(stateDir, spec.id);
 const worker = `thread-${threadId}`;
 
 let bytes = 0;
-let done: [number, PartialRef][] = [];
+let done: PartialRef[] = [];
 let reportedAt = Date.now();
 function report(type: 'progress' | 'finished'): void {
   port.postMessage({ type, bytes, done } satisfies ThreadMessage);
@@ -52,10 +54,11 @@ async function scanQueue(source: FileSource): Promise<void> {
   const analysis = await loadAnalysis(spec.analysis);
   // A thread pays its start-up (thread spawn, TypeScript loader, imports) on its first slice.
   let coldStart = true;
-  for (let index = queue.take(); index !== undefined; index = queue.take(), coldStart = false) {
-    // Not done.push(... await ...): a report while the slice is scanned replaces `done`.
-    const ref = log.append(await scanSlice(source, spec, index, analysis, { worker, coldStart, onProgress }));
-    done.push([index, ref]);
+  for (const { index, slices } of queue.runs(spec.input.bytes / spec.sliceCount, consumers)) {
+    // Not done.push(... await ...): a report while the run is scanned replaces `done`.
+    const ref = log.append(await scanSlice(source, spec, index, analysis, { worker, coldStart, onProgress, slices }));
+    coldStart = false;
+    done.push(ref);
     if (Date.now() - reportedAt >= REPORT_EVERY_MS) report('progress');
   }
 }

@@ -10,10 +10,12 @@ import { type JobSpec, sliceBounds } from './plan.ts';
 import type { ByteSource, RowSink, ScanOptions } from './source.ts';
 import { scanText } from './text-reader.ts';
 
-/** What one slice produced. Deterministic apart from the timing fields. */
+/** What one slice (or a run of consecutive slices) produced. Deterministic apart from the timing fields. */
 export interface Partial {
   job: string;
   index: number;
+  /** how many consecutive slices of the plan, from `index`, this partial covers; absent: one */
+  slices?: number;
   start: number;
   end: number;
   rows: number;
@@ -43,6 +45,13 @@ export interface RunStory {
 export interface SliceRunOptions extends ScanOptions {
   worker?: string;
   coldStart?: boolean;
+  /**
+   * Scan this many consecutive slices from `index` as one range, into one partial. The
+   * records of the range are exactly those of its slices (a record belongs to the slice
+   * that holds its first byte), and combine is associative, so the partial equals the
+   * combine of the slices' own partials.
+   */
+  slices?: number;
 }
 
 // The process's resident high-water mark (getrusage: no file to open, unlike the current
@@ -72,7 +81,10 @@ export async function scanSlice(
   options: SliceRunOptions = {},
 ): Promise<Partial> {
   const startedAt = Date.now();
-  const { start, end } = sliceBounds(spec, index);
+  const slices = options.slices ?? 1;
+  if (!Number.isInteger(slices) || slices < 1 || index + slices > spec.sliceCount) throw new RangeError(`slices ${index}..${index + slices - 1} are not in the plan of job ${spec.id} (${spec.sliceCount} slices)`);
+  const { start } = sliceBounds(spec, index);
+  const { end } = sliceBounds(spec, index + slices - 1);
   const ctx = analysisContext(spec);
   let state = analysis.empty(ctx);
   const sink: RowSink = {
@@ -91,6 +103,7 @@ export async function scanSlice(
   return {
     job: spec.id,
     index,
+    ...(slices > 1 ? { slices } : {}),
     start,
     end,
     rows: stats.rows,
@@ -114,14 +127,15 @@ export interface Merged {
   skipped: number;
   skippedExamples: { offset: number; problem: string }[];
   state: unknown;
-  /** rows before each partial: where each slice's rows start in the file's row order */
-  rowsBefore: number[];
+  /** each partial folded, in order: its byte range and where its rows start in the file's row order */
+  pieces: { start: number; end: number; rowsBefore: number }[];
 }
 
 /**
  * Folds partials in slice order (they must be complete and sorted by index). A merge
  * tree folds a run of consecutive nodes of one level: `firstIndex` is the index of the
- * first one (a merged partial is just a Partial covering more rows).
+ * first one (a merged partial is just a Partial covering more rows). A partial that
+ * covers a run of slices (`slices`) is followed by the one after its run.
  */
 export function mergePartials(spec: JobSpec, analysis: Analysis, partials: readonly Partial[], firstIndex = 0): Merged {
   const fold = new PartialFold(spec, analysis, firstIndex);
@@ -139,21 +153,24 @@ export class PartialFold {
   private rows = 0;
   private skipped = 0;
   private readonly skippedExamples: Merged['skippedExamples'] = [];
-  private readonly rowsBefore: number[] = [];
+  private readonly pieces: Merged['pieces'] = [];
+  /** the index the next partial must have */
+  private next: number;
 
   constructor(
     private readonly spec: JobSpec,
     private readonly analysis: Analysis,
-    private readonly firstIndex = 0,
+    firstIndex = 0,
   ) {
     this.ctx = analysisContext(spec);
     this.state = analysis.empty(this.ctx);
+    this.next = firstIndex;
   }
 
   add(p: Partial): void {
-    const expected = this.firstIndex + this.rowsBefore.length;
-    if (p.index !== expected || p.job !== this.spec.id) throw new Error(`partial ${p.index} of job ${p.job} is out of place (expected ${expected} of ${this.spec.id})`);
-    this.rowsBefore.push(this.rows);
+    if (p.index !== this.next || p.job !== this.spec.id) throw new Error(`partial ${p.index} of job ${p.job} is out of place (expected ${this.next} of ${this.spec.id})`);
+    this.next += p.slices ?? 1;
+    this.pieces.push({ start: p.start, end: p.end, rowsBefore: this.rows });
     this.state = this.analysis.combine(this.state, this.analysis.decode(p.state, this.ctx), this.rows, this.ctx);
     this.rows += p.rows;
     this.skipped += p.skipped;
@@ -161,7 +178,7 @@ export class PartialFold {
   }
 
   merged(): Merged {
-    return { rows: this.rows, skipped: this.skipped, skippedExamples: this.skippedExamples, state: this.state, rowsBefore: this.rowsBefore };
+    return { rows: this.rows, skipped: this.skipped, skippedExamples: this.skippedExamples, state: this.state, pieces: this.pieces };
   }
 }
 
@@ -179,10 +196,10 @@ export function textRowLocator(source: ByteSource, spec: JobSpec, merged: Merged
   return async (row) => {
     const layout = spec.layout;
     if (layout.kind !== 'text') return undefined;
-    let index = merged.rowsBefore.length - 1;
-    while (index > 0 && merged.rowsBefore[index]! > row) index--;
-    const { start, end } = sliceBounds(spec, index);
-    const found = await scanText(source, layout, start, end, { rows() {} }, { locateRow: row - merged.rowsBefore[index]!, onBadRecord: spec.onBadRecord });
+    let index = merged.pieces.length - 1;
+    while (index > 0 && merged.pieces[index]!.rowsBefore > row) index--;
+    const { start, end, rowsBefore } = merged.pieces[index]!;
+    const found = await scanText(source, layout, start, end, { rows() {} }, { locateRow: row - rowsBefore, onBadRecord: spec.onBadRecord });
     return found.locatedAt;
   };
 }

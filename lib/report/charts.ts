@@ -105,7 +105,7 @@ export function throughputSpec(model: ReportModel): vl.TopLevelSpec {
         encoding: {
           x: { field: 'slice', type: 'quantitative', title: 'slice', scale: { domain: [0, Math.max(1, model.slices)], nice: false } },
           x2: { field: 'next' },
-          y: { field: 'mbps', type: 'quantitative', title: 'MB/s per slice' },
+          y: { field: 'mbps', type: 'quantitative', title: 'MB/s per partial' },
           // Ranged x makes Vega-Lite lay the bar out horizontally: anchor it at zero explicitly.
           y2: { datum: 0 },
           color: { field: 'kind', type: 'nominal', scale: KIND_COLOURS, title: null, legend: { orient: 'top' } },
@@ -135,8 +135,8 @@ export async function renderCharts(model: ReportModel): Promise<Chart[]> {
     charts.push({ name: 'histogram', title: `Histogram: ${model.histogram.label}`, svg: await renderSvg(histogramSpec(model.histogram.label, model.histogram.values)) });
   }
   if (model.rows.length > 0) {
-    charts.push({ name: 'timeline', title: 'Timeline: one lane per worker, one bar per slice', svg: await renderSvg(timelineSpec(model)) });
-    charts.push({ name: 'throughput', title: 'Throughput per slice', svg: await renderSvg(throughputSpec(model)) });
+    charts.push({ name: 'timeline', title: 'Timeline: one lane per worker, one bar per partial', svg: await renderSvg(timelineSpec(model)) });
+    charts.push({ name: 'throughput', title: 'Throughput per partial', svg: await renderSvg(throughputSpec(model)) });
   }
   return charts;
 }

@@ -19,7 +19,7 @@ function summaryRows(m: ReportModel): [string, string][] {
     ['state', m.state + (m.failure ? `: ${m.failure}` : '')],
     ['input', `${m.input.path} · ${bytesText(m.input.bytes)} · ${m.input.format}${shape}`],
     ['analysis', m.analysis],
-    ['slices', `${m.slices} (${m.partialsFound} partials found, ${m.resumedSlices} resumed)`],
+    ['slices', `${m.slices} (${m.slicesFound} found in ${m.partialsFound} partials, ${m.resumedSlices} resumed)`],
   ];
   if (m.records !== undefined) rows.push(['records', String(m.records) + (m.skipped ? ` (${m.skipped} bad records skipped)` : '')]);
   if (m.elapsedMs !== undefined) rows.push(['elapsed', seconds(m.elapsedMs)]);
@@ -27,7 +27,7 @@ function summaryRows(m: ReportModel): [string, string][] {
   if (m.workers.length > 0) rows.push(['workers', `${m.workers.length} (${m.coldStarts} cold starts)`]);
   if (m.medianMs !== undefined) {
     const stragglers = m.rows.filter((r) => r.straggler).length;
-    rows.push(['slice time', `median ${seconds(m.medianMs)}, ${stragglers} straggler${stragglers === 1 ? '' : 's'} (> 1.5 × median)`]);
+    rows.push(['partial time', `median ${seconds(m.medianMs)}, ${stragglers} straggler${stragglers === 1 ? '' : 's'} (> 1.5 × median per slice)`]);
   }
   if (m.peakRssBytes !== undefined) rows.push(['peak memory', `${bytesText(m.peakRssBytes)} resident (highest of any worker process)`]);
   rows.push(['job', m.job]);
@@ -40,10 +40,10 @@ function slowest(m: ReportModel): string {
   const cells = top
     .map(
       (r) =>
-        `<tr${r.straggler ? ' class="straggler"' : ''}><td>${r.index}</td><td>${escapeHtml(r.worker)}</td><td>${r.start}–${r.end}</td><td>${bytesText(r.bytes)}</td><td>${Number(r.records.toFixed(3))}</td><td>${seconds(r.durationMs)}</td><td>${bytesText(r.bytesPerSecond)}/s</td><td>${r.coldStart ? 'yes' : ''}</td><td>${r.peakRssBytes !== undefined ? bytesText(r.peakRssBytes) : ''}</td></tr>`,
+        `<tr${r.straggler ? ' class="straggler"' : ''}><td>${r.slices > 1 ? `${r.index}–${r.index + r.slices - 1}` : r.index}</td><td>${escapeHtml(r.worker)}</td><td>${r.start}–${r.end}</td><td>${bytesText(r.bytes)}</td><td>${Number(r.records.toFixed(3))}</td><td>${seconds(r.durationMs)}</td><td>${bytesText(r.bytesPerSecond)}/s</td><td>${r.coldStart ? 'yes' : ''}</td><td>${r.peakRssBytes !== undefined ? bytesText(r.peakRssBytes) : ''}</td></tr>`,
     )
     .join('\n');
-  return `<h2>Slowest slices</h2>
+  return `<h2>Slowest partials</h2>
 <table class="slices"><thead><tr><th>slice</th><th>worker</th><th>bytes [start–end)</th><th>size</th><th>records</th><th>time</th><th>throughput</th><th>cold</th><th>peak RSS</th></tr></thead>
 <tbody>
 ${cells}

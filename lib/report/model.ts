@@ -5,11 +5,14 @@
 import type { Partial, ResultDocument } from '../core/job.ts';
 import type { JobData } from './job-data.ts';
 
-/** A slice that took longer than this many times the median is marked as a straggler. */
+/** A partial that took longer per slice than this many times the median is marked as a straggler. */
 export const STRAGGLER_FACTOR = 1.5;
 
+/** One partial: a slice, or a run of consecutive slices the embedded runtime scanned as one range. */
 export interface SliceRow {
   index: number;
+  /** consecutive slices from `index` */
+  slices: number;
   worker: string;
   start: number;
   end: number;
@@ -41,8 +44,9 @@ export interface ReportModel {
   failure?: string;
   /** slices scanned by this run, for the timeline and throughput charts */
   rows: SliceRow[];
-  /** partials present, including resumed ones */
+  /** partials present, including resumed ones, and the slices they cover */
   partialsFound: number;
+  slicesFound: number;
   workers: string[];
   medianMs?: number;
   coldStarts: number;
@@ -62,13 +66,19 @@ export function median(xs: readonly number[]): number | undefined {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+export const slicesOf = (p: Partial): number => p.slices ?? 1;
+
 /**
  * Resumed slices were written by an earlier, interrupted run, so they all finished
- * before this run began: they are the `resumed` partials that finished first.
+ * before this run began: they are covered by the partials that finished first.
  */
 export function splitResumed(partials: readonly Partial[], resumed: number): { earlier: Partial[]; thisRun: Partial[] } {
   const byFinish = [...partials].sort((a, b) => a.run.finishedAt - b.run.finishedAt || a.index - b.index);
-  const earlier = new Set(byFinish.slice(0, Math.max(0, Math.min(resumed, partials.length))).map((p) => p.index));
+  const earlier = new Set<number>();
+  for (let i = 0, slices = 0; i < byFinish.length && slices < resumed; i++) {
+    earlier.add(byFinish[i]!.index);
+    slices += slicesOf(byFinish[i]!);
+  }
   return { earlier: partials.filter((p) => earlier.has(p.index)), thisRun: partials.filter((p) => !earlier.has(p.index)) };
 }
 
@@ -80,6 +90,7 @@ export function sliceRows(partials: readonly Partial[], rowsPerRecord = 1): Slic
     const bytes = p.end - p.start;
     return {
       index: p.index,
+      slices: slicesOf(p),
       worker: p.run.worker,
       start: p.start,
       end: p.end,
@@ -97,8 +108,9 @@ export function sliceRows(partials: readonly Partial[], rowsPerRecord = 1): Slic
       straggler: false,
     };
   });
-  const med = median(rows.map((r) => r.durationMs));
-  if (med !== undefined && med > 0) for (const r of rows) r.straggler = r.durationMs > STRAGGLER_FACTOR * med;
+  // Per slice: a run of many slices is not slow for taking longer than one slice.
+  const med = median(rows.map((r) => r.durationMs / r.slices));
+  if (med !== undefined && med > 0) for (const r of rows) r.straggler = r.durationMs / r.slices > STRAGGLER_FACTOR * med;
   return rows;
 }
 
@@ -141,9 +153,10 @@ export function buildModel(data: JobData): ReportModel {
   const inputBytes = doc?.input.bytes ?? spec?.input.bytes ?? 0;
   const scanWindowMs = rows.length > 0 ? Math.max(...rows.map((r) => r.endMs)) : undefined;
   const scannedBytes = rows.reduce((a, r) => a + r.bytes, 0);
+  const slicesFound = data.partials.reduce((a, p) => a + slicesOf(p), 0);
   const notes: string[] = [];
-  if (earlier.length > 0) notes.push(`${earlier.length} slices were scanned by an earlier, interrupted run and resumed: the timeline shows this run only.`);
-  if (data.partials.length < slices) notes.push(`${data.partials.length} of ${slices} partials found at ${data.where}.`);
+  if (earlier.length > 0) notes.push(`${earlier.reduce((a, p) => a + slicesOf(p), 0)} slices were scanned by an earlier, interrupted run and resumed: the timeline shows this run only.`);
+  if (slicesFound < slices) notes.push(`${slicesFound} of ${slices} slices found at ${data.where}.`);
   if (!doc) notes.push('No result document yet: the job has not finished.');
   const failed = data.status?.state === 'failed';
   const peaks = rows.map((r) => r.peakRssBytes).filter((x): x is number => x !== undefined);
@@ -158,6 +171,7 @@ export function buildModel(data: JobData): ReportModel {
     ...(failed ? { failure: `${data.status?.reason ?? 'unknown reason'}${data.status?.slice !== undefined ? ` (slice ${data.status.slice})` : ''}` } : {}),
     rows,
     partialsFound: data.partials.length,
+    slicesFound,
     workers,
     ...(rows.length > 0 ? { medianMs: median(rows.map((r) => r.durationMs)) } : {}),
     coldStarts: rows.filter((r) => r.coldStart).length,

@@ -50,7 +50,7 @@ export async function runLocal(path: string, opts: LocalRunOptions): Promise<Res
     const log = new LocalPartialLog(opts.stateDir, spec.id);
     try {
       const refs = log.committed();
-      for (const i of refs.keys()) if (i >= spec.sliceCount) refs.delete(i);
+      for (const ref of refs.values()) if (ref.index + ref.slices > spec.sliceCount) refs.delete(ref.index);
       // Partials are folded in slice order as soon as they are committed, by the main
       // thread between its own slices, so that little is left to fold after the scan. One
       // decoded partial at a time: a partial can be megabytes (mean-structure).
@@ -73,10 +73,10 @@ export async function runLocal(path: string, opts: LocalRunOptions): Promise<Res
 }
 
 /**
- * Scans the slices that have no partial in `refs` yet, adding each one's as it is
- * committed. The main thread is always a worker, taking slices from one queue with the
- * threads: one thread fewer to start and one V8 isolate (about 35 MB) saved. Threads open
- * the input as a file, so an S3 object is scanned on the main thread alone.
+ * Scans the slices that no partial in `refs` covers yet, adding each partial as it is
+ * committed. The main thread is always a worker, taking runs of slices from one queue
+ * with the threads: one thread fewer to start and one V8 isolate (about 35 MB) saved.
+ * Threads open the input as a file, so an S3 object is scanned on the main thread alone.
  */
 async function scanMissing(
   source: ByteSource,
@@ -87,12 +87,15 @@ async function scanMissing(
   fold: InOrderFold,
   opts: LocalRunOptions & { startedAt: number },
 ): Promise<Progress> {
+  const covered = new Uint8Array(spec.sliceCount);
+  for (const ref of refs.values()) covered.fill(1, ref.index, ref.index + ref.slices);
   const missing: number[] = [];
-  for (let i = 0; i < spec.sliceCount; i++) if (!refs.has(i)) missing.push(i);
+  for (let i = 0; i < spec.sliceCount; i++) if (!covered[i]) missing.push(i);
+  const resumed = spec.sliceCount - missing.length;
   const progress: Progress = {
-    slicesDone: refs.size,
+    slicesDone: resumed,
     slicesTotal: spec.sliceCount,
-    resumedSlices: refs.size,
+    resumedSlices: resumed,
     bytesDone: 0,
     bytesTotal: missing.reduce((a, i) => a + sliceBytes(spec, i), 0),
     startedAt: opts.startedAt,
@@ -103,21 +106,25 @@ async function scanMissing(
       progress.bytesDone += bytes;
       opts.onProgress?.(progress);
     },
-    done(index: number, ref: PartialRef) {
-      refs.set(index, ref);
-      progress.slicesDone++;
+    done(ref: PartialRef) {
+      refs.set(ref.index, ref);
+      progress.slicesDone += ref.slices;
       opts.onProgress?.(progress);
     },
   };
   const queue = new SliceQueue(missing);
   const threads = source instanceof FileSource ? Math.min(opts.workers - 1, missing.length - 1) : 0;
+  const consumers = threads + 1;
+  const meanSliceBytes = spec.input.bytes / spec.sliceCount;
   const onMain = async (): Promise<void> => {
     try {
       let turnAt = Date.now();
-      for (let index = queue.take(), first = true; index !== undefined; index = queue.take(), first = false) {
+      let first = true;
+      for (const { index, slices } of queue.runs(meanSliceBytes, consumers)) {
         // The process's own start-up (imports, planning) counts as the main worker's cold start.
-        const partial = await scanSlice(source, spec, index, analysis, { worker: 'main', coldStart: first, onProgress: events.progress });
-        events.done(index, log.append(partial));
+        const partial = await scanSlice(source, spec, index, analysis, { worker: 'main', coldStart: first, onProgress: events.progress, slices });
+        first = false;
+        events.done(log.append(partial));
         fold.foldReady();
         // A small slice is read and committed without a single macrotask: let the event
         // loop take the threads' reports now and then.
@@ -132,7 +139,7 @@ async function scanMissing(
     }
   };
   // Both settle before the run goes on: no thread is left scanning after a failure.
-  const settled = await Promise.allSettled([threads > 0 ? runOnThreads(spec, queue, threads, opts.stateDir, events) : undefined, onMain()]);
+  const settled = await Promise.allSettled([threads > 0 ? runOnThreads(spec, queue, threads, consumers, opts.stateDir, events) : undefined, onMain()]);
   for (const s of settled) if (s.status === 'rejected') throw s.reason;
   return progress;
 }
@@ -147,7 +154,10 @@ class InOrderFold {
   ) {}
 
   foldReady(): void {
-    for (let at = this.refs.get(this.next); at !== undefined; at = this.refs.get(++this.next)) this.inner.add(this.log.read(at));
+    for (let at = this.refs.get(this.next); at !== undefined; at = this.refs.get(this.next)) {
+      this.inner.add(this.log.read(at));
+      this.next += at.slices;
+    }
   }
 }
 

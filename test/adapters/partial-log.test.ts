@@ -15,12 +15,13 @@ afterAll(() => tmp.cleanup());
 let dirs = 0;
 const JOB = 'abc123';
 
-function partial(index: number, sum: number, worker = 'main'): Partial {
+function partial(index: number, sum: number, worker = 'main', slices = 1): Partial {
   return {
     job: JOB,
     index,
+    ...(slices > 1 ? { slices } : {}),
     start: index * 10,
-    end: index * 10 + 10,
+    end: (index + slices) * 10,
     rows: 1,
     skipped: 0,
     skippedExamples: [],
@@ -111,5 +112,38 @@ describe('LocalPartialLog', () => {
     expect(reader.read(committed.get(0)!)).toEqual(big);
     expect(reader.read(committed.get(2)!)).toEqual(partial(2, 1));
     reader.close();
+  });
+
+  it('keys a run of slices by its first slice, and leaves out a later partial of another writer that overlaps it', () => {
+    const { stateDir } = freshDir();
+    const a = new LocalPartialLog(stateDir, JOB);
+    const run = a.append(partial(2, 7, 'main', 3));
+    expect(run).toMatchObject({ index: 2, slices: 3 });
+    a.append(partial(0, 1));
+    a.close();
+    // a second run at the same time cut the same slices otherwise: 1..3 overlaps 2..4, 5 does not
+    const b = new LocalPartialLog(stateDir, JOB);
+    b.append(partial(1, 9, 'thread-1', 3));
+    b.append(partial(5, 5, 'thread-1'));
+    b.close();
+    const reader = new LocalPartialLog(stateDir, JOB);
+    const committed = reader.committed();
+    const got = [...committed.values()].map((r) => [r.index, r.slices]).sort((x, y) => x[0]! - y[0]!);
+    // Logs are read in name order, so which of the two overlapping runs is kept depends on
+    // the names, never both; the slice neither kept run covers is scanned again.
+    expect([
+      [[0, 1], [1, 3], [5, 1]],
+      [[0, 1], [2, 3], [5, 1]],
+    ]).toContainEqual(got);
+    reader.close();
+  });
+
+  it('refuses the same run committed twice with different content', () => {
+    const { stateDir } = freshDir();
+    new LocalPartialLog(stateDir, JOB).append(partial(3, 1, 'main', 4));
+    new LocalPartialLog(stateDir, JOB).append(partial(3, 1, 'thread-1', 4));
+    expect([...new LocalPartialLog(stateDir, JOB).committed().keys()]).toEqual([3]);
+    new LocalPartialLog(stateDir, JOB).append(partial(3, 2, 'main', 4));
+    expect(() => new LocalPartialLog(stateDir, JOB).committed()).toThrow(PartialConflictError);
   });
 });

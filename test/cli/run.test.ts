@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, fanout, ROOT, runJson, tempDir } from '../helpers/cli.ts';
 import { python } from '../helpers/python.ts';
-import { partialCount } from '../helpers/state-dir.ts';
+import { committedSlices } from '../helpers/state-dir.ts';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -89,7 +89,7 @@ describe('resuming', () => {
     const dir = join(tmp.path, 'state-resume');
     const args = ['run', big, '--analysis', 'row-sums', '--slices', '400', '--workers', '1', '--state-dir', dir, '--json', '--quiet'];
     const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT });
-    const partials = () => partialCount(dir);
+    const partials = () => committedSlices(dir);
     // Kill it once some, but not all, slices are done.
     await new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {

@@ -74,7 +74,7 @@ print("null")`);
     expect(report.code, report.stderr).toBe(0);
     const html = readFileSync(page, 'utf8');
     expect(html.match(/<svg /g)).toHaveLength(3);
-    expect(html).toContain(`${doc.slices} (${doc.slices} partials found, 0 resumed)`);
+    expect(html).toContain(`${doc.slices} (${doc.slices} found in ${doc.slices} partials, 0 resumed)`);
   });
 
   it('uploads a file larger than the multipart threshold in parts', async () => {

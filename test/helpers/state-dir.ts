@@ -15,11 +15,11 @@ function committedLines(stateDir: string, job: string): string[] {
     .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').slice(0, -1));
 }
 
-/** How many partials the state dir holds, over all its jobs. */
-export function partialCount(stateDir: string): number {
+/** How many slices the state dir's partials cover, over all its jobs (a partial may cover a run of slices). */
+export function committedSlices(stateDir: string): number {
   const jobs = join(stateDir, 'jobs');
   if (!existsSync(jobs)) return 0;
-  return readdirSync(jobs).reduce((n, job) => n + committedLines(stateDir, job).length, 0);
+  return readdirSync(jobs).reduce((n, job) => n + statePartials(stateDir, job).reduce((a, p) => a + (p.slices ?? 1), 0), 0);
 }
 
 /** The partials of one job, in slice order. */

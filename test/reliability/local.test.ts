@@ -10,7 +10,7 @@ import { SourceChangedError } from '../../lib/core/errors.ts';
 import { runLocal } from '../../lib/runtime/local.ts';
 import { BIN, fanout, ROOT, tempDir } from '../helpers/cli.ts';
 import { python } from '../helpers/python.ts';
-import { partialCount } from '../helpers/state-dir.ts';
+import { committedSlices } from '../helpers/state-dir.ts';
 
 const tmp = tempDir('fanout-rel-local-');
 afterAll(() => tmp.cleanup());
@@ -46,22 +46,22 @@ describe('kill -9 of fanout run', () => {
     const trials: string[] = [];
     for (let trial = 0; trial < 5; trial++) {
       const dir = join(tmp.path, `killed-${trial}`);
-      // A random moment of the scan: once a random number of partials exist.
+      // A random moment of the scan: once partials cover a random number of slices.
       const target = 1 + Math.floor(random() * 58);
       const child = spawn(process.execPath, [BIN, ...args(dir)], { cwd: ROOT, stdio: 'ignore' });
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
       const timer = setInterval(() => {
-        if (partialCount(dir) >= target) child.kill('SIGKILL');
+        if (committedSlices(dir) >= target) child.kill('SIGKILL');
       }, 5);
       const exit = await exited;
       clearInterval(timer);
-      const left = partialCount(dir);
+      const left = committedSlices(dir);
       const rerun = fanout(args(dir));
       expect(rerun.code, rerun.stderr).toBe(0);
       const doc = JSON.parse(rerun.stdout);
       expect(doc.result).toEqual(cleanResult);
       expect(doc.resumedSlices).toBe(left);
-      trials.push(`at ${target} partials -> ${exit.signal ?? `exit ${exit.code}`} with ${left}, rerun resumed ${doc.resumedSlices}/60`);
+      trials.push(`at ${target} slices -> ${exit.signal ?? `exit ${exit.code}`} with ${left}, rerun resumed ${doc.resumedSlices}/60`);
     }
     console.log(`kill -9 (seed ${seed}, clean run ${cleanMs.toFixed(0)} ms): ${trials.join('; ')}`);
   });

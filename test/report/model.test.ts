@@ -43,6 +43,18 @@ describe('sliceRows', () => {
     expect(rows.map((r) => r.bytesPerSecond)).toEqual([2000, 4000]);
   });
 
+  it('judges a run of slices by its time per slice', () => {
+    const run = (index: number, slices: number, ms: number) => ({ ...partial(index, 0, ms), slices, end: (index + slices) * 1000 });
+    const rows = sliceRows([run(0, 10, 1000), run(10, 1, 100), run(11, 1, 100), run(12, 2, 400)]);
+    // per slice: 100, 100, 100, 200 ms; median 100, threshold 150
+    expect(rows.map((r) => [r.slices, r.bytes, r.straggler])).toEqual([
+      [10, 10_000, false],
+      [1, 1000, false],
+      [1, 1000, false],
+      [2, 2000, true],
+    ]);
+  });
+
   it('does not divide by zero for a slice faster than the clock', () => {
     expect(sliceRows([partial(0, 0, 0)])[0]!.bytesPerSecond).toBe(1_000_000);
   });
@@ -55,6 +67,17 @@ describe('splitResumed', () => {
     const { earlier, thisRun } = splitResumed(ps, 2);
     expect(earlier.map((p) => p.index)).toEqual([2, 5]);
     expect(thisRun.map((p) => p.index)).toEqual([0, 1, 3, 4]);
+  });
+
+  it('counts resumed slices, not partials, when partials cover runs of slices', () => {
+    // an earlier run committed slices 0-3 as one run and 4 alone; this run did 5-9 as one run
+    const ps = [{ ...partial(0, 1, 5), slices: 4 }, partial(4, 2, 5), { ...partial(5, 9000, 5), slices: 5 }];
+    const { earlier, thisRun } = splitResumed(ps, 5);
+    expect(earlier.map((p) => p.index)).toEqual([0, 4]);
+    expect(thisRun.map((p) => p.index)).toEqual([5]);
+    const m = buildModel({ jobId: 'j', where: 'dir', partials: ps, doc: doc('sum', { count: 60, sum: 1, mean: 1 / 60 }, { slices: 10, resumedSlices: 5 }) });
+    expect([m.slicesFound, m.partialsFound]).toEqual([10, 3]);
+    expect(m.notes.join(' ')).toContain('5 slices were scanned by an earlier, interrupted run');
   });
 });
 

@@ -2,13 +2,14 @@
  * The embedded runtime against numpy and math.fsum: every answer bit for bit, and the
  * same `result` whatever the slicing and the worker count.
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../lib/core/errors.ts';
 import { type LocalRunOptions, runLocal } from '../../lib/runtime/local.ts';
 import { tempDir } from '../helpers/cli.ts';
 import { python } from '../helpers/python.ts';
+import { statePartials } from '../helpers/state-dir.ts';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -140,5 +141,42 @@ describe('runLocal on raw binary', () => {
     const err = await run(path, { format: 'raw', dtype: 'f8' }).catch((e) => e);
     expect(err).toBeInstanceOf(InputError);
     expect((err as InputError).offset).toBe(80);
+  });
+});
+
+describe('runLocal with many small slices', () => {
+  const path = join(tmp.path, 'many.csv');
+  const want = python<{ sum: number; n: number }>(
+    `rng = np.random.default_rng(23)
+a = rng.standard_normal((20000, 4)) * 10.0 ** rng.integers(-5, 6, (20000, 4))
+np.savetxt(args, a, delimiter=",", fmt="%.17g")
+print(json.dumps({"sum": math.fsum(a.ravel().tolist()), "n": int(a.size)}))`,
+    path,
+  );
+
+  it('commits runs of consecutive slices, far fewer partials than slices, and resumes a log with gaps on any worker count', async () => {
+    const stateDir = join(tmp.path, 'state-many');
+    const first = await runLocal(path, { analysis: 'sum', workers: 1, slices: 3000, stateDir });
+    expect(first.result).toEqual({ count: want.n, sum: want.sum, mean: want.sum / want.n });
+    const ps = statePartials(stateDir, first.job);
+    expect(ps.reduce((a, p) => a + (p.slices ?? 1), 0)).toBe(3000);
+    expect(ps.length).toBeLessThan(300);
+    expect(ps.some((p) => (p.slices ?? 1) > 1)).toBe(true);
+
+    // Lose every other partial, as if those runs had never been committed: gaps all over.
+    const dir = join(stateDir, 'jobs', first.job, 'partials');
+    const [log, ...others] = readdirSync(dir);
+    expect(others).toEqual([]);
+    const lines = readFileSync(join(dir, log!), 'utf8').split('\n').slice(0, -1);
+    const kept = lines.filter((_, i) => i % 2 === 0);
+    writeFileSync(join(dir, log!), kept.map((l) => `${l}\n`).join(''));
+    const keptSlices = kept.reduce((a, l) => a + ((JSON.parse(l) as { slices?: number }).slices ?? 1), 0);
+
+    const again = await runLocal(path, { analysis: 'sum', workers: 2, slices: 3000, stateDir });
+    expect(again.resumedSlices).toBe(keptSlices);
+    expect(again.result).toEqual(first.result);
+    // Every slice is covered by exactly one partial.
+    const covered = statePartials(stateDir, first.job).flatMap((p) => Array.from({ length: p.slices ?? 1 }, (_, i) => p.index + i));
+    expect(covered.sort((a, b) => a - b)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
   });
 });

@@ -34,9 +34,15 @@ export interface JobData {
   createdAt?: number;
   doc?: ResultDocument;
   status?: JobStatusDoc;
-  /** level-0 partials found, sorted by slice index */
+  /** level-0 partials found, sorted by slice index, without their states (`state: null`) */
   partials: Partial[];
 }
+
+/**
+ * A partial with its state left out: the report reads the story of a slice, never its
+ * state, and a state can be megabytes (`mean-structure`) times ten thousand partials.
+ */
+const storyOf = (p: Partial): Partial => ({ ...p, state: null });
 
 const decoder = new TextDecoder();
 const json = <T>(body: Uint8Array): T => JSON.parse(decoder.decode(body)) as T;
@@ -65,7 +71,7 @@ export async function loadPartials(store: BlobStore, jobId: string): Promise<Par
   const bySlice = new Map<number, Partial>();
   const add = (p: Partial): void => {
     // A slice committed twice (two runs at once) is one slice: keep the first.
-    if (!bySlice.has(p.index)) bySlice.set(p.index, p);
+    if (!bySlice.has(p.index)) bySlice.set(p.index, storyOf(p));
   };
   for (const key of logs) {
     const body = await store.get(key);
@@ -86,12 +92,13 @@ async function treeLeaves(store: BlobStore, jobId: string): Promise<Partial[]> {
       const body = await store.get(keys[next++]!);
       if (!body) continue;
       try {
-        partials.push(json<Partial>(body));
+        const p = json<Partial>(body);
+        if (p?.job === jobId) partials.push(storyOf(p));
       } catch {
         // a torn or foreign object: not a slice of this job
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(16, keys.length) }, lane));
-  return partials.filter((p) => p.job === jobId);
+  return partials;
 }

@@ -110,10 +110,11 @@ export async function scanBinary(
   const stats = emptyStats();
   const rb = rowBytes(layout);
   const columns = layout.columns;
+  // An empty slice, or rows of no bytes (an empty array such as shape (1000, 0)): no values.
+  if (end <= start || rb === 0) return stats;
   if ((start - layout.dataOffset) % rb !== 0 || (end - layout.dataOffset) % rb !== 0) {
     throw new RangeError(`slice [${start}, ${end}) is not aligned to ${rb}-byte rows`);
   }
-  if (end <= start || rb === 0) return stats;
   const length = Math.max(1, Math.min(Math.floor(BLOCK_BYTES / rb), (end - start) / rb)) * columns;
   let firstRow = 0;
   stats.bytesRead = await withScratch(length * 8, (buffer) => {

@@ -118,12 +118,15 @@ function parseHeaderDict(text: string, python2Ints: boolean): Map<string, Header
     return body;
   };
   const integer = (): number => {
-    const m = /^\d+/.exec(text.slice(at, at + 20));
+    const m = /^\d+/.exec(text.slice(at));
     if (!m) return error('expected an integer');
+    // numpy takes any Python int; past 2^53 a double would hold a neighbour instead.
+    const n = Number.parseInt(m[0], 10);
+    if (!Number.isSafeInteger(n)) error(`${m[0]} is too large (more than 2^53 - 1)`);
     at += m[0].length;
     if (python2Ints && (text[at] === 'L' || text[at] === 'l')) at++;
     if (/[\w.]/.test(text[at] ?? '')) error('expected an integer');
-    return Number.parseInt(m[0], 10);
+    return n;
   };
   const value = (): HeaderValue => {
     ws();

@@ -119,8 +119,13 @@ export async function planJob(
       throw new InputError(source.name, dataEnd, `${source.size - dataEnd} unexpected bytes after the array data`);
     }
     const columns = shape.length >= 2 ? shape[shape.length - 1]! : 1;
-    rowsPerRecord = shape.length >= 3 ? shape.slice(1, -1).reduce((a, b) => a * b, 1) : 1;
-    if (shape.length >= 3 && opts.frameRows === undefined) frameRows = rowsPerRecord;
+    const frameSize = shape.length >= 3 ? shape.slice(1, -1).reduce((a, b) => a * b, 1) : 1;
+    if (frameSize === 0 && analysis.needsFrames) {
+      throw new UsageError(`${analysis.name} works on frames, and ${source.name} holds frames of 0 rows (shape (${shape.join(', ')})): there is no row to sum`);
+    }
+    // An array with a 0 in its shape holds no values, whatever its other dimensions.
+    rowsPerRecord = Math.max(1, frameSize);
+    if (shape.length >= 3 && opts.frameRows === undefined) frameRows = frameSize;
     layout = { kind: 'binary', dtype: header.dtype, dataOffset: header.dataOffset, dataEnd, columns };
   } else if (format === 'dcd') {
     const dcd = await readDcdHeader(source, head);
@@ -250,8 +255,14 @@ function unitBytes(layout: BinaryLayout | DcdLayout, rowsPerUnit: number): numbe
   return layout.kind === 'dcd' ? layout.frameBytes : rowBytes(layout) * rowsPerUnit;
 }
 
+/** Whole units (rows, or frames) in the data; none when a unit holds no bytes (an empty array such as shape (1000, 0)). */
+function unitCount(layout: BinaryLayout | DcdLayout, rowsPerUnit: number): number {
+  const ub = unitBytes(layout, rowsPerUnit);
+  return ub > 0 ? Math.floor((layout.dataEnd - layout.dataOffset) / ub) : 0;
+}
+
 function chooseSliceCount(size: number, layout: TextLayout | BinaryLayout | DcdLayout, opts: PlanOptions, rowsPerUnit: number): number {
-  const units = layout.kind === 'text' ? size : Math.floor((layout.dataEnd - layout.dataOffset) / unitBytes(layout, rowsPerUnit));
+  const units = layout.kind === 'text' ? size : unitCount(layout, rowsPerUnit);
   let count: number;
   if (opts.slices !== undefined) count = opts.slices;
   else if (opts.sliceBytes !== undefined) count = Math.max(1, Math.ceil(size / opts.sliceBytes));
@@ -275,7 +286,7 @@ export function sliceBounds(spec: JobSpec, index: number): SliceBounds {
     return { index, start: mulDiv(index, size, n), end: mulDiv(index + 1, size, n) };
   }
   const ub = unitBytes(layout, spec.wholeFrames ? spec.frameRows : 1);
-  const units = Math.floor((layout.dataEnd - layout.dataOffset) / ub);
+  const units = unitCount(layout, spec.wholeFrames ? spec.frameRows : 1);
   return {
     index,
     start: layout.dataOffset + mulDiv(index, units, n) * ub,

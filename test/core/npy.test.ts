@@ -8,6 +8,7 @@ import { scanSlice } from '../../lib/core/job.ts';
 import { MemorySource } from '../../lib/core/source.ts';
 import { sum } from '../../lib/core/analyses/sum.ts';
 import { python } from '../helpers/python.ts';
+import { runLocal } from '../../lib/runtime/local.ts';
 import { tempDir } from '../helpers/cli.ts';
 
 const tmp = tempDir();
@@ -151,5 +152,38 @@ print(json.dumps(out))`,
     });
     expect(ours.map((o, i) => [dicts[i], o])).toEqual(numpy.map((o, i) => [dicts[i], o]));
   });
-});
 
+  it.each(['(0,)', '(1000, 0)', '(5, 0, 3)', '(5, 3, 0)', '(0, 7, 2)'])('reads an empty array of shape %s as no values, in one slice, with no NaN in the document', async (shape) => {
+    const path = npy(`empty-${shape.replace(/\D+/g, '_')}.npy`, `np.zeros(${shape})`);
+    const doc = await runLocal(path, { analysis: 'sum', workers: 1, stateDir: join(tmp.path, 'state-empty') });
+    expect(doc).toMatchObject({ slices: 1, records: 0, resumedSlices: 0, result: { count: 0, sum: 0, mean: null } });
+    expect(doc.input.shape).toEqual(python<number[]>('print(json.dumps(list(np.load(args).shape)))', path));
+  });
+
+  it('gives row-sums of an empty array as numpy does when its frames have rows, and refuses frames of no rows', async () => {
+    const rows = npy('empty-cols.npy', 'np.zeros((5, 3, 0))');
+    const doc = await runLocal(rows, { analysis: 'row-sums', workers: 1, stateDir: join(tmp.path, 'state-empty-rs') });
+    expect((doc.result as { rowSums: number[] }).rowSums).toEqual(python<number[]>('print(json.dumps(np.load(args).sum(axis=(0, 2)).tolist()))', rows));
+    const none = npy('empty-rows.npy', 'np.zeros((5, 0, 3))');
+    await expect(runLocal(none, { analysis: 'row-sums', workers: 1, stateDir: join(tmp.path, 'state-empty-rs') })).rejects.toThrow(/frames of 0 rows/);
+  });
+
+  it.each(['(9007199254740993, 0)', '(0, 100000000000000000000)', '(2, 3, 9007199254740992)'])('refuses a shape entry beyond 2^53 - 1 at the header (%s), which a double cannot hold', (shape) => {
+    let text = `{'descr': '<f8', 'fortran_order': False, 'shape': ${shape}, }`;
+    text += ' '.repeat((64 - ((10 + text.length + 1) % 64)) % 64) + '\n';
+    const bytes = new Uint8Array(10 + text.length);
+    bytes.set(npyHeader('<f8', [1]).subarray(0, 8));
+    new DataView(bytes.buffer).setUint16(8, text.length, true);
+    for (let i = 0; i < text.length; i++) bytes[10 + i] = text.charCodeAt(i);
+    const err = (() => {
+      try {
+        parseNpyHeader('huge.npy', bytes, 1 << 20);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).offset).toBe(10);
+    expect((err as InputError).message).toMatch(/too large/);
+  });
+});

@@ -120,6 +120,7 @@ export async function runOnThreads(
   stateDir: string,
   events: { progress(bytes: number): void; done(ref: PartialRef): void },
 ): Promise<void> {
+  if (threads <= 0) return;
   const job: ThreadJob = { spec, stateDir, queue: queue.shared, consumers };
   const workers: Worker[] = [];
   let failed = false;

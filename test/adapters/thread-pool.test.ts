@@ -6,7 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RUN_BYTES, SliceQueue } from '../../lib/adapters/thread-pool.ts';
+import { RUN_BYTES, runOnThreads, SliceQueue } from '../../lib/adapters/thread-pool.ts';
+import type { JobSpec } from '../../lib/core/plan.ts';
 
 describe('SliceQueue.takeRuns', () => {
   it('hands out every slice once, as maximal runs of consecutive slices, never more than the byte budget or a quarter of what is left per consumer', () => {
@@ -44,5 +45,15 @@ describe('SliceQueue.takeRuns', () => {
     const queue = new SliceQueue([5, 6, 7]);
     queue.clear();
     expect(queue.takeRuns(1, 1)).toEqual([]);
+  });
+});
+
+describe('runOnThreads', () => {
+  it('with no threads, leaves the queue to the other consumers and returns at once', async () => {
+    const queue = new SliceQueue([0, 1, 2]);
+    const done: unknown[] = [];
+    await runOnThreads({} as JobSpec, queue, 0, 1, '/nonexistent', { progress() {}, done: (r) => done.push(r) });
+    expect(done).toEqual([]);
+    expect(queue.takeRuns(1, 1)).toEqual([{ index: 0, slices: 1 }]);
   });
 });

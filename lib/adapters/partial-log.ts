@@ -37,9 +37,30 @@ interface Reader {
 function decodeLine(line: Buffer, jobId: string): Partial | undefined {
   try {
     const p = JSON.parse(line.toString()) as Partial;
-    return p && typeof p === 'object' && p.job === jobId && Number.isInteger(p.index) && p.index >= 0 ? p : undefined;
+    const extent = (n: unknown): boolean => n === undefined || (Number.isSafeInteger(n) && (n as number) >= 1);
+    return p && typeof p === 'object' && p.job === jobId && Number.isSafeInteger(p.index) && p.index >= 0 && extent(p.slices) ? p : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Which of a job's partials count: the first one found that covers a slice, reading logs
+ * in name order and each log front to back (the runtime and `fanout report` alike). Two
+ * processes running one job at once may cut the same slices into other runs: a partial
+ * that overlaps one already taken is left out, so that no slice counts twice. A partial
+ * with the same extent as one taken is a repeat, which the caller compares.
+ */
+export class SliceCover {
+  private readonly extents = new Map<number, number>();
+  private readonly covered = new Set<number>();
+
+  take(index: number, slices: number): 'taken' | 'repeat' | 'overlaps' {
+    if (this.extents.get(index) === slices) return 'repeat';
+    for (let i = index; i < index + slices; i++) if (this.covered.has(i)) return 'overlaps';
+    this.extents.set(index, slices);
+    for (let i = index; i < index + slices; i++) this.covered.add(i);
+    return 'taken';
   }
 }
 
@@ -104,8 +125,7 @@ export class LocalPartialLog implements PartialLog {
 
   committed(): Map<number, PartialRef> {
     const refs = new Map<number, PartialRef>();
-    // the slices the partials in `refs` cover
-    const covered = new Set<number>();
+    const cover = new SliceCover();
     let logs: string[];
     try {
       logs = readdirSync(this.dir).filter((f) => f.endsWith(LOG_SUFFIX));
@@ -122,22 +142,16 @@ export class LocalPartialLog implements PartialLog {
           const p = decodeLine(line, this.jobId);
           if (!p) continue;
           const ref = { log, offset, length: line.length, index: p.index, slices: p.slices ?? 1 };
-          const first = refs.get(p.index);
-          if (first && first.slices === ref.slices) {
+          const taken = cover.take(ref.index, ref.slices);
+          if (taken === 'taken') refs.set(p.index, ref);
+          else if (taken === 'repeat') {
+            const first = refs.get(p.index)!;
             if (partialContent(this.read(first)) !== partialContent(p)) {
               throw new PartialConflictError(
                 `slice ${p.index} of job ${this.jobId} is committed twice with different content (${first.log} and ${log} in ${this.dir}): the input or the analysis changed`,
               );
             }
-            continue;
           }
-          // Two runs at once may cut the same slices into other runs: the first partial
-          // that covers a slice is the one folded, a later one that overlaps it is left out.
-          let overlaps = false;
-          for (let i = ref.index; i < ref.index + ref.slices && !overlaps; i++) overlaps = covered.has(i);
-          if (overlaps) continue;
-          refs.set(p.index, ref);
-          for (let i = ref.index; i < ref.index + ref.slices; i++) covered.add(i);
         }
       }
     }

@@ -100,7 +100,7 @@ export function throughputSpec(model: ReportModel): vl.TopLevelSpec {
     config: CONFIG,
     layer: [
       {
-        data: { values: model.rows.map((r) => ({ slice: r.index, next: r.index + 1, mbps: r.bytesPerSecond / 1e6, kind: kindOf(r) })) },
+        data: { values: model.rows.map((r) => ({ slice: r.index, next: r.index + r.slices, mbps: r.bytesPerSecond / 1e6, kind: kindOf(r) })) },
         mark: { type: 'bar', tooltip: true },
         encoding: {
           x: { field: 'slice', type: 'quantitative', title: 'slice', scale: { domain: [0, Math.max(1, model.slices)], nice: false } },

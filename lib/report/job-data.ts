@@ -7,7 +7,7 @@
 import { FanoutError } from '../core/errors.ts';
 import type { Partial, ResultDocument } from '../core/job.ts';
 import type { JobSpec } from '../core/plan.ts';
-import { LOG_SUFFIX, partialsInLog } from '../adapters/partial-log.ts';
+import { LOG_SUFFIX, partialsInLog, SliceCover } from '../adapters/partial-log.ts';
 import { jobPrefix, manifestKey, partialsPrefix, resultKey, statusKey } from '../pipeline/keys.ts';
 import type { BlobStore } from '../ports.ts';
 
@@ -67,11 +67,12 @@ export async function loadJob(store: BlobStore, jobId: string, where: string, kn
 
 /** Level-0 partials of either layout; a partial that cannot be read is left out (the report says how many it found). */
 export async function loadPartials(store: BlobStore, jobId: string): Promise<Partial[]> {
-  const logs = (await store.list(partialsPrefix(jobId))).filter((k) => k.endsWith(LOG_SUFFIX));
+  const logs = (await store.list(partialsPrefix(jobId))).filter((k) => k.endsWith(LOG_SUFFIX)).sort();
   const bySlice = new Map<number, Partial>();
+  // The partials the runtime folds: each slice counted once, also after two runs at once.
+  const cover = new SliceCover();
   const add = (p: Partial): void => {
-    // A slice committed twice (two runs at once) is one slice: keep the first.
-    if (!bySlice.has(p.index)) bySlice.set(p.index, storyOf(p));
+    if (cover.take(p.index, p.slices ?? 1) === 'taken') bySlice.set(p.index, storyOf(p));
   };
   for (const key of logs) {
     const body = await store.get(key);

@@ -93,7 +93,8 @@ describe('LocalPartialLog', () => {
     const w = new LocalPartialLog(stateDir, JOB);
     w.append(partial(0, 1));
     w.close();
-    appendFileSync(logs()[0]!, `not json\n${JSON.stringify({ ...partial(1, 1), job: 'other' })}\n{"job":"${JOB}"}\n`);
+    const badExtents = [0, -2, 1.5, '3', null].map((slices) => JSON.stringify({ ...partial(1, 1), slices })).join('\n');
+    appendFileSync(logs()[0]!, `not json\n${JSON.stringify({ ...partial(1, 1), job: 'other' })}\n{"job":"${JOB}"}\n${badExtents}\n`);
     expect([...new LocalPartialLog(stateDir, JOB).committed().keys()]).toEqual([0]);
   });
 

@@ -7,7 +7,9 @@ import { LocalDirStore } from '../../lib/adapters/local-store.ts';
 import { LocalPartialLog } from '../../lib/adapters/partial-log.ts';
 import type { Partial } from '../../lib/core/job.ts';
 import { nodeKey } from '../../lib/pipeline/tree.ts';
+import { throughputSpec } from '../../lib/report/charts.ts';
 import { loadPartials } from '../../lib/report/job-data.ts';
+import { buildModel } from '../../lib/report/model.ts';
 import { tempDir } from '../helpers/cli.ts';
 
 const tmp = tempDir('fanout-job-data-');
@@ -44,5 +46,36 @@ describe('loadPartials', () => {
     await store.put(nodeKey('job2', 0, 2, 32), JSON.stringify(partial('other', 2)));
     const got = await loadPartials(store, 'job2');
     expect(got).toEqual([partial('job2', 0), partial('job2', 1)].map((p) => ({ ...p, state: null })));
+  });
+
+  it('counts each slice once when two processes ran the job at once and cut its slices into other runs', async () => {
+    const dir = tmp.path + '/two';
+    // one process took runs 0-4 and 5-7, the other 0-2, 3-5 and 6-7
+    const a = new LocalPartialLog(dir, 'job3');
+    a.append(partial('job3', 0, 5));
+    a.append(partial('job3', 5, 3));
+    a.close();
+    const b = new LocalPartialLog(dir, 'job3');
+    for (const [i, n] of [[0, 3], [3, 3], [6, 2]] as const) b.append(partial('job3', i, n));
+    b.close();
+    const got = await loadPartials(new LocalDirStore(dir), 'job3');
+    const covered = got.flatMap((p) => Array.from({ length: p.slices ?? 1 }, (_, k) => p.index + k)).sort((x, y) => x - y);
+    expect(covered).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // the same cover the runtime folds
+    const refs = [...new LocalPartialLog(dir, 'job3').committed().values()].map((r) => [r.index, r.slices]);
+    expect(got.map((p) => [p.index, p.slices ?? 1])).toEqual(refs.sort((x, y) => x[0]! - y[0]!));
+  });
+});
+
+describe('throughputSpec', () => {
+  it('draws a run of slices as wide as its slices', () => {
+    const ps = [partial('j', 0, 100), partial('j', 100, 50), partial('j', 150)];
+    const m = buildModel({ jobId: 'j', where: 'dir', partials: ps });
+    const spec = throughputSpec(m) as { layer: { data: { values: { slice: number; next: number }[] } }[] };
+    expect(spec.layer[0]!.data.values.map((v) => [v.slice, v.next])).toEqual([
+      [0, 100],
+      [100, 150],
+      [150, 151],
+    ]);
   });
 });

@@ -21,7 +21,7 @@ const CONFIG = {
   legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 240 },
 };
 
-const KIND_COLOURS = { domain: ['slice', 'cold start', 'straggler', 'cold start, straggler'], range: ['#4c78a8', '#72b7b2', '#e45756', '#b279a2'] };
+const KIND_COLOURS = { domain: ['partial', 'cold start', 'straggler', 'cold start, straggler'], range: ['#4c78a8', '#72b7b2', '#e45756', '#b279a2'] };
 
 /** Renders one Vega-Lite spec to an SVG string. */
 export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
@@ -50,7 +50,7 @@ export function histogramSpec(label: string, values: readonly number[]): vl.TopL
 }
 
 function kindOf(r: { coldStart: boolean; straggler: boolean }): string {
-  return r.coldStart && r.straggler ? 'cold start, straggler' : r.coldStart ? 'cold start' : r.straggler ? 'straggler' : 'slice';
+  return r.coldStart && r.straggler ? 'cold start, straggler' : r.coldStart ? 'cold start' : r.straggler ? 'straggler' : 'partial';
 }
 
 /** Above this many workers, lanes are drawn as numbered rows without labels. */

@@ -27,7 +27,7 @@ function summaryRows(m: ReportModel): [string, string][] {
   if (m.workers.length > 0) rows.push(['workers', `${m.workers.length} (${m.coldStarts} cold starts)`]);
   if (m.medianMs !== undefined) {
     const stragglers = m.rows.filter((r) => r.straggler).length;
-    rows.push(['partial time', `median ${seconds(m.medianMs)}, ${stragglers} straggler${stragglers === 1 ? '' : 's'} (> 1.5 × median per slice)`]);
+    rows.push(['partial time', `median ${seconds(m.medianMs)}, ${stragglers} straggler${stragglers === 1 ? '' : 's'} (> 1.5 × the median time for their size)`]);
   }
   if (m.peakRssBytes !== undefined) rows.push(['peak memory', `${bytesText(m.peakRssBytes)} resident (highest of any worker process)`]);
   rows.push(['job', m.job]);
@@ -35,7 +35,8 @@ function summaryRows(m: ReportModel): [string, string][] {
 }
 
 function slowest(m: ReportModel): string {
-  const top = [...m.rows].sort((a, b) => b.durationMs - a.durationMs).slice(0, 10);
+  // By throughput: the longest partials on one machine are the biggest runs, not the slowest.
+  const top = [...m.rows].sort((a, b) => a.bytesPerSecond - b.bytesPerSecond || b.durationMs - a.durationMs).slice(0, 10);
   if (top.length === 0) return '';
   const cells = top
     .map(

@@ -5,8 +5,13 @@
 import type { Partial, ResultDocument } from '../core/job.ts';
 import type { JobData } from './job-data.ts';
 
-/** A partial that took longer per slice than this many times the median is marked as a straggler. */
+/**
+ * A partial that took longer than this many times what its size takes at the median
+ * rate (plus CLOCK_MS) is marked as a straggler.
+ */
 export const STRAGGLER_FACTOR = 1.5;
+/** Start and end times are whole milliseconds: a partial can seem to take up to 2 ms more than it did. */
+const CLOCK_MS = 2;
 
 /** One partial: a slice, or a run of consecutive slices the embedded runtime scanned as one range. */
 export interface SliceRow {
@@ -20,11 +25,11 @@ export interface SliceRow {
   bytesRead: number;
   rows: number;
   records: number;
-  /** ms since the first slice of this run started */
+  /** ms since the first partial of this run started */
   startMs: number;
   endMs: number;
   durationMs: number;
-  /** bytes of the slice per second of its own scan */
+  /** bytes of the partial's slices per second of its own scan */
   bytesPerSecond: number;
   coldStart: boolean;
   peakRssBytes?: number;
@@ -42,7 +47,7 @@ export interface ReportModel {
   resumedSlices: number;
   state: 'done' | 'running' | 'failed';
   failure?: string;
-  /** slices scanned by this run, for the timeline and throughput charts */
+  /** partials this run committed, for the timeline and throughput charts */
   rows: SliceRow[];
   /** partials present, including resumed ones, and the slices they cover */
   partialsFound: number;
@@ -108,9 +113,9 @@ export function sliceRows(partials: readonly Partial[], rowsPerRecord = 1): Slic
       straggler: false,
     };
   });
-  // Per slice: a run of many slices is not slow for taking longer than one slice.
-  const med = median(rows.map((r) => r.durationMs / r.slices));
-  if (med !== undefined && med > 0) for (const r of rows) r.straggler = r.durationMs / r.slices > STRAGGLER_FACTOR * med;
+  // By size: a run of many slices is not slow for taking longer than one slice.
+  const msPerByte = median(rows.filter((r) => r.bytes > 0).map((r) => r.durationMs / r.bytes));
+  if (msPerByte !== undefined && msPerByte > 0) for (const r of rows) r.straggler = r.durationMs > STRAGGLER_FACTOR * msPerByte * r.bytes + CLOCK_MS;
   return rows;
 }
 

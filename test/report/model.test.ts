@@ -55,6 +55,13 @@ describe('sliceRows', () => {
     ]);
   });
 
+  it('does not call a small run a straggler for taking a millisecond or two that the clock cannot tell from nothing', () => {
+    const run = (index: number, slices: number, ms: number) => ({ ...partial(index, 0, ms), slices, end: (index + slices) * 1000 });
+    // 200 slices of 1000 bytes in 10 ms each; a tail of runs of 5 slices in 0 to 2 ms, and one of 5 in 9 ms
+    const rows = sliceRows([run(0, 200, 10), run(200, 200, 10), run(400, 200, 10), run(600, 5, 2), run(605, 5, 0), run(610, 5, 1), run(615, 5, 9)]);
+    expect(rows.map((r) => r.straggler)).toEqual([false, false, false, false, false, false, true]);
+  });
+
   it('does not divide by zero for a slice faster than the clock', () => {
     expect(sliceRows([partial(0, 0, 0)])[0]!.bytesPerSecond).toBe(1_000_000);
   });

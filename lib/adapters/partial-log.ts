@@ -1,5 +1,5 @@
 /**
- * PartialLog over the local state dir: `jobs/<id>/partials/<pid>-<thread>-<tag>.jsonl`,
+ * PartialLog over the local state dir: `jobs/<id>/partials/<pid>-<thread>-<tag>.ndjson`,
  * one partial per line, each log written by one writer only.
  *
  * Crash safety: a line is committed once its newline is on disk. JSON text never holds a
@@ -19,7 +19,15 @@ import { partialsPrefix } from '../pipeline/keys.ts';
 import { PartialConflictError, partialContent } from '../pipeline/slice.ts';
 import type { PartialLog, PartialRef } from '../ports.ts';
 
-export const LOG_SUFFIX = '.jsonl';
+/**
+ * Logs are written as `.ndjson`. Versions before runs of slices wrote `.jsonl` and took
+ * every line for one slice: they must not see a log whose partials may cover several
+ * slices (they would fold a run as one slice and add the rest again). Their logs, one
+ * slice a line, are still read.
+ */
+const LOG_SUFFIX = '.ndjson';
+const LOG_SUFFIXES = [LOG_SUFFIX, '.jsonl'];
+export const isPartialLog = (name: string): boolean => LOG_SUFFIXES.some((s) => name.endsWith(s));
 const NL = 0x0a;
 // Logs are read in blocks: a block holds hundreds of small partials.
 const READ_BLOCK_BYTES = 256 * 1024;
@@ -128,7 +136,7 @@ export class LocalPartialLog implements PartialLog {
     const cover = new SliceCover();
     let logs: string[];
     try {
-      logs = readdirSync(this.dir).filter((f) => f.endsWith(LOG_SUFFIX));
+      logs = readdirSync(this.dir).filter(isPartialLog);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return refs;
       throw e;

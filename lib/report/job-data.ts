@@ -2,12 +2,12 @@
  * Everything a report needs about one job, read from a BlobStore: the local state dir
  * (`.fanout`) and the cloud bucket keep the same `jobs/<id>/` layout, except that the
  * cloud's manifest wraps the spec and its level-0 partials are objects of the merge tree,
- * where the state dir keeps them in logs (`partials/*.jsonl`, see adapters/partial-log.ts).
+ * where the state dir keeps them in logs (`partials/*.ndjson`, see adapters/partial-log.ts).
  */
 import { FanoutError } from '../core/errors.ts';
 import type { Partial, ResultDocument } from '../core/job.ts';
 import type { JobSpec } from '../core/plan.ts';
-import { LOG_SUFFIX, partialsInLog, SliceCover } from '../adapters/partial-log.ts';
+import { isPartialLog, partialsInLog, SliceCover } from '../adapters/partial-log.ts';
 import { jobPrefix, manifestKey, partialsPrefix, resultKey, statusKey } from '../pipeline/keys.ts';
 import type { BlobStore } from '../ports.ts';
 
@@ -67,7 +67,7 @@ export async function loadJob(store: BlobStore, jobId: string, where: string, kn
 
 /** Level-0 partials of either layout; a partial that cannot be read is left out (the report says how many it found). */
 export async function loadPartials(store: BlobStore, jobId: string): Promise<Partial[]> {
-  const logs = (await store.list(partialsPrefix(jobId))).filter((k) => k.endsWith(LOG_SUFFIX)).sort();
+  const logs = (await store.list(partialsPrefix(jobId))).filter(isPartialLog).sort();
   const bySlice = new Map<number, Partial>();
   // The partials the runtime folds: each slice counted once, also after two runs at once.
   const cover = new SliceCover();

@@ -147,4 +147,24 @@ describe('LocalPartialLog', () => {
     new LocalPartialLog(stateDir, JOB).append(partial(3, 2, 'main', 4));
     expect(() => new LocalPartialLog(stateDir, JOB).committed()).toThrow(PartialConflictError);
   });
+
+  it('writes logs that a version without runs does not read, and reads that version\'s logs', () => {
+    const { stateDir, logs } = freshDir();
+    const w = new LocalPartialLog(stateDir, JOB);
+    w.append(partial(0, 1, 'main', 3));
+    w.close();
+    // fanout before runs read `*.jsonl` and took every line for one slice: it would fold a run
+    // of three slices as one and scan slices 1 and 2 again, a wrong sum. It must see no log.
+    expect(logs().filter((f) => f.endsWith('.jsonl'))).toEqual([]);
+    // ... while its logs, one slice a line, are still resumed from.
+    const old = logs()[0]!.replace(/[^/]+$/, '1234-0-abcdef01.jsonl');
+    writeFileSync(old, `${JSON.stringify(partial(3, 3))}\n${JSON.stringify(partial(4, 4))}\n`);
+    const reader = new LocalPartialLog(stateDir, JOB);
+    expect([...reader.committed().values()].map((r) => [r.index, r.slices]).sort((x, y) => x[0]! - y[0]!)).toEqual([
+      [0, 3],
+      [3, 1],
+      [4, 1],
+    ]);
+    reader.close();
+  });
 });

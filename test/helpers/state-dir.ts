@@ -1,6 +1,6 @@
 /**
  * A local state dir read as the README describes it, independently of the runtime's own
- * reader: `jobs/<id>/partials/*.jsonl` logs, one partial per newline-terminated line.
+ * reader: `jobs/<id>/partials/*.ndjson` logs, one partial per newline-terminated line.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ function committedLines(stateDir: string, job: string): string[] {
   const dir = join(stateDir, 'jobs', job, 'partials');
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.jsonl'))
+    .filter((f) => f.endsWith('.ndjson'))
     .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').slice(0, -1));
 }
 

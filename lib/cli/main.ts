@@ -115,7 +115,6 @@ export function runOptionsFrom(values: Values): LocalRunOptions {
     skipHeader: values['skip-header'] ?? false,
     slices: positiveInt('slices', values.slices),
     sliceBytes,
-    workers,
     onBadRecord: onBad,
   };
   return {

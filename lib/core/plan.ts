@@ -30,8 +30,6 @@ export interface PlanOptions {
   skipHeader?: boolean;
   slices?: number;
   sliceBytes?: number;
-  /** used for the default slice count */
-  workers?: number;
   onBadRecord?: 'fail' | 'skip';
 }
 
@@ -267,10 +265,11 @@ function chooseSliceCount(size: number, layout: TextLayout | BinaryLayout | DcdL
   if (opts.slices !== undefined) count = opts.slices;
   else if (opts.sliceBytes !== undefined) count = Math.max(1, Math.ceil(size / opts.sliceBytes));
   else {
-    // Enough slices for every worker to get several (load balance, fine-grained resume),
-    // each between 1 MiB and 64 MiB.
-    const workers = opts.workers ?? 1;
-    const target = Math.min(64 * MiB, Math.max(MiB, size / (workers * 8)));
+    // About 64 slices, each between 1 MiB and 64 MiB: enough for load balance and a
+    // fine-grained resume on any worker count (workers take small slices in runs, so
+    // many slices cost little), and the same cut whatever --workers says, so that a run
+    // can be resumed with other workers.
+    const target = Math.min(64 * MiB, Math.max(MiB, size / 64));
     count = Math.max(1, Math.ceil(size / target));
   }
   if (!Number.isInteger(count) || count < 1) throw new UsageError('--slices takes a positive integer');

@@ -180,3 +180,17 @@ print(json.dumps({"sum": math.fsum(a.ravel().tolist()), "n": int(a.size)}))`,
     expect(covered.sort((a, b) => a - b)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
   });
 });
+
+describe('runLocal by default', () => {
+  it('cuts the input the same way whatever --workers says, so a run resumes on another worker count', async () => {
+    const path = join(tmp.path, 'twenty.npy');
+    python('np.save(args, np.random.default_rng(5).normal(0, 1, (2500, 10, 100)))\nprint(1)', path);
+    const stateDir = join(tmp.path, 'state-default-workers');
+    const first = await runLocal(path, { analysis: 'sum', workers: 1, stateDir });
+    expect(first.slices).toBeGreaterThan(4);
+    const again = await runLocal(path, { analysis: 'sum', workers: 2, stateDir });
+    expect(again.job).toBe(first.job);
+    expect(again.resumedSlices).toBe(first.slices);
+    expect(again.result).toEqual(first.result);
+  });
+});

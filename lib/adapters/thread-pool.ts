@@ -1,7 +1,7 @@
 /**
- * A fixed pool of worker threads that scan slices. Each thread takes its next slice from
- * a queue in shared memory, so ten thousand small slices cost no message round trips;
- * a thread reports what it committed in batches. The first error stops the pool and is
+ * A fixed pool of worker threads that scan slices. Each thread takes its next run of
+ * slices from a queue in shared memory, so ten thousand small slices cost no message
+ * round trips; a thread reports what it committed in batches. The first error stops the pool and is
  * re-thrown in the caller with its type intact.
  */
 import { Worker } from 'node:worker_threads';
@@ -51,13 +51,15 @@ function workerUrlFor(spec: JobSpec): URL {
 
 /** Input bytes a consumer aims to take from the queue at a time. */
 export const RUN_BYTES = 4 * 1024 * 1024;
+// A queue position no queue reaches by taking (it holds at most a few million slices).
+const CLEARED = 2 ** 30;
 
 /**
  * Slice indexes still to scan, in shared memory: the main thread and the worker threads
  * take from it alike, with one atomic add and no message.
  */
 export class SliceQueue {
-  /** cells[0] is the position of the next slice to take; the slices follow. */
+  /** cells[0] is the position of the next slice to take (CLEARED or more after clear()); the slices follow. */
   private readonly cells: Int32Array;
 
   constructor(slices: readonly number[] | SharedArrayBuffer) {
@@ -95,14 +97,20 @@ export class SliceQueue {
     return runs;
   }
 
-  /** The runs this consumer takes, one at a time, until the queue is empty. */
+  /** The runs this consumer takes, one at a time, until the queue is empty or cleared. */
   *runs(sliceBytes: number, consumers: number): Generator<{ index: number; slices: number }> {
-    for (let runs = this.takeRuns(sliceBytes, consumers); runs.length > 0; runs = this.takeRuns(sliceBytes, consumers)) yield* runs;
+    for (let runs = this.takeRuns(sliceBytes, consumers); runs.length > 0; runs = this.takeRuns(sliceBytes, consumers)) {
+      for (const run of runs) {
+        // A take of a resumed job may hold several runs: none of them starts after clear().
+        if (Atomics.load(this.cells, 0) >= CLEARED) return;
+        yield run;
+      }
+    }
   }
 
-  /** Nobody takes another slice: each consumer stops after its current one. */
+  /** Nobody takes another slice: each consumer stops after its current run. */
   clear(): void {
-    Atomics.store(this.cells, 0, this.cells.length);
+    Atomics.store(this.cells, 0, CLEARED);
   }
 }
 

@@ -52,7 +52,7 @@ const onProgress = (n: number): void => {
 
 async function scanQueue(source: FileSource): Promise<void> {
   const analysis = await loadAnalysis(spec.analysis);
-  // A thread pays its start-up (thread spawn, TypeScript loader, imports) on its first slice.
+  // A thread pays its start-up (thread spawn, TypeScript loader, imports) on its first run.
   let coldStart = true;
   for (const { index, slices } of queue.runs(spec.input.bytes / spec.sliceCount, consumers)) {
     // Not done.push(... await ...): a report while the run is scanned replaces `done`.

@@ -126,7 +126,7 @@ async function scanMissing(
         first = false;
         events.done(log.append(partial));
         fold.foldReady();
-        // A small slice is read and committed without a single macrotask: let the event
+        // A small run is read and committed without a single macrotask: let the event
         // loop take the threads' reports now and then.
         if (Date.now() - turnAt >= MAIN_TURN_EVERY_MS) {
           await nextTurn();

@@ -41,10 +41,16 @@ describe('SliceQueue.takeRuns', () => {
     expect([...queue.runs(20_000, 2)].reduce((a, r) => a + r.slices, 0)).toBe(10_000 - Math.floor(RUN_BYTES / 20_000));
   });
 
-  it('takes nothing after clear()', () => {
+  it('takes nothing after clear(), and a consumer starts none of the runs it has taken but not begun', () => {
     const queue = new SliceQueue([5, 6, 7]);
     queue.clear();
     expect(queue.takeRuns(1, 1)).toEqual([]);
+    // a resumed job: one take holds three runs
+    const gaps = new SliceQueue([1, 3, 5, 7, 9, 11, 13, 15]);
+    const runs = gaps.runs(1, 1);
+    expect(runs.next().value).toEqual({ index: 1, slices: 1 });
+    gaps.clear();
+    expect(runs.next().done).toBe(true);
   });
 });
 

@@ -15,7 +15,11 @@ function committedLines(stateDir: string, job: string): string[] {
     .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').slice(0, -1));
 }
 
-/** How many slices the state dir's partials cover, over all its jobs (a partial may cover a run of slices). */
+/**
+ * How many slices the state dir's partials cover, over all its jobs (a partial may cover a
+ * run of slices). Partials of two processes at once that overlap count twice: for runs of
+ * one process at a time.
+ */
 export function committedSlices(stateDir: string): number {
   const jobs = join(stateDir, 'jobs');
   if (!existsSync(jobs)) return 0;

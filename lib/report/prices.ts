@@ -1,8 +1,14 @@
 /**
  * AWS list prices used by `fanout plan`, in one place. They change: update the date
  * with the numbers. On-demand, before free tier, the first pricing tier only.
+ *
+ * Checked in 2026-11 for us-east-1 against public pricing pages: Lambda arm64 duration
+ * $0.0000133334 per GB-second and $0.20 per million requests; S3 Standard $0.005 per
+ * 1,000 PUT/COPY/POST/LIST and $0.0004 per 1,000 GET/HEAD. Lambda bills the init phase
+ * of on-demand functions too, which the estimate counts (ASSUMED_COLD_START_SECONDS).
+ * The S3 figures of the other regions are not checked.
  */
-export const PRICES_AS_OF = '2025-06';
+export const PRICES_AS_OF = '2026-11';
 
 export interface RegionPrices {
   /** Lambda duration, arm64, per GB-second */

@@ -10,6 +10,7 @@ import { BIN, type CliResult, ROOT, runJson, tempDir } from '../helpers/cli.ts';
 import { type Moto, startMoto } from '../helpers/moto.ts';
 import { python } from '../helpers/python.ts';
 import { spawn } from 'node:child_process';
+import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 
 const BUCKET = 'fanout-submit';
 
@@ -105,5 +106,27 @@ print("null")`);
     const noBucket = await cli(['submit', csv], { FANOUT_BUCKET: '', FANOUT_STACK: '' });
     expect(noBucket.code).toBe(2);
     expect(noBucket.stderr).toMatch(/--bucket NAME, or --stack NAME/);
+  });
+
+  it('finds the bucket from the stack outputs with --stack, and says what is wrong with a stack that is no fanout stack', async () => {
+    const cfn = new CloudFormationClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const template = (outputs: Record<string, unknown>) =>
+      JSON.stringify({ Resources: { Placeholder: { Type: 'AWS::S3::Bucket', Properties: { BucketName: `placeholder-${Object.keys(outputs).length}` } } }, Outputs: outputs });
+    await cfn.send(new CreateStackCommand({ StackName: 'fanout-test', TemplateBody: template({ BucketName: { Value: BUCKET } }) }));
+    await cfn.send(new CreateStackCommand({ StackName: 'other-stack', TemplateBody: template({}) }));
+
+    const r = await cli(['submit', csv, '--stack', 'fanout-test', '--key', 'input/by-stack.csv', '--skip-header', '--json', '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).records).toBe(3000);
+    const status = await cli(['status', `s3://${BUCKET}/input/by-stack.csv`], { FANOUT_STACK: 'fanout-test' });
+    expect(status.stdout).toMatch(/: done/);
+
+    const other = await cli(['submit', csv, '--stack', 'other-stack']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('stack other-stack has no BucketName output');
+    const missing = await cli(['submit', csv, '--stack', 'no-such-stack']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/stack no-such-stack: .*(does not exist|not found)/i);
+    expect((await cli(['submit', csv, '--stack', 'fanout-test', '--bucket', BUCKET])).stderr).toContain('give --bucket or --stack, not both');
   });
 });

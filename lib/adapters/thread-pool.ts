@@ -51,6 +51,12 @@ function workerUrlFor(spec: JobSpec): URL {
 
 /** Input bytes a consumer aims to take from the queue at a time. */
 export const RUN_BYTES = 4 * 1024 * 1024;
+
+/** What sizes a take: the mean bytes of a slice, and how many consumers share the queue. */
+export interface RunSizing {
+  sliceBytes: number;
+  consumers: number;
+}
 // A queue position no queue reaches by taking (it holds at most a few million slices).
 const CLEARED = 2 ** 30;
 
@@ -82,7 +88,7 @@ export class SliceQueue {
    * slices do not cost ten thousand partials, but at most a quarter of what is left per
    * consumer, so that the last slices are still shared out among the consumers.
    */
-  takeRuns(sliceBytes: number, consumers: number): { index: number; slices: number }[] {
+  takeRuns({ sliceBytes, consumers }: RunSizing): { index: number; slices: number }[] {
     const size = this.cells.length - 1;
     const left = size - Atomics.load(this.cells, 0);
     const want = Math.max(1, Math.min(Math.floor(RUN_BYTES / Math.max(1, sliceBytes)), Math.ceil(left / (4 * Math.max(1, consumers)))));
@@ -98,8 +104,8 @@ export class SliceQueue {
   }
 
   /** The runs this consumer takes, one at a time, until the queue is empty or cleared. */
-  *runs(sliceBytes: number, consumers: number): Generator<{ index: number; slices: number }> {
-    for (let runs = this.takeRuns(sliceBytes, consumers); runs.length > 0; runs = this.takeRuns(sliceBytes, consumers)) {
+  *runs(sizing: RunSizing): Generator<{ index: number; slices: number }> {
+    for (let runs = this.takeRuns(sizing); runs.length > 0; runs = this.takeRuns(sizing)) {
       for (const run of runs) {
         // A take of a resumed job may hold several runs: none of them starts after clear().
         if (Atomics.load(this.cells, 0) >= CLEARED) return;
@@ -117,19 +123,19 @@ export class SliceQueue {
 /**
  * Scans slices of `queue` on `threads` worker threads until it is empty, each thread
  * appending its partials to a log of its own in `stateDir`. Other consumers (the main
- * thread) may take slices from the queue too: `consumers` counts them all. On a failure
- * the queue is cleared.
+ * thread) may take slices from the queue too: `sizing.consumers` counts them all. On a
+ * failure the queue is cleared.
  */
 export async function runOnThreads(
   spec: JobSpec,
   queue: SliceQueue,
   threads: number,
-  consumers: number,
+  sizing: RunSizing,
   stateDir: string,
   events: { progress(bytes: number): void; done(ref: PartialRef): void },
 ): Promise<void> {
   if (threads <= 0) return;
-  const job: ThreadJob = { spec, stateDir, queue: queue.shared, consumers };
+  const job: ThreadJob = { spec, stateDir, queue: queue.shared, sizing };
   const workers: Worker[] = [];
   let failed = false;
   try {

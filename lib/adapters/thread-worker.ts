@@ -11,15 +11,15 @@ import type { PartialRef } from '../ports.ts';
 import { loadAnalysis } from '../runtime/load-analysis.ts';
 import { FileSource } from './file-source.ts';
 import { LocalPartialLog } from './partial-log.ts';
-import { type SerializedError, serializeError, SliceQueue } from './thread-pool.ts';
+import { type RunSizing, type SerializedError, serializeError, SliceQueue } from './thread-pool.ts';
 
 export interface ThreadJob {
   spec: JobSpec;
   stateDir: string;
   /** the SliceQueue's memory */
   queue: SharedArrayBuffer;
-  /** how many take from the queue, this thread included */
-  consumers: number;
+  /** how the consumers of the queue, this thread included, size their takes */
+  sizing: RunSizing;
 }
 
 /** What a thread says: bytes scanned and partials committed since it last spoke; 'finished' is its last word. */
@@ -31,7 +31,7 @@ export type ThreadMessage =
 const REPORT_EVERY_MS = 50;
 
 const port = parentPort!;
-const { spec, stateDir, queue: shared, consumers } = workerData as ThreadJob;
+const { spec, stateDir, queue: shared, sizing } = workerData as ThreadJob;
 const queue = new SliceQueue(shared);
 const log = new LocalPartialLog(stateDir, spec.id);
 const worker = `thread-${threadId}`;
@@ -54,7 +54,7 @@ async function scanQueue(source: FileSource): Promise<void> {
   const analysis = await loadAnalysis(spec.analysis);
   // A thread pays its start-up (thread spawn, TypeScript loader, imports) on its first run.
   let coldStart = true;
-  for (const { index, slices } of queue.runs(spec.input.bytes / spec.sliceCount, consumers)) {
+  for (const { index, slices } of queue.runs(sizing)) {
     // Not done.push(... await ...): a report while the run is scanned replaces `done`.
     const ref = log.append(await scanSlice(source, spec, index, analysis, { worker, coldStart, onProgress, slices }));
     coldStart = false;

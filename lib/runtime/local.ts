@@ -114,13 +114,12 @@ async function scanMissing(
   };
   const queue = new SliceQueue(missing);
   const threads = source instanceof FileSource ? Math.min(opts.workers - 1, missing.length - 1) : 0;
-  const consumers = threads + 1;
-  const meanSliceBytes = spec.input.bytes / spec.sliceCount;
+  const sizing = { sliceBytes: spec.input.bytes / spec.sliceCount, consumers: threads + 1 };
   const onMain = async (): Promise<void> => {
     try {
       let turnAt = Date.now();
       let first = true;
-      for (const { index, slices } of queue.runs(meanSliceBytes, consumers)) {
+      for (const { index, slices } of queue.runs(sizing)) {
         // The process's own start-up (imports, planning) counts as the main worker's cold start.
         const partial = await scanSlice(source, spec, index, analysis, { worker: 'main', coldStart: first, onProgress: events.progress, slices });
         first = false;
@@ -139,7 +138,7 @@ async function scanMissing(
     }
   };
   // Both settle before the run goes on: no thread is left scanning after a failure.
-  const settled = await Promise.allSettled([threads > 0 ? runOnThreads(spec, queue, threads, consumers, opts.stateDir, events) : undefined, onMain()]);
+  const settled = await Promise.allSettled([threads > 0 ? runOnThreads(spec, queue, threads, sizing, opts.stateDir, events) : undefined, onMain()]);
   for (const s of settled) if (s.status === 'rejected') throw s.reason;
   return progress;
 }

@@ -19,7 +19,7 @@ describe('SliceQueue.takeRuns', () => {
         (missing, sliceBytes, consumers) => {
           const queue = new SliceQueue(missing);
           const taken: number[] = [];
-          for (let left = missing.length, runs = queue.takeRuns(sliceBytes, consumers); runs.length > 0; runs = queue.takeRuns(sliceBytes, consumers)) {
+          for (let left = missing.length, runs = queue.takeRuns({ sliceBytes, consumers }); runs.length > 0; runs = queue.takeRuns({ sliceBytes, consumers })) {
             const slices = runs.flatMap((r) => Array.from({ length: r.slices }, (_, i) => r.index + i));
             const cap = Math.max(1, Math.min(Math.floor(RUN_BYTES / sliceBytes), Math.ceil(left / (4 * consumers))));
             expect(slices.length).toBeLessThanOrEqual(cap);
@@ -35,19 +35,19 @@ describe('SliceQueue.takeRuns', () => {
   });
 
   it('takes one slice at a time when a slice holds the byte budget, and whole runs of small slices', () => {
-    expect(new SliceQueue([0, 1, 2, 3]).takeRuns(RUN_BYTES, 1)).toEqual([{ index: 0, slices: 1 }]);
+    expect(new SliceQueue([0, 1, 2, 3]).takeRuns({ sliceBytes: RUN_BYTES, consumers: 1 })).toEqual([{ index: 0, slices: 1 }]);
     const queue = new SliceQueue(Array.from({ length: 10_000 }, (_, i) => i));
-    expect(queue.takeRuns(20_000, 2)).toEqual([{ index: 0, slices: Math.floor(RUN_BYTES / 20_000) }]);
-    expect([...queue.runs(20_000, 2)].reduce((a, r) => a + r.slices, 0)).toBe(10_000 - Math.floor(RUN_BYTES / 20_000));
+    expect(queue.takeRuns({ sliceBytes: 20_000, consumers: 2 })).toEqual([{ index: 0, slices: Math.floor(RUN_BYTES / 20_000) }]);
+    expect([...queue.runs({ sliceBytes: 20_000, consumers: 2 })].reduce((a, r) => a + r.slices, 0)).toBe(10_000 - Math.floor(RUN_BYTES / 20_000));
   });
 
   it('takes nothing after clear(), and a consumer starts none of the runs it has taken but not begun', () => {
     const queue = new SliceQueue([5, 6, 7]);
     queue.clear();
-    expect(queue.takeRuns(1, 1)).toEqual([]);
+    expect(queue.takeRuns({ sliceBytes: 1, consumers: 1 })).toEqual([]);
     // a resumed job: one take holds three runs
     const gaps = new SliceQueue([1, 3, 5, 7, 9, 11, 13, 15]);
-    const runs = gaps.runs(1, 1);
+    const runs = gaps.runs({ sliceBytes: 1, consumers: 1 });
     expect(runs.next().value).toEqual({ index: 1, slices: 1 });
     gaps.clear();
     expect(runs.next().done).toBe(true);
@@ -58,8 +58,8 @@ describe('runOnThreads', () => {
   it('with no threads, leaves the queue to the other consumers and returns at once', async () => {
     const queue = new SliceQueue([0, 1, 2]);
     const done: unknown[] = [];
-    await runOnThreads({} as JobSpec, queue, 0, 1, '/nonexistent', { progress() {}, done: (r) => done.push(r) });
+    await runOnThreads({} as JobSpec, queue, 0, { sliceBytes: 1, consumers: 1 }, '/nonexistent', { progress() {}, done: (r) => done.push(r) });
     expect(done).toEqual([]);
-    expect(queue.takeRuns(1, 1)).toEqual([{ index: 0, slices: 1 }]);
+    expect(queue.takeRuns({ sliceBytes: 1, consumers: 1 })).toEqual([{ index: 0, slices: 1 }]);
   });
 });

@@ -35,26 +35,46 @@ export interface ColumnStats {
 
 const newColumn = (): Column => ({ count: 0, sum: new ExactSum(), sumSq: new ExactSum(), min: Infinity, max: -Infinity, nan: false });
 
+// A column's values, their squares and the squares' rounding errors, gathered from a
+// row-major block so that each goes to ExactSum.addRange (a few additions a value)
+// instead of add() (a split into limbs a value): the same exact sums, about twice as fast.
+const GATHER_ROWS = 4096;
+const gathered = new Float64Array(GATHER_ROWS);
+const squares = new Float64Array(GATHER_ROWS);
+const squareErrors = new Float64Array(GATHER_ROWS);
+
+/** Rows [from, to) of column c: into the sum, the sum of squares (exactly), min, max. */
+function addColumnBlock(col: Column, values: Float64Array, columns: number, c: number, from: number, to: number): void {
+  let min = col.min;
+  let max = col.max;
+  let nan = false;
+  const n = to - from;
+  for (let r = 0, i = from * columns + c; r < n; r++, i += columns) {
+    const v = values[i]!;
+    gathered[r] = v;
+    const p = v * v;
+    squares[r] = p;
+    // As ExactSum.addProduct: no error term for a square that is zero or not finite.
+    squareErrors[r] = p === 0 || p === Infinity || p !== p ? 0 : twoProductError(v, v, p);
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if (v !== v) nan = true;
+  }
+  col.sum.addRange(gathered, 0, n);
+  col.sumSq.addRange(squares, 0, n);
+  col.sumSq.addRange(squareErrors, 0, n);
+  col.min = min;
+  col.max = max;
+  col.nan ||= nan;
+}
+
 export const stats: Analysis<StatsState, { columns: ColumnStats[] }> = {
   name: 'stats',
   empty: (ctx) => ({ columns: Array.from({ length: ctx.columns }, newColumn) }),
   addRows(state, values, rowCount, columns) {
     for (let c = 0; c < columns; c++) {
       const col = state.columns[c]!;
-      const s = col.sum;
-      const q = col.sumSq;
-      let min = col.min;
-      let max = col.max;
-      for (let i = c, r = 0; r < rowCount; r++, i += columns) {
-        const v = values[i]!;
-        s.add(v);
-        q.addProduct(v, v);
-        if (v < min) min = v;
-        if (v > max) max = v;
-        if (v !== v) col.nan = true;
-      }
-      col.min = min;
-      col.max = max;
+      for (let from = 0; from < rowCount; from += GATHER_ROWS) addColumnBlock(col, values, columns, c, from, Math.min(rowCount, from + GATHER_ROWS));
       col.count += rowCount;
     }
     return state;

@@ -59,10 +59,10 @@ export interface PartialLog {
   append(partial: Partial): PartialRef;
   /**
    * Every partial committed by any writer so far, by its index (the first slice it
-   * covers); no two of them cover the same slice. A write cut short (kill -9) is not
+   * covers); no two of them cover the same slice, and none reaches past `sliceCount`. A write cut short (kill -9) is not
    * committed; a partial committed twice must say the same both times.
    */
-  committed(): Map<number, PartialRef>;
+  committed(sliceCount?: number): Map<number, PartialRef>;
   read(ref: PartialRef): Partial;
   close(): void;
 }

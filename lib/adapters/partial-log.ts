@@ -57,13 +57,17 @@ function decodeLine(line: Buffer, jobId: string): Partial | undefined {
  * in name order and each log front to back (the runtime and `fanout report` alike). Two
  * processes running one job at once may cut the same slices into other runs: a partial
  * that overlaps one already taken is left out, so that no slice counts twice. A partial
- * with the same extent as one taken is a repeat, which the caller compares.
+ * with the same extent as one taken is a repeat, which the caller compares. A partial
+ * that reaches past the plan's `sliceCount` slices (a damaged line) is left out too.
  */
 export class SliceCover {
   private readonly extents = new Map<number, number>();
   private readonly covered = new Set<number>();
 
-  take(index: number, slices: number): 'taken' | 'repeat' | 'overlaps' {
+  constructor(private readonly sliceCount = Infinity) {}
+
+  take(index: number, slices: number): 'taken' | 'repeat' | 'overlaps' | 'outside' {
+    if (index + slices > this.sliceCount) return 'outside';
     if (this.extents.get(index) === slices) return 'repeat';
     for (let i = index; i < index + slices; i++) if (this.covered.has(i)) return 'overlaps';
     this.extents.set(index, slices);
@@ -131,9 +135,9 @@ export class LocalPartialLog implements PartialLog {
     return ref;
   }
 
-  committed(): Map<number, PartialRef> {
+  committed(sliceCount?: number): Map<number, PartialRef> {
     const refs = new Map<number, PartialRef>();
-    const cover = new SliceCover();
+    const cover = new SliceCover(sliceCount);
     let logs: string[];
     try {
       logs = readdirSync(this.dir).filter(isPartialLog);

@@ -41,7 +41,7 @@ Input
   --on-bad-record fail|skip   (default fail)
 
 Parallelism and state
-  --slices N | --slice-bytes B   how to cut the input (default: from size and workers)
+  --slices N | --slice-bytes B   how to cut the input (default: 16 slices of 1 to 64 MiB)
   --workers N              worker threads (default: available parallelism)
   --state-dir DIR          where partials are kept for resuming (default .fanout)
 

@@ -61,16 +61,16 @@ export async function loadJob(store: BlobStore, jobId: string, where: string, kn
     else data.spec = m;
   }
   if (statusBody) data.status = json<JobStatusDoc>(statusBody);
-  data.partials = await loadPartials(store, jobId);
+  data.partials = await loadPartials(store, jobId, data.spec?.sliceCount);
   return data;
 }
 
 /** Level-0 partials of either layout; a partial that cannot be read is left out (the report says how many it found). */
-export async function loadPartials(store: BlobStore, jobId: string): Promise<Partial[]> {
+export async function loadPartials(store: BlobStore, jobId: string, sliceCount?: number): Promise<Partial[]> {
   const logs = (await store.list(partialsPrefix(jobId))).filter(isPartialLog).sort();
   const bySlice = new Map<number, Partial>();
   // The partials the runtime folds: each slice counted once, also after two runs at once.
-  const cover = new SliceCover();
+  const cover = new SliceCover(sliceCount);
   const add = (p: Partial): void => {
     if (cover.take(p.index, p.slices ?? 1) === 'taken') bySlice.set(p.index, storyOf(p));
   };

@@ -49,8 +49,7 @@ export async function runLocal(path: string, opts: LocalRunOptions): Promise<Res
     await store.putIfAbsent(manifestKey(spec.id), JSON.stringify(spec, null, 2));
     const log = new LocalPartialLog(opts.stateDir, spec.id);
     try {
-      const refs = log.committed();
-      for (const ref of refs.values()) if (ref.index + ref.slices > spec.sliceCount) refs.delete(ref.index);
+      const refs = log.committed(spec.sliceCount);
       // Partials are folded in slice order as soon as they are committed, by the main
       // thread between its own slices, so that little is left to fold after the scan. One
       // decoded partial at a time: a partial can be megabytes (mean-structure).

@@ -167,4 +167,21 @@ describe('LocalPartialLog', () => {
     ]);
     reader.close();
   });
+
+  it('leaves out a partial that reaches past the plan, so that it hides no slice of it', () => {
+    const { stateDir, logs } = freshDir();
+    const w = new LocalPartialLog(stateDir, JOB);
+    w.append(partial(0, 1, 'main', 2));
+    w.append(partial(2, 1));
+    w.close();
+    // a damaged line, read first: it would cover all four slices of the plan and more
+    const damaged = logs()[0]!.replace(/[^/]+$/, '0-0-00000000.ndjson');
+    writeFileSync(damaged, `${JSON.stringify(partial(0, 9, 'main', 5))}\n${JSON.stringify(partial(1, 1, 'main', 20_000_000))}\n`);
+    const reader = new LocalPartialLog(stateDir, JOB);
+    expect([...reader.committed(4).values()].map((r) => [r.index, r.slices]).sort((x, y) => x[0]! - y[0]!)).toEqual([
+      [0, 2],
+      [2, 1],
+    ]);
+    reader.close();
+  });
 });

@@ -164,6 +164,12 @@ export async function planJob(
     );
   }
 
+  if (analysis.needsFrames && layout.kind === 'binary' && layout.columns === 0) {
+    // Rows of no bytes: the scan, which counts rows by their bytes, would see no frame at all.
+    throw new UsageError(
+      `${analysis.name} works on frames, and ${source.name} holds rows of 0 values${shape ? ` (shape (${shape.join(', ')}))` : ''}: there are no values to analyse, and its frames cannot be counted`,
+    );
+  }
   if (analysis.wholeFrames && layout.kind === 'text') {
     throw new UsageError(
       `${analysis.name} needs whole frames in every slice, and text input cannot be cut at frame boundaries: convert ${source.name} to .npy (frames, rows, columns) or raw binary`,

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../lib/core/errors.ts';
+import { InputError, UsageError } from '../../lib/core/errors.ts';
 import { npyHeader, parseNpyHeader } from '../../lib/core/npy.ts';
 import { planJob } from '../../lib/core/plan.ts';
 import { scanSlice } from '../../lib/core/job.ts';
@@ -160,12 +160,17 @@ print(json.dumps(out))`,
     expect(doc.input.shape).toEqual(python<number[]>('print(json.dumps(list(np.load(args).shape)))', path));
   });
 
-  it('gives row-sums of an empty array as numpy does when its frames have rows, and refuses frames of no rows', async () => {
-    const rows = npy('empty-cols.npy', 'np.zeros((5, 3, 0))');
-    const doc = await runLocal(rows, { analysis: 'row-sums', workers: 1, stateDir: join(tmp.path, 'state-empty-rs') });
-    expect((doc.result as { rowSums: number[] }).rowSums).toEqual(python<number[]>('print(json.dumps(np.load(args).sum(axis=(0, 2)).tolist()))', rows));
-    const none = npy('empty-rows.npy', 'np.zeros((5, 0, 3))');
-    await expect(runLocal(none, { analysis: 'row-sums', workers: 1, stateDir: join(tmp.path, 'state-empty-rs') })).rejects.toThrow(/frames of 0 rows/);
+  it.each([
+    ['(5, 0, 3)', 'row-sums', {}, /frames of 0 rows/],
+    ['(5, 3, 0)', 'row-sums', {}, /rows of 0 values/],
+    ['(5, 3, 0)', 'mean-structure', {}, /rows of 0 values/],
+    ['(1000, 0)', 'row-sums', { frameRows: 10 }, /rows of 0 values/],
+  ] as const)('refuses a frame analysis of an empty array of shape %s (%s), whose frames the scan cannot count', async (shape, analysis, extra, message) => {
+    const path = npy(`empty-frames-${shape.replace(/\D+/g, '_')}.npy`, `np.zeros(${shape})`);
+    const err = await runLocal(path, { analysis, workers: 1, stateDir: join(tmp.path, 'state-empty-frames'), ...extra }).catch((e) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message).toContain(path);
   });
 
   it.each(['(9007199254740993, 0)', '(0, 100000000000000000000)', '(2, 3, 9007199254740992)'])('refuses a shape entry beyond 2^53 - 1 at the header (%s), which a double cannot hold', (shape) => {

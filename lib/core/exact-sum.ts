@@ -330,8 +330,27 @@ function extractInto(values: Float64Array, from: number, to: number, sigma: numb
 
 const SPLITTER = 134217729; // 2^27 + 1
 
-/** The rounding error of p = a*b, exact when nothing overflows or underflows. */
+// Past these, Dekker's split overflows: SPLITTER * a for a factor, or the product of the
+// high halves (a factor just below 2^512 splits to 2^512) for a product near 2^1024.
+const SPLIT_MAX = 2 ** 995;
+export const PRODUCT_MAX = 2 ** 1020;
+const SCALE_DOWN = 2 ** -64;
+const SCALE_UP = 2 ** 64;
+
+/**
+ * The rounding error of p = a*b (p must be a*b rounded), exact when the product neither
+ * overflows nor underflows: a*b - p, as a double.
+ */
 export function twoProductError(a: number, b: number, p: number): number {
+  if (Math.abs(a) > SPLIT_MAX || Math.abs(b) > SPLIT_MAX || Math.abs(p) > PRODUCT_MAX) return scaledProductError(a, b, p);
+  return splitProductError(a, b, p);
+}
+
+/**
+ * twoProductError without its range check, for a hot loop that knows its factors are at
+ * most 2^995 and its product at most PRODUCT_MAX in magnitude (Dekker's split).
+ */
+export function splitProductError(a: number, b: number, p: number): number {
   let t = SPLITTER * a;
   const ah = t - (t - a);
   const al = a - ah;
@@ -339,6 +358,15 @@ export function twoProductError(a: number, b: number, p: number): number {
   const bh = t - (t - b);
   const bl = b - bh;
   return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+}
+
+/**
+ * twoProductError past the split's range: scaled by a power of two, the larger factor,
+ * the product and so its error scale exactly (the product is large, or has a huge
+ * factor, so nothing underflows), and the scaled ones are in range.
+ */
+function scaledProductError(a: number, b: number, p: number): number {
+  return Math.abs(a) >= Math.abs(b) ? splitProductError(a * SCALE_DOWN, b, p * SCALE_DOWN) * SCALE_UP : splitProductError(a, b * SCALE_DOWN, p * SCALE_DOWN) * SCALE_UP;
 }
 
 /**

@@ -14,7 +14,7 @@
  * lone "-") is a bad record.
  */
 import { InputError } from './errors.ts';
-import { twoProductError } from './exact-sum.ts';
+import { splitProductError } from './exact-sum.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import { emptyStats } from './source.ts';
 
@@ -130,13 +130,13 @@ function decimalInto(k: number, e10: number, neg: boolean, out: Float64Array, in
   // m1 * 10^j1: the exact product m1 * ph as p1 + e1 (Dekker), plus m1 * pl.
   const ph = PH[j1 + DD_MAX]!;
   const p1 = m1 * ph;
-  let lo = twoProductError(m1, ph, p1) + m1 * PL[j1 + DD_MAX]!;
+  let lo = splitProductError(m1, ph, p1) + m1 * PL[j1 + DD_MAX]!;
   if (k > 0) {
     // m2 * 10^e10 is below 10^-14 of the total: a rounded product and its first
     // correction keep it far inside the error budget.
     const qh = PH[e10 + DD_MAX]!;
     const p2 = m2 * qh;
-    lo += p2 + (m2 * PL[e10 + DD_MAX]! + twoProductError(m2, qh, p2));
+    lo += p2 + (m2 * PL[e10 + DD_MAX]! + splitProductError(m2, qh, p2));
   }
   const c = p1 + lo;
   const tail = lo - (c - p1); // exact: (p1 + lo) - c, as |p1| >= |lo|

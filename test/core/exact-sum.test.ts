@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ExactSum, fsum } from '../../lib/core/exact-sum.ts';
+import { ExactSum, fsum, twoProductError } from '../../lib/core/exact-sum.ts';
 import { python } from '../helpers/python.ts';
 
 /** The exactly rounded sum, from Python's Fraction (math.fsum overflows on 1e308 + 1e308 - 1e308). */
@@ -90,6 +90,43 @@ describe('ExactSum', () => {
     s.add(-(0.1 * 0.1));
     const err = python<string>('from fractions import Fraction as F\nprint(json.dumps(repr(float(F(0.1)*F(0.1) - F(0.1*0.1)))))');
     expect(s.value()).toBe(Number(err));
+  });
+
+  it('adds exact products whose rounded value is near the top of the double range, or whose factors are huge', () => {
+    // Near 2^512 Dekker's split rounds a factor up to 2^512, and its partial product overflows.
+    const near = [2 ** 512 - 2 ** 459, 2 ** 512 - 2 ** 480, 2 ** 511 * 1.9999999, 1.3407807929942596e154];
+    const pairs: [number, number][] = [
+      ...near.map((v): [number, number] => [v, v]),
+      ...near.map((v): [number, number] => [v, -v]),
+      [2 ** 1000, 1.5],
+      [-(2 ** 1020) * 1.75, 0.9999999999999999],
+      [2 ** 1023 * 1.9999999999999998, 0.9999999999999999],
+      [0.9999999999999999, 2 ** 997 * 1.3],
+      [1e300, 1e-300],
+    ];
+    const want = python<string[]>(
+      `from fractions import Fraction as F
+def rounded(s):
+    try:
+        return repr(float(s))
+    except OverflowError:
+        return 'Infinity' if s > 0 else '-Infinity'
+print(json.dumps([rounded(F(float.fromhex(a)) * F(float.fromhex(b))) for a, b in args]))`,
+      pairs.map(([a, b]) => [hex(a), hex(b)]),
+    ).map(Number);
+    const got = pairs.map(([a, b]) => {
+      const s = new ExactSum();
+      s.addProduct(a, b);
+      return s.value();
+    });
+    expect(got).toEqual(want);
+    // and what the two-product leaves over is exactly the product's rounding error
+    const errors = python<string[]>(
+      `from fractions import Fraction as F
+print(json.dumps([repr(float(F(float.fromhex(a)) * F(float.fromhex(b)) - F(float.fromhex(a) * float.fromhex(b)))) for a, b in args]))`,
+      pairs.map(([a, b]) => [hex(a), hex(b)]),
+    ).map(Number);
+    expect(pairs.map(([a, b]) => twoProductError(a, b, a * b))).toEqual(errors);
   });
 
   it('carries through more than 2^20 additions into one limb', () => {

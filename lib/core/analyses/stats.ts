@@ -5,11 +5,13 @@
  * The sum and the sum of squares are exact (squares through an error-free product), so
  * the spread is computed at the end as sum((x - m)^2) = Q - 2mS + n*m^2, evaluated
  * exactly for the rounded mean m. The result does not depend on slicing, and it is at
- * least as accurate as numpy's two-pass std.
+ * least as accurate as numpy's two-pass std, except where Q or n*m^2 passes the double
+ * range (values beyond about 1e154 / sqrt(n)): std is then null where numpy's two passes
+ * may still give a number.
  */
 import type { Analysis } from '../analysis.ts';
 import { jsonNumber } from '../analysis.ts';
-import { ExactSum, type ExactSumJSON, twoProductError } from '../exact-sum.ts';
+import { ExactSum, type ExactSumJSON, PRODUCT_MAX, splitProductError, twoProductError } from '../exact-sum.ts';
 
 interface Column {
   count: number;
@@ -54,8 +56,9 @@ function addColumnBlock(col: Column, values: Float64Array, columns: number, c: n
     gathered[r] = v;
     const p = v * v;
     squares[r] = p;
-    // As ExactSum.addProduct: no error term for a square that is zero or not finite.
-    squareErrors[r] = p === 0 || p === Infinity || p !== p ? 0 : twoProductError(v, v, p);
+    // As ExactSum.addProduct: no error term for a square that is zero or not finite. A
+    // finite square is the square of at most 2^512: only its size needs checking.
+    squareErrors[r] = p === 0 || p === Infinity || p !== p ? 0 : p <= PRODUCT_MAX ? splitProductError(v, v, p) : twoProductError(v, v, p);
     if (v < min) min = v;
     if (v > max) max = v;
     if (v !== v) nan = true;
@@ -132,7 +135,10 @@ function finishColumn(c: Column): ColumnStats {
     const mmErr = twoProductError(mean, mean, mm);
     m2.addProduct(mm, c.count);
     m2.addProduct(mmErr, c.count);
-    std = Math.sqrt(Math.max(0, m2.value()) / c.count);
+    // A term past the double range (2mS or n m^2 for values near 1e154) leaves no number
+    // to take the root of: std is null then, not the 0 that max(0, -Infinity) gave.
+    const spread = m2.value();
+    std = Number.isFinite(spread) ? Math.sqrt(Math.max(0, spread) / c.count) : NaN;
   }
   return { count: c.count, sum: jsonNumber(total), mean: jsonNumber(mean), min: jsonNumber(c.min), max: jsonNumber(c.max), std: jsonNumber(std) };
 }

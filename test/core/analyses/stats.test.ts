@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { AnalysisContext } from '../../../lib/core/analysis.ts';
 import { stats } from '../../../lib/core/analyses/stats.ts';
 import { ExactSum } from '../../../lib/core/exact-sum.ts';
+import { python } from '../../helpers/python.ts';
 
 /** The per-value reference: add(v) to the sum, addProduct(v, v) to the sum of squares. */
 function reference(values: number[], columns: number) {
@@ -58,5 +59,24 @@ describe('stats', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('gives numpy\'s std for values whose squares lie just under the top of the double range', () => {
+    // (n times the squared mean must stay below 2^1024 too: see the note in stats.ts)
+    const columns = [[2 ** 512 - 2 ** 459], [2 ** 511.9], [-(2 ** 511.5), 2 ** 511.5, 1]];
+    const want = python<number[]>('print(json.dumps([float(np.std(np.array(c, dtype=np.float64))) for c in args]))', columns);
+    const got = columns.map((col) => {
+      const ctx: AnalysisContext = { columns: 1, frameRows: 0, options: {} };
+      const state = stats.addRows(stats.empty(ctx), Float64Array.from(col), col.length, 1, 0, ctx);
+      return stats.finish(state, col.length, ctx).columns[0]!.std;
+    });
+    expect(got.map((g, i) => Math.abs(g! - want[i]!) <= 1e-12 * Math.max(1, Math.abs(want[i]!)))).toEqual(columns.map(() => true));
+  });
+
+  it('says null, not 0, for a std whose terms pass the double range', () => {
+    const ctx: AnalysisContext = { columns: 1, frameRows: 0, options: {} };
+    const col = [2 ** 511.4, 2 ** 511.5]; // numpy: 3.17e152; 2 m S is past 2^1024
+    const state = stats.addRows(stats.empty(ctx), Float64Array.from(col), 2, 1, 0, ctx);
+    expect(stats.finish(state, 2, ctx).columns[0]!.std).toBeNull();
   });
 });

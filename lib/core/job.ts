@@ -154,8 +154,7 @@ export class PartialFold {
   private skipped = 0;
   private readonly skippedExamples: Merged['skippedExamples'] = [];
   private readonly pieces: Merged['pieces'] = [];
-  /** the index the next partial must have */
-  private next: number;
+  private nextIndex: number;
 
   constructor(
     private readonly spec: JobSpec,
@@ -164,12 +163,17 @@ export class PartialFold {
   ) {
     this.ctx = analysisContext(spec);
     this.state = analysis.empty(this.ctx);
-    this.next = firstIndex;
+    this.nextIndex = firstIndex;
+  }
+
+  /** The index the next partial must have: the first slice after those folded so far. */
+  get next(): number {
+    return this.nextIndex;
   }
 
   add(p: Partial): void {
-    if (p.index !== this.next || p.job !== this.spec.id) throw new Error(`partial ${p.index} of job ${p.job} is out of place (expected ${this.next} of ${this.spec.id})`);
-    this.next += p.slices ?? 1;
+    if (p.index !== this.nextIndex || p.job !== this.spec.id) throw new Error(`partial ${p.index} of job ${p.job} is out of place (expected ${this.nextIndex} of ${this.spec.id})`);
+    this.nextIndex += p.slices ?? 1;
     this.pieces.push({ start: p.start, end: p.end, rowsBefore: this.rows });
     this.state = this.analysis.combine(this.state, this.analysis.decode(p.state, this.ctx), this.rows, this.ctx);
     this.rows += p.rows;

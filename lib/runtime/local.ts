@@ -57,7 +57,7 @@ export async function runLocal(path: string, opts: LocalRunOptions): Promise<Res
       const progress = await scanMissing(source, spec, analysis, log, refs, fold, { ...opts, startedAt });
       await source.assertUnchanged(spec.input.identity);
       fold.foldReady();
-      if (fold.next < spec.sliceCount) throw new Error(`partial ${fold.next} of job ${spec.id} is missing after the scan`);
+      if (fold.inner.next < spec.sliceCount) throw new Error(`partial ${fold.inner.next} of job ${spec.id} is missing after the scan`);
       const merged = fold.inner.merged();
       const result = await finishResult(spec, analysis, merged, textRowLocator(source, spec, merged));
       const doc = resultDocument(spec, merged, result, { resumedSlices: progress.resumedSlices, elapsedMs: Date.now() - startedAt });
@@ -144,7 +144,6 @@ async function scanMissing(
 
 /** Folds committed partials in slice order, as far as the next missing one. */
 class InOrderFold {
-  next = 0;
   constructor(
     readonly inner: PartialFold,
     private readonly log: PartialLog,
@@ -152,10 +151,7 @@ class InOrderFold {
   ) {}
 
   foldReady(): void {
-    for (let at = this.refs.get(this.next); at !== undefined; at = this.refs.get(this.next)) {
-      this.inner.add(this.log.read(at));
-      this.next += at.slices;
-    }
+    for (let at = this.refs.get(this.inner.next); at !== undefined; at = this.refs.get(this.inner.next)) this.inner.add(this.log.read(at));
   }
 }
 

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import type { Partial } from '../core/job.ts';
+import { type Partial, slicesOf } from '../core/job.ts';
 import { partialsPrefix } from '../pipeline/keys.ts';
 import { PartialConflictError, partialContent } from '../pipeline/slice.ts';
 import type { PartialLog, PartialRef } from '../ports.ts';
@@ -130,7 +130,7 @@ export class LocalPartialLog implements PartialLog {
       closeSync(w.fd);
       throw e;
     }
-    const ref = { log: w.log, offset: w.bytes, length: body.length - 1, index: partial.index, slices: partial.slices ?? 1 };
+    const ref = { log: w.log, offset: w.bytes, length: body.length - 1, index: partial.index, slices: slicesOf(partial) };
     w.bytes += body.length;
     return ref;
   }
@@ -153,7 +153,7 @@ export class LocalPartialLog implements PartialLog {
         for (const { offset, line } of completeLines(block.subarray(0, n), at, rest)) {
           const p = decodeLine(line, this.jobId);
           if (!p) continue;
-          const ref = { log, offset, length: line.length, index: p.index, slices: p.slices ?? 1 };
+          const ref = { log, offset, length: line.length, index: p.index, slices: slicesOf(p) };
           const taken = cover.take(ref.index, ref.slices);
           if (taken === 'taken') refs.set(p.index, ref);
           else if (taken === 'repeat') {

@@ -27,6 +27,9 @@ export interface Partial {
   run: RunStory;
 }
 
+/** How many slices of the plan a partial covers. */
+export const slicesOf = (p: Pick<Partial, 'slices'>): number => p.slices ?? 1;
+
 /** How a slice ran: read by `fanout report`, left out of the partial's deterministic content. */
 export interface RunStory {
   bytesRead: number;
@@ -173,7 +176,7 @@ export class PartialFold {
 
   add(p: Partial): void {
     if (p.index !== this.nextIndex || p.job !== this.spec.id) throw new Error(`partial ${p.index} of job ${p.job} is out of place (expected ${this.nextIndex} of ${this.spec.id})`);
-    this.nextIndex += p.slices ?? 1;
+    this.nextIndex += slicesOf(p);
     this.pieces.push({ start: p.start, end: p.end, rowsBefore: this.rows });
     this.state = this.analysis.combine(this.state, this.analysis.decode(p.state, this.ctx), this.rows, this.ctx);
     this.rows += p.rows;

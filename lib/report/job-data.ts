@@ -5,7 +5,7 @@
  * where the state dir keeps them in logs (`partials/*.ndjson`, see adapters/partial-log.ts).
  */
 import { FanoutError } from '../core/errors.ts';
-import type { Partial, ResultDocument } from '../core/job.ts';
+import { type Partial, type ResultDocument, slicesOf } from '../core/job.ts';
 import type { JobSpec } from '../core/plan.ts';
 import { isPartialLog, partialsInLog, SliceCover } from '../adapters/partial-log.ts';
 import { jobPrefix, manifestKey, partialsPrefix, resultKey, statusKey } from '../pipeline/keys.ts';
@@ -72,7 +72,7 @@ export async function loadPartials(store: BlobStore, jobId: string, sliceCount?:
   // The partials the runtime folds: each slice counted once, also after two runs at once.
   const cover = new SliceCover(sliceCount);
   const add = (p: Partial): void => {
-    if (cover.take(p.index, p.slices ?? 1) === 'taken') bySlice.set(p.index, storyOf(p));
+    if (cover.take(p.index, slicesOf(p)) === 'taken') bySlice.set(p.index, storyOf(p));
   };
   for (const key of logs) {
     const body = await store.get(key);

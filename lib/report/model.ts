@@ -2,7 +2,7 @@
  * What a report shows, computed from a job's documents and nothing else: no rendering
  * here, so the numbers can be tested on their own.
  */
-import type { Partial, ResultDocument } from '../core/job.ts';
+import { type Partial, type ResultDocument, slicesOf } from '../core/job.ts';
 import type { JobData } from './job-data.ts';
 
 /**
@@ -70,8 +70,6 @@ export function median(xs: readonly number[]): number | undefined {
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
-
-export const slicesOf = (p: Partial): number => p.slices ?? 1;
 
 /**
  * Resumed slices were written by an earlier, interrupted run, so they all finished

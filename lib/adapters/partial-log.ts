@@ -41,12 +41,14 @@ interface Reader {
   filled: number;
 }
 
+/** A partial's `slices`: absent, or a count of at least one. */
+const isExtent = (n: unknown): boolean => n === undefined || (Number.isSafeInteger(n) && (n as number) >= 1);
+
 /** A partial in one line of a log, if the line holds a partial of this job. */
 function decodeLine(line: Buffer, jobId: string): Partial | undefined {
   try {
     const p = JSON.parse(line.toString()) as Partial;
-    const extent = (n: unknown): boolean => n === undefined || (Number.isSafeInteger(n) && (n as number) >= 1);
-    return p && typeof p === 'object' && p.job === jobId && Number.isSafeInteger(p.index) && p.index >= 0 && extent(p.slices) ? p : undefined;
+    return p && typeof p === 'object' && p.job === jobId && Number.isSafeInteger(p.index) && p.index >= 0 && isExtent(p.slices) ? p : undefined;
   } catch {
     return undefined;
   }

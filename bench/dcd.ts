@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FileSource } from '../lib/adapters/file-source.ts';
+import { FileSource } from '../lib/local/file-source.ts';
 import { builtinAnalyses } from '../lib/core/analyses/index.ts';
 import type { Analysis } from '../lib/core/analysis.ts';
 import { scanSlice } from '../lib/core/job.ts';

@@ -3,7 +3,7 @@
  *   npx tsx bench/micro.ts FILE [analysis]
  * Reports MB/s for the reader alone (a sink that ignores the rows) and with the analysis.
  */
-import { FileSource } from '../lib/adapters/file-source.ts';
+import { FileSource } from '../lib/local/file-source.ts';
 import { builtinAnalyses } from '../lib/core/analyses/index.ts';
 import type { Analysis } from '../lib/core/analysis.ts';
 import { scanSlice } from '../lib/core/job.ts';

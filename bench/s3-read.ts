@@ -23,9 +23,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { build, type Metafile } from 'esbuild';
-import { makeS3Client } from '../lib/adapters/s3-client.ts';
-import { describeObject, READ_DEFAULTS, S3Source } from '../lib/adapters/s3-source.ts';
-import type { PinnedInput } from '../lib/pipeline/inputs.ts';
+import { makeS3Client } from '../lib/cloud/aws/s3-client.ts';
+import { describeObject, READ_DEFAULTS, S3Source } from '../lib/cloud/aws/s3-source.ts';
+import type { PinnedInput } from '../lib/cloud/inputs.ts';
 import { startMoto } from '../test/helpers/moto.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -23,8 +23,9 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 // cdk-nag's own rendering of a resource in a finding id, so acknowledgements match for new and imported buckets alike.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { Construct } from 'constructs';
-import { parseJobOptions } from '../lib/pipeline/options.ts';
-import { INPUT_PREFIX, JOBS_PREFIX, RESULTS_PREFIX, ROUTES, type FunctionName } from '../lib/topology.ts';
+import { parseJobOptions } from '../lib/job/options.ts';
+import { type FunctionName, ROUTES } from '../lib/cloud/topology.ts';
+import { INPUT_PREFIX, JOBS_PREFIX, RESULTS_PREFIX } from '../lib/job/keys.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
 

@@ -5,11 +5,11 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { LambdaInvoker, makeLambdaClient } from '../lib/adapters/lambda-invoker.ts';
-import { config } from '../lib/config.ts';
+import { LambdaInvoker, makeLambdaClient } from '../lib/cloud/aws/lambda-invoker.ts';
+import { config } from './config.ts';
 import { FanoutError } from '../lib/core/errors.ts';
-import { type StartOutcome, type StartRequest, startJob } from '../lib/pipeline/coordinator.ts';
-import { decodeS3Key, directInvokeSchema, parseEvent, s3EventSchema } from '../lib/pipeline/events.ts';
+import { type StartOutcome, type StartRequest, startJob } from '../lib/cloud/coordinator.ts';
+import { decodeS3Key, directInvokeSchema, parseEvent, s3EventSchema } from '../lib/cloud/events.ts';
 import { acceptEvent, defaultDeps, type HandlerDeps } from './runtime.ts';
 
 export type CoordinatorResult = (StartOutcome | { outcome: 'failed'; reason: string })[];

@@ -6,9 +6,9 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { decodeS3Key, parseEvent, s3EventSchema, sqsEventSchema } from '../lib/pipeline/events.ts';
-import { type MergeOutcome, onFailureRecord, onNodeCreated } from '../lib/pipeline/merger.ts';
-import { parseNodeKey } from '../lib/pipeline/tree.ts';
+import { decodeS3Key, parseEvent, s3EventSchema, sqsEventSchema } from '../lib/cloud/events.ts';
+import { type MergeOutcome, onFailureRecord, onNodeCreated } from '../lib/cloud/merger.ts';
+import { parseNodeKey } from '../lib/job/keys.ts';
 import { acceptEvent, defaultDeps, type HandlerDeps } from './runtime.ts';
 
 export type MergerResult = (MergeOutcome | { outcome: 'failure-recorded' | 'failure-logged' })[];

@@ -4,14 +4,14 @@
  * with an in-process worker invoker.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { makeS3Client } from '../lib/adapters/s3-client.ts';
-import { S3InputObjects } from '../lib/adapters/s3-source.ts';
-import { S3Store } from '../lib/adapters/s3-store.ts';
-import { config } from '../lib/config.ts';
-import { ManifestReader } from '../lib/pipeline/documents.ts';
-import type { InputObjects } from '../lib/pipeline/inputs.ts';
-import type { JobOptions } from '../lib/pipeline/options.ts';
-import type { BlobStore, Invoker } from '../lib/ports.ts';
+import { makeS3Client } from '../lib/cloud/aws/s3-client.ts';
+import { S3InputObjects } from '../lib/cloud/aws/s3-source.ts';
+import { S3Store } from '../lib/cloud/aws/s3-store.ts';
+import { config } from './config.ts';
+import { ManifestReader } from '../lib/job/documents.ts';
+import type { InputObjects } from '../lib/cloud/inputs.ts';
+import type { JobOptions } from '../lib/job/options.ts';
+import type { BlobStore, Invoker } from '../lib/job/ports.ts';
 
 export interface HandlerDeps {
   store: BlobStore;

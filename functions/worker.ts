@@ -6,8 +6,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { parseEvent, sliceTaskSchema } from '../lib/pipeline/events.ts';
-import { type SliceOutcome, scanSliceTask } from '../lib/pipeline/worker.ts';
+import { parseEvent, sliceTaskSchema } from '../lib/cloud/events.ts';
+import { type SliceOutcome, scanSliceTask } from '../lib/cloud/worker.ts';
 import { acceptEvent, defaultDeps, type HandlerDeps } from './runtime.ts';
 
 /** Time kept back before the deadline for the abort to unwind and be logged. */

@@ -9,10 +9,10 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FanoutError, UsageError } from '../core/errors.ts';
 import type { Format, PlanOptions } from '../core/plan.ts';
-import { type LocalRunOptions, runLocal } from '../runtime/local.ts';
+import { type LocalRunOptions, runLocal } from '../local/run.ts';
 import { DEV_OPTIONS, DEV_USAGE, PLAN_OPTIONS, PLAN_USAGE, REPORT_OPTIONS, REPORT_USAGE, SUBMIT_OPTIONS, SUBMIT_USAGE } from './commands.ts';
 import { writeDemoTrajectory } from './demo.ts';
-import { parseByteSize } from './format.ts';
+import { parseByteSize } from '../core/units.ts';
 import { ProgressBar } from './progress.ts';
 import { summarize } from './summary.ts';
 
@@ -126,6 +126,11 @@ export function runOptionsFrom(values: Values): LocalRunOptions {
   };
 }
 
+/** s3://bucket/key: the local runtime reads the object by ranges, pinned to the version it was planned on. */
+async function openS3Input(url: string) {
+  return (await import('../cloud/aws/s3-source.ts')).openS3Url(url);
+}
+
 async function run(input: string, values: Values): Promise<void> {
   const opts = runOptionsFrom(values);
   const quiet = values.quiet ?? false;
@@ -133,7 +138,7 @@ async function run(input: string, values: Values): Promise<void> {
   const bar = !quiet && (tty || values.progress) ? new ProgressBar({ stream: process.stderr, tty }) : undefined;
   let doc;
   try {
-    doc = await runLocal(input, { ...opts, onProgress: (p) => bar?.update(p) });
+    doc = await runLocal(input, { ...opts, onProgress: (p) => bar?.update(p), openSource: input.startsWith('s3://') ? openS3Input : undefined });
   } finally {
     bar?.finish();
   }
@@ -175,7 +180,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'plan') return await (await import('./plan-command.ts')).planCommand(rest, values, runOptionsFrom(values), parseByteSize);
     if (command === 'submit') return await (await import('./submit-command.ts')).submitCommand(rest, values, parseByteSize);
     if (command === 'status') return await (await import('./submit-command.ts')).statusCommand(rest, values);
-    if (command === 'dev') return await (await import('../runtime/dispatcher.ts')).devCommand(values);
+    if (command === 'dev') return await (await import('./dev-command.ts')).devCommand(values);
     if (command === 'demo') {
       await demo(values);
       return 0;

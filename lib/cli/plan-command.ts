@@ -5,12 +5,12 @@
 import { UsageError } from '../core/errors.ts';
 import { type JobSpec, type PlanOptions, planJob, sliceBounds } from '../core/plan.ts';
 import type { ByteSource } from '../core/source.ts';
-import { FileSource } from '../adapters/file-source.ts';
-import { DEFAULT_MAX_SLICES, DEFAULT_SLICE_BYTES } from '../pipeline/options.ts';
+import { FileSource } from '../local/file-source.ts';
+import { DEFAULT_MAX_SLICES, DEFAULT_SLICE_BYTES } from '../job/options.ts';
 import { type CloudPlan, estimateCloud, type Requests } from '../report/estimate.ts';
-import { type LocalRunOptions } from '../runtime/local.ts';
-import { analysisRef } from '../runtime/load-analysis.ts';
-import { formatBytes } from './format.ts';
+import { type LocalRunOptions } from '../local/run.ts';
+import { analysisRef } from '../job/analysis-loader.ts';
+import { formatBytes } from '../core/units.ts';
 
 /** The merge tree's fan-in when FANOUT_MERGE_FANIN is not set: lib/config.ts's DEFAULT_MERGE_FANIN (a test keeps them equal). */
 export const DEFAULT_FANIN = 32;
@@ -75,7 +75,7 @@ export async function planCommand(args: string[], values: PlanValues, runOptions
     const n = parseBytes(values.bytes);
     if (n === undefined) throw new UsageError(`--bytes takes a size such as 1000000, 64MiB or 2G, not ${JSON.stringify(values.bytes)}`);
     source = new SizedTextSource(n);
-  } else if (args[0]!.startsWith('s3://')) source = await (await import('../adapters/s3-source.ts')).openS3Url(args[0]!);
+  } else if (args[0]!.startsWith('s3://')) source = await (await import('../cloud/aws/s3-source.ts')).openS3Url(args[0]!);
   else source = await FileSource.open(args[0]!);
   const fanin = intOption('fanin', values.fanin ?? process.env.FANOUT_MERGE_FANIN, DEFAULT_FANIN, 2, 1000);
   const memoryMb = intOption('memory', values.memory, DEFAULT_MEMORY_MB, 128, 10240);

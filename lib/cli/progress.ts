@@ -2,8 +2,8 @@
  * Progress on stderr: a redrawn bar on a terminal, a plain line every few seconds
  * otherwise (logs, CI), nothing when quiet. Colour only on a terminal, never with NO_COLOR.
  */
-import type { Progress } from '../runtime/local.ts';
-import { formatBytes, formatDuration } from './format.ts';
+import type { Progress } from '../local/run.ts';
+import { formatBytes, formatDuration } from '../core/units.ts';
 
 export interface ProgressOptions {
   stream: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean };

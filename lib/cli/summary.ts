@@ -1,6 +1,6 @@
 /** The short human summary printed without --json. */
 import type { ResultDocument } from '../core/job.ts';
-import { formatBytes, num } from './format.ts';
+import { formatBytes, num } from '../core/units.ts';
 
 export function summarize(doc: ResultDocument): string {
   const lines: string[] = [];

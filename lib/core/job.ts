@@ -267,3 +267,27 @@ function withoutBox(info: DcdInfo): Omit<DcdInfo, 'box'> {
   const { box: _box, ...rest } = info;
   return rest;
 }
+
+/**
+ * Which of a job's partials count: the first one found that covers a slice, reading logs
+ * in name order and each log front to back (the runtime and `fanout report` alike). Two
+ * processes running one job at once may cut the same slices into other runs: a partial
+ * that overlaps one already taken is left out, so that no slice counts twice. A partial
+ * with the same extent as one taken is a repeat, which the caller compares. A partial
+ * that reaches past the plan's `sliceCount` slices (a damaged line) is left out too.
+ */
+export class SliceCover {
+  private readonly extents = new Map<number, number>();
+  private readonly covered = new Set<number>();
+
+  constructor(private readonly sliceCount = Infinity) {}
+
+  take(index: number, slices: number): 'taken' | 'repeat' | 'overlaps' | 'outside' {
+    if (index + slices > this.sliceCount) return 'outside';
+    if (this.extents.get(index) === slices) return 'repeat';
+    for (let i = index; i < index + slices; i++) if (this.covered.has(i)) return 'overlaps';
+    this.extents.set(index, slices);
+    for (let i = index; i < index + slices; i++) this.covered.add(i);
+    return 'taken';
+  }
+}

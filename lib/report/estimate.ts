@@ -3,7 +3,7 @@
  * the pipeline's protocol (lib/pipeline: coordinator, worker, merger), time and money
  * from stated assumptions. Pure: the CLI supplies the slice plan.
  */
-import { levelSizes } from '../pipeline/tree.ts';
+import { levelSizes } from '../cloud/tree.ts';
 import { pricesFor, PRICES_AS_OF } from './prices.ts';
 
 /** Store requests by kind; PUT counts create-only writes too. */

@@ -4,7 +4,7 @@
  */
 import type { Chart } from './charts.ts';
 import type { ReportModel } from './model.ts';
-import { formatBytes as bytesText } from '../cli/format.ts';
+import { formatBytes as bytesText } from '../core/units.ts';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

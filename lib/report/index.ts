@@ -1,14 +1,14 @@
 /** `fanout report`: find a job's documents, build the model, render the page and charts. */
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { makeS3Client } from '../adapters/s3-client.ts';
-import { parseS3Url } from '../adapters/s3-source.ts';
-import { S3Store } from '../adapters/s3-store.ts';
-import { LocalDirStore } from '../adapters/local-store.ts';
+import { makeS3Client } from '../cloud/aws/s3-client.ts';
+import { parseS3Url } from '../cloud/aws/s3-source.ts';
+import { S3Store } from '../cloud/aws/s3-store.ts';
+import { LocalDirStore } from '../local/local-store.ts';
 import { UsageError } from '../core/errors.ts';
 import type { ResultDocument } from '../core/job.ts';
-import type { BlobStore } from '../ports.ts';
-import { JOBS_PREFIX } from '../topology.ts';
+import type { BlobStore } from '../job/ports.ts';
+import { JOBS_PREFIX } from '../job/keys.ts';
 import { type Chart, renderCharts } from './charts.ts';
 import { renderHtml } from './html.ts';
 import { JobNotFoundError, type JobData, loadJob } from './job-data.ts';

@@ -5,11 +5,11 @@
  * where the state dir keeps them in logs (`partials/*.ndjson`, see adapters/partial-log.ts).
  */
 import { FanoutError } from '../core/errors.ts';
-import { type Partial, type ResultDocument, slicesOf } from '../core/job.ts';
+import { type Partial, type ResultDocument, SliceCover, slicesOf } from '../core/job.ts';
 import type { JobSpec } from '../core/plan.ts';
-import { isPartialLog, partialsInLog, SliceCover } from '../adapters/partial-log.ts';
-import { jobPrefix, manifestKey, partialsPrefix, resultKey, statusKey } from '../pipeline/keys.ts';
-import type { BlobStore } from '../ports.ts';
+import { isPartialLog, partialsInLog } from '../local/partial-log.ts';
+import { jobPrefix, manifestKey, partialsPrefix, resultKey, statusKey } from '../job/keys.ts';
+import type { BlobStore } from '../job/ports.ts';
 
 export class JobNotFoundError extends FanoutError {
   override name = 'JobNotFoundError';

@@ -9,7 +9,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { FanoutPipeline, type FanoutDefaults } from '../../cdk/fanout-pipeline.ts';
-import { ROUTES, type FunctionName } from '../../lib/topology.ts';
+import { ROUTES, type FunctionName } from '../../lib/cloud/topology.ts';
 import { ROOT, tempDir } from '../helpers/cli.ts';
 import { allows, deployedContext, type Json, render, roleStatements } from './template.ts';
 

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FANIN } from '../../lib/cli/plan-command.ts';
-import { startJob } from '../../lib/pipeline/coordinator.ts';
+import { startJob } from '../../lib/cloud/coordinator.ts';
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
 import { python } from '../helpers/python.ts';
-import { CountingStore, MemoryInputs } from '../pipeline/fakes.ts';
+import { CountingStore, MemoryInputs } from '../cloud/fakes.ts';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -81,7 +81,7 @@ describe('fanout plan', () => {
 
   it('uses the merge fan-in the deployed functions default to', async () => {
     process.env.BUCKET_NAME ??= 'plan-test';
-    const { DEFAULT_MERGE_FANIN } = await import('../../lib/config.ts');
+    const { DEFAULT_MERGE_FANIN } = await import('../../functions/config.ts');
     expect(DEFAULT_FANIN).toBe(DEFAULT_MERGE_FANIN);
   });
 });

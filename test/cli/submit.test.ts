@@ -5,9 +5,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Dispatcher, startDispatcher } from '../../lib/runtime/dispatcher.ts';
+import { type Dispatcher, startDispatcher } from '../../lib/cloud/dev/dispatcher.ts';
 import { BIN, type CliResult, ROOT, runJson, tempDir } from '../helpers/cli.ts';
-import { type Moto, startMoto } from '../helpers/moto.ts';
+import { loadHandlers, type Moto, startMoto } from '../helpers/moto.ts';
 import { python } from '../helpers/python.ts';
 import { spawn } from 'node:child_process';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
@@ -36,7 +36,7 @@ describe('fanout submit and status on moto', () => {
   beforeAll(async () => {
     process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
     moto = await startMoto();
-    dispatcher = await startDispatcher({ endpoint: moto.endpoint, bucket: BUCKET, workerConcurrency: 2, log: () => {} });
+    dispatcher = await startDispatcher({ endpoint: moto.endpoint, bucket: BUCKET, workerConcurrency: 2, log: () => {}, loadHandlers });
     python(`rng = np.random.default_rng(5)
 np.savetxt(${JSON.stringify(csv)}, rng.standard_normal((3000, 4)) * 1000, delimiter=",", header="a,b,c,d", comments="")
 np.save(${JSON.stringify(big)}, rng.standard_normal((2200, 1000)))

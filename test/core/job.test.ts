@@ -12,7 +12,7 @@ import { InputError } from '../../lib/core/errors.ts';
 import { finishResult, mergePartials, type Partial, PartialFold, scanSlice, textRowLocator } from '../../lib/core/job.ts';
 import { type JobSpec, type PlanOptions, planJob, sliceBounds } from '../../lib/core/plan.ts';
 import { MemorySource } from '../../lib/core/source.ts';
-import { partialContent } from '../../lib/pipeline/slice.ts';
+import { partialContent } from '../../lib/job/documents.ts';
 
 const analysis = (name: string) => builtinAnalyses[name as keyof typeof builtinAnalyses] as unknown as Analysis;
 

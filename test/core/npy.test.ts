@@ -8,7 +8,7 @@ import { scanSlice } from '../../lib/core/job.ts';
 import { MemorySource } from '../../lib/core/source.ts';
 import { sum } from '../../lib/core/analyses/sum.ts';
 import { python } from '../helpers/python.ts';
-import { runLocal } from '../../lib/runtime/local.ts';
+import { runLocal } from '../../lib/local/run.ts';
 import { tempDir } from '../helpers/cli.ts';
 
 const tmp = tempDir();

@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Dispatcher } from '../../lib/runtime/dispatcher.ts';
+import type { Dispatcher } from '../../lib/cloud/dev/dispatcher.ts';
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
 import { type Moto, type PipelineOnMoto, startPipelineOnMoto } from '../helpers/moto.ts';
 import { python } from '../helpers/python.ts';

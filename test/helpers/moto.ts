@@ -3,8 +3,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { makeS3Client } from '../../lib/adapters/s3-client.ts';
-import { type Dispatcher, type DispatcherOptions, startDispatcher } from '../../lib/runtime/dispatcher.ts';
+import { makeS3Client } from '../../lib/cloud/aws/s3-client.ts';
+import { type Dispatcher, type DispatcherOptions, startDispatcher } from '../../lib/cloud/dev/dispatcher.ts';
+
+/** The real handlers, loaded once the emulator has set their environment. */
+export const loadHandlers = () => import('../../functions/dev-handlers.ts');
 
 export interface Moto {
   endpoint: string;
@@ -67,10 +70,10 @@ export interface PipelineOnMoto {
   stop(): Promise<void>;
 }
 
-export async function startPipelineOnMoto(options: Omit<DispatcherOptions, 'endpoint' | 'log'>): Promise<PipelineOnMoto> {
+export async function startPipelineOnMoto(options: Omit<DispatcherOptions, 'endpoint' | 'log' | 'loadHandlers'>): Promise<PipelineOnMoto> {
   process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
   const moto = await startMoto();
-  const dispatcher = await startDispatcher({ ...options, endpoint: moto.endpoint, log: () => {} });
+  const dispatcher = await startDispatcher({ ...options, endpoint: moto.endpoint, log: () => {}, loadHandlers });
   const s3 = makeS3Client({ endpoint: moto.endpoint });
   const sqs = new SQSClient({ endpoint: moto.endpoint, region: 'us-east-1' });
   return {

@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { resultKeyFor } from '../../lib/topology.ts';
+import { resultKeyForInput } from '../../lib/job/keys.ts';
 import { ROOT, runJson, tempDir } from '../helpers/cli.ts';
 import { python } from '../helpers/python.ts';
 import { probeLocalStack } from './probe.ts';
@@ -63,7 +63,7 @@ describe('LocalStack end to end', () => {
       const key = `input/e2e run+${Date.now()}/données.npy`;
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: readFileSync(file), Metadata: { 'fanout-analysis': 'row-sums', 'fanout-slice-bytes': '4096' } }));
 
-      const resultKey = resultKeyFor(key);
+      const resultKey = resultKeyForInput(key);
       const deadline = Date.now() + 10 * 60_000;
       let body: string | undefined;
       while (Date.now() < deadline && body === undefined) {

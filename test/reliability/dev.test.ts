@@ -7,8 +7,8 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Store } from '../../lib/adapters/s3-store.ts';
-import type { Dispatcher } from '../../lib/runtime/dispatcher.ts';
+import { S3Store } from '../../lib/cloud/aws/s3-store.ts';
+import type { Dispatcher } from '../../lib/cloud/dev/dispatcher.ts';
 import { type PipelineOnMoto, startPipelineOnMoto } from '../helpers/moto.ts';
 import { python } from '../helpers/python.ts';
 

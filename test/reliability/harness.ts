@@ -9,15 +9,16 @@
 import { createHash } from 'node:crypto';
 import { SourceChangedError } from '../../lib/core/errors.ts';
 import { MemorySource } from '../../lib/core/source.ts';
-import { startJob, type StartOutcome } from '../../lib/pipeline/coordinator.ts';
-import { inputPointerKey, ManifestReader, resultKeyForInput } from '../../lib/pipeline/documents.ts';
-import { resultKey, statusKey } from '../../lib/pipeline/keys.ts';
-import type { InputObject, InputObjects, PinnedInput } from '../../lib/pipeline/inputs.ts';
-import type { JobOptions } from '../../lib/pipeline/options.ts';
-import { onNodeCreated, recordInvokeFailure } from '../../lib/pipeline/merger.ts';
-import { scanSliceTask } from '../../lib/pipeline/worker.ts';
-import type { BlobInfo, BlobStore, Invoker, SliceTask } from '../../lib/ports.ts';
-import { routeFor } from '../../lib/topology.ts';
+import { startJob, type StartOutcome } from '../../lib/cloud/coordinator.ts';
+import { ManifestReader } from '../../lib/job/documents.ts';
+import { inputPointerKey, resultKeyForInput } from '../../lib/job/keys.ts';
+import { resultKey, statusKey } from '../../lib/job/keys.ts';
+import type { InputObject, InputObjects, PinnedInput } from '../../lib/cloud/inputs.ts';
+import type { JobOptions } from '../../lib/job/options.ts';
+import { onNodeCreated, recordInvokeFailure } from '../../lib/cloud/merger.ts';
+import { scanSliceTask } from '../../lib/cloud/worker.ts';
+import type { BlobInfo, BlobStore, Invoker, SliceTask } from '../../lib/job/ports.ts';
+import { routeFor } from '../../lib/cloud/topology.ts';
 
 export const BUCKET = 'bucket';
 

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SourceChangedError } from '../../lib/core/errors.ts';
-import { runLocal } from '../../lib/runtime/local.ts';
+import { runLocal } from '../../lib/local/run.ts';
 import { BIN, fanout, ROOT, tempDir } from '../helpers/cli.ts';
 import { python } from '../helpers/python.ts';
 import { committedSlices } from '../helpers/state-dir.ts';

@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Faults, type FaultRule, FaultyInputs, FaultyInvoker, FaultyStore } from '../../lib/adapters/faults.ts';
-import { LocalDirStore } from '../../lib/adapters/local-store.ts';
-import { manifestKey, resultKey, statusKey } from '../../lib/pipeline/keys.ts';
-import { nodeKey } from '../../lib/pipeline/tree.ts';
+import { Faults, type FaultRule, FaultyInputs, FaultyInvoker, FaultyStore } from '../helpers/faults.ts';
+import { LocalDirStore } from '../../lib/local/local-store.ts';
+import { manifestKey, resultKey, statusKey } from '../../lib/job/keys.ts';
+import { nodeKey } from '../../lib/job/keys.ts';
 import { python } from '../helpers/python.ts';
 import { Cloud, type CloudOptions, cleanRun, type Event, type FinalState, finalState, json, VersionedInputs } from './harness.ts';
 

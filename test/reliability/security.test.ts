@@ -6,8 +6,8 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalDirStore, UnsafeKeyError } from '../../lib/adapters/local-store.ts';
-import { decodeS3Key } from '../../lib/pipeline/events.ts';
+import { LocalDirStore, UnsafeKeyError } from '../../lib/local/local-store.ts';
+import { decodeS3Key } from '../../lib/cloud/events.ts';
 import { tempDir } from '../helpers/cli.ts';
 
 const tmp = tempDir('fanout-rel-sec-');

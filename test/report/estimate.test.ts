@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { startJob } from '../../lib/pipeline/coordinator.ts';
-import { ManifestReader } from '../../lib/pipeline/documents.ts';
-import { onNodeCreated } from '../../lib/pipeline/merger.ts';
-import { scanSliceTask } from '../../lib/pipeline/worker.ts';
-import type { SliceTask } from '../../lib/ports.ts';
+import { startJob } from '../../lib/cloud/coordinator.ts';
+import { ManifestReader } from '../../lib/job/documents.ts';
+import { onNodeCreated } from '../../lib/cloud/merger.ts';
+import { scanSliceTask } from '../../lib/cloud/worker.ts';
+import type { SliceTask } from '../../lib/job/ports.ts';
 import { documentRequests, estimateCloud } from '../../lib/report/estimate.ts';
-import { routeFor } from '../../lib/topology.ts';
-import { CountingStore, MemoryInputs } from '../pipeline/fakes.ts';
+import { routeFor } from '../../lib/cloud/topology.ts';
+import { CountingStore, MemoryInputs } from '../cloud/fakes.ts';
 
 type Event = { kind: 'created'; key: string } | { kind: 'slice'; task: SliceTask };
 

@@ -3,10 +3,10 @@
  * state dir's logs and from the cloud's merge-tree leaves alike.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalDirStore } from '../../lib/adapters/local-store.ts';
-import { LocalPartialLog } from '../../lib/adapters/partial-log.ts';
+import { LocalDirStore } from '../../lib/local/local-store.ts';
+import { LocalPartialLog } from '../../lib/local/partial-log.ts';
 import type { Partial } from '../../lib/core/job.ts';
-import { nodeKey } from '../../lib/pipeline/tree.ts';
+import { nodeKey } from '../../lib/job/keys.ts';
 import { throughputSpec } from '../../lib/report/charts.ts';
 import { loadPartials } from '../../lib/report/job-data.ts';
 import { buildModel } from '../../lib/report/model.ts';

@@ -1,0 +1,51 @@
+/**
+ * The Lambda functions' configuration, read once when the module loads. A missing or
+ * malformed variable stops the cold start with a message naming it, rather than
+ * failing later inside some event.
+ */
+import { type JobOptions, parseJobOptions } from '../lib/job/options.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface Config {
+  bucketName: string;
+  /** only the coordinator needs it: the function it invokes once per slice */
+  workerFunctionName: string | undefined;
+  defaults: JobOptions;
+  /** group size of the merge tree */
+  mergeFanin: number;
+}
+
+export const DEFAULT_MERGE_FANIN = 32;
+
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const bucketName = env.BUCKET_NAME?.trim();
+  if (!bucketName) throw new ConfigError('BUCKET_NAME is not set: it names the bucket holding input/, jobs/ and results/');
+  let defaults: JobOptions = {};
+  if (env.FANOUT_DEFAULTS?.trim()) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(env.FANOUT_DEFAULTS);
+    } catch (e) {
+      throw new ConfigError(`FANOUT_DEFAULTS is not JSON: ${(e as Error).message}`);
+    }
+    try {
+      defaults = parseJobOptions(parsed, 'FANOUT_DEFAULTS');
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+  }
+  let mergeFanin = DEFAULT_MERGE_FANIN;
+  if (env.FANOUT_MERGE_FANIN?.trim()) {
+    mergeFanin = Number(env.FANOUT_MERGE_FANIN);
+    // A group is listed with one ListObjectsV2 call, which returns at most 1000 keys.
+    if (!Number.isInteger(mergeFanin) || mergeFanin < 2 || mergeFanin > 1000) {
+      throw new ConfigError(`FANOUT_MERGE_FANIN must be an integer from 2 to 1000, not ${JSON.stringify(env.FANOUT_MERGE_FANIN)}`);
+    }
+  }
+  return { bucketName, workerFunctionName: env.WORKER_FUNCTION_NAME?.trim() || undefined, defaults, mergeFanin };
+}
+
+export const config: Config = loadConfig(process.env);

@@ -1,0 +1,63 @@
+/**
+ * Every object key of a job, written once. The local state dir (`.fanout/`) and the
+ * cloud bucket share the `jobs/<id>/` layout; the cloud adds `input/`, `results/`, the
+ * input pointers and the merge tree.
+ *
+ * Loop safety (see lib/cloud/topology.ts): nothing any function writes lies under
+ * INPUT_PREFIX, and only merge-tree nodes end in PARTIAL_SUFFIX.
+ */
+
+export const INPUT_PREFIX = 'input/';
+export const JOBS_PREFIX = 'jobs/';
+export const RESULTS_PREFIX = 'results/';
+/** Every partial (of any merge level) ends with this; nothing else under jobs/ does. */
+export const PARTIAL_SUFFIX = '.partial.json';
+
+export const jobPrefix = (jobId: string): string => `${JOBS_PREFIX}${jobId}/`;
+export const manifestKey = (jobId: string): string => `${jobPrefix(jobId)}manifest.json`;
+/** The embedded runtime's partial logs (see lib/local/partial-log.ts); the cloud's partials live in the merge tree. */
+export const partialsPrefix = (jobId: string): string => `${jobPrefix(jobId)}partials/`;
+export const resultKey = (jobId: string): string => `${jobPrefix(jobId)}result.json`;
+export const statusKey = (jobId: string): string => `${jobPrefix(jobId)}status.json`;
+
+const belowInput = (key: string): string => (key.startsWith(INPUT_PREFIX) ? key.slice(INPUT_PREFIX.length) : key);
+
+/** results/<key below input/>.json; an input outside input/ (a direct invoke) keeps its whole key. */
+export function resultKeyForInput(inputKey: string): string {
+  return `${RESULTS_PREFIX}${belowInput(inputKey)}.json`;
+}
+
+/**
+ * jobs/inputs/<key below input/>.json: the latest job of an input, so a user who only
+ * knows what they uploaded can find its status. Never ends in the partial suffix
+ * (".json" is appended), so it raises no merge event.
+ */
+export function inputPointerKey(inputKey: string): string {
+  return `${JOBS_PREFIX}inputs/${belowInput(inputKey)}.json`;
+}
+
+// The merge tree's nodes (lib/cloud/tree.ts): node i of level L lies under the prefix of its group.
+const pad = (n: number): string => String(n).padStart(8, '0');
+
+export function groupPrefix(jobId: string, level: number, group: number): string {
+  return `${jobPrefix(jobId)}tree/${level}/${pad(group)}/`;
+}
+
+export function nodeKey(jobId: string, level: number, index: number, fanin: number): string {
+  return `${groupPrefix(jobId, level, Math.floor(index / fanin))}${pad(index)}${PARTIAL_SUFFIX}`;
+}
+
+export interface NodeRef {
+  jobId: string;
+  level: number;
+  group: number;
+  index: number;
+}
+
+const NODE_KEY = /^jobs\/([0-9a-f]+)\/tree\/(\d+)\/(\d{8})\/(\d{8})\.partial\.json$/;
+
+export function parseNodeKey(key: string): NodeRef | undefined {
+  const m = NODE_KEY.exec(key);
+  if (!m) return undefined;
+  return { jobId: m[1]!, level: Number(m[2]), group: Number(m[3]), index: Number(m[4]) };
+}

@@ -1,0 +1,169 @@
+/**
+ * The embedded runtime: plan the job, scan the slices that have no partial yet on
+ * worker threads, merge, and keep everything in a state dir (the manifest and result as
+ * documents, the partials in append-only logs) so that an interrupted run (even kill -9)
+ * resumes where it stopped.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { FileSource } from './file-source.ts';
+import { LocalDirStore } from './local-store.ts';
+import { LocalPartialLog } from './partial-log.ts';
+import { SliceQueue } from './slice-queue.ts';
+import { runOnThreads } from './thread-pool.ts';
+import type { Analysis } from '../core/analysis.ts';
+import { finishResult, PartialFold, type ResultDocument, resultDocument, scanSlice, textRowLocator } from '../core/job.ts';
+import { type JobSpec, type PlanOptions, planJob, sliceBounds } from '../core/plan.ts';
+import { manifestKey, resultKey } from '../job/keys.ts';
+import type { ByteSource, PartialLog, PartialRef } from '../job/ports.ts';
+import { analysisRef, loadAnalysis } from '../job/analysis-loader.ts';
+
+const MAIN_TURN_EVERY_MS = 20;
+
+export interface Progress {
+  slicesDone: number;
+  slicesTotal: number;
+  resumedSlices: number;
+  bytesDone: number;
+  bytesTotal: number;
+  startedAt: number;
+}
+
+export interface LocalRunOptions extends PlanOptions {
+  analysis: string;
+  analysisOptions?: Record<string, string>;
+  stateDir: string;
+  workers: number;
+  onPlan?: (spec: JobSpec) => void;
+  onProgress?: (p: Progress) => void;
+  /**
+   * Opens an input that is not a local file (the CLI passes one for s3://bucket/key, which
+   * reads the object by ranges, pinned to the version it was planned on). Default: a file.
+   */
+  openSource?: (path: string) => Promise<RunSource>;
+}
+
+/** An input the local runtime can scan: a byte source that knows its identity and notices a change. */
+export type RunSource = ByteSource & { identity: string; assertUnchanged(identity: string): Promise<void>; close(): Promise<void> };
+
+export async function runLocal(path: string, opts: LocalRunOptions): Promise<ResultDocument> {
+  const startedAt = Date.now();
+  const source: RunSource = opts.openSource ? await opts.openSource(path) : await FileSource.open(path);
+  try {
+    const ref = await analysisRef(opts.analysis, opts.analysisOptions);
+    const analysis = await loadAnalysis(ref);
+    const spec = await planJob(source, ref, opts, source.identity);
+    opts.onPlan?.(spec);
+    const store = new LocalDirStore(opts.stateDir);
+    await store.putIfAbsent(manifestKey(spec.id), JSON.stringify(spec, null, 2));
+    const log = new LocalPartialLog(opts.stateDir, spec.id);
+    try {
+      const refs = log.committed(spec.sliceCount);
+      // Partials are folded in slice order as soon as they are committed, by the main
+      // thread between its own slices, so that little is left to fold after the scan. One
+      // decoded partial at a time: a partial can be megabytes (mean-structure).
+      const fold = new InOrderFold(new PartialFold(spec, analysis), log, refs);
+      const progress = await scanMissing(source, spec, analysis, log, refs, fold, { ...opts, startedAt });
+      await source.assertUnchanged(spec.input.identity);
+      fold.foldReady();
+      if (fold.inner.next < spec.sliceCount) throw new Error(`partial ${fold.inner.next} of job ${spec.id} is missing after the scan`);
+      const merged = fold.inner.merged();
+      const result = await finishResult(spec, analysis, merged, textRowLocator(source, spec, merged));
+      const doc = resultDocument(spec, merged, result, { resumedSlices: progress.resumedSlices, elapsedMs: Date.now() - startedAt });
+      await store.put(resultKey(spec.id), JSON.stringify(doc, null, 2));
+      return doc;
+    } finally {
+      log.close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * Scans the slices that no partial in `refs` covers yet, adding each partial as it is
+ * committed. The main thread is always a worker, taking runs of slices from one queue
+ * with the threads: one thread fewer to start and one V8 isolate (about 35 MB) saved.
+ * Threads open the input as a file, so an S3 object is scanned on the main thread alone.
+ */
+async function scanMissing(
+  source: ByteSource,
+  spec: JobSpec,
+  analysis: Analysis,
+  log: PartialLog,
+  refs: Map<number, PartialRef>,
+  fold: InOrderFold,
+  opts: LocalRunOptions & { startedAt: number },
+): Promise<Progress> {
+  const covered = new Uint8Array(spec.sliceCount);
+  for (const ref of refs.values()) covered.fill(1, ref.index, ref.index + ref.slices);
+  const missing: number[] = [];
+  for (let i = 0; i < spec.sliceCount; i++) if (!covered[i]) missing.push(i);
+  const resumed = spec.sliceCount - missing.length;
+  const progress: Progress = {
+    slicesDone: resumed,
+    slicesTotal: spec.sliceCount,
+    resumedSlices: resumed,
+    bytesDone: 0,
+    bytesTotal: missing.reduce((a, i) => a + sliceBytes(spec, i), 0),
+    startedAt: opts.startedAt,
+  };
+  opts.onProgress?.(progress);
+  const events = {
+    progress(bytes: number) {
+      progress.bytesDone += bytes;
+      opts.onProgress?.(progress);
+    },
+    done(ref: PartialRef) {
+      refs.set(ref.index, ref);
+      progress.slicesDone += ref.slices;
+      opts.onProgress?.(progress);
+    },
+  };
+  const queue = new SliceQueue(missing);
+  const threads = source instanceof FileSource ? Math.min(opts.workers - 1, missing.length - 1) : 0;
+  const sizing = { sliceBytes: spec.input.bytes / spec.sliceCount, consumers: threads + 1 };
+  const onMain = async (): Promise<void> => {
+    try {
+      let turnAt = Date.now();
+      let first = true;
+      for (const { index, slices } of queue.runs(sizing)) {
+        // The process's own start-up (imports, planning) counts as the main worker's cold start.
+        const partial = await scanSlice(source, spec, index, analysis, { worker: 'main', coldStart: first, onProgress: events.progress, slices });
+        first = false;
+        events.done(log.append(partial));
+        fold.foldReady();
+        // A small run is read and committed without a single macrotask: let the event
+        // loop take the threads' reports now and then.
+        if (Date.now() - turnAt >= MAIN_TURN_EVERY_MS) {
+          await nextTurn();
+          turnAt = Date.now();
+        }
+      }
+    } catch (e) {
+      queue.clear();
+      throw e;
+    }
+  };
+  // Both settle before the run goes on: no thread is left scanning after a failure.
+  const settled = await Promise.allSettled([threads > 0 ? runOnThreads(spec, queue, threads, sizing, opts.stateDir, events) : undefined, onMain()]);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  return progress;
+}
+
+/** Folds committed partials in slice order, as far as the next missing one. */
+class InOrderFold {
+  constructor(
+    readonly inner: PartialFold,
+    private readonly log: PartialLog,
+    private readonly refs: Map<number, PartialRef>,
+  ) {}
+
+  foldReady(): void {
+    for (let at = this.refs.get(this.inner.next); at !== undefined; at = this.refs.get(this.inner.next)) this.inner.add(this.log.read(at));
+  }
+}
+
+function sliceBytes(spec: JobSpec, index: number): number {
+  const { start, end } = sliceBounds(spec, index);
+  return end - start;
+}

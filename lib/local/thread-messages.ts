@@ -1,0 +1,48 @@
+/**
+ * What the main thread and a worker thread of the embedded runtime say to each other: the
+ * job a thread gets once (as workerData), its reports, and errors carried across with
+ * their type intact.
+ */
+import { FanoutError, InputError, SourceChangedError, UsageError } from '../core/errors.ts';
+import type { JobSpec } from '../core/plan.ts';
+import type { PartialRef } from '../job/ports.ts';
+import type { RunSizing } from './slice-queue.ts';
+
+export interface ThreadJob {
+  spec: JobSpec;
+  stateDir: string;
+  /** the SliceQueue's memory */
+  queue: SharedArrayBuffer;
+  /** how the consumers of the queue, this thread included, size their takes */
+  sizing: RunSizing;
+}
+
+/** What a thread says: bytes scanned and partials committed since it last spoke; 'finished' is its last word. */
+export type ThreadMessage =
+  | { type: 'progress' | 'finished'; bytes: number; done: PartialRef[] }
+  | { type: 'error'; error: SerializedError };
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  file?: string;
+  offset?: number;
+  problem?: string;
+  stack?: string;
+}
+
+export function serializeError(e: unknown): SerializedError {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const out: SerializedError = { name: err.name, message: err.message, stack: err.stack };
+  if (err instanceof InputError) Object.assign(out, { file: err.file, offset: err.offset, problem: err.problem });
+  return out;
+}
+
+export function deserializeError(s: SerializedError): Error {
+  if (s.name === 'InputError' && s.file !== undefined) return new InputError(s.file, s.offset!, s.problem!);
+  const Ctor = ({ UsageError, SourceChangedError, FanoutError } as Record<string, new (m: string) => Error>)[s.name];
+  const err = Ctor ? new Ctor(s.message) : new Error(s.message);
+  if (!Ctor) err.name = s.name;
+  if (s.stack) err.stack = s.stack;
+  return err;
+}

@@ -1,0 +1,78 @@
+/**
+ * A fixed pool of worker threads that scan slices. Each thread takes its next run of
+ * slices from a queue in shared memory, so ten thousand small slices cost no message
+ * round trips; a thread reports what it committed in batches. The first error stops the pool and is
+ * re-thrown in the caller with its type intact.
+ */
+import { Worker } from 'node:worker_threads';
+import type { JobSpec } from '../core/plan.ts';
+import type { PartialRef } from '../job/ports.ts';
+import type { RunSizing, SliceQueue } from './slice-queue.ts';
+import { deserializeError, type ThreadJob, type ThreadMessage } from './thread-messages.ts';
+
+// Run from TypeScript source, worker threads start without the loader the main thread
+// runs under: a small .mjs entry installs it (hundreds of ms per thread), then loads the
+// worker body. Bundled into dist/ (npm run build), the worker is plain JavaScript next to
+// this code and starts in a few ms; a user analysis written in TypeScript still needs
+// the loader, so it takes the source entry.
+const fromSource = import.meta.url.endsWith('.ts');
+const sourceEntry = new URL(fromSource ? './thread-entry.mjs' : '../lib/local/thread-entry.mjs', import.meta.url);
+const bundledEntry = new URL('./thread-worker.js', import.meta.url);
+
+function workerUrlFor(spec: JobSpec): URL {
+  if (fromSource) return sourceEntry;
+  return spec.analysis.module !== undefined && /\.[cm]?tsx?$/.test(spec.analysis.module) ? sourceEntry : bundledEntry;
+}
+
+/**
+ * Scans slices of `queue` on `threads` worker threads until it is empty, each thread
+ * appending its partials to a log of its own in `stateDir`. Other consumers (the main
+ * thread) may take slices from the queue too: `sizing.consumers` counts them all. On a
+ * failure the queue is cleared.
+ */
+export async function runOnThreads(
+  spec: JobSpec,
+  queue: SliceQueue,
+  threads: number,
+  sizing: RunSizing,
+  stateDir: string,
+  events: { progress(bytes: number): void; done(ref: PartialRef): void },
+): Promise<void> {
+  if (threads <= 0) return;
+  const job: ThreadJob = { spec, stateDir, queue: queue.shared, sizing };
+  const workers: Worker[] = [];
+  let failed = false;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let running = threads;
+      const fail = (e: Error): void => {
+        if (failed) return;
+        failed = true;
+        queue.clear();
+        reject(e);
+      };
+      for (let t = 0; t < threads; t++) {
+        const w = new Worker(workerUrlFor(spec), { workerData: job });
+        workers.push(w);
+        let finished = false;
+        w.on('message', (m: ThreadMessage) => {
+          if (failed) return;
+          if (m.type === 'error') return fail(deserializeError(m.error));
+          events.progress(m.bytes);
+          for (const ref of m.done) events.done(ref);
+          if (m.type === 'finished') {
+            finished = true;
+            if (--running === 0) resolve();
+          }
+        });
+        w.on('error', fail);
+        w.on('exit', (code) => {
+          if (!finished) fail(new Error(`a worker thread exited (code ${code}) before it finished its slices`));
+        });
+      }
+    });
+  } finally {
+    // A thread that finished ends by itself; after a failure the others are stopped now.
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}

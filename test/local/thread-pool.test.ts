@@ -1,0 +1,66 @@
+/**
+ * The shared slice queue: consumers take runs of consecutive slices, sized by bytes and
+ * shrinking towards the end so the last slices are still shared out, and every slice is
+ * taken exactly once (one atomic add per take: threads taking at once are covered by the
+ * runtime's tests with two workers).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { RUN_BYTES, SliceQueue } from '../../lib/local/slice-queue.ts';
+import { runOnThreads } from '../../lib/local/thread-pool.ts';
+import type { JobSpec } from '../../lib/core/plan.ts';
+
+describe('SliceQueue.takeRuns', () => {
+  it('hands out every slice once, as maximal runs of consecutive slices, never more than the byte budget or a quarter of what is left per consumer', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.nat({ max: 3000 }), { minLength: 1, maxLength: 1500 }).map((xs) => xs.sort((a, b) => a - b)),
+        fc.integer({ min: 1, max: 4 * RUN_BYTES }),
+        fc.integer({ min: 1, max: 8 }),
+        (missing, sliceBytes, consumers) => {
+          const queue = new SliceQueue(missing);
+          const taken: number[] = [];
+          for (let left = missing.length, runs = queue.takeRuns({ sliceBytes, consumers }); runs.length > 0; runs = queue.takeRuns({ sliceBytes, consumers })) {
+            const slices = runs.flatMap((r) => Array.from({ length: r.slices }, (_, i) => r.index + i));
+            const cap = Math.max(1, Math.min(Math.floor(RUN_BYTES / sliceBytes), Math.ceil(left / (4 * consumers))));
+            expect(slices.length).toBeLessThanOrEqual(cap);
+            // maximal: two runs of one take are never adjacent
+            for (let i = 1; i < runs.length; i++) expect(runs[i]!.index).toBeGreaterThan(runs[i - 1]!.index + runs[i - 1]!.slices);
+            taken.push(...slices);
+            left -= slices.length;
+          }
+          expect(taken).toEqual(missing);
+        },
+      ),
+    );
+  });
+
+  it('takes one slice at a time when a slice holds the byte budget, and whole runs of small slices', () => {
+    expect(new SliceQueue([0, 1, 2, 3]).takeRuns({ sliceBytes: RUN_BYTES, consumers: 1 })).toEqual([{ index: 0, slices: 1 }]);
+    const queue = new SliceQueue(Array.from({ length: 10_000 }, (_, i) => i));
+    expect(queue.takeRuns({ sliceBytes: 20_000, consumers: 2 })).toEqual([{ index: 0, slices: Math.floor(RUN_BYTES / 20_000) }]);
+    expect([...queue.runs({ sliceBytes: 20_000, consumers: 2 })].reduce((a, r) => a + r.slices, 0)).toBe(10_000 - Math.floor(RUN_BYTES / 20_000));
+  });
+
+  it('takes nothing after clear(), and a consumer starts none of the runs it has taken but not begun', () => {
+    const queue = new SliceQueue([5, 6, 7]);
+    queue.clear();
+    expect(queue.takeRuns({ sliceBytes: 1, consumers: 1 })).toEqual([]);
+    // a resumed job: one take holds three runs
+    const gaps = new SliceQueue([1, 3, 5, 7, 9, 11, 13, 15]);
+    const runs = gaps.runs({ sliceBytes: 1, consumers: 1 });
+    expect(runs.next().value).toEqual({ index: 1, slices: 1 });
+    gaps.clear();
+    expect(runs.next().done).toBe(true);
+  });
+});
+
+describe('runOnThreads', () => {
+  it('with no threads, leaves the queue to the other consumers and returns at once', async () => {
+    const queue = new SliceQueue([0, 1, 2]);
+    const done: unknown[] = [];
+    await runOnThreads({} as JobSpec, queue, 0, { sliceBytes: 1, consumers: 1 }, '/nonexistent', { progress() {}, done: (r) => done.push(r) });
+    expect(done).toEqual([]);
+    expect(queue.takeRuns({ sliceBytes: 1, consumers: 1 })).toEqual([{ index: 0, slices: 1 }]);
+  });
+});

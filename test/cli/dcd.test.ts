@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { fanout, ROOT, runJson, tempDir } from '../helpers/cli.ts';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fanout, runJson, tempDir } from '../helpers/cli.ts';
 import { randomCoords, writeCoordsNpy, writeDcd } from '../helpers/dcd.ts';
+import { describeMd, mdFile } from '../helpers/md-data.ts';
 import { python } from '../helpers/python.ts';
 import { statePartials } from '../helpers/state-dir.ts';
 
-const DATA = resolve(ROOT, '../shared/data/md');
 const tmp = tempDir('fanout-cli-dcd-');
 afterAll(() => tmp.cleanup());
 
@@ -35,15 +35,19 @@ function expectRg(got: number[], want: number[]): void {
   got.forEach((v, f) => expect(Math.abs(v - want[f]!)).toBeLessThan(1e-12 * want[f]!));
 }
 
-describe('fanout run on DCD trajectories', () => {
-  const adk = python<Oracle>(ORACLE, { path: join(DATA, 'adk_dims.dcd'), header: 356, natom: 3341, cell: false });
-  const c36 = python<Oracle>(ORACLE, { path: join(DATA, 'tip125_tric_C36.dcd'), header: 596, natom: 375, cell: true });
+describeMd('fanout run on the real DCD trajectories', () => {
+  let adk: Oracle;
+  let c36: Oracle;
+  beforeAll(() => {
+    adk = python<Oracle>(ORACLE, { path: mdFile('adk_dims.dcd'), header: 356, natom: 3341, cell: false });
+    c36 = python<Oracle>(ORACLE, { path: mdFile('tip125_tric_C36.dcd'), header: 596, natom: 375, cell: true });
+  });
 
   it.each([
     [1, 1],
     [13, 2],
   ])('gives the exact mean structure and numpy rg of adk_dims.dcd with --slices %i --workers %i', (slices, workers) => {
-    const args = [join(DATA, 'adk_dims.dcd'), '--slices', String(slices), '--workers', String(workers), '--state-dir', join(tmp.path, 'state')];
+    const args = [mdFile('adk_dims.dcd'), '--slices', String(slices), '--workers', String(workers), '--state-dir', join(tmp.path, 'state')];
     const mean = runJson([...args, '--analysis', 'mean-structure']);
     expect(mean.result).toMatchObject({ frames: 98, atoms: 3341 });
     expect(mean.result.mean).toEqual(adk.mean);
@@ -54,7 +58,7 @@ describe('fanout run on DCD trajectories', () => {
   });
 
   it('carries the first and last box of tip125_tric_C36.dcd in the result', () => {
-    const doc = runJson([join(DATA, 'tip125_tric_C36.dcd'), '--analysis', 'rg', '--slices', '4', '--workers', '2', '--state-dir', join(tmp.path, 'state')]);
+    const doc = runJson([mdFile('tip125_tric_C36.dcd'), '--analysis', 'rg', '--slices', '4', '--workers', '2', '--state-dir', join(tmp.path, 'state')]);
     expectRg(doc.result.rg as number[], c36.rg);
     const box = doc.result.box as { first: Record<string, number>; last: Record<string, number> };
     const first = [box.first.a, box.first.b, box.first.c, box.first.alpha, box.first.beta, box.first.gamma];
@@ -64,12 +68,15 @@ describe('fanout run on DCD trajectories', () => {
   });
 
   it('prints the NSET warning and the mean structure in the summary', () => {
-    const r = fanout(['run', join(DATA, 'adk_dims.dcd'), '--analysis', 'mean-structure', '--workers', '1', '--state-dir', join(tmp.path, 'state')]);
+    const r = fanout(['run', mdFile('adk_dims.dcd'), '--analysis', 'mean-structure', '--workers', '1', '--state-dir', join(tmp.path, 'state')]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/warning: the header says 500 frames/);
     expect(r.stdout).toMatch(/mean structure of 98 frames, 3341 atoms/);
   });
 
+});
+
+describe('fanout run on DCD trajectories', () => {
   it('streams a 100,000-frame trajectory: exact means, rg in frame order, each slice holding only its own series', () => {
     const frames = 100_000;
     const atoms = 4;

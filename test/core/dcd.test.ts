@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Analysis } from '../../lib/core/analysis.ts';
 import { builtinAnalyses } from '../../lib/core/analyses/index.ts';
 import { cellToBox, type DcdLayout, readDcdCell } from '../../lib/core/dcd.ts';
@@ -8,14 +8,14 @@ import { InputError, UsageError } from '../../lib/core/errors.ts';
 import { scanSlice } from '../../lib/core/job.ts';
 import { planJob, sliceBounds } from '../../lib/core/plan.ts';
 import { MemorySource } from '../../lib/core/source.ts';
-import { ROOT, tempDir } from '../helpers/cli.ts';
+import { tempDir } from '../helpers/cli.ts';
 import { encodeDcd, randomCoords, type SyntheticDcd, writeCoordsNpy } from '../helpers/dcd.ts';
 import { runInProcess } from '../helpers/dcd-run.ts';
+import { describeMd, mdFile } from '../helpers/md-data.ts';
 import { python } from '../helpers/python.ts';
 
-const DATA = resolve(ROOT, '../shared/data/md');
-const C36 = join(DATA, 'tip125_tric_C36.dcd');
-const ADK = join(DATA, 'adk_dims.dcd');
+const C36 = mdFile('tip125_tric_C36.dcd');
+const ADK = mdFile('adk_dims.dcd');
 const tmp = tempDir('fanout-dcd-');
 afterAll(() => tmp.cleanup());
 
@@ -78,7 +78,7 @@ async function framesThroughSlicer(path: string, slices: number, frames: number[
   return { rows, frames: got };
 }
 
-describe('DCD header', () => {
+describeMd('DCD header', () => {
   it.each([
     [C36, { variant: 'charmm', charmmVersion: 36, endianness: 'little', atoms: 375, frames: 10, framesInHeader: 10, istart: 1000, nsavc: 1000, unitCell: true, fourD: false }, 596, 4580, 480, '* CHARMM TRICLINIC BOX TESTING'],
     [ADK, { variant: 'charmm', charmmVersion: 35, endianness: 'little', atoms: 3341, frames: 98, framesInHeader: 500, istart: 1000, nsavc: 1000, unitCell: false, fourD: false }, 356, 40116, 240, '* DIMS ADK SEQUENCE FOR PORE PROGRAM'],
@@ -112,7 +112,7 @@ describe('DCD header', () => {
   });
 });
 
-describe('DCD unit cell', () => {
+describeMd('DCD unit cell', () => {
   it('reads the raw c36 cell record of frame 0 (test_libdcd, 6 decimals)', async () => {
     const spec = await planJob(fileSource(C36), { name: 'sum', options: {} }, {}, 'test');
     const cell = await readDcdCell(fileSource(C36), spec.layout as DcdLayout, 0);
@@ -184,13 +184,13 @@ print(json.dumps([*l.tolist(), ang(1, 2), ang(0, 2), ang(0, 1)]))`,
   });
 });
 
-describe('DCD frames', () => {
+describeMd('DCD frames', () => {
   it.each([
     ['c36', [1, 2, 3, 4, 7, 10]],
     ['adk', [1, 2, 3, 5, 13, 49, 98]],
   ] as const)('match the legacy MDAnalysis frame arrays of %s exactly, for slice counts %j', async (name, sliceCounts) => {
     const ref = REAL[name];
-    const legacy = python<number[][][]>('print(json.dumps(np.load(args).astype(np.float64).tolist()))', join(DATA, ref.legacy));
+    const legacy = python<number[][][]>('print(json.dumps(np.load(args).astype(np.float64).tolist()))', mdFile(ref.legacy));
     for (const slices of sliceCounts) {
       const { rows, frames } = await framesThroughSlicer(ref.path, slices, [...ref.legacyFrames]);
       expect(rows).toBe((name === 'c36' ? 10 : 98) * ref.natom);
@@ -214,7 +214,7 @@ describe('DCD frames', () => {
   });
 });
 
-describe('analyses on the real trajectories', () => {
+describeMd('analyses on the real trajectories', () => {
   const oracle = (name: 'c36' | 'adk') => {
     const r = REAL[name];
     return python<{ sum: number; colSums: number[]; colMin: number[]; colMax: number[]; atomSums: number[]; mean: number[][]; rg: number[]; frames: number }>(
@@ -234,10 +234,13 @@ print(json.dumps({
   'mean': [[math.fsum(d[:, i, k]) / F for k in range(3)] for i in range(d.shape[1])],
   'rg': np.sqrt((c ** 2).sum(axis=2).mean(axis=1)).tolist(),
 }))`,
-      { path: r.path, header: r.header, natom: r.natom, cell: r.cell, legacy: join(DATA, r.legacy), lf: r.legacyFrames },
+      { path: r.path, header: r.header, natom: r.natom, cell: r.cell, legacy: mdFile(r.legacy), lf: r.legacyFrames },
     );
   };
-  const want = { c36: oracle('c36'), adk: oracle('adk') };
+  let want: Record<'c36' | 'adk', ReturnType<typeof oracle>>;
+  beforeAll(() => {
+    want = { c36: oracle('c36'), adk: oracle('adk') };
+  });
 
   it.each([
     ['c36', 1],

@@ -29,6 +29,11 @@ function bundleIsFresh() {
   }
 }
 
+// fanout is tested on Node 20 as well as 22 and 24 (package.json engines): the AWS SDK's
+// notice that its releases from 2027 on need Node 22 is for fanout's maintainers, who pin
+// the SDK, not for its users, so it is not printed to them.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const argv = process.argv.slice(2);
 // A user's analysis module imports fanout's sources (defineAnalysis, registerAnalysis),
 // which must be the very modules the runtime uses: such runs take the sources.

@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { probeLocalStack } from './probe.ts';
+import { MIN_LOCALSTACK_VERSION, probeLocalStack } from './probe.ts';
 
 let server: Server | undefined;
 
@@ -21,8 +22,8 @@ afterEach(async () => {
 });
 
 describe('probeLocalStack', () => {
-  it('accepts LocalStack 4.10 and later with its services up', async () => {
-    for (const version of ['4.10.0', '4.12.1.dev5', '5.0.0']) {
+  it('accepts LocalStack 4.11 and later with its services up', async () => {
+    for (const version of ['4.11.0', '4.12.1.dev5', '5.0.0']) {
       const url = await healthServer(200, { version, services: { s3: 'running', lambda: 'available', sqs: 'running', cloudformation: 'available' } });
       expect(await probeLocalStack(url)).toEqual({ ok: true, version });
       await new Promise((r) => server!.close(r));
@@ -31,8 +32,9 @@ describe('probeLocalStack', () => {
   });
 
   it.each([
-    ['4.9.2', /older than 4\.10/],
-    ['3.8.1', /older than 4\.10/],
+    ['4.10.0', /older than 4\.11: its Lambda has no nodejs24\.x runtime/],
+    ['4.9.2', /older than 4\.11/],
+    ['3.8.1', /older than 4\.11/],
   ])('refuses LocalStack %s, saying why', async (version, reason) => {
     const url = await healthServer(200, { version, services: {} });
     const probe = await probeLocalStack(url);
@@ -41,7 +43,7 @@ describe('probeLocalStack', () => {
   });
 
   it('refuses when a needed service is disabled', async () => {
-    const url = await healthServer(200, { version: '4.10.0', services: { lambda: 'disabled' } });
+    const url = await healthServer(200, { version: '4.11.0', services: { lambda: 'disabled' } });
     expect(await probeLocalStack(url)).toEqual({ ok: false, reason: 'LocalStack service lambda is disabled' });
   });
 
@@ -52,5 +54,17 @@ describe('probeLocalStack', () => {
     server = undefined;
     // The port was just freed: nothing listens there now.
     expect(await probeLocalStack(url)).toEqual({ ok: false, reason: 'ECONNREFUSED' });
+  });
+});
+
+describe('localstack/docker-compose.yml', () => {
+  const compose = readFileSync(new URL('../../localstack/docker-compose.yml', import.meta.url), 'utf8');
+
+  it('pins the version the probe asks for', () => {
+    expect(compose).toContain(`image: localstack/localstack:${MIN_LOCALSTACK_VERSION.join('.')}.0`);
+  });
+
+  it('lets LocalStack run the arm64 functions on an x86 host', () => {
+    expect(compose).toMatch(/^\s*- LAMBDA_IGNORE_ARCHITECTURE=1$/m);
   });
 });

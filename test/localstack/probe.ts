@@ -2,8 +2,12 @@
 
 export type Probe = { ok: true; version: string } | { ok: false; reason: string };
 
-/** Earlier releases mishandle concurrent conditional writes (If-None-Match: *). */
-export const MIN_LOCALSTACK_VERSION: readonly [number, number] = [4, 10];
+/**
+ * The version localstack/docker-compose.yml pins: the first whose Lambda runs nodejs24.x,
+ * the functions' runtime (releases before 4.10 also mishandle concurrent conditional
+ * writes, If-None-Match: *).
+ */
+export const MIN_LOCALSTACK_VERSION: readonly [number, number] = [4, 11];
 const NEEDED_SERVICES = ['s3', 'lambda', 'sqs', 'cloudformation'];
 
 export async function probeLocalStack(url: string, timeoutMs = 3000): Promise<Probe> {
@@ -20,7 +24,7 @@ export async function probeLocalStack(url: string, timeoutMs = 3000): Promise<Pr
   const [major = 0, minor = 0] = version.split('.').map((p) => Number.parseInt(p, 10));
   const [minMajor, minMinor] = MIN_LOCALSTACK_VERSION;
   if (!(major > minMajor || (major === minMajor && minor >= minMinor))) {
-    return { ok: false, reason: `LocalStack ${version} is older than ${MIN_LOCALSTACK_VERSION.join('.')}, which mishandles concurrent conditional writes` };
+    return { ok: false, reason: `LocalStack ${version} is older than ${MIN_LOCALSTACK_VERSION.join('.')}: its Lambda has no nodejs24.x runtime, the functions' runtime` };
   }
   for (const service of NEEDED_SERVICES) {
     const state = health.services?.[service];

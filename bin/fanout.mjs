@@ -34,6 +34,16 @@ function bundleIsFresh() {
 // the SDK, not for its users, so it is not printed to them.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+// A reader that stops early (`fanout run … --json | head -1`) closes the pipe: the result
+// is complete by then, so fanout ends quietly, as Unix tools do, not with a stack trace.
+process.stdout.on('error', (e) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(process.exitCode ?? 0);
+});
+process.stderr.on('error', (e) => {
+  if (e.code !== 'EPIPE') throw e;
+});
+
 const argv = process.argv.slice(2);
 // A user's analysis module imports fanout's sources (defineAnalysis, registerAnalysis),
 // which must be the very modules the runtime uses: such runs take the sources.

@@ -8,7 +8,7 @@ import { readSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isMainThread } from 'node:worker_threads';
 import { type FileHandle, open, stat } from 'node:fs/promises';
-import { SourceChangedError } from '../core/errors.ts';
+import { SourceChangedError, UsageError } from '../core/errors.ts';
 import type { ByteSource } from '../core/source.ts';
 
 // 1 MiB: as fast as 4 MiB here, and smaller in memory (a 2 GB CSV peaked at about 200 MB
@@ -32,7 +32,7 @@ export class FileSource implements ByteSource {
     const st = await handle.stat();
     if (!st.isFile()) {
       await handle.close();
-      throw new Error(`${path}: not a regular file`);
+      throw new UsageError(st.isDirectory() ? `${path} is a directory: give the file to analyse` : `${path} is not a regular file: fanout reads its input by byte ranges, so it needs a file`);
     }
     return new FileSource(path, st.size, `${st.size}:${st.mtimeMs}:${st.ino}`, handle, chunkBytes);
   }

@@ -8,11 +8,12 @@
  * a round trip through libuv's thread pool that costs more than the syscall itself.
  */
 import { createHash } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import type { BlobInfo, BlobStore } from '../job/ports.ts';
+import { makeDirs } from './dirs.ts';
 
 let tmpCounter = 0;
 
@@ -105,7 +106,7 @@ export class LocalDirStore implements BlobStore {
     // Unique per process, thread and write: no two writers ever share a temporary file.
     const tmp = join(dir, `.tmp-${process.pid}-${threadId}-${tmpCounter++}`);
     if (!this.madeDirs.has(dir)) {
-      mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
       this.madeDirs.add(dir);
     }
     try {
@@ -113,7 +114,7 @@ export class LocalDirStore implements BlobStore {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       // The directory was removed since we made it.
-      mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
       writeFileSync(tmp, body);
     }
     return tmp;

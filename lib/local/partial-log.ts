@@ -11,13 +11,14 @@
  * round trip through libuv's thread pool that is dearer than the syscall.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { type Partial, SliceCover, slicesOf } from '../core/job.ts';
 import { partialsPrefix } from '../job/keys.ts';
 import { PartialConflictError, partialContent } from '../job/documents.ts';
 import type { PartialLog, PartialRef } from '../job/ports.ts';
+import { makeDirs } from './dirs.ts';
 
 /**
  * Logs are written as `.ndjson`. Versions before runs of slices wrote `.jsonl` and took
@@ -175,7 +176,7 @@ export class LocalPartialLog implements PartialLog {
   }
 
   private openWriter(): { log: string; fd: number; bytes: number } {
-    mkdirSync(this.dir, { recursive: true });
+    makeDirs(this.dir);
     // Who wrote it, and a random tag: a later process with the same pid gets a log of its own.
     const log = `${process.pid}-${threadId}-${randomBytes(4).toString('hex')}${LOG_SUFFIX}`;
     this.writer = { log, fd: openSync(join(this.dir, log), 'wx'), bytes: 0 };

@@ -199,6 +199,19 @@ export class ExactSum {
     return terms;
   }
 
+  /** The exact sum times 2^1074: an integer (finite sums only). */
+  toScaledBigInt(): bigint {
+    this.normalize();
+    let acc = 0n;
+    for (let j = LIMBS - 1; j >= 0; j--) acc = (acc << 32n) + BigInt(this.limbs[j]!);
+    return acc;
+  }
+
+  /** False once an infinity or NaN was added. */
+  isFinite(): boolean {
+    return !(this.nan || this.posInf || this.negInf);
+  }
+
   isZero(): boolean {
     if (this.nan || this.posInf || this.negInf) return false;
     for (let j = 0; j < LIMBS; j++) if (this.limbs[j] !== 0) return false;

@@ -2,21 +2,27 @@
  * `stats`: per column count, sum, mean, min, max and population standard deviation
  * (ddof 0, numpy's default).
  *
- * The sum and the sum of squares are exact (squares through an error-free product), so
- * the spread is computed at the end as sum((x - m)^2) = Q - 2mS + n*m^2, evaluated
- * exactly for the rounded mean m. The result does not depend on slicing, and it is at
- * least as accurate as numpy's two-pass std, except where Q or n*m^2 passes the double
- * range (values beyond about 1e154 / sqrt(n)): std is then null where numpy's two passes
- * may still give a number.
+ * The sum S and the sum of squares Q are exact (squares through an error-free product),
+ * so the variance is the exact rational (nQ - S^2) / n^2, and std is its square root
+ * rounded once (correctly rounded: the nearest double). Squares of values beyond 2^500
+ * or below 2^-460 in magnitude would overflow, or lose bits below the smallest double:
+ * they are summed scaled by 2^-600 and 2^600 in sums of their own, made only when such a
+ * value comes, so std is exact for every finite input. The result does not depend on
+ * slicing.
  */
 import type { Analysis } from '../analysis.ts';
 import { jsonNumber } from '../analysis.ts';
-import { ExactSum, type ExactSumJSON, PRODUCT_MAX, splitProductError, twoProductError } from '../exact-sum.ts';
+import { sqrtRatio } from '../exact-rational.ts';
+import { ExactSum, type ExactSumJSON, splitProductError } from '../exact-sum.ts';
 
 interface Column {
   count: number;
   sum: ExactSum;
   sumSq: ExactSum;
+  /** squares of values beyond 2^500, each scaled by 2^-1200 (made when the first comes) */
+  sumSqHuge?: ExactSum;
+  /** squares of non-zero values below 2^-460, each scaled by 2^1200 */
+  sumSqTiny?: ExactSum;
   min: number;
   max: number;
   nan: boolean;
@@ -55,10 +61,15 @@ function addColumnBlock(col: Column, values: Float64Array, columns: number, c: n
     const v = values[i]!;
     gathered[r] = v;
     const p = v * v;
-    squares[r] = p;
-    // As ExactSum.addProduct: no error term for a square that is zero or not finite. A
-    // finite square is the square of at most 2^512: only its size needs checking.
-    squareErrors[r] = p === 0 || p === Infinity || p !== p ? 0 : p <= PRODUCT_MAX ? splitProductError(v, v, p) : twoProductError(v, v, p);
+    if (p >= SQUARE_MIN && p <= SQUARE_MAX) {
+      squares[r] = p;
+      squareErrors[r] = splitProductError(v, v, p);
+    } else {
+      squares[r] = 0;
+      squareErrors[r] = 0;
+      // 0 adds nothing; NaN is flagged below. Infinities go to the huge sum, whose infinity no one reads: the mean is not finite.
+      if (v !== 0 && v === v) addOutOfRangeSquare(col, v);
+    }
     if (v < min) min = v;
     if (v > max) max = v;
     if (v !== v) nan = true;
@@ -69,6 +80,24 @@ function addColumnBlock(col: Column, values: Float64Array, columns: number, c: n
   col.min = min;
   col.max = max;
   col.nan ||= nan;
+}
+
+// Squares kept in the main sum: exact (no overflow, and no bit below 2^-1074 in v * v).
+const SQUARE_MAX = 2 ** 1000;
+const SQUARE_MIN = 2 ** -920;
+const HUGE_SCALE = 2 ** -600;
+const TINY_SCALE = 2 ** 600;
+
+function addOutOfRangeSquare(col: Column, v: number): void {
+  if (v * v > SQUARE_MAX) (col.sumSqHuge ??= new ExactSum()).addProduct(v * HUGE_SCALE, v * HUGE_SCALE);
+  else (col.sumSqTiny ??= new ExactSum()).addProduct(v * TINY_SCALE, v * TINY_SCALE);
+}
+
+function mergeOptional(left: ExactSum | undefined, right: ExactSum | undefined): ExactSum | undefined {
+  if (!right) return left;
+  if (!left) return right.clone();
+  left.merge(right);
+  return left;
 }
 
 export const stats: Analysis<StatsState, { columns: ColumnStats[] }> = {
@@ -88,6 +117,8 @@ export const stats: Analysis<StatsState, { columns: ColumnStats[] }> = {
       l.count += r.count;
       l.sum.merge(r.sum);
       l.sumSq.merge(r.sumSq);
+      l.sumSqHuge = mergeOptional(l.sumSqHuge, r.sumSqHuge);
+      l.sumSqTiny = mergeOptional(l.sumSqTiny, r.sumSqTiny);
       l.min = Math.min(l.min, r.min);
       l.max = Math.max(l.max, r.max);
       l.nan ||= r.nan;
@@ -102,17 +133,23 @@ export const stats: Analysis<StatsState, { columns: ColumnStats[] }> = {
       count: c.count,
       sum: c.sum.toJSON(),
       sumSq: c.sumSq.toJSON(),
+      ...(c.sumSqHuge ? { sumSqHuge: c.sumSqHuge.toJSON() } : {}),
+      ...(c.sumSqTiny ? { sumSqTiny: c.sumSqTiny.toJSON() } : {}),
       min: c.count > 0 ? c.min : null,
       max: c.count > 0 ? c.max : null,
       nan: c.nan,
     })),
   }),
   decode: (j) => ({
-    columns: (j as { columns: { count: number; sum: ExactSumJSON; sumSq: ExactSumJSON; min: number | null; max: number | null; nan: boolean }[] }).columns.map(
+    columns: (
+      j as { columns: { count: number; sum: ExactSumJSON; sumSq: ExactSumJSON; sumSqHuge?: ExactSumJSON; sumSqTiny?: ExactSumJSON; min: number | null; max: number | null; nan: boolean }[] }
+    ).columns.map(
       (c) => ({
         count: c.count,
         sum: ExactSum.fromJSON(c.sum),
         sumSq: ExactSum.fromJSON(c.sumSq),
+        ...(c.sumSqHuge ? { sumSqHuge: ExactSum.fromJSON(c.sumSqHuge) } : {}),
+        ...(c.sumSqTiny ? { sumSqTiny: ExactSum.fromJSON(c.sumSqTiny) } : {}),
         min: c.min ?? Infinity,
         max: c.max ?? -Infinity,
         nan: c.nan,
@@ -126,24 +163,21 @@ function finishColumn(c: Column): ColumnStats {
   const total = c.sum.value();
   const mean = total / c.count;
   if (c.nan) return { count: c.count, sum: null, mean: null, min: null, max: null, std: null };
-  let std = NaN;
-  if (Number.isFinite(mean)) {
-    // sum((x - m)^2) = Q - 2 m S + n m^2, each term added exactly.
-    const m2 = c.sumSq.clone();
-    addScaledExact(m2, c.sum, -2 * mean);
-    const mm = mean * mean;
-    const mmErr = twoProductError(mean, mean, mm);
-    m2.addProduct(mm, c.count);
-    m2.addProduct(mmErr, c.count);
-    // A term past the double range (2mS or n m^2 for values near 1e154) leaves no number
-    // to take the root of: std is null then, not the 0 that max(0, -Infinity) gave.
-    const spread = m2.value();
-    std = Number.isFinite(spread) ? Math.sqrt(Math.max(0, spread) / c.count) : NaN;
-  }
+  const std = Number.isFinite(total) ? exactStd(c) : NaN;
   return { count: c.count, sum: jsonNumber(total), mean: jsonNumber(mean), min: jsonNumber(c.min), max: jsonNumber(c.max), std: jsonNumber(std) };
 }
 
-/** target += factor * source, exactly: one error-free product per term of the source. */
-function addScaledExact(target: ExactSum, source: ExactSum, factor: number): void {
-  for (const t of source.terms()) target.addProduct(t, factor);
+/**
+ * sqrt((nQ - S^2) / n^2), rounded once. Scaled by 2^2274, every sum is an integer:
+ * S 2^1074 and Q's parts 2^1074 each (Q = Q_main + 2^1200 Q_huge + 2^-1200 Q_tiny).
+ */
+function exactStd(c: Column): number {
+  const n = BigInt(c.count);
+  const s = c.sum.toScaledBigInt();
+  let q = c.sumSq.toScaledBigInt() << 1200n;
+  if (c.sumSqHuge) q += c.sumSqHuge.toScaledBigInt() << 2400n;
+  if (c.sumSqTiny) q += c.sumSqTiny.toScaledBigInt();
+  // n Q - S^2 >= 0 (Cauchy-Schwarz), times 2^2274; the variance is that over n^2 2^2274.
+  const spread = n * q - ((s * s) << 126n);
+  return sqrtRatio(spread, (n * n) << 2274n);
 }

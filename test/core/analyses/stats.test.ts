@@ -11,11 +11,17 @@ import { stats } from '../../../lib/core/analyses/stats.ts';
 import { ExactSum } from '../../../lib/core/exact-sum.ts';
 import { python } from '../../helpers/python.ts';
 
-/** The per-value reference: add(v) to the sum, addProduct(v, v) to the sum of squares. */
+/**
+ * The per-value reference: add(v) to the sum, addProduct(v, v) to the sum of squares, or,
+ * for a value whose square would overflow or lose bits (|v| > 2^500, 0 < |v| < 2^-460),
+ * the square of v scaled by 2^-600 or 2^600 to a sum of its own.
+ */
 function reference(values: number[], columns: number) {
   return Array.from({ length: columns }, (_, c) => {
     const sum = new ExactSum();
     const sumSq = new ExactSum();
+    let huge: ExactSum | undefined;
+    let tiny: ExactSum | undefined;
     let min = Infinity;
     let max = -Infinity;
     let nan = false;
@@ -23,13 +29,18 @@ function reference(values: number[], columns: number) {
     for (let i = c; i < values.length; i += columns) {
       const v = values[i]!;
       sum.add(v);
-      sumSq.addProduct(v, v);
+      const p = v * v;
+      if (p >= 2 ** -920 && p <= 2 ** 1000) sumSq.addProduct(v, v);
+      else if (v !== 0 && v === v) {
+        if (p > 2 ** 1000) (huge ??= new ExactSum()).addProduct(v * 2 ** -600, v * 2 ** -600);
+        else (tiny ??= new ExactSum()).addProduct(v * 2 ** 600, v * 2 ** 600);
+      }
       if (v < min) min = v;
       if (v > max) max = v;
       if (v !== v) nan = true;
       count++;
     }
-    return { count, sum: sum.toJSON(), sumSq: sumSq.toJSON(), min: count > 0 ? min : null, max: count > 0 ? max : null, nan };
+    return { count, sum: sum.toJSON(), sumSq: sumSq.toJSON(), ...(huge ? { sumSqHuge: huge.toJSON() } : {}), ...(tiny ? { sumSqTiny: tiny.toJSON() } : {}), min: count > 0 ? min : null, max: count > 0 ? max : null, nan };
   });
 }
 
@@ -75,10 +86,62 @@ describe('stats', () => {
     expect(got.map((g, i) => Math.abs(g! - want[i]!) <= 1e-12 * Math.max(1, Math.abs(want[i]!)))).toEqual(columns.map(() => true));
   });
 
-  it('says null, not 0, for a std whose terms pass the double range', () => {
+  it('gives a std for values whose squares pass the double range, as numpy does', () => {
     const ctx: AnalysisContext = { columns: 1, frameRows: 0, options: {} };
-    const col = [8.84585431484126e153, 9.480751908109176e153]; // numpy: 3.17e152; 2 m S is past 2^1024
+    const col = [8.84585431484126e153, 9.480751908109176e153]; // 2 m S is past 2^1024
     const state = stats.addRows(stats.empty(ctx), Float64Array.from(col), 2, 1, 0, ctx);
-    expect(stats.finish(state, 2, ctx).columns[0]!.std).toBeNull();
+    const want = python<number>('print(json.dumps(float(np.std(np.array(args)))))', col);
+    expect(stats.finish(state, 2, ctx).columns[0]!.std).toBeCloseTo(want, -140);
+    expect(Math.abs(stats.finish(state, 2, ctx).columns[0]!.std! - want)).toBeLessThanOrEqual(1e-15 * want);
+  });
+
+  // The oracle: the exact variance (n Q - S^2) / n^2 as a Fraction, and the double whose
+  // rounding interval holds its square root (checked with exact midpoints).
+  const EXACT_STD = `
+from fractions import Fraction
+def std(xs):
+    n = len(xs)
+    S = sum(Fraction(x) for x in xs)
+    Q = sum(Fraction(x) ** 2 for x in xs)
+    v = (n * Q - S * S) / (n * n)
+    if v == 0:
+        return 0.0
+    k = (v.numerator.bit_length() - v.denominator.bit_length()) // 2
+    d = math.sqrt(float(v / Fraction(4) ** k)) * 2.0 ** k
+    while True:
+        up, down = math.nextafter(d, math.inf), math.nextafter(d, 0.0)
+        hi, lo = (Fraction(d) + Fraction(up)) / 2, (Fraction(d) + Fraction(down)) / 2
+        if hi * hi < v or (hi * hi == v and (d.hex()[-1] in '13579bdf')):
+            d = up
+        elif lo * lo > v or (lo * lo == v and (d.hex()[-1] in '13579bdf')):
+            d = down
+        else:
+            return d
+print(json.dumps([std(c) for c in args]))`;
+
+  const around = (centre: number, spread: number) => fc.double({ min: -1, max: 1, noNaN: true }).map((u) => centre + u * spread);
+  const column = fc.oneof(
+    fc.array(around(1e9, 1e-3), { minLength: 1, maxLength: 40 }),
+    fc.array(around(1e200, 1e190), { minLength: 1, maxLength: 20 }),
+    fc.array(around(-1e300, 1e299), { minLength: 2, maxLength: 20 }),
+    fc.array(around(3e-300, 1e-301), { minLength: 2, maxLength: 20 }),
+    fc.array(fc.double({ min: -1e-310, max: 1e-310, noNaN: true }), { minLength: 2, maxLength: 20 }),
+    fc.array(fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e307, max: 1e307 }), { minLength: 1, maxLength: 20 }),
+    fc.array(fc.constantFrom(1e154, -1e154, 2 ** 500, 2 ** 501, 2 ** -460, 3e-139, 0, 1, Number.MIN_VALUE), { minLength: 1, maxLength: 12 }),
+  );
+
+  it('gives the correctly rounded std of any finite values: large offsets, values near the double range, subnormals (fractions.Fraction)', () => {
+    const columns = fc.sample(column, { numRuns: 400, seed: 20261205 });
+    const want = python<number[]>(EXACT_STD, columns);
+    const got = columns.map((col) => {
+      const ctx: AnalysisContext = { columns: 1, frameRows: 0, options: {} };
+      // in two slices, to go through encode, decode and combine too
+      const cut = col.length >> 1;
+      const left = stats.addRows(stats.empty(ctx), Float64Array.from(col.slice(0, cut)), cut, 1, 0, ctx);
+      const right = stats.decode(JSON.parse(JSON.stringify(stats.encode(stats.addRows(stats.empty(ctx), Float64Array.from(col.slice(cut)), col.length - cut, 1, 0, ctx)))), ctx);
+      return stats.finish(stats.combine(left, right, cut, ctx), col.length, ctx).columns[0]!.std;
+    });
+    const wrong = columns.map((col, i) => ({ col, got: got[i], want: want[i] })).filter((r) => r.got !== r.want);
+    expect(wrong).toEqual([]);
   });
 });

@@ -172,6 +172,9 @@ function finishColumn(c: Column): ColumnStats {
  * S 2^1074 and Q's parts 2^1074 each (Q = Q_main + 2^1200 Q_huge + 2^-1200 Q_tiny).
  */
 function exactStd(c: Column): number {
+  // Only a partial of an earlier version can hold an infinite sum of squares here (it kept
+  // squares past 2^1024 in the main sum): no number then, rather than a wrong one.
+  if (![c.sumSq, c.sumSqHuge, c.sumSqTiny].every((q) => q === undefined || q.isFinite())) return NaN;
   const n = BigInt(c.count);
   const s = c.sum.toScaledBigInt();
   let q = c.sumSq.toScaledBigInt() << 1200n;

@@ -35,8 +35,6 @@ import {
 import { groupPrefix, nodeKey, parseNodeKey, resultKey } from '../job/keys.ts';
 import { groupMembers, levelSizes } from './tree.ts';
 
-export type { TreePartial };
-
 export interface MergerDeps {
   store: BlobStore;
   manifests: ManifestReader;

@@ -13,10 +13,9 @@ import { builtinAnalyses } from '../core/analyses/index.ts';
 import { InputError, UsageError } from '../core/errors.ts';
 import { planJob } from '../core/plan.ts';
 import type { BlobStore, Invoker } from '../job/ports.ts';
-import { type Manifest, readPointer, readStatus, reasonOf, writeStatus } from '../job/documents.ts';
-import { inputPointerKey, nodeKey, parseNodeKey, resultKeyForInput } from '../job/keys.ts';
+import { type CloudManifest, failedPointer, jobPointer, newManifest, pointedJob, readPointer, readStatus, reasonOf, writeManifest, writePointer, writeStatus } from '../job/documents.ts';
+import { levelPrefix, nodeKey, parseNodeKey, resultKey, resultKeyForInput } from '../job/keys.ts';
 import { inputIdentity, type InputObjects } from './inputs.ts';
-import { jobPrefix, manifestKey, resultKey } from '../job/keys.ts';
 import { type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor } from '../job/options.ts';
 import { groupMembers, levelSizes } from './tree.ts';
 
@@ -67,12 +66,11 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurr
     const source = deps.inputs.open(object, 1 << 20);
     const spec = await planJob(source, { name, options: opts.options ?? {}, needsFrames: analysis.needsFrames ?? false, wholeFrames: analysis.wholeFrames ?? false }, planOptionsFor(opts, object.size), inputIdentity(object));
     const pinned = { bucket: object.bucket, key: object.key, size: object.size, etag: object.etag, ...(object.versionId ? { versionId: object.versionId } : {}) };
-    const manifest: Manifest = { version: 1, spec, input: pinned, fanin: deps.fanin, resultKey: resultKeyForInput(req.key), createdAt: now() };
-    const created = await deps.store.putIfAbsent(manifestKey(spec.id), JSON.stringify(manifest, null, 2));
-    const pointer = JSON.stringify({ job: spec.id, input: pinned, status: `jobs/${spec.id}/status.json`, result: manifest.resultKey }, null, 2);
+    const manifest = newManifest(spec, now(), { input: pinned, fanin: deps.fanin, resultKey: resultKeyForInput(req.key) });
+    const created = await writeManifest(deps.store, manifest);
     if (created) {
       await writeStatus(deps.store, { state: 'running', job: spec.id, input: { bucket: req.bucket, key: req.key }, slices: spec.sliceCount }, now());
-      await deps.store.put(inputPointerKey(req.key), pointer);
+      await writePointer(deps.store, jobPointer(manifest));
       await forEachLimit(
         Array.from({ length: spec.sliceCount }, (_, i) => i),
         opts.concurrency ?? concurrency,
@@ -80,11 +78,11 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurr
       );
       return { outcome: 'started', jobId: spec.id, slices: spec.sliceCount, invoked: spec.sliceCount };
     }
-    return await restartJob(deps, manifest, pointer, opts.concurrency ?? concurrency);
+    return await restartJob(deps, manifest, opts.concurrency ?? concurrency);
   } catch (e) {
     if (e instanceof UsageError || e instanceof InputError) {
       // No job id exists before planning succeeds: the pointer is where the user looks.
-      await deps.store.put(inputPointerKey(req.key), JSON.stringify({ state: 'failed', input: { bucket: req.bucket, key: req.key, etag: object.etag }, reason: reasonOf(e), at: new Date(now()).toISOString() }, null, 2));
+      await writePointer(deps.store, failedPointer({ bucket: req.bucket, key: req.key, etag: object.etag }, reasonOf(e), now()));
     }
     throw e;
   }
@@ -102,17 +100,18 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurr
  *   a partial are invoked, and when none is missing the merges are fired again (see
  *   refireMerges: the merger alone may publish under results/).
  */
-async function restartJob(deps: CoordinatorDeps, manifest: Manifest, pointer: string, concurrency: number): Promise<StartOutcome> {
+async function restartJob(deps: CoordinatorDeps, manifest: CloudManifest, concurrency: number): Promise<StartOutcome> {
   const { spec } = manifest;
   const now = deps.now ?? Date.now;
   const done = await deps.store.head(resultKey(spec.id));
-  if (done && (await readPointer(deps.store, manifest.input.key))?.job === spec.id) return { outcome: 'already-done', jobId: spec.id };
+  const pointer = done ? await readPointer(deps.store, manifest.input.key) : undefined;
+  if (pointer && pointedJob(pointer) === spec.id) return { outcome: 'already-done', jobId: spec.id };
 
   const status = await readStatus(deps.store, spec.id);
   if (!status || status.state === 'failed') {
     await writeStatus(deps.store, { state: 'running', job: spec.id, input: { bucket: manifest.input.bucket, key: manifest.input.key }, slices: spec.sliceCount }, now());
   }
-  await deps.store.put(inputPointerKey(manifest.input.key), pointer);
+  await writePointer(deps.store, jobPointer(manifest));
   const leaves = await nodesPresent(deps.store, spec.id, 0);
   const missing = Array.from({ length: spec.sliceCount }, (_, i) => i).filter((i) => !leaves.has(i));
   await forEachLimit(missing, concurrency, (index) => deps.invoker.invoke({ jobId: spec.id, index }));
@@ -127,7 +126,7 @@ async function restartJob(deps: CoordinatorDeps, manifest: Manifest, pointer: st
  * rewriting one member with its own bytes. The merges above follow from their events.
  * One list call per level (per 1000 nodes); `leaves` are the slices' nodes, listed already.
  */
-async function refireMerges(store: BlobStore, manifest: Manifest, leaves: Set<number>): Promise<void> {
+async function refireMerges(store: BlobStore, manifest: CloudManifest, leaves: Set<number>): Promise<void> {
   const { spec, fanin } = manifest;
   const sizes = levelSizes(spec.sliceCount, fanin);
   let below = leaves;
@@ -149,7 +148,7 @@ async function refireMerges(store: BlobStore, manifest: Manifest, leaves: Set<nu
 /** The indexes of a tree level's nodes that exist: one list call per 1000 nodes. */
 async function nodesPresent(store: BlobStore, jobId: string, level: number): Promise<Set<number>> {
   const present = new Set<number>();
-  for (const k of await store.list(`${jobPrefix(jobId)}tree/${level}/`)) {
+  for (const k of await store.list(levelPrefix(jobId, level))) {
     const ref = parseNodeKey(k);
     if (ref?.level === level) present.add(ref.index);
   }

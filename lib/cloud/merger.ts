@@ -12,14 +12,28 @@
  */
 import { FanoutError } from '../core/errors.ts';
 import { failureReason, failureRecordSchema, parseEvent, sliceTaskSchema } from './events.ts';
-import { finishResult, mergePartials, type Partial, resultDocument } from '../core/job.ts';
+import { finishResult, mergePartials, resultDocument } from '../core/job.ts';
 import type { BlobStore } from '../job/ports.ts';
 import { resolveAnalysis } from './coordinator.ts';
-import { type Manifest, type ManifestReader, markFailed, readPointer, readStatus, reasonOf, UnknownJobError, writeStatus } from '../job/documents.ts';
-import { resultKey } from '../job/keys.ts';
-import { decodePartial } from '../job/documents.ts';
+import {
+  type CloudManifest,
+  decodePartial,
+  decodeResult,
+  DocumentError,
+  encodePartial,
+  type ManifestReader,
+  markFailed,
+  pointedJob,
+  readPointer,
+  readStatus,
+  reasonOf,
+  type TreePartial,
+  UnknownJobError,
+  writeResult,
+  writeStatus,
+} from '../job/documents.ts';
+import { groupPrefix, nodeKey, parseNodeKey, resultKey } from '../job/keys.ts';
 import { groupMembers, levelSizes } from './tree.ts';
-import { groupPrefix, nodeKey, parseNodeKey } from '../job/keys.ts';
 
 export interface MergerDeps {
   store: BlobStore;
@@ -33,13 +47,10 @@ export type MergeOutcome =
   | { outcome: 'merged'; level: number; index: number }
   | { outcome: 'already-merged' | 'done' | 'already-done' | 'job-failed' | 'superseded' };
 
-/** A merge-tree node: a level-0 partial, or the fold of a group (level > 0). */
-export type TreePartial = Partial & { level?: number };
-
 export async function onNodeCreated(deps: MergerDeps, key: string): Promise<MergeOutcome> {
   const ref = parseNodeKey(key);
   if (!ref) return { outcome: 'ignored', reason: `${key} is not a merge-tree node` };
-  let manifest: Manifest;
+  let manifest: CloudManifest;
   try {
     manifest = await deps.manifests.read(ref.jobId);
   } catch (e) {
@@ -76,13 +87,13 @@ export async function onNodeCreated(deps: MergerDeps, key: string): Promise<Merg
       state: resolveAnalysis(spec.analysis.name).encode(merged.state),
       run: { bytesRead: members.reduce((a, m) => a + m.run.bytesRead, 0), startedAt: Math.min(...members.map((m) => m.run.startedAt)), finishedAt: (deps.now ?? Date.now)(), worker: 'merger' },
     };
-    await deps.store.putIfAbsent(parent, JSON.stringify(node));
+    await deps.store.putIfAbsent(parent, encodePartial(node));
     return { outcome: 'merged', level: ref.level + 1, index: ref.group };
   }
   return finishJob(deps, manifest, [...wanted]);
 }
 
-async function finishJob(deps: MergerDeps, manifest: Manifest, memberKeys: string[]): Promise<MergeOutcome> {
+async function finishJob(deps: MergerDeps, manifest: CloudManifest, memberKeys: string[]): Promise<MergeOutcome> {
   const { spec } = manifest;
   const now = deps.now ?? Date.now;
   const status = await readStatus(deps.store, spec.id);
@@ -116,7 +127,7 @@ async function finishJob(deps: MergerDeps, manifest: Manifest, memberKeys: strin
   // under results/ repeats the job's own document, so racing mergers and retries all
   // write the same bytes there. It is overwritten, not create-only: a new upload of
   // the key replaces the result of the previous one.
-  await deps.store.putIfAbsent(resultKey(spec.id), JSON.stringify(doc, null, 2));
+  await writeResult(deps.store, doc, 'create-only');
   const committed = (await deps.store.get(resultKey(spec.id)))!;
   await deps.store.put(manifest.resultKey, committed);
   // A newer job may have published between the check above and this write: its result wins.
@@ -134,17 +145,23 @@ async function finishJob(deps: MergerDeps, manifest: Manifest, memberKeys: strin
  * job's own id when there is no pointer; undefined when the newest upload of the key
  * could not be planned.
  */
-async function newestJob(store: BlobStore, manifest: Manifest): Promise<string | undefined> {
+async function newestJob(store: BlobStore, manifest: CloudManifest): Promise<string | undefined> {
   const pointer = await readPointer(store, manifest.input.key);
   if (!pointer) return manifest.spec.id;
-  if (pointer.job) return pointer.job;
-  return pointer.input?.etag === manifest.input.etag ? manifest.spec.id : undefined;
+  return pointedJob(pointer) ?? (pointer.input.etag === manifest.input.etag ? manifest.spec.id : undefined);
 }
 
 /** The job whose result results/<key> holds now. */
-async function publishedJob(store: BlobStore, manifest: Manifest): Promise<string | undefined> {
+async function publishedJob(store: BlobStore, manifest: CloudManifest): Promise<string | undefined> {
   const body = await store.get(manifest.resultKey);
-  return body ? (JSON.parse(new TextDecoder().decode(body)) as { job?: string }).job : undefined;
+  if (!body) return undefined;
+  try {
+    return decodeResult(body, manifest.resultKey).job;
+  } catch (e) {
+    // Not a result document (someone else's object): no job's result is published there.
+    if (e instanceof DocumentError) return undefined;
+    throw e;
+  }
 }
 
 async function readMembers(store: BlobStore, keys: string[]): Promise<TreePartial[]> {
@@ -152,7 +169,7 @@ async function readMembers(store: BlobStore, keys: string[]): Promise<TreePartia
     keys.map(async (k) => {
       const body = await store.get(k);
       if (!body) throw new Error(`${k} was listed but cannot be read`);
-      return decodePartial(body) as TreePartial;
+      return decodePartial(body, k);
     }),
   );
 }
@@ -163,7 +180,7 @@ async function readMembers(store: BlobStore, keys: string[]): Promise<TreePartia
  * reports a result built without that slice.
  */
 export async function recordInvokeFailure(deps: MergerDeps, jobId: string, index: number, reason: string): Promise<'recorded' | 'unknown-job'> {
-  let manifest: Manifest;
+  let manifest: CloudManifest;
   try {
     manifest = await deps.manifests.read(jobId);
   } catch (e) {

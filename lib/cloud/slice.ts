@@ -7,7 +7,7 @@
 import type { Analysis } from '../core/analysis.ts';
 import { type Partial, type SliceRunOptions, scanSlice } from '../core/job.ts';
 import type { JobSpec } from '../core/plan.ts';
-import { decodePartial, PartialConflictError, partialContent } from '../job/documents.ts';
+import { decodePartial, encodePartial, PartialConflictError, partialContent } from '../job/documents.ts';
 import type { BlobStore, ByteSource } from '../job/ports.ts';
 
 /** Scans one slice and commits its partial as the object `key` (the cloud's merge-tree leaf), create-only. */
@@ -21,10 +21,10 @@ export async function runSlice(
   options: SliceRunOptions = {},
 ): Promise<{ partial: Partial; created: boolean }> {
   const partial = await scanSlice(source, spec, index, analysis, options);
-  const created = await store.putIfAbsent(key, JSON.stringify(partial));
+  const created = await store.putIfAbsent(key, encodePartial(partial));
   if (!created) {
     const existing = await store.get(key);
-    if (existing && partialContent(decodePartial(existing)) !== partialContent(partial)) {
+    if (existing && partialContent(decodePartial(existing, key)) !== partialContent(partial)) {
       throw new PartialConflictError(`${key} already exists with different content: the input or the analysis changed under job ${spec.id}`);
     }
   }

@@ -1,12 +1,86 @@
 /**
- * The job documents the cloud pipeline keeps under jobs/<id>/: the manifest (written
- * once by the coordinator) and the status (running, done or failed).
+ * Every document of a job, in one place: its shape (a zod schema), its format version,
+ * and the one function that reads it and the one that writes it. Nothing else parses a
+ * job document or builds one by hand.
+ *
+ *   manifest       jobs/<id>/manifest.json   the plan, written once (both runtimes)
+ *   status         jobs/<id>/status.json     running, done or failed (the cloud)
+ *   input pointer  jobs/inputs/<key>.json    the newest job of an input (the cloud)
+ *   partial        a merge-tree node (the cloud) or a line of a partial log (local)
+ *   result         jobs/<id>/result.json     the result document the user gets
+ *
+ * Format versions: a document's `version` field, absent meaning 1 (documents written
+ * before they said so). A reader takes only the versions it knows, so an older fanout
+ * meeting a newer document says so instead of misreading it. Manifests, statuses and
+ * pointers carry their version; partials and results leave version 1 unsaid: a partial's
+ * content is compared with the same slice's from earlier runs (see partialContent), and
+ * the result document is what the user reads.
  */
+import * as z from 'zod/mini';
+// Installs zod's English messages: a damaged document is reported with them.
+import './options.ts';
 import { FanoutError } from '../core/errors.ts';
-import type { Partial } from '../core/job.ts';
+import type { Partial, ResultDocument } from '../core/job.ts';
 import { type JobSpec, stableStringify } from '../core/plan.ts';
 import type { BlobStore } from './ports.ts';
-import { inputPointerKey, manifestKey, statusKey } from './keys.ts';
+import { inputPointerKey, manifestKey, resultKey, statusKey } from './keys.ts';
+
+/** A document that is not what its key says it is: damaged, foreign, or of a newer format. */
+export class DocumentError extends FanoutError {
+  override name = 'DocumentError';
+}
+
+const decoder = new TextDecoder();
+const nonEmpty = z.string().check(z.minLength(1));
+const count = z.int().check(z.minimum(0));
+const positive = z.int().check(z.minimum(1));
+
+interface Format<T> {
+  /** what the document is, for messages: "not a job manifest" */
+  what: string;
+  version: number;
+  /** whether writers say the version (see the module comment) */
+  writesVersion: boolean;
+  schema: z.ZodMiniType<T>;
+}
+
+function parseJson(body: Uint8Array, where: string, what: string): unknown {
+  try {
+    return JSON.parse(decoder.decode(body));
+  } catch (e) {
+    throw new DocumentError(`${where}: not a ${what}: not JSON (${(e as Error).message})`);
+  }
+}
+
+const isRecord = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object' && !Array.isArray(x);
+
+/** Checks the version and the shape of a parsed document; the version is left out of what it returns. */
+function check<T>(format: Format<T>, value: unknown, where: string): T {
+  if (!isRecord(value)) throw new DocumentError(`${where}: not a ${format.what}`);
+  const { version = 1, ...content } = value;
+  if (version !== format.version) {
+    throw new DocumentError(`${where}: a ${format.what} of format version ${JSON.stringify(version)}; this fanout reads version ${format.version} (is it older than the one that wrote it?)`);
+  }
+  const r = format.schema.safeParse(content);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`);
+    const more = issues.length > 3 ? `; and ${issues.length - 3} more` : '';
+    throw new DocumentError(`${where}: not a ${format.what} (${issues.slice(0, 3).join('; ')}${more})`);
+  }
+  return r.data;
+}
+
+function decode<T>(format: Format<T>, body: Uint8Array, where: string): T {
+  return check(format, parseJson(body, where, format.what), where);
+}
+
+function encode<T extends object>(format: Format<T>, doc: T, pretty: boolean): string {
+  const versioned = format.writesVersion ? { version: format.version, ...doc } : doc;
+  return pretty ? JSON.stringify(versioned, null, 2) : JSON.stringify(versioned);
+}
+
+// ---------------------------------------------------------------------------------------
+// The manifest
 
 /** An input object as planned: the version (or ETag) every read is pinned to. */
 export interface PinnedInput {
@@ -17,30 +91,117 @@ export interface PinnedInput {
   versionId?: string;
 }
 
-export class PartialConflictError extends FanoutError {
-  override name = 'PartialConflictError';
-}
+const pinnedInputSchema: z.ZodMiniType<PinnedInput> = z.object({ bucket: nonEmpty, key: nonEmpty, size: count, etag: z.string(), versionId: z.optional(z.string()) });
 
-/** The part of a partial that must be the same every time the slice is scanned. */
-export function partialContent(p: Partial): string {
-  const { run: _run, ...content } = p;
-  return stableStringify(content);
-}
-
-export function decodePartial(body: Uint8Array): Partial {
-  return JSON.parse(new TextDecoder().decode(body)) as Partial;
-}
-
-export interface Manifest {
-  version: 1;
-  spec: JobSpec;
+/** What a cloud job adds to its manifest: the pinned input and how its partials merge. */
+export interface CloudPlan {
   input: PinnedInput;
   /** group size of the merge tree, fixed for the job when it is planned */
   fanin: number;
   /** where the result document is copied for the user */
   resultKey: string;
-  createdAt: number;
 }
+
+/**
+ * The plan of a job, written create-only before any slice is scanned, and never changed:
+ * the same shape in the local state dir and in the bucket, where a cloud job adds its
+ * CloudPlan (flat, as cloud manifests have always been).
+ */
+export type Manifest = {
+  spec: JobSpec;
+  /** ms since the epoch; absent in state dirs written before local manifests had this shape */
+  createdAt?: number;
+} & (CloudPlan | { [K in keyof CloudPlan]?: undefined });
+
+export type CloudManifest = Manifest & CloudPlan & { createdAt: number };
+
+export const isCloudManifest = (m: Manifest): m is CloudManifest => m.input !== undefined && m.createdAt !== undefined;
+
+// The spec is the planner's (lib/core/plan.ts), trusted in its details: what is checked
+// here is what names the job and how many slices it has.
+const specSchema = z.pipe(
+  z.looseObject({
+    version: z.literal(1),
+    id: nonEmpty,
+    input: z.looseObject({ name: z.string(), bytes: count, identity: z.string() }),
+    format: z.enum(['text', 'npy', 'raw', 'dcd']),
+    layout: z.looseObject({ kind: z.enum(['text', 'binary', 'dcd']) }),
+    rowsPerRecord: z.number(),
+    frameRows: count,
+    analysis: z.looseObject({ name: nonEmpty, options: z.record(z.string(), z.string()) }),
+    onBadRecord: z.enum(['fail', 'skip']),
+    sliceCount: positive,
+  }),
+  z.transform((s) => s as unknown as JobSpec),
+);
+
+const manifestFormat: Format<Manifest> = {
+  what: 'job manifest',
+  version: 1,
+  writesVersion: true,
+  schema: z.pipe(
+    z
+      .object({ spec: specSchema, createdAt: z.optional(z.number()), input: z.optional(pinnedInputSchema), fanin: z.optional(z.int().check(z.minimum(2))), resultKey: z.optional(nonEmpty) })
+      .check(
+        z.refine((m) => [m.input, m.fanin, m.resultKey].every((x) => x === undefined) || [m.input, m.fanin, m.resultKey, m.createdAt].every((x) => x !== undefined), {
+          message: 'a cloud manifest has input, fanin, resultKey and createdAt together',
+        }),
+      ),
+    z.transform((m) => m as Manifest),
+  ),
+};
+
+export function newManifest(spec: JobSpec, createdAt: number): Manifest;
+export function newManifest(spec: JobSpec, createdAt: number, cloud: CloudPlan): CloudManifest;
+export function newManifest(spec: JobSpec, createdAt: number, cloud?: CloudPlan): Manifest {
+  return cloud ? { spec, input: cloud.input, fanin: cloud.fanin, resultKey: cloud.resultKey, createdAt } : { spec, createdAt };
+}
+
+export function decodeManifest(body: Uint8Array, where: string): Manifest {
+  const value = parseJson(body, where, manifestFormat.what);
+  // Local state dirs of earlier versions hold the bare spec, which has no `spec` of its own.
+  const upgraded = isRecord(value) && !('spec' in value) && 'sliceCount' in value ? { spec: value } : value;
+  return check(manifestFormat, upgraded, where);
+}
+
+/** Writes the manifest create-only: false if the job has one already (its id is the plan's hash). */
+export async function writeManifest(store: BlobStore, manifest: Manifest): Promise<boolean> {
+  return store.putIfAbsent(manifestKey(manifest.spec.id), encode(manifestFormat, manifest, true));
+}
+
+export async function readManifest(store: BlobStore, jobId: string): Promise<Manifest | undefined> {
+  const body = await store.get(manifestKey(jobId));
+  return body ? decodeManifest(body, manifestKey(jobId)) : undefined;
+}
+
+export class UnknownJobError extends Error {
+  override name = 'UnknownJobError';
+}
+
+/** Cloud manifests never change once written, so a warm function may keep them. */
+export class ManifestReader {
+  private readonly cache = new Map<string, CloudManifest>();
+  constructor(
+    private readonly store: BlobStore,
+    private readonly capacity = 32,
+  ) {}
+
+  async read(jobId: string): Promise<CloudManifest> {
+    const hit = this.cache.get(jobId);
+    if (hit) return hit;
+    const manifest = await readManifest(this.store, jobId);
+    if (!manifest) throw new UnknownJobError(`job ${jobId} has no manifest (${manifestKey(jobId)})`);
+    if (!isCloudManifest(manifest)) throw new DocumentError(`${manifestKey(jobId)}: the manifest of a local run, not of a cloud job`);
+    if (this.capacity > 0) {
+      if (this.cache.size >= this.capacity) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(jobId, manifest);
+    }
+    return manifest;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The status
 
 export interface JobStatus {
   state: 'running' | 'done' | 'failed';
@@ -51,59 +212,37 @@ export interface JobStatus {
   slice?: number;
   reason?: string;
   resultKey?: string;
+  /** when it was written, ISO 8601 */
   at: string;
 }
 
-export class UnknownJobError extends Error {
-  override name = 'UnknownJobError';
-}
-
-const decoder = new TextDecoder();
-
-/** The input's pointer: the job of its newest upload, or why that upload could not be planned. */
-export interface InputPointer {
-  job?: string;
-  input?: { etag?: string };
-}
-
-export async function readPointer(store: BlobStore, inputKey: string): Promise<InputPointer | undefined> {
-  const body = await store.get(inputPointerKey(inputKey));
-  return body ? (JSON.parse(decoder.decode(body)) as InputPointer) : undefined;
-}
-
-/** Manifests never change once written, so a warm function may keep them. */
-export class ManifestReader {
-  private readonly cache = new Map<string, Manifest>();
-  constructor(
-    private readonly store: BlobStore,
-    private readonly capacity = 32,
-  ) {}
-
-  async read(jobId: string): Promise<Manifest> {
-    const hit = this.cache.get(jobId);
-    if (hit) return hit;
-    const body = await this.store.get(manifestKey(jobId));
-    if (!body) throw new UnknownJobError(`job ${jobId} has no manifest (${manifestKey(jobId)})`);
-    const manifest = JSON.parse(decoder.decode(body)) as Manifest;
-    if (this.capacity > 0) {
-      if (this.cache.size >= this.capacity) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(jobId, manifest);
-    }
-    return manifest;
-  }
-}
+const statusFormat: Format<JobStatus> = {
+  what: 'job status',
+  version: 1,
+  writesVersion: true,
+  schema: z.object({
+    state: z.enum(['running', 'done', 'failed']),
+    job: nonEmpty,
+    input: z.object({ bucket: z.string(), key: z.string() }),
+    slices: z.optional(count),
+    slice: z.optional(count),
+    reason: z.optional(z.string()),
+    resultKey: z.optional(z.string()),
+    at: z.string(),
+  }),
+};
 
 export async function readStatus(store: BlobStore, jobId: string): Promise<JobStatus | undefined> {
   const body = await store.get(statusKey(jobId));
-  return body ? (JSON.parse(decoder.decode(body)) as JobStatus) : undefined;
+  return body ? decode(statusFormat, body, statusKey(jobId)) : undefined;
 }
 
 export async function writeStatus(store: BlobStore, status: Omit<JobStatus, 'at'>, now = Date.now()): Promise<void> {
-  await store.put(statusKey(status.job), JSON.stringify({ ...status, at: new Date(now).toISOString() }, null, 2));
+  await store.put(statusKey(status.job), encode(statusFormat, { ...status, at: new Date(now).toISOString() }, true));
 }
 
 /** Marks a job failed. A later success cannot undo it: the merger checks before committing. */
-export async function markFailed(store: BlobStore, manifest: Manifest, reason: string, slice?: number): Promise<void> {
+export async function markFailed(store: BlobStore, manifest: CloudManifest, reason: string, slice?: number): Promise<void> {
   await writeStatus(store, {
     state: 'failed',
     job: manifest.spec.id,
@@ -119,4 +258,165 @@ export function reasonOf(e: unknown): string {
   if (e instanceof FanoutError) return e.message;
   const err = e instanceof Error ? e : new Error(String(e));
   return `${err.name}: ${err.message}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// The input pointer
+
+/**
+ * jobs/inputs/<key>.json: the newest job of an input (the coordinator writes it for every
+ * job it starts or restarts), so a user who knows only what they uploaded finds its status
+ * and the merger knows whether a job is still the newest; or, when the newest upload could
+ * not be planned (bad options, unreadable header), why.
+ */
+export type InputPointer =
+  | {
+      job: string;
+      input: PinnedInput;
+      /** the job's status and result keys, for someone reading the bucket */
+      status: string;
+      result: string;
+    }
+  | {
+      state: 'failed';
+      input: { bucket: string; key: string; etag: string };
+      reason: string;
+      at: string;
+    };
+
+const pointerFormat: Format<InputPointer> = {
+  what: 'input pointer',
+  version: 1,
+  writesVersion: true,
+  schema: z.union([
+    z.object({ job: nonEmpty, input: pinnedInputSchema, status: z.string(), result: z.string() }),
+    z.object({ state: z.literal('failed'), input: z.object({ bucket: z.string(), key: z.string(), etag: z.string() }), reason: z.string(), at: z.string() }),
+  ]),
+};
+
+/** The pointer that names a job as its input's newest. */
+export function jobPointer(manifest: CloudManifest): InputPointer {
+  return { job: manifest.spec.id, input: manifest.input, status: statusKey(manifest.spec.id), result: manifest.resultKey };
+}
+
+/** The pointer that says why the newest upload of an input started no job. */
+export function failedPointer(input: { bucket: string; key: string; etag: string }, reason: string, now = Date.now()): InputPointer {
+  return { state: 'failed', input: { bucket: input.bucket, key: input.key, etag: input.etag }, reason, at: new Date(now).toISOString() };
+}
+
+/** The job a pointer names; undefined when the upload could not be planned. */
+export const pointedJob = (p: InputPointer): string | undefined => ('job' in p ? p.job : undefined);
+
+export async function readPointer(store: BlobStore, inputKey: string): Promise<InputPointer | undefined> {
+  const body = await store.get(inputPointerKey(inputKey));
+  return body ? decode(pointerFormat, body, inputPointerKey(inputKey)) : undefined;
+}
+
+export async function writePointer(store: BlobStore, pointer: InputPointer): Promise<void> {
+  await store.put(inputPointerKey(pointer.input.key), encode(pointerFormat, pointer, true));
+}
+
+// ---------------------------------------------------------------------------------------
+// Partials
+
+/** A merge-tree node of the cloud: a level-0 partial, or the fold of a group (level > 0). */
+export type TreePartial = Partial & { level?: number };
+
+const offsetProblem = z.object({ offset: z.number(), problem: z.string() });
+
+const partialFormat: Format<TreePartial> = {
+  what: 'partial',
+  version: 1,
+  writesVersion: false,
+  // Loose: a field this version does not know is kept, so that comparing two partials
+  // of one slice (partialContent) compares all of what they say.
+  schema: z.looseObject({
+    job: nonEmpty,
+    index: count,
+    slices: z.optional(positive),
+    level: z.optional(count),
+    start: count,
+    end: count,
+    rows: z.number(),
+    skipped: z.number(),
+    skippedExamples: z.array(offsetProblem),
+    state: z.unknown(),
+    run: z.looseObject({
+      bytesRead: z.number(),
+      startedAt: z.number(),
+      finishedAt: z.number(),
+      worker: z.string(),
+      records: z.optional(z.number()),
+      coldStart: z.optional(z.boolean()),
+      peakRssBytes: z.optional(z.number()),
+    }),
+  }),
+};
+
+export class PartialConflictError extends FanoutError {
+  override name = 'PartialConflictError';
+}
+
+/** The part of a partial that must be the same every time the slice is scanned. */
+export function partialContent(p: Partial): string {
+  const { run: _run, ...content } = p;
+  return stableStringify(content);
+}
+
+export function decodePartial(body: Uint8Array, where: string): TreePartial {
+  return decode(partialFormat, body, where);
+}
+
+/** A partial as one line of JSON: a merge-tree object, or a line of a partial log. */
+export function encodePartial(p: TreePartial): string {
+  return encode(partialFormat, p, false);
+}
+
+// ---------------------------------------------------------------------------------------
+// The result document
+
+const resultFormat: Format<ResultDocument> = {
+  what: 'fanout result document',
+  version: 1,
+  writesVersion: false,
+  schema: z.pipe(
+    z.looseObject({
+      analysis: nonEmpty,
+      job: nonEmpty,
+      input: z.looseObject({ path: z.string(), bytes: count, format: z.string(), shape: z.optional(z.array(count)) }),
+      slices: positive,
+      records: count,
+      skipped: count,
+      skippedExamples: z.optional(z.array(offsetProblem)),
+      resumedSlices: count,
+      elapsedMs: z.number(),
+      trajectory: z.optional(z.unknown()),
+      result: z.unknown(),
+    }),
+    z.transform((d) => d as unknown as ResultDocument),
+  ),
+};
+
+/** A result document from its bytes: `where` names it in the message when it is none. */
+export function decodeResult(body: Uint8Array, where: string): ResultDocument {
+  return decode(resultFormat, body, where);
+}
+
+export function encodeResult(doc: ResultDocument): string {
+  return encode(resultFormat, doc, true);
+}
+
+export async function readResult(store: BlobStore, jobId: string): Promise<ResultDocument | undefined> {
+  const body = await store.get(resultKey(jobId));
+  return body ? decodeResult(body, resultKey(jobId)) : undefined;
+}
+
+/**
+ * Writes jobs/<id>/result.json. The local runtime replaces it on every run; the cloud
+ * commits it create-only (whichever merger commits first wins) and learns whether it did.
+ */
+export async function writeResult(store: BlobStore, doc: ResultDocument, mode: 'replace' | 'create-only' = 'replace'): Promise<boolean> {
+  if (mode === 'create-only') return store.putIfAbsent(resultKey(doc.job), encodeResult(doc));
+  await store.put(resultKey(doc.job), encodeResult(doc));
+  return true;
 }

@@ -20,6 +20,13 @@ export const partialsPrefix = (jobId: string): string => `${jobPrefix(jobId)}par
 export const resultKey = (jobId: string): string => `${jobPrefix(jobId)}result.json`;
 export const statusKey = (jobId: string): string => `${jobPrefix(jobId)}status.json`;
 
+const JOB_KEY = new RegExp(`^${JOBS_PREFIX}([0-9a-f]+)(/|$)`);
+
+/** The job a key under jobs/<id>/ belongs to (a job id is hex, so jobs/inputs/ is no job's). */
+export function jobOfKey(key: string): string | undefined {
+  return JOB_KEY.exec(key)?.[1];
+}
+
 const belowInput = (key: string): string => (key.startsWith(INPUT_PREFIX) ? key.slice(INPUT_PREFIX.length) : key);
 
 /** results/<key below input/>.json; an input outside input/ (a direct invoke) keeps its whole key. */
@@ -39,8 +46,13 @@ export function inputPointerKey(inputKey: string): string {
 // The merge tree's nodes (lib/cloud/tree.ts): node i of level L lies under the prefix of its group.
 const pad = (n: number): string => String(n).padStart(8, '0');
 
+/** Every node of one level of the merge tree; level 0 holds the slices' partials. */
+export function levelPrefix(jobId: string, level: number): string {
+  return `${jobPrefix(jobId)}tree/${level}/`;
+}
+
 export function groupPrefix(jobId: string, level: number, group: number): string {
-  return `${jobPrefix(jobId)}tree/${level}/${pad(group)}/`;
+  return `${levelPrefix(jobId, level)}${pad(group)}/`;
 }
 
 export function nodeKey(jobId: string, level: number, index: number, fanin: number): string {

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { type Partial, SliceCover, slicesOf } from '../core/job.ts';
 import { partialsPrefix } from '../job/keys.ts';
-import { PartialConflictError, partialContent } from '../job/documents.ts';
+import { decodePartial, DocumentError, encodePartial, PartialConflictError, partialContent } from '../job/documents.ts';
 import type { PartialLog, PartialRef } from '../job/ports.ts';
 import { makeDirs } from './dirs.ts';
 
@@ -42,16 +42,14 @@ interface Reader {
   filled: number;
 }
 
-/** A partial's `slices`: absent, or a count of at least one. */
-const isExtent = (n: unknown): boolean => n === undefined || (Number.isSafeInteger(n) && (n as number) >= 1);
-
-/** A partial in one line of a log, if the line holds a partial of this job. */
+/** A partial in one line of a log, if the line holds a partial of this job (its index and extent checked by the decoder). */
 function decodeLine(line: Buffer, jobId: string): Partial | undefined {
   try {
-    const p = JSON.parse(line.toString()) as Partial;
-    return p && typeof p === 'object' && p.job === jobId && Number.isSafeInteger(p.index) && p.index >= 0 && isExtent(p.slices) ? p : undefined;
-  } catch {
-    return undefined;
+    const p = decodePartial(line, 'a line of a partial log');
+    return p.job === jobId ? p : undefined;
+  } catch (e) {
+    if (e instanceof DocumentError) return undefined;
+    throw e;
   }
 }
 
@@ -99,7 +97,7 @@ export class LocalPartialLog implements PartialLog {
   }
 
   append(partial: Partial): PartialRef {
-    const body = Buffer.from(`${JSON.stringify(partial)}\n`);
+    const body = Buffer.from(`${encodePartial(partial)}\n`);
     const w = this.writer ?? this.openWriter();
     try {
       for (let done = 0; done < body.length; ) done += writeSync(w.fd, body, done, body.length - done, w.bytes + done);

@@ -13,7 +13,7 @@ import { runOnThreads } from './thread-pool.ts';
 import type { Analysis } from '../core/analysis.ts';
 import { finishResult, PartialFold, type ResultDocument, resultDocument, scanSlice, textRowLocator } from '../core/job.ts';
 import { type JobSpec, type PlanOptions, planJob, sliceBounds } from '../core/plan.ts';
-import { manifestKey, resultKey } from '../job/keys.ts';
+import { newManifest, writeManifest, writeResult } from '../job/documents.ts';
 import type { ByteSource, PartialLog, PartialRef } from '../job/ports.ts';
 import { analysisRef, loadAnalysis } from '../job/analysis-loader.ts';
 
@@ -54,7 +54,9 @@ export async function runLocal(path: string, opts: LocalRunOptions): Promise<Res
     const spec = await planJob(source, ref, opts, source.identity);
     opts.onPlan?.(spec);
     const store = new LocalDirStore(opts.stateDir);
-    await store.putIfAbsent(manifestKey(spec.id), JSON.stringify(spec, null, 2));
+    // Create-only: a state dir of an earlier version may hold the job's manifest in its
+    // older shape (the bare spec); the job id is the plan's hash, so it plans the same job.
+    await writeManifest(store, newManifest(spec, startedAt));
     const log = new LocalPartialLog(opts.stateDir, spec.id);
     try {
       const refs = log.committed(spec.sliceCount);
@@ -69,7 +71,7 @@ export async function runLocal(path: string, opts: LocalRunOptions): Promise<Res
       const merged = fold.inner.merged();
       const result = await finishResult(spec, analysis, merged, textRowLocator(source, spec, merged));
       const doc = resultDocument(spec, merged, result, { resumedSlices: progress.resumedSlices, elapsedMs: Date.now() - startedAt });
-      await store.put(resultKey(spec.id), JSON.stringify(doc, null, 2));
+      await writeResult(store, doc);
       return doc;
     } finally {
       log.close();

@@ -6,9 +6,9 @@ import { parseS3Url } from '../cloud/aws/s3-source.ts';
 import { S3Store } from '../cloud/aws/s3-store.ts';
 import { LocalDirStore } from '../local/local-store.ts';
 import { UsageError } from '../core/errors.ts';
-import type { ResultDocument } from '../core/job.ts';
+import { decodeResult } from '../job/documents.ts';
 import type { BlobStore } from '../job/ports.ts';
-import { JOBS_PREFIX } from '../job/keys.ts';
+import { JOBS_PREFIX, jobOfKey } from '../job/keys.ts';
 import { type Chart, renderCharts } from './charts.ts';
 import { renderHtml } from './html.ts';
 import { JobNotFoundError, type JobData, loadJob } from './job-data.ts';
@@ -17,10 +17,6 @@ import { buildModel, type ReportModel } from './model.ts';
 export { buildModel, renderCharts, renderHtml };
 
 const JOB_ID = /^[0-9a-f]{8,64}$/;
-
-function isResultDocument(x: unknown): x is ResultDocument {
-  return !!x && typeof x === 'object' && typeof (x as ResultDocument).job === 'string' && typeof (x as ResultDocument).analysis === 'string' && 'result' in x;
-}
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -41,17 +37,15 @@ export async function locateJob(target: string, options: { stateDir: string; sto
     if (!s3) throw new UsageError(`${target}: an S3 location is written s3://bucket/key`);
     const store = options.store ?? new S3Store(makeS3Client(), s3.bucket);
     const where = `s3://${s3.bucket}`;
-    const m = new RegExp(`^${JOBS_PREFIX}([0-9a-f]+)(/|$)`).exec(s3.key);
-    if (m) return loadJob(store, m[1]!, where);
+    const job = jobOfKey(s3.key);
+    if (job) return loadJob(store, job, where);
     const body = await store.get(s3.key);
     if (!body) throw new JobNotFoundError(`${target}: no such object`);
-    const doc = parseJson(body, target);
-    if (!isResultDocument(doc)) throw new UsageError(`${target}: not a fanout result document (no "job" and "result")`);
+    const doc = decodeResult(body, target);
     return loadJob(store, doc.job, where, { doc });
   }
   if (await exists(target)) {
-    const doc = parseJson(await readFile(target), target);
-    if (!isResultDocument(doc)) throw new UsageError(`${target}: not a fanout result document (no "job" and "result")`);
+    const doc = decodeResult(await readFile(target), target);
     // A result.json inside a state dir (<root>/jobs/<id>/result.json) names its own root.
     const dir = dirname(resolve(target));
     const root = basename(dir) === doc.job && basename(dirname(dir)) === JOBS_PREFIX.slice(0, -1) ? dirname(dirname(dir)) : options.stateDir;
@@ -59,14 +53,6 @@ export async function locateJob(target: string, options: { stateDir: string; sto
   }
   if (JOB_ID.test(target)) return loadJob(new LocalDirStore(options.stateDir), target, options.stateDir);
   throw new UsageError(`${target}: not a file, a job id or an s3:// location`);
-}
-
-function parseJson(body: Uint8Array, where: string): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(body));
-  } catch (e) {
-    throw new UsageError(`${where}: not JSON (${(e as Error).message})`);
-  }
 }
 
 export interface ReportOutput {

@@ -194,3 +194,24 @@ describe('runLocal by default', () => {
     expect(again.result).toEqual(first.result);
   });
 });
+
+describe('runLocal over a state dir of an earlier version', () => {
+  it('resumes a job whose manifest is the bare spec earlier versions wrote, and leaves that manifest alone', async () => {
+    const path = join(tmp.path, 'earlier.csv');
+    writeFileSync(path, Array.from({ length: 5000 }, (_, i) => `${i},${i * 0.25}`).join('\n') + '\n');
+    const stateDir = join(tmp.path, 'state-earlier');
+    const first = await runLocal(path, { analysis: 'sum', workers: 1, slices: 8, stateDir });
+    const manifestPath = join(stateDir, 'jobs', first.job, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { version: number; spec: { id: string }; createdAt: number };
+    expect(manifest).toMatchObject({ version: 1, spec: { id: first.job }, createdAt: expect.any(Number) });
+
+    // As versions before one manifest shape left it: the spec alone.
+    const bare = JSON.stringify(manifest.spec, null, 2);
+    writeFileSync(manifestPath, bare);
+    const again = await runLocal(path, { analysis: 'sum', workers: 1, slices: 8, stateDir });
+    expect(again.job).toBe(first.job);
+    expect(again.resumedSlices).toBe(8);
+    expect(again.result).toEqual(first.result);
+    expect(readFileSync(manifestPath, 'utf8')).toBe(bare);
+  });
+});

@@ -6,9 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LocalDirStore } from '../../lib/local/local-store.ts';
 import { LocalPartialLog } from '../../lib/local/partial-log.ts';
 import type { Partial } from '../../lib/core/job.ts';
-import { nodeKey } from '../../lib/job/keys.ts';
+import { manifestKey, nodeKey } from '../../lib/job/keys.ts';
 import { throughputSpec } from '../../lib/report/charts.ts';
-import { loadPartials } from '../../lib/report/job-data.ts';
+import { loadJob, loadPartials } from '../../lib/report/job-data.ts';
 import { buildModel } from '../../lib/report/model.ts';
 import { tempDir } from '../helpers/cli.ts';
 
@@ -42,10 +42,12 @@ describe('loadPartials', () => {
 
   it('does the same for the cloud\'s merge-tree leaves, and leaves out another job\'s', async () => {
     const store = new LocalDirStore(tmp.path + '/bucket');
-    for (const i of [0, 1]) await store.put(nodeKey('job2', 0, i, 32), JSON.stringify(partial('job2', i)));
-    await store.put(nodeKey('job2', 0, 2, 32), JSON.stringify(partial('other', 2)));
-    const got = await loadPartials(store, 'job2');
-    expect(got).toEqual([partial('job2', 0), partial('job2', 1)].map((p) => ({ ...p, state: null })));
+    // job ids are hex, as the merge tree's keys require
+    for (const i of [0, 1]) await store.put(nodeKey('b2', 0, i, 32), JSON.stringify(partial('b2', i)));
+    await store.put(nodeKey('b2', 0, 2, 32), JSON.stringify(partial('c0ffee', 2)));
+    await store.put(nodeKey('b2', 0, 3, 32), '{"torn":');
+    const got = await loadPartials(store, 'b2');
+    expect(got).toEqual([partial('b2', 0), partial('b2', 1)].map((p) => ({ ...p, state: null })));
   });
 
   it('counts each slice once when two processes ran the job at once and cut its slices into other runs', async () => {
@@ -77,5 +79,20 @@ describe('throughputSpec', () => {
       [100, 150],
       [150, 151],
     ]);
+  });
+
+  it('reads a state dir of an earlier version, whose manifest is the bare spec', async () => {
+    const dir = tmp.path + '/earlier';
+    const spec = { version: 1, id: 'e1', input: { name: 'x.csv', bytes: 300, identity: 'test' }, format: 'text', layout: { kind: 'text' }, rowsPerRecord: 1, frameRows: 0, analysis: { name: 'sum', options: {} }, onBadRecord: 'fail', sliceCount: 3 };
+    const store = new LocalDirStore(dir);
+    await store.put(manifestKey('e1'), JSON.stringify(spec, null, 2));
+    const log = new LocalPartialLog(dir, 'e1');
+    log.append(partial('e1', 0, 2));
+    log.close();
+    const data = await loadJob(store, 'e1', dir);
+    expect(data.spec).toEqual(spec);
+    expect(data.createdAt).toBeUndefined();
+    expect(data.partials.map((p) => p.index)).toEqual([0]);
+    expect(buildModel(data)).toMatchObject({ slices: 3, slicesFound: 2, state: 'running' });
   });
 });

@@ -116,7 +116,7 @@ describe('buildModel', () => {
   });
 
   it('reports a failed job with its reason and slice', () => {
-    const m = buildModel({ jobId: 'j', where: 's3://b', partials: [partial(0, 0, 10)], status: { state: 'failed', reason: 'x.csv: at byte 7: not a number', slice: 3 } });
+    const m = buildModel({ jobId: 'j', where: 's3://b', partials: [partial(0, 0, 10)], status: { state: 'failed', job: 'j', input: { bucket: 'b', key: 'input/x.csv' }, reason: 'x.csv: at byte 7: not a number', slice: 3, at: '2026-01-01T00:00:00.000Z' } });
     expect(m.state).toBe('failed');
     expect(m.failure).toBe('x.csv: at byte 7: not a number (slice 3)');
   });

@@ -6,14 +6,12 @@ import { UsageError } from '../core/errors.ts';
 import { type JobSpec, type PlanOptions, planJob, sliceBounds } from '../core/plan.ts';
 import type { ByteSource } from '../core/source.ts';
 import { FileSource } from '../local/file-source.ts';
-import { DEFAULT_MAX_SLICES, DEFAULT_SLICE_BYTES } from '../job/options.ts';
+import { DEFAULT_MAX_SLICES, DEFAULT_MERGE_FAN_IN, DEFAULT_SLICE_BYTES } from '../job/options.ts';
 import { type CloudPlan, estimateCloud, type Requests } from '../report/estimate.ts';
 import { type LocalRunOptions } from '../local/run.ts';
 import { analysisRef } from '../job/analysis-loader.ts';
 import { formatBytes } from '../core/units.ts';
 
-/** The merge tree's fan-in when FANOUT_MERGE_FANIN is not set: lib/config.ts's DEFAULT_MERGE_FANIN (a test keeps them equal). */
-export const DEFAULT_FANIN = 32;
 /** The worker memory the CDK construct deploys by default (FanoutPipeline's memorySize). */
 export const DEFAULT_MEMORY_MB = 1024;
 
@@ -77,7 +75,7 @@ export async function planCommand(args: string[], values: PlanValues, runOptions
     source = new SizedTextSource(n);
   } else if (args[0]!.startsWith('s3://')) source = await (await import('../cloud/aws/s3-source.ts')).openS3Url(args[0]!);
   else source = await FileSource.open(args[0]!);
-  const fanin = intOption('fanin', values.fanin ?? process.env.FANOUT_MERGE_FANIN, DEFAULT_FANIN, 2, 1000);
+  const fanin = intOption('fanin', values.fanin ?? process.env.FANOUT_MERGE_FANIN, DEFAULT_MERGE_FAN_IN, 2, 1000);
   const memoryMb = intOption('memory', values.memory, DEFAULT_MEMORY_MB, 128, 10240);
   const region = values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
   try {

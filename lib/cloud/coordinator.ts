@@ -17,7 +17,7 @@ import { type Manifest, readPointer, readStatus, reasonOf, writeStatus } from '.
 import { inputPointerKey, nodeKey, parseNodeKey, resultKeyForInput } from '../job/keys.ts';
 import { inputIdentity, type InputObjects } from './inputs.ts';
 import { jobPrefix, manifestKey, resultKey } from '../job/keys.ts';
-import { type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor } from '../job/options.ts';
+import { DEFAULT_CONCURRENCY, type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor } from '../job/options.ts';
 import { groupMembers, levelSizes } from './tree.ts';
 
 export interface CoordinatorDeps {
@@ -54,7 +54,11 @@ export function resolveAnalysis(name: string): Analysis {
   return analysis as Analysis;
 }
 
-export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurrency = 64): Promise<StartOutcome> {
+/**
+ * The job's `concurrency` option (deployment default, then the upload's metadata, then a
+ * direct invoke) is the one bound on worker invocations in flight: the invoker adds none.
+ */
+export async function startJob(deps: CoordinatorDeps, req: StartRequest): Promise<StartOutcome> {
   const now = deps.now ?? Date.now;
   const object = await deps.inputs.describe(req.bucket, req.key);
   // Deleted or replaced before we got here: the event of the replacement plans it.
@@ -62,6 +66,7 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurr
   const where = `s3://${req.bucket}/${req.key}`;
   try {
     const opts = mergeJobOptions(deps.defaults, optionsFromMetadata(object.metadata, where), req.options ?? {});
+    const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
     const name = opts.analysis ?? 'sum';
     const analysis = resolveAnalysis(name);
     const source = deps.inputs.open(object, 1 << 20);
@@ -75,12 +80,12 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurr
       await deps.store.put(inputPointerKey(req.key), pointer);
       await forEachLimit(
         Array.from({ length: spec.sliceCount }, (_, i) => i),
-        opts.concurrency ?? concurrency,
+        concurrency,
         (index) => deps.invoker.invoke({ jobId: spec.id, index }),
       );
       return { outcome: 'started', jobId: spec.id, slices: spec.sliceCount, invoked: spec.sliceCount };
     }
-    return await restartJob(deps, manifest, pointer, opts.concurrency ?? concurrency);
+    return await restartJob(deps, manifest, pointer, concurrency);
   } catch (e) {
     if (e instanceof UsageError || e instanceof InputError) {
       // No job id exists before planning succeeds: the pointer is where the user looks.

@@ -33,7 +33,7 @@ export interface OptionSpec {
   kind: OptionKind;
   /** the flag when it is not `--<kebab-case name>` */
   flag?: string;
-  /** the placeholder of the value in help: N, B, NAME, ... (none for a boolean) */
+  /** the placeholder of the value in help: N, B, NAME, ... (an enum's is its values; a boolean has none) */
   valueName?: string;
   /** enum: the accepted values */
   values?: readonly string[];
@@ -67,7 +67,6 @@ export const JOB_OPTIONS = {
   frameRows: { kind: 'int', valueName: 'N', unit: 'rows', help: 'rows per frame, for row-sums on text, raw or 2-D inputs', applies: 'both', group: 'analysis' },
   format: {
     kind: 'enum',
-    valueName: 'FORMAT',
     values: ['auto', 'text', 'npy', 'raw', 'dcd'],
     default: 'auto',
     help: 'auto recognizes .npy and DCD by their magic, anything else is text',
@@ -81,7 +80,6 @@ export const JOB_OPTIONS = {
   skipHeader: { kind: 'boolean', default: false, help: 'text: the first non-comment line is a header', applies: 'both', group: 'input' },
   onBadRecord: {
     kind: 'enum',
-    valueName: 'fail|skip',
     values: ['fail', 'skip'],
     default: 'fail',
     help: 'skip leaves bad lines out, counts them in `skipped` and shows the first few in `skippedExamples`',
@@ -188,6 +186,39 @@ export const DEFAULT_SLICE_BYTES = defaultOf('sliceBytes')!;
 export const DEFAULT_MAX_SLICES = defaultOf('maxSlices')!;
 export const DEFAULT_CONCURRENCY = defaultOf('concurrency')!;
 export const DEFAULT_MERGE_FAN_IN = MERGE_FAN_IN.default;
+
+/** The placeholder of an option's value in help and docs: N, B, auto|text|npy|raw|dcd. */
+export function valueNameOf(spec: OptionSpec): string | undefined {
+  if (spec.kind === 'boolean') return undefined;
+  return spec.kind === 'enum' ? spec.values!.join('|') : (spec.valueName ?? 'VALUE');
+}
+
+const binaryUnits: [number, string][] = [
+  [2 ** 40, 'TiB'],
+  [2 ** 30, 'GiB'],
+  [2 ** 20, 'MiB'],
+  [2 ** 10, 'KiB'],
+];
+
+/** The default as help and the README show it: `64 MiB`, `32`, `auto`, or its words. */
+export function defaultDoc(spec: OptionSpec): string | undefined {
+  if (spec.defaultText !== undefined) return spec.defaultText;
+  const d = spec.default;
+  if (d === undefined || d === false) return undefined;
+  if (spec.kind === 'bytes' && typeof d === 'number') {
+    const unit = binaryUnits.find(([size]) => d % size === 0);
+    if (unit) return `${d / unit[0]} ${unit[1]}`;
+  }
+  return typeof d === 'number' ? d.toLocaleString('en-US') : String(d);
+}
+
+/** The range where it is not just "a positive integer": `0 or more`, `2 to 1000`. */
+export function rangeDoc(spec: OptionSpec): string | undefined {
+  if (spec.kind !== 'int' && spec.kind !== 'bytes') return undefined;
+  const min = spec.min ?? 1;
+  if (spec.max !== undefined) return `${min} to ${spec.max.toLocaleString('en-US')}`;
+  return min === 1 ? undefined : `${min} or more`;
+}
 
 // --- values -------------------------------------------------------------------------
 

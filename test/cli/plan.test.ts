@@ -78,5 +78,4 @@ describe('fanout plan', () => {
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/one input file, an s3:\/\/ object, or --bytes N/);
   });
-
 });

@@ -133,7 +133,7 @@ export const MERGE_FAN_IN = {
   min: 2,
   max: 1000,
   default: 32,
-  help: 'partials per merge-tree node (FANOUT_MERGE_FANIN)',
+  help: 'partials per merge-tree node; the functions read it from FANOUT_MERGE_FANIN',
   applies: 'cloud',
   group: 'slicing',
 } as const satisfies OptionSpec;

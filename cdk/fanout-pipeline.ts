@@ -23,31 +23,18 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 // cdk-nag's own rendering of a resource in a finding id, so acknowledgements match for new and imported buckets alike.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { Construct } from 'constructs';
-import { parseJobOptions } from '../lib/job/options.ts';
+import { DEFAULT_MERGE_FAN_IN, type JobOptions, MERGE_FAN_IN, OptionValueError, parseJobOptions, parseOptionValue } from '../lib/job/options.ts';
 import { type FunctionName, ROUTES } from '../lib/cloud/topology.ts';
 import { INPUT_PREFIX, JOBS_PREFIX, RESULTS_PREFIX } from '../lib/job/keys.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
 
-/** Job options used when an upload carries no `x-amz-meta-fanout-*` override. */
-export interface FanoutDefaults {
-  /** built-in name (sum, stats, row-sums, ...) or the name of the analysis in `analysisEntry` */
-  analysis?: string;
-  /** free-form options passed to the analysis */
-  options?: Record<string, string>;
-  frameRows?: number;
-  sliceBytes?: number;
-  maxSlices?: number;
-  delimiter?: string;
-  skipHeader?: boolean;
-  format?: 'auto' | 'text' | 'npy' | 'raw';
-  dtype?: string;
-  recordShape?: number[];
-  headerBytes?: number;
-  onBadRecord?: 'fail' | 'skip';
-  /** worker invocations the coordinator keeps in flight at once */
-  concurrency?: number;
-}
+/**
+ * Job options used when an upload carries no `x-amz-meta-fanout-*` override: the cloud
+ * options of lib/job/options.ts, typed from their declaration (so `format` takes what
+ * the readers take, 'dcd' included), and validated at synth.
+ */
+export type FanoutDefaults = JobOptions;
 
 export interface FanoutPipelineProps {
   /** An existing bucket to use. Default: a new bucket with secure defaults (see createSecureBucket). */
@@ -59,7 +46,7 @@ export interface FanoutPipelineProps {
   timeout?: Duration;
   /** Reserved concurrency of the worker: the most slices scanned at once. Default: unreserved. */
   reservedConcurrency?: number;
-  /** Partials merged per merge-tree node. Default 32. */
+  /** Partials merged per merge-tree node (lib/job/options.ts MERGE_FAN_IN: default and range). */
   mergeFanIn?: number;
   /**
    * Path to a module whose default export was made with defineAnalysis(). It is
@@ -160,12 +147,10 @@ export class FanoutPipeline extends Construct {
     // (ACLs stay disabled). Set here so the construct is secure in any app, whatever its cdk.json.
     this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const mergeFanIn = props.mergeFanIn ?? 32;
-    // One ListObjectsV2 page (1000 keys) must hold a merge group.
-    if (!Number.isInteger(mergeFanIn) || mergeFanIn < 2 || mergeFanIn > 1000) throw new Error(`mergeFanIn must be an integer from 2 to 1000, got ${mergeFanIn}`);
+    const mergeFanIn = props.mergeFanIn === undefined ? DEFAULT_MERGE_FAN_IN : validFanIn(props.mergeFanIn, `${this.node.path}: mergeFanIn`);
     // The functions validate FANOUT_DEFAULTS at cold start; failing here instead turns a
     // typo into a synth error rather than a deployed pipeline that cannot start.
-    parseJobOptions(props.defaults ?? {}, `${this.node.path}: defaults`);
+    const defaults = parseJobOptions(props.defaults ?? {}, `${this.node.path}: defaults`);
     const retryAttempts = props.retryAttempts ?? 2;
 
     this.bucket = props.bucket ?? createSecureBucket(this, 'Bucket', { jobsExpirationDays: props.jobsExpirationDays ?? 14, removalPolicy });
@@ -196,7 +181,7 @@ export class FanoutPipeline extends Construct {
 
     const common = {
       BUCKET_NAME: this.bucket.bucketName,
-      FANOUT_DEFAULTS: JSON.stringify(props.defaults ?? {}),
+      FANOUT_DEFAULTS: JSON.stringify(defaults),
       FANOUT_MERGE_FANIN: String(mergeFanIn),
       FAILURE_QUEUE_URL: this.failureQueue.queueUrl,
       POWERTOOLS_SERVICE_NAME: 'fanout',
@@ -323,6 +308,16 @@ function s3EventType(event: string): s3.EventType {
   const type = Object.values(s3.EventType).find((t) => t === event);
   if (!type) throw new Error(`lib/topology.ts names an S3 event type CDK does not know: ${event}`);
   return type;
+}
+
+/** The fan-in, checked against its declared range (a merge group is one ListObjectsV2 page). */
+export function validFanIn(value: unknown, where: string): number {
+  try {
+    return parseOptionValue(MERGE_FAN_IN, value) as number;
+  } catch (e) {
+    if (e instanceof OptionValueError) throw new Error(`${where} ${e.problem}`);
+    throw e;
+  }
 }
 
 function capitalise(s: string): string {

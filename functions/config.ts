@@ -3,7 +3,7 @@
  * malformed variable stops the cold start with a message naming it, rather than
  * failing later inside some event.
  */
-import { type JobOptions, parseJobOptions } from '../lib/job/options.ts';
+import { type JobOptions, MERGE_FAN_IN, OptionValueError, parseJobOptions, parseOptionValue } from '../lib/job/options.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -17,8 +17,6 @@ export interface Config {
   /** group size of the merge tree */
   mergeFanin: number;
 }
-
-export const DEFAULT_MERGE_FANIN = 32;
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const bucketName = env.BUCKET_NAME?.trim();
@@ -37,12 +35,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       throw new ConfigError((e as Error).message);
     }
   }
-  let mergeFanin = DEFAULT_MERGE_FANIN;
+  let mergeFanin: number = MERGE_FAN_IN.default;
   if (env.FANOUT_MERGE_FANIN?.trim()) {
-    mergeFanin = Number(env.FANOUT_MERGE_FANIN);
-    // A group is listed with one ListObjectsV2 call, which returns at most 1000 keys.
-    if (!Number.isInteger(mergeFanin) || mergeFanin < 2 || mergeFanin > 1000) {
-      throw new ConfigError(`FANOUT_MERGE_FANIN must be an integer from 2 to 1000, not ${JSON.stringify(env.FANOUT_MERGE_FANIN)}`);
+    try {
+      mergeFanin = parseOptionValue(MERGE_FAN_IN, env.FANOUT_MERGE_FANIN) as number;
+    } catch (e) {
+      if (!(e instanceof OptionValueError)) throw e;
+      throw new ConfigError(`FANOUT_MERGE_FANIN ${e.problem}`);
     }
   }
   return { bucketName, workerFunctionName: env.WORKER_FUNCTION_NAME?.trim() || undefined, defaults, mergeFanin };

@@ -35,7 +35,7 @@ export function createCoordinatorHandler(getDeps: () => HandlerDeps) {
       for (const req of requests) {
         logger.appendKeys({ bucket: req.bucket, key: req.key });
         try {
-          const r = await startJob({ ...deps, invoker: deps.invoker }, req, deps.defaults.concurrency ?? 32);
+          const r = await startJob({ ...deps, invoker: deps.invoker }, req);
           logger.info('coordinated', { ...r });
           results.push(r);
         } catch (e) {
@@ -54,7 +54,9 @@ export function createCoordinatorHandler(getDeps: () => HandlerDeps) {
 // about 110 KiB of code to load at every cold start.
 let invoker: LambdaInvoker | undefined;
 function coordinatorDeps(): HandlerDeps {
-  if (!invoker && config.workerFunctionName) invoker = new LambdaInvoker(makeLambdaClient(), config.workerFunctionName, { concurrency: config.defaults.concurrency ?? 32 });
+  // No bound of its own: startJob keeps the job's `concurrency` invocations in flight, so an
+  // upload's fanout-concurrency can raise the cap as well as lower it.
+  if (!invoker && config.workerFunctionName) invoker = new LambdaInvoker(makeLambdaClient(), config.workerFunctionName);
   return { ...defaultDeps(), invoker };
 }
 

@@ -1,40 +1,92 @@
 /**
- * Usage lines and option tables of the commands besides `run`. They live apart from
- * the commands so that the CLI can parse arguments without loading the commands'
- * dependencies (the AWS SDK, vega): main.ts imports a command only when it runs it.
+ * The command line's options as commander options. The job options come from their
+ * declaration (lib/job/options.ts): flag, placeholder, help, default and the parser of
+ * their values, so `--slice-bytes 1MiB` means what `fanout-slice-bytes=1MiB` means. This
+ * module loads neither the commands nor their dependencies (the AWS SDK, vega): main.ts
+ * imports a command only when it runs it.
  */
+import { Option } from 'commander';
+import { UsageError } from '../core/errors.ts';
+import {
+  defaultDoc,
+  flagOf,
+  JOB_OPTIONS,
+  MERGE_FAN_IN,
+  type OptionName,
+  type OptionSpec,
+  OptionValueError,
+  parseKeyValue,
+  parseOptionValue,
+  rangeDoc,
+  valueNameOf,
+} from '../job/options.ts';
 
-export const REPORT_USAGE = `       fanout report <result.json | job id | s3://bucket/jobs/<id>/...> [--out report.html] [--svg DIR]`;
+const GROUPS = { analysis: 'Analysis:', input: 'Input:', slicing: 'Slicing and state:', output: 'Output:', aws: 'AWS:' } as const;
 
-export const REPORT_OPTIONS = {
-  svg: { type: 'string' },
-} as const;
+/** Options of the commands themselves (not of a job), declared like the job's. */
+export interface CommandOptionSpec extends Omit<OptionSpec, 'applies' | 'group'> {
+  flag: string;
+  group: keyof typeof GROUPS;
+}
 
-export const SUBMIT_USAGE = `       fanout submit <input> --bucket NAME | --stack NAME [--key input/NAME] [--detach] [analysis and input options]
-       fanout status <job id | s3://bucket/input/key> [--bucket NAME | --stack NAME]`;
+export const OUTPUT_OPTIONS = {
+  json: { kind: 'boolean', flag: '--json', help: 'the result document as JSON on stdout, and nothing else', group: 'output' },
+  out: { kind: 'string', flag: '--out', valueName: 'FILE', help: 'also write the result document to FILE', group: 'output' },
+  progress: { kind: 'boolean', flag: '--progress', help: 'progress on stderr (slices done, MB/s, ETA) even when stderr is not a terminal', group: 'output' },
+  quiet: { kind: 'boolean', flag: '--quiet', help: 'no progress, no summary', group: 'output' },
+} as const satisfies Record<string, CommandOptionSpec>;
 
-export const SUBMIT_OPTIONS = {
-  bucket: { type: 'string' },
-  stack: { type: 'string' },
-  key: { type: 'string' },
-  detach: { type: 'boolean' },
-} as const;
+export const AWS_OPTIONS = {
+  bucket: { kind: 'string', flag: '--bucket', valueName: 'NAME', help: 'the fanout bucket (or FANOUT_BUCKET)', group: 'aws' },
+  stack: { kind: 'string', flag: '--stack', valueName: 'NAME', help: 'read the bucket from this stack\'s outputs (or FANOUT_STACK)', group: 'aws' },
+  key: { kind: 'string', flag: '--key', valueName: 'KEY', help: 'where to upload (default input/<file name>)', group: 'aws' },
+  detach: { kind: 'boolean', flag: '--detach', help: 'return once the job has started', group: 'aws' },
+  endpoint: { kind: 'string', flag: '--endpoint', valueName: 'URL', help: 'an S3-compatible endpoint with SQS (or AWS_ENDPOINT_URL)', group: 'aws' },
+  fanin: { ...MERGE_FAN_IN, group: 'aws' },
+  bytes: { kind: 'bytes', flag: '--bytes', valueName: 'N', help: 'plan an input of this size without a file (takes 2G, 64MiB, ...)', group: 'aws' },
+  region: { kind: 'string', flag: '--region', valueName: 'R', help: 'price in this region (default AWS_REGION, else us-east-1)', group: 'aws' },
+  // The construct's default memorySize.
+  memory: { kind: 'int', flag: '--memory', valueName: 'MB', min: 128, max: 10240, default: 1024, help: 'memory of each function', group: 'aws' },
+} as const satisfies Record<string, CommandOptionSpec>;
 
-export const PLAN_USAGE = `       fanout plan <input | s3://bucket/key | --bytes N> [run options] [--region R] [--memory MB] [--fanin G]`;
+/** The parts of a declared option a command-line flag needs. */
+type FlagSpec = Omit<OptionSpec, 'applies' | 'group'>;
 
-export const PLAN_OPTIONS = {
-  bytes: { type: 'string' },
-  region: { type: 'string' },
-  memory: { type: 'string' },
-  fanin: { type: 'string' },
-} as const;
+/** Help text: what it does, then its range and default. */
+export function helpOf(spec: FlagSpec): string {
+  const notes = [rangeDoc(spec as OptionSpec), defaultDoc(spec as OptionSpec) && `default: ${defaultDoc(spec as OptionSpec)}`].filter(Boolean);
+  return notes.length > 0 ? `${spec.help} (${notes.join('; ')})` : spec.help;
+}
 
-export const DEV_USAGE = `       fanout dev --endpoint URL --bucket NAME [--analysis NAME] [--frame-rows N] [--slice-bytes B] ...
-                 runs the cloud pipeline's functions against an S3-compatible endpoint
-                 (moto, LocalStack) until Ctrl-C: upload to input/, results appear in results/`;
+/** One commander option; a bad value is a one-line usage error that echoes it. */
+export function commanderOption(spec: FlagSpec, flag: string, group: keyof typeof GROUPS): Option {
+  const placeholder = valueNameOf(spec as OptionSpec);
+  const o = new Option(placeholder === undefined ? flag : `${flag} <${placeholder}>`, helpOf(spec)).helpGroup(GROUPS[group]);
+  if (spec.kind === 'boolean') return o;
+  return o.argParser((text: string, previous: unknown): unknown => {
+    try {
+      if (spec.kind !== 'map') return parseOptionValue(spec as OptionSpec, text);
+      const [k, v] = parseKeyValue(text);
+      return { ...(previous as Record<string, string> | undefined), [k]: v };
+    } catch (e) {
+      if (e instanceof OptionValueError) throw new UsageError(`${flag} ${e.problem}`);
+      throw e;
+    }
+  });
+}
 
-export const DEV_OPTIONS = {
-  endpoint: { type: 'string' },
-  bucket: { type: 'string' },
-  fanin: { type: 'string' },
-} as const;
+export const jobOption = (name: OptionName): Option => commanderOption(JOB_OPTIONS[name], flagOf(name), JOB_OPTIONS[name].group);
+export const commandOption = (spec: CommandOptionSpec): Option => commanderOption(spec, spec.flag, spec.group);
+
+/** The key commander stores a flag's value under: `--state-dir` in stateDir, `--option` in option. */
+export const attributeOf = (flag: string): string => flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** The job options among commander's parsed values, under their declared names. */
+export function jobValues<N extends OptionName>(values: Record<string, unknown>, names: readonly N[]): { [K in N]?: unknown } {
+  const out: { [K in N]?: unknown } = {};
+  for (const name of names) {
+    const v = values[attributeOf(flagOf(name))];
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}

@@ -1,128 +1,48 @@
 /**
- * The fanout command line: parses options, wires the local runtime, prints.
- * Exit codes: 0 success, 2 bad input or usage (message names file and byte offset),
- * 1 anything unexpected (a bug: the stack is printed).
+ * The fanout command line: one commander program with a subcommand per task, each with
+ * its own --help; it parses options, wires the runtimes, prints.
+ * Exit codes: 0 success, 2 bad input or usage (one line: file and byte offset, or the
+ * option and the value given), 1 anything unexpected (a bug: the stack is printed).
+ * report, plan, submit, status and dev load their modules (AWS SDK, vega) only when they run.
  */
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { Command, CommanderError } from 'commander';
+import packageJson from '../../package.json' with { type: 'json' };
 import { FanoutError, UsageError } from '../core/errors.ts';
-import type { Format, PlanOptions } from '../core/plan.ts';
+import { cloudOptionNames, defaultOf, type JobOptions, type LocalOptions, localOptionNames } from '../job/options.ts';
 import { type LocalRunOptions, runLocal } from '../local/run.ts';
-import { DEV_OPTIONS, DEV_USAGE, PLAN_OPTIONS, PLAN_USAGE, REPORT_OPTIONS, REPORT_USAGE, SUBMIT_OPTIONS, SUBMIT_USAGE } from './commands.ts';
+import { AWS_OPTIONS, commandOption, commanderOption, jobOption, jobValues, OUTPUT_OPTIONS } from './commands.ts';
 import { writeDemoTrajectory } from './demo.ts';
-import { parseByteSize } from '../core/units.ts';
 import { ProgressBar } from './progress.ts';
 import { summarize } from './summary.ts';
 
-const USAGE = `Usage: fanout run <input> [options]
-       fanout demo [--frames N]
-${REPORT_USAGE}
-${PLAN_USAGE}
-${SUBMIT_USAGE}
-${DEV_USAGE}
-
-Runs an exact analysis over one large file (CSV/TSV/whitespace text, .npy, raw binary),
-in slices on worker threads, resumable after an interruption.
-
-Analysis
-  --analysis NAME|PATH     sum (default), stats, row-sums, mean-structure, rg, or a module made with defineAnalysis()
-  --option KEY=VALUE       an option passed to the analysis (repeatable)
-  --frame-rows N           rows per frame for row-sums on text, raw or 2-D inputs
-
-Input
-  --format auto|text|npy|raw|dcd   (default auto: .npy and DCD by their magic, otherwise text)
-  --dtype T                raw: element type: f8, <f4, >i2, u1, ... (numpy names)
-  --record-shape A,B       raw: shape of one record, e.g. 50,100 (a frame of 50 rows)
-  --header-bytes N         raw: bytes to skip at the start
-  --delimiter D            text: "," "tab" "whitespace" ";" ... (default: detect)
-  --skip-header            text: the first non-comment line is a header
-  --on-bad-record fail|skip   (default fail)
-
-Parallelism and state
-  --slices N | --slice-bytes B   how to cut the input (default: 16 slices of 1 to 64 MiB)
-  --workers N              worker threads (default: available parallelism)
-  --state-dir DIR          where partials are kept for resuming (default .fanout)
-
-Output
-  --json                   print the result document as JSON on stdout
-  --out FILE               also write the result document to FILE
-  --progress               show progress even when stderr is not a terminal
-  --quiet                  no progress, no summary
-`;
-
-const OPTIONS = {
-  analysis: { type: 'string' },
-  option: { type: 'string', multiple: true },
-  format: { type: 'string' },
-  dtype: { type: 'string' },
-  'record-shape': { type: 'string' },
-  'header-bytes': { type: 'string' },
-  'frame-rows': { type: 'string' },
-  delimiter: { type: 'string' },
-  'skip-header': { type: 'boolean' },
-  slices: { type: 'string' },
-  'slice-bytes': { type: 'string' },
-  workers: { type: 'string' },
-  json: { type: 'boolean' },
-  out: { type: 'string' },
-  'on-bad-record': { type: 'string' },
-  progress: { type: 'boolean' },
-  quiet: { type: 'boolean' },
-  'state-dir': { type: 'string' },
-  frames: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-// Options of the other commands, kept next to them; one strict parser for all.
-const ALL_OPTIONS = { ...OPTIONS, ...REPORT_OPTIONS, ...PLAN_OPTIONS, ...SUBMIT_OPTIONS, ...DEV_OPTIONS } as const;
-
-function positiveInt(name: string, text: string | undefined, min = 1): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text.trim()) || Number(text) < min) throw new UsageError(`--${name} takes an integer of at least ${min}, not ${JSON.stringify(text)}`);
-  return Number(text);
+interface OutputValues {
+  json?: boolean;
+  out?: string;
+  progress?: boolean;
+  quiet?: boolean;
 }
 
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
-
-export function runOptionsFrom(values: Values): LocalRunOptions {
-  const format = (values.format ?? 'auto') as Format;
-  if (!['auto', 'text', 'npy', 'raw', 'dcd'].includes(format)) throw new UsageError(`--format must be auto, text, npy, raw or dcd, not ${JSON.stringify(values.format)}`);
-  const onBad = values['on-bad-record'] ?? 'fail';
-  if (onBad !== 'fail' && onBad !== 'skip') throw new UsageError('--on-bad-record must be fail or skip');
-  if (values.slices !== undefined && values['slice-bytes'] !== undefined) throw new UsageError('give --slices or --slice-bytes, not both');
-  let sliceBytes: number | undefined;
-  if (values['slice-bytes'] !== undefined) {
-    sliceBytes = parseByteSize(values['slice-bytes']);
-    if (sliceBytes === undefined) throw new UsageError(`--slice-bytes takes a size such as 1048576, 64MiB or 1G, not ${JSON.stringify(values['slice-bytes'])}`);
-  }
-  const recordShape = values['record-shape']?.split(/[,x]/).map((s) => positiveInt('record-shape', s.trim())!);
-  const analysisOptions: Record<string, string> = {};
-  for (const kv of values.option ?? []) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--option takes KEY=VALUE, not ${JSON.stringify(kv)}`);
-    analysisOptions[kv.slice(0, eq)] = kv.slice(eq + 1);
-  }
-  const workers = positiveInt('workers', values.workers) ?? availableParallelism();
-  const plan: PlanOptions = {
-    format,
-    dtype: values.dtype,
-    recordShape,
-    headerBytes: positiveInt('header-bytes', values['header-bytes'], 0),
-    frameRows: positiveInt('frame-rows', values['frame-rows']),
-    delimiter: values.delimiter,
-    skipHeader: values['skip-header'] ?? false,
-    slices: positiveInt('slices', values.slices),
-    sliceBytes,
-    onBadRecord: onBad,
-  };
+/** The options of a local run, from the declared options as parsed. */
+export function runOptionsFrom(v: LocalOptions): LocalRunOptions {
+  if (v.slices !== undefined && v.sliceBytes !== undefined) throw new UsageError('give --slices or --slice-bytes, not both');
   return {
-    ...plan,
-    analysis: values.analysis ?? 'sum',
-    analysisOptions,
-    stateDir: resolve(values['state-dir'] ?? '.fanout'),
-    workers,
+    format: v.format ?? defaultOf('format'),
+    dtype: v.dtype,
+    recordShape: v.recordShape,
+    headerBytes: v.headerBytes,
+    frameRows: v.frameRows,
+    delimiter: v.delimiter,
+    skipHeader: v.skipHeader ?? defaultOf('skipHeader'),
+    slices: v.slices,
+    sliceBytes: v.sliceBytes,
+    onBadRecord: v.onBadRecord ?? defaultOf('onBadRecord'),
+    analysis: v.analysis ?? defaultOf('analysis')!,
+    analysisOptions: v.options ?? {},
+    stateDir: resolve(v.stateDir ?? defaultOf('stateDir')!),
+    workers: v.workers ?? availableParallelism(),
   };
 }
 
@@ -131,11 +51,10 @@ async function openS3Input(url: string) {
   return (await import('../cloud/aws/s3-source.ts')).openS3Url(url);
 }
 
-async function run(input: string, values: Values): Promise<void> {
-  const opts = runOptionsFrom(values);
-  const quiet = values.quiet ?? false;
+async function run(input: string, opts: LocalRunOptions, out: OutputValues): Promise<void> {
+  const quiet = out.quiet ?? false;
   const tty = process.stderr.isTTY === true;
-  const bar = !quiet && (tty || values.progress) ? new ProgressBar({ stream: process.stderr, tty }) : undefined;
+  const bar = !quiet && (tty || out.progress) ? new ProgressBar({ stream: process.stderr, tty }) : undefined;
   let doc;
   try {
     doc = await runLocal(input, { ...opts, onProgress: (p) => bar?.update(p), openSource: input.startsWith('s3://') ? openS3Input : undefined });
@@ -143,52 +62,139 @@ async function run(input: string, values: Values): Promise<void> {
     bar?.finish();
   }
   const text = `${JSON.stringify(doc, null, 2)}\n`;
-  if (values.out) await writeFile(values.out, text);
-  if (values.json) process.stdout.write(text);
+  if (out.out) await writeFile(out.out, text);
+  if (out.json) process.stdout.write(text);
   else if (!quiet) process.stdout.write(`${summarize(doc)}\n`);
 }
 
-async function demo(values: Values): Promise<void> {
-  const frames = positiveInt('frames', values.frames) ?? 4000;
-  const path = join(resolve(values['state-dir'] ?? '.fanout'), 'demo', `trajectory-${frames}x50x100.npy`);
-  process.stderr.write(`Writing a sample trajectory (${frames} frames of 50 x 100 float64) to ${path}\n`);
-  await writeDemoTrajectory(path, frames);
-  process.stderr.write(`Running: fanout run ${path} --analysis row-sums --progress\n`);
-  await run(path, { ...values, analysis: 'row-sums', progress: true });
+/** exactly one positional argument, or the command's own message */
+function one(args: string[], message: string): string {
+  if (args.length !== 1) throw new UsageError(message);
+  return args[0]!;
+}
+
+function buildProgram(setCode: (code: number) => void): Command {
+  const program = new Command('fanout')
+    .description(
+      'Exact, streaming, parallel statistics over one file too big for memory (CSV/TSV/whitespace text, .npy, raw binary, DCD):\n' +
+        'cut into slices, scanned on worker threads or on AWS Lambda, merged exactly, resumable after an interruption.',
+    )
+    .version(packageJson.version, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .helpCommand('help [command]', 'show help for a command')
+    .exitOverride()
+    // Errors are printed by main(), on one line.
+    .configureOutput({ outputError: () => {} })
+    .showSuggestionAfterError(true);
+  // Subcommands inherit the settings above.
+  // Extra arguments reach the command, which says what it takes (`fanout run` takes one input, for now).
+  const command = (name: string, summary: string) => program.command(name).description(summary).helpOption('-h, --help', 'show help').allowExcessArguments();
+  const local = (cmd: Command) => localOptionNames.forEach((n) => cmd.addOption(jobOption(n)));
+  const cloud = (cmd: Command) => cloudOptionNames.forEach((n) => cmd.addOption(jobOption(n)));
+  const output = (cmd: Command, names: (keyof typeof OUTPUT_OPTIONS)[]) => names.forEach((n) => cmd.addOption(commandOption(OUTPUT_OPTIONS[n])));
+  const aws = (cmd: Command, names: (keyof typeof AWS_OPTIONS)[]) => names.forEach((n) => cmd.addOption(commandOption(AWS_OPTIONS[n])));
+  const done = (code: number) => setCode(code);
+
+  const runCmd = command('run', 'run an analysis over one file (or s3://bucket/key) on worker threads').argument('<input>', 'a file or s3://bucket/key');
+  local(runCmd);
+  output(runCmd, ['json', 'out', 'progress', 'quiet']);
+  runCmd.action(async (_: string, values: Record<string, unknown>, cmd: Command) => {
+    const input = one(cmd.args, 'fanout run takes exactly one input file');
+    await run(input, runOptionsFrom(jobValues(values, localOptionNames) as LocalOptions), values);
+    done(0);
+  });
+
+  const demoCmd = command('demo', 'write a sample trajectory (.npy) and run row-sums over it with a progress bar')
+    .addOption(commanderOption({ kind: 'int', valueName: 'N', default: 4000, help: 'frames of 50 x 100 float64 to write' }, '--frames', 'input'))
+    .addOption(jobOption('workers'))
+    .addOption(jobOption('slices'))
+    .addOption(jobOption('stateDir'));
+  output(demoCmd, ['json', 'out', 'quiet']);
+  demoCmd.action(async (values: Record<string, unknown> & { frames?: number }) => {
+    const frames = values.frames ?? 4000;
+    const opts = runOptionsFrom({ ...(jobValues(values, ['workers', 'slices', 'stateDir']) as LocalOptions), analysis: 'row-sums' });
+    const path = join(opts.stateDir, 'demo', `trajectory-${frames}x50x100.npy`);
+    process.stderr.write(`Writing a sample trajectory (${frames} frames of 50 x 100 float64) to ${path}\n`);
+    await writeDemoTrajectory(path, frames);
+    process.stderr.write(`Running: fanout run ${path} --analysis row-sums --progress\n`);
+    await run(path, opts, { ...values, progress: true });
+    done(0);
+  });
+
+  const reportCmd = command('report', 'one self-contained HTML page (or SVG charts) about a finished job')
+    .argument('<job>', 'a result.json, a job id in the state dir, or s3://bucket/jobs/<id>/')
+    .addOption(commandOption({ ...OUTPUT_OPTIONS.out, help: 'the HTML page (default fanout-report-<job>.html)' }))
+    .addOption(commandOption({ kind: 'string', flag: '--svg', valueName: 'DIR', help: 'write the charts as SVG files into DIR', group: 'output' }))
+    .addOption(jobOption('stateDir'));
+  output(reportCmd, ['json', 'quiet']);
+  reportCmd.action(async (_: string, values: Record<string, unknown>, cmd: Command) => {
+    const { reportCommand } = await import('./report-command.ts');
+    done(await reportCommand(cmd.args, values));
+  });
+
+  const planCmd = command('plan', 'how a job would be cut, locally and on AWS, and what it would cost there, without scanning')
+    .argument('[input]', 'a file or s3://bucket/key, unless --bytes gives a size');
+  local(planCmd);
+  aws(planCmd, ['bytes', 'region', 'memory', 'fanin']);
+  output(planCmd, ['json']);
+  planCmd.action(async (_: string | undefined, values: Record<string, unknown>, cmd: Command) => {
+    const { planCommand } = await import('./plan-command.ts');
+    done(await planCommand(cmd.args, values, runOptionsFrom(jobValues(values, localOptionNames) as LocalOptions)));
+  });
+
+  const submitCmd = command('submit', 'upload a file to the fanout bucket and follow its job on AWS to the result').argument('<input>', 'a file');
+  cloud(submitCmd);
+  // A local-only option on AWS is a mistake worth explaining, not an unknown flag.
+  submitCmd.addOption(
+    jobOption('slices')
+      .hideHelp()
+      .argParser(() => {
+        throw new UsageError('--slices is for local runs; on AWS the slice count follows --slice-bytes');
+      }),
+  );
+  aws(submitCmd, ['bucket', 'stack', 'key', 'detach']);
+  output(submitCmd, ['json', 'progress', 'quiet']);
+  submitCmd.action(async (_: string, values: Record<string, unknown>, cmd: Command) => {
+    const { submitCommand } = await import('./submit-command.ts');
+    done(await submitCommand(cmd.args, { ...values, ...(jobValues(values, cloudOptionNames) as JobOptions) }));
+  });
+
+  const statusCmd = command('status', 'where a job on AWS stands (exit 0 done, 3 running, 2 failed)').argument('<job>', 'a job id or s3://bucket/input/key');
+  aws(statusCmd, ['bucket', 'stack']);
+  output(statusCmd, ['json', 'quiet']);
+  statusCmd.action(async (_: string, values: Record<string, unknown>, cmd: Command) => {
+    const { statusCommand } = await import('./submit-command.ts');
+    done(await statusCommand(cmd.args, values));
+  });
+
+  const devCmd = command('dev', "run the cloud pipeline's functions against an S3-compatible endpoint (moto, LocalStack) until Ctrl-C");
+  devCmd.addHelpText('after', '\nUpload under input/ of the bucket; results appear under results/. The job options set the deployment defaults.');
+  aws(devCmd, ['endpoint', 'bucket', 'fanin']);
+  cloud(devCmd);
+  devCmd.action(async (values: Record<string, unknown>) => {
+    const { devCommand } = await import('./dev-command.ts');
+    done(await devCommand({ endpoint: values.endpoint as string | undefined, bucket: values.bucket as string | undefined, fanin: values.fanin as number | undefined }, jobValues(values, cloudOptionNames)));
+  });
+  return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
+  let code = 0;
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: ALL_OPTIONS, allowPositionals: true, strict: true });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { values, positionals } = parsed;
-    const [command, ...rest] = positionals;
-    if (values.help || command === undefined || command === 'help') {
-      process.stdout.write(USAGE);
-      return command === undefined && !values.help ? 2 : 0;
-    }
-    if (command === 'run') {
-      if (rest.length !== 1) throw new UsageError('fanout run takes exactly one input file');
-      await run(rest[0]!, values);
-      return 0;
-    }
-    if (command === 'report') return await (await import('./report-command.ts')).reportCommand(rest, values);
-    if (command === 'plan') return await (await import('./plan-command.ts')).planCommand(rest, values, runOptionsFrom(values), parseByteSize);
-    if (command === 'submit') return await (await import('./submit-command.ts')).submitCommand(rest, values, parseByteSize);
-    if (command === 'status') return await (await import('./submit-command.ts')).statusCommand(rest, values);
-    if (command === 'dev') return await (await import('./dev-command.ts')).devCommand(values);
-    if (command === 'demo') {
-      await demo(values);
-      return 0;
-    }
-    throw new UsageError(`unknown command ${JSON.stringify(command)} (try fanout --help)`);
+    await buildProgram((c) => (code = c)).parseAsync(argv, { from: 'user' });
+    return code;
   } catch (e) {
+    if (e instanceof CommanderError) return commanderExit(e);
     return reportError(e);
   }
+}
+
+/** Help and version exit 0; no command prints the help and exits 2; any other parse error is one line, exit 2. */
+function commanderExit(e: CommanderError): number {
+  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+  if (e.code === 'commander.help' || e.code === 'commander.executeSubCommandAsync') return 2;
+  process.stderr.write(`fanout: ${e.message.replace(/\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)').replace(/\n/g, ' ')}\n`);
+  return 2;
 }
 
 function reportError(e: unknown): number {

@@ -6,25 +6,23 @@ import { UsageError } from '../core/errors.ts';
 import { type JobSpec, type PlanOptions, planJob, sliceBounds } from '../core/plan.ts';
 import type { ByteSource } from '../core/source.ts';
 import { FileSource } from '../local/file-source.ts';
-import { DEFAULT_MAX_SLICES, DEFAULT_SLICE_BYTES } from '../job/options.ts';
+import { cloudSliceCount, MERGE_FAN_IN, OptionValueError, parseOptionValue } from '../job/options.ts';
 import { type CloudPlan, estimateCloud, type Requests } from '../report/estimate.ts';
 import { type LocalRunOptions } from '../local/run.ts';
 import { analysisRef } from '../job/analysis-loader.ts';
 import { formatBytes } from '../core/units.ts';
+import { AWS_OPTIONS } from './commands.ts';
 
-/** The merge tree's fan-in when FANOUT_MERGE_FANIN is not set: lib/config.ts's DEFAULT_MERGE_FANIN (a test keeps them equal). */
-export const DEFAULT_FANIN = 32;
 /** The worker memory the CDK construct deploys by default (FanoutPipeline's memorySize). */
-export const DEFAULT_MEMORY_MB = 1024;
+export const DEFAULT_MEMORY_MB = AWS_OPTIONS.memory.default;
 
+/** As the command line parsed them (lib/cli/commands.ts). */
 export interface PlanValues {
-  bytes?: string;
+  bytes?: number;
   region?: string;
-  memory?: string;
-  fanin?: string;
+  memory?: number;
+  fanin?: number;
   json?: boolean;
-  slices?: string;
-  'slice-bytes'?: string;
 }
 
 /** An input of N bytes of one-number lines, for planning a file that does not exist yet. */
@@ -62,29 +60,19 @@ function slicePlan(spec: JobSpec): SlicePlan {
   return { slices: spec.sliceCount, minBytes: Math.min(...sliceBytes), maxBytes: Math.max(...sliceBytes), totalBytes: sliceBytes.reduce((a, b) => a + b, 0), sliceBytes };
 }
 
-function intOption(name: string, text: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text.trim()) || Number(text) < min || Number(text) > max) throw new UsageError(`--${name} takes an integer from ${min} to ${max}, not ${JSON.stringify(text)}`);
-  return Number(text);
-}
-
-export async function planCommand(args: string[], values: PlanValues, runOptions: LocalRunOptions, parseBytes: (s: string) => number | undefined): Promise<number> {
+export async function planCommand(args: string[], values: PlanValues, runOptions: LocalRunOptions): Promise<number> {
   if (args.length + (values.bytes !== undefined ? 1 : 0) !== 1) throw new UsageError('fanout plan takes one input file, an s3:// object, or --bytes N');
   let source: ByteSource & { close?: () => Promise<void> };
-  if (values.bytes !== undefined) {
-    const n = parseBytes(values.bytes);
-    if (n === undefined) throw new UsageError(`--bytes takes a size such as 1000000, 64MiB or 2G, not ${JSON.stringify(values.bytes)}`);
-    source = new SizedTextSource(n);
-  } else if (args[0]!.startsWith('s3://')) source = await (await import('../cloud/aws/s3-source.ts')).openS3Url(args[0]!);
+  if (values.bytes !== undefined) source = new SizedTextSource(values.bytes); else if (args[0]!.startsWith('s3://')) source = await (await import('../cloud/aws/s3-source.ts')).openS3Url(args[0]!);
   else source = await FileSource.open(args[0]!);
-  const fanin = intOption('fanin', values.fanin ?? process.env.FANOUT_MERGE_FANIN, DEFAULT_FANIN, 2, 1000);
-  const memoryMb = intOption('memory', values.memory, DEFAULT_MEMORY_MB, 128, 10240);
+  const fanin = values.fanin ?? fanInFromEnv();
+  const memoryMb = values.memory ?? DEFAULT_MEMORY_MB;
   const region = values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
   try {
     const ref = await analysisRef(runOptions.analysis, runOptions.analysisOptions);
     const local = await planJob(source, ref, runOptions, 'plan');
     // The cloud cuts by --slices if given, else by slice size (64 MiB by default), capped.
-    const cloudOptions: PlanOptions = { ...runOptions, sliceBytes: undefined, slices: runOptions.slices ?? Math.max(1, Math.min(DEFAULT_MAX_SLICES, Math.ceil(source.size / (runOptions.sliceBytes ?? DEFAULT_SLICE_BYTES)))) };
+    const cloudOptions: PlanOptions = { ...runOptions, sliceBytes: undefined, slices: runOptions.slices ?? cloudSliceCount(source.size, runOptions.sliceBytes) };
     const cloudSpec = await planJob(source, ref, cloudOptions, 'plan');
     const localPlan = slicePlan(local);
     const cloudSlices = slicePlan(cloudSpec);
@@ -98,6 +86,17 @@ export async function planCommand(args: string[], values: PlanValues, runOptions
     return 0;
   } finally {
     await source.close?.();
+  }
+}
+
+/** The deployment's fan-in, as the functions read it (functions/config.ts). */
+function fanInFromEnv(): number {
+  const text = process.env.FANOUT_MERGE_FANIN?.trim();
+  if (!text) return MERGE_FAN_IN.default;
+  try {
+    return parseOptionValue(MERGE_FAN_IN, text) as number;
+  } catch (e) {
+    throw e instanceof OptionValueError ? new UsageError(`FANOUT_MERGE_FANIN ${e.problem}`) : e;
   }
 }
 

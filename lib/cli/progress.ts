@@ -1,12 +1,18 @@
 /**
- * Progress on stderr: a redrawn bar on a terminal, a plain line every few seconds
- * otherwise (logs, CI), nothing when quiet. Colour only on a terminal, never with NO_COLOR.
+ * Progress on stderr: on a terminal, a bar redrawn in place by cli-progress (its redraw
+ * timer, cursor handling and line-wrap control); otherwise (logs, CI) a plain line every
+ * few seconds, the final state printed once, which cli-progress's own non-terminal mode
+ * does not do (it prints on its timer, repeating unchanged lines). Nothing when quiet.
+ * Colour only on a terminal, never with NO_COLOR.
  */
+import { SingleBar } from 'cli-progress';
 import type { Progress } from '../local/run.ts';
 import { formatBytes, formatDuration } from '../core/units.ts';
 
+type Stream = NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean; columns?: number };
+
 export interface ProgressOptions {
-  stream: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean };
+  stream: Stream;
   tty: boolean;
   /** minimum time between redraws */
   intervalMs?: number;
@@ -22,35 +28,66 @@ const GREEN = '\x1b[32m';
 const DIM = '\x1b[2m';
 const RESET = '\x1b[0m';
 
-/** The bar itself and the redraw/line logic, shared by every kind of progress. */
+/** What every kind of progress shares: the bar, the terminal or plain-line drawing. */
 abstract class Bar<P> {
   private lastDraw = 0;
   private last?: P;
   /** the complete state has been written: a finish() without a terminal has nothing to add */
   private drewComplete = false;
-  private drawn = false;
+  private readonly terminal?: SingleBar;
+  private started = false;
   protected readonly colour: boolean;
 
   constructor(protected readonly opts: ProgressOptions) {
     this.colour = opts.colour ?? colourWanted(opts.tty);
+    if (opts.tty) {
+      const stream = opts.stream;
+      // cli-progress asks the stream whether it is a terminal; the caller has decided that.
+      const terminalStream = { write: (s: string) => stream.write(s), isTTY: true, columns: 'columns' in stream ? stream.columns : undefined };
+      this.terminal = new SingleBar({
+        stream: terminalStream as unknown as NodeJS.WritableStream,
+        format: (_options, _params, payload: { p: P }) => this.line(payload.p, Date.now()),
+        fps: 1000 / (opts.intervalMs || 100),
+        // The line is ours (counts, rate, ETA); the bar in it is this.bar().
+        hideCursor: false,
+        clearOnComplete: false,
+      });
+    }
   }
 
   protected abstract isComplete(p: P): boolean;
+  protected abstract counts(p: P): { done: number; total: number };
   abstract line(p: P, now: number): string;
 
   update(p: P): void {
     this.last = p;
+    if (this.terminal) {
+      const { done, total } = this.counts(p);
+      if (!this.started) {
+        this.started = true;
+        this.terminal.start(total, done, { p });
+      } else {
+        this.terminal.setTotal(total);
+        this.terminal.update(done, { p });
+      }
+      return;
+    }
     const now = Date.now();
-    const interval = this.opts.intervalMs ?? (this.opts.tty ? 100 : 2000);
+    const interval = this.opts.intervalMs ?? 2000;
     if (now - this.lastDraw < interval && !this.isComplete(p)) return;
     this.lastDraw = now;
-    this.draw(p, now);
+    this.drawLine(p, now);
   }
 
   /** Final state, and a newline so later output starts clean. */
   finish(): void {
-    if (this.last) this.draw(this.last, Date.now(), true);
-    if (this.drawn && this.opts.tty) this.opts.stream.write('\n');
+    if (this.terminal) {
+      if (this.started) this.terminal.stop();
+      return;
+    }
+    // Without a terminal every draw is a new line: the final state, already printed
+    // when it was reached, is not printed twice.
+    if (this.last && !this.drewComplete) this.drawLine(this.last, Date.now());
   }
 
   protected bar(frac: number, width = 24): string {
@@ -60,21 +97,19 @@ abstract class Bar<P> {
     return this.colour ? `[${GREEN}${done}${RESET}${DIM}${left}${RESET}]` : `[${done}${left}]`;
   }
 
-  private draw(p: P, now: number, final = false): void {
-    const text = this.line(p, now);
-    // Without a terminal every draw is a new line: the final state, already printed
-    // when it was reached, is not printed twice.
-    if (final && !this.opts.tty && this.drewComplete) return;
+  private drawLine(p: P, now: number): void {
     this.drewComplete = this.isComplete(p);
-    this.drawn = true;
-    if (this.opts.tty) this.opts.stream.write(`\r${text}\x1b[K`);
-    else this.opts.stream.write(`${text}\n`);
+    this.opts.stream.write(`${this.line(p, now)}\n`);
   }
 }
 
 export class ProgressBar extends Bar<Progress> {
   protected isComplete(p: Progress): boolean {
     return p.slicesDone >= p.slicesTotal;
+  }
+
+  protected counts(p: Progress) {
+    return { done: p.slicesDone, total: p.slicesTotal };
   }
 
   line(p: Progress, now: number): string {
@@ -101,6 +136,10 @@ export interface Count {
 export class CountBar extends Bar<Count> {
   protected isComplete(c: Count): boolean {
     return c.done >= c.total;
+  }
+
+  protected counts(c: Count) {
+    return { done: c.done, total: c.total };
   }
 
   line(c: Count, now: number): string {

@@ -6,14 +6,14 @@ import { buildReport, locateJob, writeReport } from '../report/index.ts';
 export interface ReportValues {
   out?: string;
   svg?: string;
-  'state-dir'?: string;
+  stateDir?: string;
   quiet?: boolean;
   json?: boolean;
 }
 
 export async function reportCommand(args: string[], values: ReportValues): Promise<number> {
   if (args.length !== 1) throw new UsageError('fanout report takes one result document, job id or s3:// location');
-  const data = await locateJob(args[0]!, { stateDir: resolve(values['state-dir'] ?? '.fanout') });
+  const data = await locateJob(args[0]!, { stateDir: resolve(values.stateDir ?? '.fanout') });
   const out = await buildReport(data);
   const html = values.out ?? (values.svg ? undefined : `fanout-report-${data.jobId}.html`);
   const written = await writeReport(out, { html, svgDir: values.svg });

@@ -16,11 +16,12 @@ import { failureOf, followJob, jobState, newestJobOf, type Uploaded, waitForJob 
 import { UsageError } from '../core/errors.ts';
 import type { ResultDocument } from '../core/job.ts';
 import { INPUT_PREFIX, jobPrefix } from '../job/keys.ts';
-import { optionsFromMetadata } from '../job/options.ts';
+import { cloudOptionNames, flagOf, type JobOptions, metadataFor, type OptionName, parseJobOptions } from '../job/options.ts';
 import { CountBar } from './progress.ts';
 import { summarize } from './summary.ts';
 
-export interface SubmitValues {
+/** As the command line parsed them: the job's options under their declared names, and submit's own. */
+export interface SubmitValues extends JobOptions {
   bucket?: string;
   stack?: string;
   key?: string;
@@ -28,18 +29,6 @@ export interface SubmitValues {
   json?: boolean;
   quiet?: boolean;
   progress?: boolean;
-  analysis?: string;
-  option?: string[];
-  format?: string;
-  dtype?: string;
-  'record-shape'?: string;
-  'header-bytes'?: string;
-  'frame-rows'?: string;
-  delimiter?: string;
-  'skip-header'?: boolean;
-  slices?: string;
-  'slice-bytes'?: string;
-  'on-bad-record'?: string;
 }
 
 export async function resolveBucket(values: { bucket?: string; stack?: string }): Promise<string> {
@@ -53,35 +42,11 @@ export async function resolveBucket(values: { bucket?: string; stack?: string })
   return bucketOfStack(stack);
 }
 
-/** The run options a user gave, as the object metadata the coordinator reads (x-amz-meta-fanout-*). */
-export function metadataFrom(values: SubmitValues, parseBytes: (s: string) => number | undefined): Record<string, string> {
-  if (values.slices !== undefined) throw new UsageError('--slices is for local runs; on AWS the slice count follows --slice-bytes');
-  const meta: Record<string, string> = {};
-  const plain: [keyof SubmitValues, string][] = [
-    ['analysis', 'analysis'],
-    ['format', 'format'],
-    ['dtype', 'dtype'],
-    ['record-shape', 'record-shape'],
-    ['header-bytes', 'header-bytes'],
-    ['frame-rows', 'frame-rows'],
-    ['delimiter', 'delimiter'],
-    ['on-bad-record', 'on-bad-record'],
-  ];
-  for (const [option, name] of plain) if (typeof values[option] === 'string') meta[`fanout-${name}`] = values[option] as string;
-  if (values['skip-header']) meta['fanout-skip-header'] = 'true';
-  if (values['slice-bytes'] !== undefined) {
-    const b = parseBytes(values['slice-bytes']);
-    if (b === undefined) throw new UsageError(`--slice-bytes takes a size such as 64MiB, not ${JSON.stringify(values['slice-bytes'])}`);
-    meta['fanout-slice-bytes'] = String(b);
-  }
-  for (const kv of values.option ?? []) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--option takes KEY=VALUE, not ${JSON.stringify(kv)}`);
-    meta[`fanout-option-${kv.slice(0, eq).toLowerCase()}`] = kv.slice(eq + 1);
-  }
+/** The job options a user gave, as the object metadata the coordinator reads (x-amz-meta-fanout-*). */
+export function metadataFrom(values: SubmitValues): Record<string, string> {
+  const given = Object.fromEntries(cloudOptionNames.filter((n) => values[n] !== undefined).map((n) => [n, values[n]]));
   // The coordinator would reject bad options after the upload: reject them before it.
-  optionsFromMetadata(meta, 'the options');
-  return meta;
+  return metadataFor(parseJobOptions(given, 'the options', (n) => flagOf(n as OptionName)));
 }
 
 /**
@@ -97,11 +62,11 @@ function progressFor(values: SubmitValues): CountBar | undefined {
   return !values.quiet && (tty || values.progress || !values.json) ? new CountBar({ stream: process.stderr, tty }) : undefined;
 }
 
-export async function submitCommand(args: string[], values: SubmitValues, parseBytes: (s: string) => number | undefined): Promise<number> {
+export async function submitCommand(args: string[], values: SubmitValues): Promise<number> {
   if (args.length !== 1) throw new UsageError('fanout submit takes exactly one input file');
   const path = args[0]!;
   quietSdk(values);
-  const metadata = metadataFrom(values, parseBytes);
+  const metadata = metadataFrom(values);
   const bucket = await resolveBucket(values);
   const key = values.key ?? `${INPUT_PREFIX}${basename(path)}`;
   if (!key.startsWith(INPUT_PREFIX)) throw new UsageError(`--key ${key}: uploads start a job only under ${INPUT_PREFIX}`);

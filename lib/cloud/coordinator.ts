@@ -16,7 +16,7 @@ import type { BlobStore, Invoker } from '../job/ports.ts';
 import { type CloudManifest, failedPointer, jobPointer, newManifest, pointedJob, readPointer, readStatus, reasonOf, writeManifest, writePointer, writeStatus } from '../job/documents.ts';
 import { levelPrefix, nodeKey, parseNodeKey, resultKey, resultKeyForInput } from '../job/keys.ts';
 import { inputIdentity, type InputObjects } from './inputs.ts';
-import { type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor } from '../job/options.ts';
+import { DEFAULT_CONCURRENCY, type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor } from '../job/options.ts';
 import { groupMembers, levelSizes } from './tree.ts';
 
 export interface CoordinatorDeps {
@@ -53,7 +53,11 @@ export function resolveAnalysis(name: string): Analysis {
   return analysis as Analysis;
 }
 
-export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurrency = 64): Promise<StartOutcome> {
+/**
+ * The job's `concurrency` option (deployment default, then the upload's metadata, then a
+ * direct invoke) is the one bound on worker invocations in flight: the invoker adds none.
+ */
+export async function startJob(deps: CoordinatorDeps, req: StartRequest): Promise<StartOutcome> {
   const now = deps.now ?? Date.now;
   const object = await deps.inputs.describe(req.bucket, req.key);
   // Deleted or replaced before we got here: the event of the replacement plans it.
@@ -61,6 +65,7 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurr
   const where = `s3://${req.bucket}/${req.key}`;
   try {
     const opts = mergeJobOptions(deps.defaults, optionsFromMetadata(object.metadata, where), req.options ?? {});
+    const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
     const name = opts.analysis ?? 'sum';
     const analysis = resolveAnalysis(name);
     const source = deps.inputs.open(object, 1 << 20);
@@ -73,12 +78,12 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest, concurr
       await writePointer(deps.store, jobPointer(manifest));
       await forEachLimit(
         Array.from({ length: spec.sliceCount }, (_, i) => i),
-        opts.concurrency ?? concurrency,
+        concurrency,
         (index) => deps.invoker.invoke({ jobId: spec.id, index }),
       );
       return { outcome: 'started', jobId: spec.id, slices: spec.sliceCount, invoked: spec.sliceCount };
     }
-    return await restartJob(deps, manifest, opts.concurrency ?? concurrency);
+    return await restartJob(deps, manifest, concurrency);
   } catch (e) {
     if (e instanceof UsageError || e instanceof InputError) {
       // No job id exists before planning succeeds: the pointer is where the user looks.

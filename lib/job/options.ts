@@ -1,80 +1,357 @@
 /**
- * Job options of the cloud pipeline: defaults (from the deployment) overlaid with the
- * uploaded object's user metadata (`x-amz-meta-fanout-<option>`) and, for a direct
- * invoke, the options it names. Every layer is validated: a typo in metadata fails the
- * job with a message that names the option, instead of being silently ignored.
+ * Every job option, declared once: its name, CLI flag, S3 metadata name, type, unit,
+ * default, range, help, and where it applies (a local run, a cloud job, or both).
+ *
+ * Everything else is derived from JOB_OPTIONS: the zod schema that validates a direct
+ * invoke, FANOUT_DEFAULTS and the CDK construct's `defaults`; the parsing of S3 user
+ * metadata (`x-amz-meta-fanout-<option>`); the fanout command's flags and their help
+ * (lib/cli/commands.ts); `fanout dev`'s job defaults; the construct's `FanoutDefaults`
+ * type; `cdk/app.ts`'s context keys; and the option tables in README.md
+ * (`npm run docs:options`, checked by test/cli/option-docs.test.ts).
+ *
+ * One value syntax everywhere: `64MiB` is a size on the command line, in metadata and in
+ * JSON alike, and a value that does not parse is echoed back with what is accepted.
+ * Cloud options are layered: deployment defaults, then the upload's metadata, then a
+ * direct invoke's options; every layer is validated, so a typo fails the job with a
+ * message naming the option instead of being silently ignored.
  */
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { UsageError } from '../core/errors.ts';
 import type { PlanOptions } from '../core/plan.ts';
+import { parseByteSize } from '../core/units.ts';
 
-// zod/mini (a fraction of zod's size in the worker bundle) ships without messages: every
-// issue would read "Invalid input". These errors are read by someone who mistyped an
-// option, so the English messages are installed (for events.ts too, which imports this).
+// zod/mini (a fraction of zod's size in the worker bundle) ships without messages. Ours
+// are written by the parsers below; the English ones cover the events (events.ts).
 z.config(en());
 
-const positiveInt = z.pipe(z.coerce.number(), z.int().check(z.minimum(1)));
-const nonEmpty = z.string().check(z.minLength(1));
+export type OptionKind = 'int' | 'bytes' | 'enum' | 'string' | 'boolean' | 'shape' | 'map';
+/** where an option means something: `fanout run` (and plan), a cloud job, or both */
+export type Applies = 'local' | 'cloud' | 'both';
 
-// Metadata gives strings ("50,100"), a direct invoke may give an array: the string is
-// parsed first, so that a malformed one gets its own message.
-const shape = z.pipe(
-  z.transform((v: unknown, payload) => {
-    if (typeof v !== 'string') return v;
-    const parts = v.split(/[,x]/).map((p) => p.trim());
-    if (parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) {
-      payload.issues.push({ code: 'custom', message: 'takes positive integers such as 50,100', input: v });
+export interface OptionSpec {
+  kind: OptionKind;
+  /** the flag when it is not `--<kebab-case name>` */
+  flag?: string;
+  /** the placeholder of the value in help: N, B, NAME, ... (an enum's is its values; a boolean has none) */
+  valueName?: string;
+  /** enum: the accepted values */
+  values?: readonly string[];
+  /** int and bytes: inclusive bounds (default: at least 1, no maximum) */
+  min?: number;
+  max?: number;
+  /** what a number counts, for the docs: rows, bytes, slices, ... */
+  unit?: string;
+  /** the value a job gets when no layer sets it */
+  default?: unknown;
+  /** the default in words, when it is computed rather than a constant */
+  defaultText?: string;
+  help: string;
+  applies: Applies;
+  /** the heading it is listed under in --help */
+  group?: 'analysis' | 'input' | 'slicing';
+}
+
+const MiB = 1024 * 1024;
+
+export const JOB_OPTIONS = {
+  analysis: {
+    kind: 'string',
+    valueName: 'NAME|PATH',
+    default: 'sum',
+    help: 'sum, stats, row-sums, mean-structure, rg, or a module made with defineAnalysis() (on AWS: a built-in or the bundled analysis, by name)',
+    applies: 'both',
+    group: 'analysis',
+  },
+  options: { kind: 'map', flag: '--option', valueName: 'KEY=VALUE', help: 'an option passed to the analysis as ctx.options (repeatable)', applies: 'both', group: 'analysis' },
+  frameRows: { kind: 'int', valueName: 'N', unit: 'rows', help: 'rows per frame, for row-sums on text, raw or 2-D inputs', applies: 'both', group: 'analysis' },
+  format: {
+    kind: 'enum',
+    values: ['auto', 'text', 'npy', 'raw', 'dcd'],
+    default: 'auto',
+    help: 'auto recognizes .npy and DCD by their magic, anything else is text',
+    applies: 'both',
+    group: 'input',
+  },
+  dtype: { kind: 'string', valueName: 'T', help: "raw: element type in numpy's names: f8, <f4, >i2, u1, ...", applies: 'both', group: 'input' },
+  recordShape: { kind: 'shape', valueName: 'A,B', help: 'raw: the shape of one record, e.g. 50,100 for a frame of 50 rows of 100', applies: 'both', group: 'input' },
+  headerBytes: { kind: 'int', valueName: 'N', min: 0, unit: 'bytes', help: 'raw: bytes to skip at the start', applies: 'both', group: 'input' },
+  delimiter: { kind: 'string', valueName: 'D', defaultText: 'detected', help: 'text: "," "tab" ";" "whitespace" ...', applies: 'both', group: 'input' },
+  skipHeader: { kind: 'boolean', default: false, help: 'text: the first non-comment line is a header', applies: 'both', group: 'input' },
+  onBadRecord: {
+    kind: 'enum',
+    values: ['fail', 'skip'],
+    default: 'fail',
+    help: 'skip leaves bad lines out, counts them in `skipped` and shows the first few in `skippedExamples`',
+    applies: 'both',
+    group: 'input',
+  },
+  slices: {
+    kind: 'int',
+    valueName: 'N',
+    unit: 'slices',
+    defaultText: '16 slices of 1 to 64 MiB (more for inputs over 1 GiB), whatever --workers says',
+    help: 'how many slices to cut the input into (on AWS the count follows --slice-bytes)',
+    applies: 'local',
+    group: 'slicing',
+  },
+  sliceBytes: {
+    kind: 'bytes',
+    valueName: 'B',
+    unit: 'bytes',
+    default: 64 * MiB,
+    defaultText: '64 MiB on AWS; locally --slices decides',
+    help: 'bytes per slice, instead of --slices (takes 64MiB, 1G, ...)',
+    applies: 'both',
+    group: 'slicing',
+  },
+  maxSlices: {
+    kind: 'int',
+    valueName: 'N',
+    unit: 'slices',
+    default: 10_000,
+    help: 'the most slices a job is cut into: slices grow beyond --slice-bytes to stay under it',
+    applies: 'cloud',
+    group: 'slicing',
+  },
+  // Lambda's default concurrency quota of an account is 1000.
+  concurrency: { kind: 'int', valueName: 'N', unit: 'invocations', max: 1000, default: 32, help: 'worker invocations in flight while the job starts', applies: 'cloud', group: 'slicing' },
+  workers: { kind: 'int', valueName: 'N', unit: 'threads', defaultText: 'the available parallelism', help: 'worker threads', applies: 'local', group: 'slicing' },
+  stateDir: { kind: 'string', valueName: 'DIR', default: '.fanout', help: 'where partials are kept for resuming', applies: 'local', group: 'slicing' },
+} as const satisfies Record<string, OptionSpec>;
+
+/**
+ * The merge tree's fan-in: a setting of the deployment (FANOUT_MERGE_FANIN, the construct's
+ * `mergeFanIn`, `fanout plan|dev --fanin`), not of a job. A merge group is listed with one
+ * ListObjectsV2 call, which returns at most 1000 keys.
+ */
+export const MERGE_FAN_IN = {
+  kind: 'int',
+  flag: '--fanin',
+  valueName: 'G',
+  unit: 'partials',
+  min: 2,
+  max: 1000,
+  default: 32,
+  help: 'partials per merge-tree node; the functions read it from FANOUT_MERGE_FANIN',
+  applies: 'cloud',
+  group: 'slicing',
+} as const satisfies OptionSpec;
+
+export type OptionName = keyof typeof JOB_OPTIONS;
+type Specs = typeof JOB_OPTIONS;
+
+/** The TypeScript type of an option's value, read off its declaration. */
+export type ValueOf<S> = S extends { kind: 'int' | 'bytes' }
+  ? number
+  : S extends { kind: 'enum'; values: readonly (infer V)[] }
+    ? V
+    : S extends { kind: 'boolean' }
+      ? boolean
+      : S extends { kind: 'shape' }
+        ? number[]
+        : S extends { kind: 'map' }
+          ? Record<string, string>
+          : string;
+
+type NamesFor<A extends Applies> = { [K in OptionName]: Specs[K]['applies'] extends A | 'both' ? K : never }[OptionName];
+
+/** The options of a cloud job: what metadata, FANOUT_DEFAULTS, a direct invoke and the construct's `defaults` may set. */
+export type JobOptions = { [K in NamesFor<'cloud'>]?: ValueOf<Specs[K]> };
+/** The options of a local run, as the CLI parsed them. */
+export type LocalOptions = { [K in NamesFor<'local'>]?: ValueOf<Specs[K]> };
+
+export const optionNames = Object.keys(JOB_OPTIONS) as OptionName[];
+export const appliesTo = (name: OptionName, where: 'local' | 'cloud'): boolean => {
+  const a: Applies = JOB_OPTIONS[name].applies;
+  return a === 'both' || a === where;
+};
+export const cloudOptionNames = optionNames.filter((n) => appliesTo(n, 'cloud')) as NamesFor<'cloud'>[];
+export const localOptionNames = optionNames.filter((n) => appliesTo(n, 'local')) as NamesFor<'local'>[];
+
+export const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export const flagOf = (name: OptionName): string => (JOB_OPTIONS[name] as OptionSpec).flag ?? `--${kebab(name)}`;
+
+const METADATA_PREFIX = 'fanout-';
+const OPTION_PREFIX = 'fanout-option-';
+/** The S3 user-metadata name (S3 lower-cases them, hence kebab-case); `options` is a prefix. */
+export const metadataOf = (name: OptionName): string => (JOB_OPTIONS[name].kind === 'map' ? `${OPTION_PREFIX}<key>` : `${METADATA_PREFIX}${kebab(name)}`);
+
+/** The declared constant default, where there is one. */
+export function defaultOf<K extends OptionName>(name: K): ValueOf<Specs[K]> | undefined {
+  return (JOB_OPTIONS[name] as OptionSpec).default as ValueOf<Specs[K]> | undefined;
+}
+
+export const DEFAULT_SLICE_BYTES = defaultOf('sliceBytes')!;
+export const DEFAULT_MAX_SLICES = defaultOf('maxSlices')!;
+export const DEFAULT_CONCURRENCY = defaultOf('concurrency')!;
+export const DEFAULT_MERGE_FAN_IN = MERGE_FAN_IN.default;
+
+/** The placeholder of an option's value in help and docs: N, B, auto|text|npy|raw|dcd. */
+export function valueNameOf(spec: OptionSpec): string | undefined {
+  if (spec.kind === 'boolean') return undefined;
+  return spec.kind === 'enum' ? spec.values!.join('|') : (spec.valueName ?? 'VALUE');
+}
+
+const binaryUnits: [number, string][] = [
+  [2 ** 40, 'TiB'],
+  [2 ** 30, 'GiB'],
+  [2 ** 20, 'MiB'],
+  [2 ** 10, 'KiB'],
+];
+
+/** The default as help and the README show it: `64 MiB`, `32`, `auto`, or its words. */
+export function defaultDoc(spec: OptionSpec): string | undefined {
+  if (spec.defaultText !== undefined) return spec.defaultText;
+  const d = spec.default;
+  if (d === undefined || d === false) return undefined;
+  if (spec.kind === 'bytes' && typeof d === 'number') {
+    const unit = binaryUnits.find(([size]) => d % size === 0);
+    if (unit) return `${d / unit[0]} ${unit[1]}`;
+  }
+  return typeof d === 'number' ? d.toLocaleString('en-US') : String(d);
+}
+
+/** The range where it is not just "a positive integer": `0 or more`, `2 to 1000`. */
+export function rangeDoc(spec: OptionSpec): string | undefined {
+  if (spec.kind !== 'int' && spec.kind !== 'bytes') return undefined;
+  const min = spec.min ?? 1;
+  if (spec.max !== undefined) return `${min} to ${spec.max.toLocaleString('en-US')}`;
+  return min === 1 ? undefined : `${min} or more`;
+}
+
+// --- values -------------------------------------------------------------------------
+
+/** A value that does not parse: `problem` says what is accepted and echoes what was given. */
+export class OptionValueError extends UsageError {
+  override name = 'OptionValueError';
+  constructor(readonly problem: string) {
+    super(problem);
+  }
+}
+
+const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' ? JSON.stringify(v) : String(v));
+const either = (values: readonly string[]): string => (values.length === 1 ? values[0]! : `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`);
+
+/** "of at least 1", "from 2 to 1000" */
+export function rangeText(spec: Pick<OptionSpec, 'min' | 'max'>): string {
+  const min = spec.min ?? 1;
+  return spec.max === undefined ? `of at least ${min}` : `from ${min} to ${spec.max}`;
+}
+
+/** What the option accepts, as a predicate: "takes an integer from 2 to 1000". */
+export function acceptsText(spec: OptionSpec): string {
+  switch (spec.kind) {
+    case 'int':
+      return `takes an integer ${rangeText(spec)}`;
+    case 'bytes':
+      return 'takes a size such as 1048576, 64MiB or 1G';
+    case 'enum':
+      return `must be ${either(spec.values!)}`;
+    case 'boolean':
+      return 'must be true or false';
+    case 'shape':
+      return 'takes positive integers such as 50,100';
+    case 'map':
+      return 'takes KEY=VALUE';
+    case 'string':
+      return 'takes a non-empty value';
+  }
+}
+
+function intIn(spec: Pick<OptionSpec, 'min' | 'max'>, v: unknown): number | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : NaN;
+  return Number.isSafeInteger(n) && n >= (spec.min ?? 1) && n <= (spec.max ?? Number.MAX_SAFE_INTEGER) ? n : undefined;
+}
+
+/**
+ * Parses one value of an option, from text (command line, metadata, context) or from
+ * JSON (a direct invoke, FANOUT_DEFAULTS, the construct). Throws OptionValueError with
+ * the accepted syntax and the value given.
+ */
+export function parseOptionValue(spec: OptionSpec, v: unknown): unknown {
+  const fail = (): never => {
+    throw new OptionValueError(`${acceptsText(spec)}, not ${shown(v)}`);
+  };
+  switch (spec.kind) {
+    case 'int':
+      return intIn(spec, v) ?? fail();
+    case 'bytes': {
+      const n = typeof v === 'string' ? parseByteSize(v) : v;
+      if (typeof n === 'number' && Number.isSafeInteger(n) && n >= (spec.min ?? 1) && n <= (spec.max ?? Number.MAX_SAFE_INTEGER)) return n;
+      return fail();
+    }
+    case 'enum':
+      return typeof v === 'string' && spec.values!.includes(v) ? v : fail();
+    case 'boolean':
+      if (typeof v === 'boolean') return v;
+      return v === 'true' ? true : v === 'false' ? false : fail();
+    case 'shape': {
+      const parts = typeof v === 'string' ? v.split(/[,x]/).map((p) => p.trim()) : Array.isArray(v) ? v : [];
+      const dims = parts.map((p) => intIn({ min: 1 }, p));
+      return dims.length > 0 && dims.every((d) => d !== undefined) ? dims : fail();
+    }
+    case 'map':
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) return fail();
+      return { ...(v as Record<string, string>) };
+    case 'string':
+      return typeof v === 'string' && v.length > 0 ? v : fail();
+  }
+}
+
+/** A value as metadata or context text: the inverse of parseOptionValue for text. */
+export function formatOptionValue(spec: OptionSpec, v: unknown): string {
+  return spec.kind === 'shape' ? (v as number[]).join(',') : String(v);
+}
+
+/** One `--option KEY=VALUE`. */
+export function parseKeyValue(text: string): [string, string] {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new OptionValueError(`takes KEY=VALUE, not ${JSON.stringify(text)}`);
+  return [text.slice(0, eq), text.slice(eq + 1)];
+}
+
+// --- the schema ---------------------------------------------------------------------
+
+function fieldSchema(spec: OptionSpec) {
+  return z.transform((v: unknown, payload) => {
+    try {
+      return parseOptionValue(spec, v);
+    } catch (e) {
+      if (!(e instanceof OptionValueError)) throw e;
+      payload.issues.push({ code: 'custom', message: e.problem, input: v });
       return z.NEVER;
     }
-    return parts.map(Number);
-  }),
-  z.array(positiveInt).check(z.minLength(1)),
-);
+  });
+}
 
-export const jobOptionsSchema = z.partial(
-  z.strictObject({
-    analysis: nonEmpty,
-    /** free-form analysis options (metadata `fanout-option-<key>`) */
-    options: z.record(z.string(), z.string()),
-    frameRows: positiveInt,
-    sliceBytes: positiveInt,
-    maxSlices: positiveInt,
-    delimiter: nonEmpty,
-    skipHeader: z.union([z.boolean(), z.pipe(z.enum(['true', 'false']), z.transform((s) => s === 'true'))]),
-    format: z.enum(['auto', 'text', 'npy', 'raw', 'dcd']),
-    dtype: nonEmpty,
-    recordShape: shape,
-    headerBytes: z.pipe(z.coerce.number(), z.int().check(z.minimum(0))),
-    onBadRecord: z.enum(['fail', 'skip']),
-    concurrency: positiveInt,
-  }),
-);
+/** Strict: an unknown option is an error, not something silently ignored. */
+export const jobOptionsSchema = z.partial(z.strictObject(Object.fromEntries(cloudOptionNames.map((n) => [n, fieldSchema(JOB_OPTIONS[n])])))) as unknown as z.ZodMiniType<JobOptions, unknown>;
 
-export type JobOptions = z.output<typeof jobOptionsSchema>;
-
-/** The built-in default: 64 MiB slices, at most 10,000 of them. */
-export const DEFAULT_SLICE_BYTES = 64 * 1024 * 1024;
-export const DEFAULT_MAX_SLICES = 10_000;
-
-export function parseJobOptions(value: unknown, where: string): JobOptions {
+/**
+ * Validates options given as an object (a direct invoke, FANOUT_DEFAULTS, the construct's
+ * defaults, parsed flags). `nameOf` names an option as the user wrote it (a flag, a
+ * metadata name); by default its camelCase name.
+ */
+export function parseJobOptions(value: unknown, where: string, nameOf: (name: string) => string = (n) => n): JobOptions {
   const r = jobOptionsSchema.safeParse(value);
   if (!r.success) {
-    const problems = r.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');
-    throw new UsageError(`${where}: invalid fanout options: ${problems}`);
+    const problems = r.error.issues.map((i) => {
+      if (i.code === 'unrecognized_keys') return `unknown option${i.keys.length > 1 ? 's' : ''} ${i.keys.map(nameOf).join(', ')} (known: ${cloudOptionNames.map(nameOf).join(', ')})`;
+      const [first] = i.path;
+      return first === undefined ? i.message : `${nameOf(String(first))} ${i.message}`;
+    });
+    throw new UsageError(`${where}: invalid fanout options: ${problems.join('; ')}`);
   }
   return r.data;
 }
 
-const METADATA_PREFIX = 'fanout-';
-const OPTION_PREFIX = 'fanout-option-';
-
-const kebabToCamel = (s: string): string => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const byMetadataName = new Map(cloudOptionNames.filter((n) => JOB_OPTIONS[n].kind !== 'map').map((n) => [metadataOf(n), n]));
 
 /**
- * Options from S3 user metadata. S3 lower-cases metadata names, so they are kebab-case:
- * `fanout-frame-rows` sets frameRows, `fanout-option-ddof` sets the analysis option ddof.
- * Metadata not starting with `fanout-` belongs to someone else and is left alone.
+ * Options from S3 user metadata: `fanout-frame-rows` sets frameRows, `fanout-option-ddof`
+ * sets the analysis option ddof. Metadata not starting with `fanout-` belongs to someone
+ * else and is left alone; an error names the metadata as the user wrote it.
  */
 export function optionsFromMetadata(metadata: Record<string, string> | undefined, where: string): JobOptions {
   const raw: Record<string, unknown> = {};
@@ -82,10 +359,22 @@ export function optionsFromMetadata(metadata: Record<string, string> | undefined
   for (const [name, value] of Object.entries(metadata ?? {})) {
     const key = name.toLowerCase();
     if (key.startsWith(OPTION_PREFIX)) analysisOptions[key.slice(OPTION_PREFIX.length)] = value;
-    else if (key.startsWith(METADATA_PREFIX)) raw[kebabToCamel(key.slice(METADATA_PREFIX.length))] = value;
+    else if (key.startsWith(METADATA_PREFIX)) raw[byMetadataName.get(key) ?? key] = value;
   }
   if (Object.keys(analysisOptions).length > 0) raw.options = analysisOptions;
-  return parseJobOptions(raw, `${where} (x-amz-meta-fanout-* metadata)`);
+  return parseJobOptions(raw, `${where} (x-amz-meta-fanout-* metadata)`, (n) => (n in JOB_OPTIONS ? metadataOf(n as OptionName) : n));
+}
+
+/** The metadata that carries these options: what `fanout submit` attaches to an upload. */
+export function metadataFor(opts: JobOptions): Record<string, string> {
+  const meta: Record<string, string> = {};
+  for (const name of cloudOptionNames) {
+    const v = opts[name];
+    if (v === undefined) continue;
+    if (name === 'options') for (const [k, x] of Object.entries(v as Record<string, string>)) meta[`${OPTION_PREFIX}${k.toLowerCase()}`] = x;
+    else meta[metadataOf(name)] = formatOptionValue(JOB_OPTIONS[name], v);
+  }
+  return meta;
 }
 
 /** Later layers win; analysis options merge key by key. */
@@ -99,20 +388,22 @@ export function mergeJobOptions(...layers: JobOptions[]): JobOptions {
   return out;
 }
 
-/** The planner's options: the slice count is sliceBytes-based, capped at maxSlices. */
+/** The planner's options for a cloud job: the slice count is sliceBytes-based, capped at maxSlices. */
 export function planOptionsFor(opts: JobOptions, inputBytes: number): PlanOptions {
-  const sliceBytes = opts.sliceBytes ?? DEFAULT_SLICE_BYTES;
-  const maxSlices = opts.maxSlices ?? DEFAULT_MAX_SLICES;
-  const slices = Math.max(1, Math.min(maxSlices, Math.ceil(inputBytes / sliceBytes)));
   return {
-    format: opts.format ?? 'auto',
+    format: opts.format ?? defaultOf('format'),
     dtype: opts.dtype,
     recordShape: opts.recordShape,
     headerBytes: opts.headerBytes,
     frameRows: opts.frameRows,
     delimiter: opts.delimiter,
-    skipHeader: opts.skipHeader ?? false,
-    slices,
-    onBadRecord: opts.onBadRecord ?? 'fail',
+    skipHeader: opts.skipHeader ?? defaultOf('skipHeader'),
+    slices: cloudSliceCount(inputBytes, opts.sliceBytes, opts.maxSlices),
+    onBadRecord: opts.onBadRecord ?? defaultOf('onBadRecord'),
   };
+}
+
+/** How many slices a cloud job cuts an input of this size into (`fanout plan` shows the same). */
+export function cloudSliceCount(inputBytes: number, sliceBytes = DEFAULT_SLICE_BYTES, maxSlices = DEFAULT_MAX_SLICES): number {
+  return Math.max(1, Math.min(maxSlices, Math.ceil(inputBytes / sliceBytes)));
 }

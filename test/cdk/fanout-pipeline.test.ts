@@ -293,7 +293,27 @@ describe('FanoutPipeline', () => {
       const s = new Stack(new App(), 'Bad');
       expect(() => new FanoutPipeline(s, 'P', { defaults: { frameRows: -3 } })).toThrow(/frameRows/);
       expect(() => new FanoutPipeline(s, 'Q', { defaults: { bogus: 1 } as FanoutDefaults })).toThrow(/bogus|unrecognized/i);
-      expect(() => new FanoutPipeline(s, 'R', { mergeFanIn: 1 })).toThrow(/mergeFanIn/);
+      expect(() => new FanoutPipeline(s, 'R', { mergeFanIn: 1 })).toThrow(/R: mergeFanIn takes an integer from 2 to 1000, not 1/);
+    });
+
+    // No bundling: these only look at what the construct makes of its props.
+    const unbundled = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const environment = (p: FanoutPipeline) => Stack.of(p).resolve((p.coordinator.node.defaultChild as CfnFunction).environment) as { variables: Record<string, string> };
+
+    it("takes every format the readers take as a default, 'dcd' included", () => {
+      const defaults: FanoutDefaults = { format: 'dcd', sliceBytes: 1 << 20, concurrency: 200 };
+      const p = new FanoutPipeline(new Stack(unbundled(), 'Dcd'), 'P', { defaults });
+      expect(JSON.parse(environment(p).variables.FANOUT_DEFAULTS!)).toEqual(defaults);
+    });
+
+    it('reads every cloud option and the fan-in from the app context, in the syntax metadata takes', async () => {
+      const { buildApp } = await import('../../cdk/app.ts');
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [], sliceBytes: '16MiB', format: 'dcd', frameRows: '50', options: '{"ddof":"1"}', mergeFanIn: '16' } });
+      const { stack } = buildApp(app);
+      const env = environment(stack.pipeline).variables;
+      expect(JSON.parse(env.FANOUT_DEFAULTS!)).toEqual({ sliceBytes: 16 << 20, format: 'dcd', frameRows: 50, options: { ddof: '1' } });
+      expect(env.FANOUT_MERGE_FANIN).toBe('16');
+      expect(() => buildApp(new App({ context: { 'aws:cdk:bundling-stacks': [], sliceBytes: 'lots' } }))).toThrow(/-c sliceBytes takes a size such as 1048576, 64MiB or 1G, not "lots"/);
     });
   });
 });

@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_FANIN } from '../../lib/cli/plan-command.ts';
 import { startJob } from '../../lib/cloud/coordinator.ts';
+import { DEFAULT_MERGE_FAN_IN } from '../../lib/job/options.ts';
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
 import { python } from '../helpers/python.ts';
 import { CountingStore, MemoryInputs } from '../cloud/fakes.ts';
@@ -47,7 +47,7 @@ describe('fanout plan', () => {
     inputs.add('b', 'input/data.csv', readFileSync(csv));
     const invoked: number[] = [];
     const start = await startJob(
-      { store, inputs, invoker: { invoke: async (t) => void invoked.push(t.index) }, defaults: { sliceBytes: 8192 }, fanin: DEFAULT_FANIN },
+      { store, inputs, invoker: { invoke: async (t) => void invoked.push(t.index) }, defaults: { sliceBytes: 8192 }, fanin: DEFAULT_MERGE_FAN_IN },
       { bucket: 'b', key: 'input/data.csv' },
     );
     expect(start).toMatchObject({ outcome: 'started', slices: p.cloud.slices });
@@ -77,11 +77,5 @@ describe('fanout plan', () => {
     const none = fanout(['plan']);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/one input file, an s3:\/\/ object, or --bytes N/);
-  });
-
-  it('uses the merge fan-in the deployed functions default to', async () => {
-    process.env.BUCKET_NAME ??= 'plan-test';
-    const { DEFAULT_MERGE_FANIN } = await import('../../functions/config.ts');
-    expect(DEFAULT_FANIN).toBe(DEFAULT_MERGE_FANIN);
   });
 });

@@ -30,13 +30,19 @@ describe('ProgressBar', () => {
     expect(out[1]).toContain('4/5 slices');
   });
 
-  it('redraws one line on a terminal and ends it with a newline', () => {
+  it('redraws one line on a terminal (cli-progress) and ends it with a newline', () => {
     const { out, stream } = sink();
     const bar = new ProgressBar({ stream, tty: true, intervalMs: 0, colour: false });
     for (let i = 0; i <= 3; i++) bar.update(progress(i));
     bar.finish();
-    expect(out.slice(0, -1).every((s) => s.startsWith('\r') && !s.includes('\n'))).toBe(true);
-    expect(out[out.length - 1]).toBe('\n');
+    const text = out.join('');
+    // every line is drawn from column 1 and cleared to its end; no newline until the end
+    expect(text.indexOf('\n')).toBe(text.length - 1);
+    const lines = text.split('\x1b[1G').slice(1);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines[0]).toMatch(/^\[-{24}\] 0\/3 slices/);
+    expect(lines[lines.length - 1]).toMatch(/^\[#{24}\] 3\/3 slices .*ETA 0:00/);
+    expect(lines.every((l) => l.includes('\x1b[0K'))).toBe(true);
   });
 });
 
@@ -52,11 +58,16 @@ describe('colour', () => {
 
   it('colours the bar only when asked', () => {
     const { out, stream } = sink();
-    new CountBar({ stream, tty: true, colour: true, intervalMs: 0 }).update({ label: 'upload', done: 5, total: 10, startedAt: Date.now() - 1000, unit: 'bytes' });
-    expect(out[0]).toContain('\x1b[32m');
+    const coloured = new CountBar({ stream, tty: true, colour: true, intervalMs: 0 });
+    coloured.update({ label: 'upload', done: 5, total: 10, startedAt: Date.now() - 1000, unit: 'bytes' });
+    coloured.finish();
+    expect(out.join('')).toContain('\x1b[32m');
     const plain = sink();
-    new CountBar({ stream: plain.stream, tty: true, colour: false, intervalMs: 0 }).update({ label: 'job', done: 2, total: 8, startedAt: Date.now() - 1000, unit: 'partials' });
-    expect(plain.out[0]).toBe(`\rjob [${'#'.repeat(6)}${'-'.repeat(18)}] 2/8 partials  ETA 0:03\x1b[K`);
+    const bar = new CountBar({ stream: plain.stream, tty: true, colour: false, intervalMs: 0 });
+    bar.update({ label: 'job', done: 2, total: 8, startedAt: Date.now() - 1000, unit: 'partials' });
+    bar.finish();
+    expect(plain.out.join('')).toContain(`\x1b[1Gjob [${'#'.repeat(6)}${'-'.repeat(18)}] 2/8 partials  ETA 0:03\x1b[0K`);
+    expect(plain.out.join('')).not.toContain('\x1b[32m');
   });
 });
 

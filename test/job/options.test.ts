@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../lib/core/errors.ts';
 import { directInvokeSchema, EventValidationError, parseEvent, s3EventSchema, sliceTaskSchema, sqsEventSchema } from '../../lib/cloud/events.ts';
-import { mergeJobOptions, optionsFromMetadata, parseJobOptions, planOptionsFor } from '../../lib/job/options.ts';
+import { type JobOptions, mergeJobOptions, metadataFor, optionsFromMetadata, parseJobOptions, planOptionsFor } from '../../lib/job/options.ts';
 
 describe('job options', () => {
   it('reads kebab-case metadata into typed options, analysis options apart', () => {
@@ -25,19 +25,49 @@ describe('job options', () => {
   });
 
   it.each([
-    [{ 'fanout-frame-row': '50' }, /s3:\/\/b\/k \(x-amz-meta-fanout-\* metadata\): invalid fanout options: .*frameRow/],
-    [{ 'fanout-frame-rows': 'abc' }, /frameRows: /],
-    [{ 'fanout-frame-rows': '0' }, /frameRows: .*1/],
-    [{ 'fanout-frame-rows': '2.5' }, /frameRows: /],
-    [{ 'fanout-skip-header': 'yes' }, /skipHeader: /],
-    [{ 'fanout-format': 'parquet' }, /format: .*dcd/],
-    [{ 'fanout-record-shape': '50,-1' }, /recordShape: takes positive integers such as 50,100/],
-    [{ 'fanout-analysis': '' }, /analysis: /],
-    [{ 'fanout-on-bad-record': 'ignore' }, /onBadRecord: .*skip/],
-  ])('refuses %o with a message naming the option', (metadata, message) => {
+    [{ 'fanout-frame-row': '50' }, /^s3:\/\/b\/k \(x-amz-meta-fanout-\* metadata\): invalid fanout options: unknown option fanout-frame-row \(known: .*fanout-frame-rows/],
+    [{ 'fanout-frame-rows': 'abc' }, /fanout-frame-rows takes an integer of at least 1, not "abc"$/],
+    [{ 'fanout-frame-rows': '0' }, /fanout-frame-rows takes an integer of at least 1, not "0"/],
+    [{ 'fanout-frame-rows': '2.5' }, /fanout-frame-rows takes an integer of at least 1, not "2\.5"/],
+    [{ 'fanout-skip-header': 'yes' }, /fanout-skip-header must be true or false, not "yes"/],
+    [{ 'fanout-format': 'parquet' }, /fanout-format must be auto, text, npy, raw or dcd, not "parquet"/],
+    [{ 'fanout-record-shape': '50,-1' }, /fanout-record-shape takes positive integers such as 50,100, not "50,-1"/],
+    [{ 'fanout-analysis': '' }, /fanout-analysis takes a non-empty value, not ""/],
+    [{ 'fanout-on-bad-record': 'ignore' }, /fanout-on-bad-record must be fail or skip, not "ignore"/],
+    [{ 'fanout-slice-bytes': 'abc' }, /fanout-slice-bytes takes a size such as 1048576, 64MiB or 1G, not "abc"/],
+    [{ 'fanout-slice-bytes': '-3' }, /fanout-slice-bytes takes a size .*, not "-3"/],
+    [{ 'fanout-concurrency': '5000' }, /fanout-concurrency takes an integer from 1 to 1000, not "5000"/],
+  ])('refuses %o with a message naming the option and echoing the value', (metadata, message) => {
     const run = (): unknown => optionsFromMetadata(metadata, 's3://b/k');
     expect(run).toThrow(UsageError);
     expect(run).toThrow(message);
+  });
+
+  it('takes sizes with units in metadata as on the command line', () => {
+    expect(optionsFromMetadata({ 'fanout-slice-bytes': '1MiB' }, 'k')).toEqual({ sliceBytes: 1 << 20 });
+    expect(optionsFromMetadata({ 'fanout-slice-bytes': '64M', 'fanout-max-slices': '7' }, 'k')).toEqual({ sliceBytes: 64 << 20, maxSlices: 7 });
+    expect(optionsFromMetadata({ 'fanout-slice-bytes': '4096' }, 'k')).toEqual({ sliceBytes: 4096 });
+  });
+
+  it('writes metadata that reads back as the same options', () => {
+    const opts: JobOptions = { analysis: 'stats', sliceBytes: 3 << 20, recordShape: [50, 100], skipHeader: true, format: 'dcd', concurrency: 100, options: { Ddof: '1' } };
+    const meta = metadataFor(opts);
+    expect(meta).toEqual({
+      'fanout-analysis': 'stats',
+      'fanout-slice-bytes': String(3 << 20),
+      'fanout-record-shape': '50,100',
+      'fanout-skip-header': 'true',
+      'fanout-format': 'dcd',
+      'fanout-concurrency': '100',
+      'fanout-option-ddof': '1',
+    });
+    expect(optionsFromMetadata(meta, 'k')).toEqual({ ...opts, options: { ddof: '1' } });
+  });
+
+  it('refuses a bad value in a direct invoke or the deployment defaults by its JSON name', () => {
+    expect(() => parseJobOptions({ sliceBytes: -3 }, 'FANOUT_DEFAULTS')).toThrow(/^FANOUT_DEFAULTS: invalid fanout options: sliceBytes takes a size such as .*, not -3$/);
+    expect(() => parseJobOptions({ slices: 3 }, 'invoke')).toThrow(/unknown option slices/);
+    expect(parseJobOptions({ sliceBytes: '2KiB', format: 'dcd' }, 'invoke')).toEqual({ sliceBytes: 2048, format: 'dcd' });
   });
 
   it('takes typed values from a direct invoke, and layers them', () => {

@@ -14,6 +14,7 @@ export interface LambdaSender {
 }
 
 export interface LambdaInvokerOptions {
+  /** invocations in flight at most; default: no bound of its own (the coordinator's use case bounds them) */
   concurrency?: number;
   maxAttempts?: number;
   baseDelayMs?: number;
@@ -40,7 +41,7 @@ export class LambdaInvoker implements Invoker {
     options: LambdaInvokerOptions = {},
   ) {
     this.opts = {
-      concurrency: options.concurrency ?? 32,
+      concurrency: options.concurrency ?? Number.POSITIVE_INFINITY,
       maxAttempts: options.maxAttempts ?? 8,
       baseDelayMs: options.baseDelayMs ?? 100,
       maxDelayMs: options.maxDelayMs ?? 20_000,

@@ -207,6 +207,34 @@ function reportError(e: unknown): number {
     process.stderr.write(`fanout: ${err.path ?? ''}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : 'permission denied'}\n`);
     return 2;
   }
+  const reason = userFacingCloudError(e);
+  if (reason) {
+    process.stderr.write(`fanout: ${reason}\n`);
+    return 2;
+  }
   process.stderr.write(`fanout: internal error: ${err?.stack ?? String(e)}\n`);
   return 1;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * What a user can fix about talking to AWS (or moto, LocalStack): an endpoint that does
+ * not answer, missing credentials, a service's refusal (no such bucket, access denied).
+ */
+function userFacingCloudError(e: unknown): string | undefined {
+  const err = e as { name?: string; message?: string; code?: string; address?: string; port?: number; errors?: unknown[]; $metadata?: { httpStatusCode?: number } };
+  if (typeof err !== 'object' || err === null) return undefined;
+  // Node's fetch and the SDK's HTTP handler may wrap the socket error (AggregateError for several addresses).
+  const socket = [err, ...(Array.isArray(err.errors) ? err.errors : [])].find((x) => NETWORK_CODES.has((x as { code?: string })?.code ?? '')) as typeof err | undefined;
+  if (socket) {
+    const where = socket.address ? `${socket.address}${socket.port ? `:${socket.port}` : ''}` : process.env.AWS_ENDPOINT_URL ?? 'AWS';
+    return `cannot reach ${where} (${socket.code}): check AWS_ENDPOINT_URL, the region and the network`;
+  }
+  if (err.name === 'CredentialsProviderError') return `no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (${err.message})`;
+  if (err.$metadata && err.name) {
+    const status = err.$metadata.httpStatusCode ? ` (HTTP ${err.$metadata.httpStatusCode})` : '';
+    return `AWS refused the request: ${err.name}${status}${err.message && err.message !== err.name && err.message !== 'UnknownError' ? `: ${err.message}` : ''}`;
+  }
+  return undefined;
 }

@@ -3,10 +3,12 @@
  * trace; a reader that stops early ends the output quietly.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, fanout, tempDir } from '../helpers/cli.ts';
+import { startMoto } from '../helpers/moto.ts';
 
 const tmp = tempDir('fanout-cli-errors-');
 afterAll(() => tmp.cleanup());
@@ -37,6 +39,32 @@ describe('user errors', () => {
   // Node's recursive mkdir spins at 100% CPU there; fanout must fail at once.
   it.skipIf(!existsSync('/proc/self'))('refuses a state dir the kernel will not create (/proc), at once', () => {
     expectOneLine(fanout(['run', csv, '--state-dir', '/proc/fanout-state']), 'fanout: cannot create the directory /proc/fanout-state (ENOENT)');
+  });
+});
+
+describe('talking to S3', () => {
+  const aws = (endpoint: string) => ({ env: { AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' } });
+
+  it('names an endpoint that does not answer', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const port = await new Promise<number>((done) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => done(port));
+      });
+    });
+    const r = fanout(['status', 's3://bucket/input/x.csv'], aws(`http://127.0.0.1:${port}`));
+    expectOneLine(r, `fanout: cannot reach 127.0.0.1:${port} (ECONNREFUSED): check AWS_ENDPOINT_URL`);
+  });
+
+  it('passes on what S3 refused: a bucket that does not exist', async () => {
+    const moto = await startMoto();
+    try {
+      const r = fanout(['submit', csv, '--bucket', 'no-such-bucket', '--quiet'], aws(moto.endpoint));
+      expectOneLine(r, 'fanout: AWS refused the request: NoSuchBucket (HTTP 404)');
+    } finally {
+      await moto.stop();
+    }
   });
 });
 

@@ -4,8 +4,11 @@
  * (number.ts). scanText (scan.ts) tries it on every record that ends in the buffer at
  * hand, and reads whatever it declines with its general reader.
  */
-import { decimalInto, MANTISSA, P10 } from './number.ts';
+import { decimalInto, MANTISSA_SLOTS, POWERS_OF_TEN } from './number.ts';
 
+// Module-local copies: an imported binding is read through its cell on every use (number.ts).
+const P10 = POWERS_OF_TEN;
+const MANTISSA = MANTISSA_SLOTS;
 const NL = 10;
 
 /**

@@ -20,7 +20,7 @@ import { emptyStats } from '../source.ts';
 import { FINAL_NEWLINE, returnBlock, sliceThenTail, takeBlock } from './buffers.ts';
 import { fastDelimiter, fastRecord } from './fast-record.ts';
 import type { TextLayout } from './layout.ts';
-import { latin1, notANumber, P10, parseToken, TWO53 } from './number.ts';
+import { latin1, notANumber, parseToken, POWERS_OF_TEN } from './number.ts';
 
 export interface TextScanOptions extends ScanOptions {
   /** Stop after this many records (the planner reads one to learn the column count). */
@@ -60,6 +60,8 @@ export async function scanText(
   return scan.finish();
 }
 
+const P10 = POWERS_OF_TEN; // a module-local copy (see number.ts)
+const TWO53 = 2 ** 53;
 const NL = 10;
 const MAX_EXAMPLES = 5;
 
@@ -357,14 +359,8 @@ class TextScan {
           continue;
         }
         if (i <= lastNewline && this.fastDelim !== -2 && block.columns > 0) {
-          const next = fastRecord(buf, i, block.values, this.rowBase, block.columns, this.fastDelim);
-          if (next >= 0) {
-            block.commit();
-            i = next;
-            this.atLineStart = true;
-            this.lineStart = base + i;
-            continue;
-          }
+          i = this.plainRecords(buf, i, lastNewline);
+          if (this.atLineStart) continue;
         }
       }
       const c = buf[i]!;
@@ -420,6 +416,40 @@ class TextScan {
     if (this.inTok && !done) this.token.carry += latin1(buf, Math.max(0, this.token.start - base), n);
     if (buf !== FINAL_NEWLINE) this.base += n;
     return done;
+  }
+
+  /**
+   * Reads records from buf[i], a line start, through fastRecord, back to back, and returns
+   * where it stopped: at a line start (atLineStart set) when the next line needs the checks
+   * of read() (the slice's end, maxRecords, the header line, the buffer's last newline),
+   * or at a record fastRecord declined, with the line state set for the general reader.
+   */
+  private plainRecords(buf: Uint8Array, i: number, lastNewline: number): number {
+    const block = this.block;
+    const columns = block.columns;
+    const delimiter = this.fastDelim;
+    const base = this.base;
+    const end = this.end;
+    const maxRecords = this.maxRecords;
+    const headerAt = this.headerAt;
+    let lineStart = this.lineStart;
+    for (;;) {
+      const rowBase = block.count * columns;
+      const next = fastRecord(buf, i, block.values, rowBase, columns, delimiter);
+      if (next < 0) {
+        this.lineStart = lineStart;
+        this.rowBase = rowBase;
+        return i;
+      }
+      block.commit();
+      i = next;
+      lineStart = base + i;
+      if (i > lastNewline || lineStart >= end || block.rows >= maxRecords || lineStart === headerAt) {
+        this.lineStart = lineStart;
+        this.atLineStart = true;
+        return i;
+      }
+    }
   }
 
   /** The stats, once the last buffer is read. */

@@ -1,8 +1,8 @@
 /**
  * What the text reader reads and writes into: the read-ahead policy (how far past its
- * end a slice asks its source for bytes) and the pooled block its rows are decoded into.
+ * end a slice asks its source for bytes) and the block its rows are decoded into, pooled.
  */
-import type { ByteSource } from '../source.ts';
+import type { ByteSource, RowSink } from '../source.ts';
 
 /** End of input: it ends the last line as a newline would. */
 export const FINAL_NEWLINE = new Uint8Array([10]);
@@ -42,14 +42,76 @@ export async function* sliceThenTail(source: ByteSource, from: number, end: numb
 // block's row count are stale, never read.
 let spareBlock: Float64Array | undefined;
 
+/**
+ * The rows decoded and not yet handed to the sink: up to `cap` rows of `columns` values,
+ * row-major. With columns 0 (learning them) it holds the first record's values only.
+ */
+export class RowBlock {
+  values: Float64Array;
+  columns: number;
+  cap: number;
+  /** rows in the block */
+  count = 0;
+  /** the scan's row number of the block's first row */
+  firstRow = 0;
+
+  constructor(
+    private readonly sink: RowSink,
+    columns: number,
+    sliceBytes: number,
+  ) {
+    this.columns = columns;
+    // A block holds up to 64K values, and never more rows than the slice can own (a row
+    // has at least one byte per value).
+    this.cap = columns === 0 ? 1 : Math.max(1, Math.min(Math.floor(65536 / columns), Math.ceil(sliceBytes / columns) + 1));
+    this.values = columns === 0 ? new Float64Array(64) : takeBlock(columns * this.cap);
+  }
+
+  /** Rows read so far. */
+  get rows(): number {
+    return this.firstRow + this.count;
+  }
+
+  /** The row at `count` is complete. */
+  commit(): void {
+    if (++this.count === this.cap) this.flush();
+  }
+
+  flush(): void {
+    if (this.count > 0) {
+      this.sink.rows(this.values, this.count, this.columns, this.firstRow);
+      this.firstRow += this.count;
+      this.count = 0;
+    }
+  }
+
+  /** Room for value `col` of the first record, while its length is not known. */
+  makeRoom(col: number): void {
+    if (col >= this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+  }
+
+  /** The first record had `columns` values: blocks are sized for that from now on. */
+  learned(columns: number): void {
+    this.columns = columns;
+    this.cap = Math.max(1, Math.floor(65536 / columns));
+    const grown = new Float64Array(columns * this.cap);
+    grown.set(this.values.subarray(0, columns));
+    this.values = grown;
+  }
+
+  /** The scan is over: its value block may serve the next scan. */
+  release(): void {
+    if (!spareBlock || spareBlock.length < this.values.length) spareBlock = this.values;
+  }
+}
+
 /** A value block of at least `length` values: the spare one when it is big enough. */
-export function takeBlock(length: number): Float64Array {
+function takeBlock(length: number): Float64Array {
   const block = spareBlock && spareBlock.length >= length ? spareBlock : new Float64Array(length);
   spareBlock = undefined;
   return block;
-}
-
-/** Gives a block back when a scan ends; the bigger of it and the spare one is kept. */
-export function returnBlock(block: Float64Array): void {
-  if (!spareBlock || spareBlock.length < block.length) spareBlock = block;
 }

@@ -17,7 +17,7 @@
 import { InputError } from '../errors.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from '../source.ts';
 import { emptyStats } from '../source.ts';
-import { FINAL_NEWLINE, returnBlock, sliceThenTail, takeBlock } from './buffers.ts';
+import { FINAL_NEWLINE, RowBlock, sliceThenTail } from './buffers.ts';
 import { fastDelimiter, fastRecord } from './fast-record.ts';
 import type { TextLayout } from './layout.ts';
 import { latin1, notANumber, parseToken, POWERS_OF_TEN } from './number.ts';
@@ -91,68 +91,6 @@ function classTable(delimiter: number): Uint8Array {
   t[35] = K_HASH;
   if (delimiter >= 0) t[delimiter] = K_DELIM;
   return t;
-}
-
-/**
- * The rows decoded and not yet handed to the sink: up to `cap` rows of `columns` values,
- * row-major. With columns 0 (learning them) it holds the first record's values only.
- */
-class RowBlock {
-  values: Float64Array;
-  columns: number;
-  cap: number;
-  /** rows in the block */
-  count = 0;
-  /** the scan's row number of the block's first row */
-  firstRow = 0;
-
-  constructor(
-    private readonly sink: RowSink,
-    columns: number,
-    sliceBytes: number,
-  ) {
-    this.columns = columns;
-    // A block holds up to 64K values, and never more rows than the slice can own (a row
-    // has at least one byte per value).
-    this.cap = columns === 0 ? 1 : Math.max(1, Math.min(Math.floor(65536 / columns), Math.ceil(sliceBytes / columns) + 1));
-    this.values = columns === 0 ? new Float64Array(64) : takeBlock(columns * this.cap);
-  }
-
-  /** Rows read so far. */
-  get rows(): number {
-    return this.firstRow + this.count;
-  }
-
-  /** The row at `count` is complete. */
-  commit(): void {
-    if (++this.count === this.cap) this.flush();
-  }
-
-  flush(): void {
-    if (this.count > 0) {
-      this.sink.rows(this.values, this.count, this.columns, this.firstRow);
-      this.firstRow += this.count;
-      this.count = 0;
-    }
-  }
-
-  /** Room for value `col` of the first record, while its length is not known. */
-  makeRoom(col: number): void {
-    if (col >= this.values.length) {
-      const grown = new Float64Array(this.values.length * 2);
-      grown.set(this.values);
-      this.values = grown;
-    }
-  }
-
-  /** The first record had `columns` values: blocks are sized for that from now on. */
-  learned(columns: number): void {
-    this.columns = columns;
-    this.cap = Math.max(1, Math.floor(65536 / columns));
-    const grown = new Float64Array(columns * this.cap);
-    grown.set(this.values.subarray(0, columns));
-    this.values = grown;
-  }
 }
 
 /**
@@ -456,7 +394,7 @@ class TextScan {
   finish(): ScanStats & { columnsSeen: number; locatedAt?: number } {
     const block = this.block;
     block.flush();
-    returnBlock(block.values);
+    block.release();
     this.stats.rows = block.rows;
     const locatedAt = this.locatedAt;
     return { ...this.stats, columnsSeen: block.columns, ...(locatedAt === undefined ? {} : { locatedAt }) };

@@ -176,7 +176,7 @@ class DecimalToken {
     }
   }
 
-  /** In the grammar, with an integer mantissa below 2^53: its value is mant * 10^exponent(). */
+  /** In the grammar, with an integer mantissa below 2^53: its value is ±mant * 10^exponent. */
   get exact(): boolean {
     return !this.slow && this.sawDigit && (!this.inExp || this.expDigits > 0) && (this.nd < 16 || (this.nd === 16 && this.mant < TWO53));
   }
@@ -216,7 +216,7 @@ class TextScan {
   private expectField = true; // delimited: a field must come next (line start or after a delimiter)
   private sawDelim = false;
   private afterTok = false; // delimited: a token ended on white space; a delimiter must come next
-  private inTok = false;
+  private inTok = false; // a token is being read, into `token`
 
   constructor(
     private readonly file: string,
@@ -252,6 +252,7 @@ class TextScan {
     let done = false;
     let i = 0;
     if (this.lookBack) {
+      // The byte before the slice: unless it is a newline, the first line is an earlier slice's.
       this.lookBack = false;
       i = 1;
       if (buf[0] !== NL) this.skipping = true;

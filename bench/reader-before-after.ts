@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MemorySource } from '../lib/core/source.ts';
-import { scanText } from '../lib/core/text-reader.ts';
+import { scanText } from '../lib/core/text/scan.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' } } });
 const rounds = Number(values.rounds);

@@ -8,7 +8,7 @@ import { type DcdInfo, scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError } from './errors.ts';
 import { type JobSpec, sliceBounds } from './plan.ts';
 import type { ByteSource, RowSink, ScanOptions } from './source.ts';
-import { scanText } from './text-reader.ts';
+import { scanText } from './text/scan.ts';
 
 /** What one slice (or a run of consecutive slices) produced. Deterministic apart from the timing fields. */
 export interface Partial {

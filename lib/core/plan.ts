@@ -11,7 +11,8 @@ import { parseDType } from './dtype.ts';
 import { InputError, UsageError } from './errors.ts';
 import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from './npy.ts';
 import type { ByteSource } from './source.ts';
-import { scanText, type TextLayout } from './text-reader.ts';
+import { type TextLayout, textLayout } from './text/layout.ts';
+import { scanText } from './text/scan.ts';
 
 export type Format = 'auto' | 'text' | 'npy' | 'raw' | 'dcd';
 
@@ -212,42 +213,8 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
   return 'text';
 }
 
-const DELIMITERS: Record<string, number> = { ',': 44, comma: 44, '\t': 9, '\\t': 9, tab: 9, ';': 59, '|': 124 };
-
 async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions): Promise<TextLayout> {
-  // The first line that is not blank or a comment: the header when --skip-header, and
-  // the line the delimiter is detected from.
-  let firstAt = -1;
-  for (let at = 0; at < head.length; ) {
-    let nl = head.indexOf(10, at);
-    if (nl < 0) nl = head.length;
-    let i = at === 0 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : at;
-    while (i < nl && (head[i] === 32 || head[i] === 9 || head[i] === 13)) i++;
-    if (i < nl && head[i] !== 35) {
-      firstAt = at;
-      break;
-    }
-    at = nl + 1;
-  }
-  let delimiter: number;
-  if (opts.delimiter === undefined || opts.delimiter === 'auto') {
-    let line = firstAt < 0 ? new Uint8Array(0) : head.subarray(firstAt);
-    const nl = line.indexOf(10);
-    if (nl >= 0) line = line.subarray(0, nl);
-    delimiter = line.includes(44) ? 44 : line.includes(9) ? 9 : line.includes(59) && !line.includes(32) ? 59 : -1;
-  } else if (opts.delimiter === 'whitespace' || opts.delimiter === ' ') {
-    delimiter = -1;
-  } else {
-    const d = DELIMITERS[opts.delimiter] ?? (opts.delimiter.length === 1 ? opts.delimiter.charCodeAt(0) : undefined);
-    if (d === undefined || d > 127 || /[0-9.eE+\-#\n\r]/.test(String.fromCharCode(d))) {
-      throw new UsageError(`--delimiter ${JSON.stringify(opts.delimiter)}: use one ASCII character (not a digit, sign, dot or #), "tab" or "whitespace"`);
-    }
-    delimiter = d;
-  }
-  if (opts.skipHeader && firstAt < 0 && head.length < source.size) {
-    throw new UsageError('--skip-header: no header line in the first 64 KiB');
-  }
-  const layout: TextLayout = { kind: 'text', delimiter, columns: 0, headerAt: opts.skipHeader ? firstAt : -1 };
+  const layout = textLayout(head, source.size, opts);
   // Learn the column count from the first record.
   const learned = await scanText(source, layout, 0, source.size, { rows() {} }, { maxRecords: 1, onBadRecord: 'fail' });
   layout.columns = learned.columnsSeen;

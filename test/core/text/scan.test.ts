@@ -1,8 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../lib/core/errors.ts';
-import { MemorySource } from '../../lib/core/source.ts';
-import { parseToken, scanText, type TextLayout } from '../../lib/core/text-reader.ts';
+import { InputError } from '../../../lib/core/errors.ts';
+import { MemorySource } from '../../../lib/core/source.ts';
+import { type TextLayout } from '../../../lib/core/text/layout.ts';
+import { parseToken } from '../../../lib/core/text/number.ts';
+import { scanText } from '../../../lib/core/text/scan.ts';
 
 const enc = new TextEncoder();
 

@@ -1,30 +1,19 @@
 /**
- * The text reader's fast paths (whole plain records parsed in one tight loop, decimals of
- * up to 19 significant digits rounded in double-double arithmetic) must give exactly what
- * the slow path gives: Number(token) for every value, and the same rows and errors as the
- * reader had before it had a fast path.
+ * The text reader's fast path (whole plain records parsed in one tight loop, fast-record.ts,
+ * with decimals of up to 19 significant digits rounded in double-double arithmetic) must
+ * give exactly what the general reader gives: Number(token) for every value, and the same
+ * rows, skips and errors.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../lib/core/errors.ts';
-import { MemorySource } from '../../lib/core/source.ts';
-import { decimalToDouble, scanText, type TextLayout } from '../../lib/core/text-reader.ts';
-import { python } from '../helpers/python.ts';
+import { InputError } from '../../../lib/core/errors.ts';
+import { MemorySource } from '../../../lib/core/source.ts';
+import { type TextLayout } from '../../../lib/core/text/layout.ts';
+import { scanText } from '../../../lib/core/text/scan.ts';
+import { decimalToken as token } from '../../helpers/decimal-tokens.ts';
+import { python } from '../../helpers/python.ts';
 
 const enc = new TextEncoder();
-
-/** A decimal token: optional sign, 1..25 digits around an optional dot, optional exponent. */
-const token = fc
-  .record({
-    sign: fc.constantFrom('', '-', '+'),
-    digits: fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 25 }).map((d) => d.join('')),
-    dot: fc.integer({ min: -1, max: 25 }),
-    exp: fc.option(fc.record({ e: fc.constantFrom('e', 'E'), sign: fc.constantFrom('', '-', '+'), value: fc.integer({ min: 0, max: 340 }) }), { nil: undefined }),
-  })
-  .map(({ sign, digits, dot, exp }) => {
-    const body = dot < 0 || dot > digits.length ? digits : `${digits.slice(0, dot)}.${digits.slice(dot)}`;
-    return `${sign}${body === '.' ? '0' : body}${exp ? `${exp.e}${exp.sign}${exp.value}` : ''}`;
-  });
 
 type Layout = Partial<TextLayout>;
 
@@ -38,81 +27,12 @@ async function readRows(bytes: Uint8Array, layout: Layout, chunk: number, scan =
   return rows;
 }
 
-/** Splits a decimal token the way the fast path does: first 15 significant digits, next k. */
-function decompose(tok: string): [number, number, number, number] | undefined {
-  const m = /^[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(tok)!;
-  const all = (m[1] ?? '') + (m[2] ?? '');
-  const sig = all.replace(/^0+/, '');
-  if (sig.length > 19) return undefined;
-  const e10 = Number(m[3] ?? 0) - (m[2] ?? '').length;
-  if (sig.length <= 15) return [Number(sig || '0'), 0, 0, e10];
-  return [Number(sig.slice(0, 15)), sig.length - 15, Number(sig.slice(15)), e10];
-}
-
 function bitsEqual(actual: number[], expected: number[]): void {
   expect(actual.length).toBe(expected.length);
   actual.forEach((v, i) => {
     if (!Object.is(v, expected[i])) throw new Error(`value ${i}: got ${v}, expected ${expected[i]}`);
   });
 }
-
-describe('decimalToDouble', () => {
-  it('returns Number(token) or declines, for tokens of 1..19 significant digits and any exponent', () => {
-    let declined = 0;
-    let decided = 0;
-    fc.assert(
-      fc.property(token, (tok) => {
-        const parts = decompose(tok);
-        if (!parts) return;
-        const v = decimalToDouble(...parts);
-        const magnitude = Math.abs(Number(tok));
-        if (Number.isNaN(v)) {
-          declined++;
-          return;
-        }
-        decided++;
-        expect(Object.is(v, magnitude)).toBe(true);
-      }),
-      { numRuns: 5000 },
-    );
-    // It must decide nearly everything in the range it covers, or the fast path is moot.
-    expect(decided).toBeGreaterThan(2000);
-    expect(declined / (declined + decided)).toBeLessThan(0.2);
-  });
-
-  it('rounds 19-digit decimals just beside halfway points between doubles as Python does', () => {
-    // Python writes decimals within 10^-19 (relative) of exact midpoints, below and above.
-    const cases = python<{ text: string; value: string }[]>(
-      `from decimal import Decimal, getcontext
-import random
-getcontext().prec = 60
-random.seed(7)
-out = []
-for _ in range(3000):
-    d = random.choice([random.uniform(-1e3, 1e3), random.uniform(0, 1), 10.0 ** random.randint(-250, 250) * random.random()])
-    if d == 0: continue
-    mid = Decimal(d) + Decimal(math.ulp(d)) / 2
-    for shift in (-1, 0, 1):
-        text = '%.18e' % mid
-        t = Decimal(text) + shift * Decimal(10) ** (mid.adjusted() - 18)
-        s = '{:.18e}'.format(t)
-        out.append({'text': s, 'value': repr(float(s))})
-print(json.dumps(out))`,
-    );
-    let decided = 0;
-    for (const { text, value } of cases) {
-      const parts = decompose(text)!;
-      const v = decimalToDouble(...parts);
-      const expected = Math.abs(Number(value));
-      expect(Number(text)).toBe(Number(value)); // V8 and Python agree
-      if (!Number.isNaN(v)) {
-        decided++;
-        if (!Object.is(v, expected)) throw new Error(`${text}: got ${v}, expected ${expected}`);
-      }
-    }
-    expect(decided).toBeGreaterThan(cases.length / 2);
-  });
-});
 
 describe('scanText fast path', () => {
   it('parses every token of 1..25 digits exactly as Number(token), in one chunk and in tiny chunks', async () => {

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { FanoutError, UsageError } from '../core/errors.ts';
-import { cloudOptionNames, defaultOf, type JobOptions, type LocalOptions, localOptionNames } from '../job/options.ts';
+import { cloudOptionNames, defaultOf, inputPlanOptions, type JobOptions, type LocalOptions, localOptionNames } from '../job/options.ts';
 import { type LocalRunOptions, runLocal } from '../local/run.ts';
 import { AWS_OPTIONS, commandOption, commanderOption, jobOption, jobValues, OUTPUT_OPTIONS } from './commands.ts';
 import { writeDemoTrajectory } from './demo.ts';
@@ -29,16 +29,9 @@ interface OutputValues {
 export function runOptionsFrom(v: LocalOptions): LocalRunOptions {
   if (v.slices !== undefined && v.sliceBytes !== undefined) throw new UsageError('give --slices or --slice-bytes, not both');
   return {
-    format: v.format ?? defaultOf('format'),
-    dtype: v.dtype,
-    recordShape: v.recordShape,
-    headerBytes: v.headerBytes,
-    frameRows: v.frameRows,
-    delimiter: v.delimiter,
-    skipHeader: v.skipHeader ?? defaultOf('skipHeader'),
+    ...inputPlanOptions(v),
     slices: v.slices,
     sliceBytes: v.sliceBytes,
-    onBadRecord: v.onBadRecord ?? defaultOf('onBadRecord'),
     analysis: v.analysis ?? defaultOf('analysis')!,
     analysisOptions: v.options ?? {},
     stateDir: resolve(v.stateDir ?? defaultOf('stateDir')!),

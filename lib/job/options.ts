@@ -388,8 +388,8 @@ export function mergeJobOptions(...layers: JobOptions[]): JobOptions {
   return out;
 }
 
-/** The planner's options for a cloud job: the slice count is sliceBytes-based, capped at maxSlices. */
-export function planOptionsFor(opts: JobOptions, inputBytes: number): PlanOptions {
+/** What the planner needs to read the input, the same for both runtimes; how it is cut is each runtime's. */
+export function inputPlanOptions(opts: JobOptions): Omit<PlanOptions, 'slices' | 'sliceBytes'> {
   return {
     format: opts.format ?? defaultOf('format'),
     dtype: opts.dtype,
@@ -398,9 +398,13 @@ export function planOptionsFor(opts: JobOptions, inputBytes: number): PlanOption
     frameRows: opts.frameRows,
     delimiter: opts.delimiter,
     skipHeader: opts.skipHeader ?? defaultOf('skipHeader'),
-    slices: cloudSliceCount(inputBytes, opts.sliceBytes, opts.maxSlices),
     onBadRecord: opts.onBadRecord ?? defaultOf('onBadRecord'),
   };
+}
+
+/** The planner's options for a cloud job: the slice count is sliceBytes-based, capped at maxSlices. */
+export function planOptionsFor(opts: JobOptions, inputBytes: number): PlanOptions {
+  return { ...inputPlanOptions(opts), slices: cloudSliceCount(inputBytes, opts.sliceBytes, opts.maxSlices) };
 }
 
 /** How many slices a cloud job cuts an input of this size into (`fanout plan` shows the same). */

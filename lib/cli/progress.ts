@@ -5,7 +5,8 @@
  * does not do (it prints on its timer, repeating unchanged lines). Nothing when quiet.
  * Colour only on a terminal, never with NO_COLOR.
  */
-import { SingleBar } from 'cli-progress';
+import { createRequire } from 'node:module';
+import type { SingleBar } from 'cli-progress';
 import type { Progress } from '../local/run.ts';
 import { formatBytes, formatDuration } from '../core/units.ts';
 
@@ -23,6 +24,9 @@ export interface ProgressOptions {
 export function colourWanted(tty: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
   return tty && !(env.NO_COLOR !== undefined && env.NO_COLOR !== '');
 }
+
+// Loaded only when a terminal bar is drawn: most runs (pipes, CI, --quiet) never pay its start-up.
+const loadSingleBar = (): typeof SingleBar => (createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress')).SingleBar;
 
 const GREEN = '\x1b[32m';
 const DIM = '\x1b[2m';
@@ -44,7 +48,8 @@ abstract class Bar<P> {
       const stream = opts.stream;
       // cli-progress asks the stream whether it is a terminal; the caller has decided that.
       const terminalStream = { write: (s: string) => stream.write(s), isTTY: true, columns: 'columns' in stream ? stream.columns : undefined };
-      this.terminal = new SingleBar({
+      const Terminal = loadSingleBar();
+      this.terminal = new Terminal({
         stream: terminalStream as unknown as NodeJS.WritableStream,
         format: (_options, _params, payload: { p: P }) => this.line(payload.p, Date.now()),
         fps: 1000 / (opts.intervalMs || 100),

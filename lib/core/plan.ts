@@ -12,8 +12,9 @@ import { InputError, UsageError } from './errors.ts';
 import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from './npy.ts';
 import type { ByteSource } from './source.ts';
 import { scanText, type TextLayout } from './text-reader.ts';
+import { isXtcMagic, readXtcHeader, type XtcInfo, type XtcLayout } from './xtc.ts';
 
-export type Format = 'auto' | 'text' | 'npy' | 'raw' | 'dcd';
+export type Format = 'auto' | 'text' | 'npy' | 'raw' | 'dcd' | 'xtc';
 
 export interface PlanOptions {
   format?: Format;
@@ -52,10 +53,10 @@ export interface JobSpec {
     /** what pins this exact content: an ETag or version id, or size+mtime+inode locally */
     identity: string;
   };
-  format: 'text' | 'npy' | 'raw' | 'dcd';
-  layout: TextLayout | BinaryLayout | DcdLayout;
-  /** DCD: what the header says (time step, title, unit cell of the first and last frame) */
-  trajectory?: DcdInfo;
+  format: 'text' | 'npy' | 'raw' | 'dcd' | 'xtc';
+  layout: InputLayout;
+  /** trajectories: what the header says (time step, title, unit cell of the first and last frame) */
+  trajectory?: TrajectoryInfo;
   /** slices hold whole frames (the analysis asked for it); DCD slices always do */
   wholeFrames?: true;
   /** array shape, for .npy */
@@ -68,6 +69,12 @@ export interface JobSpec {
   onBadRecord: 'fail' | 'skip';
   sliceCount: number;
 }
+
+export type InputLayout = TextLayout | BinaryLayout | DcdLayout | XtcLayout;
+export type TrajectoryInfo = DcdInfo | XtcInfo;
+
+/** Layouts whose frames differ in size: slices are byte ranges and each finds its first frame. */
+const byteRangeLayout = (layout: InputLayout): layout is TextLayout | XtcLayout => layout.kind === 'text' || layout.kind === 'xtc';
 
 export interface SliceBounds {
   index: number;
@@ -99,9 +106,9 @@ export async function planJob(
 ): Promise<JobSpec> {
   const head = await readHead(source, 64 * 1024);
   const format = detectFormat(source, head, opts);
-  let layout: TextLayout | BinaryLayout | DcdLayout;
+  let layout: InputLayout;
   let shape: number[] | undefined;
-  let trajectory: DcdInfo | undefined;
+  let trajectory: TrajectoryInfo | undefined;
   let rowsPerRecord = 1;
   let frameRows = opts.frameRows ?? 0;
 
@@ -135,6 +142,15 @@ export async function planJob(
       throw new UsageError(`--frame-rows ${opts.frameRows}: a frame of ${source.name} is its ${dcd.info.atoms} atoms`);
     }
     frameRows = dcd.info.atoms;
+  } else if (format === 'xtc') {
+    const xtc = await readXtcHeader(source, head);
+    layout = xtc.layout;
+    trajectory = xtc.info;
+    rowsPerRecord = xtc.info.atoms;
+    if (opts.frameRows !== undefined && opts.frameRows !== xtc.info.atoms) {
+      throw new UsageError(`--frame-rows ${opts.frameRows}: a frame of ${source.name} is its ${xtc.info.atoms} atoms`);
+    }
+    frameRows = xtc.info.atoms;
   } else if (format === 'raw') {
     if (!opts.dtype) throw new UsageError('--format raw needs --dtype (for example f8, <f4, >i2)');
     const dtype = parseDType(opts.dtype);
@@ -203,6 +219,7 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
   if (isNpyMagic(head)) return 'npy';
   // A .dcd that fails the magic check still goes to the DCD parser, whose error says what is wrong.
   if (isDcdMagic(head) || /\.dcd$/i.test(source.name)) return 'dcd';
+  if (isXtcMagic(head) || /\.xtc$/i.test(source.name)) return 'xtc';
   if (opts.dtype) return 'raw';
   if (/\.npy$/i.test(source.name)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
   if (!TEXT_EXTENSIONS.test(source.name) && head.includes(0)) {
@@ -265,8 +282,8 @@ function unitCount(layout: BinaryLayout | DcdLayout, rowsPerUnit: number): numbe
   return ub > 0 ? Math.floor((layout.dataEnd - layout.dataOffset) / ub) : 0;
 }
 
-function chooseSliceCount(size: number, layout: TextLayout | BinaryLayout | DcdLayout, opts: PlanOptions, rowsPerUnit: number): number {
-  const units = layout.kind === 'text' ? size : unitCount(layout, rowsPerUnit);
+function chooseSliceCount(size: number, layout: InputLayout, opts: PlanOptions, rowsPerUnit: number): number {
+  const units = byteRangeLayout(layout) ? size : unitCount(layout, rowsPerUnit);
   let count: number;
   if (opts.slices !== undefined) count = opts.slices;
   else if (opts.sliceBytes !== undefined) count = Math.max(1, Math.ceil(size / opts.sliceBytes));
@@ -286,7 +303,7 @@ function chooseSliceCount(size: number, layout: TextLayout | BinaryLayout | DcdL
 export function sliceBounds(spec: JobSpec, index: number): SliceBounds {
   const n = spec.sliceCount;
   const layout = spec.layout;
-  if (layout.kind === 'text') {
+  if (byteRangeLayout(layout)) {
     const size = spec.input.bytes;
     return { index, start: mulDiv(index, size, n), end: mulDiv(index + 1, size, n) };
   }

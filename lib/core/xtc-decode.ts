@@ -1,0 +1,225 @@
+/**
+ * Decoding GROMACS' compressed coordinates (the xdr3dfcoord scheme of XTC frames).
+ *
+ * Every coordinate is an integer, round(x * precision). An atom is stored either in
+ * full, as the three integers minus minint packed together into one mixed-radix number
+ * of `bitsize` bits (or, when a range passes 2^24, each integer on its own in
+ * sizeofint(range) bits), or as a small delta from the atom before it: three integers in
+ * [0, magicints[smallidx]) packed into smallidx bits. After each full atom one bit says
+ * whether a new run length follows (5 bits: the number of small atoms times 3 plus a
+ * step of -1, 0 or +1 for smallidx); without it the previous run length is used again.
+ * The first small atom of a run is written before the full atom (water molecules: the
+ * oxygen is better stored as a delta from a hydrogen).
+ *
+ * Bits are read most significant first; a packed number's bytes come least significant
+ * first. Values are float32 products int * (1 / precision), as every reader computes them.
+ */
+
+/** Sizes of the small-delta ranges by smallidx: about 2^(i/3) each, so three fit in i bits. */
+export const MAGIC_INTS = Int32Array.from([
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 10, 12, 16, 20, 25, 32, 40, 50, 64, 80, 101, 128, 161, 203, 256, 322, 406, 512, 645, 812, 1024, 1290, 1625, 2048, 2580, 3250, 4096,
+  5060, 6501, 8192, 10321, 13003, 16384, 20642, 26007, 32768, 41285, 52015, 65536, 82570, 104031, 131072, 165140, 208063, 262144, 330280, 416127, 524287, 660561,
+  832255, 1048576, 1321122, 1664510, 2097152, 2642245, 3329021, 4194304, 5284491, 6658042, 8388607, 10568983, 13316085, 16777216,
+]);
+export const FIRST_SMALL_IDX = 9;
+export const LAST_SMALL_IDX = MAGIC_INTS.length - 1;
+
+/** What the frame header says about its compressed block. */
+export interface CompressedParams {
+  atoms: number;
+  precision: number;
+  minint: readonly [number, number, number];
+  maxint: readonly [number, number, number];
+  smallidx: number;
+}
+
+/** A problem in the compressed bytes; `at` is the byte offset within the block. */
+export class XtcDecodeError extends Error {
+  constructor(
+    message: string,
+    readonly at: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Bits needed for values in [0, size): the bit length of `size`, at most 32. */
+export function bitsForSize(size: number): number {
+  let bits = 0;
+  while (bits < 32 && size >= 2 ** bits) bits++;
+  return bits;
+}
+
+/** Bits of the product of three sizes: the bit length of s0 * s1 * s2 (exact, up to 2^96). */
+export function bitsForSizes(s0: number, s1: number, s2: number): number {
+  const product = BigInt(s0) * BigInt(s1) * BigInt(s2);
+  return product === 0n ? 0 : product.toString(2).length;
+}
+
+/**
+ * Decodes `params.atoms` atoms from `data` (exactly the compressed block, byteCount
+ * bytes) into out[0 .. 3 * atoms) and returns how many bytes the bit stream used.
+ */
+export function decodeCompressed(data: Uint8Array, params: CompressedParams, out: Float64Array, outAt = 0): number {
+  const natoms = params.atoms;
+  const [minx, miny, minz] = params.minint;
+  const sx = params.maxint[0] - minx + 1;
+  const sy = params.maxint[1] - miny + 1;
+  const sz = params.maxint[2] - minz + 1;
+  // A range past 2^24 cannot be packed with the others: each integer gets its own bits.
+  const separate = sx > 0xffffff || sy > 0xffffff || sz > 0xffffff;
+  const bitsize = separate ? 0 : bitsForSizes(sx, sy, sz);
+  const bx = bitsForSize(sx);
+  const by = bitsForSize(sy);
+  const bz = bitsForSize(sz);
+  const inv = Math.fround(1 / params.precision);
+  const len = data.length;
+
+  // The bit reader, kept in locals: `acc` holds the `nb` bits read from the bytes but not
+  // yet used (fewer than 8 between calls). Past the end it reads zeros; the caller
+  // compares the bytes used with the block's length.
+  let pos = 0;
+  let acc = 0;
+  let nb = 0;
+  const bits = (n: number): number => {
+    // n <= 24: acc stays below 2^31
+    while (nb < n) {
+      acc = (acc << 8) | (pos < len ? data[pos]! : 0);
+      pos++;
+      nb += 8;
+    }
+    nb -= n;
+    const v = (acc >>> nb) & ((1 << n) - 1);
+    acc &= (1 << nb) - 1;
+    return v;
+  };
+  const wide = (n: number): number => (n <= 24 ? bits(n) : bits(n - 16) * 65536 + bits(16));
+
+  // Three integers packed as one number of `nbits` bits in radices (s0, s1, s2). Up to
+  // 52 bits the number is exact as a double; beyond, long division on its bytes.
+  let u0 = 0;
+  let u1 = 0;
+  let u2 = 0;
+  const bytes = new Uint8Array(16);
+  const unpack = (nbits: number, s1: number, s2: number): void => {
+    if (nbits <= 52) {
+      let n = 0;
+      let scale = 1;
+      let left = nbits;
+      while (left > 8) {
+        n += bits(8) * scale;
+        scale *= 256;
+        left -= 8;
+      }
+      n += bits(left) * scale;
+      u2 = n % s2;
+      n = (n - u2) / s2;
+      u1 = n % s1;
+      u0 = (n - u1) / s1;
+      return;
+    }
+    bytes.fill(0);
+    let count = 0;
+    let left = nbits;
+    while (left > 8) {
+      bytes[count++] = bits(8);
+      left -= 8;
+    }
+    bytes[count++] = bits(left);
+    u2 = divideBytes(bytes, count, s2);
+    u1 = divideBytes(bytes, count, s1);
+    u0 = bytes[0]! + bytes[1]! * 256 + bytes[2]! * 65536 + bytes[3]! * 16777216;
+  };
+
+  let smallidx = params.smallidx;
+  if (smallidx < FIRST_SMALL_IDX || smallidx > LAST_SMALL_IDX) throw new XtcDecodeError(`smallidx ${smallidx} is outside ${FIRST_SMALL_IDX}..${LAST_SMALL_IDX}`, 0);
+  let smaller = MAGIC_INTS[Math.max(FIRST_SMALL_IDX, smallidx - 1)]! >> 1;
+  let smallnum = MAGIC_INTS[smallidx]! >> 1;
+  let sizesmall = MAGIC_INTS[smallidx]!;
+
+  let o = outAt;
+  let i = 0;
+  let run = 0;
+  while (i < natoms) {
+    let x: number;
+    let y: number;
+    let z: number;
+    if (bitsize === 0) {
+      x = wide(bx);
+      y = wide(by);
+      z = wide(bz);
+    } else {
+      unpack(bitsize, sy, sz);
+      x = u0;
+      y = u1;
+      z = u2;
+    }
+    i++;
+    x = (x + minx) | 0;
+    y = (y + miny) | 0;
+    z = (z + minz) | 0;
+    let isSmaller = 0;
+    if (bits(1) === 1) {
+      run = bits(5);
+      isSmaller = run % 3;
+      run -= isSmaller;
+      isSmaller--;
+    }
+    if (run > 0) {
+      if (i + run / 3 > natoms) throw new XtcDecodeError(`a run of ${run / 3} small atoms after atom ${i - 1} passes the ${natoms} atoms of the frame`, pos);
+      let px = x;
+      let py = y;
+      let pz = z;
+      for (let k = 0; k < run; k += 3) {
+        unpack(smallidx, sizesmall, sizesmall);
+        i++;
+        const tx = (u0 + px - smallnum) | 0;
+        const ty = (u1 + py - smallnum) | 0;
+        const tz = (u2 + pz - smallnum) | 0;
+        out[o] = Math.fround(Math.fround(tx) * inv);
+        out[o + 1] = Math.fround(Math.fround(ty) * inv);
+        out[o + 2] = Math.fround(Math.fround(tz) * inv);
+        o += 3;
+        if (k === 0) {
+          // the full atom comes after the first small one
+          out[o] = Math.fround(Math.fround(x) * inv);
+          out[o + 1] = Math.fround(Math.fround(y) * inv);
+          out[o + 2] = Math.fround(Math.fround(z) * inv);
+          o += 3;
+        }
+        px = tx;
+        py = ty;
+        pz = tz;
+      }
+    } else {
+      out[o] = Math.fround(Math.fround(x) * inv);
+      out[o + 1] = Math.fround(Math.fround(y) * inv);
+      out[o + 2] = Math.fround(Math.fround(z) * inv);
+      o += 3;
+    }
+    smallidx += isSmaller;
+    if (isSmaller < 0) {
+      if (smallidx < FIRST_SMALL_IDX) throw new XtcDecodeError(`smallidx falls to ${smallidx} at atom ${i - 1}`, pos);
+      smallnum = smaller;
+      smaller = smallidx > FIRST_SMALL_IDX ? MAGIC_INTS[smallidx - 1]! >> 1 : 0;
+    } else if (isSmaller > 0) {
+      if (smallidx > LAST_SMALL_IDX) throw new XtcDecodeError(`smallidx rises to ${smallidx} at atom ${i - 1}`, pos);
+      smaller = smallnum;
+      smallnum = MAGIC_INTS[smallidx]! >> 1;
+    }
+    sizesmall = MAGIC_INTS[smallidx]!;
+  }
+  return pos;
+}
+
+/** Divides the little-endian number in bytes[0..count) by `divisor` in place and returns the remainder. */
+function divideBytes(bytes: Uint8Array, count: number, divisor: number): number {
+  let rem = 0;
+  for (let j = count - 1; j >= 0; j--) {
+    const num = rem * 256 + bytes[j]!;
+    const q = Math.floor(num / divisor);
+    bytes[j] = q;
+    rem = num - q * divisor;
+  }
+  return rem;
+}

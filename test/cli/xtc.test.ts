@@ -1,0 +1,93 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fanout, runJson, tempDir } from '../helpers/cli.ts';
+import { MD_DATA, mdaMissing, mdaPython, mdaWriteTrajectory, mdDataMissing, skipNote } from '../helpers/md.ts';
+
+const tmp = tempDir('fanout-cli-xtc-');
+afterAll(() => tmp.cleanup());
+
+interface Oracle {
+  frames: number;
+  mean: number[][];
+  rg: number[];
+}
+
+/** MDAnalysis reads the file (a copy, nm as stored); math.fsum and numpy give the means and the radii of gyration. */
+function oracle(path: string): Oracle {
+  return mdaPython<Oracle>(
+    `
+import shutil, tempfile
+d = tempfile.mkdtemp()
+r = mda.coordinates.XTC.XTCReader(shutil.copy(args, d), convert_units=False)
+x = np.array([ts.positions.copy() for ts in r]).astype(np.float64)
+shutil.rmtree(d)
+F = x.shape[0]
+c = x - x.mean(axis=1, keepdims=True)
+print(json.dumps({'frames': F, 'mean': [[math.fsum(x[:, i, k]) / F for k in range(3)] for i in range(x.shape[1])], 'rg': np.sqrt((c ** 2).sum(axis=2).mean(axis=1)).tolist()}))`,
+    path,
+  );
+}
+
+function expectRg(got: number[], want: number[]): void {
+  expect(got.length).toBe(want.length);
+  got.forEach((v, f) => expect(Math.abs(v - want[f]!)).toBeLessThan(1e-12 * want[f]!));
+}
+
+describe('fanout run on XTC trajectories', () => {
+  const missing = [mdDataMissing, mdaMissing];
+  it.each([
+    [1, 1],
+    [13, 2],
+  ])(skipNote('adk_oplsaa.xtc --slices %i --workers %i: exact mean structure and numpy rg, in nm, nothing written beside the file', ...missing), (slices, workers) => {
+    if (missing.some(Boolean)) return;
+    const path = join(MD_DATA, 'adk_oplsaa.xtc');
+    const want = oracle(path);
+    const before = readdirSync(MD_DATA);
+    const args = [path, '--slices', String(slices), '--workers', String(workers), '--state-dir', join(tmp.path, 'state')];
+    const mean = runJson([...args, '--analysis', 'mean-structure']);
+    expect(mean.input).toMatchObject({ format: 'xtc' });
+    expect(mean.records).toBe(10);
+    expect(mean.result).toMatchObject({ frames: 10, atoms: 47681 });
+    expect(mean.result.mean).toEqual(want.mean);
+    expect(mean.trajectory).toMatchObject({ format: 'xtc', atoms: 47681, lengthUnit: 'nm', precision: 1000, first: { step: 0, timePs: 0 }, last: { timePs: Math.fround(900.00006) } });
+    const box = mean.result.box as { first: Record<string, number> };
+    [8.0017, 8.0017, 8.0017, 60, 60, 90].forEach((v, i) => expect([box.first.a, box.first.b, box.first.c, box.first.alpha, box.first.beta, box.first.gamma][i]).toBeCloseTo(v, 4));
+    const rg = runJson([...args, '--analysis', 'rg']);
+    expectRg(rg.result.rg as number[], want.rg);
+    expect(readdirSync(MD_DATA)).toEqual(before);
+  });
+
+  it(skipNote('a 5000-frame XTC written by MDAnalysis: the same answer for 1, 7 and 4999 slices on 2 workers', mdaMissing), () => {
+    if (mdaMissing) return;
+    const path = join(tmp.path, 'long.xtc');
+    mdaWriteTrajectory(path, 5000, 20, { seed: 5 });
+    const want = oracle(path);
+    for (const slices of [1, 7, 4999]) {
+      const args = [path, '--slices', String(slices), '--workers', '2', '--state-dir', join(tmp.path, 'state')];
+      const mean = runJson([...args, '--analysis', 'mean-structure']);
+      expect(mean.result.mean).toEqual(want.mean);
+      expect(mean.records).toBe(5000);
+      expectRg(runJson([...args, '--analysis', 'rg']).result.rg as number[], want.rg);
+    }
+  });
+
+  it('exits 2 with the byte offset when a frame in the middle is damaged', () => {
+    // Three raw frames of 5 atoms (116 bytes each); the second one's magic is broken.
+    const frame = new Uint8Array(116);
+    const v = new DataView(frame.buffer);
+    v.setInt32(0, 1995);
+    v.setInt32(4, 5);
+    v.setInt32(52, 5);
+    const bytes = Uint8Array.from([...frame, ...frame, ...frame]);
+    new DataView(bytes.buffer).setInt32(116, 1996);
+    const path = join(tmp.path, 'broken.xtc');
+    writeFileSync(path, bytes);
+    for (const slices of ['1', '3']) {
+      const r = fanout(['run', path, '--slices', slices, '--workers', '1', '--state-dir', join(tmp.path, 'state'), '--quiet']);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(`fanout: ${path}: at byte 116: not an XTC frame header: the magic number is 1996, expected 1995, where the frame at byte 0 ends`);
+    }
+    expect(readFileSync(path).length).toBe(348);
+  });
+});

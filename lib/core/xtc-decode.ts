@@ -75,43 +75,69 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
   const inv = Math.fround(1 / params.precision);
   const len = data.length;
 
-  // The bit reader, kept in locals: `acc` holds the `nb` bits read from the bytes but not
-  // yet used (fewer than 8 between calls). Past the end it reads zeros; the caller
-  // compares the bytes used with the block's length.
-  let pos = 0;
-  let acc = 0;
-  let nb = 0;
+  // The bit reader: `bp` is the position in bits. A read takes the 4 bytes from the one
+  // that holds bp and shifts: up to 25 bits at a time. The bytes are copied into a
+  // buffer with zero padding, so reads past the block are zeros and stay in bounds; the
+  // caller compares the bytes used with the block's length.
+  if (padded.length < len + 8) padded = new Uint8Array(Math.max(len + 8, 2 * padded.length));
+  const d = padded;
+  d.set(data);
+  d.fill(0, len, len + 8);
+  let bp = 0;
   const bits = (n: number): number => {
-    // n <= 24: acc stays below 2^31
-    while (nb < n) {
-      acc = (acc << 8) | (pos < len ? data[pos]! : 0);
-      pos++;
-      nb += 8;
-    }
-    nb -= n;
-    const v = (acc >>> nb) & ((1 << n) - 1);
-    acc &= (1 << nb) - 1;
+    // 1 <= n <= 25
+    const i = bp >>> 3;
+    const w = (d[i]! << 24) | (d[i + 1]! << 16) | (d[i + 2]! << 8) | d[i + 3]!;
+    const v = (w << (bp & 7)) >>> (32 - n);
+    bp += n;
     return v;
   };
   const wide = (n: number): number => (n <= 24 ? bits(n) : bits(n - 16) * 65536 + bits(16));
 
-  // Three integers packed as one number of `nbits` bits in radices (s0, s1, s2). Up to
-  // 52 bits the number is exact as a double; beyond, long division on its bytes.
+  // Three integers packed as one number of `nbits` bits in radices (s0, s1, s2), its
+  // bytes least significant first. Up to 24 bits (nearly every small delta) from one
+  // 4-byte read; up to 52 bits exact as a double; beyond, long division on its bytes.
   let u0 = 0;
   let u1 = 0;
   let u2 = 0;
   const bytes = new Uint8Array(16);
+  /** The next `nbits` (1..24) bits as a number whose bytes came least significant first. */
+  const le = (nbits: number): number => {
+    const i = bp >>> 3;
+    const w = ((d[i]! << 24) | (d[i + 1]! << 16) | (d[i + 2]! << 8) | d[i + 3]!) << (bp & 7);
+    bp += nbits;
+    if (nbits <= 8) return w >>> (32 - nbits);
+    if (nbits <= 16) return (w >>> 24) | (((w << 8) >>> (40 - nbits)) << 8);
+    return (w >>> 24) | (((w >>> 16) & 0xff) << 8) | (((w << 16) >>> (48 - nbits)) << 16);
+  };
   const unpack = (nbits: number, s1: number, s2: number): void => {
+    if (nbits <= 24) {
+      // int32 arithmetic throughout
+      let n = le(nbits);
+      u2 = n % s2;
+      n = (n - u2) / s2;
+      u1 = n % s1;
+      u0 = (n - u1) / s1;
+      return;
+    }
+    if (nbits <= 48) {
+      // n = hi * 2^24 + lo, divided in two int-sized steps (a double % is a slow library call)
+      const lo = le(24);
+      const hi = le(nbits - 24);
+      let q = Math.floor(hi / s2);
+      let t = (hi - q * s2) * 16777216 + lo;
+      const r = Math.floor(t / s2);
+      u2 = t - r * s2;
+      t = q * 16777216 + r;
+      q = Math.floor(t / s1);
+      u1 = t - q * s1;
+      u0 = q;
+      return;
+    }
     if (nbits <= 52) {
-      let n = 0;
-      let scale = 1;
-      let left = nbits;
-      while (left > 8) {
-        n += bits(8) * scale;
-        scale *= 256;
-        left -= 8;
-      }
-      n += bits(left) * scale;
+      let n = le(24);
+      n += le(24) * 16777216;
+      n += le(nbits - 48) * 281474976710656;
       u2 = n % s2;
       n = (n - u2) / s2;
       u1 = n % s1;
@@ -166,7 +192,7 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
       isSmaller--;
     }
     if (run > 0) {
-      if (i + run / 3 > natoms) throw new XtcDecodeError(`a run of ${run / 3} small atoms after atom ${i - 1} passes the ${natoms} atoms of the frame`, pos);
+      if (i + run / 3 > natoms) throw new XtcDecodeError(`a run of ${run / 3} small atoms after atom ${i - 1} passes the ${natoms} atoms of the frame`, bp >>> 3);
       let px = x;
       let py = y;
       let pz = z;
@@ -199,18 +225,21 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
     }
     smallidx += isSmaller;
     if (isSmaller < 0) {
-      if (smallidx < FIRST_SMALL_IDX) throw new XtcDecodeError(`smallidx falls to ${smallidx} at atom ${i - 1}`, pos);
+      if (smallidx < FIRST_SMALL_IDX) throw new XtcDecodeError(`smallidx falls to ${smallidx} at atom ${i - 1}`, bp >>> 3);
       smallnum = smaller;
       smaller = smallidx > FIRST_SMALL_IDX ? MAGIC_INTS[smallidx - 1]! >> 1 : 0;
     } else if (isSmaller > 0) {
-      if (smallidx > LAST_SMALL_IDX) throw new XtcDecodeError(`smallidx rises to ${smallidx} at atom ${i - 1}`, pos);
+      if (smallidx > LAST_SMALL_IDX) throw new XtcDecodeError(`smallidx rises to ${smallidx} at atom ${i - 1}`, bp >>> 3);
       smaller = smallnum;
       smallnum = MAGIC_INTS[smallidx]! >> 1;
     }
     sizesmall = MAGIC_INTS[smallidx]!;
   }
-  return pos;
+  return Math.ceil(bp / 8);
 }
+
+/** The compressed block with zero padding, kept between frames. */
+let padded = new Uint8Array(1 << 16);
 
 /** Divides the little-endian number in bytes[0..count) by `divisor` in place and returns the remainder. */
 function divideBytes(bytes: Uint8Array, count: number, divisor: number): number {

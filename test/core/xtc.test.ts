@@ -129,6 +129,7 @@ describe('long XTC trajectories written by MDAnalysis and GROMACS', () => {
   it.each([
     ['4000 frames of 31 atoms', 4000, 31, {}],
     ['300 frames of 900 atoms, 4 decimals', 300, 900, { precision: 4 }],
+    ['150 frames of 200 atoms spread over 130 nm (packed numbers of 49 to 52 bits)', 150, 200, { spread: 1300 }],
     ['200 frames of 300 atoms spread over 600 nm (packed numbers past 52 bits)', 200, 300, { spread: 6000 }],
     ['100 frames of 60 atoms spread over 20,000 nm (each coordinate on its own bits)', 100, 60, { spread: 200000 }],
   ] as const)(skipNote('%s: bit-identical to MDAnalysis for 1 to 20,000 slices, slices smaller than a frame included', mdaMissing), async (_, frames, atoms, options) => {

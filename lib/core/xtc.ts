@@ -8,23 +8,14 @@
  * (see xtc-decode.ts), padded to 4 bytes. Frames differ in size, so a slice cannot
  * compute where its first frame starts; it finds it.
  *
- * A frame belongs to the slice that holds its first byte. A slice other than the first
- * scans its 4-byte-aligned words for the magic followed by the job's atom count and a
- * plausible header, and accepts a candidate when the chain confirms it: the next header
- * sits where the byte count says, or the file ends there (GROMACS' xtc_at_header_start
- * uses the same idea). From there it follows the chain frame by frame while frames start
- * before its end, and then checks the frame that starts at or after its end with the
- * very same test. So a frame no search would accept is always reported, by the slice
- * that owns the frame before it: a damaged frame is an error, never a frame skipped.
- * Slice 0 starts at byte 0 without searching.
+ * Slices are byte ranges that find their first frame themselves: see frame-chain.ts.
  *
  * Coordinates are emitted as stored, in nm, as the float32 values every XTC reader gives.
  */
-import { withScratch } from './binary-reader.ts';
 import type { Box } from './dcd.ts';
 import { InputError } from './errors.ts';
+import { findLastFrame, FrameError, type FrameFormat, type HeaderCheck, headerProblem, scanFrameChain } from './frame-chain.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
-import { emptyStats } from './source.ts';
 import { decodeCompressed, FIRST_SMALL_IDX, LAST_SMALL_IDX, XtcDecodeError } from './xtc-decode.ts';
 
 export const XTC_MAGIC = 1995;
@@ -36,7 +27,6 @@ const RAW_HEADER_BYTES = 56;
 export const XTC_MAX_HEADER_BYTES = 96;
 /** GROMACS stores frames of this many atoms or fewer uncompressed. */
 export const XTC_MAX_RAW_ATOMS = 9;
-const BLOCK_BYTES = 1 << 20;
 
 export interface XtcLayout {
   kind: 'xtc';
@@ -86,24 +76,13 @@ export interface XtcFrameHeader {
   frameBytes: number;
 }
 
-type HeaderCheck =
-  | { ok: true; header: XtcFrameHeader }
-  | {
-      ok: false;
-      /** magic: the first word is not the magic; atoms: the atom count differs; truncated: the file ends inside the header; field: another field is impossible */
-      kind: 'magic' | 'atoms' | 'truncated' | 'field';
-      /** byte offset of the bad field from the frame start */
-      field: number;
-      problem: string;
-    };
-
-const fail = (kind: 'magic' | 'atoms' | 'truncated' | 'field', field: number, problem: string): HeaderCheck => ({ ok: false, kind, field, problem });
+const fail = headerProblem;
 
 /**
  * Reads and checks the header at bytes[at..]: `rest` is how many bytes the file holds
  * from there. `expect` pins the magic and atom count (those of frame 0).
  */
-export function checkXtcHeader(bytes: Uint8Array, at: number, rest: number, expect?: { magic: number; atoms: number }): HeaderCheck {
+export function checkXtcHeader(bytes: Uint8Array, at: number, rest: number, expect?: { magic: number; atoms: number }): HeaderCheck<XtcFrameHeader> {
   const avail = Math.min(rest, bytes.length - at);
   const view = new DataView(bytes.buffer, bytes.byteOffset + at, Math.max(0, Math.min(avail, XTC_MAX_HEADER_BYTES)));
   if (avail < 4) return fail('truncated', 0, `the file ends ${avail} bytes into an XTC frame header`);
@@ -174,72 +153,6 @@ function frameInfo(h: XtcFrameHeader): XtcFrameInfo {
   return { step: h.step, timePs: h.time };
 }
 
-/**
- * Bytes of a source through one growing buffer: sequential reads are served from it and
- * read ahead up to `readAheadEnd` (the slice's end), never further than a call needs.
- */
-export class ByteWindow {
-  private buf = new Uint8Array(0);
-  private start = 0;
-  private length = 0;
-  bytesRead = 0;
-
-  constructor(
-    private readonly source: ByteSource,
-    private readonly readAheadEnd: number,
-    private readonly signal?: AbortSignal,
-  ) {}
-
-  /** The bytes [at, at + len), fewer where the file ends: a view valid until the next call. */
-  async get(at: number, len: number): Promise<Uint8Array> {
-    const want = Math.min(at + len, this.source.size);
-    if (at >= this.start && want <= this.start + this.length) return this.buf.subarray(at - this.start, want - this.start);
-    const kept = at >= this.start && at < this.start + this.length ? this.start + this.length - at : 0;
-    const readEnd = Math.min(this.source.size, Math.max(want, Math.min(at + BLOCK_BYTES, this.readAheadEnd)));
-    const need = readEnd - at;
-    if (need > this.buf.length) {
-      const grown = new Uint8Array(Math.max(need, 2 * this.buf.length));
-      grown.set(this.buf.subarray(at - this.start, at - this.start + kept));
-      this.buf = grown;
-    } else if (kept > 0) {
-      this.buf.copyWithin(0, at - this.start, at - this.start + kept);
-    }
-    this.start = at;
-    this.length = kept;
-    await this.fill(at + kept, readEnd);
-    return this.buf.subarray(0, Math.min(want, this.start + this.length) - at);
-  }
-
-  /** Like get, but a read outside the window does not move it (a header far ahead). */
-  async peek(at: number, len: number): Promise<Uint8Array> {
-    const want = Math.min(at + len, this.source.size);
-    if (at >= this.start && want <= this.start + this.length) return this.buf.subarray(at - this.start, want - this.start);
-    const out = new Uint8Array(Math.max(0, want - at));
-    let p = at;
-    for await (const chunk of this.source.chunks(at, want, this.signal)) {
-      const take = Math.min(chunk.length, want - p);
-      out.set(chunk.subarray(0, take), p - at);
-      p += take;
-      if (p >= want) break;
-    }
-    this.bytesRead += p - at;
-    return out.subarray(0, p - at);
-  }
-
-  private async fill(from: number, to: number): Promise<void> {
-    let p = from;
-    if (p >= to) return;
-    for await (const chunk of this.source.chunks(p, to, this.signal)) {
-      const take = Math.min(chunk.length, to - p);
-      this.buf.set(chunk.subarray(0, take), p - this.start);
-      p += take;
-      if (p >= to) break;
-    }
-    this.bytesRead += p - from;
-    this.length = p - this.start;
-  }
-}
-
 export interface XtcHeader {
   layout: XtcLayout;
   info: XtcInfo;
@@ -253,7 +166,7 @@ export async function readXtcHeader(source: ByteSource, head: Uint8Array): Promi
   const layout: XtcLayout = { kind: 'xtc', atoms: h.atoms, columns: 3, magic: h.magic, dataOffset: 0, dataEnd: source.size };
   const precision = h.atoms > XTC_MAX_RAW_ATOMS ? h.precision : null;
   const info: XtcInfo = { format: 'xtc', atoms: h.atoms, magic: h.magic, lengthUnit: 'nm', precision, first: frameInfo(h), warnings: [] };
-  const last = await findLastFrame(source, layout, h.frameBytes);
+  const last = await findLastFrame(source, xtcFrames(layout), h.frameBytes);
   if (last) {
     info.last = frameInfo(last);
     info.box = { first: boxFromVectors(h.box), last: boxFromVectors(last.box) };
@@ -261,25 +174,38 @@ export async function readXtcHeader(source: ByteSource, head: Uint8Array): Promi
   return { layout, info };
 }
 
-/**
- * The header of the frame that ends exactly at the end of the file, searched backwards
- * in a tail that grows until it holds one; undefined when none is found (a damaged end
- * of file, which the scan reports).
- */
-async function findLastFrame(source: ByteSource, layout: XtcLayout, frame0Bytes: number): Promise<XtcFrameHeader | undefined> {
-  const size = source.size;
+/** The chain of XTC frames of one job: its magic and atom count, and how a frame decodes. */
+export function xtcFrames(layout: Pick<XtcLayout, 'magic' | 'atoms'>): FrameFormat<XtcFrameHeader> {
   const expect = { magic: layout.magic, atoms: layout.atoms };
-  const win = new ByteWindow(source, size);
-  for (let tail = Math.max(BLOCK_BYTES, 4 * frame0Bytes); ; tail *= 4) {
-    const from = Math.max(0, size - tail) & ~3;
-    const bytes = await win.get(from, size - from);
-    for (let q = (size - from - RAW_HEADER_BYTES) & ~3; q >= 0; q -= 4) {
-      if (bytes[q] !== 0 || bytes[q + 1] !== 0 || bytes[q + 2] !== layout.magic >> 8 || bytes[q + 3] !== (layout.magic & 0xff)) continue;
-      const c = checkXtcHeader(bytes, q, size - from - q, expect);
-      if (c.ok && from + q + c.header.frameBytes === size) return c.header;
-    }
-    if (from === 0 || tail > 64 * BLOCK_BYTES) return undefined;
-  }
+  const natom = layout.atoms;
+  return {
+    label: 'XTC',
+    maxHeaderBytes: XTC_MAX_HEADER_BYTES,
+    magic: layout.magic,
+    atoms: natom,
+    check: (bytes, at, rest) => checkXtcHeader(bytes, at, rest, expect),
+    decode(frame, header, frameAt, out, outAt) {
+      if (natom <= XTC_MAX_RAW_ATOMS) {
+        const view = new DataView(frame.buffer, frame.byteOffset + header.dataAt, 12 * natom);
+        for (let i = 0; i < 3 * natom; i++) out[outAt + i] = view.getFloat32(4 * i);
+        return natom;
+      }
+      const data = frame.subarray(header.dataAt, header.dataAt + header.byteCount);
+      let used: number;
+      try {
+        used = decodeCompressed(data, header, out, outAt);
+      } catch (e) {
+        if (e instanceof XtcDecodeError) throw new FrameError(frameAt + header.dataAt + Math.min(e.at, header.byteCount), `corrupted compressed coordinates in the XTC frame at byte ${frameAt}: ${e.message}`);
+        throw e;
+      }
+      if (used > header.byteCount) {
+        throw new FrameError(frameAt + header.dataAt, `corrupted compressed coordinates in the XTC frame at byte ${frameAt}: decoding its ${natom} atoms needs ${used} bytes, its byte count says ${header.byteCount}`);
+      }
+      return natom;
+    },
+    sizeNote: (at, header) => (natom <= XTC_MAX_RAW_ATOMS ? ` (${natom} atoms, stored uncompressed)` : ` (its byte count, at byte ${at + 88}, says ${header.byteCount})`),
+    sizeField: (at) => (natom <= XTC_MAX_RAW_ATOMS ? at + 4 : at + 88),
+  };
 }
 
 /**
@@ -288,163 +214,5 @@ async function findLastFrame(source: ByteSource, layout: XtcLayout, frame0Bytes:
  * the header after it.
  */
 export async function scanXtc(source: ByteSource, layout: XtcLayout, start: number, end: number, sink: RowSink, options: ScanOptions = {}): Promise<ScanStats> {
-  const stats = emptyStats();
-  if (end <= start) return stats;
-  const size = source.size;
-  const natom = layout.atoms;
-  const expect = { magic: layout.magic, atoms: natom };
-  const win = new ByteWindow(source, Math.min(size, end + XTC_MAX_HEADER_BYTES), options.signal);
-  const name = source.name;
-  let reported = start;
-  const progress = (at: number): void => {
-    const to = Math.min(end, at);
-    if (to > reported) options.onProgress?.(to - reported);
-    reported = Math.max(reported, to);
-  };
-
-  /** The header at `at`, checked; with the frame it follows, for the error when it is not one. */
-  const headerAt = async (at: number, prev: { at: number; header: XtcFrameHeader } | undefined): Promise<XtcFrameHeader> => {
-    const bytes = await win.peek(at, XTC_MAX_HEADER_BYTES);
-    const c = checkXtcHeader(bytes, 0, size - at, expect);
-    if (c.ok) return c.header;
-    throw await chainError(win, name, size, expect, at, c, prev);
-  };
-  /** The test a search applies: a header, and after it another header or the end of the file. */
-  const fitsInFile = (at: number, header: XtcFrameHeader): void => {
-    if (at + header.frameBytes > size) {
-      throw new InputError(name, at, `truncated XTC frame: the frame at byte ${at} needs ${header.frameBytes} bytes (its byte count says ${header.byteCount}), and the file ends ${size - at} bytes after its start`);
-    }
-  };
-  const checkFrame = async (at: number, prev: { at: number; header: XtcFrameHeader } | undefined): Promise<void> => {
-    const header = await headerAt(at, prev);
-    fitsInFile(at, header);
-    const next = at + header.frameBytes;
-    if (next < size) await headerAt(next, { at, header });
-  };
-
-  let at = start === 0 ? 0 : await findFirstFrame(win, layout, start, end, size);
-  if (at < 0) {
-    progress(end);
-    stats.bytesRead = win.bytesRead;
-    return stats;
-  }
-  let prev: { at: number; header: XtcFrameHeader } | undefined;
-  const frameValues = natom * 3;
-  const blockFrames = Math.max(1, Math.floor(BLOCK_BYTES / 8 / frameValues));
-  let firstRow = 0;
-  await withScratch(blockFrames * frameValues * 8, async (buffer) => {
-    const values = new Float64Array(buffer, 0, blockFrames * frameValues);
-    let inBlock = 0;
-    const flush = (): void => {
-      if (inBlock === 0) return;
-      sink.rows(values, inBlock * natom, 3, firstRow);
-      firstRow += inBlock * natom;
-      inBlock = 0;
-    };
-    while (at < end) {
-      // The same test as checkFrame, with the window moved along: the frame and the header after it.
-      await win.get(at, XTC_MAX_HEADER_BYTES);
-      const header = await headerAt(at, prev);
-      fitsInFile(at, header);
-      const bytes = await win.get(at, header.frameBytes + XTC_MAX_HEADER_BYTES);
-      if (at + header.frameBytes < size) await headerAt(at + header.frameBytes, { at, header });
-      const outAt = inBlock * frameValues;
-      if (natom <= XTC_MAX_RAW_ATOMS) {
-        const view = new DataView(bytes.buffer, bytes.byteOffset + header.dataAt, 12 * natom);
-        for (let i = 0; i < frameValues; i++) values[outAt + i] = view.getFloat32(4 * i);
-      } else {
-        const data = bytes.subarray(header.dataAt, header.dataAt + header.byteCount);
-        let used: number;
-        try {
-          used = decodeCompressed(data, header, values, outAt);
-        } catch (e) {
-          if (e instanceof XtcDecodeError) throw new InputError(name, at + header.dataAt + Math.min(e.at, header.byteCount), `corrupted compressed coordinates in the XTC frame at byte ${at}: ${e.message}`);
-          throw e;
-        }
-        if (used > header.byteCount) {
-          throw new InputError(name, at + header.dataAt, `corrupted compressed coordinates in the XTC frame at byte ${at}: decoding its ${natom} atoms needs ${used} bytes, its byte count says ${header.byteCount}`);
-        }
-      }
-      if (++inBlock === blockFrames) flush();
-      prev = { at, header };
-      at += header.frameBytes;
-      progress(at);
-    }
-    flush();
-    // The frame after this slice's last one (or the end of the file): the check its own
-    // slice's search makes, so that a frame that search would pass over is reported here.
-    if (at < size) await checkFrame(at, prev);
-  });
-  progress(end);
-  stats.rows = firstRow;
-  stats.bytesRead = win.bytesRead;
-  return stats;
-}
-
-/** The first frame that starts in [start, end) and that the chain confirms, or -1. */
-async function findFirstFrame(win: ByteWindow, layout: XtcLayout, start: number, end: number, size: number): Promise<number> {
-  const expect = { magic: layout.magic, atoms: layout.atoms };
-  const m2 = layout.magic >> 8;
-  const m3 = layout.magic & 0xff;
-  let p = (start + 3) & ~3;
-  while (p < end) {
-    const span = Math.min(BLOCK_BYTES, end - p);
-    const bytes = await win.get(p, span + XTC_MAX_HEADER_BYTES);
-    const stop = Math.min(span, bytes.length - 3);
-    for (let q = 0; q < stop; q += 4) {
-      if (bytes[q + 3] !== m3 || bytes[q + 2] !== m2 || bytes[q] !== 0 || bytes[q + 1] !== 0) continue;
-      const c = checkXtcHeader(bytes, q, size - p - q, expect);
-      if (!c.ok) continue;
-      const next = p + q + c.header.frameBytes;
-      if (next === size) return p + q;
-      if (next > size) continue;
-      const after = await win.peek(next, XTC_MAX_HEADER_BYTES);
-      if (checkXtcHeader(after, 0, size - next, expect).ok) return p + q;
-    }
-    p += span;
-  }
-  return -1;
-}
-
-/**
- * The error for a header that is not where the chain says: a damaged header (its magic
- * or atom count still recognisable), or no header at all, which means a damaged byte
- * count in the frame before (found by looking for the real next header) or bytes that
- * are not XTC after the last frame.
- */
-async function chainError(
-  win: ByteWindow,
-  name: string,
-  size: number,
-  expect: { magic: number; atoms: number },
-  at: number,
-  c: Extract<HeaderCheck, { ok: false }>,
-  prev: { at: number; header: XtcFrameHeader } | undefined,
-): Promise<InputError> {
-  const where = prev ? `, where the frame at byte ${prev.at} ends` : '';
-  if (c.kind === 'truncated') return new InputError(name, at, `truncated XTC file: ${c.problem}${where}`);
-  if (c.kind === 'field') return new InputError(name, at + c.field, `${c.problem} (the frame at byte ${at})`);
-  const bytes = await win.peek(at, 8);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  const atomsThere = bytes.length >= 8 ? view.getInt32(4) : -1;
-  if (c.kind === 'atoms') return new InputError(name, at + 4, `${c.problem} (the frame at byte ${at}): every frame of a trajectory must hold the same atoms`);
-  if (!prev || atomsThere === expect.atoms) return new InputError(name, at, `${c.problem}${where}`);
-  // Neither the magic nor the atom count: where does the next frame really start?
-  const from = prev.at + prev.header.dataAt;
-  const limit = Math.min(size, prev.at + 2 * prev.header.frameBytes + BLOCK_BYTES);
-  for (let p = from; p < limit; p += BLOCK_BYTES) {
-    const block = await win.peek(p, Math.min(BLOCK_BYTES, limit - p) + XTC_MAX_HEADER_BYTES);
-    for (let q = 0; q + 8 <= Math.min(block.length, limit - p); q += 4) {
-      const h = checkXtcHeader(block, q, size - p - q, expect);
-      if (h.ok && p + q !== at) {
-        const countAt = prev.at + 88;
-        return new InputError(
-          name,
-          countAt,
-          `corrupted byte count in the XTC frame at byte ${prev.at}: it says ${prev.header.byteCount} bytes, so the next frame would start at byte ${at}, but the next frame header is at byte ${p + q}`,
-        );
-      }
-    }
-  }
-  return new InputError(name, at, `${c.problem}${where}: bytes that are not XTC after the last frame, or a corrupted byte count at byte ${prev.at + 88}`);
+  return scanFrameChain(source, xtcFrames(layout), start, end, sink, options);
 }

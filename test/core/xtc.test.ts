@@ -194,8 +194,8 @@ describe('damaged XTC files', () => {
   it.each([
     ['a corrupted magic in frame 30', (b: Uint8Array, v: DataView, o: number[]) => v.setInt32(o[30]!, 1996), (o: number[]) => o[30]!, /magic number is 1996/],
     ['an atom count that changes in frame 30', (b: Uint8Array, v: DataView, o: number[]) => (v.setInt32(o[30]! + 4, 26), v.setInt32(o[30]! + 52, 26)), (o: number[]) => o[30]! + 4, /atom count changes: this frame has 26 atoms, the first frame 25/],
-    ['a byte count 8 too large in frame 30', (b: Uint8Array, v: DataView, o: number[]) => v.setInt32(o[30]! + 88, v.getInt32(o[30]! + 88) + 8), (o: number[]) => o[30]! + 88, /corrupted byte count in the XTC frame at byte \d+: .*next frame header is at byte/],
-    ['a byte count 8 too small in frame 30', (b: Uint8Array, v: DataView, o: number[]) => v.setInt32(o[30]! + 88, v.getInt32(o[30]! + 88) - 8), (o: number[]) => o[30]! + 88, /corrupted byte count/],
+    ['a byte count 8 too large in frame 30', (b: Uint8Array, v: DataView, o: number[]) => v.setInt32(o[30]! + 88, v.getInt32(o[30]! + 88) + 8), (o: number[]) => o[30]! + 88, /corrupted frame size in the XTC frame at byte \d+ \(its byte count, at byte \d+, says \d+\): the next frame would start at byte \d+, but the next frame header is at byte/],
+    ['a byte count 8 too small in frame 30', (b: Uint8Array, v: DataView, o: number[]) => v.setInt32(o[30]! + 88, v.getInt32(o[30]! + 88) - 8), (o: number[]) => o[30]! + 88, /corrupted frame size/],
     ['a byte count past the end of the file in the last frame', (b: Uint8Array, v: DataView, o: number[]) => v.setInt32(o[59]! + 88, 300), (o: number[]) => o[59]!, /truncated XTC frame: the frame at byte \d+ needs 392 bytes/],
     ['a truncated last frame', (b: Uint8Array, _v: DataView, o: number[]) => b.subarray(0, o[59]! + 100), (o: number[]) => o[59]!, /truncated XTC frame/],
     ['a last frame cut inside its header', (b: Uint8Array, _v: DataView, o: number[]) => b.subarray(0, o[59]! + 40), (o: number[]) => o[59]!, /truncated XTC file: the file ends 40 bytes into an XTC frame header/],

@@ -59,6 +59,8 @@ export interface FrameFormat<H extends { frameBytes: number }> {
    * frame's file offset, for errors (FrameError).
    */
   decode(frame: Uint8Array, header: H, frameAt: number, out: Float64Array, outAt: number): number;
+  /** True when the bytes at a header that failed check() are still a header of this format, damaged (not garbage). */
+  recognisable(bytes: Uint8Array): boolean;
   /** Where the size the chain follows is written, for messages: " (its byte count, at byte N, says M)". */
   sizeNote(at: number, header: H): string;
   /** The offset to blame when the chain from the frame at `at` misses the next frame: its size field. */
@@ -294,10 +296,8 @@ async function chainError<H extends { frameBytes: number }>(
   if (c.kind === 'truncated') return new InputError(name, at, `truncated ${format.label} file: ${c.problem}${where}`);
   if (c.kind === 'field') return new InputError(name, at + c.field, `${c.problem} (the frame at byte ${at})`);
   if (c.kind === 'atoms') return new InputError(name, at + c.field, `${c.problem} (the frame at byte ${at}): every frame of a trajectory must hold the same atoms`);
-  const bytes = await win.peek(at, 8);
-  const atomsThere = bytes.length >= 8 ? new DataView(bytes.buffer, bytes.byteOffset, 8).getInt32(4) : -1;
   // A damaged magic in a header that is otherwise where it should be.
-  if (!prev || atomsThere === format.atoms) return new InputError(name, at, `${c.problem}${where}`);
+  if (!prev || format.recognisable(await win.peek(at, format.maxHeaderBytes))) return new InputError(name, at, `${c.problem}${where}`);
   // Where does the next frame really start?
   const limit = Math.min(size, prev.at + 2 * prev.header.frameBytes + BLOCK_BYTES);
   for (let p = prev.at + 4; p < limit; p += BLOCK_BYTES) {

@@ -9,6 +9,7 @@ import { IncompleteFrameError, InputError } from './errors.ts';
 import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
 import type { ByteSource, RowSink, ScanOptions } from './source.ts';
 import { scanText } from './text-reader.ts';
+import { scanTrr } from './trr.ts';
 import { scanXtc } from './xtc.ts';
 
 /** What one slice (or a run of consecutive slices) produced. Deterministic apart from the timing fields. */
@@ -105,7 +106,9 @@ export async function scanSlice(
         ? await scanDcd(source, layout, start, end, sink, scanOptions)
         : layout.kind === 'xtc'
           ? await scanXtc(source, layout, start, end, sink, scanOptions)
-          : await scanBinary(source, layout, start, end, sink, scanOptions);
+          : layout.kind === 'trr'
+            ? await scanTrr(source, layout, start, end, sink, scanOptions)
+            : await scanBinary(source, layout, start, end, sink, scanOptions);
   const finishedAt = Date.now();
   return {
     job: spec.id,
@@ -200,7 +203,7 @@ export function binaryRowLocator(spec: JobSpec): RowLocator {
   const layout = spec.layout;
   if (layout.kind === 'dcd') return async (row) => layout.dataOffset + Math.floor(row / layout.atoms) * layout.frameBytes;
   // Frames of different sizes: no offset without a scan (and every slice emits whole frames).
-  if (layout.kind === 'xtc') return async () => undefined;
+  if (layout.kind === 'xtc' || layout.kind === 'trr') return async () => undefined;
   if (layout.kind !== 'binary') throw new TypeError('not a binary layout');
   return async (row) => layout.dataOffset + row * layout.columns * layout.dtype.bytes;
 }

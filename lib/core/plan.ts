@@ -12,9 +12,10 @@ import { InputError, UsageError } from './errors.ts';
 import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from './npy.ts';
 import type { ByteSource } from './source.ts';
 import { scanText, type TextLayout } from './text-reader.ts';
+import { isTrrMagic, readTrrHeader, type TrrInfo, type TrrLayout } from './trr.ts';
 import { isXtcMagic, readXtcHeader, type XtcInfo, type XtcLayout } from './xtc.ts';
 
-export type Format = 'auto' | 'text' | 'npy' | 'raw' | 'dcd' | 'xtc';
+export type Format = 'auto' | 'text' | 'npy' | 'raw' | 'dcd' | 'xtc' | 'trr';
 
 export interface PlanOptions {
   format?: Format;
@@ -53,7 +54,7 @@ export interface JobSpec {
     /** what pins this exact content: an ETag or version id, or size+mtime+inode locally */
     identity: string;
   };
-  format: 'text' | 'npy' | 'raw' | 'dcd' | 'xtc';
+  format: 'text' | 'npy' | 'raw' | 'dcd' | 'xtc' | 'trr';
   layout: InputLayout;
   /** trajectories: what the header says (time step, title, unit cell of the first and last frame) */
   trajectory?: TrajectoryInfo;
@@ -70,11 +71,11 @@ export interface JobSpec {
   sliceCount: number;
 }
 
-export type InputLayout = TextLayout | BinaryLayout | DcdLayout | XtcLayout;
-export type TrajectoryInfo = DcdInfo | XtcInfo;
+export type InputLayout = TextLayout | BinaryLayout | DcdLayout | XtcLayout | TrrLayout;
+export type TrajectoryInfo = DcdInfo | XtcInfo | TrrInfo;
 
 /** Layouts whose frames differ in size: slices are byte ranges and each finds its first frame. */
-const byteRangeLayout = (layout: InputLayout): layout is TextLayout | XtcLayout => layout.kind === 'text' || layout.kind === 'xtc';
+const byteRangeLayout = (layout: InputLayout): layout is TextLayout | XtcLayout | TrrLayout => layout.kind === 'text' || layout.kind === 'xtc' || layout.kind === 'trr';
 
 export interface SliceBounds {
   index: number;
@@ -142,15 +143,15 @@ export async function planJob(
       throw new UsageError(`--frame-rows ${opts.frameRows}: a frame of ${source.name} is its ${dcd.info.atoms} atoms`);
     }
     frameRows = dcd.info.atoms;
-  } else if (format === 'xtc') {
-    const xtc = await readXtcHeader(source, head);
-    layout = xtc.layout;
-    trajectory = xtc.info;
-    rowsPerRecord = xtc.info.atoms;
-    if (opts.frameRows !== undefined && opts.frameRows !== xtc.info.atoms) {
-      throw new UsageError(`--frame-rows ${opts.frameRows}: a frame of ${source.name} is its ${xtc.info.atoms} atoms`);
+  } else if (format === 'xtc' || format === 'trr') {
+    const md = format === 'xtc' ? await readXtcHeader(source, head) : await readTrrHeader(source, head);
+    layout = md.layout;
+    trajectory = md.info;
+    rowsPerRecord = md.info.atoms;
+    if (opts.frameRows !== undefined && opts.frameRows !== md.info.atoms) {
+      throw new UsageError(`--frame-rows ${opts.frameRows}: a frame of ${source.name} is its ${md.info.atoms} atoms`);
     }
-    frameRows = xtc.info.atoms;
+    frameRows = md.info.atoms;
   } else if (format === 'raw') {
     if (!opts.dtype) throw new UsageError('--format raw needs --dtype (for example f8, <f4, >i2)');
     const dtype = parseDType(opts.dtype);
@@ -220,6 +221,7 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
   // A .dcd that fails the magic check still goes to the DCD parser, whose error says what is wrong.
   if (isDcdMagic(head) || /\.dcd$/i.test(source.name)) return 'dcd';
   if (isXtcMagic(head) || /\.xtc$/i.test(source.name)) return 'xtc';
+  if (isTrrMagic(head) || /\.trr$/i.test(source.name)) return 'trr';
   if (opts.dtype) return 'raw';
   if (/\.npy$/i.test(source.name)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
   if (!TEXT_EXTENSIONS.test(source.name) && head.includes(0)) {

@@ -2,32 +2,12 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
-import { MD_DATA, mdaMissing, mdaPython, mdaWriteTrajectory, mdDataMissing, skipNote } from '../helpers/md.ts';
+import { MD_DATA, mdaMissing, mdaOracle, mdaWriteTrajectory, mdDataMissing, skipNote } from '../helpers/md.ts';
 
 const tmp = tempDir('fanout-cli-xtc-');
 afterAll(() => tmp.cleanup());
 
-interface Oracle {
-  frames: number;
-  mean: number[][];
-  rg: number[];
-}
-
-/** MDAnalysis reads the file (a copy, nm as stored); math.fsum and numpy give the means and the radii of gyration. */
-function oracle(path: string): Oracle {
-  return mdaPython<Oracle>(
-    `
-import shutil, tempfile
-d = tempfile.mkdtemp()
-r = mda.coordinates.XTC.XTCReader(shutil.copy(args, d), convert_units=False)
-x = np.array([ts.positions.copy() for ts in r]).astype(np.float64)
-shutil.rmtree(d)
-F = x.shape[0]
-c = x - x.mean(axis=1, keepdims=True)
-print(json.dumps({'frames': F, 'mean': [[math.fsum(x[:, i, k]) / F for k in range(3)] for i in range(x.shape[1])], 'rg': np.sqrt((c ** 2).sum(axis=2).mean(axis=1)).tolist()}))`,
-    path,
-  );
-}
+const oracle = mdaOracle;
 
 function expectRg(got: number[], want: number[]): void {
   expect(got.length).toBe(want.length);

@@ -137,10 +137,13 @@ print('null')`,
   );
 }
 
-/** `gmx trjconv -f input -o output` (all atoms, `-ndec` decimals for an XTC): GROMACS' own writer. */
-export function gmxConvert(input: string, output: string, ndec?: number): void {
+/** Why gmx_d (GROMACS in double precision, which writes double TRR) cannot be used, or ''. */
+export const gmxDoubleMissing = spawnSync('gmx_d', ['--version'], { encoding: 'utf8' }).status === 0 ? '' : 'gmx_d (GROMACS in double precision) is not on PATH (apt-get install gromacs)';
+
+/** `gmx trjconv -f input -o output` (all atoms, `-ndec` decimals for an XTC): GROMACS' own writer; `gmx_d` writes double precision. */
+export function gmxConvert(input: string, output: string, ndec?: number, binary: 'gmx' | 'gmx_d' = 'gmx'): void {
   const args = ['-quiet', 'trjconv', '-f', input, '-o', output, ...(ndec !== undefined ? ['-ndec', String(ndec)] : [])];
-  const r = spawnSync('gmx', args, { input: '0\n', encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(binary, args, { input: '0\n', encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`gmx trjconv failed (${r.status}): ${r.stderr.slice(-2000)}`);
 }
 
@@ -160,4 +163,32 @@ export function toLargeXtc(bytes: Uint8Array, offsets: number[]): Uint8Array {
     o += end - at + 4;
   });
   return out;
+}
+
+export interface MdOracle {
+  frames: number;
+  /** per atom, the exact (math.fsum) mean over frames of x, y and z */
+  mean: number[][];
+  /** numpy's unweighted radius of gyration of every frame */
+  rg: number[];
+}
+
+/** What MDAnalysis reads from a trajectory (a copy, in the file's unit), reduced by math.fsum and numpy. */
+export function mdaOracle(path: string): MdOracle {
+  return mdaPython<MdOracle>(
+    `
+import shutil, tempfile
+from MDAnalysis.coordinates.XTC import XTCReader
+from MDAnalysis.coordinates.TRR import TRRReader
+from MDAnalysis.coordinates.TRJ import NCDFReader
+d = tempfile.mkdtemp()
+reader = XTCReader if args.endswith('.xtc') else TRRReader if args.endswith('.trr') else NCDFReader
+r = reader(shutil.copy(args, d), convert_units=False)
+x = np.array([ts.positions.copy() for ts in r if ts.has_positions]).astype(np.float64)
+shutil.rmtree(d)
+F = x.shape[0]
+c = x - x.mean(axis=1, keepdims=True)
+print(json.dumps({'frames': F, 'mean': [[math.fsum(x[:, i, k]) / F for k in range(3)] for i in range(x.shape[1])], 'rg': np.sqrt((c ** 2).sum(axis=2).mean(axis=1)).tolist()}))`,
+    path,
+  );
 }

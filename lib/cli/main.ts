@@ -88,7 +88,7 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 
 export function runOptionsFrom(values: Values): LocalRunOptions {
   const format = (values.format ?? 'auto') as Format;
-  if (!['auto', 'text', 'npy', 'raw', 'dcd', 'xtc', 'trr'].includes(format)) throw new UsageError(`--format must be auto, text, npy, raw, dcd, xtc or trr, not ${JSON.stringify(values.format)}`);
+  if (!['auto', 'text', 'npy', 'raw', 'dcd', 'xtc', 'trr', 'netcdf'].includes(format)) throw new UsageError(`--format must be auto, text, npy, raw, dcd, xtc, trr or netcdf, not ${JSON.stringify(values.format)}`);
   const onBad = values['on-bad-record'] ?? 'fail';
   if (onBad !== 'fail' && onBad !== 'skip') throw new UsageError('--on-bad-record must be fail or skip');
   if (values.slices !== undefined && values['slice-bytes'] !== undefined) throw new UsageError('give --slices or --slice-bytes, not both');

@@ -9,6 +9,7 @@ import { IncompleteFrameError, InputError } from './errors.ts';
 import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
 import type { ByteSource, RowSink, ScanOptions } from './source.ts';
 import { scanText } from './text-reader.ts';
+import { scanNetcdf } from './netcdf.ts';
 import { scanTrr } from './trr.ts';
 import { scanXtc } from './xtc.ts';
 
@@ -108,7 +109,9 @@ export async function scanSlice(
           ? await scanXtc(source, layout, start, end, sink, scanOptions)
           : layout.kind === 'trr'
             ? await scanTrr(source, layout, start, end, sink, scanOptions)
-            : await scanBinary(source, layout, start, end, sink, scanOptions);
+            : layout.kind === 'netcdf'
+              ? await scanNetcdf(source, layout, start, end, sink, scanOptions)
+              : await scanBinary(source, layout, start, end, sink, scanOptions);
   const finishedAt = Date.now();
   return {
     job: spec.id,
@@ -201,7 +204,7 @@ export type RowLocator = (row: number) => Promise<number | undefined>;
 
 export function binaryRowLocator(spec: JobSpec): RowLocator {
   const layout = spec.layout;
-  if (layout.kind === 'dcd') return async (row) => layout.dataOffset + Math.floor(row / layout.atoms) * layout.frameBytes;
+  if (layout.kind === 'dcd' || layout.kind === 'netcdf') return async (row) => layout.dataOffset + Math.floor(row / layout.atoms) * layout.frameBytes;
   // Frames of different sizes: no offset without a scan (and every slice emits whole frames).
   if (layout.kind === 'xtc' || layout.kind === 'trr') return async () => undefined;
   if (layout.kind !== 'binary') throw new TypeError('not a binary layout');

@@ -12,10 +12,11 @@ import { InputError, UsageError } from './errors.ts';
 import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from './npy.ts';
 import type { ByteSource } from './source.ts';
 import { scanText, type TextLayout } from './text-reader.ts';
+import { hdf5Error, isHdf5, isNetcdfMagic, type NetcdfInfo, type NetcdfLayout, readNetcdfHeader } from './netcdf.ts';
 import { isTrrMagic, readTrrHeader, type TrrInfo, type TrrLayout } from './trr.ts';
 import { isXtcMagic, readXtcHeader, type XtcInfo, type XtcLayout } from './xtc.ts';
 
-export type Format = 'auto' | 'text' | 'npy' | 'raw' | 'dcd' | 'xtc' | 'trr';
+export type Format = 'auto' | 'text' | 'npy' | 'raw' | 'dcd' | 'xtc' | 'trr' | 'netcdf';
 
 export interface PlanOptions {
   format?: Format;
@@ -54,7 +55,7 @@ export interface JobSpec {
     /** what pins this exact content: an ETag or version id, or size+mtime+inode locally */
     identity: string;
   };
-  format: 'text' | 'npy' | 'raw' | 'dcd' | 'xtc' | 'trr';
+  format: 'text' | 'npy' | 'raw' | 'dcd' | 'xtc' | 'trr' | 'netcdf';
   layout: InputLayout;
   /** trajectories: what the header says (time step, title, unit cell of the first and last frame) */
   trajectory?: TrajectoryInfo;
@@ -71,8 +72,8 @@ export interface JobSpec {
   sliceCount: number;
 }
 
-export type InputLayout = TextLayout | BinaryLayout | DcdLayout | XtcLayout | TrrLayout;
-export type TrajectoryInfo = DcdInfo | XtcInfo | TrrInfo;
+export type InputLayout = TextLayout | BinaryLayout | DcdLayout | XtcLayout | TrrLayout | NetcdfLayout;
+export type TrajectoryInfo = DcdInfo | XtcInfo | TrrInfo | NetcdfInfo;
 
 /** Layouts whose frames differ in size: slices are byte ranges and each finds its first frame. */
 const byteRangeLayout = (layout: InputLayout): layout is TextLayout | XtcLayout | TrrLayout => layout.kind === 'text' || layout.kind === 'xtc' || layout.kind === 'trr';
@@ -143,10 +144,11 @@ export async function planJob(
       throw new UsageError(`--frame-rows ${opts.frameRows}: a frame of ${source.name} is its ${dcd.info.atoms} atoms`);
     }
     frameRows = dcd.info.atoms;
-  } else if (format === 'xtc' || format === 'trr') {
-    const md = format === 'xtc' ? await readXtcHeader(source, head) : await readTrrHeader(source, head);
+  } else if (format === 'xtc' || format === 'trr' || format === 'netcdf') {
+    const md = format === 'xtc' ? await readXtcHeader(source, head) : format === 'trr' ? await readTrrHeader(source, head) : await readNetcdfHeader(source, head);
     layout = md.layout;
     trajectory = md.info;
+    if (md.layout.kind === 'netcdf') shape = [(md.info as NetcdfInfo).frames, md.info.atoms, 3];
     rowsPerRecord = md.info.atoms;
     if (opts.frameRows !== undefined && opts.frameRows !== md.info.atoms) {
       throw new UsageError(`--frame-rows ${opts.frameRows}: a frame of ${source.name} is its ${md.info.atoms} atoms`);
@@ -222,6 +224,8 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
   if (isDcdMagic(head) || /\.dcd$/i.test(source.name)) return 'dcd';
   if (isXtcMagic(head) || /\.xtc$/i.test(source.name)) return 'xtc';
   if (isTrrMagic(head) || /\.trr$/i.test(source.name)) return 'trr';
+  if (isNetcdfMagic(head) || /\.(nc|ncdf|netcdf)$/i.test(source.name)) return 'netcdf';
+  if (isHdf5(head)) throw hdf5Error(source.name);
   if (opts.dtype) return 'raw';
   if (/\.npy$/i.test(source.name)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
   if (!TEXT_EXTENSIONS.test(source.name) && head.includes(0)) {
@@ -274,12 +278,12 @@ async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions)
 }
 
 /** Bytes of the unit a slice holds a whole number of: a row, a frame of rows, a DCD frame. */
-function unitBytes(layout: BinaryLayout | DcdLayout, rowsPerUnit: number): number {
-  return layout.kind === 'dcd' ? layout.frameBytes : rowBytes(layout) * rowsPerUnit;
+function unitBytes(layout: BinaryLayout | DcdLayout | NetcdfLayout, rowsPerUnit: number): number {
+  return layout.kind === 'dcd' || layout.kind === 'netcdf' ? layout.frameBytes : rowBytes(layout) * rowsPerUnit;
 }
 
 /** Whole units (rows, or frames) in the data; none when a unit holds no bytes (an empty array such as shape (1000, 0)). */
-function unitCount(layout: BinaryLayout | DcdLayout, rowsPerUnit: number): number {
+function unitCount(layout: BinaryLayout | DcdLayout | NetcdfLayout, rowsPerUnit: number): number {
   const ub = unitBytes(layout, rowsPerUnit);
   return ub > 0 ? Math.floor((layout.dataEnd - layout.dataOffset) / ub) : 0;
 }

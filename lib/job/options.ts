@@ -42,7 +42,7 @@ export const jobOptionsSchema = z.partial(
     maxSlices: positiveInt,
     delimiter: nonEmpty,
     skipHeader: z.union([z.boolean(), z.pipe(z.enum(['true', 'false']), z.transform((s) => s === 'true'))]),
-    format: z.enum(['auto', 'text', 'npy', 'raw', 'dcd', 'xtc', 'trr']),
+    format: z.enum(['auto', 'text', 'npy', 'raw', 'dcd', 'xtc', 'trr', 'netcdf']),
     dtype: nonEmpty,
     recordShape: shape,
     headerBytes: z.pipe(z.coerce.number(), z.int().check(z.minimum(0))),

@@ -68,13 +68,20 @@ export interface FrameFormat<H extends { frameBytes: number }> {
 }
 
 /**
- * Bytes of a source through one growing buffer: sequential reads are served from it and
- * read ahead up to `readAheadEnd` (the slice's end), never further than a call needs.
+ * Bytes of a source through one growing buffer. Sequential reads come from one open
+ * stream over the rest of the slice (one ranged request on S3, which the source may split
+ * into concurrent sub-ranges), not a request per block; a read elsewhere starts a new one.
  */
 export class ByteWindow {
   private buf = new Uint8Array(0);
   private start = 0;
   private length = 0;
+  private stream: AsyncIterator<Uint8Array> | undefined;
+  /** file offset of the next byte the stream gives (after `pending`) */
+  private streamAt = -1;
+  private streamEnd = -1;
+  /** the unread rest of the stream's last chunk: valid until the next one is requested */
+  private pending: Uint8Array | undefined;
   bytesRead = 0;
 
   constructor(
@@ -119,16 +126,39 @@ export class ByteWindow {
     return out.subarray(0, p - at);
   }
 
+  /** Ends the open stream, if any (a source may hold a buffer or a request for it). */
+  async close(): Promise<void> {
+    const stream = this.stream;
+    this.stream = undefined;
+    this.pending = undefined;
+    await stream?.return?.();
+  }
+
   private async fill(from: number, to: number): Promise<void> {
     let p = from;
-    if (p >= to) return;
-    for await (const chunk of this.source.chunks(p, to, this.signal)) {
-      const take = Math.min(chunk.length, to - p);
-      this.buf.set(chunk.subarray(0, take), p - this.start);
+    while (p < to) {
+      if (!this.stream || this.streamAt !== p || (!this.pending?.length && this.streamAt >= this.streamEnd)) {
+        await this.close();
+        this.streamEnd = Math.min(this.source.size, Math.max(to, this.readAheadEnd));
+        this.stream = this.source.chunks(p, this.streamEnd, this.signal)[Symbol.asyncIterator]();
+        this.streamAt = p;
+      }
+      if (!this.pending || this.pending.length === 0) {
+        const next = await this.stream.next();
+        if (next.done) {
+          // the file ended early: what was read is what there is
+          this.streamEnd = this.streamAt;
+          break;
+        }
+        this.pending = next.value;
+        this.bytesRead += next.value.length;
+      }
+      const take = Math.min(this.pending.length, to - p);
+      this.buf.set(this.pending.subarray(0, take), p - this.start);
+      this.pending = this.pending.subarray(take);
       p += take;
-      if (p >= to) break;
+      this.streamAt += take;
     }
-    this.bytesRead += p - from;
     this.length = p - this.start;
   }
 }
@@ -144,6 +174,14 @@ const isMagicAt = (bytes: Uint8Array, q: number, magic: number): boolean =>
 export async function findLastFrame<H extends { frameBytes: number }>(source: ByteSource, format: FrameFormat<H>, firstFrameBytes: number): Promise<H | undefined> {
   const size = source.size;
   const win = new ByteWindow(source, size);
+  try {
+    return await lastFrameIn(win, size, format, firstFrameBytes);
+  } finally {
+    await win.close();
+  }
+}
+
+async function lastFrameIn<H extends { frameBytes: number }>(win: ByteWindow, size: number, format: FrameFormat<H>, firstFrameBytes: number): Promise<H | undefined> {
   for (let tail = Math.max(BLOCK_BYTES, 4 * firstFrameBytes); ; tail *= 4) {
     const from = Math.max(0, size - tail) & ~3;
     const bytes = await win.get(from, size - from);
@@ -173,11 +211,27 @@ export async function scanFrameChain<H extends { frameBytes: number }>(
   sink: RowSink,
   options: ScanOptions = {},
 ): Promise<ScanStats> {
+  if (end <= start) return emptyStats();
+  const win = new ByteWindow(source, Math.min(source.size, end + format.maxHeaderBytes), options.signal);
+  try {
+    return await scanChain(win, source, format, start, end, sink, options);
+  } finally {
+    await win.close();
+  }
+}
+
+async function scanChain<H extends { frameBytes: number }>(
+  win: ByteWindow,
+  source: ByteSource,
+  format: FrameFormat<H>,
+  start: number,
+  end: number,
+  sink: RowSink,
+  options: ScanOptions,
+): Promise<ScanStats> {
   const stats = emptyStats();
-  if (end <= start) return stats;
   const size = source.size;
   const natom = format.atoms;
-  const win = new ByteWindow(source, Math.min(size, end + format.maxHeaderBytes), options.signal);
   const name = source.name;
   let reported = start;
   const progress = (at: number): void => {

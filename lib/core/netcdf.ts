@@ -47,7 +47,7 @@ export interface NetcdfInfo {
   title?: string;
   atoms: number;
   frames: number;
-  /** the coordinates' units attribute */
+  /** the coordinates' units attribute: "Å" for AMBER's "angstrom" */
   lengthUnit: string;
   velocities: boolean;
   forces: boolean;
@@ -192,6 +192,13 @@ function parseHeader(file: string, bytes: Uint8Array, complete: boolean): Header
   return { version, numrecs: !wide && numrecs === 0xffffffff ? -1 : numrecs, dims, attrs: globals, vars };
 }
 
+/** One spelling of a length unit for every format: Å or nm (as XTC, TRR and DCD say); anything else as the file says. */
+function lengthUnit(units: string | undefined): string {
+  if (units === undefined || /^(angstroms?|a|å)$/i.test(units)) return 'Å';
+  if (/^(nanometers?|nanometres?|nm)$/i.test(units)) return 'nm';
+  return units;
+}
+
 export interface NetcdfHeader {
   layout: NetcdfLayout;
   info: NetcdfInfo;
@@ -285,7 +292,7 @@ export async function readNetcdfHeader(source: ByteSource, head: Uint8Array): Pr
     ...(text(h.attrs.get('title')) ? { title: text(h.attrs.get('title')) } : {}),
     atoms,
     frames,
-    lengthUnit: text(coords.attrs.get('units')) ?? 'angstrom',
+    lengthUnit: lengthUnit(text(coords.attrs.get('units'))),
     velocities: byName.has('velocities'),
     forces: byName.has('forces'),
     warnings,

@@ -86,6 +86,7 @@ describe('DCD header', () => {
     const spec = await planJob(fileSource(path), { name: 'sum', options: {} }, {}, 'test');
     expect(spec.format).toBe('dcd');
     expect(spec.trajectory).toMatchObject(facts);
+    expect(spec.trajectory).toMatchObject({ lengthUnit: 'Å' });
     expect(spec.shape).toEqual([facts.frames, facts.atoms, 3]);
     expect(spec.frameRows).toBe(facts.atoms);
     const layout = spec.layout as DcdLayout;

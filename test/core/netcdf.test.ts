@@ -98,7 +98,7 @@ describe('AMBER NetCDF trajectories', () => {
       const got = await decodeAll(bytes, slices, name);
       expect(firstDifference(got.coords, want.coords), `${slices} slices`).toBe(-1);
       expect(got.shape).toEqual([frames, atoms, 3]);
-      expect(got.info).toMatchObject({ format: 'netcdf', variant: '64-bit offset', conventions: 'AMBER', atoms, frames, lengthUnit: 'angstrom' });
+      expect(got.info).toMatchObject({ format: 'netcdf', variant: '64-bit offset', conventions: 'AMBER', atoms, frames, lengthUnit: 'Å' });
       const b = got.info.box!.first;
       [b.a, b.b, b.c, b.alpha, b.beta, b.gamma].forEach((v, i) => expect(v).toBeCloseTo(cell[i]!, 3));
     }

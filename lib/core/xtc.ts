@@ -198,8 +198,10 @@ export function xtcFrames(layout: Pick<XtcLayout, 'magic' | 'atoms'>): FrameForm
         if (e instanceof XtcDecodeError) throw new FrameError(frameAt + header.dataAt + Math.min(e.at, header.byteCount), `corrupted compressed coordinates in the XTC frame at byte ${frameAt}: ${e.message}`);
         throw e;
       }
-      if (used > header.byteCount) {
-        throw new FrameError(frameAt + header.dataAt, `corrupted compressed coordinates in the XTC frame at byte ${frameAt}: decoding its ${natom} atoms needs ${used} bytes, its byte count says ${header.byteCount}`);
+      // Writers give the exact bytes of the bit stream (every one derives from GROMACS'
+      // encoder), so any other count means damaged data.
+      if (used !== header.byteCount) {
+        throw new FrameError(frameAt + header.dataAt, `corrupted compressed coordinates in the XTC frame at byte ${frameAt}: decoding its ${natom} atoms takes ${used} bytes, its byte count says ${header.byteCount}`);
       }
       return natom;
     },

@@ -213,6 +213,26 @@ describe('damaged XTC files', () => {
     }
   });
 
+  it(skipNote('damaged compressed coordinates fail inside the frame, whatever the slicing', mdaMissing), async () => {
+    if (!base) return;
+    const o = base.offsets;
+    // (Not every damage shows: a changed byte can decode to other coordinates in exactly as many bits. These do.)
+    for (const [from, to] of [
+      [100, 116],
+      [96, 200],
+    ] as const) {
+      const bytes = damaged((b) => void b.fill(0, o[30]! + from, o[30]! + to));
+      for (const slices of slicings) {
+        const errors = await sliceErrors(bytes, slices);
+        expect(errors.length, `${slices} slices`).toBe(1);
+        const [at, problem] = errors[0]!;
+        expect(at).toBeGreaterThanOrEqual(o[30]! + 92);
+        expect(at).toBeLessThan(o[31]!);
+        expect(problem).toMatch(new RegExp(`^corrupted compressed coordinates in the XTC frame at byte ${o[30]}: `));
+      }
+    }
+  });
+
   it('refuses a file that is not XTC, and one whose first frame is damaged, at byte 0 or the bad field', async () => {
     await expect(planJob(new MemorySource(new Uint8Array(400).fill(9), 'junk.xtc'), { name: 'sum', options: {} }, {}, 'test')).rejects.toThrow(/junk.xtc: at byte 0: not an XTC frame header: the magic number is 151587081/);
     const header = new Uint8Array(100);

@@ -56,6 +56,71 @@ export function bitsForSizes(s0: number, s1: number, s2: number): number {
   return product === 0n ? 0 : product.toString(2).length;
 }
 
+/** The 32 bits from bit `bp` on, most significant first (the block is padded, so i + 3 is in bounds). */
+function wordAt(d: Uint8Array, bp: number): number {
+  const i = bp >>> 3;
+  return ((d[i]! << 24) | (d[i + 1]! << 16) | (d[i + 2]! << 8) | d[i + 3]!) << (bp & 7);
+}
+
+/**
+ * The first `nbits` (1..24) bits of `w` as a packed number: its bytes come least
+ * significant first, the last one with the bits left over.
+ */
+function littleEndian(w: number, nbits: number): number {
+  if (nbits <= 8) return w >>> (32 - nbits);
+  if (nbits <= 16) return (w >>> 24) | (((w << 8) >>> (40 - nbits)) << 8);
+  return (w >>> 24) | (((w >>> 16) & 0xff) << 8) | (((w << 16) >>> (48 - nbits)) << 16);
+}
+
+/** Unpacked integers of the rare paths (wide numbers, coordinates on their own bits); [3] is the new bit position. */
+const rare = new Float64Array(4);
+
+/** Three integers packed in radices (s0, s1, s2) as a number of 25 to 96 bits from bit bp: into rare[0..2], rare[3] = bp after. */
+function unpackWide(d: Uint8Array, bp: number, nbits: number, s1: number, s2: number): void {
+  if (nbits <= 48) {
+    // n = hi * 2^24 + lo, divided in two int-sized steps (a double % is a slow library call)
+    const lo = littleEndian(wordAt(d, bp), 24);
+    const hi = littleEndian(wordAt(d, bp + 24), nbits - 24);
+    let q = Math.floor(hi / s2);
+    let t = (hi - q * s2) * 16777216 + lo;
+    const r = Math.floor(t / s2);
+    rare[2] = t - r * s2;
+    t = q * 16777216 + r;
+    q = Math.floor(t / s1);
+    rare[1] = t - q * s1;
+    rare[0] = q;
+  } else if (nbits <= 52) {
+    let n = littleEndian(wordAt(d, bp), 24) + littleEndian(wordAt(d, bp + 24), 24) * 16777216 + littleEndian(wordAt(d, bp + 48), nbits - 48) * 281474976710656;
+    const u2 = n % s2;
+    n = (n - u2) / s2;
+    const u1 = n % s1;
+    rare[0] = (n - u1) / s1;
+    rare[1] = u1;
+    rare[2] = u2;
+  } else {
+    // long division on the bytes
+    const bytes = wideBytes;
+    bytes.fill(0);
+    let count = 0;
+    let at = bp;
+    for (let left = nbits; left > 0; left -= 8) {
+      const take = Math.min(8, left);
+      bytes[count++] = wordAt(d, at) >>> (32 - take);
+      at += take;
+    }
+    rare[2] = divideBytes(bytes, count, s2);
+    rare[1] = divideBytes(bytes, count, s1);
+    rare[0] = bytes[0]! + bytes[1]! * 256 + bytes[2]! * 65536 + bytes[3]! * 16777216;
+  }
+  rare[3] = bp + nbits;
+}
+const wideBytes = new Uint8Array(16);
+
+/** An integer of `n` (1..32) bits from bit bp, most significant first. */
+function bitsAt(d: Uint8Array, bp: number, n: number): number {
+  return n <= 24 ? wordAt(d, bp) >>> (32 - n) : (wordAt(d, bp) >>> (32 - (n - 16))) * 65536 + (wordAt(d, bp + n - 16) >>> 16);
+}
+
 /**
  * Decodes `params.atoms` atoms from `data` (exactly the compressed block, byteCount
  * bytes) into out[0 .. 3 * atoms) and returns how many bytes the bit stream used.
@@ -75,87 +140,14 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
   const inv = Math.fround(1 / params.precision);
   const len = data.length;
 
-  // The bit reader: `bp` is the position in bits. A read takes the 4 bytes from the one
-  // that holds bp and shifts: up to 25 bits at a time. The bytes are copied into a
-  // buffer with zero padding, so reads past the block are zeros and stay in bounds; the
-  // caller compares the bytes used with the block's length.
-  if (padded.length < len + 8) padded = new Uint8Array(Math.max(len + 8, 2 * padded.length));
+  // `bp` is the position in bits. A read takes the 4 bytes from the one that holds bp and
+  // shifts. The bytes are copied into a buffer with zero padding, so reads past the block
+  // are zeros and stay in bounds; the caller compares the bytes used with the block's length.
+  if (padded.length < len + 16) padded = new Uint8Array(Math.max(len + 16, 2 * padded.length));
   const d = padded;
   d.set(data);
-  d.fill(0, len, len + 8);
+  d.fill(0, len, len + 16);
   let bp = 0;
-  const bits = (n: number): number => {
-    // 1 <= n <= 25
-    const i = bp >>> 3;
-    const w = (d[i]! << 24) | (d[i + 1]! << 16) | (d[i + 2]! << 8) | d[i + 3]!;
-    const v = (w << (bp & 7)) >>> (32 - n);
-    bp += n;
-    return v;
-  };
-  const wide = (n: number): number => (n <= 24 ? bits(n) : bits(n - 16) * 65536 + bits(16));
-
-  // Three integers packed as one number of `nbits` bits in radices (s0, s1, s2), its
-  // bytes least significant first. Up to 24 bits (nearly every small delta) from one
-  // 4-byte read; up to 52 bits exact as a double; beyond, long division on its bytes.
-  let u0 = 0;
-  let u1 = 0;
-  let u2 = 0;
-  const bytes = new Uint8Array(16);
-  /** The next `nbits` (1..24) bits as a number whose bytes came least significant first. */
-  const le = (nbits: number): number => {
-    const i = bp >>> 3;
-    const w = ((d[i]! << 24) | (d[i + 1]! << 16) | (d[i + 2]! << 8) | d[i + 3]!) << (bp & 7);
-    bp += nbits;
-    if (nbits <= 8) return w >>> (32 - nbits);
-    if (nbits <= 16) return (w >>> 24) | (((w << 8) >>> (40 - nbits)) << 8);
-    return (w >>> 24) | (((w >>> 16) & 0xff) << 8) | (((w << 16) >>> (48 - nbits)) << 16);
-  };
-  const unpack = (nbits: number, s1: number, s2: number): void => {
-    if (nbits <= 24) {
-      // int32 arithmetic throughout
-      let n = le(nbits);
-      u2 = n % s2;
-      n = (n - u2) / s2;
-      u1 = n % s1;
-      u0 = (n - u1) / s1;
-      return;
-    }
-    if (nbits <= 48) {
-      // n = hi * 2^24 + lo, divided in two int-sized steps (a double % is a slow library call)
-      const lo = le(24);
-      const hi = le(nbits - 24);
-      let q = Math.floor(hi / s2);
-      let t = (hi - q * s2) * 16777216 + lo;
-      const r = Math.floor(t / s2);
-      u2 = t - r * s2;
-      t = q * 16777216 + r;
-      q = Math.floor(t / s1);
-      u1 = t - q * s1;
-      u0 = q;
-      return;
-    }
-    if (nbits <= 52) {
-      let n = le(24);
-      n += le(24) * 16777216;
-      n += le(nbits - 48) * 281474976710656;
-      u2 = n % s2;
-      n = (n - u2) / s2;
-      u1 = n % s1;
-      u0 = (n - u1) / s1;
-      return;
-    }
-    bytes.fill(0);
-    let count = 0;
-    let left = nbits;
-    while (left > 8) {
-      bytes[count++] = bits(8);
-      left -= 8;
-    }
-    bytes[count++] = bits(left);
-    u2 = divideBytes(bytes, count, s2);
-    u1 = divideBytes(bytes, count, s1);
-    u0 = bytes[0]! + bytes[1]! * 256 + bytes[2]! * 65536 + bytes[3]! * 16777216;
-  };
 
   let smallidx = params.smallidx;
   if (smallidx < FIRST_SMALL_IDX || smallidx > LAST_SMALL_IDX) throw new XtcDecodeError(`smallidx ${smallidx} is outside ${FIRST_SMALL_IDX}..${LAST_SMALL_IDX}`, 0);
@@ -170,23 +162,38 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
     let x: number;
     let y: number;
     let z: number;
-    if (bitsize === 0) {
-      x = wide(bx);
-      y = wide(by);
-      z = wide(bz);
+    if (bitsize > 0 && bitsize <= 24) {
+      let n = littleEndian(wordAt(d, bp), bitsize);
+      bp += bitsize;
+      z = n % sz;
+      n = (n - z) / sz;
+      y = n % sy;
+      x = (n - y) / sy;
+    } else if (bitsize > 24) {
+      unpackWide(d, bp, bitsize, sy, sz);
+      x = rare[0]!;
+      y = rare[1]!;
+      z = rare[2]!;
+      bp = rare[3]!;
     } else {
-      unpack(bitsize, sy, sz);
-      x = u0;
-      y = u1;
-      z = u2;
+      x = bitsAt(d, bp, bx);
+      bp += bx;
+      y = bitsAt(d, bp, by);
+      bp += by;
+      z = bitsAt(d, bp, bz);
+      bp += bz;
     }
     i++;
     x = (x + minx) | 0;
     y = (y + miny) | 0;
     z = (z + minz) | 0;
     let isSmaller = 0;
-    if (bits(1) === 1) {
-      run = bits(5);
+    // a flag bit, then (when set) a run length of 5 bits
+    const flagged = wordAt(d, bp);
+    bp++;
+    if (flagged < 0) {
+      run = (flagged << 1) >>> 27;
+      bp += 5;
       isSmaller = run % 3;
       run -= isSmaller;
       isSmaller--;
@@ -197,7 +204,23 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
       let py = y;
       let pz = z;
       for (let k = 0; k < run; k += 3) {
-        unpack(smallidx, sizesmall, sizesmall);
+        let u0: number;
+        let u1: number;
+        let u2: number;
+        if (smallidx <= 24) {
+          let n = littleEndian(wordAt(d, bp), smallidx);
+          bp += smallidx;
+          u2 = n % sizesmall;
+          n = (n - u2) / sizesmall;
+          u1 = n % sizesmall;
+          u0 = (n - u1) / sizesmall;
+        } else {
+          unpackWide(d, bp, smallidx, sizesmall, sizesmall);
+          u0 = rare[0]!;
+          u1 = rare[1]!;
+          u2 = rare[2]!;
+          bp = rare[3]!;
+        }
         i++;
         const tx = (u0 + px - smallnum) | 0;
         const ty = (u1 + py - smallnum) | 0;
@@ -223,17 +246,20 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
       out[o + 2] = Math.fround(Math.fround(z) * inv);
       o += 3;
     }
-    smallidx += isSmaller;
-    if (isSmaller < 0) {
-      if (smallidx < FIRST_SMALL_IDX) throw new XtcDecodeError(`smallidx falls to ${smallidx} at atom ${i - 1}`, bp >>> 3);
-      smallnum = smaller;
-      smaller = smallidx > FIRST_SMALL_IDX ? MAGIC_INTS[smallidx - 1]! >> 1 : 0;
-    } else if (isSmaller > 0) {
-      if (smallidx > LAST_SMALL_IDX) throw new XtcDecodeError(`smallidx rises to ${smallidx} at atom ${i - 1}`, bp >>> 3);
-      smaller = smallnum;
-      smallnum = MAGIC_INTS[smallidx]! >> 1;
+    if (isSmaller !== 0) {
+      smallidx += isSmaller;
+      if (isSmaller < 0) {
+        if (smallidx < FIRST_SMALL_IDX) throw new XtcDecodeError(`smallidx falls to ${smallidx} at atom ${i - 1}`, bp >>> 3);
+        smallnum = smaller;
+        smaller = smallidx > FIRST_SMALL_IDX ? MAGIC_INTS[smallidx - 1]! >> 1 : 0;
+      } else {
+        if (smallidx > LAST_SMALL_IDX) throw new XtcDecodeError(`smallidx rises to ${smallidx} at atom ${i - 1}`, bp >>> 3);
+        smaller = smallnum;
+        smallnum = MAGIC_INTS[smallidx]! >> 1;
+      }
+      sizesmall = MAGIC_INTS[smallidx]!;
     }
-    sizesmall = MAGIC_INTS[smallidx]!;
+    if (bp > 8 * (len + 8)) throw new XtcDecodeError(`the bit stream runs past the ${len} bytes of the block at atom ${i - 1}`, len);
   }
   return Math.ceil(bp / 8);
 }

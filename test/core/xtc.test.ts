@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -173,6 +174,39 @@ describe('long XTC trajectories written by MDAnalysis and GROMACS', () => {
       expect(got.info.magic).toBe(2023);
       expect(firstDifference(got.coords, want.coords), `${slices} slices`).toBe(-1);
     }
+  });
+});
+
+describe('XTC slices at random cut points', () => {
+  it(skipNote('every frame is scanned exactly once, by the slice that holds its first byte', mdaMissing), async () => {
+    if (mdaMissing) return;
+    const path = join(tmp.path, 'cuts.xtc');
+    mdaWriteTrajectory(path, 120, 14, { seed: 21 });
+    const bytes = new Uint8Array(readFileSync(path));
+    const offsets = mdaOffsets(path);
+    const source = new MemorySource(bytes, 'cuts.xtc', 777);
+    const spec = await planJob(source, { name: 'sum', options: {} }, { slices: 1 }, 'test');
+    const layout = spec.layout as XtcLayout;
+    const whole: number[] = [];
+    await scanXtc(source, layout, 0, bytes.length, { rows: (v, n) => void whole.push(...v.subarray(0, n * 3)) });
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 40 }), async (cuts) => {
+        const edges = [0, ...cuts.sort((a, b) => a - b), bytes.length];
+        const got: number[] = [];
+        for (let k = 0; k + 1 < edges.length; k++) {
+          let frames = 0;
+          await scanXtc(source, layout, edges[k]!, edges[k + 1]!, {
+            rows: (v, n) => {
+              got.push(...v.subarray(0, n * 3));
+              frames += n / 14;
+            },
+          });
+          expect(frames).toBe(offsets.filter((o) => o >= edges[k]! && o < edges[k + 1]!).length);
+        }
+        expect(got).toEqual(whole);
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 

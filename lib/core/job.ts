@@ -6,10 +6,10 @@ import type { Analysis, AnalysisContext } from './analysis.ts';
 import { scanBinary } from './binary-reader.ts';
 import { scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError } from './errors.ts';
+import { scanNetcdf } from './netcdf.ts';
 import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
 import type { ByteSource, RowSink, ScanOptions } from './source.ts';
 import { scanText } from './text-reader.ts';
-import { scanNetcdf } from './netcdf.ts';
 import { scanTrr } from './trr.ts';
 import { scanXtc } from './xtc.ts';
 
@@ -254,7 +254,7 @@ export interface ResultDocument {
   skippedExamples?: { offset: number; problem: string }[];
   resumedSlices: number;
   elapsedMs: number;
-  /** DCD input: header facts, and warnings such as a frame count in the header that the file size contradicts */
+  /** trajectories: header facts (lengthUnit among them), and warnings such as a frame count in the header that the file size contradicts */
   trajectory?: Omit<TrajectoryInfo, 'box'>;
   result: unknown;
 }

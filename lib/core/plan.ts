@@ -9,10 +9,10 @@ import { rowBytes } from './binary-reader.ts';
 import { type DcdInfo, type DcdLayout, isDcdMagic, readDcdHeader } from './dcd.ts';
 import { parseDType } from './dtype.ts';
 import { InputError, UsageError } from './errors.ts';
+import { hdf5Error, isHdf5, isNetcdfMagic, type NetcdfInfo, type NetcdfLayout, readNetcdfHeader } from './netcdf.ts';
 import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from './npy.ts';
 import type { ByteSource } from './source.ts';
 import { scanText, type TextLayout } from './text-reader.ts';
-import { hdf5Error, isHdf5, isNetcdfMagic, type NetcdfInfo, type NetcdfLayout, readNetcdfHeader } from './netcdf.ts';
 import { isTrrMagic, readTrrHeader, type TrrInfo, type TrrLayout } from './trr.ts';
 import { isXtcMagic, readXtcHeader, type XtcInfo, type XtcLayout } from './xtc.ts';
 
@@ -277,7 +277,7 @@ async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions)
   return layout;
 }
 
-/** Bytes of the unit a slice holds a whole number of: a row, a frame of rows, a DCD frame. */
+/** Bytes of the unit a slice holds a whole number of: a row, a frame of rows, a DCD frame, a NetCDF record. */
 function unitBytes(layout: BinaryLayout | DcdLayout | NetcdfLayout, rowsPerUnit: number): number {
   return layout.kind === 'dcd' || layout.kind === 'netcdf' ? layout.frameBytes : rowBytes(layout) * rowsPerUnit;
 }

@@ -2,13 +2,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
-import { MD_DATA, mdaMissing, mdaOracle, mdDataMissing, skipNote } from '../helpers/md.ts';
+import { MD_DATA, mdaMissing, mdaOracle, mdDataMissing, missing, skipNote } from '../helpers/md.ts';
 
 const tmp = tempDir('fanout-cli-netcdf-');
 afterAll(() => tmp.cleanup());
 
 describe('fanout run on AMBER NetCDF trajectories', () => {
-  it.each([
+  it.skipIf(missing(mdDataMissing, mdaMissing)).each([
     [1, 1],
     [7, 2],
   ])(skipNote('bala.ncdf --slices %i --workers %i: exact mean structure and numpy rg, in Å', mdDataMissing, mdaMissing), (slices, workers) => {

@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runJson, tempDir } from '../helpers/cli.ts';
-import { MD_DATA, mdaMissing, mdaOracle, mdDataMissing, skipNote } from '../helpers/md.ts';
+import { MD_DATA, mdaMissing, mdaOracle, mdDataMissing, missing, skipNote } from '../helpers/md.ts';
 
 const tmp = tempDir('fanout-cli-trr-');
 afterAll(() => tmp.cleanup());
 
 describe('fanout run on TRR trajectories', () => {
-  it.each([
+  it.skipIf(missing(mdDataMissing, mdaMissing)).each([
     [1, 1],
     [5, 2],
   ])(skipNote('cobrotoxin.trr --slices %i --workers %i: exact mean structure and numpy rg, in nm', mdDataMissing, mdaMissing), (slices, workers) => {

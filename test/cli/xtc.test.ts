@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
-import { MD_DATA, mdaMissing, mdaOracle, mdaWriteTrajectory, mdDataMissing, skipNote } from '../helpers/md.ts';
+import { MD_DATA, mdaMissing, mdaOracle, mdaWriteTrajectory, mdDataMissing, missing, skipNote } from '../helpers/md.ts';
 
 const tmp = tempDir('fanout-cli-xtc-');
 afterAll(() => tmp.cleanup());
@@ -15,12 +15,12 @@ function expectRg(got: number[], want: number[]): void {
 }
 
 describe('fanout run on XTC trajectories', () => {
-  const missing = [mdDataMissing, mdaMissing];
-  it.each([
+  const lacking = [mdDataMissing, mdaMissing];
+  it.skipIf(missing(...lacking)).each([
     [1, 1],
     [13, 2],
-  ])(skipNote('adk_oplsaa.xtc --slices %i --workers %i: exact mean structure and numpy rg, in nm, nothing written beside the file', ...missing), (slices, workers) => {
-    if (missing.some(Boolean)) return;
+  ])(skipNote('adk_oplsaa.xtc --slices %i --workers %i: exact mean structure and numpy rg, in nm, nothing written beside the file', ...lacking), (slices, workers) => {
+    if (lacking.some(Boolean)) return;
     const path = join(MD_DATA, 'adk_oplsaa.xtc');
     const want = oracle(path);
     const before = readdirSync(MD_DATA);
@@ -38,7 +38,7 @@ describe('fanout run on XTC trajectories', () => {
     expect(readdirSync(MD_DATA)).toEqual(before);
   });
 
-  it(skipNote('a 5000-frame XTC written by MDAnalysis: the same answer for 1, 7 and 4999 slices on 2 workers', mdaMissing), () => {
+  it.skipIf(missing(mdaMissing))(skipNote('a 5000-frame XTC written by MDAnalysis: the same answer for 1, 7 and 4999 slices on 2 workers', mdaMissing), () => {
     if (mdaMissing) return;
     const path = join(tmp.path, 'long.xtc');
     mdaWriteTrajectory(path, 5000, 20, { seed: 5 });

@@ -6,7 +6,7 @@ import { planJob, sliceBounds } from '../../lib/core/plan.ts';
 import { MemorySource } from '../../lib/core/source.ts';
 import { scanTrr, type TrrInfo, type TrrLayout } from '../../lib/core/trr.ts';
 import { tempDir } from '../helpers/cli.ts';
-import { gmxConvert, gmxDoubleMissing, MD_DATA, mdaMissing, mdaOffsets, mdaPositions, mdaPython, mdaWriteTrajectory, mdDataMissing, skipNote } from '../helpers/md.ts';
+import { gmxConvert, gmxDoubleMissing, MD_DATA, mdaMissing, mdaOffsets, mdaPositions, mdaPython, mdaWriteTrajectory, mdDataMissing, missing, skipNote } from '../helpers/md.ts';
 
 const tmp = tempDir('fanout-trr-');
 afterAll(() => tmp.cleanup());
@@ -35,7 +35,7 @@ function firstDifference(got: Float64Array, want: Float32Array): number {
 }
 
 describe('TRR files', () => {
-  it.each(['cobrotoxin.trr', 'test_5atoms.trr'])(skipNote('%s (MDAnalysis test suite): positions bit-identical to MDAnalysis for any number of slices', mdDataMissing, mdaMissing), async (name) => {
+  it.skipIf(missing(mdDataMissing, mdaMissing)).each(['cobrotoxin.trr', 'test_5atoms.trr'])(skipNote('%s (MDAnalysis test suite): positions bit-identical to MDAnalysis for any number of slices', mdDataMissing, mdaMissing), async (name) => {
     if (mdDataMissing || mdaMissing) return;
     const path = join(MD_DATA, name);
     const want = mdaPositions(path);
@@ -47,7 +47,7 @@ describe('TRR files', () => {
     }
   });
 
-  it(skipNote('a 3000-frame TRR written by MDAnalysis: bit-identical for 1 to 20,000 slices', mdaMissing), async () => {
+  it.skipIf(missing(mdaMissing))(skipNote('a 3000-frame TRR written by MDAnalysis: bit-identical for 1 to 20,000 slices', mdaMissing), async () => {
     if (mdaMissing) return;
     const path = join(tmp.path, 'long.trr');
     mdaWriteTrajectory(path, 3000, 17, { seed: 2 });
@@ -56,7 +56,7 @@ describe('TRR files', () => {
     for (const slices of [1, 17, 3000, 20000]) expect(firstDifference((await decodeAll(bytes, slices, 65536)).coords, want.coords), `${slices} slices`).toBe(-1);
   });
 
-  it(skipNote('a double-precision TRR written by gmx_d trjconv: float64 positions, the float32 MDAnalysis reads', mdaMissing, gmxDoubleMissing), async () => {
+  it.skipIf(missing(mdaMissing, gmxDoubleMissing))(skipNote('a double-precision TRR written by gmx_d trjconv: float64 positions, the float32 MDAnalysis reads', mdaMissing, gmxDoubleMissing), async () => {
     if (mdaMissing || gmxDoubleMissing) return;
     const single = join(tmp.path, 'single.trr');
     const double = join(tmp.path, 'double.trr');
@@ -74,7 +74,7 @@ describe('TRR files', () => {
     expect(first.every((v) => Math.fround(v) === v)).toBe(true);
   });
 
-  it(skipNote('frames without positions (velocities only) add no rows, whatever the slicing', mdDataMissing, mdaMissing), async () => {
+  it.skipIf(missing(mdDataMissing, mdaMissing))(skipNote('frames without positions (velocities only) add no rows, whatever the slicing', mdDataMissing, mdaMissing), async () => {
     if (mdDataMissing || mdaMissing) return;
     // cobrotoxin.trr with the positions of frame 1 cut out (x size 0): MDAnalysis then reads frame 1 without positions.
     const path = join(MD_DATA, 'cobrotoxin.trr');
@@ -102,7 +102,7 @@ shutil.rmtree(d)`,
     for (const slices of [1, 2, 3, 10, 100]) expect(firstDifference((await decodeAll(cut, slices)).coords, expected), `${slices} slices`).toBe(-1);
   });
 
-  it(skipNote('damaged TRR files fail at the offset of the damage, whatever the slicing', mdaMissing), async () => {
+  it.skipIf(missing(mdaMissing))(skipNote('damaged TRR files fail at the offset of the damage, whatever the slicing', mdaMissing), async () => {
     if (mdaMissing) return;
     const path = join(tmp.path, 'damage.trr');
     mdaWriteTrajectory(path, 40, 11, { seed: 9 });

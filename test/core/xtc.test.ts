@@ -9,7 +9,7 @@ import { boxFromVectors, scanXtc, type XtcInfo, type XtcLayout } from '../../lib
 import { bitsForSizes, decodeCompressed } from '../../lib/core/xtc-decode.ts';
 import { tempDir } from '../helpers/cli.ts';
 import { runInProcess } from '../helpers/dcd-run.ts';
-import { gmxConvert, gmxMissing, MD_DATA, mdaMissing, mdaOffsets, mdaPositions, mdaPython, mdaWriteTrajectory, mdDataMissing, skipNote, toLargeXtc } from '../helpers/md.ts';
+import { gmxConvert, gmxMissing, MD_DATA, mdaMissing, mdaOffsets, mdaPositions, mdaPython, mdaWriteTrajectory, mdDataMissing, missing, skipNote, toLargeXtc } from '../helpers/md.ts';
 
 const tmp = tempDir('fanout-xtc-');
 afterAll(() => tmp.cleanup());
@@ -70,9 +70,9 @@ describe('decodeCompressed', () => {
 });
 
 describe('XTC files from the MDAnalysis test suite', () => {
-  const missing = [mdDataMissing, mdaMissing];
-  it.each(['adk_oplsaa.xtc', 'cobrotoxin.xtc', 'test_5atoms.xtc'])(skipNote('%s: coordinates bit-identical to MDAnalysis for any number of slices', ...missing), async (name) => {
-    if (missing.some(Boolean)) return;
+  const lacking = [mdDataMissing, mdaMissing];
+  it.skipIf(missing(...lacking)).each(['adk_oplsaa.xtc', 'cobrotoxin.xtc', 'test_5atoms.xtc'])(skipNote('%s: coordinates bit-identical to MDAnalysis for any number of slices', ...lacking), async (name) => {
+    if (lacking.some(Boolean)) return;
     const path = join(MD_DATA, name);
     const want = mdaPositions(path);
     const bytes = new Uint8Array(readFileSync(path));
@@ -82,8 +82,8 @@ describe('XTC files from the MDAnalysis test suite', () => {
     }
   });
 
-  it.each(['adk_oplsaa.xtc', 'cobrotoxin.xtc', 'test_5atoms.xtc'])(skipNote('%s: atoms, precision, first and last box and time as MDAnalysis reads them', ...missing), async (name) => {
-    if (missing.some(Boolean)) return;
+  it.skipIf(missing(...lacking)).each(['adk_oplsaa.xtc', 'cobrotoxin.xtc', 'test_5atoms.xtc'])(skipNote('%s: atoms, precision, first and last box and time as MDAnalysis reads them', ...lacking), async (name) => {
+    if (lacking.some(Boolean)) return;
     const facts = mdaPython<{ atoms: number; dims: number[][]; times: number[] }>(
       `
 import shutil, tempfile, os
@@ -109,8 +109,8 @@ shutil.rmtree(d)`,
     }
   });
 
-  it(skipNote('adk_oplsaa.xtc: 10 frames at the offsets MDAnalysis asserts, found without an index', ...missing), async () => {
-    if (missing.some(Boolean)) return;
+  it.skipIf(missing(...lacking))(skipNote('adk_oplsaa.xtc: 10 frames at the offsets MDAnalysis asserts, found without an index', ...lacking), async () => {
+    if (lacking.some(Boolean)) return;
     const bytes = new Uint8Array(readFileSync(join(MD_DATA, 'adk_oplsaa.xtc')));
     const offsets = [0, 165188, 330364, 495520, 660708, 825872, 991044, 1156212, 1321384, 1486544];
     // Slices of 4 bytes around every frame start: those that hold its first byte decode it, the others nothing.
@@ -127,7 +127,7 @@ shutil.rmtree(d)`,
 });
 
 describe('long XTC trajectories written by MDAnalysis and GROMACS', () => {
-  it.each([
+  it.skipIf(missing(mdaMissing)).each([
     ['4000 frames of 31 atoms', 4000, 31, {}],
     ['300 frames of 900 atoms, 4 decimals', 300, 900, { precision: 4 }],
     ['150 frames of 200 atoms spread over 130 nm (packed numbers of 49 to 52 bits)', 150, 200, { spread: 1300 }],
@@ -146,7 +146,7 @@ describe('long XTC trajectories written by MDAnalysis and GROMACS', () => {
     }
   });
 
-  it(skipNote('an XTC written by gmx trjconv: bit-identical to MDAnalysis, and mean-structure exact for any slicing', mdaMissing, gmxMissing), async () => {
+  it.skipIf(missing(mdaMissing, gmxMissing))(skipNote('an XTC written by gmx trjconv: bit-identical to MDAnalysis, and mean-structure exact for any slicing', mdaMissing, gmxMissing), async () => {
     if (mdaMissing || gmxMissing) return;
     const trr = join(tmp.path, 'gmx-in.trr');
     const xtc = join(tmp.path, 'gmx-out.xtc');
@@ -163,7 +163,7 @@ describe('long XTC trajectories written by MDAnalysis and GROMACS', () => {
     expect(one.result.frames).toBe(3000);
   });
 
-  it(skipNote("GROMACS 2023's large-file magic (int64 byte count) decodes to the same coordinates", mdaMissing), async () => {
+  it.skipIf(missing(mdaMissing))(skipNote("GROMACS 2023's large-file magic (int64 byte count) decodes to the same coordinates", mdaMissing), async () => {
     if (mdaMissing) return;
     const path = join(tmp.path, 'for-2023.xtc');
     mdaWriteTrajectory(path, 500, 40, { seed: 3 });
@@ -178,7 +178,7 @@ describe('long XTC trajectories written by MDAnalysis and GROMACS', () => {
 });
 
 describe('XTC slices at random cut points', () => {
-  it(skipNote('every frame is scanned exactly once, by the slice that holds its first byte', mdaMissing), async () => {
+  it.skipIf(missing(mdaMissing))(skipNote('every frame is scanned exactly once, by the slice that holds its first byte', mdaMissing), async () => {
     if (mdaMissing) return;
     const path = join(tmp.path, 'cuts.xtc');
     mdaWriteTrajectory(path, 120, 14, { seed: 21 });
@@ -225,7 +225,7 @@ describe('damaged XTC files', () => {
     return change(b, new DataView(b.buffer), base!.offsets) ?? b;
   };
 
-  it.each([
+  it.skipIf(missing(mdaMissing)).each([
     ['a corrupted magic in frame 30', (b: Uint8Array, v: DataView, o: number[]) => v.setInt32(o[30]!, 1996), (o: number[]) => o[30]!, /magic number is 1996/],
     ['an atom count that changes in frame 30', (b: Uint8Array, v: DataView, o: number[]) => (v.setInt32(o[30]! + 4, 26), v.setInt32(o[30]! + 52, 26)), (o: number[]) => o[30]! + 4, /atom count changes: this frame has 26 atoms, the first frame 25/],
     ['a byte count 8 too large in frame 30', (b: Uint8Array, v: DataView, o: number[]) => v.setInt32(o[30]! + 88, v.getInt32(o[30]! + 88) + 8), (o: number[]) => o[30]! + 88, /corrupted frame size in the XTC frame at byte \d+ \(its byte count, at byte \d+, says \d+\): the next frame would start at byte \d+, but the next frame header is at byte/],
@@ -247,7 +247,7 @@ describe('damaged XTC files', () => {
     }
   });
 
-  it(skipNote('damaged compressed coordinates fail inside the frame, whatever the slicing', mdaMissing), async () => {
+  it.skipIf(missing(mdaMissing))(skipNote('damaged compressed coordinates fail inside the frame, whatever the slicing', mdaMissing), async () => {
     if (!base) return;
     const o = base.offsets;
     // (Not every damage shows: a changed byte can decode to other coordinates in exactly as many bits. These do.)

@@ -192,3 +192,6 @@ print(json.dumps({'frames': F, 'mean': [[math.fsum(x[:, i, k]) / F for k in rang
     path,
   );
 }
+
+/** True when any reason is given: for it.skipIf(missing(...)), next to a title from skipNote. */
+export const missing = (...reasons: string[]): boolean => reasons.some(Boolean);

@@ -230,7 +230,7 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
   if (/\.npy$/i.test(source.name)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
   if (!TEXT_EXTENSIONS.test(source.name) && head.includes(0)) {
     const at = head.indexOf(0);
-    throw new InputError(source.name, at, 'a NUL byte: this looks like binary data; use --format raw --dtype ... or --format npy');
+    throw new InputError(source.name, at, 'a NUL byte: this looks like binary data; use --format raw --dtype ... or --format npy, or for a trajectory --format dcd, xtc, trr or netcdf');
   }
   return 'text';
 }

@@ -162,6 +162,10 @@ describe('AMBER NetCDF trajectories', () => {
     );
   });
 
+  it('lists the trajectory formats when a binary file is of none of them', async () => {
+    await expect(planJob(new MemorySource(Uint8Array.from([1, 0, 2, 3]), 'traj.bin'), { name: 'sum', options: {} }, {}, 'test')).rejects.toThrow(/traj.bin: at byte 1: a NUL byte: .*--format dcd, xtc, trr or netcdf/);
+  });
+
   it('refuses a file that is not NetCDF, and a NetCDF file without coordinates', async () => {
     await expect(planJob(new MemorySource(new Uint8Array(64).fill(65), 'x.nc'), { name: 'sum', options: {} }, {}, 'test')).rejects.toThrow(/x.nc: at byte 0: not a NetCDF file: it starts with "AAAA"/);
     // "CDF" 1, no records, no dimensions, no attributes, no variables

@@ -189,7 +189,8 @@ function parseHeader(file: string, bytes: Uint8Array, complete: boolean): Header
     const begin = offset();
     vars.push({ name: vname, dims: vdims, attrs: vattrs, type, begin, at: varAt });
   }
-  return { version, numrecs: !wide && numrecs === 0xffffffff ? -1 : numrecs, dims, attrs: globals, vars };
+  // STREAMING: all bits set, for a file still being written
+  return { version, numrecs: (!wide && numrecs === 0xffffffff) || numrecs >= 2 ** 53 ? -1 : numrecs, dims, attrs: globals, vars };
 }
 
 /** One spelling of a length unit for every format: Å or nm (as XTC, TRR and DCD say); anything else as the file says. */

@@ -65,6 +65,8 @@ export interface DcdInfo {
   title: string[];
   /** unit cell of the first and last frame, when the file has one */
   box?: { first: Box; last: Box };
+  /** coordinates and box lengths: CHARMM and NAMD store Å */
+  lengthUnit: 'Å';
   warnings: string[];
 }
 
@@ -184,6 +186,7 @@ export function parseDcdHeader(file: string, header: Uint8Array, fileBytes: numb
       unitCell,
       fourD,
       title,
+      lengthUnit: 'Å',
       warnings,
     },
   };

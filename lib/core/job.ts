@@ -4,11 +4,14 @@
  */
 import type { Analysis, AnalysisContext } from './analysis.ts';
 import { scanBinary } from './binary-reader.ts';
-import { type DcdInfo, scanDcd } from './dcd.ts';
+import { scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError } from './errors.ts';
-import { type JobSpec, sliceBounds } from './plan.ts';
+import { scanNetcdf } from './netcdf.ts';
+import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
 import type { ByteSource, RowSink, ScanOptions } from './source.ts';
 import { scanText } from './text/scan.ts';
+import { scanTrr } from './trr.ts';
+import { scanXtc } from './xtc.ts';
 
 /** What one slice (or a run of consecutive slices) produced. Deterministic apart from the timing fields. */
 export interface Partial {
@@ -96,12 +99,19 @@ export async function scanSlice(
     },
   };
   const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord };
+  const layout = spec.layout;
   const stats =
-    spec.layout.kind === 'text'
-      ? await scanText(source, spec.layout, start, end, sink, scanOptions)
-      : spec.layout.kind === 'dcd'
-        ? await scanDcd(source, spec.layout, start, end, sink, scanOptions)
-        : await scanBinary(source, spec.layout, start, end, sink, scanOptions);
+    layout.kind === 'text'
+      ? await scanText(source, layout, start, end, sink, scanOptions)
+      : layout.kind === 'dcd'
+        ? await scanDcd(source, layout, start, end, sink, scanOptions)
+        : layout.kind === 'xtc'
+          ? await scanXtc(source, layout, start, end, sink, scanOptions)
+          : layout.kind === 'trr'
+            ? await scanTrr(source, layout, start, end, sink, scanOptions)
+            : layout.kind === 'netcdf'
+              ? await scanNetcdf(source, layout, start, end, sink, scanOptions)
+              : await scanBinary(source, layout, start, end, sink, scanOptions);
   const finishedAt = Date.now();
   return {
     job: spec.id,
@@ -194,7 +204,9 @@ export type RowLocator = (row: number) => Promise<number | undefined>;
 
 export function binaryRowLocator(spec: JobSpec): RowLocator {
   const layout = spec.layout;
-  if (layout.kind === 'dcd') return async (row) => layout.dataOffset + Math.floor(row / layout.atoms) * layout.frameBytes;
+  if (layout.kind === 'dcd' || layout.kind === 'netcdf') return async (row) => layout.dataOffset + Math.floor(row / layout.atoms) * layout.frameBytes;
+  // Frames of different sizes: no offset without a scan (and every slice emits whole frames).
+  if (layout.kind === 'xtc' || layout.kind === 'trr') return async () => undefined;
   if (layout.kind !== 'binary') throw new TypeError('not a binary layout');
   return async (row) => layout.dataOffset + row * layout.columns * layout.dtype.bytes;
 }
@@ -242,8 +254,8 @@ export interface ResultDocument {
   skippedExamples?: { offset: number; problem: string }[];
   resumedSlices: number;
   elapsedMs: number;
-  /** DCD input: header facts, and warnings such as a frame count in the header that the file size contradicts */
-  trajectory?: Omit<DcdInfo, 'box'>;
+  /** trajectories: header facts (lengthUnit among them), and warnings such as a frame count in the header that the file size contradicts */
+  trajectory?: Omit<TrajectoryInfo, 'box'>;
   result: unknown;
 }
 
@@ -263,7 +275,7 @@ export function resultDocument(spec: JobSpec, merged: Merged, result: unknown, e
   };
 }
 
-function withoutBox(info: DcdInfo): Omit<DcdInfo, 'box'> {
+function withoutBox(info: TrajectoryInfo): Omit<TrajectoryInfo, 'box'> {
   const { box: _box, ...rest } = info;
   return rest;
 }

@@ -9,12 +9,15 @@ import { rowBytes } from './binary-reader.ts';
 import { type DcdInfo, type DcdLayout, isDcdMagic, readDcdHeader } from './dcd.ts';
 import { parseDType } from './dtype.ts';
 import { InputError, UsageError } from './errors.ts';
+import { hdf5Error, isHdf5, isNetcdfMagic, type NetcdfInfo, type NetcdfLayout, readNetcdfHeader } from './netcdf.ts';
 import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from './npy.ts';
 import type { ByteSource } from './source.ts';
 import { type TextLayout, textLayout } from './text/layout.ts';
 import { scanText } from './text/scan.ts';
+import { isTrrMagic, readTrrHeader, type TrrInfo, type TrrLayout } from './trr.ts';
+import { isXtcMagic, readXtcHeader, type XtcInfo, type XtcLayout } from './xtc.ts';
 
-export type Format = 'auto' | 'text' | 'npy' | 'raw' | 'dcd';
+export type Format = 'auto' | 'text' | 'npy' | 'raw' | 'dcd' | 'xtc' | 'trr' | 'netcdf';
 
 export interface PlanOptions {
   format?: Format;
@@ -53,10 +56,10 @@ export interface JobSpec {
     /** what pins this exact content: an ETag or version id, or size+mtime+inode locally */
     identity: string;
   };
-  format: 'text' | 'npy' | 'raw' | 'dcd';
-  layout: TextLayout | BinaryLayout | DcdLayout;
-  /** DCD: what the header says (time step, title, unit cell of the first and last frame) */
-  trajectory?: DcdInfo;
+  format: 'text' | 'npy' | 'raw' | 'dcd' | 'xtc' | 'trr' | 'netcdf';
+  layout: InputLayout;
+  /** trajectories: what the header says (time step, title, unit cell of the first and last frame) */
+  trajectory?: TrajectoryInfo;
   /** slices hold whole frames (the analysis asked for it); DCD slices always do */
   wholeFrames?: true;
   /** array shape, for .npy */
@@ -69,6 +72,12 @@ export interface JobSpec {
   onBadRecord: 'fail' | 'skip';
   sliceCount: number;
 }
+
+export type InputLayout = TextLayout | BinaryLayout | DcdLayout | XtcLayout | TrrLayout | NetcdfLayout;
+export type TrajectoryInfo = DcdInfo | XtcInfo | TrrInfo | NetcdfInfo;
+
+/** Layouts whose frames differ in size: slices are byte ranges and each finds its first frame. */
+const byteRangeLayout = (layout: InputLayout): layout is TextLayout | XtcLayout | TrrLayout => layout.kind === 'text' || layout.kind === 'xtc' || layout.kind === 'trr';
 
 export interface SliceBounds {
   index: number;
@@ -100,9 +109,9 @@ export async function planJob(
 ): Promise<JobSpec> {
   const head = await readHead(source, 64 * 1024);
   const format = detectFormat(source, head, opts);
-  let layout: TextLayout | BinaryLayout | DcdLayout;
+  let layout: InputLayout;
   let shape: number[] | undefined;
-  let trajectory: DcdInfo | undefined;
+  let trajectory: TrajectoryInfo | undefined;
   let rowsPerRecord = 1;
   let frameRows = opts.frameRows ?? 0;
 
@@ -136,6 +145,16 @@ export async function planJob(
       throw new UsageError(`--frame-rows ${opts.frameRows}: a frame of ${source.name} is its ${dcd.info.atoms} atoms`);
     }
     frameRows = dcd.info.atoms;
+  } else if (format === 'xtc' || format === 'trr' || format === 'netcdf') {
+    const md = format === 'xtc' ? await readXtcHeader(source, head) : format === 'trr' ? await readTrrHeader(source, head) : await readNetcdfHeader(source, head);
+    layout = md.layout;
+    trajectory = md.info;
+    if (md.layout.kind === 'netcdf') shape = [(md.info as NetcdfInfo).frames, md.info.atoms, 3];
+    rowsPerRecord = md.info.atoms;
+    if (opts.frameRows !== undefined && opts.frameRows !== md.info.atoms) {
+      throw new UsageError(`--frame-rows ${opts.frameRows}: a frame of ${source.name} is its ${md.info.atoms} atoms`);
+    }
+    frameRows = md.info.atoms;
   } else if (format === 'raw') {
     if (!opts.dtype) throw new UsageError('--format raw needs --dtype (for example f8, <f4, >i2)');
     const dtype = parseDType(opts.dtype);
@@ -204,11 +223,15 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
   if (isNpyMagic(head)) return 'npy';
   // A .dcd that fails the magic check still goes to the DCD parser, whose error says what is wrong.
   if (isDcdMagic(head) || /\.dcd$/i.test(source.name)) return 'dcd';
+  if (isXtcMagic(head) || /\.xtc$/i.test(source.name)) return 'xtc';
+  if (isTrrMagic(head) || /\.trr$/i.test(source.name)) return 'trr';
+  if (isNetcdfMagic(head) || /\.(nc|ncdf|netcdf)$/i.test(source.name)) return 'netcdf';
+  if (isHdf5(head)) throw hdf5Error(source.name);
   if (opts.dtype) return 'raw';
   if (/\.npy$/i.test(source.name)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
   if (!TEXT_EXTENSIONS.test(source.name) && head.includes(0)) {
     const at = head.indexOf(0);
-    throw new InputError(source.name, at, 'a NUL byte: this looks like binary data; use --format raw --dtype ... or --format npy');
+    throw new InputError(source.name, at, 'a NUL byte: this looks like binary data; use --format raw --dtype ... or --format npy, or for a trajectory --format dcd, xtc, trr or netcdf');
   }
   return 'text';
 }
@@ -221,19 +244,19 @@ async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions)
   return layout;
 }
 
-/** Bytes of the unit a slice holds a whole number of: a row, a frame of rows, a DCD frame. */
-function unitBytes(layout: BinaryLayout | DcdLayout, rowsPerUnit: number): number {
-  return layout.kind === 'dcd' ? layout.frameBytes : rowBytes(layout) * rowsPerUnit;
+/** Bytes of the unit a slice holds a whole number of: a row, a frame of rows, a DCD frame, a NetCDF record. */
+function unitBytes(layout: BinaryLayout | DcdLayout | NetcdfLayout, rowsPerUnit: number): number {
+  return layout.kind === 'dcd' || layout.kind === 'netcdf' ? layout.frameBytes : rowBytes(layout) * rowsPerUnit;
 }
 
 /** Whole units (rows, or frames) in the data; none when a unit holds no bytes (an empty array such as shape (1000, 0)). */
-function unitCount(layout: BinaryLayout | DcdLayout, rowsPerUnit: number): number {
+function unitCount(layout: BinaryLayout | DcdLayout | NetcdfLayout, rowsPerUnit: number): number {
   const ub = unitBytes(layout, rowsPerUnit);
   return ub > 0 ? Math.floor((layout.dataEnd - layout.dataOffset) / ub) : 0;
 }
 
-function chooseSliceCount(size: number, layout: TextLayout | BinaryLayout | DcdLayout, opts: PlanOptions, rowsPerUnit: number): number {
-  const units = layout.kind === 'text' ? size : unitCount(layout, rowsPerUnit);
+function chooseSliceCount(size: number, layout: InputLayout, opts: PlanOptions, rowsPerUnit: number): number {
+  const units = byteRangeLayout(layout) ? size : unitCount(layout, rowsPerUnit);
   let count: number;
   if (opts.slices !== undefined) count = opts.slices;
   else if (opts.sliceBytes !== undefined) count = Math.max(1, Math.ceil(size / opts.sliceBytes));
@@ -253,7 +276,7 @@ function chooseSliceCount(size: number, layout: TextLayout | BinaryLayout | DcdL
 export function sliceBounds(spec: JobSpec, index: number): SliceBounds {
   const n = spec.sliceCount;
   const layout = spec.layout;
-  if (layout.kind === 'text') {
+  if (byteRangeLayout(layout)) {
     const size = spec.input.bytes;
     return { index, start: mulDiv(index, size, n), end: mulDiv(index + 1, size, n) };
   }

@@ -67,9 +67,9 @@ export const JOB_OPTIONS = {
   frameRows: { kind: 'int', valueName: 'N', unit: 'rows', help: 'rows per frame, for row-sums on text, raw or 2-D inputs', applies: 'both', group: 'analysis' },
   format: {
     kind: 'enum',
-    values: ['auto', 'text', 'npy', 'raw', 'dcd'],
+    values: ['auto', 'text', 'npy', 'raw', 'dcd', 'xtc', 'trr', 'netcdf'],
     default: 'auto',
-    help: 'auto recognizes .npy and DCD by their magic, anything else is text',
+    help: 'auto recognizes .npy, DCD, XTC, TRR and NetCDF by their magic (or extension), anything else is text',
     applies: 'both',
     group: 'input',
   },

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Analysis } from '../../lib/core/analysis.ts';
 import { builtinAnalyses } from '../../lib/core/analyses/index.ts';
-import { cellToBox, type DcdLayout, readDcdCell } from '../../lib/core/dcd.ts';
+import { cellToBox, type DcdInfo, type DcdLayout, readDcdCell } from '../../lib/core/dcd.ts';
 import { InputError, UsageError } from '../../lib/core/errors.ts';
 import { scanSlice } from '../../lib/core/job.ts';
 import { planJob, sliceBounds } from '../../lib/core/plan.ts';
@@ -86,21 +86,22 @@ describeMd('DCD header', () => {
     const spec = await planJob(fileSource(path), { name: 'sum', options: {} }, {}, 'test');
     expect(spec.format).toBe('dcd');
     expect(spec.trajectory).toMatchObject(facts);
+    expect(spec.trajectory).toMatchObject({ lengthUnit: 'Å' });
     expect(spec.shape).toEqual([facts.frames, facts.atoms, 3]);
     expect(spec.frameRows).toBe(facts.atoms);
     const layout = spec.layout as DcdLayout;
     expect([layout.dataOffset, layout.frameBytes]).toEqual([headerBytes, frameBytes]);
-    const title = spec.trajectory!.title;
+    const title = (spec.trajectory as DcdInfo).title;
     expect(title[0]).toBe(firstTitle);
     expect(title.length * 80).toBe(remarkChars);
     // dcd starts at t = 1 ps (test_dcd.py), checked there to 5 decimals
-    expect(spec.trajectory!.firstFrameTimePs).toBeCloseTo(1.0, 5);
-    expect(spec.trajectory!.timeStepPs).toBeCloseTo(0.99999991, 7);
+    expect((spec.trajectory as DcdInfo).firstFrameTimePs).toBeCloseTo(1.0, 5);
+    expect((spec.trajectory as DcdInfo).timeStepPs).toBeCloseTo(0.99999991, 7);
   });
 
   it('takes the frame count from the file size and warns when NSET disagrees', async () => {
     const spec = await planJob(fileSource(ADK), { name: 'sum', options: {} }, {}, 'test');
-    expect(spec.trajectory!.warnings).toEqual([expect.stringMatching(/500 frames \(NSET\).*holds 98/)]);
+    expect((spec.trajectory as DcdInfo).warnings).toEqual([expect.stringMatching(/500 frames \(NSET\).*holds 98/)]);
     const clean = await planJob(fileSource(C36), { name: 'sum', options: {} }, {}, 'test');
     expect(clean.trajectory!.warnings).toEqual([]);
   });
@@ -138,8 +139,8 @@ describeMd('DCD unit cell', () => {
       const box = cellToBox(await readDcdCell(source, spec.layout as DcdLayout, f), 36);
       [box.a, box.b, box.c, box.alpha, box.beta, box.gamma].forEach((v, i) => expect(v).toBeCloseTo(ref[f]![i]!, 4));
     }
-    expect(spec.trajectory!.box!.first.a).toBeCloseTo(35.44604, 4);
-    expect(spec.trajectory!.box!.last.gamma).toBeCloseTo(31.85939, 4);
+    expect((spec.trajectory as DcdInfo).box!.first.a).toBeCloseTo(35.44604, 4);
+    expect((spec.trajectory as DcdInfo).box!.last.gamma).toBeCloseTo(31.85939, 4);
   });
 
   it('reads NAMD-style (version 24) cells as [A, cos gamma, B, cos beta, cos alpha, C] (numpy arccos as oracle)', async () => {
@@ -150,7 +151,7 @@ describeMd('DCD unit cell', () => {
     const d: SyntheticDcd = { atoms: 2, coords: randomCoords(2, 2), cells, charmmVersion: 24 };
     const spec = await planJob(new MemorySource(encodeDcd(d), 'cell.dcd'), { name: 'sum', options: {} }, {}, 'test');
     const want = python<number[][]>('print(json.dumps([[c[0], c[2], c[5], *np.degrees(np.arccos([c[4], c[3], c[1]])).tolist()] for c in args]))', cells);
-    const { first, last } = spec.trajectory!.box!;
+    const { first, last } = (spec.trajectory as DcdInfo).box!;
     [first, last].forEach((box, f) => [box.a, box.b, box.c, box.alpha, box.beta, box.gamma].forEach((v, i) => expect(v).toBeCloseTo(want[f]![i]!, 10)));
   });
 });
@@ -325,8 +326,8 @@ print(json.dumps({'mean': [[math.fsum(d[:, i, k]) / d.shape[0] for k in range(3)
   it('reports the X-PLOR time step from its float64 DELTA', async () => {
     const spec = await planJob(new MemorySource(encodeDcd({ ...base, charmmVersion: 0, delta: 0.5, nsavc: 10, istart: 20 }), 'x.dcd'), { name: 'sum', options: {} }, {}, 'test');
     expect(spec.trajectory).toMatchObject({ variant: 'xplor', delta: 0.5, unitCell: false });
-    expect(spec.trajectory!.timeStepPs).toBeCloseTo(0.5 * 10 * 0.04888821, 12);
-    expect(spec.trajectory!.firstFrameTimePs).toBeCloseTo(2 * 0.5 * 10 * 0.04888821, 12);
+    expect((spec.trajectory as DcdInfo).timeStepPs).toBeCloseTo(0.5 * 10 * 0.04888821, 12);
+    expect((spec.trajectory as DcdInfo).firstFrameTimePs).toBeCloseTo(2 * 0.5 * 10 * 0.04888821, 12);
   });
 });
 

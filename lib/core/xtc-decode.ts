@@ -1,0 +1,280 @@
+/**
+ * Decoding GROMACS' compressed coordinates (the xdr3dfcoord scheme of XTC frames).
+ *
+ * Every coordinate is an integer, round(x * precision). An atom is stored either in
+ * full, as the three integers minus minint packed together into one mixed-radix number
+ * of `bitsize` bits (or, when a range passes 2^24, each integer on its own in
+ * sizeofint(range) bits), or as a small delta from the atom before it: three integers in
+ * [0, magicints[smallidx]) packed into smallidx bits. After each full atom one bit says
+ * whether a new run length follows (5 bits: the number of small atoms times 3 plus a
+ * step of -1, 0 or +1 for smallidx); without it the previous run length is used again.
+ * The first small atom of a run is written before the full atom (water molecules: the
+ * oxygen is better stored as a delta from a hydrogen).
+ *
+ * Bits are read most significant first; a packed number's bytes come least significant
+ * first. Values are float32 products int * (1 / precision), as every reader computes them.
+ */
+
+/** Sizes of the small-delta ranges by smallidx: about 2^(i/3) each, so three fit in i bits. */
+export const MAGIC_INTS = Int32Array.from([
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 10, 12, 16, 20, 25, 32, 40, 50, 64, 80, 101, 128, 161, 203, 256, 322, 406, 512, 645, 812, 1024, 1290, 1625, 2048, 2580, 3250, 4096,
+  5060, 6501, 8192, 10321, 13003, 16384, 20642, 26007, 32768, 41285, 52015, 65536, 82570, 104031, 131072, 165140, 208063, 262144, 330280, 416127, 524287, 660561,
+  832255, 1048576, 1321122, 1664510, 2097152, 2642245, 3329021, 4194304, 5284491, 6658042, 8388607, 10568983, 13316085, 16777216,
+]);
+export const FIRST_SMALL_IDX = 9;
+export const LAST_SMALL_IDX = MAGIC_INTS.length - 1;
+
+/** What the frame header says about its compressed block. */
+export interface CompressedParams {
+  atoms: number;
+  precision: number;
+  minint: readonly [number, number, number];
+  maxint: readonly [number, number, number];
+  smallidx: number;
+}
+
+/** A problem in the compressed bytes; `at` is the byte offset within the block. */
+export class XtcDecodeError extends Error {
+  constructor(
+    message: string,
+    readonly at: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Bits needed for values in [0, size): the bit length of `size`, at most 32. */
+export function bitsForSize(size: number): number {
+  let bits = 0;
+  while (bits < 32 && size >= 2 ** bits) bits++;
+  return bits;
+}
+
+/** Bits of the product of three sizes: the bit length of s0 * s1 * s2 (exact, up to 2^96). */
+export function bitsForSizes(s0: number, s1: number, s2: number): number {
+  const product = BigInt(s0) * BigInt(s1) * BigInt(s2);
+  return product === 0n ? 0 : product.toString(2).length;
+}
+
+/** The 32 bits from bit `bp` on, most significant first (the block is padded, so i + 3 is in bounds). */
+function wordAt(d: Uint8Array, bp: number): number {
+  const i = bp >>> 3;
+  return ((d[i]! << 24) | (d[i + 1]! << 16) | (d[i + 2]! << 8) | d[i + 3]!) << (bp & 7);
+}
+
+/**
+ * The first `nbits` (1..24) bits of `w` as a packed number: its bytes come least
+ * significant first, the last one with the bits left over.
+ */
+function littleEndian(w: number, nbits: number): number {
+  if (nbits <= 8) return w >>> (32 - nbits);
+  if (nbits <= 16) return (w >>> 24) | (((w << 8) >>> (40 - nbits)) << 8);
+  return (w >>> 24) | (((w >>> 16) & 0xff) << 8) | (((w << 16) >>> (48 - nbits)) << 16);
+}
+
+/** Unpacked integers of the rare paths (wide numbers, coordinates on their own bits); [3] is the new bit position. */
+const rare = new Float64Array(4);
+
+/** Three integers packed in radices (s0, s1, s2) as a number of 25 to 96 bits from bit bp: into rare[0..2], rare[3] = bp after. */
+function unpackWide(d: Uint8Array, bp: number, nbits: number, s1: number, s2: number): void {
+  if (nbits <= 48) {
+    // n = hi * 2^24 + lo, divided in two int-sized steps (a double % is a slow library call)
+    const lo = littleEndian(wordAt(d, bp), 24);
+    const hi = littleEndian(wordAt(d, bp + 24), nbits - 24);
+    let q = Math.floor(hi / s2);
+    let t = (hi - q * s2) * 16777216 + lo;
+    const r = Math.floor(t / s2);
+    rare[2] = t - r * s2;
+    t = q * 16777216 + r;
+    q = Math.floor(t / s1);
+    rare[1] = t - q * s1;
+    rare[0] = q;
+  } else if (nbits <= 52) {
+    let n = littleEndian(wordAt(d, bp), 24) + littleEndian(wordAt(d, bp + 24), 24) * 16777216 + littleEndian(wordAt(d, bp + 48), nbits - 48) * 281474976710656;
+    const u2 = n % s2;
+    n = (n - u2) / s2;
+    const u1 = n % s1;
+    rare[0] = (n - u1) / s1;
+    rare[1] = u1;
+    rare[2] = u2;
+  } else {
+    // long division on the bytes
+    const bytes = wideBytes;
+    bytes.fill(0);
+    let count = 0;
+    let at = bp;
+    for (let left = nbits; left > 0; left -= 8) {
+      const take = Math.min(8, left);
+      bytes[count++] = wordAt(d, at) >>> (32 - take);
+      at += take;
+    }
+    rare[2] = divideBytes(bytes, count, s2);
+    rare[1] = divideBytes(bytes, count, s1);
+    rare[0] = bytes[0]! + bytes[1]! * 256 + bytes[2]! * 65536 + bytes[3]! * 16777216;
+  }
+  rare[3] = bp + nbits;
+}
+const wideBytes = new Uint8Array(16);
+
+/** An integer of `n` (1..32) bits from bit bp, most significant first. */
+function bitsAt(d: Uint8Array, bp: number, n: number): number {
+  return n <= 24 ? wordAt(d, bp) >>> (32 - n) : (wordAt(d, bp) >>> (32 - (n - 16))) * 65536 + (wordAt(d, bp + n - 16) >>> 16);
+}
+
+/**
+ * Decodes `params.atoms` atoms from `data` (exactly the compressed block, byteCount
+ * bytes) into out[0 .. 3 * atoms) and returns how many bytes the bit stream used.
+ */
+export function decodeCompressed(data: Uint8Array, params: CompressedParams, out: Float64Array, outAt = 0): number {
+  const natoms = params.atoms;
+  const [minx, miny, minz] = params.minint;
+  const sx = params.maxint[0] - minx + 1;
+  const sy = params.maxint[1] - miny + 1;
+  const sz = params.maxint[2] - minz + 1;
+  // A range past 2^24 cannot be packed with the others: each integer gets its own bits.
+  const separate = sx > 0xffffff || sy > 0xffffff || sz > 0xffffff;
+  const bitsize = separate ? 0 : bitsForSizes(sx, sy, sz);
+  const bx = bitsForSize(sx);
+  const by = bitsForSize(sy);
+  const bz = bitsForSize(sz);
+  const inv = Math.fround(1 / params.precision);
+  const len = data.length;
+
+  // `bp` is the position in bits. A read takes the 4 bytes from the one that holds bp and
+  // shifts. The bytes are copied into a buffer with zero padding, so reads past the block
+  // are zeros and stay in bounds; the caller compares the bytes used with the block's length.
+  if (padded.length < len + 16) padded = new Uint8Array(Math.max(len + 16, 2 * padded.length));
+  const d = padded;
+  d.set(data);
+  d.fill(0, len, len + 16);
+  let bp = 0;
+
+  let smallidx = params.smallidx;
+  if (smallidx < FIRST_SMALL_IDX || smallidx > LAST_SMALL_IDX) throw new XtcDecodeError(`smallidx ${smallidx} is outside ${FIRST_SMALL_IDX}..${LAST_SMALL_IDX}`, 0);
+  let smaller = MAGIC_INTS[Math.max(FIRST_SMALL_IDX, smallidx - 1)]! >> 1;
+  let smallnum = MAGIC_INTS[smallidx]! >> 1;
+  let sizesmall = MAGIC_INTS[smallidx]!;
+
+  let o = outAt;
+  let i = 0;
+  let run = 0;
+  while (i < natoms) {
+    let x: number;
+    let y: number;
+    let z: number;
+    if (bitsize > 0 && bitsize <= 24) {
+      let n = littleEndian(wordAt(d, bp), bitsize);
+      bp += bitsize;
+      z = n % sz;
+      n = (n - z) / sz;
+      y = n % sy;
+      x = (n - y) / sy;
+    } else if (bitsize > 24) {
+      unpackWide(d, bp, bitsize, sy, sz);
+      x = rare[0]!;
+      y = rare[1]!;
+      z = rare[2]!;
+      bp = rare[3]!;
+    } else {
+      x = bitsAt(d, bp, bx);
+      bp += bx;
+      y = bitsAt(d, bp, by);
+      bp += by;
+      z = bitsAt(d, bp, bz);
+      bp += bz;
+    }
+    i++;
+    x = (x + minx) | 0;
+    y = (y + miny) | 0;
+    z = (z + minz) | 0;
+    let isSmaller = 0;
+    // a flag bit, then (when set) a run length of 5 bits
+    const flagged = wordAt(d, bp);
+    bp++;
+    if (flagged < 0) {
+      run = (flagged << 1) >>> 27;
+      bp += 5;
+      isSmaller = run % 3;
+      run -= isSmaller;
+      isSmaller--;
+    }
+    if (run > 0) {
+      if (i + run / 3 > natoms) throw new XtcDecodeError(`a run of ${run / 3} small atoms after atom ${i - 1} passes the ${natoms} atoms of the frame`, bp >>> 3);
+      let px = x;
+      let py = y;
+      let pz = z;
+      for (let k = 0; k < run; k += 3) {
+        let u0: number;
+        let u1: number;
+        let u2: number;
+        if (smallidx <= 24) {
+          let n = littleEndian(wordAt(d, bp), smallidx);
+          bp += smallidx;
+          u2 = n % sizesmall;
+          n = (n - u2) / sizesmall;
+          u1 = n % sizesmall;
+          u0 = (n - u1) / sizesmall;
+        } else {
+          unpackWide(d, bp, smallidx, sizesmall, sizesmall);
+          u0 = rare[0]!;
+          u1 = rare[1]!;
+          u2 = rare[2]!;
+          bp = rare[3]!;
+        }
+        i++;
+        const tx = (u0 + px - smallnum) | 0;
+        const ty = (u1 + py - smallnum) | 0;
+        const tz = (u2 + pz - smallnum) | 0;
+        out[o] = Math.fround(Math.fround(tx) * inv);
+        out[o + 1] = Math.fround(Math.fround(ty) * inv);
+        out[o + 2] = Math.fround(Math.fround(tz) * inv);
+        o += 3;
+        if (k === 0) {
+          // the full atom comes after the first small one
+          out[o] = Math.fround(Math.fround(x) * inv);
+          out[o + 1] = Math.fround(Math.fround(y) * inv);
+          out[o + 2] = Math.fround(Math.fround(z) * inv);
+          o += 3;
+        }
+        px = tx;
+        py = ty;
+        pz = tz;
+      }
+    } else {
+      out[o] = Math.fround(Math.fround(x) * inv);
+      out[o + 1] = Math.fround(Math.fround(y) * inv);
+      out[o + 2] = Math.fround(Math.fround(z) * inv);
+      o += 3;
+    }
+    if (isSmaller !== 0) {
+      smallidx += isSmaller;
+      if (isSmaller < 0) {
+        if (smallidx < FIRST_SMALL_IDX) throw new XtcDecodeError(`smallidx falls to ${smallidx} at atom ${i - 1}`, bp >>> 3);
+        smallnum = smaller;
+        smaller = smallidx > FIRST_SMALL_IDX ? MAGIC_INTS[smallidx - 1]! >> 1 : 0;
+      } else {
+        if (smallidx > LAST_SMALL_IDX) throw new XtcDecodeError(`smallidx rises to ${smallidx} at atom ${i - 1}`, bp >>> 3);
+        smaller = smallnum;
+        smallnum = MAGIC_INTS[smallidx]! >> 1;
+      }
+      sizesmall = MAGIC_INTS[smallidx]!;
+    }
+    if (bp > 8 * (len + 8)) throw new XtcDecodeError(`the bit stream runs past the ${len} bytes of the block at atom ${i - 1}`, len);
+  }
+  return Math.ceil(bp / 8);
+}
+
+/** The compressed block with zero padding, kept between frames. */
+let padded = new Uint8Array(1 << 16);
+
+/** Divides the little-endian number in bytes[0..count) by `divisor` in place and returns the remainder. */
+function divideBytes(bytes: Uint8Array, count: number, divisor: number): number {
+  let rem = 0;
+  for (let j = count - 1; j >= 0; j--) {
+    const num = rem * 256 + bytes[j]!;
+    const q = Math.floor(num / divisor);
+    bytes[j] = q;
+    rem = num - q * divisor;
+  }
+  return rem;
+}

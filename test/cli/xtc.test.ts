@@ -1,0 +1,73 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fanout, runJson, tempDir } from '../helpers/cli.ts';
+import { MD_DATA, mdaMissing, mdaOracle, mdaWriteTrajectory, mdDataMissing, missing, skipNote } from '../helpers/md.ts';
+
+const tmp = tempDir('fanout-cli-xtc-');
+afterAll(() => tmp.cleanup());
+
+const oracle = mdaOracle;
+
+function expectRg(got: number[], want: number[]): void {
+  expect(got.length).toBe(want.length);
+  got.forEach((v, f) => expect(Math.abs(v - want[f]!)).toBeLessThan(1e-12 * want[f]!));
+}
+
+describe('fanout run on XTC trajectories', () => {
+  const lacking = [mdDataMissing, mdaMissing];
+  it.skipIf(missing(...lacking)).each([
+    [1, 1],
+    [13, 2],
+  ])(skipNote('adk_oplsaa.xtc --slices %i --workers %i: exact mean structure and numpy rg, in nm, nothing written beside the file', ...lacking), (slices, workers) => {
+    if (lacking.some(Boolean)) return;
+    const path = join(MD_DATA, 'adk_oplsaa.xtc');
+    const want = oracle(path);
+    const before = readdirSync(MD_DATA);
+    const args = [path, '--slices', String(slices), '--workers', String(workers), '--state-dir', join(tmp.path, 'state')];
+    const mean = runJson([...args, '--analysis', 'mean-structure']);
+    expect(mean.input).toMatchObject({ format: 'xtc' });
+    expect(mean.records).toBe(10);
+    expect(mean.result).toMatchObject({ frames: 10, atoms: 47681 });
+    expect(mean.result.mean).toEqual(want.mean);
+    expect(mean.trajectory).toMatchObject({ format: 'xtc', atoms: 47681, lengthUnit: 'nm', precision: 1000, first: { step: 0, timePs: 0 }, last: { timePs: Math.fround(900.00006) } });
+    const box = mean.result.box as { first: Record<string, number> };
+    [8.0017, 8.0017, 8.0017, 60, 60, 90].forEach((v, i) => expect([box.first.a, box.first.b, box.first.c, box.first.alpha, box.first.beta, box.first.gamma][i]).toBeCloseTo(v, 4));
+    const rg = runJson([...args, '--analysis', 'rg']);
+    expectRg(rg.result.rg as number[], want.rg);
+    expect(readdirSync(MD_DATA)).toEqual(before);
+  });
+
+  it.skipIf(missing(mdaMissing))(skipNote('a 5000-frame XTC written by MDAnalysis: the same answer for 1, 7 and 4999 slices on 2 workers', mdaMissing), () => {
+    if (mdaMissing) return;
+    const path = join(tmp.path, 'long.xtc');
+    mdaWriteTrajectory(path, 5000, 20, { seed: 5 });
+    const want = oracle(path);
+    for (const slices of [1, 7, 4999]) {
+      const args = [path, '--slices', String(slices), '--workers', '2', '--state-dir', join(tmp.path, 'state')];
+      const mean = runJson([...args, '--analysis', 'mean-structure']);
+      expect(mean.result.mean).toEqual(want.mean);
+      expect(mean.records).toBe(5000);
+      expectRg(runJson([...args, '--analysis', 'rg']).result.rg as number[], want.rg);
+    }
+  });
+
+  it('exits 2 with the byte offset when a frame in the middle is damaged', () => {
+    // Three raw frames of 5 atoms (116 bytes each); the second one's magic is broken.
+    const frame = new Uint8Array(116);
+    const v = new DataView(frame.buffer);
+    v.setInt32(0, 1995);
+    v.setInt32(4, 5);
+    v.setInt32(52, 5);
+    const bytes = Uint8Array.from([...frame, ...frame, ...frame]);
+    new DataView(bytes.buffer).setInt32(116, 1996);
+    const path = join(tmp.path, 'broken.xtc');
+    writeFileSync(path, bytes);
+    for (const slices of ['1', '3']) {
+      const r = fanout(['run', path, '--slices', slices, '--workers', '1', '--state-dir', join(tmp.path, 'state'), '--quiet']);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(`fanout: ${path}: at byte 116: not an XTC frame header: the magic number is 1996, expected 1995, where the frame at byte 0 ends`);
+    }
+    expect(readFileSync(path).length).toBe(348);
+  });
+});

@@ -25,7 +25,7 @@ describe('fanout --help', () => {
   it('shows each option with its default and range', () => {
     const submit = fanout(['submit', '--help']).stdout.replace(/\s+/g, ' ');
     expect(submit).toContain('--concurrency <N> worker invocations in flight while the job starts (1 to 1,000; default: 32)');
-    expect(submit).toContain('--format <auto|text|npy|raw|dcd>');
+    expect(submit).toContain('--format <auto|text|npy|raw|dcd|xtc|trr|netcdf>');
     expect(submit).toContain('--slice-bytes <B>');
   });
 

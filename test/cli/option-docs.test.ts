@@ -22,7 +22,7 @@ describe('README option tables', () => {
     expect(metadata).not.toContain('fanout-slices`');
     const construct = TABLES['options:construct']!();
     for (const n of cloudOptionNames) expect(construct).toContain(`\`defaults.${n}\``);
-    expect(construct).toContain("`'auto' \\| 'text' \\| 'npy' \\| 'raw' \\| 'dcd'`");
+    expect(construct).toContain("`'auto' \\| 'text' \\| 'npy' \\| 'raw' \\| 'dcd' \\| 'xtc' \\| 'trr' \\| 'netcdf'`");
   });
 
   it('notice a table edited by hand', () => {

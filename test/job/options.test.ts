@@ -30,7 +30,7 @@ describe('job options', () => {
     [{ 'fanout-frame-rows': '0' }, /fanout-frame-rows takes an integer of at least 1, not "0"/],
     [{ 'fanout-frame-rows': '2.5' }, /fanout-frame-rows takes an integer of at least 1, not "2\.5"/],
     [{ 'fanout-skip-header': 'yes' }, /fanout-skip-header must be true or false, not "yes"/],
-    [{ 'fanout-format': 'parquet' }, /fanout-format must be auto, text, npy, raw or dcd, not "parquet"/],
+    [{ 'fanout-format': 'parquet' }, /fanout-format must be auto, text, npy, raw, dcd, xtc, trr or netcdf, not "parquet"/],
     [{ 'fanout-record-shape': '50,-1' }, /fanout-record-shape takes positive integers such as 50,100, not "50,-1"/],
     [{ 'fanout-analysis': '' }, /fanout-analysis takes a non-empty value, not ""/],
     [{ 'fanout-on-bad-record': 'ignore' }, /fanout-on-bad-record must be fail or skip, not "ignore"/],

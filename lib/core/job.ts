@@ -4,6 +4,7 @@
  */
 import type { Analysis, AnalysisContext } from './analysis.ts';
 import { scanBinary } from './binary-reader.ts';
+import { DecompressedSource } from './compressed/source.ts';
 import { scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError } from './errors.ts';
 import { scanNetcdf } from './netcdf.ts';
@@ -12,6 +13,11 @@ import type { ByteSource, RowSink, ScanOptions } from './source.ts';
 import { scanText } from './text/scan.ts';
 import { scanTrr } from './trr.ts';
 import { scanXtc } from './xtc.ts';
+
+/** What the readers read: the source itself, or its decompressed bytes. */
+export function inputOf(source: ByteSource, spec: JobSpec): ByteSource {
+  return spec.compression ? new DecompressedSource(source, spec.compression) : source;
+}
 
 /** What one slice (or a run of consecutive slices) produced. Deterministic apart from the timing fields. */
 export interface Partial {
@@ -99,19 +105,28 @@ export async function scanSlice(
     },
   };
   const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord };
+  const input = inputOf(source, spec);
   const layout = spec.layout;
-  const stats =
-    layout.kind === 'text'
-      ? await scanText(source, layout, start, end, sink, scanOptions)
-      : layout.kind === 'dcd'
-        ? await scanDcd(source, layout, start, end, sink, scanOptions)
-        : layout.kind === 'xtc'
-          ? await scanXtc(source, layout, start, end, sink, scanOptions)
-          : layout.kind === 'trr'
-            ? await scanTrr(source, layout, start, end, sink, scanOptions)
-            : layout.kind === 'netcdf'
-              ? await scanNetcdf(source, layout, start, end, sink, scanOptions)
-              : await scanBinary(source, layout, start, end, sink, scanOptions);
+  let stats;
+  try {
+    stats =
+      layout.kind === 'text'
+        ? await scanText(input, layout, start, end, sink, scanOptions)
+        : layout.kind === 'dcd'
+          ? await scanDcd(input, layout, start, end, sink, scanOptions)
+          : layout.kind === 'xtc'
+            ? await scanXtc(input, layout, start, end, sink, scanOptions)
+            : layout.kind === 'trr'
+              ? await scanTrr(input, layout, start, end, sink, scanOptions)
+              : layout.kind === 'netcdf'
+                ? await scanNetcdf(input, layout, start, end, sink, scanOptions)
+                : await scanBinary(input, layout, start, end, sink, scanOptions);
+  } catch (e) {
+    // Plain gzip hands out data before the member's CRC has checked it: a damaged stream
+    // should be reported as such, not as the garbage it inflated to.
+    if (e instanceof InputError && input instanceof DecompressedSource) await input.verify(options.signal);
+    throw e;
+  }
   const finishedAt = Date.now();
   return {
     job: spec.id,
@@ -218,7 +233,7 @@ export function textRowLocator(source: ByteSource, spec: JobSpec, merged: Merged
     let index = merged.pieces.length - 1;
     while (index > 0 && merged.pieces[index]!.rowsBefore > row) index--;
     const { start, end, rowsBefore } = merged.pieces[index]!;
-    const found = await scanText(source, layout, start, end, { rows() {} }, { locateRow: row - rowsBefore, onBadRecord: spec.onBadRecord });
+    const found = await scanText(inputOf(source, spec), layout, start, end, { rows() {} }, { locateRow: row - rowsBefore, onBadRecord: spec.onBadRecord });
     return found.locatedAt;
   };
 }
@@ -247,7 +262,7 @@ export async function finishResult(spec: JobSpec, analysis: Analysis, merged: Me
 export interface ResultDocument {
   analysis: string;
   job: string;
-  input: { path: string; bytes: number; format: string; shape?: number[] };
+  input: { path: string; bytes: number; format: string; shape?: number[]; compression?: string };
   slices: number;
   records: number;
   skipped: number;
@@ -263,7 +278,13 @@ export function resultDocument(spec: JobSpec, merged: Merged, result: unknown, e
   return {
     analysis: spec.analysis.name,
     job: spec.id,
-    input: { path: spec.input.name, bytes: spec.input.bytes, format: spec.format, ...(spec.shape ? { shape: spec.shape } : {}) },
+    input: {
+      path: spec.input.name,
+      bytes: spec.input.bytes,
+      format: spec.format,
+      ...(spec.shape ? { shape: spec.shape } : {}),
+      ...(spec.compression ? { compression: spec.compression.codec } : {}),
+    },
     slices: spec.sliceCount,
     records: Math.floor(merged.rows / spec.rowsPerRecord),
     skipped: merged.skipped,

@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import type { BinaryLayout } from './binary-reader.ts';
 import { rowBytes } from './binary-reader.ts';
 import { type DcdInfo, type DcdLayout, isDcdMagic, readDcdHeader } from './dcd.ts';
+import { compressedSliceBounds, openCompressed } from './compressed/plan.ts';
+import type { CompressionSpec } from './compressed/source.ts';
 import { parseDType } from './dtype.ts';
 import { InputError, UsageError } from './errors.ts';
 import { hdf5Error, isHdf5, isNetcdfMagic, type NetcdfInfo, type NetcdfLayout, readNetcdfHeader } from './netcdf.ts';
@@ -58,6 +60,8 @@ export interface JobSpec {
   };
   format: 'text' | 'npy' | 'raw' | 'dcd' | 'xtc' | 'trr' | 'netcdf';
   layout: InputLayout;
+  /** compressed input: slices are in decompressed bytes, and start at these seek points */
+  compression?: CompressionSpec;
   /** trajectories: what the header says (time step, title, unit cell of the first and last frame) */
   trajectory?: TrajectoryInfo;
   /** slices hold whole frames (the analysis asked for it); DCD slices always do */
@@ -102,13 +106,18 @@ export async function readHead(source: ByteSource, bytes: number): Promise<Uint8
 }
 
 export async function planJob(
-  source: ByteSource,
+  input: ByteSource,
   analysis: AnalysisRef & { needsFrames?: boolean; wholeFrames?: boolean },
   opts: PlanOptions,
   identity: string,
 ): Promise<JobSpec> {
-  const head = await readHead(source, 64 * 1024);
+  // Compressed input is planned on its decompressed bytes (compressed/plan.ts).
+  const rawHead = await readHead(input, 64 * 1024);
+  const compressed = await openCompressed(input, rawHead);
+  const source = compressed?.view ?? input;
+  const head = compressed ? await readHead(source, 64 * 1024) : rawHead;
   const format = detectFormat(source, head, opts);
+  if (compressed && format !== 'text') throw new InputError(input.name, 0, `compressed ${format} data: fanout reads compressed text only; decompress it first`);
   let layout: InputLayout;
   let shape: number[] | undefined;
   let trajectory: TrajectoryInfo | undefined;
@@ -196,12 +205,15 @@ export async function planJob(
     );
   }
   const wholeFrames = (analysis.wholeFrames ?? false) && frameRows > 0;
-  const sliceCount = chooseSliceCount(source.size, layout, opts, wholeFrames ? frameRows : 1);
+  let sliceCount = chooseSliceCount(source.size, layout, opts, wholeFrames ? frameRows : 1);
+  const compression = compressed?.forSlices(sliceCount);
+  if (compression) sliceCount = compression.points.length / 2;
   const spec: Omit<JobSpec, 'id'> = {
     version: 1,
-    input: { name: source.name, bytes: source.size, identity },
+    input: { name: input.name, bytes: input.size, identity },
     format,
     layout,
+    ...(compression ? { compression } : {}),
     ...(shape ? { shape } : {}),
     ...(trajectory ? { trajectory } : {}),
     ...(wholeFrames ? { wholeFrames: true as const } : {}),
@@ -276,6 +288,7 @@ function chooseSliceCount(size: number, layout: InputLayout, opts: PlanOptions, 
 export function sliceBounds(spec: JobSpec, index: number): SliceBounds {
   const n = spec.sliceCount;
   const layout = spec.layout;
+  if (spec.compression) return { index, ...compressedSliceBounds(spec.compression, index) };
   if (byteRangeLayout(layout)) {
     const size = spec.input.bytes;
     return { index, start: mulDiv(index, size, n), end: mulDiv(index + 1, size, n) };

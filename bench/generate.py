@@ -52,6 +52,24 @@ write_csv(os.path.join(cache, 'e18.csv'), int(120000 * scale), '%.18e')
 # (F, 50, 100) float64: 40,000 bytes a frame.
 write_npy(os.path.join(cache, 'traj.npy'), int(25000 * scale))
 
+def write_atoms(path, frames, atoms):
+    """(frames, atoms, 3) float32: a million-atom trajectory, positions jittering around a structure."""
+    if done(path):
+        return
+    tmp = path + '.tmp.npy'
+    arr = np.lib.format.open_memmap(tmp, mode='w+', dtype='<f4', shape=(frames, atoms, 3))
+    base = rng.uniform(-50.0, 50.0, size=(atoms, 3)).astype(np.float32)
+    for f in range(frames):
+        arr[f] = base + rng.normal(0.0, 0.5, size=(atoms, 3)).astype(np.float32)
+    arr.flush()
+    del arr
+    os.replace(tmp, path)
+
+
+# (40, 10^6, 3) float32, 480 MB: mean-structure against numpy's mean(axis=0).
+write_atoms(os.path.join(cache, 'atoms.npy'), max(4, int(40 * scale)), 1000000)
+
+
 def write_prefix(path, source, nbytes):
     """The whole lines of `source` within its first `nbytes` bytes."""
     if done(path):

@@ -3,8 +3,8 @@
  *
  * Times whole processes side by side on the same files: fanout (one worker and the
  * default), each peer in its fastest idiomatic form (polars readCSV + column sums with its
- * default threads, DuckDB read_csv + sum, numpy a.sum(axis=2).sum(axis=0) and a.sum() on
- * a memory-mapped .npy), and a plain Node loop. Datasets are generated once into
+ * default threads, DuckDB read_csv + sum, numpy a.sum(axis=2).sum(axis=0), a.sum() and
+ * a.mean(axis=0) on a memory-mapped .npy), and a plain Node loop. Datasets are generated once into
  * bench-cache/ (bench-cache/quick/ with --quick) by bench/generate.py. Every process runs
  * under /usr/bin/time, which gives its peak resident memory and CPU time; wall time is
  * measured here. Tools take turns within each round so that a change in the machine's
@@ -91,6 +91,7 @@ function fanoutTool(name: string, extra: string[]): Tool {
     },
     total: (out) => {
       const r = JSON.parse(out).result;
+      if (r.mean) return (r.mean as (number | null)[][]).reduce((a, row) => row.reduce<number>((b, x) => b + (x ?? NaN), a), 0);
       return r.sum ?? r.rowSums.reduce((a: number, b: number) => a + b, 0);
     },
     cleanup: () => rmSync(stateDir, { recursive: true, force: true }),
@@ -126,6 +127,12 @@ const npySumTools: Tool[] = [
   fanoutTool('fanout sum, 1 worker', ['--workers', '1']),
   fanoutTool('fanout sum, default workers', []),
   { ...py(`print(repr(float(np.load(sys.argv[1], mmap_mode='r').sum())))`), name: 'numpy load(mmap_mode=r).sum()' },
+];
+
+// A million atoms: one exact sum per atom and axis, against numpy's float32 mean over frames.
+const atomTools: Tool[] = [
+  fanoutTool('fanout mean-structure, default workers', ['--analysis', 'mean-structure']),
+  { ...py(`print(repr(float(np.load(sys.argv[1], mmap_mode='r').mean(axis=0).sum())))`), name: 'numpy load(mmap_mode=r).mean(axis=0)' },
 ];
 
 interface Row {
@@ -202,7 +209,7 @@ async function main(): Promise<void> {
   process.stderr.write(`Generating datasets in ${cache} (once)\n`);
   execFileSync('python3', [join(ROOT, 'bench/generate.py'), cache, quick ? '0.1' : '1'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const f = (name: string): string => join(cache, name);
-  for (const name of ['f6.csv', 'e18.csv', 'traj.npy', 'f6-200MB.csv', 'big.csv']) execFileSync('cat', [f(name)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (const name of ['f6.csv', 'e18.csv', 'traj.npy', 'atoms.npy', 'f6-200MB.csv', 'big.csv']) execFileSync('cat', [f(name)], { stdio: ['ignore', 'ignore', 'inherit'] });
   const header = machine();
 
   const rows = [
@@ -210,6 +217,7 @@ async function main(): Promise<void> {
     ...(await bench('CSV %.18e (19 digits), sum', f('e18.csv'), csvTools(100))),
     ...(await bench('.npy (F, 50, 100) float64, row-sums', f('traj.npy'), npyRowSumTools)),
     ...(await bench('.npy (F, 50, 100) float64, sum', f('traj.npy'), npySumTools)),
+    ...(await bench('.npy (F, 10^6, 3) float32, mean-structure', f('atoms.npy'), atomTools)),
   ];
 
   // Compressed input: the CSV ≤15 digits as gzip (one slice: zlib inflates on libuv's pool
@@ -247,6 +255,7 @@ async function main(): Promise<void> {
     `- .npy row-sums: fanout time / numpy time = ${ratio('.npy (F, 50, 100) float64, row-sums', 'fanout row-sums, default', 'numpy').toFixed(2)} (target ≤ 1.25)`,
     `- .npy sum: fanout time / numpy time = ${ratio('.npy (F, 50, 100) float64, sum', 'fanout sum, default', 'numpy').toFixed(2)} (target ≤ 1.25)`,
     `- CSV as .csv.gz: DuckDB time / fanout time = ${peer('CSV %.6f as .csv.gz', 'DuckDB', '> 1')}`,
+    `- 10^6 atoms mean-structure: fanout time / numpy time = ${ratio('.npy (F, 10^6, 3)', 'fanout mean-structure', 'numpy').toFixed(2)} (target ≤ 2); peak RSS ${Math.max(...byName('.npy (F, 10^6, 3)', 'fanout mean-structure').rss).toFixed(0)} MB (target ≤ 500 MB)`,
     `- 10,000 slices / 16 slices = ${(r10k / r16).toFixed(2)} (target ≤ 1.25)`,
     `- peak RSS on ${(memRows[0]!.mb / 1e3).toFixed(2)} GB: ${Math.max(...memRows[0]!.rss).toFixed(0)} MB (target ≤ 150 MB)`,
   ];

@@ -36,8 +36,17 @@ export interface Analysis<S = unknown, R = unknown> {
   addRows(state: S, values: Float64Array, rowCount: number, columns: number, firstRow: number, ctx: AnalysisContext): S;
   combine(left: S, right: S, leftRows: number, ctx: AnalysisContext): S;
   finish(state: S, rows: number, ctx: AnalysisContext): R;
+  /**
+   * May hold Uint8Array values, which documents carry as bytes (see encodePartial): a
+   * state of a million cells is then its float64 bytes, not JSON text.
+   */
   encode(state: S): unknown;
   decode(json: unknown, ctx: AnalysisContext): S;
+  /**
+   * The state is no longer used (it was encoded, or combined into another): its memory
+   * may serve the next state of this thread. Optional; the state must not be used after.
+   */
+  release?(state: S): void;
 }
 
 /** The shape users write: one row at a time. */

@@ -127,6 +127,8 @@ export async function scanSlice(
     if (e instanceof InputError && input instanceof DecompressedSource) await input.verify(options.signal);
     throw e;
   }
+  const encoded = analysis.encode(state);
+  analysis.release?.(state);
   const finishedAt = Date.now();
   return {
     job: spec.id,
@@ -137,7 +139,7 @@ export async function scanSlice(
     rows: stats.rows,
     skipped: stats.skipped,
     skippedExamples: stats.skippedExamples,
-    state: analysis.encode(state),
+    state: encoded,
     run: {
       bytesRead: stats.bytesRead,
       startedAt,
@@ -203,7 +205,9 @@ export class PartialFold {
     if (p.index !== this.nextIndex || p.job !== this.spec.id) throw new Error(`partial ${p.index} of job ${p.job} is out of place (expected ${this.nextIndex} of ${this.spec.id})`);
     this.nextIndex += slicesOf(p);
     this.pieces.push({ start: p.start, end: p.end, rowsBefore: this.rows });
-    this.state = this.analysis.combine(this.state, this.analysis.decode(p.state, this.ctx), this.rows, this.ctx);
+    const right = this.analysis.decode(p.state, this.ctx);
+    this.state = this.analysis.combine(this.state, right, this.rows, this.ctx);
+    if (right !== this.state) this.analysis.release?.(right);
     this.rows += p.rows;
     this.skipped += p.skipped;
     for (const e of p.skippedExamples) if (this.skippedExamples.length < 5) this.skippedExamples.push(e);

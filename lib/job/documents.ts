@@ -322,9 +322,12 @@ export async function writePointer(store: BlobStore, pointer: InputPointer): Pro
 /** A merge-tree node of the cloud: a level-0 partial, or the fold of a group (level > 0). */
 export type TreePartial = Partial & { level?: number };
 
+/** A partial's header line, when its state holds bytes: how many follow the line. */
+type EncodedPartial = TreePartial & { attached?: number };
+
 const offsetProblem = z.object({ offset: z.number(), problem: z.string() });
 
-const partialFormat: Format<TreePartial> = {
+const partialFormat: Format<EncodedPartial> = {
   what: 'partial',
   version: 1,
   writesVersion: false,
@@ -335,6 +338,7 @@ const partialFormat: Format<TreePartial> = {
     index: count,
     slices: z.optional(positive),
     level: z.optional(count),
+    attached: z.optional(count),
     start: count,
     end: count,
     rows: z.number(),
@@ -360,16 +364,122 @@ export class PartialConflictError extends FanoutError {
 /** The part of a partial that must be the same every time the slice is scanned. */
 export function partialContent(p: Partial): string {
   const { run: _run, ...content } = p;
-  return stableStringify(content);
+  return stableStringify({ ...content, state: bytesAsText(content.state) });
+}
+
+/*
+ * Binary state. An analysis may encode parts of its state as bytes (Uint8Array values
+ * anywhere in the object its encode() returns: mean-structure's float64 sums, megabytes
+ * for a million atoms). Such a partial is a header line and the bytes: the partial as
+ * JSON with every Uint8Array replaced by {"$bytes": [offset, length]} into the bytes and
+ * with `attached` (their total length), a newline, then the bytes. JSON text never holds
+ * a raw newline, so a body without one is a partial of plain JSON, as before. In base64
+ * inside the JSON, float64 sums of float32 data would take 2.7 times a frame's bytes, and
+ * encoding and decoding them cost more than scanning the frame.
+ */
+const NL = 0x0a;
+const BYTES = '$bytes';
+const textEncoder = new TextEncoder();
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return !!x && typeof x === 'object' && !Array.isArray(x) && !ArrayBuffer.isView(x);
+}
+
+/** `value` with its Uint8Arrays moved to `chunks`; the same object when it holds none. */
+function detach(value: unknown, chunks: Uint8Array[], at: { bytes: number }): unknown {
+  if (value instanceof Uint8Array) {
+    chunks.push(value);
+    const ref = { [BYTES]: [at.bytes, value.length] };
+    at.bytes += value.length;
+    return ref;
+  }
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    value.forEach((v, i) => {
+      const d = typeof v === 'object' && v !== null ? detach(v, chunks, at) : v;
+      if (d !== v) (out ??= value.slice())[i] = d;
+    });
+    return out ?? value;
+  }
+  if (isPlainObject(value)) {
+    let out: Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(value)) {
+      const d = typeof v === 'object' && v !== null ? detach(v, chunks, at) : v;
+      if (d !== v) (out ??= { ...value })[k] = d;
+    }
+    return out ?? value;
+  }
+  return value;
+}
+
+/** `value` with every {"$bytes": [offset, length]} replaced by that view of `bytes`. */
+function attach(value: unknown, bytes: Uint8Array, where: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => attach(v, bytes, where));
+  if (isPlainObject(value)) {
+    const keys = Object.keys(value);
+    if (keys.length === 1 && keys[0] === BYTES) {
+      const ref = value[BYTES];
+      const [offset, length] = Array.isArray(ref) ? (ref as unknown[]) : [];
+      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || (offset as number) < 0 || (length as number) < 0 || (offset as number) + (length as number) > bytes.length) {
+        throw new DocumentError(`${where}: not a partial (a binary field that is not in its bytes)`);
+      }
+      return bytes.subarray(offset as number, (offset as number) + (length as number));
+    }
+    const out: Record<string, unknown> = {};
+    for (const k of keys) out[k] = attach(value[k], bytes, where);
+    return out;
+  }
+  return value;
+}
+
+/** `value` with its Uint8Arrays as base64 text: for comparing content. */
+function bytesAsText(value: unknown): unknown {
+  if (value instanceof Uint8Array) return { [BYTES]: Buffer.from(value.buffer, value.byteOffset, value.length).toString('base64') };
+  if (Array.isArray(value)) return value.map(bytesAsText);
+  if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, bytesAsText(v)]));
+  return value;
+}
+
+/** A partial's header line: the partial with its binary fields still {"$bytes": ...}, and how many bytes follow the line. */
+export function decodePartialHeader(line: Uint8Array, where: string): { partial: TreePartial; attached: number } {
+  const { attached = 0, ...partial } = decode(partialFormat, line, where);
+  return { partial: partial as TreePartial, attached };
 }
 
 export function decodePartial(body: Uint8Array, where: string): TreePartial {
-  return decode(partialFormat, body, where);
+  const nl = body.indexOf(NL);
+  if (nl < 0) return decode(partialFormat, body, where);
+  const { partial, attached } = decodePartialHeader(body.subarray(0, nl), where);
+  if (body.length !== nl + 1 + attached) throw new DocumentError(`${where}: not a partial (its header says ${attached} bytes follow, ${body.length - nl - 1} do)`);
+  return { ...partial, state: attach(partial.state, body.subarray(nl + 1), where) };
 }
 
-/** A partial as one line of JSON: a merge-tree object, or a line of a partial log. */
-export function encodePartial(p: TreePartial): string {
-  return encode(partialFormat, p, false);
+/**
+ * A partial as one JSON text (a merge-tree object, or a line of a partial log), or, when
+ * its state holds bytes, as a header line and the bytes (see above).
+ */
+export function encodePartial(p: TreePartial): string | Uint8Array {
+  const parts = encodePartialParts(p);
+  if (typeof parts === 'string') return parts;
+  const out = new Uint8Array(parts.reduce((n, b) => n + b.length, 0));
+  let offset = 0;
+  for (const b of parts) {
+    out.set(b, offset);
+    offset += b.length;
+  }
+  return out;
+}
+
+/**
+ * encodePartial's bytes as the pieces they are made of (the header line, then each binary
+ * field as the analysis encoded it), for a writer that writes them without a copy.
+ */
+export function encodePartialParts(p: TreePartial): string | Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  const at = { bytes: 0 };
+  const state = detach(p.state, chunks, at);
+  if (chunks.length === 0) return encode(partialFormat, p, false);
+  return [textEncoder.encode(`${encode(partialFormat, { ...p, state, attached: at.bytes }, false)}\n`), ...chunks];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -402,8 +512,40 @@ export function decodeResult(body: Uint8Array, where: string): ResultDocument {
   return decode(resultFormat, body, where);
 }
 
+// Encoded once per document: the runtime writes it to the state dir and the CLI prints it.
+const encodedResults = new WeakMap<ResultDocument, string>();
+
+/**
+ * A result document as text: indented, but an array of numbers (or of arrays of numbers)
+ * on one line: mean-structure's million positions are 3 × 10^6 numbers, which take a
+ * second to format, and indenting them would double the bytes.
+ */
 export function encodeResult(doc: ResultDocument): string {
-  return encode(resultFormat, doc, true);
+  let text = encodedResults.get(doc);
+  if (text === undefined) {
+    text = prettyJson(doc, '');
+    encodedResults.set(doc, text);
+  }
+  return text;
+}
+
+const isNumbers = (x: unknown): boolean => Array.isArray(x) && x.every((v) => typeof v === 'number' || v === null || isNumbers(v));
+
+/** JSON.stringify(value, null, 2), but numeric arrays compact. Plain data only (no toJSON, no cycles). */
+function prettyJson(value: unknown, indent: string): string {
+  if (Array.isArray(value)) {
+    if (value.length === 0 || isNumbers(value)) return JSON.stringify(value);
+    const inner = `${indent}  `;
+    return `[\n${inner}${value.map((v) => (v === undefined || typeof v === 'function' ? 'null' : prettyJson(v, inner))).join(`,\n${inner}`)}\n${indent}]`;
+  }
+  if (value && typeof value === 'object') {
+    const inner = `${indent}  `;
+    const fields = Object.entries(value)
+      .filter(([, v]) => v !== undefined && typeof v !== 'function')
+      .map(([k, v]) => `${inner}${JSON.stringify(k)}: ${prettyJson(v, inner)}`);
+    return fields.length === 0 ? '{}' : `{\n${fields.join(',\n')}\n${indent}}`;
+  }
+  return JSON.stringify(value);
 }
 
 export async function readResult(store: BlobStore, jobId: string): Promise<ResultDocument | undefined> {

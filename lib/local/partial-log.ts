@@ -2,10 +2,13 @@
  * PartialLog over the local state dir: `jobs/<id>/partials/<pid>-<thread>-<tag>.ndjson`,
  * one partial per line, each log written by one writer only.
  *
- * Crash safety: a line is committed once its newline is on disk. JSON text never holds a
- * raw newline, so a write cut short by kill -9 leaves a last line without one, which
- * readers ignore (the slice is scanned again). A log is created exclusively by its
- * writer, so nobody ever appends after such a torn line.
+ * Crash safety: a record is committed once its last newline is on disk. A partial of
+ * plain JSON is one line, and JSON text never holds a raw newline, so a write cut short by
+ * kill -9 leaves a last line without one, which readers ignore (the slice is scanned
+ * again). A partial with binary fields is a header line that counts the bytes that follow,
+ * the bytes, and a newline: cut short anywhere, it lacks that newline at the place its
+ * header says. A log is created exclusively by its writer, so nobody ever appends after
+ * such a torn record.
  *
  * Synchronous fs calls throughout: a commit is one small write, and an async call costs a
  * round trip through libuv's thread pool that is dearer than the syscall.
@@ -16,7 +19,7 @@ import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { type Partial, SliceCover, slicesOf } from '../core/job.ts';
 import { partialsPrefix } from '../job/keys.ts';
-import { decodePartial, DocumentError, encodePartial, PartialConflictError, partialContent } from '../job/documents.ts';
+import { decodePartial, decodePartialHeader, DocumentError, encodePartialParts, PartialConflictError, partialContent } from '../job/documents.ts';
 import type { PartialLog, PartialRef } from '../job/ports.ts';
 import { makeDirs } from './dirs.ts';
 
@@ -42,10 +45,10 @@ interface Reader {
   filled: number;
 }
 
-/** A partial in one line of a log, if the line holds a partial of this job (its index and extent checked by the decoder). */
-function decodeLine(line: Buffer, jobId: string): Partial | undefined {
+/** A partial of this job from a record's bytes, or undefined if they hold none (a damaged line). */
+function decodeRecord(bytes: Uint8Array, jobId: string): Partial | undefined {
   try {
-    const p = decodePartial(line, 'a line of a partial log');
+    const p = decodePartial(bytes, 'a line of a partial log');
     return p.job === jobId ? p : undefined;
   } catch (e) {
     if (e instanceof DocumentError) return undefined;
@@ -53,32 +56,76 @@ function decodeLine(line: Buffer, jobId: string): Partial | undefined {
   }
 }
 
+/** Reads up to `length` bytes of a log at `position` into `into` from 0; returns how many it read (0 at the end). */
+type ReadAt = (into: Buffer, position: number, length: number) => number;
+
+/** A committed record of a log: where it is (its final newline left out) and its header. */
+interface LogRecord {
+  offset: number;
+  length: number;
+  /** the partial as its header line says it, binary fields unresolved */
+  header: Partial;
+}
+
 /**
- * The complete lines of a log's bytes, without their newlines. `bytes` may be a block of a
- * longer log that starts at `at`; `rest` carries a line that continues into the next block.
+ * The committed records of a log, front to back: a partial of plain JSON is a line; a
+ * partial with binary fields (see encodePartial) is a header line, the bytes the header
+ * counts, and a newline. A record is committed once its last newline is written, so what
+ * a kill -9 cuts short at the end of a log is not read. A line that holds no partial of
+ * this job is passed over.
  */
-function* completeLines(bytes: Buffer, at: number, rest: { parts: Buffer[]; offset: number }): Generator<{ offset: number; line: Buffer }> {
-  let from = 0;
-  for (let nl = bytes.indexOf(NL); nl >= 0; nl = bytes.indexOf(NL, from)) {
-    let line = bytes.subarray(from, nl);
-    if (rest.parts.length > 0) {
-      line = Buffer.concat([...rest.parts, line]);
-      rest.parts = [];
-    } else rest.offset = at + from;
-    yield { offset: rest.offset, line };
-    from = nl + 1;
-    rest.offset = at + from;
+function* logRecords(readAt: ReadAt, jobId: string): Generator<LogRecord> {
+  let window = Buffer.allocUnsafe(READ_BLOCK_BYTES);
+  let windowAt = 0;
+  let filled = 0;
+  const oneByte = Buffer.alloc(1);
+  for (let at = 0; ; ) {
+    // The header line that starts at `at`: read a window from there, larger while the line is longer.
+    let nl = -1;
+    for (let searchFrom = at; ; ) {
+      if (at < windowAt || at >= windowAt + filled || searchFrom >= windowAt + filled) {
+        if (searchFrom > at) window = Buffer.allocUnsafe(2 * window.length);
+        windowAt = at;
+        filled = 0;
+        for (let n; filled < window.length && (n = readAt(window.subarray(filled), at + filled, window.length - filled)) > 0; ) filled += n;
+      }
+      const i = window.subarray(0, filled).indexOf(NL, searchFrom - windowAt);
+      if (i >= 0) {
+        nl = windowAt + i;
+        break;
+      }
+      // No newline up to the end of the log: a torn last line (or none).
+      if (filled < window.length) return;
+      searchFrom = windowAt + filled;
+    }
+    let header: { partial: Partial; attached: number } | undefined;
+    try {
+      header = decodePartialHeader(window.subarray(at - windowAt, nl - windowAt), 'a line of a partial log');
+    } catch (e) {
+      if (!(e instanceof DocumentError)) throw e;
+    }
+    if (!header) {
+      at = nl + 1;
+      continue;
+    }
+    let end = nl;
+    if (header.attached > 0) {
+      end = nl + 1 + header.attached;
+      // Torn in its bytes or before its last newline: the end of what was committed.
+      if (readAt(oneByte, end, 1) !== 1 || oneByte[0] !== NL) return;
+    }
+    if (header.partial.job === jobId) yield { offset: at, length: end - at, header: header.partial };
+    at = end + 1;
   }
-  // The start of a line that continues in the next block (or a torn last line): copied,
-  // because the block buffer is reused.
-  if (from < bytes.length) rest.parts.push(Buffer.from(bytes.subarray(from)));
 }
 
 /** The partials of a job in a whole log, in the order they were written: for readers that want them all (`fanout report`). */
 export function partialsInLog(body: Uint8Array, jobId: string): Partial[] {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.length);
+  const readAt: ReadAt = (into, position, length) => bytes.copy(into, 0, position, Math.min(bytes.length, position + length));
   const out: Partial[] = [];
-  for (const { line } of completeLines(Buffer.from(body.buffer, body.byteOffset, body.length), 0, { parts: [], offset: 0 })) {
-    const p = decodeLine(line, jobId);
+  for (const { offset, length } of logRecords(readAt, jobId)) {
+    const p = decodeRecord(bytes.subarray(offset, offset + length), jobId);
     if (p) out.push(p);
   }
   return out;
@@ -97,18 +144,21 @@ export class LocalPartialLog implements PartialLog {
   }
 
   append(partial: Partial): PartialRef {
-    const body = Buffer.from(`${encodePartial(partial)}\n`);
+    const encoded = encodePartialParts(partial);
+    // A binary partial goes from the analysis's own bytes to the file, without a copy.
+    const parts = typeof encoded === 'string' ? [Buffer.from(`${encoded}\n`)] : [...encoded, NEWLINE];
+    const length = parts.reduce((n, b) => n + b.length, 0);
     const w = this.writer ?? this.openWriter();
     try {
-      for (let done = 0; done < body.length; ) done += writeSync(w.fd, body, done, body.length - done, w.bytes + done);
+      writeAll(w.fd, parts, w.bytes);
     } catch (e) {
       // The log may now end in a torn line: the next partial goes to a new log.
       this.writer = undefined;
       closeSync(w.fd);
       throw e;
     }
-    const ref = { log: w.log, offset: w.bytes, length: body.length - 1, index: partial.index, slices: slicesOf(partial) };
-    w.bytes += body.length;
+    const ref = { log: w.log, offset: w.bytes, length: length - 1, index: partial.index, slices: slicesOf(partial) };
+    w.bytes += length;
     return ref;
   }
 
@@ -122,24 +172,18 @@ export class LocalPartialLog implements PartialLog {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return refs;
       throw e;
     }
-    const block = Buffer.allocUnsafe(READ_BLOCK_BYTES);
     for (const log of logs.sort()) {
       const { fd } = this.reader(log);
-      const rest = { parts: [] as Buffer[], offset: 0 };
-      for (let at = 0, n; (n = readSync(fd, block, 0, block.length, at)) > 0; at += n) {
-        for (const { offset, line } of completeLines(block.subarray(0, n), at, rest)) {
-          const p = decodeLine(line, this.jobId);
-          if (!p) continue;
-          const ref = { log, offset, length: line.length, index: p.index, slices: slicesOf(p) };
-          const taken = cover.take(ref.index, ref.slices);
-          if (taken === 'taken') refs.set(p.index, ref);
-          else if (taken === 'repeat') {
-            const first = refs.get(p.index)!;
-            if (partialContent(this.read(first)) !== partialContent(p)) {
-              throw new PartialConflictError(
-                `slice ${p.index} of job ${this.jobId} is committed twice with different content (${first.log} and ${log} in ${this.dir}): the input or the analysis changed`,
-              );
-            }
+      for (const { offset, length, header: p } of logRecords((into, position, n) => readSync(fd, into, 0, n, position), this.jobId)) {
+        const ref = { log, offset, length, index: p.index, slices: slicesOf(p) };
+        const taken = cover.take(ref.index, ref.slices);
+        if (taken === 'taken') refs.set(p.index, ref);
+        else if (taken === 'repeat') {
+          const first = refs.get(p.index)!;
+          if (partialContent(this.read(first)) !== partialContent(this.read(ref))) {
+            throw new PartialConflictError(
+              `slice ${p.index} of job ${this.jobId} is committed twice with different content (${first.log} and ${log} in ${this.dir}): the input or the analysis changed`,
+            );
           }
         }
       }
@@ -149,19 +193,28 @@ export class LocalPartialLog implements PartialLog {
 
   read(ref: PartialRef): Partial {
     const r = this.reader(ref.log);
-    // A writer's slices come in ascending order, so a fold in slice order reads each log
-    // front to back: one read of a block serves many partials.
-    if (ref.offset < r.at || ref.offset + ref.length > r.at + r.filled) {
-      if (r.block.length < ref.length) r.block = Buffer.allocUnsafe(ref.length);
-      r.at = ref.offset;
-      r.filled = 0;
-      while (r.filled < ref.length) {
-        const n = readSync(r.fd, r.block, r.filled, r.block.length - r.filled, r.at + r.filled);
-        if (n === 0) throw new Error(`${join(this.dir, ref.log)} ends before byte ${ref.offset + ref.length}`);
-        r.filled += n;
+    let bytes: Buffer;
+    if (ref.length > READ_BLOCK_BYTES) {
+      // A big partial (binary sums of a frame) is read once, into a buffer of its own.
+      bytes = Buffer.allocUnsafe(ref.length);
+      readFully(r.fd, bytes, ref.offset, join(this.dir, ref.log));
+    } else {
+      // A writer's slices come in ascending order, so a fold in slice order reads each log
+      // front to back: one read of a block serves many partials.
+      if (ref.offset < r.at || ref.offset + ref.length > r.at + r.filled) {
+        r.at = ref.offset;
+        r.filled = 0;
+        while (r.filled < ref.length) {
+          const n = readSync(r.fd, r.block, r.filled, r.block.length - r.filled, r.at + r.filled);
+          if (n === 0) throw new Error(`${join(this.dir, ref.log)} ends before byte ${ref.offset + ref.length}`);
+          r.filled += n;
+        }
       }
+      bytes = r.block.subarray(ref.offset - r.at, ref.offset - r.at + ref.length);
+      // Binary fields are views of the bytes: not of the block, which the next read reuses.
+      if (bytes.indexOf(NL) >= 0) bytes = Buffer.from(bytes);
     }
-    const p = decodeLine(r.block.subarray(ref.offset - r.at, ref.offset - r.at + ref.length), this.jobId);
+    const p = decodeRecord(bytes, this.jobId);
     if (!p) throw new Error(`${join(this.dir, ref.log)}: no partial of job ${this.jobId} at byte ${ref.offset}`);
     return p;
   }
@@ -188,5 +241,27 @@ export class LocalPartialLog implements PartialLog {
       this.readers.set(log, r);
     }
     return r;
+  }
+}
+
+const NEWLINE = new Uint8Array([NL]);
+
+/** Writes `parts` one after the other from `position`, however many calls that takes. */
+function writeAll(fd: number, parts: Uint8Array[], position: number): void {
+  let at = position;
+  for (const part of parts) {
+    for (let done = 0; done < part.length; ) {
+      const n = writeSync(fd, part, done, part.length - done, at);
+      done += n;
+      at += n;
+    }
+  }
+}
+
+function readFully(fd: number, into: Buffer, position: number, path: string): void {
+  for (let done = 0; done < into.length; ) {
+    const n = readSync(fd, into, done, into.length - done, position + done);
+    if (n === 0) throw new Error(`${path} ends before byte ${position + into.length}`);
+    done += n;
   }
 }

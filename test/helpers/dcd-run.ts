@@ -1,12 +1,14 @@
 /**
  * Runs a job in-process through the real planner, slicer and merge: every slice scanned
- * on its own (in a shuffled order), its partial sent through JSON, merged in slice order.
+ * on its own (in a shuffled order), its partial sent through its encoding (JSON, and bytes for
+ * binary states), merged in slice order.
  */
 import type { Analysis } from '../../lib/core/analysis.ts';
 import { builtinAnalyses } from '../../lib/core/analyses/index.ts';
 import { finishResult, mergePartials, type Partial, scanSlice } from '../../lib/core/job.ts';
 import { type JobSpec, type PlanOptions, planJob } from '../../lib/core/plan.ts';
 import type { ByteSource } from '../../lib/core/source.ts';
+import { roundTrip } from './partials.ts';
 
 export async function runInProcess(
   source: ByteSource,
@@ -24,7 +26,7 @@ export async function runInProcess(
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
   const partials: Partial[] = new Array(spec.sliceCount);
-  for (const index of order) partials[index] = JSON.parse(JSON.stringify(await scanSlice(source, spec, index, analysis))) as Partial;
+  for (const index of order) partials[index] = roundTrip(await scanSlice(source, spec, index, analysis));
   const merged = mergePartials(spec, analysis, partials);
   return { spec, result: (await finishResult(spec, analysis, merged)) as Record<string, unknown> };
 }

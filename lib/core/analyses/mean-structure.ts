@@ -2,17 +2,19 @@
  * `mean-structure`: the average position of every atom (every row of a frame) over all
  * frames, from exact per-(row, column) sums, so the answer does not depend on slicing.
  *
- * Like row-sums, a slice keeps its buckets by its own row index mod frameRows and
- * combine() rotates the right side by the left side's row count, so slices need not
- * start on a frame boundary.
+ * The sums live in one ExactCells (about 16 bytes a cell, travelling as float64 bytes),
+ * so a million atoms cost tens of MB, not the gigabytes of one ExactSum a cell. Like
+ * row-sums, a slice keeps its cells by its own row index mod frameRows and combine()
+ * rotates the right side by the left side's row count, so slices need not start on a
+ * frame boundary.
  */
-import type { Analysis } from '../analysis.ts';
-import { jsonNumber, mergeFrameCells, wholeFrameCount } from '../analysis.ts';
-import { ExactSum, type ExactSumJSON } from '../exact-sum.ts';
+import type { Analysis, AnalysisContext } from '../analysis.ts';
+import { jsonNumber, wholeFrameCount } from '../analysis.ts';
+import { ExactCells, type ExactCellsEncoded } from '../exact-cells.ts';
 
 export interface MeanStructureState {
-  /** row-of-frame major: bucket (row * columns + column) */
-  sums: ExactSum[];
+  /** row-of-frame major: cell (row * columns + column) */
+  sums: ExactCells;
 }
 
 export interface MeanStructureResult {
@@ -21,36 +23,34 @@ export interface MeanStructureResult {
   mean: (number | null)[][];
 }
 
+const frameCells = (ctx: AnalysisContext): number => ctx.frameRows * ctx.columns;
+
 export const meanStructure: Analysis<MeanStructureState, MeanStructureResult> = {
   name: 'mean-structure',
   needsFrames: true,
-  empty: (ctx) => ({ sums: Array.from({ length: ctx.frameRows * ctx.columns }, () => new ExactSum()) }),
+  // Cells are added as rows come: a slice shorter than a frame holds only its own rows' cells.
+  empty: () => ({ sums: new ExactCells() }),
   addRows(state, values, rowCount, columns, firstRow, ctx) {
-    const n = ctx.frameRows;
-    const sums = state.sums;
-    let bucket = (firstRow % n) * columns;
-    const wrap = n * columns;
-    for (let i = 0, end = rowCount * columns; i < end; i++) {
-      sums[bucket]!.add(values[i]!);
-      if (++bucket === wrap) bucket = 0;
-    }
+    state.sums.addCyclic(values, 0, rowCount * columns, (firstRow % ctx.frameRows) * columns, frameCells(ctx));
     return state;
   },
   combine(left, right, leftRows, ctx) {
-    mergeFrameCells(left.sums, right.sums, leftRows, ctx.frameRows, ctx.columns);
+    left.sums.mergeRotated(right.sums, (leftRows % ctx.frameRows) * ctx.columns, frameCells(ctx));
     return left;
   },
   finish(state, rows, ctx) {
     const n = ctx.frameRows;
     const frames = wholeFrameCount(rows, n);
+    const sums = state.sums;
     const mean: (number | null)[][] = [];
-    for (let r = 0; r < n; r++) {
+    for (let r = 0, c = 0; r < n; r++) {
       const row: (number | null)[] = [];
-      for (let c = 0; c < ctx.columns; c++) row.push(frames > 0 ? jsonNumber(state.sums[r * ctx.columns + c]!.value() / frames) : null);
+      for (let k = 0; k < ctx.columns; k++, c++) row.push(frames > 0 ? jsonNumber(sums.value(c) / frames) : null);
       mean.push(row);
     }
     return { frames, atoms: n, mean };
   },
-  encode: (s) => ({ sums: s.sums.map((b) => b.toJSON()) }),
-  decode: (j) => ({ sums: (j as { sums: ExactSumJSON[] }).sums.map((b) => ExactSum.fromJSON(b)) }),
+  encode: (s) => ({ sums: s.sums.encode() }),
+  release: (s) => s.sums.release(),
+  decode: (j, ctx) => ({ sums: ExactCells.decode((j as { sums: ExactCellsEncoded }).sums, frameCells(ctx)) }),
 };

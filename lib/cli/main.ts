@@ -45,13 +45,15 @@ async function openS3Input(url: string) {
   return (await import('../cloud/aws/s3-source.ts')).openS3Url(url);
 }
 
-async function run(input: string, opts: LocalRunOptions, out: OutputValues): Promise<void> {
+async function run(inputs: string[], opts: LocalRunOptions, out: OutputValues): Promise<void> {
+  const s3 = inputs.some((i) => i.startsWith('s3://'));
+  if (s3 && inputs.length > 1) throw new UsageError('an input in parts is read from local files only: give one s3:// object, or the local parts');
   const quiet = out.quiet ?? false;
   const tty = process.stderr.isTTY === true;
   const bar = !quiet && (tty || out.progress) ? new ProgressBar({ stream: process.stderr, tty }) : undefined;
   let doc;
   try {
-    doc = await runLocal(input, { ...opts, onProgress: (p) => bar?.update(p), openSource: input.startsWith('s3://') ? openS3Input : undefined });
+    doc = await runLocal(inputs, { ...opts, onProgress: (p) => bar?.update(p), openSource: s3 ? openS3Input : undefined });
   } finally {
     bar?.finish();
   }
@@ -60,12 +62,6 @@ async function run(input: string, opts: LocalRunOptions, out: OutputValues): Pro
   if (out.out) await writeFile(out.out, text);
   if (out.json) process.stdout.write(text);
   else if (!quiet) process.stdout.write(`${summarize(doc)}\n`);
-}
-
-/** exactly one positional argument, or the command's own message */
-function one(args: string[], message: string): string {
-  if (args.length !== 1) throw new UsageError(message);
-  return args[0]!;
 }
 
 function buildProgram(setCode: (code: number) => void): Command {
@@ -82,7 +78,7 @@ function buildProgram(setCode: (code: number) => void): Command {
     .configureOutput({ outputError: () => {} })
     .showSuggestionAfterError(true);
   // Subcommands inherit the settings above.
-  // Extra arguments reach the command, which says what it takes (`fanout run` takes one input, for now).
+  // Extra arguments reach the command, which says what it takes.
   const command = (name: string, summary: string) => program.command(name).description(summary).helpOption('-h, --help', 'show help').allowExcessArguments();
   const local = (cmd: Command) => localOptionNames.forEach((n) => cmd.addOption(jobOption(n)));
   const cloud = (cmd: Command) => cloudOptionNames.forEach((n) => cmd.addOption(jobOption(n)));
@@ -90,12 +86,14 @@ function buildProgram(setCode: (code: number) => void): Command {
   const aws = (cmd: Command, names: (keyof typeof AWS_OPTIONS)[]) => names.forEach((n) => cmd.addOption(commandOption(AWS_OPTIONS[n])));
   const done = (code: number) => setCode(code);
 
-  const runCmd = command('run', 'run an analysis over one file (or s3://bucket/key) on worker threads').argument('<input>', 'a file or s3://bucket/key');
+  const runCmd = command('run', 'run an analysis over one file (or s3://bucket/key, or the parts of one XTC/TRR trajectory, in order) on worker threads').argument(
+    '<input...>',
+    'a file, s3://bucket/key, or the parts of one trajectory in frame order (part1.xtc part2.xtc ...)',
+  );
   local(runCmd);
   output(runCmd, ['json', 'out', 'progress', 'quiet']);
-  runCmd.action(async (_: string, values: Record<string, unknown>, cmd: Command) => {
-    const input = one(cmd.args, 'fanout run takes exactly one input file');
-    await run(input, runOptionsFrom(jobValues(values, localOptionNames) as LocalOptions), values);
+  runCmd.action(async (inputs: string[], values: Record<string, unknown>) => {
+    await run(inputs, runOptionsFrom(jobValues(values, localOptionNames) as LocalOptions), values);
     done(0);
   });
 
@@ -112,7 +110,7 @@ function buildProgram(setCode: (code: number) => void): Command {
     process.stderr.write(`Writing a sample trajectory (${frames} frames of 50 x 100 float64) to ${path}\n`);
     await writeDemoTrajectory(path, frames);
     process.stderr.write(`Running: fanout run ${path} --analysis row-sums --progress\n`);
-    await run(path, opts, { ...values, progress: true });
+    await run([path], opts, { ...values, progress: true });
     done(0);
   });
 

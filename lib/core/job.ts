@@ -8,6 +8,7 @@ import { DecompressedSource } from './compressed/source.ts';
 import { scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError } from './errors.ts';
 import { scanNetcdf } from './netcdf.ts';
+import { PartsSource } from './parts.ts';
 import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
 import type { ByteSource, RowSink, ScanOptions } from './source.ts';
 import { scanText } from './text/scan.ts';
@@ -125,7 +126,8 @@ export async function scanSlice(
     // Plain gzip hands out data before the member's CRC has checked it: a damaged stream
     // should be reported as such, not as the garbage it inflated to.
     if (e instanceof InputError && input instanceof DecompressedSource) await input.verify(options.signal);
-    throw e;
+    // A trajectory in parts: the error names the part and the offset in it.
+    throw source instanceof PartsSource ? source.partError(e) : e;
   }
   const encoded = analysis.encode(state);
   analysis.release?.(state);
@@ -266,7 +268,7 @@ export async function finishResult(spec: JobSpec, analysis: Analysis, merged: Me
 export interface ResultDocument {
   analysis: string;
   job: string;
-  input: { path: string; bytes: number; format: string; shape?: number[]; compression?: string };
+  input: { path: string; bytes: number; format: string; shape?: number[]; compression?: string; parts?: { path: string; bytes: number }[] };
   slices: number;
   records: number;
   skipped: number;
@@ -288,6 +290,7 @@ export function resultDocument(spec: JobSpec, merged: Merged, result: unknown, e
       format: spec.format,
       ...(spec.shape ? { shape: spec.shape } : {}),
       ...(spec.compression ? { compression: spec.compression.codec } : {}),
+      ...(spec.input.parts ? { parts: spec.input.parts.map((p) => ({ path: p.name, bytes: p.bytes })) } : {}),
     },
     slices: spec.sliceCount,
     records: Math.floor(merged.rows / spec.rowsPerRecord),

@@ -16,8 +16,9 @@ import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from '
 import type { ByteSource } from './source.ts';
 import { type TextLayout, textLayout } from './text/layout.ts';
 import { scanText } from './text/scan.ts';
-import { isTrrMagic, readTrrHeader, type TrrInfo, type TrrLayout } from './trr.ts';
-import { isXtcMagic, readXtcHeader, type XtcInfo, type XtcLayout } from './xtc.ts';
+import { PartsSource } from './parts.ts';
+import { checkTrrHeader, isTrrMagic, readTrrHeader, type TrrInfo, type TrrLayout } from './trr.ts';
+import { checkXtcHeader, isXtcMagic, readXtcHeader, type XtcInfo, type XtcLayout } from './xtc.ts';
 
 export type Format = 'auto' | 'text' | 'npy' | 'raw' | 'dcd' | 'xtc' | 'trr' | 'netcdf';
 
@@ -57,6 +58,8 @@ export interface JobSpec {
     bytes: number;
     /** what pins this exact content: an ETag or version id, or size+mtime+inode locally */
     identity: string;
+    /** a trajectory in parts (lib/core/parts.ts): the files, in frame order; `bytes` is their sum */
+    parts?: { name: string; bytes: number }[];
   };
   format: 'text' | 'npy' | 'raw' | 'dcd' | 'xtc' | 'trr' | 'netcdf';
   layout: InputLayout;
@@ -111,12 +114,50 @@ export async function planJob(
   opts: PlanOptions,
   identity: string,
 ): Promise<JobSpec> {
+  if (!(input instanceof PartsSource)) return planInput(input, analysis, opts, identity);
+  try {
+    return await planInput(input, analysis, opts, identity);
+  } catch (e) {
+    throw input.partError(e);
+  }
+}
+
+/**
+ * Parts make one job only as XTC or TRR (frames and nothing else), and only when every
+ * part starts with a frame of the first part's kind and atom count: checked here, before
+ * anything is scanned, so that a wrong list of files fails at once.
+ */
+async function checkParts(parts: PartsSource, format: JobSpec['format'], head: Uint8Array, compressed: boolean): Promise<void> {
+  const [first, ...rest] = parts.parts;
+  if (compressed || (format !== 'xtc' && format !== 'trr')) {
+    throw new UsageError(
+      `${parts.parts.length} inputs make one job only as XTC or TRR trajectories, whose files are frames and nothing else; ${first!.name} is ${compressed ? 'compressed' : format === 'text' ? 'text' : format.toUpperCase()}: run the files one by one, or join them into one file first`,
+    );
+  }
+  const check = (bytes: Uint8Array, size: number, atoms?: number, magic?: number) =>
+    format === 'xtc' ? checkXtcHeader(bytes, 0, size, atoms === undefined ? undefined : { atoms, magic: magic! }) : checkTrrHeader(bytes, 0, size, atoms);
+  const lead = check(head, first!.size);
+  // A first part that does not start with a frame is reported by the plan itself.
+  if (!lead.ok) return;
+  for (const part of rest) {
+    const got = check(await readHead(part, 128), part.size, lead.header.atoms, 'magic' in lead.header ? lead.header.magic : undefined);
+    if (!got.ok) throw new InputError(part.name, got.field, `${got.problem} (the parts of one trajectory: ${first!.name} starts with ${lead.header.atoms} atoms)`);
+  }
+}
+
+async function planInput(
+  input: ByteSource,
+  analysis: AnalysisRef & { needsFrames?: boolean; wholeFrames?: boolean },
+  opts: PlanOptions,
+  identity: string,
+): Promise<JobSpec> {
   // Compressed input is planned on its decompressed bytes (compressed/plan.ts).
   const rawHead = await readHead(input, 64 * 1024);
   const compressed = await openCompressed(input, rawHead);
   const source = compressed?.view ?? input;
   const head = compressed ? await readHead(source, 64 * 1024) : rawHead;
   const format = detectFormat(source, head, opts);
+  if (input instanceof PartsSource) await checkParts(input, format, head, compressed !== undefined);
   if (compressed && format !== 'text') throw new InputError(input.name, 0, `compressed ${format} data: fanout reads compressed text only; decompress it first`);
   let layout: InputLayout;
   let shape: number[] | undefined;
@@ -210,7 +251,7 @@ export async function planJob(
   if (compression) sliceCount = compression.points.length / 2;
   const spec: Omit<JobSpec, 'id'> = {
     version: 1,
-    input: { name: input.name, bytes: input.size, identity },
+    input: { name: input.name, bytes: input.size, identity, ...(input instanceof PartsSource ? { parts: input.parts.map((p) => ({ name: p.name, bytes: p.size })) } : {}) },
     format,
     layout,
     ...(compression ? { compression } : {}),

@@ -5,7 +5,7 @@
  * resumes where it stopped.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { FileSource } from './file-source.ts';
+import { FileParts, FileSource, openFiles } from './file-source.ts';
 import { LocalDirStore } from './local-store.ts';
 import { LocalPartialLog } from './partial-log.ts';
 import { SliceQueue } from './slice-queue.ts';
@@ -13,6 +13,7 @@ import { runOnThreads } from './thread-pool.ts';
 import type { Analysis } from '../core/analysis.ts';
 import { finishResult, PartialFold, type ResultDocument, resultDocument, scanSlice, textRowLocator } from '../core/job.ts';
 import { type JobSpec, type PlanOptions, planJob, sliceBounds } from '../core/plan.ts';
+import { UsageError } from '../core/errors.ts';
 import { newManifest, writeManifest, writeResult } from '../job/documents.ts';
 import type { ByteSource, PartialLog, PartialRef } from '../job/ports.ts';
 import { analysisRef, loadAnalysis } from '../job/analysis-loader.ts';
@@ -45,9 +46,13 @@ export interface LocalRunOptions extends PlanOptions {
 /** An input the local runtime can scan: a byte source that knows its identity and notices a change. */
 export type RunSource = ByteSource & { identity: string; assertUnchanged(identity: string): Promise<void>; close(): Promise<void> };
 
-export async function runLocal(path: string, opts: LocalRunOptions): Promise<ResultDocument> {
+/** Runs one job over `input`: a file, the parts of one trajectory in order, or what `openSource` opens. */
+export async function runLocal(input: string | readonly string[], opts: LocalRunOptions): Promise<ResultDocument> {
   const startedAt = Date.now();
-  const source: RunSource = opts.openSource ? await opts.openSource(path) : await FileSource.open(path);
+  const paths = typeof input === 'string' ? [input] : input;
+  if (paths.length === 0) throw new UsageError('no input given');
+  if (opts.openSource && paths.length > 1) throw new UsageError('an input in parts is read from local files only');
+  const source: RunSource = opts.openSource ? await opts.openSource(paths[0]!) : await openFiles(paths);
   try {
     const ref = await analysisRef(opts.analysis, opts.analysisOptions);
     const analysis = await loadAnalysis(ref);
@@ -122,7 +127,7 @@ async function scanMissing(
     },
   };
   const queue = new SliceQueue(missing);
-  const threads = source instanceof FileSource ? Math.min(opts.workers - 1, missing.length - 1) : 0;
+  const threads = source instanceof FileSource || source instanceof FileParts ? Math.min(opts.workers - 1, missing.length - 1) : 0;
   const sizing = { sliceBytes: spec.input.bytes / spec.sliceCount, consumers: threads + 1 };
   const onMain = async (): Promise<void> => {
     try {

@@ -6,8 +6,9 @@
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { scanSlice } from '../core/job.ts';
+import type { ByteSource } from '../core/source.ts';
 import { loadAnalysis } from '../job/analysis-loader.ts';
-import { FileSource } from './file-source.ts';
+import { openFiles } from './file-source.ts';
 import { LocalPartialLog } from './partial-log.ts';
 import type { PartialRef } from '../job/ports.ts';
 import { SliceQueue } from './slice-queue.ts';
@@ -36,7 +37,7 @@ const onProgress = (n: number): void => {
   if (Date.now() - reportedAt >= REPORT_EVERY_MS) report('progress');
 };
 
-async function scanQueue(source: FileSource): Promise<void> {
+async function scanQueue(source: ByteSource): Promise<void> {
   const analysis = await loadAnalysis(spec.analysis);
   // A thread pays its start-up (thread spawn, TypeScript loader, imports) on its first run.
   let coldStart = true;
@@ -50,7 +51,7 @@ async function scanQueue(source: FileSource): Promise<void> {
 }
 
 try {
-  const source = await FileSource.open(spec.input.name);
+  const source = await openFiles(spec.input.parts?.map((p) => p.name) ?? [spec.input.name]);
   try {
     await scanQueue(source);
   } finally {

@@ -54,7 +54,6 @@ describe('usage errors', () => {
     [['run', 'x.csv', '--slice-bytes', '-3'], 'fanout: --slice-bytes takes a size such as 1048576, 64MiB or 1G, not "-3"'],
     [['run', 'x.csv', '--on-bad-record', 'ignore'], 'fanout: --on-bad-record must be fail or skip, not "ignore"'],
     [['run', 'x.csv', '--option', 'novalue'], 'fanout: --option takes KEY=VALUE, not "novalue"'],
-    [['run', 'a.csv', 'b.csv'], 'fanout: fanout run takes exactly one input file'],
     [['run'], "fanout: error: missing required argument 'input'"],
     [['runn', 'x.csv'], "fanout: error: unknown command 'runn' (did you mean run?)"],
     [['submit', 'x.csv', '--slices', '4'], 'fanout: --slices is for local runs; on AWS the slice count follows --slice-bytes'],

@@ -13,7 +13,7 @@ import { startJob, type StartOutcome } from '../../lib/cloud/coordinator.ts';
 import { ManifestReader } from '../../lib/job/documents.ts';
 import { inputPointerKey, resultKeyForInput } from '../../lib/job/keys.ts';
 import { resultKey, statusKey } from '../../lib/job/keys.ts';
-import type { InputObject, InputObjects, PinnedInput } from '../../lib/cloud/inputs.ts';
+import { type InputObject, type InputObjects, type InputPin, type PinnedInput, sameEtag } from '../../lib/cloud/inputs.ts';
 import type { JobOptions } from '../../lib/job/options.ts';
 import { onNodeCreated, recordInvokeFailure } from '../../lib/cloud/merger.ts';
 import { scanSliceTask } from '../../lib/cloud/worker.ts';
@@ -43,6 +43,11 @@ export class EventingStore implements BlobStore {
     if (created) this.onCreated(key);
     return created;
   }
+  async putIfMatch(key: string, body: string | Uint8Array, etag: string | undefined): Promise<boolean> {
+    const written = await this.inner.putIfMatch(key, body, etag);
+    if (written) this.onCreated(key);
+    return written;
+  }
   list(prefix: string): Promise<string[]> {
     return this.inner.list(prefix);
   }
@@ -69,8 +74,10 @@ export class VersionedInputs implements InputObjects {
     return { bucket: BUCKET, key, size: bytes.length, etag: v.etag, ...(this.versioned ? { versionId: v.versionId } : {}) };
   }
 
-  async describe(bucket: string, key: string): Promise<InputObject | undefined> {
-    const v = this.versions.get(key)?.at(-1);
+  async describe(bucket: string, key: string, pin: InputPin = {}): Promise<InputObject | undefined> {
+    const list = this.versions.get(key) ?? [];
+    const v = pin.versionId ? list.find((x) => x.versionId === pin.versionId) : list.at(-1);
+    if (v && pin.etag && !sameEtag(v.etag, pin.etag)) return undefined;
     return v && { bucket, key, size: v.bytes.length, etag: v.etag, ...(this.versioned ? { versionId: v.versionId } : {}), metadata: v.metadata };
   }
 

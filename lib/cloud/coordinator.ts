@@ -10,7 +10,7 @@
  */
 import type { Analysis } from '../core/analysis.ts';
 import { builtinAnalyses } from '../core/analyses/index.ts';
-import { InputError, UsageError } from '../core/errors.ts';
+import { InputError, SourceChangedError, UsageError } from '../core/errors.ts';
 import { planJob } from '../core/plan.ts';
 import type { BlobStore, Invoker } from '../job/ports.ts';
 import { type CloudManifest, failedPointer, jobPointer, type JobStatus, newManifest, pointedJob, readStatus, reasonOf, type UploadMark, writeManifest, writeStatus } from '../job/documents.ts';
@@ -96,6 +96,8 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest): Promis
       toleratedFailures: toleratedFailuresOf(opts, spec.sliceCount),
     });
   } catch (e) {
+    // Overwritten (an unversioned bucket) or deleted while we read its header: the newer upload's event plans it.
+    if (e instanceof SourceChangedError) return { outcome: 'superseded' };
     if (e instanceof UsageError || e instanceof InputError) {
       // No job id exists before planning succeeds: the pointer is where the user looks,
       // if this upload is still the newest.

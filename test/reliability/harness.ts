@@ -14,8 +14,8 @@ import { ManifestReader } from '../../lib/job/documents.ts';
 import { inputPointerKey, resultKeyForInput } from '../../lib/job/keys.ts';
 import { resultKey, statusKey } from '../../lib/job/keys.ts';
 import { type InputObject, type InputObjects, type InputPin, type PinnedInput, sameEtag } from '../../lib/cloud/inputs.ts';
-import type { JobOptions } from '../../lib/job/options.ts';
-import { onNodeCreated, recordInvokeFailure } from '../../lib/cloud/merger.ts';
+import type { JobOptions, StackLimits } from '../../lib/job/options.ts';
+import { onFailureRecord, onNodeCreated, recordInvokeFailure } from '../../lib/cloud/merger.ts';
 import { scanSliceTask } from '../../lib/cloud/worker.ts';
 import type { BlobInfo, BlobStore, Invoker, SliceTask } from '../../lib/job/ports.ts';
 import { routeFor } from '../../lib/cloud/topology.ts';
@@ -117,6 +117,8 @@ export interface CloudOptions {
   wrapInvoker?: (invoker: Invoker) => Invoker;
   /** Lambda's retries of a failed asynchronous invocation */
   retries?: number;
+  limits?: StackLimits;
+  now?: () => number;
 }
 
 /** One deployment of the pipeline over a store and input objects, with a queue of pending events. */
@@ -146,7 +148,16 @@ export class Cloud {
 
   /** Cold-start dependencies for one function call: no warm caches. */
   deps() {
-    return { store: this.store, inputs: this.opts.inputs, invoker: this.invoker, defaults: this.opts.defaults ?? {}, fanin: this.opts.fanin ?? 3, manifests: new ManifestReader(this.store, 0) };
+    return {
+      store: this.store,
+      inputs: this.opts.inputs,
+      invoker: this.invoker,
+      defaults: this.opts.defaults ?? {},
+      fanin: this.opts.fanin ?? 3,
+      manifests: new ManifestReader(this.store, 0),
+      ...(this.opts.limits ? { limits: this.opts.limits } : {}),
+      ...(this.opts.now ? { now: this.opts.now } : {}),
+    };
   }
 
   private random(): number {
@@ -179,6 +190,15 @@ export class Cloud {
       this.errors.push(`${(err as Error).name}: ${(err as Error).message}`);
       if (e.attempt < (this.opts.retries ?? 2)) this.queue.push({ ...e, attempt: e.attempt + 1 });
       else if (e.kind === 'slice') await recordInvokeFailure(this.deps(), e.task.jobId, e.task.index, `${(err as Error).name}: ${(err as Error).message} (after ${e.attempt + 1} attempts)`);
+      else {
+        // A coordinator or merger whose event failed past its retries: its failure record, as the on-failure destination delivers it.
+        const record = {
+          requestContext: { functionArn: routeFor(e.key)?.target, condition: 'RetriesExhausted', approximateInvokeCount: e.attempt + 1 },
+          requestPayload: { Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: this.opts.bucket ?? BUCKET }, object: { key: encodeURIComponent(e.key).replace(/%2F/g, '/') } } }] },
+          responsePayload: { errorType: (err as Error).name, errorMessage: (err as Error).message },
+        };
+        this.outcomes.push((await onFailureRecord(this.deps(), JSON.stringify(record))).outcome);
+      }
     }
   }
 

@@ -461,7 +461,7 @@ describe('limits the stack enforces', () => {
   });
 
   it('runs at most maxWorkers workers of a job at once: each finished slice invokes the next', async () => {
-    const { raw, inputs: _inputs, cloud } = setup({ defaults: { ...OPTIONS.defaults, maxWorkers: 3 } });
+    const { raw, cloud } = setup({ defaults: { ...OPTIONS.defaults, maxWorkers: 3 } });
     let outstanding = 0;
     let peak = 0;
     let invoked = 0;
@@ -469,7 +469,12 @@ describe('limits the stack enforces', () => {
     const queue = cloud.queue;
     const push = queue.push.bind(queue);
     queue.push = (...events: Event[]) => {
-      for (const e of events) if (e.kind === 'slice' && e.attempt === 0) (outstanding++, invoked++, (peak = Math.max(peak, outstanding)));
+      for (const e of events) {
+        if (e.kind !== 'slice' || e.attempt > 0) continue;
+        outstanding++;
+        invoked++;
+        peak = Math.max(peak, outstanding);
+      }
       return push(...events);
     };
     cloud.handle = async (e: Event) => {

@@ -1,12 +1,15 @@
 /**
- * The coordinator use case: an object arrived (or a direct invoke names one). Pin its
- * version, plan the job, write the manifest create-only, and invoke one worker per
- * slice with a descriptor (job id + index, never data).
+ * The coordinator use case: an upload arrived (or a direct invoke names a key). Plan the
+ * upload its event names (version id, or ETag while still current), check the options
+ * against the stack's limits, claim the input pointer for the job (only the newest
+ * upload can: publish.ts), write the manifest create-only, and invoke the job's first
+ * `maxWorkers` slices with a descriptor (job id + index, never data); each finished slice
+ * invokes the next of its chain (merger.ts).
  *
  * Safe to run twice: the job id is a hash of the input's identity and the options, so
- * a duplicate event finds the manifest. It then re-invokes the slices whose partial is
- * missing (the first run may have died half way); workers skip finished slices. See
- * restartJob for what else a second start of the same job does.
+ * a duplicate event finds the manifest. It then re-invokes the first missing slice of
+ * each worker chain (the first run may have died half way); workers skip finished
+ * slices. See restartJob for what else a second start of the same job does.
  */
 import type { Analysis } from '../core/analysis.ts';
 import { builtinAnalyses } from '../core/analyses/index.ts';

@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { Duration, RemovalPolicy, Stack, Stage, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -23,7 +24,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 // cdk-nag's own rendering of a resource in a finding id, so acknowledgements match for new and imported buckets alike.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { Construct } from 'constructs';
-import { DEFAULT_MERGE_FAN_IN, type JobOptions, MERGE_FAN_IN, OptionValueError, parseJobOptions, parseOptionValue } from '../lib/job/options.ts';
+import { DEFAULT_LIMITS, DEFAULT_MERGE_FAN_IN, type JobOptions, MERGE_FAN_IN, type OptionSpec, OptionValueError, parseJobOptions, parseOptionValue, STACK_LIMITS, type StackLimits } from '../lib/job/options.ts';
 import { type FunctionName, ROUTES } from '../lib/cloud/topology.ts';
 import { INPUT_PREFIX, JOBS_PREFIX, RESULTS_PREFIX } from '../lib/job/keys.ts';
 
@@ -66,6 +67,17 @@ export interface FanoutPipelineProps {
   removalPolicy?: RemovalPolicy;
   /** POWERTOOLS log level. Default INFO. */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * A job not finished this long after it started (or restarted) is failed with the
+   * reason, by the next event of it or by `fanout status`. Default 1 hour.
+   */
+  jobTimeout?: Duration;
+  /**
+   * What any job may ask for, whatever its upload's metadata says (lib/job/options.ts
+   * STACK_LIMITS): `maxSlices` (default 10,000), `minSliceBytes` (4096), and
+   * `maxWorkersPerJob` (100: the most workers of one job running at once, and its default).
+   */
+  limits?: { maxSlices?: number; minSliceBytes?: number; maxWorkersPerJob?: number };
 }
 
 /**
@@ -140,6 +152,8 @@ export class FanoutPipeline extends Construct {
   /** Asynchronous invocations that failed after Lambda's retries land here; the merger consumes them. */
   readonly failureQueue: sqs.Queue;
   readonly functions: Record<FunctionName, NodejsFunction>;
+  /** Alarms on the failure queue and its dead letters: add actions (an SNS topic) to be told. */
+  readonly alarms: { failures: cloudwatch.Alarm; deadLetters: cloudwatch.Alarm };
 
   constructor(scope: Construct, id: string, props: FanoutPipelineProps = {}) {
     super(scope, id);
@@ -152,6 +166,7 @@ export class FanoutPipeline extends Construct {
     // typo into a synth error rather than a deployed pipeline that cannot start.
     const defaults = parseJobOptions(props.defaults ?? {}, `${this.node.path}: defaults`);
     const retryAttempts = props.retryAttempts ?? 2;
+    const limits = stackLimitsEnv({ ...props.limits, ...(props.jobTimeout ? { jobTimeoutSeconds: props.jobTimeout.toSeconds() } : {}) }, this.node.path);
 
     this.bucket = props.bucket ?? createSecureBucket(this, 'Bucket', { jobsExpirationDays: props.jobsExpirationDays ?? 14, removalPolicy });
 
@@ -188,6 +203,7 @@ export class FanoutPipeline extends Construct {
       // Stack traces point into the TypeScript sources, not the minified bundle.
       NODE_OPTIONS: '--enable-source-maps',
       LOG_LEVEL: props.logLevel ?? 'INFO',
+      ...limits,
     };
 
     const make = (name: FunctionName, description: string, reservedConcurrentExecutions?: number): NodejsFunction => {
@@ -237,6 +253,8 @@ export class FanoutPipeline extends Construct {
     this.merger = make('merger', 'fanout: merges partials (as a tree) and commits the result');
     this.functions = { coordinator: this.coordinator, worker: this.worker, merger: this.merger };
     this.coordinator.addEnvironment('WORKER_FUNCTION_NAME', this.worker.functionName);
+    // The merger invokes the next slice of a job's worker chain when one finishes.
+    this.merger.addEnvironment('WORKER_FUNCTION_NAME', this.worker.functionName);
     if (props.analysisEntry) this.node.addMetadata('fanout:analysisEntry', resolve(props.analysisEntry));
 
     this.grantLeastPrivilege();
@@ -250,6 +268,27 @@ export class FanoutPipeline extends Construct {
       }
     }
     this.acknowledgeNotificationsHandler();
+
+    // Any invocation that failed past its retries (a slice, a merge, a coordinator) is
+    // worth a look; a failure record the merger could not process needs one.
+    this.alarms = {
+      failures: new cloudwatch.Alarm(this, 'FailuresAlarm', {
+        alarmDescription: 'fanout: invocations failed after their retries (their jobs are marked failed; see the merger logs)',
+        metric: this.failureQueue.metricNumberOfMessagesSent({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      deadLetters: new cloudwatch.Alarm(this, 'FailureDeadLettersAlarm', {
+        alarmDescription: 'fanout: failure records the merger could not process after 5 attempts (their jobs may still say running until their deadline)',
+        metric: deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    };
   }
 
   /**
@@ -291,6 +330,7 @@ export class FanoutPipeline extends Construct {
     allow(this.merger, ['s3:GetObject', 's3:PutObject'], [objects(JOBS_PREFIX)]);
     allow(this.merger, ['s3:GetObject', 's3:PutObject'], [objects(RESULTS_PREFIX)]);
     allow(this.merger, list, [bucket.bucketArn]);
+    allow(this.merger, ['lambda:InvokeFunction'], [this.worker.functionArn]);
 
     for (const fn of [this.coordinator, this.worker, this.merger]) {
       const prefixes = fn === this.merger ? [JOBS_PREFIX, RESULTS_PREFIX] : [INPUT_PREFIX, JOBS_PREFIX];
@@ -311,6 +351,21 @@ function s3EventType(event: string): s3.EventType {
 }
 
 /** The fan-in, checked against its declared range (a merge group is one ListObjectsV2 page). */
+/** The stack limits as the functions' environment (STACK_LIMITS), validated at synth. */
+export function stackLimitsEnv(given: Partial<StackLimits>, where: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(STACK_LIMITS) as [keyof StackLimits, OptionSpec & { env: string }][]) {
+    const value = given[name] ?? DEFAULT_LIMITS[name];
+    try {
+      env[spec.env] = String(parseOptionValue(spec, value));
+    } catch (e) {
+      if (e instanceof OptionValueError) throw new Error(`${where}: ${name === 'jobTimeoutSeconds' ? 'jobTimeout (seconds)' : `limits.${name}`} ${e.problem}`);
+      throw e;
+    }
+  }
+  return env;
+}
+
 export function validFanIn(value: unknown, where: string): number {
   try {
     return parseOptionValue(MERGE_FAN_IN, value) as number;

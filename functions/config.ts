@@ -3,7 +3,7 @@
  * malformed variable stops the cold start with a message naming it, rather than
  * failing later inside some event.
  */
-import { type JobOptions, MERGE_FAN_IN, OptionValueError, parseJobOptions, parseOptionValue } from '../lib/job/options.ts';
+import { DEFAULT_LIMITS, type OptionSpec, type JobOptions, MERGE_FAN_IN, OptionValueError, parseJobOptions, parseOptionValue, STACK_LIMITS, type StackLimits } from '../lib/job/options.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -16,6 +16,8 @@ export interface Config {
   defaults: JobOptions;
   /** group size of the merge tree */
   mergeFanin: number;
+  /** what any job may ask for, and its deadline (STACK_LIMITS, from the construct's props) */
+  limits: StackLimits;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
@@ -44,7 +46,18 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       throw new ConfigError(`FANOUT_MERGE_FANIN ${e.problem}`);
     }
   }
-  return { bucketName, workerFunctionName: env.WORKER_FUNCTION_NAME?.trim() || undefined, defaults, mergeFanin };
+  const limits: StackLimits = { ...DEFAULT_LIMITS };
+  for (const [name, spec] of Object.entries(STACK_LIMITS) as [keyof StackLimits, OptionSpec & { env: string }][]) {
+    const raw = env[spec.env]?.trim();
+    if (!raw) continue;
+    try {
+      limits[name] = parseOptionValue(spec, raw) as number;
+    } catch (e) {
+      if (!(e instanceof OptionValueError)) throw e;
+      throw new ConfigError(`${spec.env} ${e.problem}`);
+    }
+  }
+  return { bucketName, workerFunctionName: env.WORKER_FUNCTION_NAME?.trim() || undefined, defaults, mergeFanin, limits };
 }
 
 export const config: Config = loadConfig(process.env);

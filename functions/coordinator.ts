@@ -8,19 +8,14 @@ import type { Context } from 'aws-lambda';
 import { LambdaInvoker, makeLambdaClient } from '../lib/cloud/aws/lambda-invoker.ts';
 import { config } from './config.ts';
 import { FanoutError } from '../lib/core/errors.ts';
-import { type StartOutcome, type StartRequest, startJob } from '../lib/cloud/coordinator.ts';
-import { decodeS3Key, directInvokeSchema, parseEvent, s3EventSchema } from '../lib/cloud/events.ts';
+import { type StartOutcome, startJob } from '../lib/cloud/coordinator.ts';
+import { type StartRequest, startRequestsOf } from '../lib/cloud/events.ts';
 import { acceptEvent, defaultDeps, type HandlerDeps } from './runtime.ts';
 
 export type CoordinatorResult = (StartOutcome | { outcome: 'failed'; reason: string })[];
 
 export function requestsOf(event: unknown): StartRequest[] {
-  if (event && typeof event === 'object' && 'Records' in event) {
-    const s3 = parseEvent(s3EventSchema, event, 'S3 event');
-    return s3.Records.filter((r) => r.eventName.startsWith('ObjectCreated')).map((r) => ({ bucket: r.s3.bucket.name, key: decodeS3Key(r.s3.object.key) }));
-  }
-  const direct = parseEvent(directInvokeSchema, event, 'coordinator invoke ({ bucket, key, options? })');
-  return [{ bucket: direct.bucket, key: direct.key, ...(direct.options ? { options: direct.options } : {}) }];
+  return startRequestsOf(event);
 }
 
 export function createCoordinatorHandler(getDeps: () => HandlerDeps) {

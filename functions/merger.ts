@@ -10,6 +10,8 @@ import { decodeS3Key, parseEvent, s3EventSchema, sqsEventSchema } from '../lib/c
 import { type MergeOutcome, onFailureRecord, onNodeCreated } from '../lib/cloud/merger.ts';
 import { parseNodeKey } from '../lib/job/keys.ts';
 import { acceptEvent, defaultDeps, type HandlerDeps } from './runtime.ts';
+import { LambdaInvoker, makeLambdaClient } from '../lib/cloud/aws/lambda-invoker.ts';
+import { config } from './config.ts';
 
 export type MergerResult = (MergeOutcome | { outcome: 'failure-recorded' | 'failure-logged' })[];
 
@@ -26,6 +28,7 @@ export function createMergerHandler(getDeps: () => HandlerDeps) {
           const f = await onFailureRecord(deps, r.body);
           if ('rejected' in f) logger.error('rejected failure record', { error: f.rejected });
           else if ('functionArn' in f) logger.error('an invocation failed after its retries', { reason: f.reason, function: f.functionArn });
+          else if ('jobs' in f) logger.error(`the ${f.function} failed after its retries`, { reason: f.reason, marked: f.jobs });
           else {
             logger.appendKeys({ jobId: f.jobId, slice: f.index });
             logger.error('slice failed after its retries', { reason: f.reason, recorded: f.outcome === 'failure-recorded' ? 'recorded' : 'unknown-job' });
@@ -48,4 +51,11 @@ export function createMergerHandler(getDeps: () => HandlerDeps) {
     });
 }
 
-export const handler = createMergerHandler(defaultDeps);
+// The merger invokes the next slice of a job's worker chain when a slice finishes.
+let invoker: LambdaInvoker | undefined;
+function mergerDeps(): HandlerDeps {
+  if (!invoker && config.workerFunctionName) invoker = new LambdaInvoker(makeLambdaClient(), config.workerFunctionName);
+  return { ...defaultDeps(), invoker };
+}
+
+export const handler = createMergerHandler(mergerDeps);

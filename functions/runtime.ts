@@ -10,17 +10,18 @@ import { S3Store } from '../lib/cloud/aws/s3-store.ts';
 import { config } from './config.ts';
 import { ManifestReader } from '../lib/job/documents.ts';
 import type { InputObjects } from '../lib/cloud/inputs.ts';
-import type { JobOptions } from '../lib/job/options.ts';
+import type { JobOptions, StackLimits } from '../lib/job/options.ts';
 import type { BlobStore, Invoker } from '../lib/job/ports.ts';
 
 export interface HandlerDeps {
   store: BlobStore;
   inputs: InputObjects;
   manifests: ManifestReader;
-  /** only the coordinator uses it, and only its module builds the Lambda one (see coordinator.ts) */
+  /** the coordinator's and the merger's (the next slice of a worker chain); their modules build the Lambda one */
   invoker?: Invoker;
   defaults: JobOptions;
   fanin: number;
+  limits: StackLimits;
   logger: Logger;
 }
 
@@ -39,6 +40,7 @@ export function defaultDeps(): HandlerDeps {
       manifests: new ManifestReader(store),
       defaults: config.defaults,
       fanin: config.mergeFanin,
+      limits: config.limits,
       logger,
     };
   }

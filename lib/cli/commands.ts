@@ -41,6 +41,7 @@ export const AWS_OPTIONS = {
   stack: { kind: 'string', flag: '--stack', valueName: 'NAME', help: 'read the bucket from this stack\'s outputs (or FANOUT_STACK)', group: 'aws' },
   key: { kind: 'string', flag: '--key', valueName: 'KEY', help: 'where to upload (default input/<file name>)', group: 'aws' },
   detach: { kind: 'boolean', flag: '--detach', help: 'return once the job has started', group: 'aws' },
+  timeout: { kind: 'string', flag: '--timeout', valueName: 'DURATION', help: 'give up (exit 2 with the reason) if the job has not ended after this long: 30s, 10m, 1h', group: 'aws' },
   endpoint: { kind: 'string', flag: '--endpoint', valueName: 'URL', help: 'an S3-compatible endpoint with SQS (or AWS_ENDPOINT_URL)', group: 'aws' },
   fanin: { ...MERGE_FAN_IN, group: 'aws' },
   bytes: { kind: 'bytes', flag: '--bytes', valueName: 'N', help: 'plan an input of this size without a file (takes 2G, 64MiB, ...)', group: 'aws' },

@@ -145,15 +145,15 @@ function buildProgram(setCode: (code: number) => void): Command {
         throw new UsageError('--slices is for local runs; on AWS the slice count follows --slice-bytes');
       }),
   );
-  aws(submitCmd, ['bucket', 'stack', 'key', 'detach']);
+  aws(submitCmd, ['bucket', 'stack', 'key', 'detach', 'timeout']);
   output(submitCmd, ['json', 'progress', 'quiet']);
   submitCmd.action(async (_: string, values: Record<string, unknown>, cmd: Command) => {
     const { submitCommand } = await import('./submit-command.ts');
     done(await submitCommand(cmd.args, { ...values, ...(jobValues(values, cloudOptionNames) as JobOptions) }));
   });
 
-  const statusCmd = command('status', 'where a job on AWS stands (exit 0 done, 3 running, 2 failed)').argument('<job>', 'a job id or s3://bucket/input/key');
-  aws(statusCmd, ['bucket', 'stack']);
+  const statusCmd = command('status', 'where a job on AWS stands (exit 0 done, 3 running, 2 failed or superseded); --timeout waits for it to end').argument('<job>', 'a job id or s3://bucket/input/key');
+  aws(statusCmd, ['bucket', 'stack', 'timeout']);
   output(statusCmd, ['json', 'quiet']);
   statusCmd.action(async (_: string, values: Record<string, unknown>, cmd: Command) => {
     const { statusCommand } = await import('./submit-command.ts');

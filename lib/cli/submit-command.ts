@@ -6,17 +6,18 @@
  * work is done in lib/cloud (client.ts, aws/upload.ts, aws/stack.ts): these commands read
  * their values, call it, and print.
  */
+import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import { makeS3Client } from '../cloud/aws/s3-client.ts';
-import { parseS3Url } from '../cloud/aws/s3-source.ts';
+import { describeObject, parseS3Url } from '../cloud/aws/s3-source.ts';
 import { S3Store } from '../cloud/aws/s3-store.ts';
 import { bucketOfStack } from '../cloud/aws/stack.ts';
 import { uploadFile } from '../cloud/aws/upload.ts';
-import { failureOf, followJob, jobState, newestJobOf, type Uploaded, waitForJob } from '../cloud/client.ts';
+import { failureOf, followJob, jobState, newestJobOf, parseDuration, type Uploaded, waitForJob, WaitTimeoutError } from '../cloud/client.ts';
 import { UsageError } from '../core/errors.ts';
 import type { ResultDocument } from '../core/job.ts';
 import { INPUT_PREFIX, jobPrefix } from '../job/keys.ts';
-import { cloudOptionNames, flagOf, type JobOptions, metadataFor, type OptionName, parseJobOptions } from '../job/options.ts';
+import { cloudOptionNames, flagOf, type JobOptions, metadataFor, type OptionName, parseJobOptions, UPLOAD_ID_METADATA } from '../job/options.ts';
 import { CountBar } from './progress.ts';
 import { summarize } from './summary.ts';
 
@@ -26,6 +27,7 @@ export interface SubmitValues extends JobOptions {
   stack?: string;
   key?: string;
   detach?: boolean;
+  timeout?: string;
   json?: boolean;
   quiet?: boolean;
   progress?: boolean;
@@ -66,7 +68,9 @@ export async function submitCommand(args: string[], values: SubmitValues): Promi
   if (args.length !== 1) throw new UsageError('fanout submit takes exactly one input file');
   const path = args[0]!;
   quietSdk(values);
-  const metadata = metadataFrom(values);
+  const uploadId = randomUUID();
+  const metadata = { ...metadataFrom(values), [UPLOAD_ID_METADATA]: uploadId };
+  const deadline = values.timeout !== undefined ? Date.now() + parseDuration(values.timeout) : undefined;
   const bucket = await resolveBucket(values);
   const key = values.key ?? `${INPUT_PREFIX}${basename(path)}`;
   if (!key.startsWith(INPUT_PREFIX)) throw new UsageError(`--key ${key}: uploads start a job only under ${INPUT_PREFIX}`);
@@ -78,12 +82,13 @@ export async function submitCommand(args: string[], values: SubmitValues): Promi
   const upBar = progressFor(values);
   let uploaded: Uploaded;
   try {
-    uploaded = await uploadFile(client, { bucket, key, metadata }, path, (done, total) => upBar?.update({ label: 'upload', done, total, startedAt, unit: 'bytes' }));
+    uploaded = { ...(await uploadFile(client, { bucket, key, metadata }, path, (done, total) => upBar?.update({ label: 'upload', done, total, startedAt, unit: 'bytes' }))), uploadId };
   } finally {
     upBar?.finish();
   }
   say(`uploaded s3://${bucket}/${key}${uploaded.versionId ? ` (version ${uploaded.versionId})` : ''}; waiting for the coordinator`);
-  const job = await waitForJob(store, key, uploaded);
+  // Follows this upload's job, not the key's: a newer upload of the key supersedes it.
+  const job = await waitForJob(store, key, uploaded, { ...(deadline !== undefined ? { deadline } : {}) }, () => describeObject(client, bucket, key));
   say(`job ${job}: fanout status ${job} --bucket ${bucket}`);
   if (values.detach) {
     if (values.json) process.stdout.write(`${JSON.stringify({ job, bucket, key })}\n`);
@@ -93,7 +98,9 @@ export async function submitCommand(args: string[], values: SubmitValues): Promi
   const followedAt = Date.now();
   let doc: ResultDocument;
   try {
-    doc = await followJob(store, job, (s) => s.slices !== undefined && jobBar?.update({ label: 'job', done: s.partialsDone, total: s.slices, startedAt: followedAt, unit: 'partials' }));
+    doc = await followJob(store, job, (s) => s.slices !== undefined && jobBar?.update({ label: 'job', done: s.partialsDone, total: s.slices, startedAt: followedAt, unit: 'partials' }), {
+      ...(deadline !== undefined ? { deadline } : {}),
+    });
   } finally {
     jobBar?.finish();
   }
@@ -111,17 +118,27 @@ export async function statusCommand(args: string[], values: SubmitValues): Promi
   let job = args[0]!;
   if (s3) job = await newestJobOf(store, s3.key, args[0]!);
   else if (!/^[0-9a-f]{8,64}$/.test(job)) throw new UsageError(`${job}: not a job id or an s3:// location`);
+  if (values.timeout !== undefined) {
+    // Wait for the job to end; the result, a failure or the timeout decide the exit code below.
+    const deadline = Date.now() + parseDuration(values.timeout);
+    await followJob(store, job, () => {}, { deadline }).catch((e: unknown) => {
+      if (e instanceof WaitTimeoutError) throw e;
+    });
+  }
   const s = await jobState(store, job);
   if (!s.status) throw new UsageError(`job ${job}: no status in s3://${bucket}/${jobPrefix(job)}`);
   if (values.json) process.stdout.write(`${JSON.stringify({ ...s.status, bucket, slices: s.slices, partialsDone: s.partialsDone }, null, 2)}\n`);
   else {
     const lines = [`job ${job} in s3://${bucket}: ${s.status.state} (as of ${s.status.at})`, `  input    s3://${bucket}/${s.status.input.key}`, `  slices   ${s.partialsDone}/${s.slices ?? '?'} partials written`];
+    if (s.status.state === 'superseded') lines.push(`  reason   ${s.status.reason ?? 'a newer upload of its input owns its result'}`);
+    if (s.status.state === 'running' && s.status.deadline) lines.push(`  deadline ${s.status.deadline}`);
+    if (s.status.failedSlices?.length) lines.push(`  incomplete: ${s.status.failedSlices.length} slices failed (tolerated): ${s.status.failedSlices.map((f) => `${f.index} (bytes ${f.start}-${f.end - 1}): ${f.reason}`).join('; ')}`);
     if (s.status.state === 'failed') lines.push(`  reason   ${s.status.reason ?? 'none given'}${s.status.slice !== undefined ? ` (slice ${s.status.slice})` : ''}`);
     if (s.status.resultKey) lines.push(`  result   s3://${bucket}/${s.status.resultKey}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   }
-  // A script can branch on it: 0 done, 3 still running, and a failed job exits like any failure.
-  if (s.status.state === 'failed') throw failureOf(s.status);
+  // A script can branch on it: 0 done, 3 still running, and a failed or superseded job exits like any failure.
+  if (s.status.state === 'failed' || s.status.state === 'superseded') throw failureOf(s.status);
   return s.status.state === 'done' ? 0 : 3;
 }
 

@@ -5,36 +5,86 @@
  */
 import { FanoutError, UsageError } from '../core/errors.ts';
 import type { ResultDocument } from '../core/job.ts';
-import { decodeResult, type JobStatus, readPointer, readStatus } from '../job/documents.ts';
-import { inputPointerKey, levelPrefix } from '../job/keys.ts';
+import { decodeResult, type InputPointer, type JobStatus, readPointer, readStatus } from '../job/documents.ts';
+import { inputPointerKey, levelPrefix, resultKey } from '../job/keys.ts';
+import { UPLOAD_ID_METADATA } from '../job/options.ts';
+import { type InputObject, isUpload, sameEtag } from './inputs.ts';
 import type { BlobStore } from '../job/ports.ts';
 
 export class JobFailedError extends FanoutError {
   override name = 'JobFailedError';
 }
 
-/** What pins an uploaded object: its ETag, and its version id in a versioned bucket. */
+/** A newer upload of the key owns its result: this upload's job publishes nothing under results/. */
+export class JobSupersededError extends JobFailedError {
+  override name = 'JobSupersededError';
+}
+
+/** --timeout passed before the job ended. */
+export class WaitTimeoutError extends JobFailedError {
+  override name = 'WaitTimeoutError';
+}
+
+/** What pins an uploaded object: its ETag, its version id in a versioned bucket, and the id fanout submit gave it. */
 export interface Uploaded {
   etag: string;
   versionId?: string;
+  /** the fanout-upload-id metadata: tells two uploads of the same bytes to an unversioned bucket apart */
+  uploadId?: string;
 }
 
 export const POLL_MS = 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits for the coordinator to plan this very upload (its input's pointer names our version or ETag). */
-export async function waitForJob(store: BlobStore, inputKey: string, uploaded: Uploaded, pollMs = POLL_MS): Promise<string> {
+/** How long to wait: 30s, 10m, 1h, 1500ms, or a number of seconds. */
+export function parseDuration(text: string, flag = '--timeout'): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!m) throw new UsageError(`${flag} takes a duration such as 30s, 10m or 1h, not ${JSON.stringify(text)}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+export interface WaitOptions {
+  pollMs?: number;
+  /** ms since the epoch: give up then (WaitTimeoutError) */
+  deadline?: number;
+  now?: () => number;
+}
+
+function checkTimeout(opts: WaitOptions, what: () => string): void {
+  if (opts.deadline !== undefined && (opts.now ?? Date.now)() > opts.deadline) throw new WaitTimeoutError(`gave up waiting (--timeout): ${what()}`);
+}
+
+/** Whether a pointer is about this very upload. */
+function isOurs(p: InputPointer, uploaded: Uploaded): boolean {
+  if (uploaded.uploadId && p.upload?.id) return p.upload.id === uploaded.uploadId;
+  const input: { etag: string; versionId?: string } = p.input;
+  return uploaded.versionId && input.versionId ? input.versionId === uploaded.versionId : sameEtag(input.etag, uploaded.etag);
+}
+
+/**
+ * Waits for the coordinator to plan this very upload (its input's pointer names our
+ * upload). `current` reads the key's current object: when the pointer names another
+ * upload and ours is no longer the current object, a newer upload has replaced it.
+ */
+export async function waitForJob(store: BlobStore, inputKey: string, uploaded: Uploaded, opts: WaitOptions = {}, current?: () => Promise<InputObject | undefined>): Promise<string> {
   for (;;) {
     const p = await readPointer(store, inputKey);
-    if (p) {
-      const input: { etag: string; versionId?: string } = p.input;
-      const ours = uploaded.versionId && input.versionId ? input.versionId === uploaded.versionId : input.etag === uploaded.etag;
-      if (ours) {
-        if ('job' in p) return p.job;
-        throw new JobFailedError(`the job could not start: ${p.reason}`);
+    if (p && isOurs(p, uploaded)) {
+      if ('job' in p) return p.job;
+      throw new JobFailedError(`the job could not start: ${p.reason}`);
+    }
+    if (p && current) {
+      const now = await current();
+      const stillOurs = isUpload(now, uploaded) && (!uploaded.uploadId || !now?.metadata[UPLOAD_ID_METADATA] || now.metadata[UPLOAD_ID_METADATA] === uploaded.uploadId);
+      if (!stillOurs) {
+        throw new JobSupersededError(
+          `superseded: a newer upload of ${inputKey} replaced this one before its job started; ${'job' in p ? `job ${p.job} owns ${p.result}` : `the newest upload could not start a job: ${p.reason}`}`,
+        );
       }
     }
-    await sleep(pollMs);
+    checkTimeout(opts, () => `the coordinator has not planned this upload of ${inputKey} yet`);
+    await sleep(opts.pollMs ?? POLL_MS);
   }
 }
 
@@ -53,26 +103,33 @@ export interface JobState {
   partialsDone: number;
 }
 
-export async function jobState(store: BlobStore, job: string): Promise<JobState> {
-  const [status, partials] = await Promise.all([readStatus(store, job), store.list(levelPrefix(job, 0))]);
+export async function jobState(store: BlobStore, job: string, now = Date.now()): Promise<JobState> {
+  const [read, partials] = await Promise.all([readStatus(store, job), store.list(levelPrefix(job, 0))]);
+  const status = read && pastDeadline(read, now) ? { ...read, state: 'failed' as const, reason: `did not finish by its deadline (${read.deadline}): the job is failed` } : read;
   return { job, ...(status ? { status } : {}), ...(status?.slices !== undefined ? { slices: status.slices } : {}), partialsDone: partials.length };
 }
 
-/** The error a failed job's status stands for. */
+/** A running job whose deadline has passed is failed, whether or not an event has said so yet. */
+const pastDeadline = (s: JobStatus, now: number): boolean => s.state === 'running' && s.deadline !== undefined && now > Date.parse(s.deadline);
+
+/** The error a failed or superseded job's status stands for. */
 export function failureOf(s: JobStatus): JobFailedError {
+  if (s.state === 'superseded') return new JobSupersededError(`job ${s.job} was superseded: ${s.reason ?? 'a newer upload of its input owns its result'}`);
   return new JobFailedError(`job ${s.job} failed${s.slice !== undefined ? ` at slice ${s.slice}` : ''}: ${s.reason ?? 'no reason given'}`);
 }
 
-/** Follows a job until its result lands (returned) or it fails (thrown). */
-export async function followJob(store: BlobStore, job: string, onState: (s: JobState) => void = () => {}, pollMs = POLL_MS): Promise<ResultDocument> {
+/** Follows a job until its result lands (returned) or it fails, is superseded or --timeout passes (thrown). */
+export async function followJob(store: BlobStore, job: string, onState: (s: JobState) => void = () => {}, opts: WaitOptions = {}): Promise<ResultDocument> {
   for (;;) {
-    const s = await jobState(store, job);
+    const s = await jobState(store, job, (opts.now ?? Date.now)());
     onState(s);
-    if (s.status?.state === 'failed') throw failureOf(s.status);
+    if (s.status?.state === 'failed' || s.status?.state === 'superseded') throw failureOf(s.status);
     if (s.status?.state === 'done' && s.status.resultKey) {
-      const body = await store.get(s.status.resultKey);
+      // The job's own result: results/ may hold a newer upload's by now.
+      const body = (await store.get(resultKey(job))) ?? (await store.get(s.status.resultKey));
       if (body) return decodeResult(body, s.status.resultKey);
     }
-    await sleep(pollMs);
+    checkTimeout(opts, () => `job ${job} is still ${s.status?.state ?? 'starting'} (${s.partialsDone}/${s.slices ?? '?'} partials)`);
+    await sleep(opts.pollMs ?? POLL_MS);
   }
 }

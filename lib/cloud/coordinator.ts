@@ -1,22 +1,27 @@
 /**
- * The coordinator use case: an object arrived (or a direct invoke names one). Pin its
- * version, plan the job, write the manifest create-only, and invoke one worker per
- * slice with a descriptor (job id + index, never data).
+ * The coordinator use case: an upload arrived (or a direct invoke names a key). Plan the
+ * upload its event names (version id, or ETag while still current), check the options
+ * against the stack's limits, claim the input pointer for the job (only the newest
+ * upload can: publish.ts), write the manifest create-only, and invoke the job's first
+ * `maxWorkers` slices with a descriptor (job id + index, never data); each finished slice
+ * invokes the next of its chain (merger.ts).
  *
  * Safe to run twice: the job id is a hash of the input's identity and the options, so
- * a duplicate event finds the manifest. It then re-invokes the slices whose partial is
- * missing (the first run may have died half way); workers skip finished slices. See
- * restartJob for what else a second start of the same job does.
+ * a duplicate event finds the manifest. It then re-invokes the first missing slice of
+ * each worker chain (the first run may have died half way); workers skip finished
+ * slices. See restartJob for what else a second start of the same job does.
  */
 import type { Analysis } from '../core/analysis.ts';
 import { builtinAnalyses } from '../core/analyses/index.ts';
-import { InputError, UsageError } from '../core/errors.ts';
+import { InputError, SourceChangedError, UsageError } from '../core/errors.ts';
 import { planJob } from '../core/plan.ts';
 import type { BlobStore, Invoker } from '../job/ports.ts';
-import { type CloudManifest, failedPointer, jobPointer, newManifest, pointedJob, readPointer, readStatus, reasonOf, writeManifest, writePointer, writeStatus } from '../job/documents.ts';
+import { type CloudManifest, failedPointer, jobPointer, type JobStatus, newManifest, pointedJob, readStatus, reasonOf, type UploadMark, writeManifest, writeStatus } from '../job/documents.ts';
 import { levelPrefix, nodeKey, parseNodeKey, resultKey, resultKeyForInput } from '../job/keys.ts';
-import { inputIdentity, type InputObjects } from './inputs.ts';
-import { DEFAULT_CONCURRENCY, type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor } from '../job/options.ts';
+import { inputIdentity, type InputObject, type InputObjects } from './inputs.ts';
+import { checkLimits, DEFAULT_CONCURRENCY, DEFAULT_LIMITS, type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor, type StackLimits, toleratedFailuresOf, UPLOAD_ID_METADATA } from '../job/options.ts';
+import type { StartRequest } from './events.ts';
+import { claimPointer, markSuperseded, publishedJob } from './publish.ts';
 import { groupMembers, levelSizes } from './tree.ts';
 
 export interface CoordinatorDeps {
@@ -25,21 +30,20 @@ export interface CoordinatorDeps {
   invoker: Invoker;
   defaults: JobOptions;
   fanin: number;
+  /** what the deployment allows any job (default: DEFAULT_LIMITS) */
+  limits?: StackLimits;
   now?: () => number;
 }
 
-export interface StartRequest {
-  bucket: string;
-  key: string;
-  /** options of a direct invoke: they win over metadata and defaults */
-  options?: JobOptions;
-}
+export type { StartRequest };
 
 export type StartOutcome =
   | { outcome: 'started' | 'resumed'; jobId: string; slices: number; invoked: number }
   | { outcome: 'already-done'; jobId: string }
   /** done before, and its result published again: earlier bytes uploaded again */
   | { outcome: 'republished'; jobId: string; slices: number; invoked: number }
+  /** a newer upload of the key exists: its event plans it, this one starts nothing */
+  | { outcome: 'superseded'; jobId?: string }
   | { outcome: 'gone' };
 
 export class InputMissingError extends UsageError {
@@ -53,75 +57,127 @@ export function resolveAnalysis(name: string): Analysis {
   return analysis as Analysis;
 }
 
+/** The upload's marks for its pointer: the event's sequencer and fanout submit's upload id. */
+function uploadMark(req: StartRequest, object: InputObject): UploadMark {
+  const id = object.metadata[UPLOAD_ID_METADATA];
+  return { ...(req.pin?.sequencer ? { sequencer: req.pin.sequencer } : {}), ...(id ? { id } : {}) };
+}
+
 /**
- * The job's `concurrency` option (deployment default, then the upload's metadata, then a
- * direct invoke) is the one bound on worker invocations in flight: the invoker adds none.
+ * Plans the upload the event names (its version, or its ETag while it is still the
+ * object's), claims the input pointer for it (only the newest upload can: publish.ts),
+ * writes the manifest create-only and invokes the job's first workers: `maxWorkers` of
+ * them, each finished slice invoking the next (see onNodeCreated), with at most
+ * `concurrency` Invoke calls in flight.
  */
 export async function startJob(deps: CoordinatorDeps, req: StartRequest): Promise<StartOutcome> {
   const now = deps.now ?? Date.now;
-  const object = await deps.inputs.describe(req.bucket, req.key);
-  // Deleted or replaced before we got here: the event of the replacement plans it.
-  if (!object) return { outcome: 'gone' };
+  const limits = deps.limits ?? DEFAULT_LIMITS;
+  const object = await deps.inputs.describe(req.bucket, req.key, req.pin);
+  // Deleted, or (pinned by ETag) overwritten before we got here: the newer upload's event plans it.
+  if (!object) return req.pin?.etag || req.pin?.versionId ? { outcome: 'superseded' } : { outcome: 'gone' };
   const where = `s3://${req.bucket}/${req.key}`;
+  const mark = uploadMark(req, object);
+  let manifest: CloudManifest;
+  let concurrency: number;
   try {
     const opts = mergeJobOptions(deps.defaults, optionsFromMetadata(object.metadata, where), req.options ?? {});
-    const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
+    checkLimits(opts, limits, where);
+    concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
     const name = opts.analysis ?? 'sum';
     const analysis = resolveAnalysis(name);
     const source = deps.inputs.open(object, 1 << 20);
     const spec = await planJob(source, { name, options: opts.options ?? {}, needsFrames: analysis.needsFrames ?? false, wholeFrames: analysis.wholeFrames ?? false }, planOptionsFor(opts, object.size), inputIdentity(object));
     const pinned = { bucket: object.bucket, key: object.key, size: object.size, etag: object.etag, ...(object.versionId ? { versionId: object.versionId } : {}) };
-    const manifest = newManifest(spec, now(), { input: pinned, fanin: deps.fanin, resultKey: resultKeyForInput(req.key) });
-    const created = await writeManifest(deps.store, manifest);
-    if (created) {
-      await writeStatus(deps.store, { state: 'running', job: spec.id, input: { bucket: req.bucket, key: req.key }, slices: spec.sliceCount }, now());
-      await writePointer(deps.store, jobPointer(manifest));
-      await forEachLimit(
-        Array.from({ length: spec.sliceCount }, (_, i) => i),
-        concurrency,
-        (index) => deps.invoker.invoke({ jobId: spec.id, index }),
-      );
-      return { outcome: 'started', jobId: spec.id, slices: spec.sliceCount, invoked: spec.sliceCount };
-    }
-    return await restartJob(deps, manifest, concurrency);
+    const createdAt = now();
+    manifest = newManifest(spec, createdAt, {
+      input: pinned,
+      fanin: deps.fanin,
+      resultKey: resultKeyForInput(req.key),
+      deadlineAt: createdAt + limits.jobTimeoutSeconds * 1000,
+      maxWorkers: Math.min(opts.maxWorkers ?? limits.maxWorkersPerJob, limits.maxWorkersPerJob),
+      toleratedFailures: toleratedFailuresOf(opts, spec.sliceCount),
+    });
   } catch (e) {
+    // Overwritten (an unversioned bucket) or deleted while we read its header: the newer upload's event plans it.
+    if (e instanceof SourceChangedError) return { outcome: 'superseded' };
     if (e instanceof UsageError || e instanceof InputError) {
-      // No job id exists before planning succeeds: the pointer is where the user looks.
-      await writePointer(deps.store, failedPointer({ bucket: req.bucket, key: req.key, etag: object.etag }, reasonOf(e), now()));
+      // No job id exists before planning succeeds: the pointer is where the user looks,
+      // if this upload is still the newest.
+      const pinned = { bucket: req.bucket, key: req.key, etag: object.etag, ...(object.versionId ? { versionId: object.versionId } : {}) };
+      await claimPointer(deps.store, deps.inputs, failedPointer(pinned, reasonOf(e), now(), mark));
     }
     throw e;
   }
+  const { spec } = manifest;
+  const claim = await claimPointer(deps.store, deps.inputs, jobPointer(manifest, mark));
+  if (!claim.claimed) return { outcome: 'superseded', jobId: spec.id };
+  const previous = claim.previous && pointedJob(claim.previous);
+  if (previous && previous !== spec.id) {
+    await markSuperseded(deps.store, previous, `a newer upload of ${where} started job ${spec.id}, which owns ${manifest.resultKey}`, now(), true);
+  }
+  const created = await writeManifest(deps.store, manifest);
+  if (created) {
+    await writeStatus(deps.store, runningStatus(manifest, manifest.deadlineAt!), now());
+    const first = Math.min(spec.sliceCount, manifest.maxWorkers ?? spec.sliceCount);
+    await forEachLimit(
+      Array.from({ length: first }, (_, i) => i),
+      concurrency,
+      (index) => deps.invoker.invoke({ jobId: spec.id, index }),
+    );
+    return { outcome: 'started', jobId: spec.id, slices: spec.sliceCount, invoked: first };
+  }
+  return await restartJob(deps, manifest, concurrency, limits);
+}
+
+function runningStatus(manifest: CloudManifest, deadlineAt: number): Omit<JobStatus, 'at'> {
+  const { spec, input } = manifest;
+  return { state: 'running', job: spec.id, input: { bucket: input.bucket, key: input.key }, slices: spec.sliceCount, deadline: new Date(deadlineAt).toISOString() };
 }
 
 /**
- * The job exists already: its input's current bytes are the ones it was planned on. That
- * is a duplicate event, a retry after a crash, a user uploading the same bytes again to
- * retry a failed job, or (on an unversioned bucket, where the job id comes from the
- * ETag) earlier bytes uploaded again after others. In every case the job is the newest
- * of its input again, and must end with its result published under results/:
- * - done, and still the input's newest job: nothing to do;
- * - otherwise the pointer names it again, a failed status goes back to running (the
- *   cause may have been transient; a deterministic one fails again), the slices without
- *   a partial are invoked, and when none is missing the merges are fired again (see
- *   refireMerges: the merger alone may publish under results/).
+ * The job exists already, and this upload (just claimed the pointer for it) is its
+ * input's newest: a duplicate event, a retry after a crash, a user uploading the same
+ * bytes again to retry a failed job, or (on an unversioned bucket, where the job id comes
+ * from the ETag) earlier bytes uploaded again after others. In every case the job must
+ * end with its result published under results/:
+ * - done, and its result is the one under results/: nothing to do;
+ * - otherwise a failed or superseded status goes back to running with a new deadline (the
+ *   cause may have been transient; a deterministic one fails again), the first missing
+ *   slice of every worker chain is invoked, and when none is missing the merges are fired
+ *   again (see refireMerges: the merger alone may publish under results/).
  */
-async function restartJob(deps: CoordinatorDeps, manifest: CloudManifest, concurrency: number): Promise<StartOutcome> {
+async function restartJob(deps: CoordinatorDeps, manifest: CloudManifest, concurrency: number, limits: StackLimits): Promise<StartOutcome> {
   const { spec } = manifest;
   const now = deps.now ?? Date.now;
   const done = await deps.store.head(resultKey(spec.id));
-  const pointer = done ? await readPointer(deps.store, manifest.input.key) : undefined;
-  if (pointer && pointedJob(pointer) === spec.id) return { outcome: 'already-done', jobId: spec.id };
-
   const status = await readStatus(deps.store, spec.id);
-  if (!status || status.state === 'failed') {
-    await writeStatus(deps.store, { state: 'running', job: spec.id, input: { bucket: manifest.input.bucket, key: manifest.input.key }, slices: spec.sliceCount }, now());
+  if (done && status?.state === 'done' && (await publishedJob(deps.store, manifest.resultKey)) === spec.id) return { outcome: 'already-done', jobId: spec.id };
+  if (!status || status.state === 'failed' || status.state === 'superseded') {
+    await writeStatus(deps.store, runningStatus(manifest, now() + limits.jobTimeoutSeconds * 1000), now());
   }
-  await writePointer(deps.store, jobPointer(manifest));
   const leaves = await nodesPresent(deps.store, spec.id, 0);
-  const missing = Array.from({ length: spec.sliceCount }, (_, i) => i).filter((i) => !leaves.has(i));
+  const missing = chainHeads(spec.sliceCount, manifest.maxWorkers ?? spec.sliceCount, leaves);
   await forEachLimit(missing, concurrency, (index) => deps.invoker.invoke({ jobId: spec.id, index }));
   if (missing.length === 0) await refireMerges(deps.store, manifest, leaves);
   return { outcome: done ? 'republished' : 'resumed', jobId: spec.id, slices: spec.sliceCount, invoked: missing.length };
+}
+
+/**
+ * Slice i runs in chain i mod K (K workers at most); a chain's finished slice invokes
+ * the next. The first missing slice of each chain restarts it.
+ */
+export function chainHeads(slices: number, maxWorkers: number, present: Set<number>): number[] {
+  const heads: number[] = [];
+  for (let chain = 0; chain < Math.min(maxWorkers, slices); chain++) {
+    for (let i = chain; i < slices; i += maxWorkers) {
+      if (!present.has(i)) {
+        heads.push(i);
+        break;
+      }
+    }
+  }
+  return heads.sort((a, b) => a - b);
 }
 
 /**

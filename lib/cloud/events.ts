@@ -4,7 +4,7 @@
  * failure record (from the on-failure destination, delivered through SQS).
  */
 import * as z from 'zod/mini';
-import { jobOptionsSchema } from '../job/options.ts';
+import { type JobOptions, jobOptionsSchema } from '../job/options.ts';
 
 const nonEmpty = z.string().check(z.minLength(1));
 
@@ -12,7 +12,7 @@ const s3Record = z.object({
   eventName: z.string(),
   s3: z.object({
     bucket: z.object({ name: nonEmpty }),
-    object: z.object({ key: nonEmpty, size: z.optional(z.number()), eTag: z.optional(z.string()), versionId: z.optional(z.string()) }),
+    object: z.object({ key: nonEmpty, size: z.optional(z.number()), eTag: z.optional(z.string()), versionId: z.optional(z.string()), sequencer: z.optional(z.string()) }),
   }),
 });
 
@@ -55,4 +55,29 @@ export function failureReason(record: z.infer<typeof failureRecordSchema>): stri
   const cond = record.requestContext.condition ?? 'failed';
   const tries = record.requestContext.approximateInvokeCount;
   return `${p?.errorType ?? 'Error'}: ${p?.errorMessage ?? cond}${tries ? ` (after ${tries} attempts)` : ''}`;
+}
+
+/** What an event asks the coordinator to start: an upload, pinned to what its event names. */
+export interface StartRequest {
+  bucket: string;
+  key: string;
+  /** options of a direct invoke: they win over metadata and defaults */
+  options?: JobOptions;
+  /** the upload the event names: its version id, else its ETag (and the event's sequencer) */
+  pin?: { versionId?: string; etag?: string; sequencer?: string };
+}
+
+/** The uploads an S3 event (or a direct invoke) names. */
+export function startRequestsOf(event: unknown): StartRequest[] {
+  if (event && typeof event === 'object' && 'Records' in event) {
+    const s3 = parseEvent(s3EventSchema, event, 'S3 event');
+    return s3.Records.filter((r) => r.eventName.startsWith('ObjectCreated')).map((r) => {
+      const { versionId, eTag, sequencer } = r.s3.object;
+      // An unversioned bucket's events say versionId "null" (or nothing).
+      const pin = { ...(versionId && versionId !== 'null' ? { versionId } : {}), ...(eTag ? { etag: eTag } : {}), ...(sequencer ? { sequencer } : {}) };
+      return { bucket: r.s3.bucket.name, key: decodeS3Key(r.s3.object.key), ...(Object.keys(pin).length > 0 ? { pin } : {}) };
+    });
+  }
+  const direct = parseEvent(directInvokeSchema, event, 'coordinator invoke ({ bucket, key, options? })');
+  return [{ bucket: direct.bucket, key: direct.key, ...(direct.options ? { options: direct.options } : {}) }];
 }

@@ -11,16 +11,19 @@
  * of a job marked failed or superseded is never written.
  */
 import { FanoutError } from '../core/errors.ts';
-import { failureReason, failureRecordSchema, parseEvent, sliceTaskSchema } from './events.ts';
-import { finishResult, mergePartials, resultDocument } from '../core/job.ts';
-import type { BlobStore } from '../job/ports.ts';
+import { failureReason, failureRecordSchema, parseEvent, sliceTaskSchema, type StartRequest, startRequestsOf } from './events.ts';
+import { analysisContext, finishResult, mergePartials, resultDocument } from '../core/job.ts';
+import { sliceBounds } from '../core/plan.ts';
+import type { BlobStore, Invoker } from '../job/ports.ts';
 import { resolveAnalysis } from './coordinator.ts';
 import {
   type CloudManifest,
   decodePartial,
-  decodeResult,
-  DocumentError,
   encodePartial,
+  type FailedSlice,
+  encodePointer,
+  failedPointer,
+  type JobStatus,
   type ManifestReader,
   markFailed,
   pointedJob,
@@ -30,14 +33,17 @@ import {
   type TreePartial,
   UnknownJobError,
   writeResult,
-  writeStatus,
 } from '../job/documents.ts';
-import { groupPrefix, nodeKey, parseNodeKey, resultKey } from '../job/keys.ts';
+import { failedSliceKey, failedSlicesPrefix, groupPrefix, inputPointerKey, nodeKey, parseNodeKey, resultKey } from '../job/keys.ts';
+import { sameEtag } from './inputs.ts';
+import { compareSequencers, markSuperseded, newestJob, publishedJob, publishIfNewest, writeStatusIfNewest } from './publish.ts';
 import { groupMembers, levelSizes } from './tree.ts';
 
 export interface MergerDeps {
   store: BlobStore;
   manifests: ManifestReader;
+  /** invokes the next slice of a worker chain (a job with fewer workers than slices) */
+  invoker?: Invoker;
   now?: () => number;
 }
 
@@ -63,6 +69,13 @@ export async function onNodeCreated(deps: MergerDeps, key: string): Promise<Merg
   if (size === undefined || ref.index >= size || ref.group !== Math.floor(ref.index / fanin)) {
     return { outcome: 'ignored', reason: `${key} does not fit the tree of job ${spec.id} (${sizes.join(', ')} nodes per level, fan-in ${fanin})` };
   }
+  if (await pastDeadline(deps, manifest)) return { outcome: 'job-failed' };
+  // A finished slice hands its worker to the next slice of its chain.
+  const chain = manifest.maxWorkers ?? spec.sliceCount;
+  if (ref.level === 0 && ref.index + chain < spec.sliceCount) {
+    if (!deps.invoker) throw new Error(`job ${spec.id} runs ${chain} workers for ${spec.sliceCount} slices, and this merger has no invoker for the next one`);
+    await deps.invoker.invoke({ jobId: spec.id, index: ref.index + chain });
+  }
   const { first, count } = groupMembers(size, fanin, ref.group);
   const wanted = new Set(Array.from({ length: count }, (_, i) => nodeKey(spec.id, ref.level, first + i, fanin)));
   const present = (await deps.store.list(groupPrefix(spec.id, ref.level, ref.group))).filter((k) => wanted.has(k));
@@ -75,6 +88,7 @@ export async function onNodeCreated(deps: MergerDeps, key: string): Promise<Merg
     if (await deps.store.head(parent)) return { outcome: 'already-merged' };
     const members = await readMembers(deps.store, [...wanted]);
     const merged = mergePartials(spec, resolveAnalysis(spec.analysis.name), members, first);
+    const failed = members.flatMap((m) => m.failed ?? []);
     const node: TreePartial = {
       job: spec.id,
       index: ref.group,
@@ -85,6 +99,7 @@ export async function onNodeCreated(deps: MergerDeps, key: string): Promise<Merg
       skipped: merged.skipped,
       skippedExamples: merged.skippedExamples,
       state: resolveAnalysis(spec.analysis.name).encode(merged.state),
+      ...(failed.length > 0 ? { failed } : {}),
       run: { bytesRead: members.reduce((a, m) => a + m.run.bytesRead, 0), startedAt: Math.min(...members.map((m) => m.run.startedAt)), finishedAt: (deps.now ?? Date.now)(), worker: 'merger' },
     };
     await deps.store.putIfAbsent(parent, encodePartial(node));
@@ -93,27 +108,43 @@ export async function onNodeCreated(deps: MergerDeps, key: string): Promise<Merg
   return finishJob(deps, manifest, [...wanted]);
 }
 
+/**
+ * A job past its deadline (the manifest's, or a restart's later one in its status) is
+ * failed with the reason when any event of it arrives. Reads the status only once the
+ * manifest's deadline has passed.
+ */
+export async function pastDeadline(deps: { store: BlobStore; now?: () => number }, manifest: CloudManifest): Promise<boolean> {
+  const now = (deps.now ?? Date.now)();
+  if (manifest.deadlineAt === undefined || now <= manifest.deadlineAt) return false;
+  const status = await readStatus(deps.store, manifest.spec.id);
+  if (!status || status.state !== 'running') return status?.state === 'failed';
+  const deadline = status.deadline ? Date.parse(status.deadline) : manifest.deadlineAt;
+  if (now <= deadline) return false;
+  await markFailed(deps.store, manifest, deadlineReason(manifest.spec.id, deadline));
+  return true;
+}
+
+export const deadlineReason = (jobId: string, deadline: number): string => `job ${jobId} did not finish by its deadline (${new Date(deadline).toISOString()})`;
+
 async function finishJob(deps: MergerDeps, manifest: CloudManifest, memberKeys: string[]): Promise<MergeOutcome> {
   const { spec } = manifest;
   const now = deps.now ?? Date.now;
+  const where = `s3://${manifest.input.bucket}/${manifest.input.key}`;
+  const supersede = async (): Promise<MergeOutcome> => {
+    const newest = await newestJob(deps.store, manifest);
+    await markSuperseded(deps.store, spec.id, `a newer upload of ${where} (${newest ? `job ${newest}` : 'one that could not be planned'}) owns ${manifest.resultKey}, so job ${spec.id} publishes no result there`, now());
+    return { outcome: 'superseded' };
+  };
   const status = await readStatus(deps.store, spec.id);
   if (status?.state === 'failed') return { outcome: 'job-failed' };
-  if (status?.state === 'done' && (await publishedJob(deps.store, manifest)) === spec.id) return { outcome: 'already-done' };
-  // Only the newest job of an input publishes under results/: a job whose input was
-  // replaced (or re-submitted with other options) while it ran is superseded, so that
-  // results/ never ends with an older version's answer, whatever the merge order.
-  const newest = await newestJob(deps.store, manifest);
-  if (newest !== spec.id) {
-    await markFailed(
-      deps.store,
-      manifest,
-      `s3://${manifest.input.bucket}/${manifest.input.key} changed while job ${spec.id} ran: a newer job (${newest ?? 'one that could not be planned'}) owns ${manifest.resultKey}, so this job publishes no result`,
-    );
-    return { outcome: 'superseded' };
-  }
+  if (status?.state === 'done' && (await publishedJob(deps.store, manifest.resultKey)) === spec.id) return { outcome: 'already-done' };
+  // Only the newest job of an input publishes under results/ (publish.ts): a job whose
+  // input was replaced (or re-submitted with other options) while it ran is superseded.
+  if ((await newestJob(deps.store, manifest)) !== spec.id) return supersede();
   const analysis = resolveAnalysis(spec.analysis.name);
   const members = await readMembers(deps.store, memberKeys);
   const merged = mergePartials(spec, analysis, members, 0);
+  const failedSlices = members.flatMap((m) => m.failed ?? []);
   let result: unknown;
   try {
     result = await finishResult(spec, analysis, merged);
@@ -122,62 +153,82 @@ async function finishJob(deps: MergerDeps, manifest: CloudManifest, memberKeys: 
     await markFailed(deps.store, manifest, reasonOf(e));
     return { outcome: 'job-failed' };
   }
-  const doc = resultDocument(spec, merged, result, { resumedSlices: 0, elapsedMs: Math.max(0, now() - manifest.createdAt) });
+  const base = resultDocument(spec, merged, result, { resumedSlices: 0, elapsedMs: Math.max(0, now() - manifest.createdAt) });
+  const doc = failedSlices.length > 0 ? { ...base, incomplete: { failedSlices } } : base;
   // Whichever merger commits first wins; a racing one finds the key taken. The copy
   // under results/ repeats the job's own document, so racing mergers and retries all
-  // write the same bytes there. It is overwritten, not create-only: a new upload of
-  // the key replaces the result of the previous one.
+  // write the same bytes there; it is published only while this job is the newest.
   await writeResult(deps.store, doc, 'create-only');
   const committed = (await deps.store.get(resultKey(spec.id)))!;
-  await deps.store.put(manifest.resultKey, committed);
-  // A newer job may have published between the check above and this write: its result wins.
-  const after = await newestJob(deps.store, manifest);
-  if (after !== spec.id) {
-    const theirs = after ? await deps.store.get(resultKey(after)) : undefined;
-    if (theirs) await deps.store.put(manifest.resultKey, theirs);
-  }
-  await writeStatus(deps.store, { state: 'done', job: spec.id, input: { bucket: manifest.input.bucket, key: manifest.input.key }, slices: spec.sliceCount, resultKey: manifest.resultKey }, now());
+  if (!(await publishIfNewest(deps.store, manifest, manifest.resultKey, () => new TextDecoder().decode(committed)))) return supersede();
+  const done: Omit<JobStatus, 'at'> = {
+    state: 'done',
+    job: spec.id,
+    input: { bucket: manifest.input.bucket, key: manifest.input.key },
+    slices: spec.sliceCount,
+    resultKey: manifest.resultKey,
+    ...(failedSlices.length > 0 ? { failedSlices } : {}),
+  };
+  if (!(await writeStatusIfNewest(deps.store, manifest, done, now()))) return supersede();
   return { outcome: 'done' };
 }
 
-/**
- * The job the input's pointer names (the coordinator writes it for every new job); this
- * job's own id when there is no pointer; undefined when the newest upload of the key
- * could not be planned.
- */
-async function newestJob(store: BlobStore, manifest: CloudManifest): Promise<string | undefined> {
-  const pointer = await readPointer(store, manifest.input.key);
-  if (!pointer) return manifest.spec.id;
-  return pointedJob(pointer) ?? (pointer.input.etag === manifest.input.etag ? manifest.spec.id : undefined);
-}
-
-/** The job whose result results/<key> holds now. */
-async function publishedJob(store: BlobStore, manifest: CloudManifest): Promise<string | undefined> {
-  const body = await store.get(manifest.resultKey);
-  if (!body) return undefined;
-  try {
-    return decodeResult(body, manifest.resultKey).job;
-  } catch (e) {
-    // Not a result document (someone else's object): no job's result is published there.
-    if (e instanceof DocumentError) return undefined;
-    throw e;
-  }
-}
-
-async function readMembers(store: BlobStore, keys: string[]): Promise<TreePartial[]> {
+async function readMembers(store: BlobStore, keys: string[]): Promise<FailedTreePartial[]> {
   return Promise.all(
     keys.map(async (k) => {
       const body = await store.get(k);
       if (!body) throw new Error(`${k} was listed but cannot be read`);
-      return decodePartial(body, k);
+      return decodePartial(body, k) as FailedTreePartial;
     }),
   );
 }
 
+/** A merge-tree node that stands for slices that failed, tolerated: their ranges and reasons. */
+type FailedTreePartial = TreePartial & { failed?: FailedSlice[] };
+
+/**
+ * A slice that failed for good (bad bytes, or its invocation failed past Lambda's
+ * retries). Within the job's tolerated failures it is recorded (jobs/<id>/failed/<i>.json)
+ * and stands in the merge tree as an empty leaf that lists it, so the job finishes with
+ * its result marked incomplete; beyond them the job is marked failed with the slice and
+ * the reason, so it never reports a result built without that slice.
+ */
+export async function recordSliceFailure(deps: { store: BlobStore; now?: () => number }, manifest: CloudManifest, index: number, reason: string): Promise<'tolerated' | 'job-failed'> {
+  const { spec } = manifest;
+  const tolerated = manifest.toleratedFailures ?? 0;
+  if (tolerated > 0) {
+    const { start, end } = sliceBounds(spec, index);
+    const failed: FailedSlice = { index, start, end, reason };
+    await deps.store.putIfAbsent(failedSliceKey(spec.id, index), JSON.stringify(failed));
+    const count = (await deps.store.list(failedSlicesPrefix(spec.id))).length;
+    if (count <= tolerated) {
+      const analysis = resolveAnalysis(spec.analysis.name);
+      const at = (deps.now ?? Date.now)();
+      const leaf: FailedTreePartial = {
+        job: spec.id,
+        index,
+        start,
+        end,
+        rows: 0,
+        skipped: 0,
+        skippedExamples: [],
+        state: analysis.encode(analysis.empty(analysisContext(spec))),
+        failed: [failed],
+        run: { bytesRead: 0, startedAt: at, finishedAt: at, worker: 'failed' },
+      };
+      // Its creation fires the merge (and the next slice of its worker chain), as a scanned slice's does.
+      await deps.store.putIfAbsent(nodeKey(spec.id, 0, index, manifest.fanin), encodePartial(leaf));
+      return 'tolerated';
+    }
+    reason = `${reason} (${count} slices failed, more than the ${tolerated} tolerated)`;
+  }
+  await markFailed(deps.store, manifest, reason, index);
+  return 'job-failed';
+}
+
 /**
  * A worker invocation that failed after Lambda's retries (its on-failure destination
- * record): the job is marked failed with the slice and the reason, so it never
- * reports a result built without that slice.
+ * record): see recordSliceFailure.
  */
 export async function recordInvokeFailure(deps: MergerDeps, jobId: string, index: number, reason: string): Promise<'recorded' | 'unknown-job'> {
   let manifest: CloudManifest;
@@ -187,19 +238,22 @@ export async function recordInvokeFailure(deps: MergerDeps, jobId: string, index
     if (e instanceof UnknownJobError) return 'unknown-job';
     throw e;
   }
-  await markFailed(deps.store, manifest, reason, index);
+  await recordSliceFailure(deps, manifest, index, reason);
   return 'recorded';
 }
 
 export type FailureRecordOutcome =
   | { outcome: 'failure-logged'; rejected: string }
   | { outcome: 'failure-logged'; reason: string; functionArn: string | undefined }
-  | { outcome: 'failure-recorded' | 'failure-logged'; jobId: string; index: number; reason: string };
+  | { outcome: 'failure-recorded' | 'failure-logged'; jobId: string; index: number; reason: string }
+  /** a merger or coordinator invocation that failed for good: its job, or its upload's pointer, says so */
+  | { outcome: 'failure-recorded' | 'failure-logged'; function: 'merger' | 'coordinator'; jobs: string[]; reason: string };
 
 /**
  * One message of the on-failure destination (an SQS body holding Lambda's failure
- * record). A failed slice marks its job failed; any other failed invocation (a
- * coordinator, a merger) can only be logged.
+ * record). A failed slice is recorded against its job (recordSliceFailure); a merge that
+ * failed for good marks its job failed; a coordinator that failed for good marks the job
+ * of its upload failed, or, when it got no job that far, says why in the input pointer.
  */
 export async function onFailureRecord(deps: MergerDeps, body: string): Promise<FailureRecordOutcome> {
   let failure;
@@ -210,8 +264,64 @@ export async function onFailureRecord(deps: MergerDeps, body: string): Promise<F
   }
   const reason = failureReason(failure);
   const task = sliceTaskSchema.safeParse(failure.requestPayload);
-  if (!task.success) return { outcome: 'failure-logged', reason, functionArn: failure.requestContext.functionArn };
-  const { jobId, index } = task.data;
-  const recorded = await recordInvokeFailure(deps, jobId, index, reason);
-  return { outcome: recorded === 'recorded' ? 'failure-recorded' : 'failure-logged', jobId, index, reason };
+  if (task.success) {
+    const { jobId, index } = task.data;
+    const recorded = await recordInvokeFailure(deps, jobId, index, reason);
+    return { outcome: recorded === 'recorded' ? 'failure-recorded' : 'failure-logged', jobId, index, reason };
+  }
+  let requests: StartRequest[];
+  try {
+    requests = startRequestsOf(failure.requestPayload);
+  } catch {
+    return { outcome: 'failure-logged', reason, functionArn: failure.requestContext.functionArn };
+  }
+  const nodes = requests.map((r) => parseNodeKey(r.key)).filter((n) => n !== undefined);
+  if (nodes.length > 0) {
+    // A merge that failed past its retries: nothing else will fire it, so the job cannot finish.
+    const jobs: string[] = [];
+    for (const node of nodes) {
+      try {
+        const manifest = await deps.manifests.read(node.jobId);
+        await markFailed(deps.store, manifest, `the merge of ${nodeKey(node.jobId, node.level, node.index, manifest.fanin)} failed: ${reason}`);
+        jobs.push(node.jobId);
+      } catch (e) {
+        if (!(e instanceof UnknownJobError)) throw e;
+      }
+    }
+    return { outcome: jobs.length > 0 ? 'failure-recorded' : 'failure-logged', function: 'merger', jobs, reason };
+  }
+  const jobs: string[] = [];
+  for (const req of requests) {
+    const job = await recordCoordinatorFailure(deps, req, `the coordinator failed for s3://${req.bucket}/${req.key}: ${reason}`);
+    if (job) jobs.push(job);
+  }
+  return { outcome: jobs.length > 0 ? 'failure-recorded' : 'failure-logged', function: 'coordinator', jobs, reason };
+}
+
+/**
+ * A coordinator that failed for good: if the input's pointer names a job of this very
+ * upload, that job is failed. Otherwise the pointer says why no job started, where that
+ * cannot hide a newer upload (the merger may not read input/ to ask which is current): no
+ * pointer yet, or one whose event sequencer is earlier than this upload's. Returns what it marked.
+ */
+async function recordCoordinatorFailure(deps: MergerDeps, req: StartRequest, reason: string): Promise<string | undefined> {
+  const key = inputPointerKey(req.key);
+  const tag = await deps.store.head(key);
+  const pointer = tag ? await readPointer(deps.store, req.key) : undefined;
+  const job = pointer && pointedJob(pointer);
+  const ofThisUpload = pointer && (req.pin?.versionId ? pointer.input.versionId === req.pin.versionId : req.pin?.etag ? sameEtag(pointer.input.etag, req.pin.etag) : true);
+  if (job && ofThisUpload) {
+    try {
+      await markFailed(deps.store, await deps.manifests.read(job), reason);
+      return job;
+    } catch (e) {
+      if (!(e instanceof UnknownJobError)) throw e;
+    }
+  }
+  const mine = req.pin?.sequencer;
+  const held = pointer?.upload?.sequencer;
+  if (pointer && !(mine && held && compareSequencers(held, mine) < 0)) return undefined;
+  const input = { bucket: req.bucket, key: req.key, etag: req.pin?.etag ?? '', ...(req.pin?.versionId ? { versionId: req.pin.versionId } : {}) };
+  const written = await deps.store.putIfMatch(key, encodePointer(failedPointer(input, reason, (deps.now ?? Date.now)(), mine ? { sequencer: mine } : undefined)), tag?.etag);
+  return written ? key : undefined;
 }

@@ -8,11 +8,13 @@
  * Lambda to retry, and a slice that keeps failing reaches the failure destination
  * (see recordInvokeFailure in merger.ts).
  */
-import { FanoutError } from '../core/errors.ts';
+import { FanoutError, SourceChangedError } from '../core/errors.ts';
 import { sliceBounds } from '../core/plan.ts';
 import type { BlobStore, SliceTask } from '../job/ports.ts';
 import { resolveAnalysis } from './coordinator.ts';
-import { type ManifestReader, markFailed, reasonOf } from '../job/documents.ts';
+import { type ManifestReader, markFailed, PartialConflictError, reasonOf } from '../job/documents.ts';
+import { pastDeadline, recordSliceFailure } from './merger.ts';
+import { markSuperseded } from './publish.ts';
 import type { InputObjects } from './inputs.ts';
 import { runSlice } from './slice.ts';
 import { nodeKey } from '../job/keys.ts';
@@ -21,6 +23,7 @@ export interface WorkerDeps {
   store: BlobStore;
   inputs: InputObjects;
   manifests: ManifestReader;
+  now?: () => number;
 }
 
 export type SliceOutcome = { outcome: 'written' | 'exists'; rows?: number } | { outcome: 'failed'; reason: string };
@@ -36,6 +39,7 @@ export async function scanSliceTask(deps: WorkerDeps, task: SliceTask, options: 
   }
   const key = nodeKey(spec.id, 0, task.index, manifest.fanin);
   if (await deps.store.head(key)) return { outcome: 'exists' };
+  if (await pastDeadline(deps, manifest)) return { outcome: 'failed', reason: 'past the job deadline' };
   try {
     const { start, end } = sliceBounds(spec, task.index);
     const source = deps.inputs.open(manifest.input, end - start + READ_PAST_END_BYTES);
@@ -43,7 +47,13 @@ export async function scanSliceTask(deps: WorkerDeps, task: SliceTask, options: 
     return { outcome: 'written', rows: partial.rows };
   } catch (e) {
     if (!(e instanceof FanoutError)) throw e;
-    await markFailed(deps.store, manifest, reasonOf(e), task.index);
-    return { outcome: 'failed', reason: reasonOf(e) };
+    const reason = reasonOf(e);
+    if (e instanceof SourceChangedError) {
+      // The object was replaced (an unversioned bucket) or deleted: a newer upload owns the key.
+      const now = (deps.now ?? Date.now)();
+      if (!(await markSuperseded(deps.store, spec.id, reason, now))) await markFailed(deps.store, manifest, reason, task.index);
+    } else if (e instanceof PartialConflictError) await markFailed(deps.store, manifest, reason, task.index);
+    else await recordSliceFailure(deps, manifest, task.index, reason);
+    return { outcome: 'failed', reason };
   }
 }

@@ -100,6 +100,12 @@ export interface CloudPlan {
   fanin: number;
   /** where the result document is copied for the user */
   resultKey: string;
+  /** ms since the epoch after which the job is failed (a restart of the job sets a new one in its status) */
+  deadlineAt?: number;
+  /** the most workers of the job running at once: the coordinator invokes this many, each finished slice the next */
+  maxWorkers?: number;
+  /** slices that may fail (bad bytes, or failing past their retries) with the job still finishing, its result marked incomplete */
+  toleratedFailures?: number;
 }
 
 /**
@@ -141,7 +147,16 @@ const manifestFormat: Format<Manifest> = {
   writesVersion: true,
   schema: z.pipe(
     z
-      .object({ spec: specSchema, createdAt: z.optional(z.number()), input: z.optional(pinnedInputSchema), fanin: z.optional(z.int().check(z.minimum(2))), resultKey: z.optional(nonEmpty) })
+      .object({
+        spec: specSchema,
+        createdAt: z.optional(z.number()),
+        input: z.optional(pinnedInputSchema),
+        fanin: z.optional(z.int().check(z.minimum(2))),
+        resultKey: z.optional(nonEmpty),
+        deadlineAt: z.optional(z.number()),
+        maxWorkers: z.optional(positive),
+        toleratedFailures: z.optional(count),
+      })
       .check(
         z.refine((m) => [m.input, m.fanin, m.resultKey].every((x) => x === undefined) || [m.input, m.fanin, m.resultKey, m.createdAt].every((x) => x !== undefined), {
           message: 'a cloud manifest has input, fanin, resultKey and createdAt together',
@@ -154,7 +169,7 @@ const manifestFormat: Format<Manifest> = {
 export function newManifest(spec: JobSpec, createdAt: number): Manifest;
 export function newManifest(spec: JobSpec, createdAt: number, cloud: CloudPlan): CloudManifest;
 export function newManifest(spec: JobSpec, createdAt: number, cloud?: CloudPlan): Manifest {
-  return cloud ? { spec, input: cloud.input, fanin: cloud.fanin, resultKey: cloud.resultKey, createdAt } : { spec, createdAt };
+  return cloud ? { spec, createdAt, ...cloud } : { spec, createdAt };
 }
 
 export function decodeManifest(body: Uint8Array, where: string): Manifest {
@@ -203,8 +218,22 @@ export class ManifestReader {
 // ---------------------------------------------------------------------------------------
 // The status
 
+/**
+ * `superseded`: a newer upload of the input owns its pointer and its results/ copy, so
+ * this job publishes nothing there (its own result.json may exist).
+ */
+export type JobState = 'running' | 'done' | 'failed' | 'superseded';
+
+/** A slice a job finished without (tolerated failures): its byte range and why. */
+export interface FailedSlice {
+  index: number;
+  start: number;
+  end: number;
+  reason: string;
+}
+
 export interface JobStatus {
-  state: 'running' | 'done' | 'failed';
+  state: JobState;
   job: string;
   input: { bucket: string; key: string };
   slices?: number;
@@ -212,22 +241,30 @@ export interface JobStatus {
   slice?: number;
   reason?: string;
   resultKey?: string;
+  /** when the job is failed if it has not finished, ISO 8601 */
+  deadline?: string;
+  /** done, but without these slices (their failures were tolerated): the result is incomplete */
+  failedSlices?: FailedSlice[];
   /** when it was written, ISO 8601 */
   at: string;
 }
+
+const failedSliceSchema = z.object({ index: count, start: count, end: count, reason: z.string() });
 
 const statusFormat: Format<JobStatus> = {
   what: 'job status',
   version: 1,
   writesVersion: true,
   schema: z.object({
-    state: z.enum(['running', 'done', 'failed']),
+    state: z.enum(['running', 'done', 'failed', 'superseded']),
     job: nonEmpty,
     input: z.object({ bucket: z.string(), key: z.string() }),
     slices: z.optional(count),
     slice: z.optional(count),
     reason: z.optional(z.string()),
     resultKey: z.optional(z.string()),
+    deadline: z.optional(z.string()),
+    failedSlices: z.optional(z.array(failedSliceSchema)),
     at: z.string(),
   }),
 };
@@ -238,7 +275,11 @@ export async function readStatus(store: BlobStore, jobId: string): Promise<JobSt
 }
 
 export async function writeStatus(store: BlobStore, status: Omit<JobStatus, 'at'>, now = Date.now()): Promise<void> {
-  await store.put(statusKey(status.job), encode(statusFormat, { ...status, at: new Date(now).toISOString() }, true));
+  await store.put(statusKey(status.job), encodeStatus(status, now));
+}
+
+export function encodeStatus(status: Omit<JobStatus, 'at'>, now = Date.now()): string {
+  return encode(statusFormat, { ...status, at: new Date(now).toISOString() }, true);
 }
 
 /** Marks a job failed. A later success cannot undo it: the merger checks before committing. */
@@ -276,32 +317,59 @@ export type InputPointer =
       /** the job's status and result keys, for someone reading the bucket */
       status: string;
       result: string;
+      upload?: UploadMark;
     }
   | {
       state: 'failed';
-      input: { bucket: string; key: string; etag: string };
+      input: { bucket: string; key: string; etag: string; versionId?: string };
       reason: string;
       at: string;
+      upload?: UploadMark;
     };
+
+/**
+ * What tells one upload of a key from another beyond its version or ETag: the S3 event's
+ * `sequencer` (ordered for one key: a larger one is a later upload), and the id
+ * `fanout submit` attaches as metadata (fanout-upload-id), which tells two uploads of the
+ * same bytes to an unversioned bucket apart.
+ */
+export interface UploadMark {
+  sequencer?: string;
+  id?: string;
+}
+
+const uploadMarkSchema = z.object({ sequencer: z.optional(z.string()), id: z.optional(z.string()) });
 
 const pointerFormat: Format<InputPointer> = {
   what: 'input pointer',
   version: 1,
   writesVersion: true,
   schema: z.union([
-    z.object({ job: nonEmpty, input: pinnedInputSchema, status: z.string(), result: z.string() }),
-    z.object({ state: z.literal('failed'), input: z.object({ bucket: z.string(), key: z.string(), etag: z.string() }), reason: z.string(), at: z.string() }),
+    z.object({ job: nonEmpty, input: pinnedInputSchema, status: z.string(), result: z.string(), upload: z.optional(uploadMarkSchema) }),
+    z.object({
+      state: z.literal('failed'),
+      input: z.object({ bucket: z.string(), key: z.string(), etag: z.string(), versionId: z.optional(z.string()) }),
+      reason: z.string(),
+      at: z.string(),
+      upload: z.optional(uploadMarkSchema),
+    }),
   ]),
 };
 
 /** The pointer that names a job as its input's newest. */
-export function jobPointer(manifest: CloudManifest): InputPointer {
-  return { job: manifest.spec.id, input: manifest.input, status: statusKey(manifest.spec.id), result: manifest.resultKey };
+export function jobPointer(manifest: CloudManifest, upload?: UploadMark): InputPointer {
+  return { job: manifest.spec.id, input: manifest.input, status: statusKey(manifest.spec.id), result: manifest.resultKey, ...(upload && Object.keys(upload).length > 0 ? { upload } : {}) };
 }
 
 /** The pointer that says why the newest upload of an input started no job. */
-export function failedPointer(input: { bucket: string; key: string; etag: string }, reason: string, now = Date.now()): InputPointer {
-  return { state: 'failed', input: { bucket: input.bucket, key: input.key, etag: input.etag }, reason, at: new Date(now).toISOString() };
+export function failedPointer(input: { bucket: string; key: string; etag: string; versionId?: string }, reason: string, now = Date.now(), upload?: UploadMark): InputPointer {
+  return {
+    state: 'failed',
+    input: { bucket: input.bucket, key: input.key, etag: input.etag, ...(input.versionId ? { versionId: input.versionId } : {}) },
+    reason,
+    at: new Date(now).toISOString(),
+    ...(upload && Object.keys(upload).length > 0 ? { upload } : {}),
+  };
 }
 
 /** The job a pointer names; undefined when the upload could not be planned. */
@@ -313,7 +381,11 @@ export async function readPointer(store: BlobStore, inputKey: string): Promise<I
 }
 
 export async function writePointer(store: BlobStore, pointer: InputPointer): Promise<void> {
-  await store.put(inputPointerKey(pointer.input.key), encode(pointerFormat, pointer, true));
+  await store.put(inputPointerKey(pointer.input.key), encodePointer(pointer));
+}
+
+export function encodePointer(pointer: InputPointer): string {
+  return encode(pointerFormat, pointer, true);
 }
 
 // ---------------------------------------------------------------------------------------

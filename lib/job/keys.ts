@@ -19,6 +19,9 @@ export const manifestKey = (jobId: string): string => `${jobPrefix(jobId)}manife
 export const partialsPrefix = (jobId: string): string => `${jobPrefix(jobId)}partials/`;
 export const resultKey = (jobId: string): string => `${jobPrefix(jobId)}result.json`;
 export const statusKey = (jobId: string): string => `${jobPrefix(jobId)}status.json`;
+/** A slice that failed for good, tolerated or not (the cloud's tolerated failures count them). */
+export const failedSlicesPrefix = (jobId: string): string => `${jobPrefix(jobId)}failed/`;
+export const failedSliceKey = (jobId: string, index: number): string => `${failedSlicesPrefix(jobId)}${String(index).padStart(8, '0')}.json`;
 
 const JOB_KEY = new RegExp(`^${JOBS_PREFIX}([0-9a-f]+)(/|$)`);
 

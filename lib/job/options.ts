@@ -116,6 +116,37 @@ export const JOB_OPTIONS = {
   },
   // Lambda's default concurrency quota of an account is 1000.
   concurrency: { kind: 'int', valueName: 'N', unit: 'invocations', max: 1000, default: 32, help: 'worker invocations in flight while the job starts', applies: 'cloud', group: 'slicing' },
+  maxWorkers: {
+    kind: 'int',
+    valueName: 'N',
+    unit: 'workers',
+    max: 1000,
+    defaultText: "the deployment's maxWorkersPerJob (100)",
+    help: 'workers of the job running at once: the first N slices are invoked, and each finished slice invokes the next (at most the deployment allows)',
+    applies: 'cloud',
+    group: 'slicing',
+  },
+  toleratedFailures: {
+    kind: 'int',
+    valueName: 'N',
+    unit: 'slices',
+    min: 0,
+    default: 0,
+    help: 'slices that may fail (bad bytes, or failing past their retries) with the job still finishing: its result is marked incomplete and lists their byte ranges',
+    applies: 'cloud',
+    group: 'slicing',
+  },
+  toleratedFailurePercent: {
+    kind: 'int',
+    valueName: 'P',
+    unit: 'percent',
+    min: 0,
+    max: 100,
+    default: 0,
+    help: 'the same as a percentage of the slices (the larger of the two counts wins)',
+    applies: 'cloud',
+    group: 'slicing',
+  },
   workers: { kind: 'int', valueName: 'N', unit: 'threads', defaultText: 'the available parallelism', help: 'worker threads', applies: 'local', group: 'slicing' },
   stateDir: { kind: 'string', valueName: 'DIR', default: '.fanout', help: 'where partials are kept for resuming', applies: 'local', group: 'slicing' },
 } as const satisfies Record<string, OptionSpec>;
@@ -137,6 +168,42 @@ export const MERGE_FAN_IN = {
   applies: 'cloud',
   group: 'slicing',
 } as const satisfies OptionSpec;
+
+/**
+ * What the deployment allows any job, whatever its upload's metadata says: construct
+ * props, passed to the functions as environment variables. A job asking for more is
+ * failed with a message naming the limit.
+ */
+export const STACK_LIMITS = {
+  jobTimeoutSeconds: { kind: 'int', applies: 'cloud', env: 'FANOUT_JOB_TIMEOUT_SECONDS', unit: 'seconds', default: 3600, max: 30 * 24 * 3600, help: 'a job not finished this long after it started is failed' },
+  maxSlices: { kind: 'int', applies: 'cloud', env: 'FANOUT_LIMIT_MAX_SLICES', unit: 'slices', default: 10_000, help: 'the most slices a job may ask for (fanout-max-slices)' },
+  minSliceBytes: { kind: 'bytes', applies: 'cloud', env: 'FANOUT_LIMIT_MIN_SLICE_BYTES', unit: 'bytes', default: 4096, help: 'the smallest slice a job may ask for (fanout-slice-bytes)' },
+  maxWorkersPerJob: { kind: 'int', applies: 'cloud', env: 'FANOUT_LIMIT_MAX_WORKERS', unit: 'workers', default: 100, max: 1000, help: 'the most workers one job may run at once (fanout-max-workers)' },
+} as const satisfies Record<string, OptionSpec & { env: string }>;
+
+export type StackLimits = { -readonly [K in keyof typeof STACK_LIMITS]: number };
+export const DEFAULT_LIMITS: StackLimits = Object.fromEntries(Object.entries(STACK_LIMITS).map(([k, v]) => [k, v.default])) as StackLimits;
+
+/** A job's options checked against the deployment's limits: a UsageError names the limit it exceeds. */
+export function checkLimits(opts: JobOptions, limits: StackLimits, where: string): void {
+  const refuse = (what: string) => {
+    throw new UsageError(`${where}: ${what}`);
+  };
+  if (opts.maxSlices !== undefined && opts.maxSlices > limits.maxSlices) refuse(`${metadataOf('maxSlices')} ${opts.maxSlices} is more than this deployment allows (maxSlices ${limits.maxSlices})`);
+  if (opts.sliceBytes !== undefined && opts.sliceBytes < limits.minSliceBytes) refuse(`${metadataOf('sliceBytes')} ${opts.sliceBytes} is less than this deployment allows (minSliceBytes ${limits.minSliceBytes})`);
+  if (opts.maxWorkers !== undefined && opts.maxWorkers > limits.maxWorkersPerJob) refuse(`${metadataOf('maxWorkers')} ${opts.maxWorkers} is more than this deployment allows (maxWorkersPerJob ${limits.maxWorkersPerJob})`);
+}
+
+/** The slices of a job of `slices` slices that may fail: the larger of the count and the percentage. */
+export function toleratedFailuresOf(opts: JobOptions, slices: number): number {
+  return Math.max(opts.toleratedFailures ?? 0, Math.floor(((opts.toleratedFailurePercent ?? 0) * slices) / 100));
+}
+
+/**
+ * The metadata `fanout submit` gives every upload, so that it can tell its upload from
+ * another of the same bytes; not an option (the coordinator records it in the input pointer).
+ */
+export const UPLOAD_ID_METADATA = 'fanout-upload-id';
 
 export type OptionName = keyof typeof JOB_OPTIONS;
 type Specs = typeof JOB_OPTIONS;
@@ -358,6 +425,7 @@ export function optionsFromMetadata(metadata: Record<string, string> | undefined
   const analysisOptions: Record<string, string> = {};
   for (const [name, value] of Object.entries(metadata ?? {})) {
     const key = name.toLowerCase();
+    if (key === UPLOAD_ID_METADATA) continue;
     if (key.startsWith(OPTION_PREFIX)) analysisOptions[key.slice(OPTION_PREFIX.length)] = value;
     else if (key.startsWith(METADATA_PREFIX)) raw[byMetadataName.get(key) ?? key] = value;
   }

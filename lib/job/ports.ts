@@ -23,6 +23,11 @@ export interface BlobStore {
   put(key: string, body: string | Uint8Array): Promise<void>;
   /** Create-only: true if this call created the object, false if it already existed. */
   putIfAbsent(key: string, body: string | Uint8Array): Promise<boolean>;
+  /**
+   * Compare-and-swap: writes only if the object's tag is still `etag` (as head returned
+   * it; undefined: only if the object does not exist). True if this call wrote it.
+   */
+  putIfMatch(key: string, body: string | Uint8Array, etag: string | undefined): Promise<boolean>;
   /** Keys under a prefix, in lexicographic order. */
   list(prefix: string): Promise<string[]>;
 }

@@ -76,6 +76,28 @@ export class LocalDirStore implements BlobStore {
     }
   }
 
+  /**
+   * Compare-and-swap on the content hash. The read, the comparison and the rename run
+   * without yielding, so it is atomic within a process (the cloud pipeline's tests), not
+   * across processes.
+   */
+  async putIfMatch(key: string, body: string | Uint8Array, etag: string | undefined): Promise<boolean> {
+    if (etag === undefined) return this.putIfAbsent(key, body);
+    const tmp = this.writeTemp(key, body);
+    let current: Buffer | undefined;
+    try {
+      current = readFileSync(this.path(key));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    if (!current || createHash('md5').update(current).digest('hex') !== etag) {
+      unlinkSync(tmp);
+      return false;
+    }
+    renameSync(tmp, this.path(key));
+    return true;
+  }
+
   async list(prefix: string): Promise<string[]> {
     const out: string[] = [];
     const walk = async (dir: string, rel: string): Promise<void> => {

@@ -40,6 +40,8 @@ beforeAll(() => {
     logRetention: RetentionDays.TWO_WEEKS,
     maxEventAge: Duration.hours(2),
     retryAttempts: 1,
+    jobTimeout: Duration.minutes(45),
+    limits: { maxSlices: 5000, minSliceBytes: 1 << 20 },
   });
   template = Template.fromStack(stack);
   json = template.toJSON();
@@ -148,12 +150,13 @@ describe('FanoutPipeline', () => {
       }
     });
 
-    it('lets only the coordinator invoke the worker, and nothing else', () => {
+    it('lets only the coordinator and the merger (the next slice of a worker chain) invoke the worker, and nothing else', () => {
       const worker = `<${id(pipeline.worker)}.Arn>`;
       expect(allows(stmts('coordinator'), 'lambda:InvokeFunction', worker)).toBe(true);
+      expect(allows(stmts('merger'), 'lambda:InvokeFunction', worker)).toBe(true);
       expect(allows(stmts('coordinator'), 'lambda:InvokeFunction', `<${id(pipeline.merger)}.Arn>`)).toBe(false);
+      expect(allows(stmts('merger'), 'lambda:InvokeFunction', `<${id(pipeline.merger)}.Arn>`)).toBe(false);
       expect(allows(stmts('worker'), 'lambda:InvokeFunction', worker)).toBe(false);
-      expect(allows(stmts('merger'), 'lambda:InvokeFunction', worker)).toBe(false);
     });
 
     it('grants exactly the listed actions, per function', () => {
@@ -162,7 +165,7 @@ describe('FanoutPipeline', () => {
       expect(actions('coordinator')).toEqual([...common, 's3:GetObjectVersion', 'lambda:InvokeFunction'].sort());
       expect(actions('worker')).toEqual([...common, 's3:GetObjectVersion'].sort());
       const consume = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage'];
-      expect(actions('merger')).toEqual([...common, ...consume].sort());
+      expect(actions('merger')).toEqual([...common, ...consume, 'lambda:InvokeFunction'].sort());
       const queue = `<${stack.getLogicalId(pipeline.failureQueue.node.defaultChild as never)}.Arn>`;
       for (const a of consume) {
         expect(allows(stmts('merger'), a, queue)).toBe(true);
@@ -214,8 +217,27 @@ describe('FanoutPipeline', () => {
       expect(env.POWERTOOLS_SERVICE_NAME).toBe('fanout');
       expect(env.LOG_LEVEL).toBe('INFO');
       expect(render(env.FAILURE_QUEUE_URL)).toBe(`<${stack.getLogicalId(pipeline.failureQueue.node.defaultChild as never)}>`);
-      if (fn === 'coordinator') expect(render(env.WORKER_FUNCTION_NAME)).toBe(`<${id(pipeline.worker)}>`);
+      if (fn !== 'worker') expect(render(env.WORKER_FUNCTION_NAME)).toBe(`<${id(pipeline.worker)}>`);
       else expect(env.WORKER_FUNCTION_NAME).toBeUndefined();
+      // The stack's limits and the job deadline, from the props (defaults where none is given).
+      expect(env.FANOUT_JOB_TIMEOUT_SECONDS).toBe('2700');
+      expect(env.FANOUT_LIMIT_MAX_SLICES).toBe('5000');
+      expect(env.FANOUT_LIMIT_MIN_SLICE_BYTES).toBe(String(1 << 20));
+      expect(env.FANOUT_LIMIT_MAX_WORKERS).toBe('100');
+    });
+
+    it('alarms on any record in the failure queue and on any record in its dead-letter queue', () => {
+      const queueId = stack.getLogicalId(pipeline.failureQueue.node.defaultChild as never);
+      const dlqId = render((resources[queueId]!.Properties.RedrivePolicy as Json).deadLetterTargetArn).slice(1, -5);
+      const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties as Json);
+      const on = (queue: string) => alarms.filter((a) => render((a.Dimensions as Json[])[0]!.Value) === `<${queue}.QueueName>`);
+      expect(on(queueId)).toEqual([
+        expect.objectContaining({ Namespace: 'AWS/SQS', MetricName: 'NumberOfMessagesSent', Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' }),
+      ]);
+      expect(on(dlqId)).toEqual([
+        expect.objectContaining({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Statistic: 'Maximum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
+      ]);
+      expect(alarms).toHaveLength(2);
     });
 
     it('reserves concurrency for the worker only', () => {
@@ -289,6 +311,15 @@ describe('FanoutPipeline', () => {
   });
 
   describe('props', () => {
+    it.each([
+      [{ limits: { maxSlices: 0 } }, /limits.maxSlices takes an integer of at least 1, not 0/],
+      [{ limits: { maxWorkersPerJob: 5000 } }, /limits.maxWorkersPerJob takes an integer from 1 to 1000, not 5000/],
+      [{ jobTimeout: Duration.millis(0) }, /jobTimeout \(seconds\) takes an integer/],
+    ])('rejects invalid limits at synth time, naming them: %j', (props, message) => {
+      const s = new Stack(new App({ context: deployedContext() }), 'Bad');
+      expect(() => new FanoutPipeline(s, 'F', props)).toThrow(message);
+    });
+
     it('rejects invalid defaults at synth time, naming the option', () => {
       const s = new Stack(new App(), 'Bad');
       expect(() => new FanoutPipeline(s, 'P', { defaults: { frameRows: -3 } })).toThrow(/frameRows/);

@@ -10,11 +10,11 @@ const flagsIn = (help: string): string[] => [...help.matchAll(/^ {2}(?:-\w, )?(-
 describe('fanout --help', () => {
   it.each([
     ['run', localOptionNames.map(flagOf), ['--json', '--out', '--progress', '--quiet']],
-    ['submit', cloudOptionNames.map(flagOf), ['--bucket', '--stack', '--key', '--detach', '--json', '--progress', '--quiet']],
+    ['submit', cloudOptionNames.map(flagOf), ['--bucket', '--stack', '--key', '--detach', '--timeout', '--json', '--progress', '--quiet']],
     ['dev', cloudOptionNames.map(flagOf), ['--endpoint', '--bucket', '--fanin']],
     ['plan', localOptionNames.map(flagOf), ['--bytes', '--region', '--memory', '--fanin', '--json']],
     ['report', [], ['--out', '--svg', '--state-dir', '--json', '--quiet']],
-    ['status', [], ['--bucket', '--stack', '--json', '--quiet']],
+    ['status', [], ['--bucket', '--stack', '--timeout', '--json', '--quiet']],
   ])('%s --help lists exactly its own options, job options from their declaration', (command, jobFlags, own) => {
     const r = fanout([command, '--help']);
     expect(r.code).toBe(0);

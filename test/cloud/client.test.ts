@@ -3,7 +3,7 @@
  * started, and following a job to its result or its failure.
  */
 import { describe, expect, it } from 'vitest';
-import { followJob, JobFailedError, type JobState, newestJobOf, waitForJob } from '../../lib/cloud/client.ts';
+import { followJob, JobFailedError, type JobState, JobSupersededError, newestJobOf, parseDuration, waitForJob, WaitTimeoutError } from '../../lib/cloud/client.ts';
 import { UsageError } from '../../lib/core/errors.ts';
 import type { ResultDocument } from '../../lib/core/job.ts';
 import { encodeResult, failedPointer, type InputPointer, writePointer, writeStatus } from '../../lib/job/documents.ts';
@@ -34,7 +34,7 @@ describe('waitForJob', () => {
       2: (s) => writePointer(s, failedPointer(pinned('"older"'), 'bad options')),
       3: (s) => writePointer(s, pointerTo('aaaa0002', '"ours"')),
     });
-    expect(await waitForJob(store, KEY, { etag: '"ours"' }, 0)).toBe('aaaa0002');
+    expect(await waitForJob(store, KEY, { etag: '"ours"' }, { pollMs: 0 })).toBe('aaaa0002');
   });
 
   it('tells uploads of the same bytes apart by their version ids', async () => {
@@ -42,14 +42,54 @@ describe('waitForJob', () => {
       1: (s) => writePointer(s, pointerTo('aaaa0001', '"same"', 'v1')),
       2: (s) => writePointer(s, pointerTo('aaaa0002', '"same"', 'v2')),
     });
-    expect(await waitForJob(store, KEY, { etag: '"same"', versionId: 'v2' }, 0)).toBe('aaaa0002');
+    expect(await waitForJob(store, KEY, { etag: '"same"', versionId: 'v2' }, { pollMs: 0 })).toBe('aaaa0002');
   });
 
   it('fails with the reason when this upload could not start a job', async () => {
     const store = new CountingStore();
     await writePointer(store, failedPointer(pinned('"ours"'), 's3://b/input/x.csv: invalid fanout options: frameRows'));
-    await expect(waitForJob(store, KEY, { etag: '"ours"' }, 0)).rejects.toThrow(new JobFailedError('the job could not start: s3://b/input/x.csv: invalid fanout options: frameRows'));
+    await expect(waitForJob(store, KEY, { etag: '"ours"' }, { pollMs: 0 })).rejects.toThrow(new JobFailedError('the job could not start: s3://b/input/x.csv: invalid fanout options: frameRows'));
   });
+});
+
+describe('waitForJob and uploads of the same key', () => {
+  it('does not report the failure of an earlier upload of the same bytes for a newer one (their upload ids differ)', async () => {
+    const store = new ScriptedStore({
+      2: (s) => writePointer(s, { ...pointerTo('aaaa0009', '"same"'), upload: { id: 'second' } }),
+    });
+    await writePointer(store, failedPointer(pinned('"same"'), 'invalid fanout options', Date.now(), { id: 'first' }));
+    expect(await waitForJob(store, KEY, { etag: '"same"', uploadId: 'second' }, { pollMs: 0 })).toBe('aaaa0009');
+  });
+
+  it('says superseded when a newer upload replaced this one before its job started', async () => {
+    const store = new CountingStore();
+    await writePointer(store, pointerTo('aaaa0002', '"newer"', 'v2'));
+    const current = async () => ({ ...pinned('"newer"', 'v2'), metadata: {} });
+    await expect(waitForJob(store, KEY, { etag: '"ours"', versionId: 'v1' }, { pollMs: 0 }, current)).rejects.toThrow(JobSupersededError);
+    await expect(waitForJob(store, KEY, { etag: '"ours"', versionId: 'v1' }, { pollMs: 0 }, current)).rejects.toThrow(/superseded: a newer upload of input\/x.csv .*job aaaa0002 owns results\/x.csv.json/);
+  });
+
+  it('keeps waiting while this upload is still the current object, then gives up at --timeout', async () => {
+    const store = new CountingStore();
+    await writePointer(store, pointerTo('aaaa0001', '"older"', 'v1'));
+    let t = 0;
+    const current = async () => ({ ...pinned('"ours"', 'v2'), metadata: {} });
+    const waiting = waitForJob(store, KEY, { etag: '"ours"', versionId: 'v2' }, { pollMs: 0, deadline: 5, now: () => t++ }, current);
+    await expect(waiting).rejects.toThrow(WaitTimeoutError);
+    expect(t).toBeGreaterThan(5);
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['30s', 30_000],
+    ['10m', 600_000],
+    ['1h', 3_600_000],
+    ['1500ms', 1500],
+    ['45', 45_000],
+    ['0.5s', 500],
+  ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+  it.each(['', 'soon', '10 minutes', '-1s'])('refuses %j with a usage error', (text) => expect(() => parseDuration(text)).toThrow(UsageError));
 });
 
 describe('newestJobOf', () => {
@@ -83,7 +123,7 @@ describe('followJob', () => {
     });
     await writeStatus(store, { state: 'running', job, input, slices: 3 });
     const seen: JobState[] = [];
-    expect(await followJob(store, job, (s) => seen.push(s), 0)).toEqual(doc);
+    expect(await followJob(store, job, (s) => seen.push(s), { pollMs: 0 })).toEqual(doc);
     expect(seen.map((s) => [s.status?.state, s.partialsDone, s.slices])).toEqual([
       ['running', 0, 3],
       ['running', 2, 3],
@@ -91,9 +131,24 @@ describe('followJob', () => {
     ]);
   });
 
+  it('says superseded for a job a newer upload replaced', async () => {
+    const store = new CountingStore();
+    await writeStatus(store, { state: 'superseded', job, input, slices: 3, reason: 'a newer upload of s3://b/input/x.csv (job abcd0002) owns results/x.csv.json' });
+    await expect(followJob(store, job, () => {}, { pollMs: 0 })).rejects.toThrow(new JobSupersededError(`job ${job} was superseded: a newer upload of s3://b/input/x.csv (job abcd0002) owns results/x.csv.json`));
+  });
+
+  it('reports a running job past its deadline as failed, and gives up at --timeout', async () => {
+    const store = new CountingStore();
+    await writeStatus(store, { state: 'running', job, input, slices: 3, deadline: new Date(1000).toISOString() });
+    await expect(followJob(store, job, () => {}, { pollMs: 0, now: () => 2000 })).rejects.toThrow(/failed: did not finish by its deadline \(1970-01-01T00:00:01.000Z\)/);
+    await writeStatus(store, { state: 'running', job, input, slices: 3, deadline: new Date(10_000).toISOString() });
+    let t = 0;
+    await expect(followJob(store, job, () => {}, { pollMs: 0, deadline: 3, now: () => t++ })).rejects.toThrow(new WaitTimeoutError(`gave up waiting (--timeout): job ${job} is still running (0/3 partials)`));
+  });
+
   it('fails with the slice and the reason of a failed job', async () => {
     const store = new CountingStore();
     await writeStatus(store, { state: 'failed', job, input, slices: 3, slice: 1, reason: 'x.csv: at byte 4: not a number: "x"' });
-    await expect(followJob(store, job, () => {}, 0)).rejects.toThrow(new JobFailedError(`job ${job} failed at slice 1: x.csv: at byte 4: not a number: "x"`));
+    await expect(followJob(store, job, () => {}, { pollMs: 0 })).rejects.toThrow(new JobFailedError(`job ${job} failed at slice 1: x.csv: at byte 4: not a number: "x"`));
   });
 });

@@ -3,7 +3,10 @@ import type { InvokeCommandOutput } from '@aws-sdk/client-lambda';
 import { describe, expect, it } from 'vitest';
 import { LambdaInvoker } from '../../lib/cloud/aws/lambda-invoker.ts';
 import { startJob } from '../../lib/cloud/coordinator.ts';
-import { DEFAULT_CONCURRENCY, type JobOptions } from '../../lib/job/options.ts';
+import { DEFAULT_CONCURRENCY, DEFAULT_LIMITS, type JobOptions } from '../../lib/job/options.ts';
+
+/** Tiny slices, and every slice invoked at the start: what these tests count. */
+const TEST_LIMITS = { ...DEFAULT_LIMITS, minSliceBytes: 1, maxWorkersPerJob: 1000 };
 import { CountingStore, MemoryInputs } from './fakes.ts';
 
 /** An invoker over LambdaInvoker (as the deployed coordinator builds it) that records the peak in flight. */
@@ -29,7 +32,7 @@ async function peakFor(defaults: JobOptions, metadata: Record<string, string>): 
   const inputs = new MemoryInputs();
   inputs.add('b', 'input/x.txt', new TextEncoder().encode('1\n'.repeat(500)), metadata);
   const { state, invoker } = peakInvoker();
-  const r = await startJob({ store: new CountingStore(), inputs, invoker, defaults: { sliceBytes: 4, ...defaults }, fanin: 32 }, { bucket: 'b', key: 'input/x.txt' });
+  const r = await startJob({ store: new CountingStore(), inputs, invoker, defaults: { sliceBytes: 4, ...defaults }, fanin: 32, limits: TEST_LIMITS }, { bucket: 'b', key: 'input/x.txt' });
   expect(r).toMatchObject({ outcome: 'started', slices: 250 });
   return state;
 }

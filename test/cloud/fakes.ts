@@ -5,16 +5,16 @@
  */
 import { createHash } from 'node:crypto';
 import { MemorySource } from '../../lib/core/source.ts';
-import type { InputObject, InputObjects, PinnedInput } from '../../lib/cloud/inputs.ts';
+import type { InputObject, InputObjects, InputPin, PinnedInput } from '../../lib/cloud/inputs.ts';
 import type { BlobInfo, BlobStore } from '../../lib/job/ports.ts';
 
-export type Op = 'head' | 'get' | 'put' | 'putIfAbsent' | 'list';
+export type Op = 'head' | 'get' | 'put' | 'putIfAbsent' | 'putIfMatch' | 'list';
 
 export class CountingStore implements BlobStore {
   readonly objects = new Map<string, Uint8Array>();
   /** all keys, sorted, so that a list costs a binary search rather than a scan */
   private readonly sorted: string[] = [];
-  readonly counts: Record<Op, number> = { head: 0, get: 0, put: 0, putIfAbsent: 0, list: 0 };
+  readonly counts: Record<Op, number> = { head: 0, get: 0, put: 0, putIfAbsent: 0, putIfMatch: 0, list: 0 };
   /** Called for every object a write creates or replaces, like an S3 event. */
   onCreated: (key: string) => void = () => {};
   /** Keys returned by one list call, as S3 returns at most 1000 per page. */
@@ -61,6 +61,15 @@ export class CountingStore implements BlobStore {
     this.onCreated(key);
     return true;
   }
+  async putIfMatch(key: string, body: string | Uint8Array, etag: string | undefined): Promise<boolean> {
+    this.counts.putIfMatch++;
+    const b = this.objects.get(key);
+    if (etag === undefined ? b !== undefined : !b || createHash('md5').update(b).digest('hex') !== etag) return false;
+    this.insert(key);
+    this.objects.set(key, typeof body === 'string' ? new TextEncoder().encode(body) : body);
+    this.onCreated(key);
+    return true;
+  }
   async list(prefix: string): Promise<string[]> {
     const keys: string[] = [];
     for (let i = this.lowerBound(prefix); i < this.sorted.length && this.sorted[i]!.startsWith(prefix); i++) keys.push(this.sorted[i]!);
@@ -82,8 +91,9 @@ export class MemoryInputs implements InputObjects {
     this.objects.set(`${bucket}/${key}`, { bytes, etag: `"${createHash('md5').update(bytes).digest('hex')}"`, metadata });
   }
 
-  async describe(bucket: string, key: string): Promise<InputObject | undefined> {
+  async describe(bucket: string, key: string, pin: InputPin = {}): Promise<InputObject | undefined> {
     const o = this.objects.get(`${bucket}/${key}`);
+    if (o && pin.etag && o.etag.replace(/"/g, '') !== pin.etag.replace(/"/g, '')) return undefined;
     return o && { bucket, key, size: o.bytes.length, etag: o.etag, metadata: o.metadata };
   }
 

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startJob } from '../../lib/cloud/coordinator.ts';
 import { ManifestReader } from '../../lib/job/documents.ts';
+import { DEFAULT_LIMITS } from '../../lib/job/options.ts';
 import { resultKey, statusKey } from '../../lib/job/keys.ts';
 import { onFailureRecord, onNodeCreated } from '../../lib/cloud/merger.ts';
 import { levelSizes } from '../../lib/cloud/tree.ts';
@@ -30,7 +31,7 @@ async function runPipeline(store: CountingStore, inputs: MemoryInputs, key: stri
   };
   store.onCreated = (k) => enqueue({ kind: 'created', key: k });
   const invoker = { invoke: async (task: SliceTask) => enqueue({ kind: 'slice', task }) };
-  const deps = () => ({ store, inputs, invoker, defaults: { analysis: 'sum', maxSlices: 10_000, sliceBytes: 1 }, fanin: options.fanin, manifests: new ManifestReader(store, 0) });
+  const deps = () => ({ store, inputs, invoker, defaults: { analysis: 'sum', maxSlices: 10_000, sliceBytes: 1 }, fanin: options.fanin, limits: { ...DEFAULT_LIMITS, minSliceBytes: 1 }, manifests: new ManifestReader(store, 0) });
   const outcomes: Record<string, number> = {};
   const start = await startJob(deps(), { bucket: BUCKET, key });
   while (queue.length > 0) {
@@ -138,7 +139,7 @@ print(json.dumps({"npy": base64.b64encode(buf.getvalue()).decode(), "rg": np.sqr
     expect(outcomes.failed).toBe(1);
   });
 
-  it('marks the job failed from the on-failure record of a slice that kept failing, and only logs other records', async () => {
+  it('marks the job failed from the on-failure record of a slice that kept failing', async () => {
     const store = new CountingStore();
     const inputs = new MemoryInputs();
     inputs.add(BUCKET, 'input/x.csv', new TextEncoder().encode('1\n2\n3\n'));
@@ -153,7 +154,40 @@ print(json.dumps({"npy": base64.b64encode(buf.getvalue()).decode(), "rg": np.sqr
       });
     expect(await onFailureRecord(deps, record({ jobId, index: 0 }))).toEqual({ outcome: 'failure-recorded', jobId, index: 0, reason: 'Error: out of memory (after 3 attempts)' });
     expect(JSON.parse(store.text(statusKey(jobId))!)).toMatchObject({ state: 'failed', slice: 0, reason: 'Error: out of memory (after 3 attempts)' });
-    expect(await onFailureRecord(deps, record({ bucket: BUCKET, key: 'input/x.csv' }))).toMatchObject({ outcome: 'failure-logged', functionArn: 'arn:aws:lambda:eu-west-1:1:function:worker' });
     expect(await onFailureRecord(deps, 'not json')).toMatchObject({ outcome: 'failure-logged', rejected: expect.any(String) });
+    expect(await onFailureRecord(deps, record({ something: 'else' }))).toMatchObject({ outcome: 'failure-logged', functionArn: 'arn:aws:lambda:eu-west-1:1:function:worker' });
+  });
+
+  it.each([
+    ['merger', (jobId: string) => ({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key: `jobs/${jobId}/tree/0/00000000/00000000.partial.json` } } }] }), 'the merge of'],
+    ['coordinator', () => ({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key: 'input/x.csv' } } }] }), 'the coordinator failed for s3://bucket/input/x.csv'],
+  ])('marks the job failed from the on-failure record of a %s that failed for good (it would stay running for ever)', async (fn, payload, reason) => {
+    const store = new CountingStore();
+    const inputs = new MemoryInputs();
+    inputs.add(BUCKET, 'input/x.csv', new TextEncoder().encode('1\n2\n3\n'));
+    const deps = { store, inputs, invoker: { invoke: async () => {} }, defaults: { analysis: 'sum' }, fanin: 4, manifests: new ManifestReader(store, 0) };
+    const { jobId } = (await startJob(deps, { bucket: BUCKET, key: 'input/x.csv' })) as { jobId: string };
+    const record = JSON.stringify({
+      requestContext: { functionArn: `arn:aws:lambda:eu-west-1:1:function:${fn}`, condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+      requestPayload: payload(jobId),
+      responsePayload: { errorType: 'Error', errorMessage: 'S3 is down' },
+    });
+    expect(await onFailureRecord(deps, record)).toEqual({ outcome: 'failure-recorded', function: fn, jobs: [jobId], reason: 'Error: S3 is down (after 3 attempts)' });
+    const status = JSON.parse(store.text(statusKey(jobId))!);
+    expect(status.state).toBe('failed');
+    expect(status.reason).toContain(reason);
+    expect(status.reason).toContain('S3 is down');
+  });
+
+  it('says in the input pointer why no job started when the coordinator failed for good before planning', async () => {
+    const store = new CountingStore();
+    const deps = { store, manifests: new ManifestReader(store, 0) };
+    const record = JSON.stringify({
+      requestContext: { functionArn: 'arn:aws:lambda:eu-west-1:1:function:coordinator', condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+      requestPayload: { Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key: 'input/y.csv', eTag: 'abc', sequencer: '0A' } } }] },
+      responsePayload: { errorType: 'Error', errorMessage: 'S3 is down' },
+    });
+    expect(await onFailureRecord(deps, record)).toMatchObject({ outcome: 'failure-recorded', function: 'coordinator' });
+    expect(JSON.parse(store.text('jobs/inputs/y.csv.json')!)).toMatchObject({ state: 'failed', reason: expect.stringContaining('S3 is down'), input: { etag: 'abc' } });
   });
 });

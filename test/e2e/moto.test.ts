@@ -162,4 +162,27 @@ print(json.dumps("".join(repr(float(v)) + "\\n" for v in a)))`);
     await settle();
     expect(await text('results/bad.txt.json')).toBeUndefined();
   });
+
+  it('publishes the last of several quick uploads of one key, round after round', async () => {
+    const key = 'input/race/values.csv';
+    for (let round = 0; round < 4; round++) {
+      const sums: number[] = [];
+      const versions: string[] = [];
+      // Each upload has its own bytes (and sum); they follow each other as fast as the SDK goes.
+      for (let u = 0; u < 3; u++) {
+        const values = Array.from({ length: 3000 + 100 * u }, (_, i) => (i % 97) + round * 1000 + u);
+        sums.push(values.reduce((a, b) => a + b, 0));
+        const r = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: values.join('\n') + '\n', Metadata: { 'fanout-slice-bytes': '4KiB' } }));
+        versions.push(r.VersionId!);
+      }
+      await settle();
+      const doc = await waitFor('results/race/values.csv.json');
+      const pointer = JSON.parse((await text('jobs/inputs/race/values.csv.json'))!);
+      expect(pointer.input.versionId, `round ${round}`).toBe(versions[2]);
+      expect(doc.job, `round ${round}`).toBe(pointer.job);
+      expect((doc.result as { sum: number }).sum, `round ${round}`).toBe(sums[2]);
+      const status = JSON.parse((await text(`jobs/${pointer.job}/status.json`))!);
+      expect(status.state, `round ${round}`).toBe('done');
+    }
+  });
 });

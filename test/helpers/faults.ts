@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import { LambdaServiceException } from '@aws-sdk/client-lambda';
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import type { ByteSource } from '../../lib/core/source.ts';
-import type { InputObject, InputObjects, PinnedInput } from '../../lib/cloud/inputs.ts';
+import type { InputObject, InputObjects, InputPin, PinnedInput } from '../../lib/cloud/inputs.ts';
 import type { BlobInfo, BlobStore, Invoker, SliceTask } from '../../lib/job/ports.ts';
 
 /** S3 error codes with the status S3 sends them with. */
@@ -172,6 +172,9 @@ export class FaultyStore implements BlobStore {
   putIfAbsent(key: string, body: string | Uint8Array): Promise<boolean> {
     return this.faults.apply({ op: 'putIfAbsent', key }, () => this.inner.putIfAbsent(key, body));
   }
+  putIfMatch(key: string, body: string | Uint8Array, etag: string | undefined): Promise<boolean> {
+    return this.faults.apply({ op: 'putIfMatch', key }, () => this.inner.putIfMatch(key, body, etag));
+  }
   list(prefix: string): Promise<string[]> {
     return this.faults.apply({ op: 'list', key: prefix }, () => this.inner.list(prefix));
   }
@@ -211,8 +214,8 @@ export class FaultyInputs implements InputObjects {
     readonly inner: InputObjects,
     readonly faults: Faults,
   ) {}
-  describe(bucket: string, key: string): Promise<InputObject | undefined> {
-    return this.faults.apply({ op: 'describe', key }, () => this.inner.describe(bucket, key));
+  describe(bucket: string, key: string, pin?: InputPin): Promise<InputObject | undefined> {
+    return this.faults.apply({ op: 'describe', key }, () => this.inner.describe(bucket, key, pin));
   }
   open(input: PinnedInput, partBytes?: number): ByteSource & { identity: string } {
     const source = this.inner.open(input, partBytes);

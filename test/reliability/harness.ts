@@ -13,9 +13,9 @@ import { startJob, type StartOutcome } from '../../lib/cloud/coordinator.ts';
 import { ManifestReader } from '../../lib/job/documents.ts';
 import { inputPointerKey, resultKeyForInput } from '../../lib/job/keys.ts';
 import { resultKey, statusKey } from '../../lib/job/keys.ts';
-import type { InputObject, InputObjects, PinnedInput } from '../../lib/cloud/inputs.ts';
-import type { JobOptions } from '../../lib/job/options.ts';
-import { onNodeCreated, recordInvokeFailure } from '../../lib/cloud/merger.ts';
+import { type InputObject, type InputObjects, type InputPin, type PinnedInput, sameEtag } from '../../lib/cloud/inputs.ts';
+import type { JobOptions, StackLimits } from '../../lib/job/options.ts';
+import { onFailureRecord, onNodeCreated, recordInvokeFailure } from '../../lib/cloud/merger.ts';
 import { scanSliceTask } from '../../lib/cloud/worker.ts';
 import type { BlobInfo, BlobStore, Invoker, SliceTask } from '../../lib/job/ports.ts';
 import { routeFor } from '../../lib/cloud/topology.ts';
@@ -43,6 +43,11 @@ export class EventingStore implements BlobStore {
     if (created) this.onCreated(key);
     return created;
   }
+  async putIfMatch(key: string, body: string | Uint8Array, etag: string | undefined): Promise<boolean> {
+    const written = await this.inner.putIfMatch(key, body, etag);
+    if (written) this.onCreated(key);
+    return written;
+  }
   list(prefix: string): Promise<string[]> {
     return this.inner.list(prefix);
   }
@@ -69,8 +74,10 @@ export class VersionedInputs implements InputObjects {
     return { bucket: BUCKET, key, size: bytes.length, etag: v.etag, ...(this.versioned ? { versionId: v.versionId } : {}) };
   }
 
-  async describe(bucket: string, key: string): Promise<InputObject | undefined> {
-    const v = this.versions.get(key)?.at(-1);
+  async describe(bucket: string, key: string, pin: InputPin = {}): Promise<InputObject | undefined> {
+    const list = this.versions.get(key) ?? [];
+    const v = pin.versionId ? list.find((x) => x.versionId === pin.versionId) : list.at(-1);
+    if (v && pin.etag && !sameEtag(v.etag, pin.etag)) return undefined;
     return v && { bucket, key, size: v.bytes.length, etag: v.etag, ...(this.versioned ? { versionId: v.versionId } : {}), metadata: v.metadata };
   }
 
@@ -110,6 +117,8 @@ export interface CloudOptions {
   wrapInvoker?: (invoker: Invoker) => Invoker;
   /** Lambda's retries of a failed asynchronous invocation */
   retries?: number;
+  limits?: StackLimits;
+  now?: () => number;
 }
 
 /** One deployment of the pipeline over a store and input objects, with a queue of pending events. */
@@ -139,7 +148,16 @@ export class Cloud {
 
   /** Cold-start dependencies for one function call: no warm caches. */
   deps() {
-    return { store: this.store, inputs: this.opts.inputs, invoker: this.invoker, defaults: this.opts.defaults ?? {}, fanin: this.opts.fanin ?? 3, manifests: new ManifestReader(this.store, 0) };
+    return {
+      store: this.store,
+      inputs: this.opts.inputs,
+      invoker: this.invoker,
+      defaults: this.opts.defaults ?? {},
+      fanin: this.opts.fanin ?? 3,
+      manifests: new ManifestReader(this.store, 0),
+      ...(this.opts.limits ? { limits: this.opts.limits } : {}),
+      ...(this.opts.now ? { now: this.opts.now } : {}),
+    };
   }
 
   private random(): number {
@@ -172,6 +190,15 @@ export class Cloud {
       this.errors.push(`${(err as Error).name}: ${(err as Error).message}`);
       if (e.attempt < (this.opts.retries ?? 2)) this.queue.push({ ...e, attempt: e.attempt + 1 });
       else if (e.kind === 'slice') await recordInvokeFailure(this.deps(), e.task.jobId, e.task.index, `${(err as Error).name}: ${(err as Error).message} (after ${e.attempt + 1} attempts)`);
+      else {
+        // A coordinator or merger whose event failed past its retries: its failure record, as the on-failure destination delivers it.
+        const record = {
+          requestContext: { functionArn: routeFor(e.key)?.target, condition: 'RetriesExhausted', approximateInvokeCount: e.attempt + 1 },
+          requestPayload: { Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: this.opts.bucket ?? BUCKET }, object: { key: encodeURIComponent(e.key).replace(/%2F/g, '/') } } }] },
+          responsePayload: { errorType: (err as Error).name, errorMessage: (err as Error).message },
+        };
+        this.outcomes.push((await onFailureRecord(this.deps(), JSON.stringify(record))).outcome);
+      }
     }
   }
 

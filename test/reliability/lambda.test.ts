@@ -17,7 +17,7 @@ import { LocalDirStore } from '../../lib/local/local-store.ts';
 import { ManifestReader } from '../../lib/job/documents.ts';
 import { sliceTaskSchema } from '../../lib/cloud/events.ts';
 import { statusKey } from '../../lib/job/keys.ts';
-import { DEFAULT_MAX_SLICES, planOptionsFor } from '../../lib/job/options.ts';
+import { DEFAULT_LIMITS, DEFAULT_MAX_SLICES, planOptionsFor } from '../../lib/job/options.ts';
 import { nodeKey } from '../../lib/job/keys.ts';
 import type { SliceTask } from '../../lib/job/ports.ts';
 import { python } from '../helpers/python.ts';
@@ -140,7 +140,7 @@ describe('a worker near its deadline', () => {
     const readFaults = new Faults([{ op: 'read', fault: { type: 'delay', ms: 150 } }]);
     const storeFaults = new Faults();
     const store = new FaultyStore(raw, storeFaults);
-    const deps = { store, inputs: new FaultyInputs(inputs(256), readFaults), manifests: new ManifestReader(store), defaults: {}, fanin: OPTIONS.fanin!, logger: new Logger({ logLevel: 'SILENT' }) };
+    const deps = { store, inputs: new FaultyInputs(inputs(256), readFaults), manifests: new ManifestReader(store), defaults: {}, fanin: OPTIONS.fanin!, limits: DEFAULT_LIMITS, logger: new Logger({ logLevel: 'SILENT' }) };
     const handler = createWorkerHandler(() => deps);
     const deadline = Date.now() + DEADLINE_MARGIN_MS + 100;
     const context = { functionName: 'worker', awsRequestId: 'r-1', getRemainingTimeInMillis: () => deadline - Date.now() } as unknown as Context;

@@ -14,6 +14,7 @@ import { manifestKey, resultKey, statusKey } from '../../lib/job/keys.ts';
 import { nodeKey } from '../../lib/job/keys.ts';
 import { python } from '../helpers/python.ts';
 import { Cloud, type CloudOptions, cleanRun, type Event, type FinalState, finalState, json, VersionedInputs } from './harness.ts';
+import { DEFAULT_LIMITS, type JobOptions, type StackLimits } from '../../lib/job/options.ts';
 
 const KEY = 'input/runs/values.txt';
 const OPTIONS: Omit<CloudOptions, 'store' | 'inputs'> = { defaults: { analysis: 'sum', sliceBytes: 4096, maxSlices: 1000 }, fanin: 3 };
@@ -69,6 +70,9 @@ interface Setup {
   seed?: number;
   /** the versions already uploaded before the one the test starts with */
   history?: Uint8Array[];
+  now?: () => number;
+  limits?: StackLimits;
+  defaults?: JobOptions;
 }
 
 function setup(s: Setup = {}) {
@@ -79,6 +83,9 @@ function setup(s: Setup = {}) {
   const faults = { store: new Faults(s.store), invoker: new Faults(s.invoker), inputs: new Faults(s.inputs) };
   const cloud = new Cloud({
     ...OPTIONS,
+    ...(s.defaults ? { defaults: s.defaults } : {}),
+    ...(s.now ? { now: s.now } : {}),
+    ...(s.limits ? { limits: s.limits } : {}),
     seed: s.seed ?? 7,
     store: raw,
     inputs: new FaultyInputs(inputs, faults.inputs),
@@ -193,9 +200,9 @@ describe('a partial rewritten with different content', () => {
 
 describe('the input overwritten while the job runs', () => {
   it.each([
-    { versioned: false, reason: /overwritten after the job was planned/ },
-    { versioned: true, reason: /newer job/ },
-  ])('fails the first job as changed and gives the new version its clean result (versioned bucket: $versioned)', async ({ versioned, reason }) => {
+    { versioned: false, reason: /overwritten after the job was planned|newer upload/ },
+    { versioned: true, reason: /newer upload/ },
+  ])('the first job ends superseded and the new version gets its clean result (versioned bucket: $versioned)', async ({ versioned, reason }) => {
     const { raw, inputs, cloud } = setup({ versioned });
     const first = await cloud.startJob(KEY);
     const job1 = (first as { jobId: string }).jobId;
@@ -213,7 +220,7 @@ describe('the input overwritten while the job runs', () => {
 
     expect((next as { jobId: string }).jobId).not.toBe(job1);
     const status1 = json<{ state: string; reason: string }>(await raw.get(statusKey(job1)))!;
-    expect(status1.state).toBe('failed');
+    expect(status1.state).toBe('superseded');
     expect(status1.reason).toMatch(reason);
     expect(await raw.get(resultKey(job1))).toBeUndefined();
     const state = await finalState(raw, KEY);
@@ -244,15 +251,16 @@ describe('the input overwritten while the job runs', () => {
     expect(state.leaves).toHaveLength(clean1.leaves.length);
   });
 
-  it('a retry finishes a job whose merge below the top was lost for good', async () => {
+  it('a merge lost for good fails the job (it would wait for ever), and a retry finishes it', async () => {
     // Every write of one level-1 node fails past the merger's retries: that merge is lost,
-    // the level above waits for it for ever, and the job never ends.
+    // and the level above would wait for it for ever. Its failure record fails the job.
     let broken = true;
     const { raw, cloud } = setup({ store: [{ op: 'putIfAbsent', key: /\/tree\/1\/00000000\/00000001\.partial\.json$/, where: () => broken, fault: { type: 'throw' } }] });
     cloud.uploaded(KEY);
     await cloud.drain();
     const stuck = await finalState(raw, KEY);
-    expect(stuck.status?.state).toBe('running');
+    expect(stuck.status?.state).toBe('failed');
+    expect(stuck.status?.reason).toMatch(/^the merge of jobs\/[0-9a-f]+\/tree\/0\/00000001\/0000000[345]\.partial\.json failed: InjectedFaultError: injected failure of putIfAbsent .*\/tree\/1\/00000000\/00000001\.partial\.json \(after 3 attempts\)$/);
     expect(stuck.result).toBeUndefined();
     // The same upload's event again (or the same bytes uploaded again): every slice has its partial.
     broken = false;
@@ -414,3 +422,112 @@ describe('store errors without an SDK to retry them', () => {
   });
 });
 
+
+describe('no job runs forever', () => {
+  it('a job past its deadline is failed with the reason by the next event of it, and publishes nothing', async () => {
+    let now = 1_000_000;
+    const { raw, cloud } = setup({ now: () => now, limits: { ...DEFAULT_LIMITS, jobTimeoutSeconds: 60 } });
+    const start = (await cloud.startJob(KEY)) as { jobId: string };
+    const slices = cloud.take(isSlice);
+    for (const e of slices.slice(0, 3)) await cloud.handle(e);
+    // The rest of the work arrives after the deadline.
+    now += 61_000;
+    cloud.queue.push(...slices.slice(3));
+    await cloud.drain();
+    const status = json<{ state: string; reason: string }>(await raw.get(statusKey(start.jobId)))!;
+    expect(status.state).toBe('failed');
+    expect(status.reason).toBe(`job ${start.jobId} did not finish by its deadline (${new Date(1_000_000 + 60_000).toISOString()})`);
+    expect(await raw.get(resultKey(start.jobId))).toBeUndefined();
+    const manifest = json<{ deadlineAt: number }>(await raw.get(manifestKey(start.jobId)))!;
+    expect(manifest.deadlineAt).toBe(1_060_000);
+  });
+});
+
+describe('limits the stack enforces', () => {
+  it.each([
+    [{ 'fanout-max-slices': '1000000000' }, /fanout-max-slices 1000000000 is more than this deployment allows \(maxSlices 10000\)/],
+    [{ 'fanout-slice-bytes': '1' }, /fanout-slice-bytes 1 is less than this deployment allows \(minSliceBytes 4096\)/],
+    [{ 'fanout-max-workers': '500' }, /fanout-max-workers 500 is more than this deployment allows \(maxWorkersPerJob 100\)/],
+  ])('metadata %j cannot exceed them: no job, a failed pointer naming the limit', async (metadata, reason) => {
+    const raw = dirStore();
+    const inputs = new VersionedInputs(true);
+    inputs.upload(KEY, v1.bytes, metadata);
+    const cloud = new Cloud({ ...OPTIONS, store: raw, inputs });
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    const state = await finalState(raw, KEY);
+    expect(state.pointer).toMatchObject({ state: 'failed', reason: expect.stringMatching(reason) });
+    expect(state.manifests).toEqual([]);
+  });
+
+  it('runs at most maxWorkers workers of a job at once: each finished slice invokes the next', async () => {
+    const { raw, cloud } = setup({ defaults: { ...OPTIONS.defaults, maxWorkers: 3 } });
+    let outstanding = 0;
+    let peak = 0;
+    let invoked = 0;
+    const handle = cloud.handle.bind(cloud);
+    const queue = cloud.queue;
+    const push = queue.push.bind(queue);
+    queue.push = (...events: Event[]) => {
+      for (const e of events) {
+        if (e.kind !== 'slice' || e.attempt > 0) continue;
+        outstanding++;
+        invoked++;
+        peak = Math.max(peak, outstanding);
+      }
+      return push(...events);
+    };
+    cloud.handle = async (e: Event) => {
+      await handle(e);
+      if (e.kind === 'slice') outstanding--;
+    };
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    expect(peak).toBe(3);
+    expect(invoked).toBe(clean1.leaves.length);
+    expectSameAsClean(await finalState(raw, KEY), clean1);
+  });
+});
+
+describe('tolerated failures', () => {
+  // Two slices of 4096 bytes hold a bad token.
+  function badData(): Uint8Array {
+    const text = new TextDecoder().decode(v1.bytes).split('\n');
+    for (const at of [50, 800]) text[at] = '12abc';
+    return new TextEncoder().encode(text.join('\n'));
+  }
+
+  it.each([
+    [{ toleratedFailures: 2 }, 'done'],
+    [{ toleratedFailurePercent: 20 }, 'done'],
+    [{ toleratedFailures: 1 }, 'failed'],
+    [{}, 'failed'],
+  ])('with %j a job with two bad slices ends %s', async (tolerance, expected) => {
+    const raw = dirStore();
+    const inputs = new VersionedInputs(true);
+    const bytes = badData();
+    inputs.upload(KEY, bytes);
+    const cloud = new Cloud({ ...OPTIONS, defaults: { ...OPTIONS.defaults, ...tolerance }, store: raw, inputs });
+    cloud.uploaded(KEY);
+    await cloud.drain();
+    const state = await finalState(raw, KEY);
+    expect(state.status?.state, state.status?.reason).toBe(expected);
+    if (expected === 'failed') {
+      expect(state.result).toBeUndefined();
+      return;
+    }
+    const incomplete = (state.result as unknown as { incomplete: { failedSlices: { index: number; start: number; end: number; reason: string }[] } }).incomplete;
+    expect(incomplete.failedSlices).toHaveLength(2);
+    for (const f of incomplete.failedSlices) expect(f.reason).toMatch(/12abc/);
+    expect((state.status as unknown as { failedSlices: unknown[] }).failedSlices).toEqual(incomplete.failedSlices);
+    // The failed slices are left out whole: the exact sum of the lines whose first byte lies in any other slice.
+    const kept: string[] = [];
+    let at = 0;
+    for (const line of new TextDecoder().decode(bytes).split('\n')) {
+      if (line && !incomplete.failedSlices.some((f) => at >= f.start && at < f.end)) kept.push(line);
+      at += line.length + 1;
+    }
+    expect((state.result?.result as { sum: number }).sum).toBe(python<number>('print(json.dumps(math.fsum(float(t) for t in args)))', kept));
+    expect(state.status).toMatchObject({ state: 'done' });
+  });
+});

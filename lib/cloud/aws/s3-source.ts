@@ -19,7 +19,7 @@ import { setMaxListeners } from 'node:events';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SourceChangedError, UsageError } from '../../core/errors.ts';
 import type { ByteSource } from '../../core/source.ts';
-import type { InputObject, InputObjects, PinnedInput } from '../inputs.ts';
+import type { InputObject, InputObjects, InputPin, PinnedInput } from '../inputs.ts';
 import { httpStatus, isNotFound, makeS3Client } from './s3-client.ts';
 
 /** The read path's knobs, in one place. */
@@ -273,9 +273,11 @@ export function parseS3Url(url: string): { bucket: string; key: string } | undef
   return m ? { bucket: m[1]!, key: m[2]! } : undefined;
 }
 
-export async function describeObject(client: S3Client, bucket: string, key: string): Promise<InputObject | undefined> {
+export async function describeObject(client: S3Client, bucket: string, key: string, pin: InputPin = {}): Promise<InputObject | undefined> {
   try {
-    const r = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const r = await client.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: key, ...(pin.versionId ? { VersionId: pin.versionId } : pin.etag ? { IfMatch: pin.etag.startsWith('"') ? pin.etag : `"${pin.etag}"` } : {}) }),
+    );
     return {
       bucket,
       key,
@@ -285,7 +287,8 @@ export async function describeObject(client: S3Client, bucket: string, key: stri
       metadata: r.Metadata ?? {},
     };
   } catch (e) {
-    if (isNotFound(e)) return undefined;
+    // 412: the ETag the event named is no longer the object's (overwritten since).
+    if (isNotFound(e) || httpStatus(e) === 412) return undefined;
     throw e;
   }
 }
@@ -296,8 +299,8 @@ export class S3InputObjects implements InputObjects {
     private readonly client: S3Client,
     private readonly options: S3ReadOptions = {},
   ) {}
-  describe(bucket: string, key: string): Promise<InputObject | undefined> {
-    return describeObject(this.client, bucket, key);
+  describe(bucket: string, key: string, pin?: InputPin): Promise<InputObject | undefined> {
+    return describeObject(this.client, bucket, key, pin);
   }
   open(input: PinnedInput, partBytes?: number): S3Source {
     return new S3Source(this.client, input, { ...this.options, ...(partBytes ? { partBytes } : {}) });

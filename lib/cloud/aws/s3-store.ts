@@ -53,6 +53,22 @@ export class S3Store implements BlobStore {
     }
   }
 
+  async putIfMatch(key: string, body: string | Uint8Array, etag: string | undefined): Promise<boolean> {
+    if (etag === undefined) return this.putIfAbsent(key, body);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json', IfMatch: etag }));
+        return true;
+      } catch (e) {
+        // 412: the object changed since its tag was read; 404: it is gone since.
+        const status = httpStatus(e);
+        if (status === 412 || isNotFound(e)) return false;
+        if (status !== 409 || attempt >= this.conflictAttempts) throw e;
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(2_000, 50 * 2 ** attempt)));
+      }
+    }
+  }
+
   async list(prefix: string): Promise<string[]> {
     const keys: string[] = [];
     let token: string | undefined;

@@ -130,7 +130,7 @@ describe('the input pointer', () => {
 
     await writePointer(store, failedPointer({ ...input, etag: '"e2"' }, 'x.csv: bad options', Date.UTC(2026, 0, 1)));
     const failed = await readPointer(store, 'input/x.csv');
-    expect(failed).toEqual({ state: 'failed', input: { bucket: 'b', key: 'input/x.csv', etag: '"e2"' }, reason: 'x.csv: bad options', at: '2026-01-01T00:00:00.000Z' });
+    expect(failed).toEqual({ state: 'failed', input: { bucket: 'b', key: 'input/x.csv', etag: '"e2"', versionId: 'v1' }, reason: 'x.csv: bad options', at: '2026-01-01T00:00:00.000Z' });
     expect(pointedJob(failed!)).toBeUndefined();
     expect(await readPointer(store, 'input/other.csv')).toBeUndefined();
   });

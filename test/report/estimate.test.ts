@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startJob } from '../../lib/cloud/coordinator.ts';
+import { DEFAULT_LIMITS } from '../../lib/job/options.ts';
 import { ManifestReader } from '../../lib/job/documents.ts';
 import { onNodeCreated } from '../../lib/cloud/merger.ts';
 import { scanSliceTask } from '../../lib/cloud/worker.ts';
@@ -26,8 +27,10 @@ async function countRequests(slices: number, fanin: number, order: 'lifo' | 'fif
     store,
     inputs,
     invoker: { invoke: async (task: SliceTask) => void queue.push({ kind: 'slice', task }) },
-    defaults: { analysis: 'sum', maxSlices: slices, sliceBytes: 1 },
+    defaults: { analysis: 'sum', maxSlices: slices, sliceBytes: 1, maxWorkers: slices },
     fanin,
+    // 1-byte slices, every slice invoked at the start: as the estimate assumes
+    limits: { ...DEFAULT_LIMITS, minSliceBytes: 1, maxWorkersPerJob: Math.max(slices, DEFAULT_LIMITS.maxWorkersPerJob) },
     manifests: new ManifestReader(store, 0),
   });
   const start = await startJob(deps(), { bucket: 'b', key: 'input/x.csv' });

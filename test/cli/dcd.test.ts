@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
 import { randomCoords, writeCoordsNpy, writeDcd } from '../helpers/dcd.ts';
-import { describeMd, mdFile } from '../helpers/md-data.ts';
+import { describeMd, mdFile } from '../helpers/md.ts';
 import { python } from '../helpers/python.ts';
 import { statePartials } from '../helpers/state-dir.ts';
 

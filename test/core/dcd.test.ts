@@ -11,7 +11,7 @@ import { MemorySource } from '../../lib/core/source.ts';
 import { tempDir } from '../helpers/cli.ts';
 import { encodeDcd, randomCoords, type SyntheticDcd, writeCoordsNpy } from '../helpers/dcd.ts';
 import { runInProcess } from '../helpers/dcd-run.ts';
-import { describeMd, mdFile } from '../helpers/md-data.ts';
+import { describeMd, mdFile } from '../helpers/md.ts';
 import { python } from '../helpers/python.ts';
 
 const C36 = mdFile('tip125_tric_C36.dcd');

@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { describe } from 'vitest';
 import { ROOT } from './cli.ts';
 
 export const MD_DATA = resolve(ROOT, '../shared/data/md');
@@ -15,6 +16,14 @@ export const SYSTEM_PYTHON = '/usr/bin/python3';
 
 /** Why the real trajectories cannot be used, or '' when they can. */
 export const mdDataMissing = existsSync(join(MD_DATA, 'adk_oplsaa.xtc')) ? '' : `${MD_DATA} is absent (the shared test data sits beside the checkout)`;
+
+/** A file of the real trajectories. */
+export const mdFile = (name: string): string => join(MD_DATA, name);
+
+/** `describe` for tests that read the real trajectories: skipped where they are absent, with the reason printed once. */
+export function describeMd(name: string, body: () => void): void {
+  describe.skipIf(Boolean(mdDataMissing))(skipNote(name, mdDataMissing), body);
+}
 
 function probePython(module: string): string {
   if (!existsSync(SYSTEM_PYTHON)) return `${SYSTEM_PYTHON} is not installed`;

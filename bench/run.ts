@@ -11,11 +11,12 @@
  * load (it may be shared) hits all of them alike. The table is printed and written into
  * BENCHMARKS.md between the bench markers.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { measure, median } from './measure.ts';
 import { polarsHome, POLARS_VERSION } from './peers.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -23,56 +24,8 @@ const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, runs
 const quick = args.quick ?? false;
 const runs = Number(args.runs ?? (quick ? 2 : 3));
 const cache = join(ROOT, 'bench-cache', quick ? 'quick' : '');
-const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 const node = process.execPath;
 const fanoutBin = join(ROOT, 'bin/fanout.mjs');
-
-interface Sample {
-  wallS: number;
-  cpuS: number;
-  rssMB: number;
-  stdout: string;
-}
-
-/** Runs one process to completion; peak RSS and CPU from /usr/bin/time, else from /proc polling. */
-async function measure(argv: string[]): Promise<Sample> {
-  const statsFile = join(tmpdir(), `fanout-bench-${process.pid}-${Math.random().toString(36).slice(2)}.txt`);
-  const [cmd, ...rest] = TIME ? [TIME, '-f', '%U %S %M', '-o', statsFile, ...argv] : argv;
-  const started = process.hrtime.bigint();
-  let peakKB = 0;
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-    const child = spawn(cmd!, rest, { cwd: ROOT, env: { ...process.env, FANOUT_BUNDLE: '1' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const poll = TIME
-      ? undefined
-      : setInterval(() => {
-          try {
-            const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-            if (m) peakKB = Math.max(peakKB, Number(m[1]));
-          } catch {
-            // the process has exited
-          }
-        }, 20);
-    child.on('close', (c) => {
-      if (poll) clearInterval(poll);
-      done({ code: c, stdout: out, stderr: err });
-    });
-  });
-  const wallS = Number(process.hrtime.bigint() - started) / 1e9;
-  if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}: ${stderr.slice(-2000)}`);
-  let cpuS = NaN;
-  if (TIME) {
-    const [user, sys, kb] = readFileSync(statsFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-    rmSync(statsFile, { force: true });
-    cpuS = user! + sys!;
-    peakKB = kb!;
-  }
-  return { wallS, cpuS, rssMB: peakKB / 1024, stdout };
-}
-
 interface Tool {
   name: string;
   argv: (file: string) => string[];
@@ -145,11 +98,6 @@ interface Row {
   total: number;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function bench(dataset: string, file: string, tools: Tool[], rounds = runs): Promise<Row[]> {
   const mb = statSync(file).size / 1e6;

@@ -1,0 +1,207 @@
+/**
+ * fanout against the MD tools a researcher would use instead, side by side in one run:
+ *   npx tsx bench/md.ts [--runs 3] [--quick]
+ * Trajectories (written once into bench-cache/md/):
+ *   - XTC, >= 500 MB: the real adk_oplsaa.xtc of ../shared/data/md (47,681 atoms, 10
+ *     frames) repeated 310 times (a concatenation of XTC files is an XTC file), or, without
+ *     ../shared, a trajectory of the same size written by MDAnalysis;
+ *   - DCD, 492 MB: 12,240 frames of 3,341 atoms (adk's size), random coordinates.
+ * Peers, serial, each in its fastest idiomatic form: MDAnalysis 2.4.2 (the format's reader,
+ * ts.positions per frame, numpy for the statistic) with its offsets already cached beside
+ * the file, and on first open (the offsets pass a user meets); MDTraj 1.9.7 (its file
+ * object's read() in chunks of 500 frames, numpy). Analyses: rg of every frame, and the mean
+ * structure. Every run is a whole process under /usr/bin/time, taking turns.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, writeSync, closeSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { randomCoords, writeDcd } from '../test/helpers/dcd.ts';
+import { measure, median } from './measure.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const { values: args } = parseArgs({ options: { runs: { type: 'string' }, quick: { type: 'boolean' } } });
+const quick = args.quick ?? false;
+const runs = Number(args.runs ?? (quick ? 1 : 3));
+const cache = join(ROOT, 'bench-cache', 'md');
+mkdirSync(cache, { recursive: true });
+const PY = '/usr/bin/python3';
+const node = process.execPath;
+const fanoutBin = join(ROOT, 'bin/fanout.mjs');
+const shared = resolve(ROOT, '../shared/data/md/adk_oplsaa.xtc');
+
+function xtcFile(): string {
+  const copies = quick ? 31 : 310;
+  const path = join(cache, `adk_oplsaa-x${copies}.xtc`);
+  if (existsSync(path)) return path;
+  if (existsSync(shared)) {
+    const one = readFileSync(shared);
+    const fd = openSync(path, 'w');
+    for (let i = 0; i < copies; i++) writeSync(fd, one);
+    closeSync(fd);
+  } else {
+    const r = spawnSync(PY, ['-W', 'ignore', '-c', WRITE_XTC, path, String(copies * 10)], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`could not write ${path} with MDAnalysis`);
+  }
+  return path;
+}
+
+const WRITE_XTC = `
+import sys, numpy as np, MDAnalysis as mda
+from MDAnalysis.coordinates.XTC import XTCWriter
+path, frames, n = sys.argv[1], int(sys.argv[2]), 47681
+rng = np.random.default_rng(1)
+x = rng.uniform(0, 80, size=(n, 3)).astype(np.float32)
+with XTCWriter(path, n) as w:
+    u = mda.Universe.empty(n, trajectory=True)
+    for f in range(frames):
+        x += rng.normal(scale=0.1, size=x.shape).astype(np.float32)
+        u.atoms.positions = x
+        w.write(u)
+`;
+
+function dcdFile(): string {
+  const frames = quick ? 1224 : 12_240;
+  const atoms = 3341;
+  const path = join(cache, `adk-size-${frames}x${atoms}.dcd`);
+  if (!existsSync(path)) writeDcd(path, { atoms, coords: randomCoords(frames, atoms, 5) });
+  return path;
+}
+
+// One script for both peers and both analyses: prints the sum of rg over frames (or of the
+// mean structure's values), a check that every tool read the same numbers.
+const PEER = `
+import sys, numpy as np
+tool, fmt, analysis, path = sys.argv[1:5]
+def frames():
+    if tool == 'mda':
+        from MDAnalysis.coordinates.XTC import XTCReader
+        from MDAnalysis.coordinates.DCD import DCDReader
+        r = (XTCReader if fmt == 'xtc' else DCDReader)(path)
+        for ts in r:
+            yield ts.positions[None]
+    else:
+        import mdtraj
+        F = mdtraj.formats.XTCTrajectoryFile if fmt == 'xtc' else mdtraj.formats.DCDTrajectoryFile
+        with F(path) as f:
+            while True:
+                xyz = f.read(n_frames=500)[0]
+                if len(xyz) == 0:
+                    break
+                yield xyz
+total, count, acc = 0.0, 0, None
+for x in frames():
+    x = x.astype(np.float64)
+    if analysis == 'rg':
+        c = x - x.mean(axis=1, keepdims=True)
+        total += np.sqrt((c * c).sum(axis=2).mean(axis=1)).sum()
+    else:
+        s = x.sum(axis=0)
+        acc = s if acc is None else acc + s
+    count += len(x)
+print(repr(float(total if analysis == 'rg' else (acc / count).sum())))
+`;
+
+interface Tool {
+  name: string;
+  argv: (file: string) => string[];
+  total: (out: string) => number;
+  before?: () => void;
+  after?: () => void;
+}
+
+const fanout = (analysis: string, extra: string[], label: string): Tool => {
+  let dir = '';
+  return {
+    name: `fanout ${label}`,
+    argv: (file) => {
+      dir = mkdtempSync(join(tmpdir(), 'fanout-md-bench-'));
+      return [node, fanoutBin, 'run', file, '--analysis', analysis, '--json', '--quiet', '--state-dir', dir, ...extra];
+    },
+    total: (out) => {
+      const r = JSON.parse(out).result;
+      return analysis === 'rg' ? (r.rg as number[]).reduce((a, b) => a + b, 0) : (r.mean as number[][]).flat().reduce((a, b) => a + b, 0);
+    },
+    after: () => rmSync(dir, { recursive: true, force: true }),
+  };
+};
+
+/** MDAnalysis on a path whose offsets are cached (a warm-up run wrote them), or on a fresh folder each time (first open). */
+const mda = (fmt: string, analysis: string, firstOpen: boolean): Tool => {
+  let dir = '';
+  let link = '';
+  return {
+    name: firstOpen ? 'MDAnalysis, first open (offsets pass)' : 'MDAnalysis, offsets cached',
+    before: () => {
+      dir = mkdtempSync(join(tmpdir(), 'fanout-md-mda-'));
+    },
+    argv: (file) => {
+      // MDAnalysis writes its offsets beside the path it opens: a link in a folder of our own.
+      link = firstOpen ? join(dir, `t.${fmt}`) : join(cache, 'mda', `t.${fmt}`);
+      if (!existsSync(link)) {
+        mkdirSync(resolve(link, '..'), { recursive: true });
+        symlinkSync(file, link);
+      }
+      return [PY, '-W', 'ignore', '-c', PEER, 'mda', fmt, analysis, link];
+    },
+    total: (out) => Number(out.trim()),
+    after: () => rmSync(dir, { recursive: true, force: true }),
+  };
+};
+
+const mdtraj = (fmt: string, analysis: string): Tool => ({ name: 'MDTraj', argv: (file) => [PY, '-W', 'ignore', '-c', PEER, 'mdtraj', fmt, analysis, file], total: (out) => Number(out.trim()) });
+
+interface Row {
+  dataset: string;
+  tool: string;
+  wall: number[];
+  cpu: number[];
+  rss: number[];
+  total: number;
+}
+
+async function bench(dataset: string, file: string, tools: Tool[]): Promise<Row[]> {
+  const rows: Row[] = tools.map((t) => ({ dataset, tool: t.name, wall: [], cpu: [], rss: [], total: NaN }));
+  for (let r = 0; r < runs; r++) {
+    for (const [i, t] of tools.entries()) {
+      t.before?.();
+      const s = await measure(t.argv(file));
+      t.after?.();
+      rows[i]!.wall.push(s.wallS);
+      rows[i]!.cpu.push(s.cpuS);
+      rows[i]!.rss.push(s.rssMB);
+      rows[i]!.total = t.total(s.stdout);
+      process.stderr.write(`  ${dataset} | ${t.name}: ${s.wallS.toFixed(2)} s, cpu ${s.cpuS.toFixed(2)} s, ${s.rssMB.toFixed(0)} MB\n`);
+    }
+  }
+  return rows;
+}
+
+const xtc = xtcFile();
+const dcd = dcdFile();
+// MDAnalysis's offsets for the cached rows: written by one untimed open.
+spawnSync(PY, ['-W', 'ignore', '-c', PEER, 'mda', 'xtc', 'rg', (mda('xtc', 'rg', false).argv(xtc) as string[]).pop()!], { stdio: 'ignore' });
+const rows: Row[] = [];
+for (const analysis of ['rg', 'mean-structure']) {
+  rows.push(
+    ...(await bench(`XTC ${(statSync(xtc).size / 1e6).toFixed(0)} MB, ${analysis}`, xtc, [
+      fanout(analysis, [], 'default workers'),
+      fanout(analysis, ['--workers', '1'], '1 worker'),
+      mda('xtc', analysis, false),
+      mda('xtc', analysis, true),
+      mdtraj('xtc', analysis),
+    ])),
+  );
+  rows.push(...(await bench(`DCD ${(statSync(dcd).size / 1e6).toFixed(0)} MB, ${analysis}`, dcd, [fanout(analysis, [], 'default workers'), fanout(analysis, ['--workers', '1'], '1 worker'), mda('dcd', analysis, false), mdtraj('dcd', analysis)])));
+}
+
+const lines = ['| dataset | tool | wall s, median (min–max) | CPU s | peak RSS MB | peer time / fanout time | check |', '|---|---|---|---|---|---|---|'];
+for (const r of rows) {
+  const ours = rows.find((x) => x.dataset === r.dataset && x.tool === 'fanout default workers')!;
+  const w = median(r.wall);
+  lines.push(
+    `| ${r.dataset} | ${r.tool} | ${w.toFixed(2)} (${Math.min(...r.wall).toFixed(2)}–${Math.max(...r.wall).toFixed(2)}) | ${median(r.cpu).toFixed(2)} | ${Math.max(...r.rss).toFixed(0)} | ${(w / median(ours.wall)).toFixed(2)}× | ${r.total.toPrecision(8)} |`,
+  );
+}
+process.stdout.write(`${lines.join('\n')}\n`);

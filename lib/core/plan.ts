@@ -11,7 +11,7 @@ import { parseDType } from './dtype.ts';
 import { InputError, UsageError } from './errors.ts';
 import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from './npy.ts';
 import type { ByteSource } from './source.ts';
-import { type TextLayout, textLayout } from './text/layout.ts';
+import { type TextLayout, textLayout, wideUnicodeBom } from './text/layout.ts';
 import { scanText } from './text/scan.ts';
 
 export type Format = 'auto' | 'text' | 'npy' | 'raw' | 'dcd';
@@ -206,6 +206,7 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
   if (isDcdMagic(head) || /\.dcd$/i.test(source.name)) return 'dcd';
   if (opts.dtype) return 'raw';
   if (/\.npy$/i.test(source.name)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
+  if (wideUnicodeBom(head)) return 'text'; // which the text planner refuses by name
   if (!TEXT_EXTENSIONS.test(source.name) && head.includes(0)) {
     const at = head.indexOf(0);
     throw new InputError(source.name, at, 'a NUL byte: this looks like binary data; use --format raw --dtype ... or --format npy');
@@ -214,7 +215,7 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
 }
 
 async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions): Promise<TextLayout> {
-  const layout = textLayout(head, source.size, opts);
+  const layout = textLayout(source.name, head, source.size, opts);
   // Learn the column count from the first record.
   const learned = await scanText(source, layout, 0, source.size, { rows() {} }, { maxRecords: 1, onBadRecord: 'fail' });
   layout.columns = learned.columnsSeen;

@@ -76,7 +76,7 @@ const K_DELIM = 6;
 const K_NL = 7;
 const K_HASH = 8;
 
-function classTable(delimiter: number): Uint8Array {
+function classTable(delimiter: number, crOnly: boolean): Uint8Array {
   const t = new Uint8Array(256).fill(K_OTHER);
   for (let c = 48; c <= 57; c++) t[c] = K_DIGIT;
   t[46] = K_DOT;
@@ -88,6 +88,7 @@ function classTable(delimiter: number): Uint8Array {
   t[9] = K_WS;
   t[13] = K_WS;
   t[NL] = K_NL;
+  if (crOnly) t[13] = K_NL;
   t[35] = K_HASH;
   if (delimiter >= 0) t[delimiter] = K_DELIM;
   return t;
@@ -205,6 +206,8 @@ class TextScan {
   private readonly maxRecords: number;
   private readonly locateRow: number;
   private readonly headerAt: number;
+  /** lines end in CR alone, or LF, or CRLF (the general reader only) */
+  private readonly crOnly: boolean;
 
   // Line state.
   private skipping = false; // skipping to the end of the current line, which is not a record
@@ -230,13 +233,14 @@ class TextScan {
     this.lookBack = start > 0;
     this.lineStart = start;
     this.block = new RowBlock(sink, layout.columns, end - start);
-    this.cls = classTable(layout.delimiter);
+    this.crOnly = layout.newline === 13;
+    this.cls = classTable(layout.delimiter, this.crOnly);
     this.delimited = layout.delimiter >= 0;
     this.skipBad = options.onBadRecord === 'skip';
     this.maxRecords = options.maxRecords ?? Infinity;
     this.locateRow = options.locateRow ?? -1;
     this.headerAt = layout.headerAt;
-    const fast = fastDelimiter(layout.delimiter) && this.locateRow < 0 && options.fastPath !== false;
+    const fast = fastDelimiter(layout.delimiter) && this.locateRow < 0 && options.fastPath !== false && !this.crOnly;
     this.fastDelim = fast ? layout.delimiter : -2;
   }
 
@@ -255,17 +259,17 @@ class TextScan {
       // The byte before the slice: unless it is a newline, the first line is an earlier slice's.
       this.lookBack = false;
       i = 1;
-      if (buf[0] !== NL) this.skipping = true;
+      if (buf[0] !== NL && !(this.crOnly && buf[0] === 13)) this.skipping = true;
     }
     while (i < n) {
       if (this.inComment) {
-        const k = buf.indexOf(NL, i);
+        const k = this.lineEnd(buf, i);
         this.inComment = k < 0;
         i = k < 0 ? n : k;
         continue;
       }
       if (this.skipping) {
-        const k = buf.indexOf(NL, i);
+        const k = this.lineEnd(buf, i);
         if (k < 0) {
           i = n;
           break;
@@ -389,6 +393,13 @@ class TextScan {
         return i;
       }
     }
+  }
+
+  /** The first line end at or after buf[i], or -1. */
+  private lineEnd(buf: Uint8Array, i: number): number {
+    if (!this.crOnly) return buf.indexOf(NL, i);
+    for (const n = buf.length; i < n; i++) if (buf[i] === NL || buf[i] === 13) return i;
+    return -1;
   }
 
   /** The stats, once the last buffer is read. */

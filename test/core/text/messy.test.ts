@@ -1,0 +1,106 @@
+/**
+ * Text as people have it (issue 16, item 4): old-Mac line ends, quoted numbers, missing
+ * values, headers, string columns, other delimiters, other encodings. Every case is read
+ * at every slice count through the planner, so that a feature cannot hold only for the
+ * first slice.
+ */
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../../lib/core/errors.ts';
+import { type PlanOptions, planJob, sliceBounds } from '../../../lib/core/plan.ts';
+import { MemorySource } from '../../../lib/core/source.ts';
+import { scanText } from '../../../lib/core/text/scan.ts';
+
+const enc = new TextEncoder();
+
+interface Read {
+  rows: number[][];
+  skipped: number;
+}
+
+/** Plans `text` as name.csv, reads it with `slices` slices, returns the rows in order. */
+async function readPlanned(text: string | Uint8Array, opts: PlanOptions = {}, slices = 1, name = 'in.csv'): Promise<Read> {
+  const bytes = typeof text === 'string' ? enc.encode(text) : text;
+  const src = new MemorySource(bytes, name, 5);
+  const spec = await planJob(src, { name: 'sum', options: {} }, { ...opts, slices }, 'id');
+  const rows: number[][] = [];
+  let skipped = 0;
+  if (spec.layout.kind !== 'text') throw new Error('not text');
+  for (let i = 0; i < spec.sliceCount; i++) {
+    const { start, end } = sliceBounds(spec, i);
+    const s = await scanText(src, spec.layout, start, end, {
+      rows(v, n, c) {
+        for (let r = 0; r < n; r++) rows.push(Array.from(v.subarray(r * c, r * c + c)));
+      },
+    }, { onBadRecord: spec.onBadRecord });
+    skipped += s.skipped;
+  }
+  return { rows, skipped };
+}
+
+/** The same rows at every slice count from 1 to the byte count. */
+async function readEverySlicing(text: string, opts: PlanOptions = {}): Promise<number[][]> {
+  const first = await readPlanned(text, opts, 1);
+  for (let n = 2; n <= text.length; n++) expect((await readPlanned(text, opts, n)).rows, `${n} slices`).toEqual(first.rows);
+  return first.rows;
+}
+
+async function planError(text: string | Uint8Array, opts: PlanOptions = {}, name = 'in.csv'): Promise<Error> {
+  try {
+    await readPlanned(text, opts, 1, name);
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected an error');
+}
+
+describe('CR-only line ends (old Mac)', () => {
+  it('reads a file whose lines end in CR alone as lines, at every slicing', async () => {
+    expect(await readEverySlicing('1,2\r3,4\r5,6\r')).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    expect(await readEverySlicing('1 2\r3 4\r# c\r\r5 6')).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+  });
+
+  it('skips the header of a CR-only file, and only it', async () => {
+    expect(await readEverySlicing('x,y\r1,2\r3,4\r', { skipHeader: true })).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+  });
+
+  it('keeps reading mixed CRLF and LF', async () => {
+    expect(await readEverySlicing('1,2\r\n3,4\n5,6\r\n')).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+  });
+});
+
+describe('byte order marks', () => {
+  it.each([
+    ['UTF-16', [0xff, 0xfe, 0x31, 0, 0x0a, 0], 'UTF-16'],
+    ['UTF-16', [0xfe, 0xff, 0, 0x31, 0, 0x0a], 'UTF-16'],
+    ['UTF-32', [0xff, 0xfe, 0, 0, 0x31, 0, 0, 0], 'UTF-32'],
+    ['UTF-32', [0, 0, 0xfe, 0xff, 0, 0, 0, 0x31], 'UTF-32'],
+  ])('refuses %s text by name', async (_n, bytes, enc) => {
+    for (const name of ['in.csv', 'data']) {
+      const e = await planError(new Uint8Array(bytes), {}, name);
+      expect(e).toBeInstanceOf(InputError);
+      expect(e.message).toContain(`this is ${enc} text: convert it to UTF-8, e.g. iconv -f ${enc} -t UTF-8`);
+    }
+  });
+
+  it('accepts a UTF-8 byte order mark', async () => {
+    expect(await readEverySlicing('\ufeff1,2\n3,4\n')).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+  });
+});

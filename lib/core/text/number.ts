@@ -147,6 +147,17 @@ export function parseToken(token: string): number | undefined {
   return m[1] === '-' ? -Infinity : Infinity;
 }
 
+/**
+ * parseToken of a field's text, with RFC 4180 quotes: "345" is 345; blanks inside the
+ * quotes are dropped as Python's float() drops them; undefined for anything else.
+ */
+export function parseField(text: string): number | undefined {
+  if (text.charCodeAt(0) !== 34) return parseToken(text);
+  if (text.length < 2 || text.charCodeAt(text.length - 1) !== 34) return undefined;
+  const inner = text.slice(1, -1).trim();
+  return inner.includes('"') ? undefined : parseToken(inner);
+}
+
 /** The text of a token's bytes (ASCII, so one character a byte). */
 export function latin1(bytes: Uint8Array, from: number, to: number): string {
   let s = '';

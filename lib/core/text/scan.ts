@@ -20,7 +20,7 @@ import { emptyStats } from '../source.ts';
 import { FINAL_NEWLINE, RowBlock, sliceThenTail } from './buffers.ts';
 import { fastDelimiter, fastRecord } from './fast-record.ts';
 import type { TextLayout } from './layout.ts';
-import { latin1, notANumber, parseToken, POWERS_OF_TEN } from './number.ts';
+import { latin1, notANumber, parseField, POWERS_OF_TEN } from './number.ts';
 
 export interface TextScanOptions extends ScanOptions {
   /** Stop after this many records (the planner reads one to learn the column count). */
@@ -75,6 +75,7 @@ const K_WS = 5;
 const K_DELIM = 6;
 const K_NL = 7;
 const K_HASH = 8;
+const K_QUOTE = 9; // a double quote: a quoted field (RFC 4180) runs to the closing one
 
 function classTable(delimiter: number, crOnly: boolean): Uint8Array {
   const t = new Uint8Array(256).fill(K_OTHER);
@@ -90,6 +91,7 @@ function classTable(delimiter: number, crOnly: boolean): Uint8Array {
   t[NL] = K_NL;
   if (crOnly) t[13] = K_NL;
   t[35] = K_HASH;
+  t[34] = K_QUOTE;
   if (delimiter >= 0) t[delimiter] = K_DELIM;
   return t;
 }
@@ -220,6 +222,7 @@ class TextScan {
   private sawDelim = false;
   private afterTok = false; // delimited: a token ended on white space; a delimiter must come next
   private inTok = false; // a token is being read, into `token`
+  private inQuote = false; // inside the quotes of a quoted token: delimiters, blanks and # are its bytes
 
   constructor(
     private readonly file: string,
@@ -314,6 +317,18 @@ class TextScan {
           i++;
           continue;
         }
+        if (this.inQuote || k === K_QUOTE) {
+          // A quoted token is read by its text (number.ts strips the quotes); a second
+          // quote pair ("") reopens the quotes as RFC 4180's escaped quote does.
+          if (k === K_NL) {
+            this.fail(this.token.start, 'a quoted field runs past the end of its line (line breaks inside quotes are not read)');
+            continue;
+          }
+          if (k === K_QUOTE) this.inQuote = !this.inQuote;
+          this.token.slow = true;
+          i++;
+          continue;
+        }
         this.inTok = false;
         if (!this.endToken(buf, i, k)) continue;
       }
@@ -352,6 +367,7 @@ class TextScan {
             break;
           }
           this.inTok = true;
+          this.inQuote = k === K_QUOTE;
           this.token.begin(c, k, base + i);
           i++;
       }
@@ -425,7 +441,7 @@ class TextScan {
       else v = Number(t.carry + latin1(buf, Math.max(0, t.start - this.base), i)); // the text keeps its sign
     } else {
       const text = t.carry + latin1(buf, Math.max(0, t.start - this.base), i);
-      const parsed = parseToken(text);
+      const parsed = parseField(text);
       if (parsed === undefined) {
         this.fail(t.start, notANumber(text));
         return false;
@@ -473,6 +489,7 @@ class TextScan {
     stats.skipped++;
     if (stats.skippedExamples.length < MAX_EXAMPLES) stats.skippedExamples.push({ offset, problem });
     this.inTok = false;
+    this.inQuote = false;
     this.token.carry = '';
     this.col = 0;
     this.skipping = restOfLine;

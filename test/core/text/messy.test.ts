@@ -9,6 +9,7 @@ import { InputError } from '../../../lib/core/errors.ts';
 import { type PlanOptions, planJob, sliceBounds } from '../../../lib/core/plan.ts';
 import { MemorySource } from '../../../lib/core/source.ts';
 import { scanText } from '../../../lib/core/text/scan.ts';
+import { python } from '../../helpers/python.ts';
 
 const enc = new TextEncoder();
 
@@ -102,5 +103,39 @@ describe('byte order marks', () => {
       [1, 2],
       [3, 4],
     ]);
+  });
+});
+
+describe('quoted fields (RFC 4180)', () => {
+  it('reads quoted numbers as Python csv + float() does, at every slicing', async () => {
+    const text = '"345","1.5e3",-2\r\n"-0.25",7,".5"\r\n8,"1e-3","+4"\r\n';
+    const oracle = python<number[][]>('import csv, io\nprint(json.dumps([[float(x) for x in r] for r in csv.reader(io.StringIO(args, newline=""))]))', text);
+    expect(await readEverySlicing(text)).toEqual(oracle);
+  });
+
+  it('reads random files written by Python csv with every quoting style', async () => {
+    const written = python<string[]>(
+      'import csv, io, random\nrandom.seed(16)\nout = []\n' +
+        'for q in (csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC, csv.QUOTE_MINIMAL):\n' +
+        '  s = io.StringIO()\n  w = csv.writer(s, quoting=q)\n' +
+        '  for _ in range(20): w.writerow([repr(random.uniform(-1e6, 1e6)) if q != csv.QUOTE_NONNUMERIC else random.uniform(-1e6, 1e6) for _ in range(3)])\n' +
+        '  out.append(s.getvalue())\nprint(json.dumps(out))',
+    );
+    for (const text of written) {
+      const oracle = python<number[][]>('import csv, io\nprint(json.dumps([[float(x) for x in r] for r in csv.reader(io.StringIO(args, newline=""))]))', text);
+      expect((await readPlanned(text, {}, 7)).rows).toEqual(oracle);
+    }
+  });
+
+  it.each([
+    ['"abc",1\n', 0, 'not a number: "\\"abc\\""'],
+    ['1,"2,5"\n', 2, 'not a number: "\\"2,5\\""'],
+    ['1,"2\n3"\n', 2, 'a quoted field runs past the end of its line'],
+    ['1,"2\n', 2, 'a quoted field runs past the end of its line'],
+    ['1,"2"x\n', 2, 'not a number: "\\"2\\"x"'],
+  ])('refuses %j at byte %d', async (text, offset, problem) => {
+    const e = await planError(`1,2\n${text}`);
+    expect(e).toBeInstanceOf(InputError);
+    expect(e.message).toContain(`at byte ${offset + 4}: ${problem}`);
   });
 });

@@ -36,6 +36,7 @@ export function runOptionsFrom(v: LocalOptions): LocalRunOptions {
     frameRows: v.frameRows,
     delimiter: v.delimiter,
     skipHeader: v.skipHeader ?? defaultOf('skipHeader'),
+    missing: v.missing ?? defaultOf('missing'),
     slices: v.slices,
     sliceBytes: v.sliceBytes,
     onBadRecord: v.onBadRecord ?? defaultOf('onBadRecord'),

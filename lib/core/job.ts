@@ -7,7 +7,7 @@ import { scanBinary } from './binary-reader.ts';
 import { type DcdInfo, scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError } from './errors.ts';
 import { type JobSpec, sliceBounds } from './plan.ts';
-import type { ByteSource, RowSink, ScanOptions } from './source.ts';
+import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import { scanText } from './text/scan.ts';
 
 /** What one slice (or a run of consecutive slices) produced. Deterministic apart from the timing fields. */
@@ -21,10 +21,17 @@ export interface Partial {
   rows: number;
   skipped: number;
   skippedExamples: { offset: number; problem: string }[];
+  /** text with --missing skip or count: missing values per column, and the records left out for holding one */
+  missing?: MissingCounts;
   /** the analysis state, encoded */
   state: unknown;
   /** the story of the run: not part of the result */
   run: RunStory;
+}
+
+export interface MissingCounts {
+  columns: number[];
+  recordsLeftOut: number;
 }
 
 /** How many slices of the plan a partial covers. */
@@ -96,7 +103,7 @@ export async function scanSlice(
     },
   };
   const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord };
-  const stats =
+  const stats: ScanStats & { missing?: MissingCounts } =
     spec.layout.kind === 'text'
       ? await scanText(source, spec.layout, start, end, sink, scanOptions)
       : spec.layout.kind === 'dcd'
@@ -112,6 +119,7 @@ export async function scanSlice(
     rows: stats.rows,
     skipped: stats.skipped,
     skippedExamples: stats.skippedExamples,
+    ...(stats.missing ? { missing: stats.missing } : {}),
     state: analysis.encode(state),
     run: {
       bytesRead: stats.bytesRead,
@@ -129,6 +137,7 @@ export interface Merged {
   rows: number;
   skipped: number;
   skippedExamples: { offset: number; problem: string }[];
+  missing?: MissingCounts;
   state: unknown;
   /** each partial folded, in order: its byte range and where its rows start in the file's row order */
   pieces: { start: number; end: number; rowsBefore: number }[];
@@ -156,6 +165,7 @@ export class PartialFold {
   private rows = 0;
   private skipped = 0;
   private readonly skippedExamples: Merged['skippedExamples'] = [];
+  private missing: MissingCounts | undefined;
   private readonly pieces: Merged['pieces'] = [];
   private nextIndex: number;
 
@@ -182,10 +192,15 @@ export class PartialFold {
     this.rows += p.rows;
     this.skipped += p.skipped;
     for (const e of p.skippedExamples) if (this.skippedExamples.length < 5) this.skippedExamples.push(e);
+    if (p.missing) {
+      const m = (this.missing ??= { columns: p.missing.columns.map(() => 0), recordsLeftOut: 0 });
+      p.missing.columns.forEach((n, c) => (m.columns[c] = (m.columns[c] ?? 0) + n));
+      m.recordsLeftOut += p.missing.recordsLeftOut;
+    }
   }
 
   merged(): Merged {
-    return { rows: this.rows, skipped: this.skipped, skippedExamples: this.skippedExamples, state: this.state, pieces: this.pieces };
+    return { rows: this.rows, skipped: this.skipped, skippedExamples: this.skippedExamples, ...(this.missing ? { missing: this.missing } : {}), state: this.state, pieces: this.pieces };
   }
 }
 
@@ -240,6 +255,8 @@ export interface ResultDocument {
   records: number;
   skipped: number;
   skippedExamples?: { offset: number; problem: string }[];
+  /** text with --missing skip or count: missing values in all, per column, and the records left out for holding one (skip) */
+  missing?: { values: number; columns: number[]; recordsLeftOut: number };
   resumedSlices: number;
   elapsedMs: number;
   /** DCD input: header facts, and warnings such as a frame count in the header that the file size contradicts */
@@ -256,11 +273,17 @@ export function resultDocument(spec: JobSpec, merged: Merged, result: unknown, e
     records: Math.floor(merged.rows / spec.rowsPerRecord),
     skipped: merged.skipped,
     ...(merged.skipped > 0 ? { skippedExamples: merged.skippedExamples } : {}),
+    ...(spec.layout.kind === 'text' && spec.layout.missing ? { missing: missingDoc(spec.layout.columns, merged.missing) } : {}),
     resumedSlices: extra.resumedSlices,
     elapsedMs: extra.elapsedMs,
     ...(spec.trajectory ? { trajectory: withoutBox(spec.trajectory) } : {}),
     result,
   };
+}
+
+function missingDoc(columns: number, m: MissingCounts | undefined): NonNullable<ResultDocument['missing']> {
+  const perColumn = Array.from({ length: columns }, (_, c) => m?.columns[c] ?? 0);
+  return { values: perColumn.reduce((a, b) => a + b, 0), columns: perColumn, recordsLeftOut: m?.recordsLeftOut ?? 0 };
 }
 
 function withoutBox(info: DcdInfo): Omit<DcdInfo, 'box'> {

@@ -29,6 +29,8 @@ export interface PlanOptions {
   /** text: "," "\t" ";" ..., "whitespace", or undefined to detect */
   delimiter?: string;
   skipHeader?: boolean;
+  /** text: a missing value (NA, an empty field, ...) is a bad record (fail), leaves its record out (skip) or reads as NaN (count) */
+  missing?: 'fail' | 'skip' | 'count';
   slices?: number;
   sliceBytes?: number;
   onBadRecord?: 'fail' | 'skip';

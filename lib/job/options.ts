@@ -78,6 +78,14 @@ export const JOB_OPTIONS = {
   headerBytes: { kind: 'int', valueName: 'N', min: 0, unit: 'bytes', help: 'raw: bytes to skip at the start', applies: 'both', group: 'input' },
   delimiter: { kind: 'string', valueName: 'D', defaultText: 'detected', help: 'text: "," "tab" ";" "whitespace" ...', applies: 'both', group: 'input' },
   skipHeader: { kind: 'boolean', default: false, help: 'text: the first non-comment line is a header', applies: 'both', group: 'input' },
+  missing: {
+    kind: 'enum',
+    values: ['fail', 'skip', 'count'],
+    default: 'fail',
+    help: "text: a missing value (an empty field, NA, NULL, nan and pandas' other spellings) is a bad record (fail; nan, inf are numbers then, as numpy reads them), leaves its record out (skip) or reads as NaN (count); counted per column in `missing`",
+    applies: 'both',
+    group: 'input',
+  },
   onBadRecord: {
     kind: 'enum',
     values: ['fail', 'skip'],
@@ -398,6 +406,7 @@ export function planOptionsFor(opts: JobOptions, inputBytes: number): PlanOption
     frameRows: opts.frameRows,
     delimiter: opts.delimiter,
     skipHeader: opts.skipHeader ?? defaultOf('skipHeader'),
+    missing: opts.missing ?? defaultOf('missing'),
     slices: cloudSliceCount(inputBytes, opts.sliceBytes, opts.maxSlices),
     onBadRecord: opts.onBadRecord ?? defaultOf('onBadRecord'),
   };

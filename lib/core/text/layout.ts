@@ -18,12 +18,15 @@ export interface TextLayout {
    * lines end in LF or CRLF (the only kind the fast path reads).
    */
   newline?: 13;
+  /** --missing skip or count (absent: fail, a missing value is a bad record) */
+  missing?: 'skip' | 'count';
 }
 
 export interface TextLayoutOptions {
   /** "," "\t" ";" ..., "whitespace", or undefined to detect */
   delimiter?: string;
   skipHeader?: boolean;
+  missing?: 'fail' | 'skip' | 'count';
 }
 
 const DELIMITERS: Record<string, number> = { ',': 44, comma: 44, '\t': 9, '\\t': 9, tab: 9, ';': 59, '|': 124 };
@@ -66,7 +69,8 @@ export function textLayout(name: string, head: Uint8Array, size: number, opts: T
   if (opts.skipHeader && firstAt < 0 && head.length < size) {
     throw new UsageError('--skip-header: no header line in the first 64 KiB');
   }
-  return { kind: 'text', delimiter, columns: 0, headerAt: opts.skipHeader ? firstAt : -1, ...(cr ? { newline: 13 as const } : {}) };
+  const missing = opts.missing === 'skip' || opts.missing === 'count' ? opts.missing : undefined;
+  return { kind: 'text', delimiter, columns: 0, headerAt: opts.skipHeader ? firstAt : -1, ...(cr ? { newline: 13 as const } : {}), ...(missing ? { missing } : {}) };
 }
 
 /** Where the line that starts at `at` ends: its LF (or CR, in a CR-only file), or the end of `head`. */

@@ -20,7 +20,15 @@ import { emptyStats } from '../source.ts';
 import { FINAL_NEWLINE, RowBlock, sliceThenTail } from './buffers.ts';
 import { fastDelimiter, fastRecord } from './fast-record.ts';
 import type { TextLayout } from './layout.ts';
-import { latin1, notANumber, parseField, POWERS_OF_TEN } from './number.ts';
+import { isMissing, latin1, notANumber, parseField, POWERS_OF_TEN } from './number.ts';
+
+/** What a text scan reports beyond every reader's stats. */
+export interface TextScanStats extends ScanStats {
+  columnsSeen: number;
+  locatedAt?: number;
+  /** with layout.missing: missing values per column, and the records left out for holding one (skip) */
+  missing?: { columns: number[]; recordsLeftOut: number };
+}
 
 export interface TextScanOptions extends ScanOptions {
   /** Stop after this many records (the planner reads one to learn the column count). */
@@ -43,8 +51,8 @@ export async function scanText(
   end: number,
   sink: RowSink,
   options: TextScanOptions = {},
-): Promise<ScanStats & { columnsSeen: number; locatedAt?: number }> {
-  if (start >= end || start >= source.size) return { ...emptyStats(), columnsSeen: layout.columns };
+): Promise<TextScanStats> {
+  if (start >= end || start >= source.size) return { ...emptyStats(), columnsSeen: layout.columns, ...(layout.missing ? { missing: { columns: new Array<number>(layout.columns).fill(0), recordsLeftOut: 0 } } : {}) };
   const scan = new TextScan(source.name, layout, start, end, sink, options);
   const stats = scan.stats;
   const onProgress = options.onProgress;
@@ -64,6 +72,7 @@ const P10 = POWERS_OF_TEN; // a module-local copy (see number.ts)
 const TWO53 = 2 ** 53;
 const NL = 10;
 const MAX_EXAMPLES = 5;
+const MISSING_HINT = ' (--missing skip or count)';
 
 // Byte classes of the general reader.
 const K_DIGIT = 0;
@@ -210,6 +219,15 @@ class TextScan {
   private readonly headerAt: number;
   /** lines end in CR alone, or LF, or CRLF (the general reader only) */
   private readonly crOnly: boolean;
+  /** 0: a missing value is a bad record; 1: its record is left out (skip); 2: it reads as NaN (count) */
+  private readonly missingMode: number;
+  /** missing values per column, and records left out for them, with missingMode > 0 */
+  private readonly missingColumns: number[] = [];
+  private recordsLeftOut = 0;
+  /** columns of the current line that hold a missing value */
+  private lineMissing: number[] = [];
+  /** delimited, with --missing: a # that begins or continues a field is part of it */
+  private readonly hashInField: boolean;
 
   // Line state.
   private skipping = false; // skipping to the end of the current line, which is not a record
@@ -237,6 +255,9 @@ class TextScan {
     this.lineStart = start;
     this.block = new RowBlock(sink, layout.columns, end - start);
     this.crOnly = layout.newline === 13;
+    this.missingMode = layout.missing === 'skip' ? 1 : layout.missing === 'count' ? 2 : 0;
+    this.missingColumns = new Array<number>(layout.columns).fill(0);
+    this.hashInField = this.missingMode !== 0 && layout.delimiter >= 0;
     this.cls = classTable(layout.delimiter, this.crOnly);
     this.delimited = layout.delimiter >= 0;
     this.skipBad = options.onBadRecord === 'skip';
@@ -295,6 +316,7 @@ class TextScan {
         this.expectField = true;
         this.sawDelim = false;
         this.afterTok = false;
+        if (this.lineMissing.length > 0) this.lineMissing = [];
         if (this.lineStart === this.headerAt) {
           this.skipping = true;
           continue;
@@ -317,9 +339,10 @@ class TextScan {
           i++;
           continue;
         }
-        if (this.inQuote || k === K_QUOTE) {
+        if (this.inQuote || k === K_QUOTE || (k === K_HASH && this.hashInField)) {
           // A quoted token is read by its text (number.ts strips the quotes); a second
-          // quote pair ("") reopens the quotes as RFC 4180's escaped quote does.
+          // quote pair ("") reopens the quotes as RFC 4180's escaped quote does. With
+          // --missing, a # inside a field is part of it (pandas' -1.#IND, 1.#QNAN).
           if (k === K_NL) {
             this.fail(this.token.start, 'a quoted field runs past the end of its line (line breaks inside quotes are not read)');
             continue;
@@ -338,8 +361,11 @@ class TextScan {
           break;
         case K_DELIM:
           if (this.expectField) {
-            this.fail(base + i, 'empty field');
-            break;
+            if (this.missingMode === 0) {
+              this.fail(base + i, `empty field${MISSING_HINT}`);
+              break;
+            }
+            if (!this.store(NaN, base + i, K_DELIM, true)) break;
           }
           this.expectField = true;
           this.afterTok = false;
@@ -347,6 +373,7 @@ class TextScan {
           i++;
           break;
         case K_NL:
+          if (this.delimited && this.expectField && this.sawDelim && this.missingMode !== 0 && !this.store(NaN, base + i, K_NL, true)) break;
           this.endLine(base + i);
           i++;
           this.atLineStart = true;
@@ -355,11 +382,16 @@ class TextScan {
         case K_HASH:
           // A comment runs to the end of the line; the newline then ends the line as usual.
           if (this.delimited && this.expectField && this.sawDelim) {
-            this.fail(base + i, 'empty field');
+            // With --missing, a # that begins a field begins pandas' #N/A or #NA.
+            if (this.missingMode === 0) {
+              this.fail(base + i, 'empty field');
+              break;
+            }
+          } else {
+            this.inComment = true;
             break;
           }
-          this.inComment = true;
-          break;
+        // falls through: a token starts
         default:
           // A token starts.
           if (this.afterTok) {
@@ -419,13 +451,14 @@ class TextScan {
   }
 
   /** The stats, once the last buffer is read. */
-  finish(): ScanStats & { columnsSeen: number; locatedAt?: number } {
+  finish(): TextScanStats {
     const block = this.block;
     block.flush();
     block.release();
     this.stats.rows = block.rows;
     const locatedAt = this.locatedAt;
-    return { ...this.stats, columnsSeen: block.columns, ...(locatedAt === undefined ? {} : { locatedAt }) };
+    const missing = this.missingMode === 0 ? undefined : { columns: Array.from({ length: block.columns }, (_, c) => this.missingColumns[c] ?? 0), recordsLeftOut: this.recordsLeftOut };
+    return { ...this.stats, columnsSeen: block.columns, ...(locatedAt === undefined ? {} : { locatedAt }), ...(missing ? { missing } : {}) };
   }
 
   /** The token ended at buf[i], a byte of class k: its value goes to the row, or the line is bad (false). */
@@ -442,6 +475,15 @@ class TextScan {
     } else {
       const text = t.carry + latin1(buf, Math.max(0, t.start - this.base), i);
       const parsed = parseField(text);
+      // By default nan is a number (NaN, as numpy reads it); with --missing it is missing, as in pandas.
+      if ((parsed === undefined || (parsed !== parsed && this.missingMode !== 0)) && isMissing(text)) {
+        t.carry = '';
+        if (this.missingMode === 0) {
+          this.fail(t.start, `a missing value: ${JSON.stringify(text)}${MISSING_HINT}`);
+          return false;
+        }
+        return this.store(NaN, t.start, k, true);
+      }
       if (parsed === undefined) {
         this.fail(t.start, notANumber(text));
         return false;
@@ -449,14 +491,20 @@ class TextScan {
       v = parsed;
     }
     t.carry = '';
+    return this.store(v, t.start, k, false);
+  }
+
+  /** The value of the next field, at `at`, ended by a byte of class k; false when the line turned out bad. */
+  private store(v: number, at: number, k: number, missing: boolean): boolean {
     const block = this.block;
     if (this.col >= block.columns) {
       if (block.columns !== 0) {
-        this.fail(t.start, `more than ${block.columns} fields`);
+        this.fail(at, `more than ${block.columns} fields`);
         return false;
       }
       block.makeRoom(this.col);
     }
+    if (missing) this.lineMissing.push(this.col);
     block.values[this.rowBase + this.col++] = v;
     if (this.delimited) {
       this.expectField = false;
@@ -469,7 +517,7 @@ class TextScan {
   private endLine(at: number): void {
     if (this.col === 0 && !this.sawDelim) return; // blank or comment line: not a record
     if (this.delimited && this.expectField) {
-      this.fail(at, 'empty field at the end of the line', false);
+      this.fail(at, `empty field at the end of the line${MISSING_HINT}`, false);
       return;
     }
     const block = this.block;
@@ -477,6 +525,15 @@ class TextScan {
     else if (this.col !== block.columns) {
       this.fail(this.lineStart, `expected ${block.columns} fields, found ${this.col}`, false);
       return;
+    }
+    const lineMissing = this.lineMissing;
+    if (lineMissing.length > 0) {
+      const counts = this.missingColumns;
+      for (const c of lineMissing) counts[c] = (counts[c] ?? 0) + 1;
+      if (this.missingMode === 1) {
+        this.recordsLeftOut++;
+        return;
+      }
     }
     if (block.rows === this.locateRow) this.locatedAt = this.lineStart;
     block.commit();

@@ -5,7 +5,10 @@
  * first slice.
  */
 import { describe, expect, it } from 'vitest';
+import { builtinAnalyses } from '../../../lib/core/analyses/index.ts';
+import type { Analysis } from '../../../lib/core/analysis.ts';
 import { InputError } from '../../../lib/core/errors.ts';
+import { finishResult, mergePartials, type ResultDocument, resultDocument, scanSlice } from '../../../lib/core/job.ts';
 import { type PlanOptions, planJob, sliceBounds } from '../../../lib/core/plan.ts';
 import { MemorySource } from '../../../lib/core/source.ts';
 import { scanText } from '../../../lib/core/text/scan.ts';
@@ -43,6 +46,17 @@ async function readEverySlicing(text: string, opts: PlanOptions = {}): Promise<n
   const first = await readPlanned(text, opts, 1);
   for (let n = 2; n <= text.length; n++) expect((await readPlanned(text, opts, n)).rows, `${n} slices`).toEqual(first.rows);
   return first.rows;
+}
+
+/** The result document of `analysis` over `text`, cut into `slices` slices, in memory. */
+async function runJob(text: string, opts: PlanOptions = {}, slices = 1, analysisName = 'stats'): Promise<ResultDocument> {
+  const src = new MemorySource(enc.encode(text), 'in.csv', 5);
+  const analysis = builtinAnalyses[analysisName] as unknown as Analysis;
+  const spec = await planJob(src, { name: analysisName, options: {} }, { ...opts, slices }, 'id');
+  const partials = [];
+  for (let i = 0; i < spec.sliceCount; i++) partials.push(await scanSlice(src, spec, i, analysis));
+  const merged = mergePartials(spec, analysis, partials);
+  return resultDocument(spec, merged, await finishResult(spec, analysis, merged), { resumedSlices: 0, elapsedMs: 0 });
 }
 
 async function planError(text: string | Uint8Array, opts: PlanOptions = {}, name = 'in.csv'): Promise<Error> {
@@ -137,5 +151,56 @@ describe('quoted fields (RFC 4180)', () => {
     const e = await planError(`1,2\n${text}`);
     expect(e).toBeInstanceOf(InputError);
     expect(e.message).toContain(`at byte ${offset + 4}: ${problem}`);
+  });
+});
+
+describe('--missing', () => {
+  // pandas' read_csv na_values defaults (pandas 2.x documentation), and the empty field.
+  const spellings = ['', '#N/A', '#N/A N/A', '#NA', '-1.#IND', '-1.#QNAN', '-NaN', '-nan', '1.#IND', '1.#QNAN', '<NA>', 'N/A', 'NA', 'NULL', 'NaN', 'None', 'n/a', 'nan', 'null'];
+  const text = ['a,b,c', ...spellings.map((s, i) => `${i},${s.includes(' ') ? `"${s}"` : s},${i % 3 === 0 ? '"NA"' : 2 * i}`), '100,1.5,"7"'].join('\n') + '\n';
+
+  it('skip: leaves out every record holding one of pandas\' missing spellings, and counts them per column, at every slicing', async () => {
+    const docs = [];
+    for (let n = 1; n <= 40; n += 3) docs.push(await runJob(text, { missing: 'skip', skipHeader: true }, n));
+    for (const doc of docs) {
+      expect(doc.records).toBe(1);
+      expect(doc.missing).toEqual({ values: spellings.length + 7, columns: [0, spellings.length, 7], recordsLeftOut: spellings.length });
+      expect((doc.result as { columns: { sum: number }[] }).columns.map((c) => c.sum)).toEqual([100, 1.5, 7]);
+    }
+  });
+
+  it('count: keeps the records, a missing value read as NaN (numpy genfromtxt\'s filling), counted per column', async () => {
+    const doc = await runJob(text, { missing: 'count', skipHeader: true }, 7);
+    expect(doc.records).toBe(spellings.length + 1);
+    expect(doc.missing).toEqual({ values: spellings.length + 7, columns: [0, spellings.length, 7], recordsLeftOut: 0 });
+    const cols = (doc.result as { columns: { count: number; sum: number | null }[] }).columns;
+    expect(cols.map((c) => c.count)).toEqual([20, 20, 20]);
+    expect(cols[0]!.sum).toBe((18 * 19) / 2 + 100);
+    const oracle = python<(number | null)[][]>(
+      'import io\nimport numpy as np\na = np.genfromtxt(io.StringIO(args), delimiter=",", missing_values=["NA"], usemask=False)\nprint(json.dumps([[None if x != x else x for x in r] for r in a.tolist()]))',
+      '0,,NA\n1,2,3\n',
+    );
+    expect(oracle).toEqual([
+      [0, null, null],
+      [1, 2, 3],
+    ]);
+    expect((await readPlanned('0,,"NA"\n1,2,3\n', { missing: 'count' })).rows).toEqual([
+      [0, NaN, NaN],
+      [1, 2, 3],
+    ]);
+  });
+
+  it('fail (the default): a missing value is a bad record, with a hint; nan, inf stay numbers as numpy reads them', async () => {
+    const e = await planError('1,2\n3,NA\n');
+    expect(e.message).toMatch(/at byte 6: a missing value: "NA" \(--missing skip or count\)/);
+    const e2 = await planError('1,2\n3,\n');
+    expect(e2.message).toMatch(/at byte 6: empty field at the end of the line \(--missing skip or count\)/);
+    expect((await readPlanned('1,nan\n-inf,NaN\n')).rows).toEqual([
+      [1, NaN],
+      [-Infinity, NaN],
+    ]);
+    const doc = await runJob('1,2\n3,NA\n5,6\n', { onBadRecord: 'skip' });
+    expect(doc.skipped).toBe(1);
+    expect(doc.missing).toBeUndefined();
   });
 });

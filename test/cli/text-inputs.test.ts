@@ -1,0 +1,48 @@
+/** Text as people have it, through the real fanout command (issue 16, item 4). */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fanout, tempDir } from '../helpers/cli.ts';
+
+const tmp = tempDir('fanout-cli-text-');
+afterAll(() => tmp.cleanup());
+let n = 0;
+function file(name: string, content: string | Uint8Array): string {
+  const path = join(tmp.path, name);
+  writeFileSync(path, content);
+  return path;
+}
+function run(args: string[]) {
+  const r = fanout(['run', ...args, '--state-dir', join(tmp.path, `state-${n++}`)]);
+  return { ...r, doc: r.code === 0 && r.stdout.startsWith('{') ? JSON.parse(r.stdout) : undefined };
+}
+
+describe('fanout run on messy text', () => {
+  it('reads a CR-only file with --skip-header as its lines (was: the whole file the header, count 0, exit 0)', () => {
+    const r = run([file('mac.csv', 'x,y\r1,2\r3,4\r'), '--skip-header', '--analysis', 'stats', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.doc.records).toBe(2);
+    expect(r.doc.result.columns.map((c: { sum: number }) => c.sum)).toEqual([4, 6]);
+  });
+
+  it('--missing skip: leaves out records with NA or empty fields and says how many, per column', () => {
+    const r = run([file('na.csv', '1,2\n3,NA\n,6\n7,8\n'), '--missing', 'skip', '--analysis', 'stats', '--slices', '3', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.doc.records).toBe(2);
+    expect(r.doc.missing).toEqual({ values: 2, columns: [1, 1], recordsLeftOut: 2 });
+    expect(r.doc.result.columns.map((c: { sum: number }) => c.sum)).toEqual([8, 10]);
+  });
+
+  it('--missing fail (the default) names the value and the option', () => {
+    const r = run([file('na2.csv', '1,2\n3,NA\n'), '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`fanout: ${join(tmp.path, 'na2.csv')}: at byte 6: a missing value: "NA" (--missing skip or count)`);
+  });
+
+  it('refuses UTF-16 by name, in one line', () => {
+    const r = run([file('wide.csv', Buffer.from('\ufeff1,2\n', 'utf16le')), '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('this is UTF-16 text: convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8');
+  });
+});

@@ -61,8 +61,9 @@ export function helpOf(spec: FlagSpec): string {
 /** One commander option; a bad value is a one-line usage error that echoes it. */
 export function commanderOption(spec: FlagSpec, flag: string, group: keyof typeof GROUPS): Option {
   const placeholder = valueNameOf(spec as OptionSpec);
-  const o = new Option(placeholder === undefined ? flag : `${flag} <${placeholder}>`, helpOf(spec)).helpGroup(GROUPS[group]);
+  const o = new Option(placeholder === undefined ? flag : spec.flagAlone !== undefined ? `${flag} [${placeholder}]` : `${flag} <${placeholder}>`, helpOf(spec)).helpGroup(GROUPS[group]);
   if (spec.kind === 'boolean') return o;
+  if (spec.flagAlone !== undefined) o.preset(spec.flagAlone);
   return o.argParser((text: string, previous: unknown): unknown => {
     try {
       if (spec.kind !== 'map') return parseOptionValue(spec as OptionSpec, text);

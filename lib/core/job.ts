@@ -250,7 +250,7 @@ export async function finishResult(spec: JobSpec, analysis: Analysis, merged: Me
 export interface ResultDocument {
   analysis: string;
   job: string;
-  input: { path: string; bytes: number; format: string; shape?: number[] };
+  input: { path: string; bytes: number; format: string; shape?: number[]; header?: string[] };
   slices: number;
   records: number;
   skipped: number;
@@ -268,7 +268,13 @@ export function resultDocument(spec: JobSpec, merged: Merged, result: unknown, e
   return {
     analysis: spec.analysis.name,
     job: spec.id,
-    input: { path: spec.input.name, bytes: spec.input.bytes, format: spec.format, ...(spec.shape ? { shape: spec.shape } : {}) },
+    input: {
+      path: spec.input.name,
+      bytes: spec.input.bytes,
+      format: spec.format,
+      ...(spec.shape ? { shape: spec.shape } : {}),
+      ...(spec.layout.kind === 'text' && spec.layout.header ? { header: spec.layout.header } : {}),
+    },
     slices: spec.sliceCount,
     records: Math.floor(merged.rows / spec.rowsPerRecord),
     skipped: merged.skipped,

@@ -28,7 +28,8 @@ export interface PlanOptions {
   frameRows?: number;
   /** text: "," "\t" ";" ..., "whitespace", or undefined to detect */
   delimiter?: string;
-  skipHeader?: boolean;
+  /** text: header lines to skip (true: 1); undefined or false: a header line is detected */
+  skipHeader?: boolean | number;
   /** text: a missing value (NA, an empty field, ...) is a bad record (fail), leaves its record out (skip) or reads as NaN (count) */
   missing?: 'fail' | 'skip' | 'count';
   slices?: number;
@@ -218,9 +219,17 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
 
 async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions): Promise<TextLayout> {
   const layout = textLayout(source.name, head, source.size, opts);
-  // Learn the column count from the first record.
-  const learned = await scanText(source, layout, 0, source.size, { rows() {} }, { maxRecords: 1, onBadRecord: 'fail' });
-  layout.columns = learned.columnsSeen;
+  // Learn the column count from the first record (the first good one under --on-bad-record skip).
+  try {
+    const learned = await scanText(source, layout, 0, source.size, { rows() {} }, { maxRecords: 1, onBadRecord: opts.onBadRecord ?? 'fail' });
+    layout.columns = learned.columnsSeen;
+  } catch (e) {
+    // A first line that is not numbers and was not taken for a header (the line after it did not parse either).
+    if (e instanceof InputError && (opts.skipHeader === undefined || opts.skipHeader === false) && layout.headerAt < 0 && e.problem.startsWith('not a number')) {
+      throw new InputError(source.name, e.offset, `${e.problem} (a header of more than one line? --skip-header N skips N lines)`);
+    }
+    throw e;
+  }
   return layout;
 }
 

@@ -45,4 +45,19 @@ describe('fanout run on messy text', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('this is UTF-16 text: convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8');
   });
+
+  it('detects a header and reports it; --skip-header N skips N lines; --skip-header alone is 1', () => {
+    const detected = run([file('h.csv', 'x,y\n1,2\n3,4\n'), '--json']);
+    expect(detected.code, detected.stderr).toBe(0);
+    expect(detected.doc.input.header).toEqual(['x', 'y']);
+    expect(detected.doc.result).toMatchObject({ count: 4, sum: 10 });
+    const two = run([file('h2.csv', 'x,y\nnm,nm\n1,2\n3,4\n'), '--skip-header', '2', '--json']);
+    expect(two.code, two.stderr).toBe(0);
+    expect(two.doc.result).toMatchObject({ count: 4, sum: 10 });
+    const alone = run([file('h1.csv', 'x,y\n1,2\n'), '--skip-header', '--json']);
+    expect(alone.doc.result).toMatchObject({ count: 2, sum: 3 });
+    const undetected = run([file('h3.csv', 'x,y\nnm,nm\n1,2\n'), '--json']);
+    expect(undetected.code).toBe(2);
+    expect(undetected.stderr).toContain('not a number: "x" (a header of more than one line? --skip-header N skips N lines)');
+  });
 });

@@ -4,6 +4,7 @@
  * column count by reading the first record (scanText with maxRecords 1).
  */
 import { InputError, UsageError } from '../errors.ts';
+import { isMissing, parseField } from './number.ts';
 
 export interface TextLayout {
   kind: 'text';
@@ -13,6 +14,11 @@ export interface TextLayout {
   columns: number;
   /** Byte offset of a header line to skip, or -1. */
   headerAt: number;
+  /** With more than one header line: the first data line's offset; lines before it are not records. */
+  dataAt?: number;
+  /** The fields of the (first) header line. */
+  header?: string[];
+
   /**
    * 13: lines end in CR alone (old Mac files), and CR, LF and CRLF all end a line; absent:
    * lines end in LF or CRLF (the only kind the fast path reads).
@@ -25,52 +31,123 @@ export interface TextLayout {
 export interface TextLayoutOptions {
   /** "," "\t" ";" ..., "whitespace", or undefined to detect */
   delimiter?: string;
-  skipHeader?: boolean;
+  /** header lines to skip (true: 1); undefined or false: a header line is detected */
+  skipHeader?: boolean | number;
   missing?: 'fail' | 'skip' | 'count';
 }
 
-const DELIMITERS: Record<string, number> = { ',': 44, comma: 44, '\t': 9, '\\t': 9, tab: 9, ';': 59, '|': 124 };
+const DELIMITERS: Record<string, number> = { ',': 44, comma: 44, '\t': 9, '\\t': 9, tab: 9, ';': 59, '|': 124, pipe: 124 };
 
 /**
  * The layout of a text input of `size` bytes from its first bytes (`head`, up to 64 KiB),
- * with columns 0:
- * the delimiter is detected from the first data line (comma, then tab, then semicolon
- * when the line holds no space, else runs of white space) unless `opts.delimiter` says.
+ * with columns 0.
+ *
+ * Header: `opts.skipHeader` lines (comments and blank lines aside) when it says; else the
+ * first line is a header when none of its fields is a number and the line after it is all
+ * numbers (a first line with some numbers is a bad record).
+ * Delimiter: unless `opts.delimiter` says, detected from the first data line (the line
+ * after the header): comma, then tab, then semicolon when the line holds no space, then
+ * |, else runs of white space.
  */
 export function textLayout(name: string, head: Uint8Array, size: number, opts: TextLayoutOptions): TextLayout {
   refuseWideUnicode(name, head);
   const cr = crOnly(head);
-  // The first line that is not blank or a comment: the header when --skip-header, and
-  // the line the delimiter is detected from.
-  let firstAt = -1;
-  for (let at = 0; at < head.length; ) {
-    const nl = lineEnd(head, at, cr);
-    let i = at === 0 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : at;
-    while (i < nl && (head[i] === 32 || head[i] === 9 || head[i] === 13)) i++;
-    if (i < nl && head[i] !== 35) {
-      firstAt = at;
-      break;
+  const given = givenDelimiter(opts.delimiter);
+  const missing = opts.missing === 'skip' || opts.missing === 'count' ? opts.missing : undefined;
+  const lines = firstLines(head, cr, typeof opts.skipHeader === 'number' ? opts.skipHeader + 2 : 3, head.length >= size);
+  const skip = opts.skipHeader === true ? 1 : typeof opts.skipHeader === 'number' ? opts.skipHeader : undefined;
+  let headerLines: number;
+  if (skip !== undefined) {
+    if (skip > 0 && lines.length < skip && head.length < size) {
+      throw new UsageError(`--skip-header ${skip}: fewer than ${skip} lines in the first 64 KiB`);
     }
+    headerLines = Math.min(skip, lines.length);
+  } else {
+    // A header is a first line none of whose fields is a number, followed by one that is
+    // all numbers (a line with some numbers is a bad record, not a header).
+    const fields = (l: Line) => fieldsOf(head, l, given ?? detectDelimiter(head, l));
+    headerLines =
+      lines.length >= 2 && fields(lines[0]!).every((f) => parseField(f) === undefined) && fields(lines[1]!).every((f) => isNumberField(f, missing !== undefined)) ? 1 : 0;
+  }
+  const data = lines[headerLines];
+  const delimiter = given ?? (data ? detectDelimiter(head, data) : lines[0] ? detectDelimiter(head, lines[0]) : -1);
+  const header = headerLines > 0 ? fieldsOf(head, lines[0]!, given ?? detectDelimiter(head, lines[0]!)).map(unquote) : undefined;
+  return {
+    kind: 'text',
+    delimiter,
+    columns: 0,
+    headerAt: headerLines > 0 ? lines[0]!.start : -1,
+    // Lines before the first data line are not records; one header line needs no more than headerAt.
+    ...(headerLines > 1 ? { dataAt: data ? data.start : lines[headerLines - 1]!.end + 1 } : {}),
+    ...(header ? { header } : {}),
+    ...(cr ? { newline: 13 as const } : {}),
+    ...(missing ? { missing } : {}),
+  };
+}
+
+/** A line of the head: [start, end), without its line end. */
+interface Line {
+  start: number;
+  end: number;
+}
+
+/** The first `count` lines of the head that are not blank or comments (a UTF-8 BOM dropped). */
+function firstLines(head: Uint8Array, cr: boolean, count: number, whole: boolean): Line[] {
+  const lines: Line[] = [];
+  for (let at = 0; at < head.length && lines.length < count; ) {
+    const nl = lineEnd(head, at, cr);
+    // A line the head cuts short is only good for detecting the delimiter of the first.
+    if (nl === head.length && !whole && lines.length > 0) break;
+    let i = at === 0 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : at;
+    const start = i;
+    while (i < nl && (head[i] === 32 || head[i] === 9 || head[i] === 13)) i++;
+    if (i < nl && head[i] !== 35) lines.push({ start: at === 0 ? start : at, end: nl > start && head[nl - 1] === 13 ? nl - 1 : nl });
     at = nl + 1;
   }
-  let delimiter: number;
-  if (opts.delimiter === undefined || opts.delimiter === 'auto') {
-    const line = firstAt < 0 ? new Uint8Array(0) : head.subarray(firstAt, lineEnd(head, firstAt, cr));
-    delimiter = line.includes(44) ? 44 : line.includes(9) ? 9 : line.includes(59) && !line.includes(32) ? 59 : -1;
-  } else if (opts.delimiter === 'whitespace' || opts.delimiter === ' ') {
-    delimiter = -1;
-  } else {
-    const d = DELIMITERS[opts.delimiter] ?? (opts.delimiter.length === 1 ? opts.delimiter.charCodeAt(0) : undefined);
-    if (d === undefined || d > 127 || /[0-9.eE+\-#\n\r]/.test(String.fromCharCode(d))) {
-      throw new UsageError(`--delimiter ${JSON.stringify(opts.delimiter)}: use one ASCII character (not a digit, sign, dot or #), "tab" or "whitespace"`);
-    }
-    delimiter = d;
+  return lines;
+}
+
+function detectDelimiter(head: Uint8Array, l: Line): number {
+  const line = head.subarray(l.start, l.end);
+  return line.includes(44) ? 44 : line.includes(9) ? 9 : line.includes(59) && !line.includes(32) ? 59 : line.includes(124) ? 124 : -1;
+}
+
+function givenDelimiter(d: string | undefined): number | undefined {
+  if (d === undefined || d === 'auto') return undefined;
+  if (d === 'whitespace' || d === ' ') return -1;
+  const byte = DELIMITERS[d] ?? (d.length === 1 ? d.charCodeAt(0) : undefined);
+  if (byte === undefined || byte > 127 || /[0-9.eE+\-#\n\r"]/.test(String.fromCharCode(byte))) {
+    throw new UsageError(`--delimiter ${JSON.stringify(d)}: use one ASCII character (not a digit, sign, dot, quote or #), "tab" or "whitespace"`);
   }
-  if (opts.skipHeader && firstAt < 0 && head.length < size) {
-    throw new UsageError('--skip-header: no header line in the first 64 KiB');
+  return byte;
+}
+
+/** The fields of a line: split at the delimiter outside quotes (or at runs of blanks), trimmed. */
+function fieldsOf(head: Uint8Array, l: Line, delimiter: number): string[] {
+  let text = '';
+  for (let i = l.start; i < l.end; i++) text += String.fromCharCode(head[i]!);
+  // A comment after the fields is not a field.
+  const fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted;
+    if (!quoted && ch === '#' && field.trim() === '' && delimiter < 0) break;
+    if (!quoted && (delimiter < 0 ? ch === ' ' || ch === '\t' : ch.charCodeAt(0) === delimiter)) {
+      if (delimiter >= 0 || field !== '') fields.push(field.trim());
+      field = '';
+    } else field += ch;
   }
-  const missing = opts.missing === 'skip' || opts.missing === 'count' ? opts.missing : undefined;
-  return { kind: 'text', delimiter, columns: 0, headerAt: opts.skipHeader ? firstAt : -1, ...(cr ? { newline: 13 as const } : {}), ...(missing ? { missing } : {}) };
+  if (delimiter >= 0 || field.trim() !== '') fields.push(field.trim());
+  return fields;
+}
+
+function isNumberField(f: string, missingOk: boolean): boolean {
+  return parseField(f) !== undefined || (missingOk && isMissing(f));
+}
+
+function unquote(f: string): string {
+  return f.length >= 2 && f.startsWith('"') && f.endsWith('"') ? f.slice(1, -1).replace(/""/g, '"').trim() : f;
 }
 
 /** Where the line that starts at `at` ends: its LF (or CR, in a CR-only file), or the end of `head`. */

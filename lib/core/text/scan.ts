@@ -216,7 +216,9 @@ class TextScan {
   private readonly skipBad: boolean;
   private readonly maxRecords: number;
   private readonly locateRow: number;
+  /** lines that start in [headerAt, headerEnd) are header lines, not records */
   private readonly headerAt: number;
+  private readonly headerEnd: number;
   /** lines end in CR alone, or LF, or CRLF (the general reader only) */
   private readonly crOnly: boolean;
   /** 0: a missing value is a bad record; 1: its record is left out (skip); 2: it reads as NaN (count) */
@@ -264,6 +266,7 @@ class TextScan {
     this.maxRecords = options.maxRecords ?? Infinity;
     this.locateRow = options.locateRow ?? -1;
     this.headerAt = layout.headerAt;
+    this.headerEnd = layout.headerAt < 0 ? -1 : (layout.dataAt ?? layout.headerAt + 1);
     const fast = fastDelimiter(layout.delimiter) && this.locateRow < 0 && options.fastPath !== false && !this.crOnly;
     this.fastDelim = fast ? layout.delimiter : -2;
   }
@@ -317,7 +320,7 @@ class TextScan {
         this.sawDelim = false;
         this.afterTok = false;
         if (this.lineMissing.length > 0) this.lineMissing = [];
-        if (this.lineStart === this.headerAt) {
+        if (this.lineStart < this.headerEnd && this.lineStart >= this.headerAt) {
           this.skipping = true;
           continue;
         }
@@ -422,7 +425,7 @@ class TextScan {
     const base = this.base;
     const end = this.end;
     const maxRecords = this.maxRecords;
-    const headerAt = this.headerAt;
+    const headerEnd = this.headerEnd;
     let lineStart = this.lineStart;
     for (;;) {
       const rowBase = block.count * columns;
@@ -435,7 +438,8 @@ class TextScan {
       block.commit();
       i = next;
       lineStart = base + i;
-      if (i > lastNewline || lineStart >= end || block.rows >= maxRecords || lineStart === headerAt) {
+      // (A slice that starts before the header's end stops at every line until past it.)
+      if (i > lastNewline || lineStart >= end || block.rows >= maxRecords || lineStart < headerEnd) {
         this.lineStart = lineStart;
         this.atLineStart = true;
         return i;

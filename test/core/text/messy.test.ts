@@ -204,3 +204,69 @@ describe('--missing', () => {
     expect(doc.missing).toBeUndefined();
   });
 });
+
+describe('headers', () => {
+  it('detects a header: a first line that does not parse while the next one does, reported in the result', async () => {
+    const doc = await runJob('"a", b ,c\n1,2,3\n4,5,6\n', {}, 3);
+    expect(doc.records).toBe(2);
+    expect(doc.input.header).toEqual(['a', 'b', 'c']);
+    expect(await readEverySlicing('# units\nx\ty\n1\t2\n3\t4\n')).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+  });
+
+  it('finds no header in a file of numbers (the result says none)', async () => {
+    const doc = await runJob('1,2\n3,4\n');
+    expect(doc.records).toBe(2);
+    expect(doc.input.header).toBeUndefined();
+  });
+
+  it('--skip-header N skips N lines (comments and blank lines aside), at every slicing; true is 1', async () => {
+    const text = 'x,y\n# c\nnm,nm\n\n1,2\n3,4\n';
+    expect(await readEverySlicing(text, { skipHeader: 2 })).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect((await runJob(text, { skipHeader: 2 })).input.header).toEqual(['x', 'y']);
+    expect((await readPlanned('x,y\n1,2\n', { skipHeader: true })).rows).toEqual([[1, 2]]);
+    // 0: no header, not even a detected one
+    expect((await planError('x,y\n1,2\n', { skipHeader: 0 })).message).toContain('not a number: "x"');
+  });
+
+  it('hints at --skip-header when a first line that is not a number was not taken for a header', async () => {
+    const e = await planError('x,y\nunits,nm\n1,2\n');
+    expect(e.message).toBe('in.csv: at byte 0: not a number: "x" (a header of more than one line? --skip-header N skips N lines)');
+  });
+});
+
+describe('delimiters', () => {
+  it('detects | ', async () => {
+    expect(await readEverySlicing('1|2.5|3\n4|5|6\n')).toEqual([
+      [1, 2.5, 3],
+      [4, 5, 6],
+    ]);
+  });
+
+  it('takes the delimiter from the first data line, not the header', async () => {
+    // The header has commas in its names; the data is tab-separated.
+    expect(await readEverySlicing('x, nm\ty, nm\n1\t2\n3\t4\n')).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(await readEverySlicing('x y z\n1;2;3\n4;5;6\n')).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+  });
+
+  it('skips a bad first record under --on-bad-record skip (the planner learns the columns from the first good one)', async () => {
+    const r = await readPlanned('1,2,x\n3,4,5\n6,7,8\n', { onBadRecord: 'skip' }, 2);
+    expect(r.rows).toEqual([
+      [3, 4, 5],
+      [6, 7, 8],
+    ]);
+    expect(r.skipped).toBe(1);
+    expect((await planError('1,2,x\n3,4,5\n')).message).toContain('not a number: "x"');
+  });
+});

@@ -37,6 +37,7 @@ export function runOptionsFrom(v: LocalOptions): LocalRunOptions {
     delimiter: v.delimiter,
     skipHeader: v.skipHeader ?? defaultOf('skipHeader'),
     missing: v.missing ?? defaultOf('missing'),
+    columns: v.columns,
     slices: v.slices,
     sliceBytes: v.sliceBytes,
     onBadRecord: v.onBadRecord ?? defaultOf('onBadRecord'),

@@ -8,6 +8,7 @@ import { type DcdInfo, scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError } from './errors.ts';
 import { type JobSpec, sliceBounds } from './plan.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
+import type { TextLayout } from './text/layout.ts';
 import { scanText } from './text/scan.ts';
 
 /** What one slice (or a run of consecutive slices) produced. Deterministic apart from the timing fields. */
@@ -250,7 +251,17 @@ export async function finishResult(spec: JobSpec, analysis: Analysis, merged: Me
 export interface ResultDocument {
   analysis: string;
   job: string;
-  input: { path: string; bytes: number; format: string; shape?: number[]; header?: string[] };
+  input: {
+    path: string;
+    bytes: number;
+    format: string;
+    shape?: number[];
+    /** text: the fields of the header line */
+    header?: string[];
+    /** text, when not every column is read: the columns read (header names, else 0-based indices) and those left out */
+    columns?: (string | number)[];
+    ignoredColumns?: (string | number)[];
+  };
   slices: number;
   records: number;
   skipped: number;
@@ -273,7 +284,7 @@ export function resultDocument(spec: JobSpec, merged: Merged, result: unknown, e
       bytes: spec.input.bytes,
       format: spec.format,
       ...(spec.shape ? { shape: spec.shape } : {}),
-      ...(spec.layout.kind === 'text' && spec.layout.header ? { header: spec.layout.header } : {}),
+      ...(spec.layout.kind === 'text' ? textInputDoc(spec.layout) : {}),
     },
     slices: spec.sliceCount,
     records: Math.floor(merged.rows / spec.rowsPerRecord),
@@ -284,6 +295,17 @@ export function resultDocument(spec: JobSpec, merged: Merged, result: unknown, e
     elapsedMs: extra.elapsedMs,
     ...(spec.trajectory ? { trajectory: withoutBox(spec.trajectory) } : {}),
     result,
+  };
+}
+
+function textInputDoc(layout: TextLayout): Pick<ResultDocument['input'], 'header' | 'columns' | 'ignoredColumns'> {
+  const { header, select, fields } = layout;
+  const name = (i: number) => header?.[i] ?? i;
+  return {
+    ...(header ? { header } : {}),
+    ...(select && fields !== undefined
+      ? { columns: select.map(name), ignoredColumns: Array.from({ length: fields }, (_, i) => i).filter((i) => !select.includes(i)).map(name) }
+      : {}),
   };
 }
 

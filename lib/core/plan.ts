@@ -32,6 +32,8 @@ export interface PlanOptions {
   skipHeader?: boolean | number;
   /** text: a missing value (NA, an empty field, ...) is a bad record (fail), leaves its record out (skip) or reads as NaN (count) */
   missing?: 'fail' | 'skip' | 'count';
+  /** text: the fields to read, by 0-based index or header name ("0,2", "x,y"); default: the numeric ones */
+  columns?: string;
   slices?: number;
   sliceBytes?: number;
   onBadRecord?: 'fail' | 'skip';

@@ -98,6 +98,14 @@ export const JOB_OPTIONS = {
     applies: 'both',
     group: 'input',
   },
+  columns: {
+    kind: 'string',
+    valueName: 'LIST',
+    defaultText: 'all but text columns (text in the first two data lines, such as names: left out, and listed in the result)',
+    help: 'text: the columns to read, by 0-based index or header name: 0,2 or x,y (any others may hold anything)',
+    applies: 'both',
+    group: 'input',
+  },
   onBadRecord: {
     kind: 'enum',
     values: ['fail', 'skip'],
@@ -421,6 +429,7 @@ export function planOptionsFor(opts: JobOptions, inputBytes: number): PlanOption
     delimiter: opts.delimiter,
     skipHeader: opts.skipHeader ?? defaultOf('skipHeader'),
     missing: opts.missing ?? defaultOf('missing'),
+    columns: opts.columns,
     slices: cloudSliceCount(inputBytes, opts.sliceBytes, opts.maxSlices),
     onBadRecord: opts.onBadRecord ?? defaultOf('onBadRecord'),
   };

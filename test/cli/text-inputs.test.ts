@@ -60,4 +60,17 @@ describe('fanout run on messy text', () => {
     expect(undetected.code).toBe(2);
     expect(undetected.stderr).toContain('not a number: "x" (a header of more than one line? --skip-header N skips N lines)');
   });
+
+  it('gives the stats of the numeric columns of an iris-like file, and --columns by name', () => {
+    const iris = file('iris.csv', 'sepal_length,sepal_width,species\n5.1,3.5,setosa\n4.9,3.0,setosa\n7.0,3.2,versicolor\n');
+    const r = run([iris, '--analysis', 'stats', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.doc.input).toMatchObject({ header: ['sepal_length', 'sepal_width', 'species'], columns: ['sepal_length', 'sepal_width'], ignoredColumns: ['species'] });
+    expect(r.doc.result.columns.map((c: { max: number }) => c.max)).toEqual([7, 3.5]);
+    const one = run([iris, '--analysis', 'stats', '--columns', 'sepal_width', '--json']);
+    expect(one.doc.result.columns.map((c: { max: number }) => c.max)).toEqual([3.5]);
+    const bad = run([iris, '--columns', 'petal', '--json']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--columns "petal": no column "petal"');
+  });
 });

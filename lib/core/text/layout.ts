@@ -24,6 +24,10 @@ export interface TextLayout {
    * lines end in LF or CRLF (the only kind the fast path reads).
    */
   newline?: 13;
+  /** The fields (0-based) read, in the order of the values they give; absent: every field. */
+  select?: number[];
+  /** With select: the fields a record has. */
+  fields?: number;
   /** --missing skip or count (absent: fail, a missing value is a bad record) */
   missing?: 'skip' | 'count';
 }
@@ -34,6 +38,8 @@ export interface TextLayoutOptions {
   /** header lines to skip (true: 1); undefined or false: a header line is detected */
   skipHeader?: boolean | number;
   missing?: 'fail' | 'skip' | 'count';
+  /** the fields to read, by 0-based index or header name: "0,2" or "x,y"; undefined: every numeric field */
+  columns?: string;
 }
 
 const DELIMITERS: Record<string, number> = { ',': 44, comma: 44, '\t': 9, '\\t': 9, tab: 9, ';': 59, '|': 124, pipe: 124 };
@@ -65,17 +71,31 @@ export function textLayout(name: string, head: Uint8Array, size: number, opts: T
   } else {
     // A header is a first line none of whose fields is a number, followed by one that is
     // all numbers (a line with some numbers is a bad record, not a header).
+    // Text columns (species, row names) may sit among the numbers.
     const fields = (l: Line) => fieldsOf(head, l, given ?? detectDelimiter(head, l));
+    const second = lines.length >= 2 ? fields(lines[1]!) : [];
     headerLines =
-      lines.length >= 2 && fields(lines[0]!).every((f) => parseField(f) === undefined) && fields(lines[1]!).every((f) => isNumberField(f, missing !== undefined)) ? 1 : 0;
+      lines.length >= 2 &&
+      fields(lines[0]!).every((f) => parseField(f) === undefined) &&
+      second.some((f) => parseField(f) !== undefined) &&
+      second.every((f) => isNumberField(f, missing !== undefined) || isTextField(f))
+        ? 1
+        : 0;
   }
   const data = lines[headerLines];
   const delimiter = given ?? (data ? detectDelimiter(head, data) : lines[0] ? detectDelimiter(head, lines[0]) : -1);
   const header = headerLines > 0 ? fieldsOf(head, lines[0]!, given ?? detectDelimiter(head, lines[0]!)).map(unquote) : undefined;
+  const whole = (l: Line | undefined) => l !== undefined && (l.end < head.length || head.length >= size);
+  const dataFields = whole(data) ? fieldsOf(head, data!, delimiter) : undefined;
+  // A column is text when the first two data lines both hold text there (one alone may be a bad record).
+  const next = lines[headerLines + 1];
+  const nextFields = whole(next) ? fieldsOf(head, next!, delimiter) : undefined;
+  const select = selectFields(opts.columns, header, dataFields, nextFields, missing !== undefined);
   return {
     kind: 'text',
     delimiter,
-    columns: 0,
+    columns: select ? select.length : 0,
+    ...(select ? { select, fields: dataFields!.length } : {}),
     headerAt: headerLines > 0 ? lines[0]!.start : -1,
     // Lines before the first data line are not records; one header line needs no more than headerAt.
     ...(headerLines > 1 ? { dataAt: data ? data.start : lines[headerLines - 1]!.end + 1 } : {}),
@@ -140,6 +160,38 @@ function fieldsOf(head: Uint8Array, l: Line, delimiter: number): string[] {
   }
   if (delimiter >= 0 || field.trim() !== '') fields.push(field.trim());
   return fields;
+}
+
+/**
+ * The fields read: those --columns names, or else, when the first two data lines hold
+ * text (a species, a row name) in some fields beside numbers, the others; undefined: all.
+ */
+function selectFields(columns: string | undefined, header: string[] | undefined, data: string[] | undefined, next: string[] | undefined, missingOk: boolean): number[] | undefined {
+  if (columns === undefined || columns === '') {
+    if (!data) return undefined;
+    const text = (f: string | undefined) => f !== undefined && isTextField(f) && !(missingOk && isMissing(f));
+    const numeric = data.flatMap((f, i) => (text(f) && (next === undefined || text(next[i])) ? [] : [i]));
+    return numeric.length > 0 && numeric.length < data.length ? numeric : undefined;
+  }
+  if (!data) throw new UsageError('--columns: the first data line is not in the first 64 KiB of the input');
+  const select = columns.split(',').map((name) => {
+    const t = name.trim();
+    const byName = header ? header.indexOf(t) : -1;
+    const index = byName >= 0 ? byName : /^\d+$/.test(t) ? Number(t) : -1;
+    if (index < 0 || index >= data.length) {
+      const known = header ? `the header names ${header.map((h) => JSON.stringify(h)).join(', ')}, or` : 'no header names:';
+      throw new UsageError(`--columns ${JSON.stringify(columns)}: no column ${JSON.stringify(t)}: the input has ${known} indices 0 to ${data.length - 1}`);
+    }
+    return index;
+  });
+  if (new Set(select).size !== select.length) throw new UsageError(`--columns ${JSON.stringify(columns)}: a column is named twice`);
+  return select;
+}
+
+/** A text field, not a bad number: it does not begin as a number does (a digit, a sign, a dot), and is no nan or inf. */
+function isTextField(f: string): boolean {
+  const t = unquote(f);
+  return t !== '' && !/^[+-]?\.?\d/.test(t) && parseField(t) === undefined;
 }
 
 function isNumberField(f: string, missingOk: boolean): boolean {

@@ -236,7 +236,14 @@ class TextScan {
   private inComment = false; // skipping a comment; the line may still hold a record
   private atLineStart = true;
   private lineStart: number;
-  private col = 0;
+  private col = 0; // values of the line stored so far
+  private field = 0; // fields of the line read so far (col, plus those not selected)
+  /** with layout.select: the value slot of every field, -1 for a field not read */
+  private readonly slots: Int32Array | null;
+  /** with layout.select: the fields a record has */
+  private readonly fieldsExpected: number;
+  private skipField = false; // passing over a field that is not selected
+  private skipQuote = false; // ... inside its quotes
   private rowBase = 0; // where the line's values go in the block
   private expectField = true; // delimited: a field must come next (line start or after a delimiter)
   private sawDelim = false;
@@ -267,7 +274,15 @@ class TextScan {
     this.locateRow = options.locateRow ?? -1;
     this.headerAt = layout.headerAt;
     this.headerEnd = layout.headerAt < 0 ? -1 : (layout.dataAt ?? layout.headerAt + 1);
-    const fast = fastDelimiter(layout.delimiter) && this.locateRow < 0 && options.fastPath !== false && !this.crOnly;
+    if (layout.select) {
+      this.fieldsExpected = layout.fields ?? 0;
+      this.slots = new Int32Array(this.fieldsExpected).fill(-1);
+      layout.select.forEach((f, slot) => (this.slots![f] = slot));
+    } else {
+      this.fieldsExpected = 0;
+      this.slots = null;
+    }
+    const fast = fastDelimiter(layout.delimiter) && this.locateRow < 0 && options.fastPath !== false && !this.crOnly && !layout.select;
     this.fastDelim = fast ? layout.delimiter : -2;
   }
 
@@ -308,6 +323,10 @@ class TextScan {
         this.col = 0;
         continue;
       }
+      if (this.skipField) {
+        i = this.passField(buf, i);
+        continue;
+      }
       if (this.atLineStart) {
         if (this.lineStart >= this.end || block.rows >= this.maxRecords) {
           done = true;
@@ -315,6 +334,7 @@ class TextScan {
         }
         this.atLineStart = false;
         this.col = 0;
+        this.field = 0;
         this.rowBase = block.count * block.columns;
         this.expectField = true;
         this.sawDelim = false;
@@ -364,7 +384,8 @@ class TextScan {
           break;
         case K_DELIM:
           if (this.expectField) {
-            if (this.missingMode === 0) {
+            if (this.slots !== null && !(this.slots[this.field]! >= 0)) this.field++;
+            else if (this.missingMode === 0) {
               this.fail(base + i, `empty field${MISSING_HINT}`);
               break;
             }
@@ -376,7 +397,12 @@ class TextScan {
           i++;
           break;
         case K_NL:
-          if (this.delimited && this.expectField && this.sawDelim && this.missingMode !== 0 && !this.store(NaN, base + i, K_NL, true)) break;
+          if (this.delimited && this.expectField && this.sawDelim) {
+            if (this.slots !== null && !(this.slots[this.field]! >= 0)) {
+              this.field++; // an empty field not read
+              this.expectField = false;
+            } else if (this.missingMode !== 0 && !this.store(NaN, base + i, K_NL, true)) break;
+          }
           this.endLine(base + i);
           i++;
           this.atLineStart = true;
@@ -385,8 +411,9 @@ class TextScan {
         case K_HASH:
           // A comment runs to the end of the line; the newline then ends the line as usual.
           if (this.delimited && this.expectField && this.sawDelim) {
-            // With --missing, a # that begins a field begins pandas' #N/A or #NA.
-            if (this.missingMode === 0) {
+            // With --missing, a # that begins a field begins pandas' #N/A or #NA; a field
+            // not read may hold anything.
+            if (this.missingMode === 0 && (this.slots === null || this.slots[this.field]! >= 0)) {
               this.fail(base + i, 'empty field');
               break;
             }
@@ -399,6 +426,12 @@ class TextScan {
           // A token starts.
           if (this.afterTok) {
             this.fail(base + i, 'missing delimiter between fields');
+            break;
+          }
+          if (this.slots !== null && !(this.slots[this.field]! >= 0)) {
+            // A field that is not selected: passed over, whatever it holds.
+            this.skipField = true;
+            this.skipQuote = false;
             break;
           }
           this.inTok = true;
@@ -445,6 +478,36 @@ class TextScan {
         return i;
       }
     }
+  }
+
+  /**
+   * Passes over the bytes of a field that is not selected, from buf[i]: up to the
+   * delimiter (or blank) or line end that ends it, outside quotes. Returns where it stopped.
+   */
+  private passField(buf: Uint8Array, i: number): number {
+    const cls = this.cls;
+    const n = buf.length;
+    for (; i < n; i++) {
+      const k = cls[buf[i]!]!;
+      if (k === K_QUOTE) this.skipQuote = !this.skipQuote;
+      else if (k === K_NL) {
+        if (this.skipQuote) {
+          this.fail(this.base + i, 'a quoted field runs past the end of its line (line breaks inside quotes are not read)');
+          return i;
+        }
+        break;
+      } else if (!this.skipQuote && (this.delimited ? k === K_DELIM : k === K_WS)) break;
+    }
+    if (i < n) {
+      // The field ends here; its terminator is read as after any field.
+      this.skipField = false;
+      this.field++;
+      if (this.delimited) {
+        this.expectField = false;
+        this.afterTok = false;
+      }
+    }
+    return i;
   }
 
   /** The first line end at or after buf[i], or -1. */
@@ -508,8 +571,11 @@ class TextScan {
       }
       block.makeRoom(this.col);
     }
-    if (missing) this.lineMissing.push(this.col);
-    block.values[this.rowBase + this.col++] = v;
+    const slot = this.slots === null ? this.col : this.slots[this.field]!;
+    if (missing) this.lineMissing.push(slot);
+    block.values[this.rowBase + slot] = v;
+    this.col++;
+    this.field++;
     if (this.delimited) {
       this.expectField = false;
       this.afterTok = k === K_WS;
@@ -519,13 +585,18 @@ class TextScan {
 
   /** The line ends at `at`: its row is committed, if it has one. */
   private endLine(at: number): void {
-    if (this.col === 0 && !this.sawDelim) return; // blank or comment line: not a record
+    if (this.field === 0 && !this.sawDelim) return; // blank or comment line: not a record
     if (this.delimited && this.expectField) {
       this.fail(at, `empty field at the end of the line${MISSING_HINT}`, false);
       return;
     }
     const block = this.block;
-    if (block.columns === 0) block.learned(this.col);
+    if (this.slots !== null) {
+      if (this.field !== this.fieldsExpected) {
+        this.fail(this.lineStart, `expected ${this.fieldsExpected} fields, found ${this.field}`, false);
+        return;
+      }
+    } else if (block.columns === 0) block.learned(this.col);
     else if (this.col !== block.columns) {
       this.fail(this.lineStart, `expected ${block.columns} fields, found ${this.col}`, false);
       return;
@@ -551,8 +622,10 @@ class TextScan {
     if (stats.skippedExamples.length < MAX_EXAMPLES) stats.skippedExamples.push({ offset, problem });
     this.inTok = false;
     this.inQuote = false;
+    this.skipField = false;
     this.token.carry = '';
     this.col = 0;
+    this.field = 0;
     this.skipping = restOfLine;
   }
 }

@@ -270,3 +270,45 @@ describe('delimiters', () => {
     expect((await planError('1,2,x\n3,4,5\n')).message).toContain('not a number: "x"');
   });
 });
+
+describe('columns', () => {
+  const iris = 'sepal_length,sepal_width,petal_length,petal_width,species\n5.1,3.5,1.4,0.2,Iris-setosa\n4.9,3.0,1.4,0.2,"Iris setosa, var. 2"\n7.0,3.2,4.7,1.4,Iris-versicolor\n6.3,3.3,6.0,2.5,\n';
+  const oracle = () =>
+    python<number[]>('import io\nimport numpy as np\na = np.genfromtxt(io.StringIO(args), delimiter=",", skip_header=1, usecols=(0, 1, 2, 3))\nprint(json.dumps([math.fsum(c) for c in a.T]))', iris.replace(/"[^"]*"/, 'x'));
+
+  it('leaves out text columns (species) and says so; the numeric ones match numpy, at every slicing', async () => {
+    const expected = oracle();
+    for (let n = 1; n <= iris.length; n += 7) {
+      const doc = await runJob(iris, {}, n);
+      expect(doc.records).toBe(4);
+      expect(doc.input.columns).toEqual(['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
+      expect(doc.input.ignoredColumns).toEqual(['species']);
+      expect((doc.result as { columns: { sum: number }[] }).columns.map((c) => c.sum)).toEqual(expected);
+    }
+  });
+
+  it('--columns by header name or 0-based index, in the order given', async () => {
+    const byName = await runJob(iris, { columns: 'petal_width,sepal_length' }, 3);
+    expect((byName.result as { columns: { sum: number }[] }).columns.map((c) => c.sum)).toEqual([oracle()[3], oracle()[0]]);
+    expect(byName.input.ignoredColumns).toEqual(['sepal_width', 'petal_length', 'species']);
+    const byIndex = await readPlanned('r1 1 2 3\nr2 4 5 6\n', { columns: '3,1' }, 4);
+    expect(byIndex.rows).toEqual([
+      [3, 1],
+      [6, 4],
+    ]);
+  });
+
+  it('never drops a column the user asked for: a text field there is an error', async () => {
+    const e = await planError(iris, { columns: 'species' });
+    expect(e.message).toContain('not a number: "Iris-setosa"');
+    const e2 = await planError(iris, { columns: 'petals' });
+    expect(e2.message).toContain('--columns "petals": no column "petals": the input has the header names "sepal_length"');
+    const e3 = await planError('1,2\n', { columns: '2' });
+    expect(e3.message).toContain('indices 0 to 1');
+  });
+
+  it('checks the field count of every record, the fields not read included', async () => {
+    const e = await planError('a,1\nb,2,3\n');
+    expect(e.message).toContain('at byte 4: expected 2 fields, found 3');
+  });
+});

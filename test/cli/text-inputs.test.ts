@@ -1,8 +1,9 @@
 /** Text as people have it, through the real fanout command (issue 16, item 4). */
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fanout, tempDir } from '../helpers/cli.ts';
+import { BIN, fanout, ROOT, tempDir } from '../helpers/cli.ts';
 
 const tmp = tempDir('fanout-cli-text-');
 afterAll(() => tmp.cleanup());
@@ -72,5 +73,20 @@ describe('fanout run on messy text', () => {
     const bad = run([iris, '--columns', 'petal', '--json']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--columns "petal": no column "petal"');
+  });
+
+  it('reads stdin (-): spooled to the state dir, run as a file, the spool removed; errors name stdin', () => {
+    const stateDir = join(tmp.path, 'state-stdin');
+    const go = (input: string) => spawnSync(process.execPath, [BIN, 'run', '-', '--analysis', 'stats', '--json', '--slices', '3', '--state-dir', stateDir], { cwd: ROOT, input, encoding: 'utf8' });
+    const r = go('x,y\n1,2\n3,4\n');
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.input).toMatchObject({ path: '-', bytes: 12, header: ['x', 'y'] });
+    expect(doc.result.columns.map((c: { sum: number }) => c.sum)).toEqual([4, 6]);
+    expect(readdirSync(join(stateDir, 'stdin'))).toEqual([]);
+    const bad = go('1,2\n3,x\n');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe('fanout: stdin: at byte 6: not a number: "x"');
+    expect(readdirSync(join(stateDir, 'stdin'))).toEqual([]);
   });
 });

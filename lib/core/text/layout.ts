@@ -72,7 +72,7 @@ export function textLayout(name: string, head: Uint8Array, size: number, opts: T
     // A header is a first line none of whose fields is a number, followed by one that is
     // all numbers (a line with some numbers is a bad record, not a header).
     // Text columns (species, row names) may sit among the numbers.
-    const fields = (l: Line) => fieldsOf(head, l, given ?? detectDelimiter(head, l));
+    const fields = (l: Line) => fieldsOf(head, l, given ?? detectDelimiter(head, l), missing !== undefined);
     const second = lines.length >= 2 ? fields(lines[1]!) : [];
     headerLines =
       lines.length >= 2 &&
@@ -86,10 +86,10 @@ export function textLayout(name: string, head: Uint8Array, size: number, opts: T
   const delimiter = given ?? (data ? detectDelimiter(head, data) : lines[0] ? detectDelimiter(head, lines[0]) : -1);
   const header = headerLines > 0 ? fieldsOf(head, lines[0]!, given ?? detectDelimiter(head, lines[0]!)).map(unquote) : undefined;
   const whole = (l: Line | undefined) => l !== undefined && (l.end < head.length || head.length >= size);
-  const dataFields = whole(data) ? fieldsOf(head, data!, delimiter) : undefined;
+  const dataFields = whole(data) ? fieldsOf(head, data!, delimiter, missing !== undefined) : undefined;
   // A column is text when the first two data lines both hold text there (one alone may be a bad record).
   const next = lines[headerLines + 1];
-  const nextFields = whole(next) ? fieldsOf(head, next!, delimiter) : undefined;
+  const nextFields = whole(next) ? fieldsOf(head, next!, delimiter, missing !== undefined) : undefined;
   const select = selectFields(opts.columns, header, dataFields, nextFields, missing !== undefined);
   return {
     kind: 'text',
@@ -143,7 +143,7 @@ function givenDelimiter(d: string | undefined): number | undefined {
 }
 
 /** The fields of a line: split at the delimiter outside quotes (or at runs of blanks), trimmed. */
-function fieldsOf(head: Uint8Array, l: Line, delimiter: number): string[] {
+function fieldsOf(head: Uint8Array, l: Line, delimiter: number, hashInField = false): string[] {
   let text = '';
   for (let i = l.start; i < l.end; i++) text += String.fromCharCode(head[i]!);
   // A comment after the fields is not a field.
@@ -152,7 +152,8 @@ function fieldsOf(head: Uint8Array, l: Line, delimiter: number): string[] {
   let quoted = false;
   for (const ch of text) {
     if (ch === '"') quoted = !quoted;
-    if (!quoted && ch === '#' && field.trim() === '' && delimiter < 0) break;
+    // An unquoted # begins a comment (with --missing, in a delimited file, it is part of a field: -1.#IND).
+    if (!quoted && ch === '#' && !(hashInField && delimiter >= 0)) break;
     if (!quoted && (delimiter < 0 ? ch === ' ' || ch === '\t' : ch.charCodeAt(0) === delimiter)) {
       if (delimiter >= 0 || field !== '') fields.push(field.trim());
       field = '';

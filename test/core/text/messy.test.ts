@@ -307,6 +307,12 @@ describe('columns', () => {
     expect(e3.message).toContain('indices 0 to 1');
   });
 
+  it('detects the header above a quoted text column and a trailing comment', async () => {
+    const doc = await runJob('name,x,y\n"Smith, J.",1,2 # first\n"Doe, A.",3,4\n', {}, 4);
+    expect(doc.input).toMatchObject({ header: ['name', 'x', 'y'], columns: ['x', 'y'], ignoredColumns: ['name'] });
+    expect((doc.result as { columns: { sum: number }[] }).columns.map((c) => c.sum)).toEqual([4, 6]);
+  });
+
   it('checks the field count of every record, the fields not read included', async () => {
     const e = await planError('a,1\nb,2,3\n');
     expect(e.message).toContain('at byte 4: expected 2 fields, found 3');

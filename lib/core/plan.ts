@@ -228,7 +228,7 @@ async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions)
   } catch (e) {
     // A first line that is not numbers and was not taken for a header (the line after it did not parse either).
     if (e instanceof InputError && (opts.skipHeader === undefined || opts.skipHeader === false) && layout.headerAt < 0 && e.problem.startsWith('not a number')) {
-      throw new InputError(source.name, e.offset, `${e.problem} (a header of more than one line? --skip-header N skips N lines)`);
+      throw new InputError(source.name, e.offset, `${e.problem} (a header? --skip-header N skips N lines)`);
     }
     throw e;
   }

@@ -152,8 +152,9 @@ function fieldsOf(head: Uint8Array, l: Line, delimiter: number, hashInField = fa
   let quoted = false;
   for (const ch of text) {
     if (ch === '"') quoted = !quoted;
-    // An unquoted # begins a comment (with --missing, in a delimited file, it is part of a field: -1.#IND).
-    if (!quoted && ch === '#' && !(hashInField && delimiter >= 0)) break;
+    // An unquoted # begins a comment at a field's start or after a blank; glued to text
+    // it is part of it (C#), and so with --missing in a delimited file (-1.#IND).
+    if (!quoted && ch === '#' && !(hashInField && delimiter >= 0) && (field.trim() === '' || /\s$/.test(field))) break;
     if (!quoted && (delimiter < 0 ? ch === ' ' || ch === '\t' : ch.charCodeAt(0) === delimiter)) {
       if (delimiter >= 0 || field !== '') fields.push(field.trim());
       field = '';

@@ -236,7 +236,7 @@ describe('headers', () => {
 
   it('hints at --skip-header when a first line that is not a number was not taken for a header', async () => {
     const e = await planError('x,y\nunits,nm\n1,2\n');
-    expect(e.message).toBe('in.csv: at byte 0: not a number: "x" (a header of more than one line? --skip-header N skips N lines)');
+    expect(e.message).toBe('in.csv: at byte 0: not a number: "x" (a header? --skip-header N skips N lines)');
   });
 });
 
@@ -313,8 +313,51 @@ describe('columns', () => {
     expect((doc.result as { columns: { sum: number }[] }).columns.map((c) => c.sum)).toEqual([4, 6]);
   });
 
+  it('reads a # glued to text as part of a text column', async () => {
+    const doc = await runJob('lang,x\nC#,1\nF#,2 # two\n', {}, 3);
+    expect(doc.input).toMatchObject({ header: ['lang', 'x'], ignoredColumns: ['lang'] });
+    expect((doc.result as { columns: { sum: number }[] }).columns.map((c) => c.sum)).toEqual([3]);
+  });
+
   it('checks the field count of every record, the fields not read included', async () => {
     const e = await planError('a,1\nb,2,3\n');
     expect(e.message).toContain('at byte 4: expected 2 fields, found 3');
+  });
+});
+
+describe('random messy files against Python csv', () => {
+  it('reads what csv.reader + float() reads: header, quoted text and numbers, LF, CRLF or CR, blank lines, at several slicings', async () => {
+    const cases = python<{ text: string; rows: number[][] }[]>(
+      `import csv, io, random
+random.seed(4)
+out = []
+for f in range(30):
+    eol = random.choice(['\\n', '\\r\\n', '\\r'])
+    ncol = random.randint(1, 4)
+    textcol = random.randint(0, ncol) # ncol: none
+    s = io.StringIO()
+    w = csv.writer(s, lineterminator=eol, quoting=random.choice([csv.QUOTE_MINIMAL, csv.QUOTE_NONNUMERIC, csv.QUOTE_ALL]))
+    names = [f'c{i}' for i in range(ncol + (1 if textcol < ncol else 0))]
+    w.writerow(names)
+    rows = []
+    for r in range(random.randint(2, 25)):
+        nums = [random.choice([random.uniform(-1e3, 1e3), float(random.randint(-9, 9)), random.uniform(-1, 1) * 10 ** random.randint(-30, 30)]) for _ in range(ncol)]
+        row = [repr(x) for x in nums]
+        if textcol < ncol:
+            row.insert(textcol, random.choice(['setosa', 'Iris virginica', 'Smith, J.', 'say "hi"', 'x#y']))
+        w.writerow(row)
+        rows.append(nums)
+        if random.random() < 0.1:
+            s.write(eol)
+    text = s.getvalue()
+    parsed = [r for r in csv.reader(io.StringIO(text, newline=''))][1:]
+    check = [[float(x) for i, x in enumerate(r) if not (textcol < ncol and i == textcol)] for r in parsed if r]
+    assert check == rows
+    out.append({'text': text, 'rows': check})
+print(json.dumps(out))`,
+    );
+    for (const { text, rows } of cases) {
+      for (const n of [1, 3, 17]) expect((await readPlanned(text, {}, n)).rows, `${JSON.stringify(text.slice(0, 80))}, ${n} slices`).toEqual(rows);
+    }
   });
 });

@@ -70,6 +70,10 @@ describe('fanout run on messy text', () => {
     expect(r.doc.result.columns.map((c: { max: number }) => c.max)).toEqual([7, 3.5]);
     const one = run([iris, '--analysis', 'stats', '--columns', 'sepal_width', '--json']);
     expect(one.doc.result.columns.map((c: { max: number }) => c.max)).toEqual([3.5]);
+    const human = run([iris, '--analysis', 'stats']);
+    expect(human.stdout).toContain('header: sepal_length, sepal_width, species');
+    expect(human.stdout).toContain('columns read: sepal_length, sepal_width; left out (text, or not in --columns): species');
+    expect(human.stdout).toMatch(/\nsepal_length +3 /);
     const bad = run([iris, '--columns', 'petal', '--json']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--columns "petal": no column "petal"');

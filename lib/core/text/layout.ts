@@ -78,7 +78,8 @@ export function textLayout(name: string, head: Uint8Array, size: number, opts: T
       lines.length >= 2 &&
       fields(lines[0]!).every((f) => parseField(f) === undefined) &&
       second.some((f) => parseField(f) !== undefined) &&
-      second.every((f) => isNumberField(f, missing !== undefined) || isTextField(f))
+      // (a missing value there is reported by the scan, with its byte offset, whatever --missing says)
+      second.every((f) => isNumberField(f, true) || isTextField(f))
         ? 1
         : 0;
   }
@@ -105,9 +106,10 @@ export function textLayout(name: string, head: Uint8Array, size: number, opts: T
   };
 }
 
-/** A line of the head: [start, end), without its line end. */
+/** A line of the head: it starts at `start`, its text is [from, end) (without a byte order mark and its line end). */
 interface Line {
   start: number;
+  from: number;
   end: number;
 }
 
@@ -121,14 +123,14 @@ function firstLines(head: Uint8Array, cr: boolean, count: number, whole: boolean
     let i = at === 0 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : at;
     const start = i;
     while (i < nl && (head[i] === 32 || head[i] === 9 || head[i] === 13)) i++;
-    if (i < nl && head[i] !== 35) lines.push({ start: at === 0 ? start : at, end: nl > start && head[nl - 1] === 13 ? nl - 1 : nl });
+    if (i < nl && head[i] !== 35) lines.push({ start: at, from: start, end: nl > start && head[nl - 1] === 13 ? nl - 1 : nl });
     at = nl + 1;
   }
   return lines;
 }
 
 function detectDelimiter(head: Uint8Array, l: Line): number {
-  const line = head.subarray(l.start, l.end);
+  const line = head.subarray(l.from, l.end);
   return line.includes(44) ? 44 : line.includes(9) ? 9 : line.includes(59) && !line.includes(32) ? 59 : line.includes(124) ? 124 : -1;
 }
 
@@ -142,10 +144,12 @@ function givenDelimiter(d: string | undefined): number | undefined {
   return byte;
 }
 
+const UTF8 = new TextDecoder();
+
 /** The fields of a line: split at the delimiter outside quotes (or at runs of blanks), trimmed. */
 function fieldsOf(head: Uint8Array, l: Line, delimiter: number, hashInField = false): string[] {
-  let text = '';
-  for (let i = l.start; i < l.end; i++) text += String.fromCharCode(head[i]!);
+  // UTF-8 (header names need not be ASCII); every delimiter is ASCII, so it splits alike.
+  const text = UTF8.decode(head.subarray(l.from, l.end));
   // A comment after the fields is not a field.
   const fields: string[] = [];
   let field = '';

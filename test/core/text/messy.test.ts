@@ -216,6 +216,12 @@ describe('headers', () => {
     ]);
   });
 
+  it('detects a header after a UTF-8 byte order mark, and above a line with a missing value', async () => {
+    expect((await runJob('\ufeffx,y\n1,2\n')).input.header).toEqual(['x', 'y']);
+    expect((await runJob('température,µ\n1,2\n', { columns: 'µ' })).input).toMatchObject({ header: ['température', 'µ'], columns: ['µ'] });
+    expect((await planError('x,y\n1,\n')).message).toBe('in.csv: at byte 6: empty field at the end of the line (--missing skip or count)');
+  });
+
   it('finds no header in a file of numbers (the result says none)', async () => {
     const doc = await runJob('1,2\n3,4\n');
     expect(doc.records).toBe(2);

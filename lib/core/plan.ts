@@ -226,9 +226,13 @@ async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions)
     const learned = await scanText(source, layout, 0, source.size, { rows() {} }, { maxRecords: 1, onBadRecord: opts.onBadRecord ?? 'fail' });
     layout.columns = learned.columnsSeen;
   } catch (e) {
-    // A first line that is not numbers and was not taken for a header (the line after it did not parse either).
-    if (e instanceof InputError && (opts.skipHeader === undefined || opts.skipHeader === false) && layout.headerAt < 0 && e.problem.startsWith('not a number')) {
-      throw new InputError(source.name, e.offset, `${e.problem} (a header? --skip-header N skips N lines)`);
+    // The first record has a field that is not a number: a header that was not detected
+    // (the line after it is not all numbers either), or a column of text such as dates.
+    if (e instanceof InputError && e.problem.startsWith('not a number')) {
+      const headerHint = (opts.skipHeader === undefined || opts.skipHeader === false) && layout.headerAt < 0 ? 'a header? --skip-header N skips N lines' : undefined;
+      const columnsHint = opts.columns === undefined ? 'a column of text? --columns picks the columns to read' : undefined;
+      const hints = [headerHint, columnsHint].filter(Boolean);
+      if (hints.length > 0) throw new InputError(source.name, e.offset, `${e.problem} (${hints.join('; ')})`);
     }
     throw e;
   }

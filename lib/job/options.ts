@@ -85,7 +85,7 @@ export const JOB_OPTIONS = {
     min: 0,
     unit: 'lines',
     flagAlone: '1',
-    defaultText: 'detected: a first line that is not numbers, followed by one that is',
+    defaultText: 'detected: a first line with no number, followed by one with numbers',
     help: 'text: the first N non-comment lines are a header (--skip-header alone: 1; 0: none, not even a detected one)',
     applies: 'both',
     group: 'input',
@@ -101,7 +101,7 @@ export const JOB_OPTIONS = {
   columns: {
     kind: 'string',
     valueName: 'LIST',
-    defaultText: 'all but text columns (text in the first two data lines, such as names: left out, and listed in the result)',
+    defaultText: 'all but text columns (text or nothing in the first two data lines, such as names: left out, and listed in the result)',
     help: 'text: the columns to read, by 0-based index or header name: 0,2 or x,y (any others may hold anything)',
     applies: 'both',
     group: 'input',

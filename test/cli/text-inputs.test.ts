@@ -59,7 +59,7 @@ describe('fanout run on messy text', () => {
     expect(alone.doc.result).toMatchObject({ count: 2, sum: 3 });
     const undetected = run([file('h3.csv', 'x,y\nnm,nm\n1,2\n'), '--json']);
     expect(undetected.code).toBe(2);
-    expect(undetected.stderr).toContain('not a number: "x" (a header? --skip-header N skips N lines)');
+    expect(undetected.stderr).toContain('not a number: "x" (a header? --skip-header N skips N lines');
   });
 
   it('gives the stats of the numeric columns of an iris-like file, and --columns by name', () => {

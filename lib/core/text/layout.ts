@@ -49,7 +49,7 @@ const DELIMITERS: Record<string, number> = { ',': 44, comma: 44, '\t': 9, '\\t':
  * with columns 0.
  *
  * Header: `opts.skipHeader` lines (comments and blank lines aside) when it says; else the
- * first line is a header when none of its fields is a number and the line after it is all
+ * first line is a header when none of its fields is a number and the line after it holds
  * numbers (a first line with some numbers is a bad record).
  * Delimiter: unless `opts.delimiter` says, detected from the first data line (the line
  * after the header): comma, then tab, then semicolon when the line holds no space, then
@@ -69,19 +69,12 @@ export function textLayout(name: string, head: Uint8Array, size: number, opts: T
     }
     headerLines = Math.min(skip, lines.length);
   } else {
-    // A header is a first line none of whose fields is a number, followed by one that is
-    // all numbers (a line with some numbers is a bad record, not a header).
-    // Text columns (species, row names) may sit among the numbers.
+    // A header is a first line none of whose fields is a number, followed by one that
+    // holds numbers (a first line with some numbers is a bad record, not a header). The
+    // second line may hold text columns (species, dates) and missing values beside its
+    // numbers: the scan reports those it cannot read, with their byte offset.
     const fields = (l: Line) => fieldsOf(head, l, given ?? detectDelimiter(head, l), missing !== undefined);
-    const second = lines.length >= 2 ? fields(lines[1]!) : [];
-    headerLines =
-      lines.length >= 2 &&
-      fields(lines[0]!).every((f) => parseField(f) === undefined) &&
-      second.some((f) => parseField(f) !== undefined) &&
-      // (a missing value there is reported by the scan, with its byte offset, whatever --missing says)
-      second.every((f) => isNumberField(f, true) || isTextField(f))
-        ? 1
-        : 0;
+    headerLines = lines.length >= 2 && fields(lines[0]!).every((f) => parseField(f) === undefined) && fields(lines[1]!).some((f) => parseField(f) !== undefined) ? 1 : 0;
   }
   const data = lines[headerLines];
   const delimiter = given ?? (data ? detectDelimiter(head, data) : lines[0] ? detectDelimiter(head, lines[0]) : -1);
@@ -170,13 +163,15 @@ function fieldsOf(head: Uint8Array, l: Line, delimiter: number, hashInField = fa
 
 /**
  * The fields read: those --columns names, or else, when the first two data lines hold
- * text (a species, a row name) in some fields beside numbers, the others; undefined: all.
+ * text (a species, a row name) or nothing in some fields beside numbers, the others;
+ * undefined: all.
  */
 function selectFields(columns: string | undefined, header: string[] | undefined, data: string[] | undefined, next: string[] | undefined, missingOk: boolean): number[] | undefined {
   if (columns === undefined || columns === '') {
     if (!data) return undefined;
-    const text = (f: string | undefined) => f !== undefined && isTextField(f) && !(missingOk && isMissing(f));
-    const numeric = data.flatMap((f, i) => (text(f) && (next === undefined || text(next[i])) ? [] : [i]));
+    // Text, or empty in both lines (the column after a delimiter that ends every line).
+    const text = (f: string | undefined) => f !== undefined && ((isTextField(f) && !(missingOk && isMissing(f))) || f === '');
+    const numeric = data.flatMap((f, i) => (text(f) && (next === undefined ? f !== '' : text(next[i])) ? [] : [i]));
     return numeric.length > 0 && numeric.length < data.length ? numeric : undefined;
   }
   if (!data) throw new UsageError('--columns: the first data line is not in the first 64 KiB of the input');
@@ -198,10 +193,6 @@ function selectFields(columns: string | undefined, header: string[] | undefined,
 function isTextField(f: string): boolean {
   const t = unquote(f);
   return t !== '' && !/^[+-]?\.?\d/.test(t) && parseField(t) === undefined;
-}
-
-function isNumberField(f: string, missingOk: boolean): boolean {
-  return parseField(f) !== undefined || (missingOk && isMissing(f));
 }
 
 function unquote(f: string): string {

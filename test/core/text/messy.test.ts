@@ -242,7 +242,9 @@ describe('headers', () => {
 
   it('hints at --skip-header when a first line that is not a number was not taken for a header', async () => {
     const e = await planError('x,y\nunits,nm\n1,2\n');
-    expect(e.message).toBe('in.csv: at byte 0: not a number: "x" (a header? --skip-header N skips N lines)');
+    expect(e.message).toBe('in.csv: at byte 0: not a number: "x" (a header? --skip-header N skips N lines; a column of text? --columns picks the columns to read)');
+    const dates = await planError('day,x\n2020-01-01,1\n2020-01-02,2\n');
+    expect(dates.message).toBe('in.csv: at byte 6: not a number: "2020-01-01" (a column of text? --columns picks the columns to read)');
   });
 });
 
@@ -323,6 +325,13 @@ describe('columns', () => {
     const doc = await runJob('lang,x\nC#,1\nF#,2 # two\n', {}, 3);
     expect(doc.input).toMatchObject({ header: ['lang', 'x'], ignoredColumns: ['lang'] });
     expect((doc.result as { columns: { sum: number }[] }).columns.map((c) => c.sum)).toEqual([3]);
+  });
+
+  it('leaves out the empty column after a delimiter that ends every line', async () => {
+    const doc = await runJob('a,b,\n1,2,\n3,4,\n', { missing: 'skip' }, 3);
+    expect(doc.input).toMatchObject({ header: ['a', 'b', ''], columns: ['a', 'b'], ignoredColumns: [''] });
+    expect(doc.records).toBe(2);
+    expect((await planError('1,,3\n')).message).toContain('at byte 2: empty field');
   });
 
   it('checks the field count of every record, the fields not read included', async () => {

@@ -37,7 +37,7 @@ export function summarize(doc: ResultDocument): string {
     lines.push('column        count           mean            std            min            max');
     cols.slice(0, 20).forEach((c, i) => {
       lines.push(
-        [String(doc.input.columns?.[i] ?? i).slice(0, 12).padEnd(6), num(c.count).padStart(12), ...[c.mean, c.std, c.min, c.max].map((v) => num(v).padStart(14))].join(' '),
+        [String(doc.input.columns?.[i] ?? doc.input.header?.[i] ?? i).slice(0, 12).padEnd(6), num(c.count).padStart(12), ...[c.mean, c.std, c.min, c.max].map((v) => num(v).padStart(14))].join(' '),
       );
     });
     if (cols.length > 20) lines.push(`... ${cols.length - 20} more columns (use --json)`);

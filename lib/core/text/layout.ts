@@ -163,15 +163,18 @@ function fieldsOf(head: Uint8Array, l: Line, delimiter: number, hashInField = fa
 
 /**
  * The fields read: those --columns names, or else, when the first two data lines hold
- * text (a species, a row name) or nothing in some fields beside numbers, the others;
- * undefined: all.
+ * text (a species, a row name) in some fields beside numbers, or nothing in a column
+ * without a header name, the others; undefined: all.
  */
 function selectFields(columns: string | undefined, header: string[] | undefined, data: string[] | undefined, next: string[] | undefined, missingOk: boolean): number[] | undefined {
   if (columns === undefined || columns === '') {
     if (!data) return undefined;
     // Text, or empty in both lines (the column after a delimiter that ends every line).
-    const text = (f: string | undefined) => f !== undefined && ((isTextField(f) && !(missingOk && isMissing(f))) || f === '');
-    const numeric = data.flatMap((f, i) => (text(f) && (next === undefined ? f !== '' : text(next[i])) ? [] : [i]));
+    // Text in both lines; or nothing in both, in a column without a name (after a
+    // delimiter that ends every line): a named column that starts empty is data.
+    const unnamed = (i: number) => !header?.[i];
+    const text = (f: string | undefined, i: number) => f !== undefined && ((isTextField(f) && !(missingOk && isMissing(f))) || (f === '' && unnamed(i)));
+    const numeric = data.flatMap((f, i) => (text(f, i) && (next === undefined ? f !== '' : text(next[i], i)) ? [] : [i]));
     return numeric.length > 0 && numeric.length < data.length ? numeric : undefined;
   }
   if (!data) throw new UsageError('--columns: the first data line is not in the first 64 KiB of the input');
@@ -189,10 +192,13 @@ function selectFields(columns: string | undefined, header: string[] | undefined,
   return select;
 }
 
-/** A text field, not a bad number: it does not begin as a number does (a digit, a sign, a dot), and is no nan or inf. */
+// Dates and times: 2020-01-31, 31/01/2020, 19-Sep-03, 2020-01-31T12:00:00Z, 12:30:05.
+const DATE_OR_TIME = /^(\d{1,4}([-/.])(\d{1,2}|[A-Za-z]{3,9})\2\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?|\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)$/;
+
+/** A text field, not a bad number: it does not begin as a number does (a digit, a sign, a dot) or is a date or time, and is no number. */
 function isTextField(f: string): boolean {
   const t = unquote(f);
-  return t !== '' && !/^[+-]?\.?\d/.test(t) && parseField(t) === undefined;
+  return t !== '' && parseField(t) === undefined && (!/^[+-]?\.?\d/.test(t) || DATE_OR_TIME.test(t));
 }
 
 function unquote(f: string): string {

@@ -384,12 +384,11 @@ class TextScan {
           break;
         case K_DELIM:
           if (this.expectField) {
-            if (this.slots !== null && !(this.slots[this.field]! >= 0)) this.field++;
+            if (this.slots !== null && !(this.slots[this.field]! >= 0)) this.field++; // an empty field not read
             else if (this.missingMode === 0) {
               this.fail(base + i, `empty field${MISSING_HINT}`);
               break;
-            }
-            if (!this.store(NaN, base + i, K_DELIM, true)) break;
+            } else if (!this.store(NaN, base + i, K_DELIM, true)) break;
           }
           this.expectField = true;
           this.afterTok = false;

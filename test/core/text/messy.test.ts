@@ -243,8 +243,8 @@ describe('headers', () => {
   it('hints at --skip-header when a first line that is not a number was not taken for a header', async () => {
     const e = await planError('x,y\nunits,nm\n1,2\n');
     expect(e.message).toBe('in.csv: at byte 0: not a number: "x" (a header? --skip-header N skips N lines; a column of text? --columns picks the columns to read)');
-    const dates = await planError('day,x\n2020-01-01,1\n2020-01-02,2\n');
-    expect(dates.message).toBe('in.csv: at byte 6: not a number: "2020-01-01" (a column of text? --columns picks the columns to read)');
+    const bad = await planError('day,x\n2020-01-01x,1\n2020-01-02,2\n');
+    expect(bad.message).toBe('in.csv: at byte 6: not a number: "2020-01-01x" (a column of text? --columns picks the columns to read)');
   });
 });
 
@@ -327,11 +327,40 @@ describe('columns', () => {
     expect((doc.result as { columns: { sum: number }[] }).columns.map((c) => c.sum)).toEqual([3]);
   });
 
+  it.each([
+    ['2020-01-31', '2020-02-01'],
+    ['31/01/2020', '01/02/2020'],
+    ['19-Sep-03', '22-Sep-03'],
+    ['2020-01-31T12:00:00Z', '2020-01-31 12:00:01'],
+    ['12:30', '12:30:05.5'],
+  ])('leaves out a column of dates or times (%s)', async (a, b) => {
+    const doc = await runJob(`when,x\n${a},1\n${b},2\n`);
+    expect(doc.input).toMatchObject({ columns: ['x'], ignoredColumns: ['when'] });
+    expect(doc.result).toMatchObject({ columns: [{ sum: 3 }] });
+  });
+
+  it('passes over empty fields of the columns not read, mid-line and at its end', async () => {
+    const text = 'd,a,b,c,e\n1990-01-01,1,,2,\n1990-01-02,3,,4,\n1990-01-03,,,,\n1990-01-04,5,x,6,y\n';
+    const doc = await runJob(text, { missing: 'skip', columns: 'a,c' }, 5);
+    expect(doc.input).toMatchObject({ columns: ['a', 'c'], ignoredColumns: ['d', 'b', 'e'] });
+    expect(doc.records).toBe(3);
+    expect(doc.missing).toEqual({ values: 2, columns: [1, 1], recordsLeftOut: 1 });
+    expect(doc.result).toMatchObject({ columns: [{ sum: 9 }, { sum: 12 }] });
+  });
+
   it('leaves out the empty column after a delimiter that ends every line', async () => {
     const doc = await runJob('a,b,\n1,2,\n3,4,\n', { missing: 'skip' }, 3);
     expect(doc.input).toMatchObject({ header: ['a', 'b', ''], columns: ['a', 'b'], ignoredColumns: [''] });
     expect(doc.records).toBe(2);
     expect((await planError('1,,3\n')).message).toContain('at byte 2: empty field');
+    expect((await readPlanned('1,2,\n3,4,\n')).rows).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    // A named column that starts empty is data, its missing values counted.
+    const late = await runJob('a,b\n1,\n2,\n3,4\n', { missing: 'count' });
+    expect(late.input.columns).toBeUndefined();
+    expect(late.missing).toEqual({ values: 2, columns: [0, 2], recordsLeftOut: 0 });
   });
 
   it('checks the field count of every record, the fields not read included', async () => {

@@ -405,3 +405,45 @@ print(json.dumps(out))`,
     }
   });
 });
+
+describe('random files with text columns and missing values against Python csv', () => {
+  it('reads the numeric columns as csv.reader + float() does (missing: NaN under --missing count), at several slicings', async () => {
+    const cases = python<{ text: string; rows: (number | null)[][]; numeric: number[] }[]>(
+      `import csv, io, random
+random.seed(9)
+out = []
+texts = ['setosa', 'Iris virginica', 'Smith, J.', 'say "hi"', 'x#y', '', 'NA', '1990-01-01', 'a,b,,c']
+for f in range(40):
+    eol = random.choice(['\\n', '\\r\\n', '\\r'])
+    ncol = random.randint(2, 6)
+    kinds = ['num'] * ncol
+    for t in random.sample(range(ncol), random.randint(1, ncol - 1)):
+        kinds[t] = 'text'
+    s = io.StringIO()
+    w = csv.writer(s, lineterminator=eol, quoting=random.choice([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))
+    w.writerow([f'c{i}' for i in range(ncol)])
+    rows = []
+    for r in range(random.randint(2, 20)):
+        row, nums = [], []
+        for i, k in enumerate(kinds):
+            if k == 'text':
+                # the first two data lines hold real text, so that the column is taken for one
+                row.append(random.choice(texts[:2]) if r < 2 else random.choice(texts))
+            elif r >= 2 and random.random() < 0.15:
+                row.append(random.choice(['', 'NA', 'null', 'NaN']))
+                nums.append(None)
+            else:
+                x = random.choice([random.uniform(-1e3, 1e3), float(random.randint(-9, 9))])
+                row.append(repr(x))
+                nums.append(x)
+        w.writerow(row)
+        rows.append(nums)
+    out.append({'text': s.getvalue(), 'rows': rows, 'numeric': [i for i, k in enumerate(kinds) if k == 'num']})
+print(json.dumps(out))`,
+    );
+    for (const { text, rows } of cases) {
+      const want = rows.map((r) => r.map((x) => (x === null ? NaN : x)));
+      for (const n of [1, 4, 13]) expect((await readPlanned(text, { missing: 'count' }, n)).rows, `${JSON.stringify(text.slice(0, 120))}, ${n} slices`).toEqual(want);
+    }
+  });
+});

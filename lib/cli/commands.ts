@@ -70,7 +70,9 @@ export function commanderOption(spec: FlagSpec, flag: string, group: keyof typeo
       const [k, v] = parseKeyValue(text);
       return { ...(previous as Record<string, string> | undefined), [k]: v };
     } catch (e) {
-      if (e instanceof OptionValueError) throw new UsageError(`${flag} ${e.problem}`);
+      // `fanout run --skip-header data.csv` gives the file as the flag's value.
+      const alone = spec.flagAlone !== undefined ? ` (for ${spec.flagAlone}, write ${flag} after the input file, or give the value)` : '';
+      if (e instanceof OptionValueError) throw new UsageError(`${flag} ${e.problem}${alone}`);
       throw e;
     }
   });

@@ -57,6 +57,9 @@ describe('fanout run on messy text', () => {
     expect(two.doc.result).toMatchObject({ count: 4, sum: 10 });
     const alone = run([file('h1.csv', 'x,y\n1,2\n'), '--skip-header', '--json']);
     expect(alone.doc.result).toMatchObject({ count: 2, sum: 3 });
+    const before = fanout(['run', '--skip-header', file('h4.csv', 'x\n1\n')]);
+    expect(before.code).toBe(2);
+    expect(before.stderr).toMatch(/--skip-header takes an integer .*, not ".*h4.csv" \(for 1, write --skip-header after the input file, or give the value\)\n$/);
     const undetected = run([file('h3.csv', 'x,y\nnm,nm\n1,2\n'), '--json']);
     expect(undetected.code).toBe(2);
     expect(undetected.stderr).toContain('not a number: "x" (a header? --skip-header N skips N lines');

@@ -62,15 +62,18 @@ export function helpOf(spec: FlagSpec): string {
 /** One commander option; a bad value is a one-line usage error that echoes it. */
 export function commanderOption(spec: FlagSpec, flag: string, group: keyof typeof GROUPS): Option {
   const placeholder = valueNameOf(spec as OptionSpec);
-  const o = new Option(placeholder === undefined ? flag : `${flag} <${placeholder}>`, helpOf(spec)).helpGroup(GROUPS[group]);
+  const o = new Option(placeholder === undefined ? flag : spec.flagAlone !== undefined ? `${flag} [${placeholder}]` : `${flag} <${placeholder}>`, helpOf(spec)).helpGroup(GROUPS[group]);
   if (spec.kind === 'boolean') return o;
+  if (spec.flagAlone !== undefined) o.preset(spec.flagAlone);
   return o.argParser((text: string, previous: unknown): unknown => {
     try {
       if (spec.kind !== 'map') return parseOptionValue(spec as OptionSpec, text);
       const [k, v] = parseKeyValue(text);
       return { ...(previous as Record<string, string> | undefined), [k]: v };
     } catch (e) {
-      if (e instanceof OptionValueError) throw new UsageError(`${flag} ${e.problem}`);
+      // `fanout run --skip-header data.csv` gives the file as the flag's value.
+      const alone = spec.flagAlone !== undefined ? ` (for ${spec.flagAlone}, write ${flag} after the input file, or give the value)` : '';
+      if (e instanceof OptionValueError) throw new UsageError(`${flag} ${e.problem}${alone}`);
       throw e;
     }
   });

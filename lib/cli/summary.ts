@@ -14,6 +14,12 @@ export function summarize(doc: ResultDocument): string {
   if (doc.skipped > 0) {
     lines.push(`skipped ${doc.skipped} bad records, first at byte ${doc.skippedExamples?.[0]?.offset}: ${doc.skippedExamples?.[0]?.problem}`);
   }
+  const inp = doc.input;
+  if (inp.header) lines.push(`header: ${inp.header.join(', ')}`);
+  if (inp.ignoredColumns?.length) lines.push(`columns read: ${inp.columns!.join(', ')}; left out (text, or not in --columns): ${inp.ignoredColumns.join(', ')}`);
+  if (doc.missing) {
+    lines.push(`missing values: ${doc.missing.values} (per column: ${doc.missing.columns.join(', ')})${doc.missing.recordsLeftOut > 0 ? `, ${doc.missing.recordsLeftOut} records left out` : ''}`);
+  }
   for (const w of doc.trajectory?.warnings ?? []) lines.push(`warning: ${w}`);
   const r = doc.result as Record<string, unknown>;
   const box = (r as { box?: Record<'first' | 'last', Record<string, number>> } | null)?.box;
@@ -31,7 +37,7 @@ export function summarize(doc: ResultDocument): string {
     lines.push('column        count           mean            std            min            max');
     cols.slice(0, 20).forEach((c, i) => {
       lines.push(
-        [String(i).padEnd(6), num(c.count).padStart(12), ...[c.mean, c.std, c.min, c.max].map((v) => num(v).padStart(14))].join(' '),
+        [String(doc.input.columns?.[i] ?? doc.input.header?.[i] ?? i).slice(0, 12).padEnd(6), num(c.count).padStart(12), ...[c.mean, c.std, c.min, c.max].map((v) => num(v).padStart(14))].join(' '),
       );
     });
     if (cols.length > 20) lines.push(`... ${cols.length - 20} more columns (use --json)`);

@@ -98,6 +98,7 @@ export async function onNodeCreated(deps: MergerDeps, key: string): Promise<Merg
       rows: merged.rows,
       skipped: merged.skipped,
       skippedExamples: merged.skippedExamples,
+      ...(merged.missing ? { missing: merged.missing } : {}),
       state: resolveAnalysis(spec.analysis.name).encode(merged.state),
       ...(failed.length > 0 ? { failed } : {}),
       run: { bytesRead: members.reduce((a, m) => a + m.run.bytesRead, 0), startedAt: Math.min(...members.map((m) => m.run.startedAt)), finishedAt: (deps.now ?? Date.now)(), worker: 'merger' },

@@ -10,7 +10,8 @@ import { IncompleteFrameError, InputError } from './errors.ts';
 import { scanNetcdf } from './netcdf.ts';
 import { PartsSource } from './parts.ts';
 import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
-import type { ByteSource, RowSink, ScanOptions } from './source.ts';
+import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
+import type { TextLayout } from './text/layout.ts';
 import { scanText } from './text/scan.ts';
 import { scanTrr } from './trr.ts';
 import { scanXtc } from './xtc.ts';
@@ -31,10 +32,17 @@ export interface Partial {
   rows: number;
   skipped: number;
   skippedExamples: { offset: number; problem: string }[];
+  /** text with --missing skip or count: missing values per column, and the records left out for holding one */
+  missing?: MissingCounts;
   /** the analysis state, encoded */
   state: unknown;
   /** the story of the run: not part of the result */
   run: RunStory;
+}
+
+export interface MissingCounts {
+  columns: number[];
+  recordsLeftOut: number;
 }
 
 /** How many slices of the plan a partial covers. */
@@ -108,7 +116,7 @@ export async function scanSlice(
   const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord };
   const input = inputOf(source, spec);
   const layout = spec.layout;
-  let stats;
+  let stats: ScanStats & { missing?: MissingCounts };
   try {
     stats =
       layout.kind === 'text'
@@ -141,6 +149,7 @@ export async function scanSlice(
     rows: stats.rows,
     skipped: stats.skipped,
     skippedExamples: stats.skippedExamples,
+    ...(stats.missing ? { missing: stats.missing } : {}),
     state: encoded,
     run: {
       bytesRead: stats.bytesRead,
@@ -158,6 +167,7 @@ export interface Merged {
   rows: number;
   skipped: number;
   skippedExamples: { offset: number; problem: string }[];
+  missing?: MissingCounts;
   state: unknown;
   /** each partial folded, in order: its byte range and where its rows start in the file's row order */
   pieces: { start: number; end: number; rowsBefore: number }[];
@@ -185,6 +195,7 @@ export class PartialFold {
   private rows = 0;
   private skipped = 0;
   private readonly skippedExamples: Merged['skippedExamples'] = [];
+  private missing: MissingCounts | undefined;
   private readonly pieces: Merged['pieces'] = [];
   private nextIndex: number;
 
@@ -213,10 +224,15 @@ export class PartialFold {
     this.rows += p.rows;
     this.skipped += p.skipped;
     for (const e of p.skippedExamples) if (this.skippedExamples.length < 5) this.skippedExamples.push(e);
+    if (p.missing) {
+      const m = (this.missing ??= { columns: p.missing.columns.map(() => 0), recordsLeftOut: 0 });
+      p.missing.columns.forEach((n, c) => (m.columns[c] = (m.columns[c] ?? 0) + n));
+      m.recordsLeftOut += p.missing.recordsLeftOut;
+    }
   }
 
   merged(): Merged {
-    return { rows: this.rows, skipped: this.skipped, skippedExamples: this.skippedExamples, state: this.state, pieces: this.pieces };
+    return { rows: this.rows, skipped: this.skipped, skippedExamples: this.skippedExamples, ...(this.missing ? { missing: this.missing } : {}), state: this.state, pieces: this.pieces };
   }
 }
 
@@ -268,11 +284,26 @@ export async function finishResult(spec: JobSpec, analysis: Analysis, merged: Me
 export interface ResultDocument {
   analysis: string;
   job: string;
-  input: { path: string; bytes: number; format: string; shape?: number[]; compression?: string; parts?: { path: string; bytes: number }[] };
+  input: {
+    path: string;
+    bytes: number;
+    format: string;
+    shape?: number[];
+    compression?: string;
+    /** a trajectory in parts: the files in frame order */
+    parts?: { path: string; bytes: number }[];
+    /** text: the fields of the header line */
+    header?: string[];
+    /** text, when not every column is read: the columns read (header names, else 0-based indices) and those left out */
+    columns?: (string | number)[];
+    ignoredColumns?: (string | number)[];
+  };
   slices: number;
   records: number;
   skipped: number;
   skippedExamples?: { offset: number; problem: string }[];
+  /** text with --missing skip or count: missing values in all, per column, and the records left out for holding one (skip) */
+  missing?: { values: number; columns: number[]; recordsLeftOut: number };
   resumedSlices: number;
   elapsedMs: number;
   /** trajectories: header facts (lengthUnit among them), and warnings such as a frame count in the header that the file size contradicts */
@@ -291,16 +322,34 @@ export function resultDocument(spec: JobSpec, merged: Merged, result: unknown, e
       ...(spec.shape ? { shape: spec.shape } : {}),
       ...(spec.compression ? { compression: spec.compression.codec } : {}),
       ...(spec.input.parts ? { parts: spec.input.parts.map((p) => ({ path: p.name, bytes: p.bytes })) } : {}),
+      ...(spec.layout.kind === 'text' ? textInputDoc(spec.layout) : {}),
     },
     slices: spec.sliceCount,
     records: Math.floor(merged.rows / spec.rowsPerRecord),
     skipped: merged.skipped,
     ...(merged.skipped > 0 ? { skippedExamples: merged.skippedExamples } : {}),
+    ...(spec.layout.kind === 'text' && spec.layout.missing ? { missing: missingDoc(spec.layout.columns, merged.missing) } : {}),
     resumedSlices: extra.resumedSlices,
     elapsedMs: extra.elapsedMs,
     ...(spec.trajectory ? { trajectory: withoutBox(spec.trajectory) } : {}),
     result,
   };
+}
+
+function textInputDoc(layout: TextLayout): Pick<ResultDocument['input'], 'header' | 'columns' | 'ignoredColumns'> {
+  const { header, select, fields } = layout;
+  const name = (i: number) => header?.[i] ?? i;
+  return {
+    ...(header ? { header } : {}),
+    ...(select && fields !== undefined
+      ? { columns: select.map(name), ignoredColumns: Array.from({ length: fields }, (_, i) => i).filter((i) => !select.includes(i)).map(name) }
+      : {}),
+  };
+}
+
+function missingDoc(columns: number, m: MissingCounts | undefined): NonNullable<ResultDocument['missing']> {
+  const perColumn = Array.from({ length: columns }, (_, c) => m?.columns[c] ?? 0);
+  return { values: perColumn.reduce((a, b) => a + b, 0), columns: perColumn, recordsLeftOut: m?.recordsLeftOut ?? 0 };
 }
 
 function withoutBox(info: TrajectoryInfo): Omit<TrajectoryInfo, 'box'> {

@@ -14,7 +14,7 @@ import { InputError, UsageError } from './errors.ts';
 import { hdf5Error, isHdf5, isNetcdfMagic, type NetcdfInfo, type NetcdfLayout, readNetcdfHeader } from './netcdf.ts';
 import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from './npy.ts';
 import type { ByteSource } from './source.ts';
-import { type TextLayout, textLayout } from './text/layout.ts';
+import { type TextLayout, textLayout, wideUnicodeBom } from './text/layout.ts';
 import { scanText } from './text/scan.ts';
 import { PartsSource } from './parts.ts';
 import { checkTrrHeader, isTrrMagic, readTrrHeader, type TrrInfo, type TrrLayout } from './trr.ts';
@@ -34,7 +34,12 @@ export interface PlanOptions {
   frameRows?: number;
   /** text: "," "\t" ";" ..., "whitespace", or undefined to detect */
   delimiter?: string;
-  skipHeader?: boolean;
+  /** text: header lines to skip (true: 1); undefined or false: a header line is detected */
+  skipHeader?: boolean | number;
+  /** text: a missing value (NA, an empty field, ...) is a bad record (fail), leaves its record out (skip) or reads as NaN (count) */
+  missing?: 'fail' | 'skip' | 'count';
+  /** text: the fields to read, by 0-based index or header name ("0,2", "x,y"); default: the numeric ones */
+  columns?: string;
   slices?: number;
   sliceBytes?: number;
   onBadRecord?: 'fail' | 'skip';
@@ -282,6 +287,7 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
   if (isHdf5(head)) throw hdf5Error(source.name);
   if (opts.dtype) return 'raw';
   if (/\.npy$/i.test(source.name)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
+  if (wideUnicodeBom(head)) return 'text'; // which the text planner refuses by name
   if (!TEXT_EXTENSIONS.test(source.name) && head.includes(0)) {
     const at = head.indexOf(0);
     throw new InputError(source.name, at, 'a NUL byte: this looks like binary data; use --format raw --dtype ... or --format npy, or for a trajectory --format dcd, xtc, trr or netcdf');
@@ -290,10 +296,22 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
 }
 
 async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions): Promise<TextLayout> {
-  const layout = textLayout(head, source.size, opts);
-  // Learn the column count from the first record.
-  const learned = await scanText(source, layout, 0, source.size, { rows() {} }, { maxRecords: 1, onBadRecord: 'fail' });
-  layout.columns = learned.columnsSeen;
+  const layout = textLayout(source.name, head, source.size, opts);
+  // Learn the column count from the first record (the first good one under --on-bad-record skip).
+  try {
+    const learned = await scanText(source, layout, 0, source.size, { rows() {} }, { maxRecords: 1, onBadRecord: opts.onBadRecord ?? 'fail' });
+    layout.columns = learned.columnsSeen;
+  } catch (e) {
+    // The first record has a field that is not a number: a header that was not detected
+    // (the line after it is not all numbers either), or a column of text such as dates.
+    if (e instanceof InputError && e.problem.startsWith('not a number')) {
+      const headerHint = (opts.skipHeader === undefined || opts.skipHeader === false) && layout.headerAt < 0 ? 'a header? --skip-header N skips N lines' : undefined;
+      const columnsHint = opts.columns === undefined ? 'a column of text? --columns picks the columns to read' : undefined;
+      const hints = [headerHint, columnsHint].filter(Boolean);
+      if (hints.length > 0) throw new InputError(source.name, e.offset, `${e.problem} (${hints.join('; ')})`);
+    }
+    throw e;
+  }
   return layout;
 }
 

@@ -42,6 +42,8 @@ export interface OptionSpec {
   max?: number;
   /** what a number counts, for the docs: rows, bytes, slices, ... */
   unit?: string;
+  /** int: the value of the flag given alone (`--skip-header` is `--skip-header 1`); `true` in metadata and JSON means it too, `false` 0 */
+  flagAlone?: string;
   /** the value a job gets when no layer sets it */
   default?: unknown;
   /** the default in words, when it is computed rather than a constant */
@@ -77,7 +79,33 @@ export const JOB_OPTIONS = {
   recordShape: { kind: 'shape', valueName: 'A,B', help: 'raw: the shape of one record, e.g. 50,100 for a frame of 50 rows of 100', applies: 'both', group: 'input' },
   headerBytes: { kind: 'int', valueName: 'N', min: 0, unit: 'bytes', help: 'raw: bytes to skip at the start', applies: 'both', group: 'input' },
   delimiter: { kind: 'string', valueName: 'D', defaultText: 'detected', help: 'text: "," "tab" ";" "whitespace" ...', applies: 'both', group: 'input' },
-  skipHeader: { kind: 'boolean', default: false, help: 'text: the first non-comment line is a header', applies: 'both', group: 'input' },
+  skipHeader: {
+    kind: 'int',
+    valueName: 'N',
+    min: 0,
+    unit: 'lines',
+    flagAlone: '1',
+    defaultText: 'detected: a first line with no number, followed by one with numbers',
+    help: 'text: the first N non-comment lines are a header (--skip-header alone: 1; 0: none, not even a detected one)',
+    applies: 'both',
+    group: 'input',
+  },
+  missing: {
+    kind: 'enum',
+    values: ['fail', 'skip', 'count'],
+    default: 'fail',
+    help: "text: a missing value (an empty field, NA, NULL, nan and pandas' other spellings) is a bad record (fail; nan, inf are numbers then, as numpy reads them), leaves its record out (skip) or reads as NaN (count); counted per column in `missing`",
+    applies: 'both',
+    group: 'input',
+  },
+  columns: {
+    kind: 'string',
+    valueName: 'LIST',
+    defaultText: 'all but text columns (text or nothing in the first two data lines, such as names: left out, and listed in the result)',
+    help: 'text: the columns to read, by 0-based index or header name: 0,2 or x,y (any others may hold anything)',
+    applies: 'both',
+    group: 'input',
+  },
   onBadRecord: {
     kind: 'enum',
     values: ['fail', 'skip'],
@@ -310,7 +338,7 @@ export function rangeText(spec: Pick<OptionSpec, 'min' | 'max'>): string {
 export function acceptsText(spec: OptionSpec): string {
   switch (spec.kind) {
     case 'int':
-      return `takes an integer ${rangeText(spec)}`;
+      return `takes an integer ${rangeText(spec)}${spec.flagAlone !== undefined ? `, true (${spec.flagAlone}) or false (0)` : ''}`;
     case 'bytes':
       return 'takes a size such as 1048576, 64MiB or 1G';
     case 'enum':
@@ -342,6 +370,8 @@ export function parseOptionValue(spec: OptionSpec, v: unknown): unknown {
   };
   switch (spec.kind) {
     case 'int':
+      if (spec.flagAlone !== undefined && (v === true || v === 'true')) return Number(spec.flagAlone);
+      if (spec.flagAlone !== undefined && (v === false || v === 'false')) return 0;
       return intIn(spec, v) ?? fail();
     case 'bytes': {
       const n = typeof v === 'string' ? parseByteSize(v) : v;
@@ -466,6 +496,8 @@ export function inputPlanOptions(opts: JobOptions): Omit<PlanOptions, 'slices' |
     frameRows: opts.frameRows,
     delimiter: opts.delimiter,
     skipHeader: opts.skipHeader ?? defaultOf('skipHeader'),
+    missing: opts.missing ?? defaultOf('missing'),
+    columns: opts.columns,
     onBadRecord: opts.onBadRecord ?? defaultOf('onBadRecord'),
   };
 }

@@ -4,16 +4,21 @@
  * documents, the partials in append-only logs) so that an interrupted run (even kill -9)
  * resumes where it stopped.
  */
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { makeDirs } from './dirs.ts';
 import { FileParts, FileSource, openFiles } from './file-source.ts';
 import { LocalDirStore } from './local-store.ts';
 import { LocalPartialLog } from './partial-log.ts';
 import { SliceQueue } from './slice-queue.ts';
 import { runOnThreads } from './thread-pool.ts';
 import type { Analysis } from '../core/analysis.ts';
+import { InputError, UsageError } from '../core/errors.ts';
 import { finishResult, PartialFold, type ResultDocument, resultDocument, scanSlice, textRowLocator } from '../core/job.ts';
 import { type JobSpec, type PlanOptions, planJob, sliceBounds } from '../core/plan.ts';
-import { UsageError } from '../core/errors.ts';
 import { newManifest, writeManifest, writeResult } from '../job/documents.ts';
 import type { ByteSource, PartialLog, PartialRef } from '../job/ports.ts';
 import { analysisRef, loadAnalysis } from '../job/analysis-loader.ts';
@@ -41,16 +46,22 @@ export interface LocalRunOptions extends PlanOptions {
    * reads the object by ranges, pinned to the version it was planned on). Default: a file.
    */
   openSource?: (path: string) => Promise<RunSource>;
+  /** what `-` reads (default: process.stdin) */
+  stdin?: NodeJS.ReadableStream;
 }
 
 /** An input the local runtime can scan: a byte source that knows its identity and notices a change. */
 export type RunSource = ByteSource & { identity: string; assertUnchanged(identity: string): Promise<void>; close(): Promise<void> };
 
-/** Runs one job over `input`: a file, the parts of one trajectory in order, or what `openSource` opens. */
+/** Runs one job over `input`: a file, `-` (standard input), the parts of one trajectory in order, or what `openSource` opens. */
 export async function runLocal(input: string | readonly string[], opts: LocalRunOptions): Promise<ResultDocument> {
   const startedAt = Date.now();
   const paths = typeof input === 'string' ? [input] : input;
   if (paths.length === 0) throw new UsageError('no input given');
+  if (paths.includes('-')) {
+    if (paths.length > 1) throw new UsageError('- (standard input) is one input: it cannot be a part of a trajectory in parts');
+    if (!opts.openSource) return runStdin(opts);
+  }
   if (opts.openSource && paths.length > 1) throw new UsageError('an input in parts is read from local files only');
   const source: RunSource = opts.openSource ? await opts.openSource(paths[0]!) : await openFiles(paths);
   try {
@@ -83,6 +94,30 @@ export async function runLocal(input: string | readonly string[], opts: LocalRun
     }
   } finally {
     await source.close();
+  }
+}
+
+/**
+ * `-`: standard input is spooled to a file in the state dir (<state dir>/stdin/), which
+ * is then run as any file, on every worker, and removed. A pipe cannot be read by byte
+ * ranges, so nothing is scanned before the input has ended, and a run over stdin never
+ * resumes: every spool is a new file, so a new job. The result names the input `-`,
+ * errors `stdin`.
+ */
+async function runStdin(opts: LocalRunOptions): Promise<ResultDocument> {
+  if (!opts.stdin && process.stdin.isTTY) throw new UsageError('- reads standard input, which is a terminal here: pipe the data in (... | fanout run -) or give a file');
+  const dir = join(opts.stateDir, 'stdin');
+  makeDirs(dir);
+  const spool = join(dir, `${process.pid}-${Date.now()}.in`);
+  try {
+    await pipeline(opts.stdin ?? process.stdin, createWriteStream(spool));
+    const doc = await runLocal(spool, opts);
+    return { ...doc, input: { ...doc.input, path: '-' } };
+  } catch (e) {
+    if (e instanceof InputError && e.file === spool) throw new InputError('stdin', e.offset, e.problem);
+    throw e;
+  } finally {
+    await rm(spool, { force: true });
   }
 }
 

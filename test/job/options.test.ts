@@ -21,7 +21,7 @@ describe('job options', () => {
       },
       's3://b/input/x.csv',
     );
-    expect(o).toEqual({ analysis: 'stats', frameRows: 50, skipHeader: true, recordShape: [50, 100], headerBytes: 0, options: { ddof: '1' } });
+    expect(o).toEqual({ analysis: 'stats', frameRows: 50, skipHeader: 1, recordShape: [50, 100], headerBytes: 0, options: { ddof: '1' } });
   });
 
   it.each([
@@ -29,7 +29,8 @@ describe('job options', () => {
     [{ 'fanout-frame-rows': 'abc' }, /fanout-frame-rows takes an integer of at least 1, not "abc"$/],
     [{ 'fanout-frame-rows': '0' }, /fanout-frame-rows takes an integer of at least 1, not "0"/],
     [{ 'fanout-frame-rows': '2.5' }, /fanout-frame-rows takes an integer of at least 1, not "2\.5"/],
-    [{ 'fanout-skip-header': 'yes' }, /fanout-skip-header must be true or false, not "yes"/],
+    [{ 'fanout-skip-header': 'yes' }, /fanout-skip-header takes an integer of at least 0, true \(1\) or false \(0\), not "yes"/],
+    [{ 'fanout-skip-header': '-1' }, /fanout-skip-header takes an integer of at least 0, true \(1\) or false \(0\), not "-1"/],
     [{ 'fanout-format': 'parquet' }, /fanout-format must be auto, text, npy, raw, dcd, xtc, trr or netcdf, not "parquet"/],
     [{ 'fanout-record-shape': '50,-1' }, /fanout-record-shape takes positive integers such as 50,100, not "50,-1"/],
     [{ 'fanout-analysis': '' }, /fanout-analysis takes a non-empty value, not ""/],
@@ -50,13 +51,13 @@ describe('job options', () => {
   });
 
   it('writes metadata that reads back as the same options', () => {
-    const opts: JobOptions = { analysis: 'stats', sliceBytes: 3 << 20, recordShape: [50, 100], skipHeader: true, format: 'dcd', concurrency: 100, options: { Ddof: '1' } };
+    const opts: JobOptions = { analysis: 'stats', sliceBytes: 3 << 20, recordShape: [50, 100], skipHeader: 2, format: 'dcd', concurrency: 100, options: { Ddof: '1' } };
     const meta = metadataFor(opts);
     expect(meta).toEqual({
       'fanout-analysis': 'stats',
       'fanout-slice-bytes': String(3 << 20),
       'fanout-record-shape': '50,100',
-      'fanout-skip-header': 'true',
+      'fanout-skip-header': '2',
       'fanout-format': 'dcd',
       'fanout-concurrency': '100',
       'fanout-option-ddof': '1',
@@ -71,9 +72,9 @@ describe('job options', () => {
   });
 
   it('takes typed values from a direct invoke, and layers them', () => {
-    const direct = parseJobOptions({ sliceBytes: 1024, skipHeader: false, recordShape: [3], options: { a: '1' } }, 'invoke');
+    const direct = parseJobOptions({ sliceBytes: 1024, skipHeader: true, recordShape: [3], options: { a: '1' } }, 'invoke');
     const merged = mergeJobOptions({ analysis: 'sum', sliceBytes: 64, options: { a: '0', b: '2' } }, direct);
-    expect(merged).toEqual({ analysis: 'sum', sliceBytes: 1024, skipHeader: false, recordShape: [3], options: { a: '1', b: '2' } });
+    expect(merged).toEqual({ analysis: 'sum', sliceBytes: 1024, skipHeader: 1, recordShape: [3], options: { a: '1', b: '2' } });
     expect(planOptionsFor(merged, 10_000).slices).toBe(10);
   });
 });

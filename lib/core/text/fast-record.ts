@@ -95,7 +95,7 @@ export function fastRecord(buf: Uint8Array, i: number, out: Float64Array, at: nu
     }
     if (k === 0 && e10 <= 0 && e10 >= -22) {
       // The common case inline: at most 15 digits, an exact power of ten to divide by.
-      out[at + col] = (m1 / P10[-e10]!) * (minus | 1);
+      out[at + col] = (m1 / P10[0 - e10]!) * (minus | 1); // 0 - e10, not -e10: -0 is no array index (V8 takes a slow path)
     } else {
       MANTISSA[0] = m1;
       MANTISSA[1] = m2;

@@ -147,6 +147,31 @@ export function parseToken(token: string): number | undefined {
   return m[1] === '-' ? -Infinity : Infinity;
 }
 
+/**
+ * parseToken of a field's text, with RFC 4180 quotes: "345" is 345; blanks inside the
+ * quotes are dropped as Python's float() drops them; undefined for anything else.
+ */
+export function parseField(text: string): number | undefined {
+  if (text.charCodeAt(0) !== 34) return parseToken(text);
+  if (text.length < 2 || text.charCodeAt(text.length - 1) !== 34) return undefined;
+  const inner = text.slice(1, -1).trim();
+  return inner.includes('"') ? undefined : parseToken(inner);
+}
+
+/**
+ * The spellings pandas' read_csv reads as missing by default (its na_values defaults, 2.x),
+ * and the empty field. `#N/A N/A` is one of them, and is read only when quoted (a blank
+ * ends an unquoted field).
+ */
+export const MISSING_SPELLINGS: readonly string[] = ['', '#N/A', '#N/A N/A', '#NA', '-1.#IND', '-1.#QNAN', '-NaN', '-nan', '1.#IND', '1.#QNAN', '<NA>', 'N/A', 'NA', 'NULL', 'NaN', 'None', 'n/a', 'nan', 'null'];
+const MISSING = new Set(MISSING_SPELLINGS);
+
+/** A field's text (quoted or not) is one of pandas' missing spellings. */
+export function isMissing(text: string): boolean {
+  if (text.charCodeAt(0) === 34 && text.length >= 2 && text.charCodeAt(text.length - 1) === 34) return MISSING.has(text.slice(1, -1).trim());
+  return MISSING.has(text);
+}
+
 /** The text of a token's bytes (ASCII, so one character a byte). */
 export function latin1(bytes: Uint8Array, from: number, to: number): string {
   let s = '';

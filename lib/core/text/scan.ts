@@ -20,7 +20,15 @@ import { emptyStats } from '../source.ts';
 import { FINAL_NEWLINE, RowBlock, sliceThenTail } from './buffers.ts';
 import { fastDelimiter, fastRecord } from './fast-record.ts';
 import type { TextLayout } from './layout.ts';
-import { latin1, notANumber, parseToken, POWERS_OF_TEN } from './number.ts';
+import { isMissing, latin1, notANumber, parseField, POWERS_OF_TEN } from './number.ts';
+
+/** What a text scan reports beyond every reader's stats. */
+export interface TextScanStats extends ScanStats {
+  columnsSeen: number;
+  locatedAt?: number;
+  /** with layout.missing: missing values per column, and the records left out for holding one (skip) */
+  missing?: { columns: number[]; recordsLeftOut: number };
+}
 
 export interface TextScanOptions extends ScanOptions {
   /** Stop after this many records (the planner reads one to learn the column count). */
@@ -43,8 +51,8 @@ export async function scanText(
   end: number,
   sink: RowSink,
   options: TextScanOptions = {},
-): Promise<ScanStats & { columnsSeen: number; locatedAt?: number }> {
-  if (start >= end || start >= source.size) return { ...emptyStats(), columnsSeen: layout.columns };
+): Promise<TextScanStats> {
+  if (start >= end || start >= source.size) return { ...emptyStats(), columnsSeen: layout.columns, ...(layout.missing ? { missing: { columns: new Array<number>(layout.columns).fill(0), recordsLeftOut: 0 } } : {}) };
   const scan = new TextScan(source.name, layout, start, end, sink, options);
   const stats = scan.stats;
   const onProgress = options.onProgress;
@@ -64,6 +72,7 @@ const P10 = POWERS_OF_TEN; // a module-local copy (see number.ts)
 const TWO53 = 2 ** 53;
 const NL = 10;
 const MAX_EXAMPLES = 5;
+const MISSING_HINT = ' (--missing skip or count)';
 
 // Byte classes of the general reader.
 const K_DIGIT = 0;
@@ -75,8 +84,9 @@ const K_WS = 5;
 const K_DELIM = 6;
 const K_NL = 7;
 const K_HASH = 8;
+const K_QUOTE = 9; // a double quote: a quoted field (RFC 4180) runs to the closing one
 
-function classTable(delimiter: number): Uint8Array {
+function classTable(delimiter: number, crOnly: boolean): Uint8Array {
   const t = new Uint8Array(256).fill(K_OTHER);
   for (let c = 48; c <= 57; c++) t[c] = K_DIGIT;
   t[46] = K_DOT;
@@ -88,7 +98,9 @@ function classTable(delimiter: number): Uint8Array {
   t[9] = K_WS;
   t[13] = K_WS;
   t[NL] = K_NL;
+  if (crOnly) t[13] = K_NL;
   t[35] = K_HASH;
+  t[34] = K_QUOTE;
   if (delimiter >= 0) t[delimiter] = K_DELIM;
   return t;
 }
@@ -204,19 +216,40 @@ class TextScan {
   private readonly skipBad: boolean;
   private readonly maxRecords: number;
   private readonly locateRow: number;
+  /** lines that start in [headerAt, headerEnd) are header lines, not records */
   private readonly headerAt: number;
+  private readonly headerEnd: number;
+  /** lines end in CR alone, or LF, or CRLF (the general reader only) */
+  private readonly crOnly: boolean;
+  /** 0: a missing value is a bad record; 1: its record is left out (skip); 2: it reads as NaN (count) */
+  private readonly missingMode: number;
+  /** missing values per column, and records left out for them, with missingMode > 0 */
+  private readonly missingColumns: number[] = [];
+  private recordsLeftOut = 0;
+  /** columns of the current line that hold a missing value */
+  private lineMissing: number[] = [];
+  /** delimited, with --missing: a # that begins or continues a field is part of it */
+  private readonly hashInField: boolean;
 
   // Line state.
   private skipping = false; // skipping to the end of the current line, which is not a record
   private inComment = false; // skipping a comment; the line may still hold a record
   private atLineStart = true;
   private lineStart: number;
-  private col = 0;
+  private col = 0; // values of the line stored so far
+  private field = 0; // fields of the line read so far (col, plus those not selected)
+  /** with layout.select: the value slot of every field, -1 for a field not read */
+  private readonly slots: Int32Array | null;
+  /** with layout.select: the fields a record has */
+  private readonly fieldsExpected: number;
+  private skipField = false; // passing over a field that is not selected
+  private skipQuote = false; // ... inside its quotes
   private rowBase = 0; // where the line's values go in the block
   private expectField = true; // delimited: a field must come next (line start or after a delimiter)
   private sawDelim = false;
   private afterTok = false; // delimited: a token ended on white space; a delimiter must come next
   private inTok = false; // a token is being read, into `token`
+  private inQuote = false; // inside the quotes of a quoted token: delimiters, blanks and # are its bytes
 
   constructor(
     private readonly file: string,
@@ -230,13 +263,26 @@ class TextScan {
     this.lookBack = start > 0;
     this.lineStart = start;
     this.block = new RowBlock(sink, layout.columns, end - start);
-    this.cls = classTable(layout.delimiter);
+    this.crOnly = layout.newline === 13;
+    this.missingMode = layout.missing === 'skip' ? 1 : layout.missing === 'count' ? 2 : 0;
+    this.missingColumns = new Array<number>(layout.columns).fill(0);
+    this.hashInField = this.missingMode !== 0 && layout.delimiter >= 0;
+    this.cls = classTable(layout.delimiter, this.crOnly);
     this.delimited = layout.delimiter >= 0;
     this.skipBad = options.onBadRecord === 'skip';
     this.maxRecords = options.maxRecords ?? Infinity;
     this.locateRow = options.locateRow ?? -1;
     this.headerAt = layout.headerAt;
-    const fast = fastDelimiter(layout.delimiter) && this.locateRow < 0 && options.fastPath !== false;
+    this.headerEnd = layout.headerAt < 0 ? -1 : (layout.dataAt ?? layout.headerAt + 1);
+    if (layout.select) {
+      this.fieldsExpected = layout.fields ?? 0;
+      this.slots = new Int32Array(this.fieldsExpected).fill(-1);
+      layout.select.forEach((f, slot) => (this.slots![f] = slot));
+    } else {
+      this.fieldsExpected = 0;
+      this.slots = null;
+    }
+    const fast = fastDelimiter(layout.delimiter) && this.locateRow < 0 && options.fastPath !== false && !this.crOnly && !layout.select;
     this.fastDelim = fast ? layout.delimiter : -2;
   }
 
@@ -255,17 +301,17 @@ class TextScan {
       // The byte before the slice: unless it is a newline, the first line is an earlier slice's.
       this.lookBack = false;
       i = 1;
-      if (buf[0] !== NL) this.skipping = true;
+      if (buf[0] !== NL && !(this.crOnly && buf[0] === 13)) this.skipping = true;
     }
     while (i < n) {
       if (this.inComment) {
-        const k = buf.indexOf(NL, i);
+        const k = this.lineEnd(buf, i);
         this.inComment = k < 0;
         i = k < 0 ? n : k;
         continue;
       }
       if (this.skipping) {
-        const k = buf.indexOf(NL, i);
+        const k = this.lineEnd(buf, i);
         if (k < 0) {
           i = n;
           break;
@@ -277,6 +323,10 @@ class TextScan {
         this.col = 0;
         continue;
       }
+      if (this.skipField) {
+        i = this.passField(buf, i);
+        continue;
+      }
       if (this.atLineStart) {
         if (this.lineStart >= this.end || block.rows >= this.maxRecords) {
           done = true;
@@ -284,11 +334,13 @@ class TextScan {
         }
         this.atLineStart = false;
         this.col = 0;
+        this.field = 0;
         this.rowBase = block.count * block.columns;
         this.expectField = true;
         this.sawDelim = false;
         this.afterTok = false;
-        if (this.lineStart === this.headerAt) {
+        if (this.lineMissing.length > 0) this.lineMissing = [];
+        if (this.lineStart < this.headerEnd && this.lineStart >= this.headerAt) {
           this.skipping = true;
           continue;
         }
@@ -310,6 +362,19 @@ class TextScan {
           i++;
           continue;
         }
+        if (this.inQuote || k === K_QUOTE || (k === K_HASH && this.hashInField)) {
+          // A quoted token is read by its text (number.ts strips the quotes); a second
+          // quote pair ("") reopens the quotes as RFC 4180's escaped quote does. With
+          // --missing, a # inside a field is part of it (pandas' -1.#IND, 1.#QNAN).
+          if (k === K_NL) {
+            this.fail(this.token.start, 'a quoted field runs past the end of its line (line breaks inside quotes are not read)');
+            continue;
+          }
+          if (k === K_QUOTE) this.inQuote = !this.inQuote;
+          this.token.slow = true;
+          i++;
+          continue;
+        }
         this.inTok = false;
         if (!this.endToken(buf, i, k)) continue;
       }
@@ -319,8 +384,11 @@ class TextScan {
           break;
         case K_DELIM:
           if (this.expectField) {
-            this.fail(base + i, 'empty field');
-            break;
+            if (this.slots !== null && !(this.slots[this.field]! >= 0)) this.field++; // an empty field not read
+            else if (this.missingMode === 0) {
+              this.fail(base + i, `empty field${MISSING_HINT}`);
+              break;
+            } else if (!this.store(NaN, base + i, K_DELIM, true)) break;
           }
           this.expectField = true;
           this.afterTok = false;
@@ -328,6 +396,12 @@ class TextScan {
           i++;
           break;
         case K_NL:
+          if (this.delimited && this.expectField && this.sawDelim) {
+            if (this.slots !== null && !(this.slots[this.field]! >= 0)) {
+              this.field++; // an empty field not read
+              this.expectField = false;
+            } else if (this.missingMode !== 0 && !this.store(NaN, base + i, K_NL, true)) break;
+          }
           this.endLine(base + i);
           i++;
           this.atLineStart = true;
@@ -336,18 +410,31 @@ class TextScan {
         case K_HASH:
           // A comment runs to the end of the line; the newline then ends the line as usual.
           if (this.delimited && this.expectField && this.sawDelim) {
-            this.fail(base + i, 'empty field');
+            // With --missing, a # that begins a field begins pandas' #N/A or #NA; a field
+            // not read may hold anything.
+            if (this.missingMode === 0 && (this.slots === null || this.slots[this.field]! >= 0)) {
+              this.fail(base + i, 'empty field');
+              break;
+            }
+          } else {
+            this.inComment = true;
             break;
           }
-          this.inComment = true;
-          break;
+        // falls through: a token starts
         default:
           // A token starts.
           if (this.afterTok) {
             this.fail(base + i, 'missing delimiter between fields');
             break;
           }
+          if (this.slots !== null && !(this.slots[this.field]! >= 0)) {
+            // A field that is not selected: passed over, whatever it holds.
+            this.skipField = true;
+            this.skipQuote = false;
+            break;
+          }
           this.inTok = true;
+          this.inQuote = k === K_QUOTE;
           this.token.begin(c, k, base + i);
           i++;
       }
@@ -370,7 +457,7 @@ class TextScan {
     const base = this.base;
     const end = this.end;
     const maxRecords = this.maxRecords;
-    const headerAt = this.headerAt;
+    const headerEnd = this.headerEnd;
     let lineStart = this.lineStart;
     for (;;) {
       const rowBase = block.count * columns;
@@ -383,7 +470,8 @@ class TextScan {
       block.commit();
       i = next;
       lineStart = base + i;
-      if (i > lastNewline || lineStart >= end || block.rows >= maxRecords || lineStart === headerAt) {
+      // (A slice that starts before the header's end stops at every line until past it.)
+      if (i > lastNewline || lineStart >= end || block.rows >= maxRecords || lineStart < headerEnd) {
         this.lineStart = lineStart;
         this.atLineStart = true;
         return i;
@@ -391,14 +479,52 @@ class TextScan {
     }
   }
 
+  /**
+   * Passes over the bytes of a field that is not selected, from buf[i]: up to the
+   * delimiter (or blank) or line end that ends it, outside quotes. Returns where it stopped.
+   */
+  private passField(buf: Uint8Array, i: number): number {
+    const cls = this.cls;
+    const n = buf.length;
+    for (; i < n; i++) {
+      const k = cls[buf[i]!]!;
+      if (k === K_QUOTE) this.skipQuote = !this.skipQuote;
+      else if (k === K_NL) {
+        if (this.skipQuote) {
+          this.fail(this.base + i, 'a quoted field runs past the end of its line (line breaks inside quotes are not read)');
+          return i;
+        }
+        break;
+      } else if (!this.skipQuote && (this.delimited ? k === K_DELIM : k === K_WS)) break;
+    }
+    if (i < n) {
+      // The field ends here; its terminator is read as after any field.
+      this.skipField = false;
+      this.field++;
+      if (this.delimited) {
+        this.expectField = false;
+        this.afterTok = false;
+      }
+    }
+    return i;
+  }
+
+  /** The first line end at or after buf[i], or -1. */
+  private lineEnd(buf: Uint8Array, i: number): number {
+    if (!this.crOnly) return buf.indexOf(NL, i);
+    for (const n = buf.length; i < n; i++) if (buf[i] === NL || buf[i] === 13) return i;
+    return -1;
+  }
+
   /** The stats, once the last buffer is read. */
-  finish(): ScanStats & { columnsSeen: number; locatedAt?: number } {
+  finish(): TextScanStats {
     const block = this.block;
     block.flush();
     block.release();
     this.stats.rows = block.rows;
     const locatedAt = this.locatedAt;
-    return { ...this.stats, columnsSeen: block.columns, ...(locatedAt === undefined ? {} : { locatedAt }) };
+    const missing = this.missingMode === 0 ? undefined : { columns: Array.from({ length: block.columns }, (_, c) => this.missingColumns[c] ?? 0), recordsLeftOut: this.recordsLeftOut };
+    return { ...this.stats, columnsSeen: block.columns, ...(locatedAt === undefined ? {} : { locatedAt }), ...(missing ? { missing } : {}) };
   }
 
   /** The token ended at buf[i], a byte of class k: its value goes to the row, or the line is bad (false). */
@@ -414,7 +540,16 @@ class TextScan {
       else v = Number(t.carry + latin1(buf, Math.max(0, t.start - this.base), i)); // the text keeps its sign
     } else {
       const text = t.carry + latin1(buf, Math.max(0, t.start - this.base), i);
-      const parsed = parseToken(text);
+      const parsed = parseField(text);
+      // By default nan is a number (NaN, as numpy reads it); with --missing it is missing, as in pandas.
+      if ((parsed === undefined || (parsed !== parsed && this.missingMode !== 0)) && isMissing(text)) {
+        t.carry = '';
+        if (this.missingMode === 0) {
+          this.fail(t.start, `a missing value: ${JSON.stringify(text)}${MISSING_HINT}`);
+          return false;
+        }
+        return this.store(NaN, t.start, k, true);
+      }
       if (parsed === undefined) {
         this.fail(t.start, notANumber(text));
         return false;
@@ -422,15 +557,24 @@ class TextScan {
       v = parsed;
     }
     t.carry = '';
+    return this.store(v, t.start, k, false);
+  }
+
+  /** The value of the next field, at `at`, ended by a byte of class k; false when the line turned out bad. */
+  private store(v: number, at: number, k: number, missing: boolean): boolean {
     const block = this.block;
     if (this.col >= block.columns) {
       if (block.columns !== 0) {
-        this.fail(t.start, `more than ${block.columns} fields`);
+        this.fail(at, `more than ${block.columns} fields`);
         return false;
       }
       block.makeRoom(this.col);
     }
-    block.values[this.rowBase + this.col++] = v;
+    const slot = this.slots === null ? this.col : this.slots[this.field]!;
+    if (missing) this.lineMissing.push(slot);
+    block.values[this.rowBase + slot] = v;
+    this.col++;
+    this.field++;
     if (this.delimited) {
       this.expectField = false;
       this.afterTok = k === K_WS;
@@ -440,16 +584,30 @@ class TextScan {
 
   /** The line ends at `at`: its row is committed, if it has one. */
   private endLine(at: number): void {
-    if (this.col === 0 && !this.sawDelim) return; // blank or comment line: not a record
+    if (this.field === 0 && !this.sawDelim) return; // blank or comment line: not a record
     if (this.delimited && this.expectField) {
-      this.fail(at, 'empty field at the end of the line', false);
+      this.fail(at, `empty field at the end of the line${MISSING_HINT}`, false);
       return;
     }
     const block = this.block;
-    if (block.columns === 0) block.learned(this.col);
+    if (this.slots !== null) {
+      if (this.field !== this.fieldsExpected) {
+        this.fail(this.lineStart, `expected ${this.fieldsExpected} fields, found ${this.field}`, false);
+        return;
+      }
+    } else if (block.columns === 0) block.learned(this.col);
     else if (this.col !== block.columns) {
       this.fail(this.lineStart, `expected ${block.columns} fields, found ${this.col}`, false);
       return;
+    }
+    const lineMissing = this.lineMissing;
+    if (lineMissing.length > 0) {
+      const counts = this.missingColumns;
+      for (const c of lineMissing) counts[c] = (counts[c] ?? 0) + 1;
+      if (this.missingMode === 1) {
+        this.recordsLeftOut++;
+        return;
+      }
     }
     if (block.rows === this.locateRow) this.locatedAt = this.lineStart;
     block.commit();
@@ -462,8 +620,11 @@ class TextScan {
     stats.skipped++;
     if (stats.skippedExamples.length < MAX_EXAMPLES) stats.skippedExamples.push({ offset, problem });
     this.inTok = false;
+    this.inQuote = false;
+    this.skipField = false;
     this.token.carry = '';
     this.col = 0;
+    this.field = 0;
     this.skipping = restOfLine;
   }
 }

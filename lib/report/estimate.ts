@@ -1,12 +1,12 @@
 /**
  * What a job will cost on AWS before it runs: invocations and S3 requests counted from
- * the pipeline's protocol (lib/pipeline: coordinator, worker, merger), time and money
+ * the pipeline's protocol (lib/cloud: coordinator, worker, merger, publish), time and money
  * from stated assumptions. Pure: the CLI supplies the slice plan.
  */
 import { levelSizes } from '../cloud/tree.ts';
 import { pricesFor, PRICES_AS_OF } from './prices.ts';
 
-/** Store requests by kind; PUT counts create-only writes too. */
+/** Store requests by kind; PUT counts create-only and conditional (If-Match) writes too, as S3 bills them. */
 export interface Requests {
   get: number;
   put: number;
@@ -30,11 +30,9 @@ export interface CloudPlan {
   levels: number[];
   invocations: { coordinator: number; workers: number; merger: number; total: number };
   /**
-   * Requests to the job's documents (manifest, partials, tree, status, result).
-   * `fewest`: every merge event handled as soon as its node lands (only a group's last
-   * node finds it complete); `most`: every event handled after its whole level landed.
-   * Both with cold functions that read the manifest every time. Retries and duplicate
-   * event deliveries add to these.
+   * Requests to the job's documents (input pointer, manifest, partials, tree, status,
+   * result): see documentRequests for what `fewest` and `most` assume and what adds to
+   * them.
    */
   documentRequests: { fewest: Requests; most: Requests };
   /** requests to the input: one HEAD, the planner's reads, one ranged GET per slice */
@@ -54,33 +52,73 @@ const FULL_VCPU_MB = 1769;
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
+/**
+ * What a job's coordinator adds when its key's previous upload has a job still running:
+ * it reads the pointer before swapping it (GET), then marks that job superseded: reads
+ * its status (GET), and publishes the new status conditionally (HEAD its tag, GET the
+ * pointer to check, conditional PUT). A first upload of the key does none of these; a
+ * key whose previous job has ended costs the two GETs only.
+ */
+export const SUPERSEDE_REQUESTS: Requests = { get: 3, put: 1, head: 1, list: 0 };
+
+/**
+ * The requests to a job's documents, counted from the protocol (coordinator.ts,
+ * worker.ts, merger.ts, publish.ts) for a job of `slices` slices and fan-in `fanin`
+ * that runs to its end without failures: N nodes in the tree (the slices' partials
+ * included), P = N - slices merged parents, T nodes on the top level. Every merge event
+ * reads the manifest and lists its group; `fewest` and `most` differ in how many events
+ * find their group complete, and in the key's history:
+ * - `fewest`: the key's first upload, every event handled as soon as its node lands
+ *   (only a group's last node finds it complete, so each group is merged once and the
+ *   final merge runs once);
+ * - `most`: every event handled after its whole level landed (each finds its group
+ *   complete and HEADs the parent; the first merges it, the rest find it), and the key's
+ *   previous upload has a job still running, which this one supersedes
+ *   (SUPERSEDE_REQUESTS).
+ * Both assume cold functions that read the manifest every time (a warm one reads it from
+ * its cache: fewer GETs than `fewest`) and one event handled at a time. Not counted, as
+ * the estimate cannot know them: Lambda retries and duplicate event deliveries (each
+ * repeats a worker's or an event's requests), events of one group handled at the same
+ * moment (each may find the parent missing and read the whole group), a compare-and-swap
+ * that loses a race and reads again (publish.ts), failed slices (tolerated ones add a
+ * create-only PUT and a LIST each), a job past its deadline (status reads), and a job
+ * superseded by a newer upload while it runs (it stops short: fewer).
+ */
 export function documentRequests(slices: number, fanin: number): { fewest: Requests; most: Requests } {
   const sizes = levelSizes(slices, fanin);
   const nodes = sum(sizes);
-  const last = sizes[sizes.length - 1]!;
-  const belowLast = nodes - last;
-  const parents = nodes - slices; // nodes of levels above the slices: one merge each
-  // coordinator: manifest, status, input pointer. The end: result, its copy, status.
+  const top = sizes[sizes.length - 1]!;
+  const parents = nodes - slices;
+  // PUT (S3 bills create-only and conditional PUTs as PUTs):
+  // coordinator: the pointer (conditional), the manifest (create-only), the status;
+  // a worker: its partial (create-only); a merge: its parent (create-only);
+  // the final merge: jobs/<id>/result.json (create-only), results/ and the status (conditional).
   const put = 3 + slices + parents + 3;
+  // LIST: every merge event lists its group (one page: at most fan-in keys).
   const list = nodes;
+  // HEAD: the coordinator's pointer tag, a worker's partial (is this slice done?), the
+  // final merge's results/ and status tags (before its conditional PUTs); plus the
+  // merge events' HEADs of their parents, below.
+  const head = 1 + slices + 2;
+  // GET: a worker's manifest, every event's manifest, every merged group's members (each
+  // node below the top once), and the final merge: the status (done already?), the pointer
+  // (the newest job?), the top group's T members, the committed result, and the pointer
+  // again before each conditional publish (2).
+  const get = slices + nodes + (nodes - top) + 5 + top;
   const fewest: Requests = {
-    // a worker and every merge event read the manifest; every merge reads its group; the end
-    // reads the status, the input's pointer (is this still the newest job?) before and
-    // after publishing, and the committed result
-    get: slices + nodes + nodes + 4,
+    get,
     put,
-    // a worker checks its partial; a complete group checks its parent
-    head: slices + parents,
+    // one complete group per parent: HEAD it
+    head: head + parents,
     list,
   };
   const most: Requests = {
-    // every event of the last group reads the status too, and the late ones read the
-    // published result (is it this job's?)
-    get: slices + nodes + nodes + 3 + last + (last - 1),
-    put,
-    // every event below the top checks the parent
-    head: slices + belowLast,
-    list,
+    // the top group's other T - 1 events read the status (done) and the published result (this job's?)
+    get: get + 2 * (top - 1) + SUPERSEDE_REQUESTS.get,
+    put: put + SUPERSEDE_REQUESTS.put,
+    // every event below the top HEADs its parent
+    head: head + (nodes - top) + SUPERSEDE_REQUESTS.head,
+    list: list + SUPERSEDE_REQUESTS.list,
   };
   return { fewest, most };
 }

@@ -1,25 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { startJob } from '../../lib/cloud/coordinator.ts';
 import { DEFAULT_LIMITS } from '../../lib/job/options.ts';
-import { ManifestReader } from '../../lib/job/documents.ts';
+import { ManifestReader, readStatus } from '../../lib/job/documents.ts';
 import { onNodeCreated } from '../../lib/cloud/merger.ts';
 import { scanSliceTask } from '../../lib/cloud/worker.ts';
 import type { SliceTask } from '../../lib/job/ports.ts';
-import { documentRequests, estimateCloud } from '../../lib/report/estimate.ts';
+import { documentRequests, estimateCloud, type Requests, SUPERSEDE_REQUESTS } from '../../lib/report/estimate.ts';
 import { routeFor } from '../../lib/cloud/topology.ts';
-import { CountingStore, MemoryInputs } from '../cloud/fakes.ts';
+import { CountingStore, MemoryInputs, type Op } from '../cloud/fakes.ts';
 
 type Event = { kind: 'created'; key: string } | { kind: 'slice'; task: SliceTask };
 
 /**
  * Runs the pipeline over the request-counting fakes with cold functions (no manifest
  * cache). `lifo`: each merge event is handled the moment its node lands; `fifo`: events
- * wait until everything before them is done, so a whole level lands first.
+ * wait until everything before them is done, so a whole level lands first. `superseding`:
+ * the key's previous upload (other bytes) has a job started and still running when this
+ * one is uploaded; only this job's requests are counted.
  */
-async function countRequests(slices: number, fanin: number, order: 'lifo' | 'fifo') {
+async function countRequests(slices: number, fanin: number, order: 'lifo' | 'fifo', superseding = false) {
   const store = new CountingStore();
   const inputs = new MemoryInputs();
-  inputs.add('b', 'input/x.csv', new TextEncoder().encode(Array.from({ length: slices * 3 }, (_, i) => `${i}\n`).join('')));
+  const text = Array.from({ length: slices * 3 }, (_, i) => `${i}\n`).join('');
   const queue: Event[] = [];
   store.onCreated = (key) => queue.push({ kind: 'created', key });
   const invocations = { coordinator: 1, workers: 0, merger: 0 };
@@ -33,8 +35,18 @@ async function countRequests(slices: number, fanin: number, order: 'lifo' | 'fif
     limits: { ...DEFAULT_LIMITS, minSliceBytes: 1, maxWorkersPerJob: Math.max(slices, DEFAULT_LIMITS.maxWorkersPerJob) },
     manifests: new ManifestReader(store, 0),
   });
+  let previous: string | undefined;
+  if (superseding) {
+    inputs.add('b', 'input/x.csv', new TextEncoder().encode(text.replace(/^0/, '9')));
+    const started = await startJob(deps(), { bucket: 'b', key: 'input/x.csv' });
+    expect(started).toMatchObject({ outcome: 'started' });
+    previous = (started as { jobId: string }).jobId;
+    queue.length = 0;
+    for (const op of Object.keys(store.counts) as Op[]) store.counts[op] = 0;
+  }
+  inputs.add('b', 'input/x.csv', new TextEncoder().encode(text));
   const start = await startJob(deps(), { bucket: 'b', key: 'input/x.csv' });
-  expect(start).toMatchObject({ slices });
+  expect(start).toMatchObject({ outcome: 'started', slices });
   while (queue.length > 0) {
     const e = order === 'fifo' ? queue.shift()! : queue.pop()!;
     if (e.kind === 'slice') {
@@ -45,10 +57,14 @@ async function countRequests(slices: number, fanin: number, order: 'lifo' | 'fif
       await onNodeCreated(deps(), e.key);
     }
   }
-  expect(store.text('results/x.csv.json')).toBeDefined();
-  const c = store.counts;
-  return { requests: { get: c.get, put: c.put + c.putIfAbsent, head: c.head, list: c.list }, invocations };
+  const c = { ...store.counts };
+  expect(JSON.parse(store.text('results/x.csv.json')!)).toMatchObject({ job: (start as { jobId: string }).jobId });
+  if (previous) expect(await readStatus(store, previous)).toMatchObject({ state: 'superseded' });
+  // S3 bills create-only and conditional (If-Match) PUTs as PUTs
+  return { requests: { get: c.get, put: c.put + c.putIfAbsent + c.putIfMatch, head: c.head, list: c.list }, invocations };
 }
+
+const plus = (a: Requests, b: Requests): Requests => ({ get: a.get + b.get, put: a.put + b.put, head: a.head + b.head, list: a.list + b.list });
 
 describe('estimateCloud', () => {
   it.each([
@@ -63,9 +79,12 @@ describe('estimateCloud', () => {
     const expected = documentRequests(slices, fanin);
     const lifo = await countRequests(slices, fanin, 'lifo');
     const fifo = await countRequests(slices, fanin, 'fifo');
+    const superseding = await countRequests(slices, fanin, 'fifo', true);
     expect(lifo.requests).toEqual(expected.fewest);
-    expect(fifo.requests).toEqual(expected.most);
-    for (const run of [lifo, fifo]) {
+    expect(superseding.requests).toEqual(expected.most);
+    // the key's first upload, a whole level landing first: all but the superseding
+    expect(plus(fifo.requests, SUPERSEDE_REQUESTS)).toEqual(expected.most);
+    for (const run of [lifo, fifo, superseding]) {
       expect(run.invocations).toEqual({ coordinator: plan.invocations.coordinator, workers: plan.invocations.workers, merger: plan.invocations.merger });
     }
   });

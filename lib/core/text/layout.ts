@@ -49,8 +49,9 @@ const DELIMITERS: Record<string, number> = { ',': 44, comma: 44, '\t': 9, '\\t':
  * with columns 0.
  *
  * Header: `opts.skipHeader` lines (comments and blank lines aside) when it says; else the
- * first line is a header when none of its fields is a number and the line after it holds
- * numbers (a first line with some numbers is a bad record).
+ * first line is a header when none of its fields is a number, one holds a letter (not a
+ * number's e), and the
+ * line after it holds numbers (a first line with some numbers is a bad record).
  * Delimiter: unless `opts.delimiter` says, detected from the first data line (the line
  * after the header): comma, then tab, then semicolon when the line holds no space, then
  * |, else runs of white space.
@@ -73,8 +74,12 @@ export function textLayout(name: string, head: Uint8Array, size: number, opts: T
     // holds numbers (a first line with some numbers is a bad record, not a header). The
     // second line may hold text columns (species, dates) and missing values beside its
     // numbers: the scan reports those it cannot read, with their byte offset.
+    // A name holds a letter other than a number's e: a first line of "-", "." or "1+0.0e0"
+    // is a damaged record, to be reported, not a header to drop.
     const fields = (l: Line) => fieldsOf(head, l, given ?? detectDelimiter(head, l), missing !== undefined);
-    headerLines = lines.length >= 2 && fields(lines[0]!).every((f) => parseField(f) === undefined) && fields(lines[1]!).some((f) => parseField(f) !== undefined) ? 1 : 0;
+    const first = lines.length >= 2 ? fields(lines[0]!) : [];
+    headerLines =
+      lines.length >= 2 && first.every((f) => parseField(f) === undefined) && first.some((f) => /(?![eE])\p{L}/u.test(f)) && fields(lines[1]!).some((f) => parseField(f) !== undefined) ? 1 : 0;
   }
   const data = lines[headerLines];
   const delimiter = given ?? (data ? detectDelimiter(head, data) : lines[0] ? detectDelimiter(head, lines[0]) : -1);

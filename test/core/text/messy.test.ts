@@ -222,6 +222,12 @@ describe('headers', () => {
     expect((await planError('x,y\n1,\n')).message).toBe('in.csv: at byte 6: empty field at the end of the line (--missing skip or count)');
   });
 
+  it('takes no line without a letter for a header: a lone "-" is a bad token, not a header dropped in silence', async () => {
+    expect((await planError('-\n1\n2\n')).message).toMatch(/^in\.csv: at byte 0: /);
+    expect((await planError('-,.\n1,2\n')).message).toMatch(/^in\.csv: at byte 0: /);
+    expect((await runJob('x1,-\n1,2\n')).input.header).toEqual(['x1', '-']);
+  });
+
   it('finds no header in a file of numbers (the result says none)', async () => {
     const doc = await runJob('1,2\n3,4\n');
     expect(doc.records).toBe(2);

@@ -20,7 +20,12 @@ import { PartsSource } from './parts.ts';
 import { checkTrrHeader, isTrrMagic, readTrrHeader, type TrrInfo, type TrrLayout } from './trr.ts';
 import { checkXtcHeader, isXtcMagic, readXtcHeader, type XtcInfo, type XtcLayout } from './xtc.ts';
 
-export type Format = 'auto' | 'text' | 'npy' | 'raw' | 'dcd' | 'xtc' | 'trr' | 'netcdf';
+/** The input formats fanout reads, written once: the CLI, metadata and the job documents' schema take them from here. */
+export const INPUT_FORMATS = ['text', 'npy', 'raw', 'dcd', 'xtc', 'trr', 'netcdf'] as const;
+export type InputFormat = (typeof INPUT_FORMATS)[number];
+export type Format = 'auto' | InputFormat;
+/** The kinds of InputLayout (a .npy and a raw file share the binary layout). */
+export const LAYOUT_KINDS = ['text', 'binary', 'dcd', 'xtc', 'trr', 'netcdf'] as const;
 
 export interface PlanOptions {
   format?: Format;
@@ -66,7 +71,7 @@ export interface JobSpec {
     /** a trajectory in parts (lib/core/parts.ts): the files, in frame order; `bytes` is their sum */
     parts?: { name: string; bytes: number }[];
   };
-  format: 'text' | 'npy' | 'raw' | 'dcd' | 'xtc' | 'trr' | 'netcdf';
+  format: InputFormat;
   layout: InputLayout;
   /** compressed input: slices are in decompressed bytes, and start at these seek points */
   compression?: CompressionSpec;
@@ -86,6 +91,9 @@ export interface JobSpec {
 }
 
 export type InputLayout = TextLayout | BinaryLayout | DcdLayout | XtcLayout | TrrLayout | NetcdfLayout;
+// LAYOUT_KINDS names every kind of InputLayout and nothing else (checked when compiling).
+const layoutKindsAreAll: [Exclude<InputLayout['kind'], (typeof LAYOUT_KINDS)[number]>, Exclude<(typeof LAYOUT_KINDS)[number], InputLayout['kind']>] extends [never, never] ? true : false = true;
+void layoutKindsAreAll;
 export type TrajectoryInfo = DcdInfo | XtcInfo | TrrInfo | NetcdfInfo;
 
 /** Layouts whose frames differ in size: slices are byte ranges and each finds its first frame. */

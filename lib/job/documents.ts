@@ -21,7 +21,7 @@ import * as z from 'zod/mini';
 import './options.ts';
 import { FanoutError } from '../core/errors.ts';
 import type { Partial, ResultDocument } from '../core/job.ts';
-import { type JobSpec, stableStringify } from '../core/plan.ts';
+import { INPUT_FORMATS, type JobSpec, LAYOUT_KINDS, stableStringify } from '../core/plan.ts';
 import type { BlobStore } from './ports.ts';
 import { inputPointerKey, manifestKey, resultKey, statusKey } from './keys.ts';
 
@@ -130,8 +130,8 @@ const specSchema = z.pipe(
     version: z.literal(1),
     id: nonEmpty,
     input: z.looseObject({ name: z.string(), bytes: count, identity: z.string() }),
-    format: z.enum(['text', 'npy', 'raw', 'dcd']),
-    layout: z.looseObject({ kind: z.enum(['text', 'binary', 'dcd']) }),
+    format: z.enum(INPUT_FORMATS),
+    layout: z.looseObject({ kind: z.enum(LAYOUT_KINDS) }),
     rowsPerRecord: z.number(),
     frameRows: count,
     analysis: z.looseObject({ name: nonEmpty, options: z.record(z.string(), z.string()) }),

@@ -18,7 +18,7 @@
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { UsageError } from '../core/errors.ts';
-import type { PlanOptions } from '../core/plan.ts';
+import { INPUT_FORMATS, type PlanOptions } from '../core/plan.ts';
 import { parseByteSize } from '../core/units.ts';
 
 // zod/mini (a fraction of zod's size in the worker bundle) ships without messages. Ours
@@ -69,7 +69,7 @@ export const JOB_OPTIONS = {
   frameRows: { kind: 'int', valueName: 'N', unit: 'rows', help: 'rows per frame, for row-sums on text, raw or 2-D inputs', applies: 'both', group: 'analysis' },
   format: {
     kind: 'enum',
-    values: ['auto', 'text', 'npy', 'raw', 'dcd', 'xtc', 'trr', 'netcdf'],
+    values: ['auto', ...INPUT_FORMATS],
     default: 'auto',
     help: 'auto recognizes .npy, DCD, XTC, TRR and NetCDF by their magic (or extension), anything else is text',
     applies: 'both',

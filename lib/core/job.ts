@@ -4,7 +4,8 @@
  */
 import type { Analysis, AnalysisContext } from './analysis.ts';
 import { scanBinary } from './binary-reader.ts';
-import { DecompressedSource } from './compressed/source.ts';
+import { describeCompression } from './compressed/plan.ts';
+import { DecompressedSource, type DecompressedSourceOptions } from './compressed/source.ts';
 import { scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError } from './errors.ts';
 import { scanNetcdf } from './netcdf.ts';
@@ -15,8 +16,15 @@ import { scanTrr } from './trr.ts';
 import { scanXtc } from './xtc.ts';
 
 /** What the readers read: the source itself, or its decompressed bytes. */
-export function inputOf(source: ByteSource, spec: JobSpec): ByteSource {
-  return spec.compression ? new DecompressedSource(source, spec.compression) : source;
+export function inputOf(source: ByteSource, spec: JobSpec, opts?: DecompressedSourceOptions): ByteSource {
+  return spec.compression ? new DecompressedSource(source, spec.compression, opts) : source;
+}
+
+/** The bytes progress counts for slice `index`: decompressed bytes, or for a compressed stream of unknown size (one slice) the compressed ones. */
+export function progressBytes(spec: JobSpec, index: number): number {
+  if (spec.compression && spec.compression.bytes === null) return spec.input.bytes;
+  const { start, end } = sliceBounds(spec, index);
+  return end - start;
 }
 
 /** What one slice (or a run of consecutive slices) produced. Deterministic apart from the timing fields. */
@@ -104,8 +112,10 @@ export async function scanSlice(
       state = analysis.addRows(state, values, rowCount, columns, firstRow, ctx);
     },
   };
-  const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord };
-  const input = inputOf(source, spec);
+  // A compressed stream's decompressed size is unknown: its progress is the compressed bytes the decoder took.
+  const stream = spec.compression !== undefined && spec.compression.bytes === null;
+  const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord, ...(stream ? { onProgress: undefined } : {}) };
+  const input = inputOf(source, spec, stream ? { onCompressedBytes: options.onProgress } : {});
   const layout = spec.layout;
   let stats;
   try {
@@ -262,7 +272,8 @@ export async function finishResult(spec: JobSpec, analysis: Analysis, merged: Me
 export interface ResultDocument {
   analysis: string;
   job: string;
-  input: { path: string; bytes: number; format: string; shape?: number[]; compression?: string };
+  /** compression: the codec, and whether slices split it (if not, why: there is one slice) */
+  input: { path: string; bytes: number; format: string; shape?: number[]; compression?: ReturnType<typeof describeCompression> };
   slices: number;
   records: number;
   skipped: number;
@@ -283,7 +294,7 @@ export function resultDocument(spec: JobSpec, merged: Merged, result: unknown, e
       bytes: spec.input.bytes,
       format: spec.format,
       ...(spec.shape ? { shape: spec.shape } : {}),
-      ...(spec.compression ? { compression: spec.compression.codec } : {}),
+      ...(spec.compression ? { compression: describeCompression(spec.compression) } : {}),
     },
     slices: spec.sliceCount,
     records: Math.floor(merged.rows / spec.rowsPerRecord),

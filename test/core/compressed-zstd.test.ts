@@ -14,7 +14,7 @@ import { useZstdDecoder, zstdDecoders } from '../../lib/core/compressed/zstd.ts'
 import { InputError } from '../../lib/core/errors.ts';
 import { finishResult, mergePartials, progressBytes, resultDocument, scanSlice, textRowLocator } from '../../lib/core/job.ts';
 import { type JobSpec, type PlanOptions, planJob } from '../../lib/core/plan.ts';
-import { MemorySource } from '../../lib/core/source.ts';
+import { type ByteSource, MemorySource } from '../../lib/core/source.ts';
 import { hasZstdCli, rawZstdFrame, seekable, seekTable, zstdCli } from '../helpers/zstd.ts';
 
 const stats = builtinAnalyses.stats as unknown as Analysis;
@@ -211,5 +211,34 @@ describe('the seek table is checked, never trusted into a wrong answer', () => {
     expect(empty.records).toBe(0);
     const one = seekable(plain, [plain.length], rawZstdFrame).file;
     expect((await run(one, 'x.csv.zst', { slices: 3 })).result).toEqual((await expected).result);
+  });
+});
+
+describe('planning a seekable file reads its head and its seek table, not its frames', () => {
+  it('a 12 MB file of 64 KiB frames: four reads, about 2 MiB, whatever its size', async () => {
+    const big = csv(200000, 3);
+    const { file } = seekable(big, [64 * 1024], rawZstdFrame);
+    const reads: [number, number][] = [];
+    const inner = new MemorySource(file, 'big.csv.zst', 1 << 20);
+    const counting: ByteSource = {
+      name: inner.name,
+      size: inner.size,
+      async *chunks(start, end) {
+        const read: [number, number] = [start, 0];
+        reads.push(read);
+        for await (const c of inner.chunks(start, end)) {
+          read[1] += c.length;
+          yield c;
+        }
+      },
+    };
+    const spec = await planJob(counting, { name: 'stats', options: {} }, { skipHeader: true, slices: 16 }, 'test');
+    expect(spec.sliceCount).toBe(16);
+    expect(file.length).toBeGreaterThan(8e6);
+    // The first 64 KiB (the magic number), the last 32 KiB (the seek table), then the text's
+    // first lines from the first frames (a window of 1 MiB; the text planner looks twice).
+    expect(reads.slice(0, 2)).toEqual([[0, 64 * 1024], [file.length - 32 * 1024, 32 * 1024]]);
+    expect(reads.length).toBeLessThanOrEqual(4);
+    expect(reads.reduce((a, [, n]) => a + n, 0)).toBeLessThan(2.5 * 2 ** 20);
   });
 });

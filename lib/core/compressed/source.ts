@@ -288,28 +288,14 @@ async function* zlibStream(raw: ByteSource, dec: Transform & { bytesWritten: num
   }
 }
 
-/** zstd through fzstd (Node 20): decoded on this thread as the compressed chunks arrive. */
+/** zstd through fzstd (Node 20): decoded on this thread as the compressed chunks arrive, checksums checked. */
 async function* fzstdStream(raw: ByteSource, from: number, signal?: AbortSignal, onCompressed?: (n: number) => void): AsyncIterable<Uint8Array> {
-  const dec = new FzstdStreamDecoder();
-  let fed = from;
+  const dec = new FzstdStreamDecoder(raw.name, from);
   for await (const chunk of raw.chunks(from, raw.size, signal)) {
-    let out: Uint8Array[];
-    try {
-      // A copy: fzstd keeps the chunk while a block is incomplete, and the source may reuse it.
-      out = dec.push(chunk.slice(), false);
-    } catch (e) {
-      throw new InputError(raw.name, fed + chunk.length, `corrupt zstd data (${zstdErrorMessage(e) ?? (e as Error).message}) at or before this byte`);
-    }
-    fed += chunk.length;
+    // A copy: fzstd keeps the chunk while a block is incomplete, and the source may reuse it.
+    const out = dec.push(chunk.slice(), false);
     onCompressed?.(chunk.length);
     yield* out;
   }
-  let last: Uint8Array[];
-  try {
-    last = dec.push(new Uint8Array(0), true);
-  } catch (e) {
-    const msg = zstdErrorMessage(e) ?? (e as Error).message;
-    throw new InputError(raw.name, raw.size, msg === 'unexpected EOF' ? 'truncated zstd data: the file ends inside a zstd frame' : `corrupt zstd data (${msg}) at or before this byte`);
-  }
-  yield* last;
+  yield* dec.push(new Uint8Array(0), true);
 }

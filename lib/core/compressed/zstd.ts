@@ -11,6 +11,7 @@ import type { Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { decompress as fzstdDecompress, Decompress as FzstdStream } from 'fzstd';
 import { InputError } from '../errors.ts';
+import { Xxh64 } from './xxh64.ts';
 
 interface BuiltinZstd {
   zstdDecompressSync(data: Uint8Array): Buffer;
@@ -46,6 +47,8 @@ export interface ZstdFrame {
   skippable: boolean;
   /** the decompressed size its header declares, or null */
   contentSize: number | null;
+  /** the frame ends with a content checksum (the low 32 bits of the data's XXH64) */
+  checksum: boolean;
 }
 
 /**
@@ -56,7 +59,7 @@ export interface ZstdFrame {
 export function zstdFrameAt(buf: Uint8Array, at: number, avail: number): ZstdFrame | -1 | string {
   if (avail < 8) return avail >= 4 && !isFrameMagic(buf, at) ? 'not a zstd frame (no frame magic number)' : -1;
   if ((buf[at]! & 0xf0) === 0x50 && buf[at + 1] === 0x2a && buf[at + 2] === 0x4d && buf[at + 3] === 0x18) {
-    return { size: 8 + u32(buf, at + 4), skippable: true, contentSize: 0 };
+    return { size: 8 + u32(buf, at + 4), skippable: true, contentSize: 0, checksum: false };
   }
   if (u32(buf, at) !== ZSTD_MAGIC) return 'not a zstd frame (no frame magic number)';
   const fhd = buf[at + 4]!;
@@ -87,7 +90,7 @@ export function zstdFrameAt(buf: Uint8Array, at: number, avail: number): ZstdFra
     if (bh & 1) break;
   }
   p += checksum * 4;
-  return p > at + avail ? -1 : { size: p - at, skippable: false, contentSize };
+  return p > at + avail ? -1 : { size: p - at, skippable: false, contentSize, checksum: checksum === 1 };
 }
 
 function isFrameMagic(buf: Uint8Array, at: number): boolean {
@@ -97,8 +100,11 @@ function isFrameMagic(buf: Uint8Array, at: number): boolean {
 /** Decodes one whole frame (`bytes` is exactly the frame); skippable frames hold nothing. */
 export function decodeZstdFrame(bytes: Uint8Array, frame: ZstdFrame): Uint8Array {
   if (frame.skippable) return new Uint8Array(0);
-  const out = decoder === 'node:zlib' ? builtin.zstdDecompressSync!(bytes) : fzstdDecompress(bytes);
+  if (decoder === 'node:zlib') return builtin.zstdDecompressSync!(bytes);
+  const out = fzstdDecompress(bytes);
   if (frame.contentSize !== null && out.length !== frame.contentSize) throw new Error(`it decodes to ${out.length} bytes, its header declares ${frame.contentSize}`);
+  // fzstd does not check the content checksum: check it here.
+  if (frame.checksum && new Xxh64().update(out).digestLow32() !== u32(bytes, bytes.length - 4)) throw new Error('content checksum mismatch');
   return out;
 }
 
@@ -107,16 +113,126 @@ export function builtinZstdStream(): (Transform & { bytesWritten: number }) | un
   return decoder === 'node:zlib' ? builtin.createZstdDecompress!({ chunkSize: 256 * 1024 }) : undefined;
 }
 
-/** fzstd's streaming decoder: push compressed chunks, take what came out. Synchronous. */
+/**
+ * fzstd's streaming decoder: push compressed chunks, take what came out. Synchronous.
+ * fzstd does not check content checksums, so this follows the frame structure alongside
+ * it (headers, block headers, checksums: no decoding) and hashes each frame's output.
+ * A push is cut where a frame's last block ends, so that everything fzstd hands out
+ * after that cut belongs to the next frame. Errors are InputErrors at compressed offsets.
+ */
 export class FzstdStreamDecoder {
   private readonly out: Uint8Array[] = [];
   private readonly inner = new FzstdStream((data) => {
-    if (data.length > 0) this.out.push(data);
+    if (data.length > 0) {
+      this.out.push(data);
+      this.hash.update(data);
+    }
   });
+  private hash = new Xxh64();
+  /** the frame's checksum as computed, once its data is complete */
+  private digest = 0;
+  // Where the walk is: reading a small structure into `small` (want bytes of it), or skipping `skip` bytes of a body.
+  private state: 'frame' | 'header' | 'block' | 'body' | 'checksum' | 'skippable' = 'frame';
+  private readonly small = new Uint8Array(18);
+  private have = 0;
+  private want = 5;
+  private skip = 0;
+  private lastBlock = false;
+  private hasChecksum = false;
+  /** compressed offset of the next byte pushed, and of the current frame */
+  private at: number;
+  private frameAt: number;
+
+  constructor(
+    private readonly name: string,
+    from: number,
+  ) {
+    this.at = from;
+    this.frameAt = from;
+  }
 
   push(chunk: Uint8Array, final: boolean): Uint8Array[] {
-    this.inner.push(chunk, final);
+    let fed = 0;
+    let p = 0;
+    for (;;) {
+      if (this.state === 'body' || this.state === 'skippable') {
+        const n = Math.min(this.skip, chunk.length - p);
+        p += n;
+        this.skip -= n;
+        if (this.skip > 0) break;
+        if (this.state === 'skippable') this.next('frame', 5);
+        else if (!this.lastBlock) this.next('block', 3);
+        else {
+          // The frame's data is complete once fzstd has these bytes: cut the push here.
+          this.feed(chunk.subarray(fed, p), false);
+          fed = p;
+          this.digest = this.hash.digestLow32();
+          this.hash = new Xxh64();
+          if (this.hasChecksum) this.next('checksum', 4);
+          else this.next('frame', 5);
+        }
+        continue;
+      }
+      if (p >= chunk.length) break;
+      const n = Math.min(this.want - this.have, chunk.length - p);
+      this.small.set(chunk.subarray(p, p + n), this.have);
+      this.have += n;
+      p += n;
+      if (this.have < this.want) break;
+      this.parsed(this.at + p - fed);
+    }
+    this.feed(chunk.subarray(fed), final);
+    if (final && !(this.state === 'frame' && this.have === 0)) throw new InputError(this.name, this.at, 'truncated zstd data: the file ends inside a zstd frame');
     return this.out.splice(0);
+  }
+
+  private feed(bytes: Uint8Array, final: boolean): void {
+    try {
+      this.inner.push(bytes, final);
+    } catch (e) {
+      const msg = zstdErrorMessage(e) ?? (e as Error).message;
+      throw new InputError(this.name, this.at + bytes.length, msg === 'unexpected EOF' ? 'truncated zstd data: the file ends inside a zstd frame' : `corrupt zstd data (${msg}) at or before this byte`);
+    } finally {
+      this.at += bytes.length;
+    }
+  }
+
+  private next(state: FzstdStreamDecoder['state'], want: number): void {
+    this.state = state;
+    this.have = 0;
+    this.want = want;
+  }
+
+  /** A small structure is complete; `end` is the compressed offset just past it. */
+  private parsed(end: number): void {
+    const b = this.small;
+    if (this.state === 'frame') {
+      if (this.want === 5) this.frameAt = end - 5;
+      if ((b[0]! & 0xf0) === 0x50 && b[1] === 0x2a && b[2] === 0x4d && b[3] === 0x18) {
+        if (this.want === 5) return void (this.want = 8);
+        this.state = 'skippable';
+        this.skip = u32(b, 4);
+        return;
+      }
+      const fhd = b[4]!;
+      const single = (fhd >> 5) & 1;
+      const fcsFlag = fhd >> 6;
+      this.hasChecksum = ((fhd >> 2) & 1) === 1;
+      // fzstd judges the header; the walk only needs its length.
+      const length = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3]! + (fcsFlag === 0 ? single : [0, 2, 4, 8][fcsFlag]!);
+      if (length > 5) return void this.next('header', length - 5);
+      this.next('block', 3);
+    } else if (this.state === 'header') {
+      this.next('block', 3);
+    } else if (this.state === 'block') {
+      const bh = b[0]! | (b[1]! << 8) | (b[2]! << 16);
+      this.lastBlock = (bh & 1) === 1;
+      this.state = 'body';
+      this.skip = ((bh >> 1) & 3) === 1 ? 1 : bh >>> 3;
+    } else if (this.state === 'checksum') {
+      if (u32(b, 0) !== this.digest) throw new InputError(this.name, end - 4, `corrupt zstd data (content checksum mismatch) in the frame at byte ${this.frameAt}`);
+      this.next('frame', 5);
+    }
   }
 }
 

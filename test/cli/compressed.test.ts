@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { formatBytes } from '../../lib/core/units.ts';
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
 import { hasZstdCli, seekable, zstdCli } from '../helpers/zstd.ts';
 
@@ -67,6 +68,11 @@ describe('fanout run on compressed input', () => {
     const r = fanout(['run', ...args('plain.csv.zst', '8', '2')]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\nzstd: a zstd stream without a seek table can only be decompressed from its start: one slice \(recompress to the seekable zstd format to split it\)\n/);
+    // fanout plan counts the stream's one slice in compressed bytes, and says so.
+    const plan = fanout(['plan', join(dir.path, 'plain.csv.zst'), '--skip-header']);
+    expect(plan.code).toBe(0);
+    const kB = formatBytes(zstdCli(text, ['-19']).length);
+    expect(plan.stdout).toContain(`1 slices, ${kB} each\na zstd stream without a seek table can only be decompressed from its start: one slice (recompress to the seekable zstd format to split it) (sizes are compressed bytes)\n`);
   });
 
   it.skipIf(!hasZstdCli)('a truncated or damaged zstd file is one line, exit 2', () => {

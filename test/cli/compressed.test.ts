@@ -65,8 +65,10 @@ describe('fanout run on compressed input', () => {
     expect(plain.result).toEqual(want.result);
     expect(plain.slices).toBe(1);
     // Without --json the summary says why there is one slice.
-    const r = fanout(['run', ...args('plain.csv.zst', '8', '2')]);
+    const r = fanout(['run', ...args('plain.csv.zst', '8', '2'), '--progress', '--state-dir', join(dir.path, 'fresh')]);
     expect(r.code).toBe(0);
+    // Progress counts compressed bytes (the decompressed size is unknown), and says so.
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^\[#+\] 1\/1 slices {2}[\d.]+ [KM]?B\/s compressed {2}ETA 0:00$/);
     expect(r.stdout).toMatch(/\nzstd: a zstd stream without a seek table can only be decompressed from its start: one slice \(recompress to the seekable zstd format to split it\)\n/);
     // fanout plan counts the stream's one slice in compressed bytes, and says so.
     const plan = fanout(['plan', join(dir.path, 'plain.csv.zst'), '--skip-header']);

@@ -102,29 +102,43 @@ export class Xxh64 {
 
   private stripes(d: Uint8Array, from: number, to: number): void {
     const v = this.v;
-    let h0 = v[0]!, l0 = v[1]!, h1 = v[2]!, l1 = v[3]!, h2 = v[4]!, l2 = v[5]!, h3 = v[6]!, l3 = v[7]!;
-    for (let p = from; p < to; p += 32) {
-      round(h0, l0, u32(d, p + 4), u32(d, p));
-      h0 = rh;
-      l0 = rl;
-      round(h1, l1, u32(d, p + 12), u32(d, p + 8));
-      h1 = rh;
-      l1 = rl;
-      round(h2, l2, u32(d, p + 20), u32(d, p + 16));
-      h2 = rh;
-      l2 = rl;
-      round(h3, l3, u32(d, p + 28), u32(d, p + 24));
-      h3 = rh;
-      l3 = rl;
+    // The rounds inlined, halves in locals: several times faster than through the helpers.
+    for (let lane = 0; lane < 4; lane++) {
+      let h = v[2 * lane]!;
+      let l = v[2 * lane + 1]!;
+      for (let p = from + 8 * lane; p < to; p += 32) {
+        const il = (d[p]! | (d[p + 1]! << 8) | (d[p + 2]! << 16) | (d[p + 3]! << 24)) >>> 0;
+        const ih = (d[p + 4]! | (d[p + 5]! << 8) | (d[p + 6]! << 16) | (d[p + 7]! << 24)) >>> 0;
+        // t = input * P2
+        let a0 = il & 0xffff, a1 = il >>> 16;
+        let c0 = a0 * (P2L & 0xffff);
+        let c1 = (c0 >>> 16) + a1 * (P2L & 0xffff);
+        let c2 = c1 >>> 16;
+        c1 = (c1 & 0xffff) + a0 * (P2L >>> 16);
+        c2 += (c1 >>> 16) + a1 * (P2L >>> 16);
+        let tl = (((c1 & 0xffff) << 16) | (c0 & 0xffff)) >>> 0;
+        let th = (c2 + Math.imul(ih, P2L) + Math.imul(il, P2H)) >>> 0;
+        // acc += t
+        const sl = l + tl;
+        l = sl >>> 0;
+        h = (h + th + (sl > 0xffffffff ? 1 : 0)) >>> 0;
+        // rotl 31
+        tl = ((l << 31) | (h >>> 1)) >>> 0;
+        th = ((h << 31) | (l >>> 1)) >>> 0;
+        // acc = rot * P1
+        a0 = tl & 0xffff;
+        a1 = tl >>> 16;
+        c0 = a0 * (P1L & 0xffff);
+        c1 = (c0 >>> 16) + a1 * (P1L & 0xffff);
+        c2 = c1 >>> 16;
+        c1 = (c1 & 0xffff) + a0 * (P1L >>> 16);
+        c2 += (c1 >>> 16) + a1 * (P1L >>> 16);
+        l = (((c1 & 0xffff) << 16) | (c0 & 0xffff)) >>> 0;
+        h = (c2 + Math.imul(th, P1L) + Math.imul(tl, P1H)) >>> 0;
+      }
+      v[2 * lane] = h;
+      v[2 * lane + 1] = l;
     }
-    v[0] = h0;
-    v[1] = l0;
-    v[2] = h1;
-    v[3] = l1;
-    v[4] = h2;
-    v[5] = l2;
-    v[6] = h3;
-    v[7] = l3;
   }
 
   /** The low 32 bits of the digest (a zstd content checksum). */

@@ -137,7 +137,7 @@ async function* rawFrom(raw: ByteSource, from: number, first: number, signal?: A
   }
 }
 
-/** A member of a framed file: its compressed offset and bytes, and how to decompress it (checked). */
+/** A member of a framed file: its compressed offset and bytes, and how to decompress it (checked); valid until the next one is asked for. */
 export interface Member {
   offset: number;
   bytes: Uint8Array;
@@ -152,8 +152,9 @@ interface Cutter {
 }
 
 /**
- * The members of a framed file from compressed offset `from`, each whole (copied out of
- * the raw chunks, which may be reused buffers) with its offset.
+ * The members of a framed file from compressed offset `from`, each whole (gathered out of
+ * the raw chunks, which may be reused buffers) with its offset. A member's bytes, and its
+ * decode(), are valid until the next member is asked for.
  */
 async function* membersOf(raw: ByteSource, from: number, window: number, cutter: Cutter, signal?: AbortSignal): AsyncIterable<Member> {
   let buf = new Uint8Array(1 << 17);
@@ -164,7 +165,7 @@ async function* membersOf(raw: ByteSource, from: number, window: number, cutter:
     for (;;) {
       const m = cutter.cut(buf, at, len - at, offset);
       if (m === -1 || len - at < m.size) break;
-      const bytes = buf.slice(at, at + m.size);
+      const bytes = buf.subarray(at, at + m.size);
       const memberAt = offset;
       yield { offset, bytes, decode: () => m.decode(bytes, memberAt) };
       at += m.size;

@@ -143,7 +143,8 @@ export async function scanSlice(
     index,
     ...(slices > 1 ? { slices } : {}),
     start,
-    end,
+    // A compressed stream's one slice ends where its data did (its planned end stands for "unknown").
+    end: stream ? start + stats.bytesRead : end,
     rows: stats.rows,
     skipped: stats.skipped,
     skippedExamples: stats.skippedExamples,

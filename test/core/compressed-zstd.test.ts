@@ -105,8 +105,10 @@ describe.each(zstdDecoders.map((d) => [d]))('zstd input, decoded by %s', (decode
       // Progress counts the compressed bytes the decoder took: the size of a stream's data is unknown.
       expect(progressBytes(got.spec, 0)).toBe(file.length);
       let counted = 0;
-      await scanSlice(new MemorySource(file, 'data.csv.zst', 4096), got.spec, 0, stats, { onProgress: (n) => (counted += n) });
+      const partial = await scanSlice(new MemorySource(file, 'data.csv.zst', 4096), got.spec, 0, stats, { onProgress: (n) => (counted += n) });
       expect(counted).toBe(file.length);
+      // The partial says where the data ended, not the "unknown" end of its plan.
+      expect([partial.start, partial.end]).toEqual([0, plain.length]);
     }
   });
 

@@ -3,7 +3,9 @@
  * locally and on AWS, and what it would cost there, without scanning anything.
  */
 import { UsageError } from '../core/errors.ts';
-import { type JobSpec, type PlanOptions, planJob, sliceBounds } from '../core/plan.ts';
+import { describeCompression } from '../core/compressed/plan.ts';
+import { progressBytes } from '../core/job.ts';
+import { type JobSpec, type PlanOptions, planJob } from '../core/plan.ts';
 import type { ByteSource } from '../core/source.ts';
 import { FileSource } from '../local/file-source.ts';
 import { cloudSliceCount, MERGE_FAN_IN, OptionValueError, parseOptionValue } from '../job/options.ts';
@@ -53,10 +55,8 @@ export interface SlicePlan {
 }
 
 function slicePlan(spec: JobSpec): SlicePlan {
-  const sliceBytes = Array.from({ length: spec.sliceCount }, (_, i) => {
-    const b = sliceBounds(spec, i);
-    return b.end - b.start;
-  });
+  // A compressed stream's decompressed size is unknown: its one slice is counted in compressed bytes.
+  const sliceBytes = Array.from({ length: spec.sliceCount }, (_, i) => progressBytes(spec, i));
   return { slices: spec.sliceCount, minBytes: Math.min(...sliceBytes), maxBytes: Math.max(...sliceBytes), totalBytes: sliceBytes.reduce((a, b) => a + b, 0), sliceBytes };
 }
 
@@ -115,6 +115,7 @@ function describePlan(spec: JobSpec, local: SlicePlan, workers: number, cloudSli
     `${spec.analysis.name} of ${spec.input.name}: ${formatBytes(spec.input.bytes)} ${spec.format}${shape}`,
     '',
     `Local (fanout run, ${workers} worker thread${workers === 1 ? '' : 's'}): ${local.slices} slices, ${sizes(local)}`,
+    ...(spec.compression && spec.compression.bytes === null ? [`${describeCompression(spec.compression).why} (sizes are compressed bytes)`] : []),
     '',
     `AWS Lambda (fanout submit; arm64, ${opts.memoryMb} MB):`,
     `  slices           ${cloudSlices.slices}, ${sizes(cloudSlices)}`,

@@ -124,7 +124,7 @@ export class ProgressBar extends Bar<Progress> {
     const etaMs = p.bytesDone > 0 ? (left / rate) * 1000 : NaN;
     const frac = p.slicesTotal === 0 ? 1 : p.slicesDone / p.slicesTotal;
     const resumed = p.resumedSlices > 0 ? ` (${p.resumedSlices} resumed)` : '';
-    return `${this.bar(frac)} ${p.slicesDone}/${p.slicesTotal} slices${resumed}  ${formatBytes(rate)}/s  ETA ${p.slicesDone === p.slicesTotal ? '0:00' : formatDuration(etaMs)}`;
+    return `${this.bar(frac)} ${p.slicesDone}/${p.slicesTotal} slices${resumed}  ${formatBytes(rate)}/s${p.compressedBytes ? ' compressed' : ''}  ETA ${p.slicesDone === p.slicesTotal ? '0:00' : formatDuration(etaMs)}`;
   }
 }
 

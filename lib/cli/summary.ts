@@ -11,6 +11,8 @@ export function summarize(doc: ResultDocument): string {
       (doc.resumedSlices > 0 ? ` (${doc.resumedSlices} resumed)` : '') +
       `, ${secs.toFixed(2)} s`,
   );
+  // A compressed stream is one slice whatever --slices said: say so, and why.
+  if (doc.input.compression && !doc.input.compression.splittable) lines.push(`${doc.input.compression.codec}: ${doc.input.compression.why}`);
   if (doc.skipped > 0) {
     lines.push(`skipped ${doc.skipped} bad records, first at byte ${doc.skippedExamples?.[0]?.offset}: ${doc.skippedExamples?.[0]?.problem}`);
   }

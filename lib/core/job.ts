@@ -4,7 +4,8 @@
  */
 import type { Analysis, AnalysisContext } from './analysis.ts';
 import { scanBinary } from './binary-reader.ts';
-import { DecompressedSource } from './compressed/source.ts';
+import { describeCompression } from './compressed/plan.ts';
+import { DecompressedSource, type DecompressedSourceOptions } from './compressed/source.ts';
 import { scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError } from './errors.ts';
 import { scanNetcdf } from './netcdf.ts';
@@ -17,8 +18,15 @@ import { scanTrr } from './trr.ts';
 import { scanXtc } from './xtc.ts';
 
 /** What the readers read: the source itself, or its decompressed bytes. */
-export function inputOf(source: ByteSource, spec: JobSpec): ByteSource {
-  return spec.compression ? new DecompressedSource(source, spec.compression) : source;
+export function inputOf(source: ByteSource, spec: JobSpec, opts?: DecompressedSourceOptions): ByteSource {
+  return spec.compression ? new DecompressedSource(source, spec.compression, opts) : source;
+}
+
+/** The bytes progress counts for slice `index`: decompressed bytes, or for a compressed stream of unknown size (one slice) the compressed ones. */
+export function progressBytes(spec: JobSpec, index: number): number {
+  if (spec.compression && spec.compression.bytes === null) return spec.input.bytes;
+  const { start, end } = sliceBounds(spec, index);
+  return end - start;
 }
 
 /** What one slice (or a run of consecutive slices) produced. Deterministic apart from the timing fields. */
@@ -113,8 +121,10 @@ export async function scanSlice(
       state = analysis.addRows(state, values, rowCount, columns, firstRow, ctx);
     },
   };
-  const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord };
-  const input = inputOf(source, spec);
+  // A compressed stream's decompressed size is unknown: its progress is the compressed bytes the decoder took.
+  const stream = spec.compression !== undefined && spec.compression.bytes === null;
+  const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord, ...(stream ? { onProgress: undefined } : {}) };
+  const input = inputOf(source, spec, stream ? { onCompressedBytes: options.onProgress } : {});
   const layout = spec.layout;
   let stats: ScanStats & { missing?: MissingCounts };
   try {
@@ -145,7 +155,8 @@ export async function scanSlice(
     index,
     ...(slices > 1 ? { slices } : {}),
     start,
-    end,
+    // A compressed stream's one slice ends where its data did (its planned end stands for "unknown").
+    end: stream ? start + stats.bytesRead : end,
     rows: stats.rows,
     skipped: stats.skipped,
     skippedExamples: stats.skippedExamples,
@@ -289,7 +300,8 @@ export interface ResultDocument {
     bytes: number;
     format: string;
     shape?: number[];
-    compression?: string;
+    /** compression: the codec, and whether slices split it (if not, why: there is one slice) */
+    compression?: ReturnType<typeof describeCompression>;
     /** a trajectory in parts: the files in frame order */
     parts?: { path: string; bytes: number }[];
     /** text: the fields of the header line */
@@ -320,7 +332,7 @@ export function resultDocument(spec: JobSpec, merged: Merged, result: unknown, e
       bytes: spec.input.bytes,
       format: spec.format,
       ...(spec.shape ? { shape: spec.shape } : {}),
-      ...(spec.compression ? { compression: spec.compression.codec } : {}),
+      ...(spec.compression ? { compression: describeCompression(spec.compression) } : {}),
       ...(spec.input.parts ? { parts: spec.input.parts.map((p) => ({ path: p.name, bytes: p.bytes })) } : {}),
       ...(spec.layout.kind === 'text' ? textInputDoc(spec.layout) : {}),
     },

@@ -17,8 +17,8 @@ import { SliceQueue } from './slice-queue.ts';
 import { runOnThreads } from './thread-pool.ts';
 import type { Analysis } from '../core/analysis.ts';
 import { InputError, UsageError } from '../core/errors.ts';
-import { finishResult, PartialFold, type ResultDocument, resultDocument, scanSlice, textRowLocator } from '../core/job.ts';
-import { type JobSpec, type PlanOptions, planJob, sliceBounds } from '../core/plan.ts';
+import { finishResult, PartialFold, progressBytes, type ResultDocument, resultDocument, scanSlice, textRowLocator } from '../core/job.ts';
+import { type JobSpec, type PlanOptions, planJob } from '../core/plan.ts';
 import { newManifest, writeManifest, writeResult } from '../job/documents.ts';
 import type { ByteSource, PartialLog, PartialRef } from '../job/ports.ts';
 import { analysisRef, loadAnalysis } from '../job/analysis-loader.ts';
@@ -32,6 +32,8 @@ export interface Progress {
   bytesDone: number;
   bytesTotal: number;
   startedAt: number;
+  /** the bytes are compressed ones: a compressed stream, whose decompressed size is unknown */
+  compressedBytes?: boolean;
 }
 
 export interface LocalRunOptions extends PlanOptions {
@@ -146,8 +148,9 @@ async function scanMissing(
     slicesTotal: spec.sliceCount,
     resumedSlices: resumed,
     bytesDone: 0,
-    bytesTotal: missing.reduce((a, i) => a + sliceBytes(spec, i), 0),
+    bytesTotal: missing.reduce((a, i) => a + progressBytes(spec, i), 0),
     startedAt: opts.startedAt,
+    ...(spec.compression?.bytes === null ? { compressedBytes: true } : {}),
   };
   opts.onProgress?.(progress);
   const events = {
@@ -205,7 +208,3 @@ class InOrderFold {
   }
 }
 
-function sliceBytes(spec: JobSpec, index: number): number {
-  const { start, end } = sliceBounds(spec, index);
-  return end - start;
-}

@@ -163,10 +163,10 @@ describe('compressed input', () => {
     expect(e.message).toMatch(/corrupt BGZF block|more data than/);
   });
 
-  it.skipIf(!hasTool('zstd') || !hasTool('bzip2') || !hasTool('xz'))('zstd, bzip2 and xz are refused by name, saying what to do', async () => {
-    for (const [cmd, kind, fix] of [['zstd', 'zstd', 'zstd -d'], ['bzip2', 'bzip2', 'bunzip2 -k'], ['xz', 'xz', 'unxz -k']] as const) {
+  it.skipIf(!hasTool('bzip2') || !hasTool('xz'))('bzip2 and xz are refused by name, saying what to do', async () => {
+    for (const [cmd, kind, fix] of [['bzip2', 'bzip2', 'bunzip2 -k'], ['xz', 'xz', 'unxz -k']] as const) {
       const e = await failure(tool(cmd, ['-c'], plain), `dir/data.csv.${cmd}`);
-      expect(e.message).toBe(`dir/data.csv.${cmd}: at byte 0: ${kind} compressed data: fanout reads gzip (and BGZF) only; decompress it first (${fix} data.csv.${cmd})`);
+      expect(e.message).toBe(`dir/data.csv.${cmd}: at byte 0: ${kind} compressed data: fanout reads gzip (and BGZF) and zstd only; decompress it first (${fix} data.csv.${cmd})`);
     }
   });
 

@@ -17,19 +17,11 @@ import { finishResult, mergePartials, progressBytes, resultDocument, scanSlice, 
 import { type JobSpec, type PlanOptions, planJob } from '../../lib/core/plan.ts';
 import { type ByteSource, MemorySource } from '../../lib/core/source.ts';
 import { hasZstdCli, rawZstdFrame, seekable, seekTable, zstdCli } from '../helpers/zstd.ts';
+import { sampleCsv } from '../helpers/text-data.ts';
 
 const stats = builtinAnalyses.stats as unknown as Analysis;
 
-function csv(rows: number, seed = 1): Uint8Array {
-  let x = seed;
-  const rnd = (): number => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
-  const lines = ['a,b,c'];
-  for (let i = 0; i < rows; i++) {
-    const pad = i % 89 === 0 ? '0'.repeat(2500) : '';
-    lines.push(`${(rnd() * 2000 - 1000).toFixed(6)},${pad}${Math.floor(rnd() * 1e6)},${(rnd() * 1e-3).toExponential(12)}`);
-  }
-  return new TextEncoder().encode(`${lines.join('\n')}\n`);
-}
+const csv = (rows: number, seed = 1): Uint8Array => sampleCsv(rows, seed, { every: 89, bytes: 2500 });
 
 async function run(bytes: Uint8Array, name: string, opts: PlanOptions): Promise<{ result: unknown; slices: number; records: number; spec: JobSpec }> {
   const source = new MemorySource(bytes, name, 4096);

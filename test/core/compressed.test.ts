@@ -14,6 +14,7 @@ import { InputError } from '../../lib/core/errors.ts';
 import { finishResult, mergePartials, scanSlice, textRowLocator } from '../../lib/core/job.ts';
 import { type PlanOptions, planJob } from '../../lib/core/plan.ts';
 import { MemorySource } from '../../lib/core/source.ts';
+import { sampleCsv } from '../helpers/text-data.ts';
 
 const stats = builtinAnalyses.stats as unknown as Analysis;
 
@@ -38,17 +39,7 @@ function bgzf(data: Uint8Array, block: number, endMarker = true): Uint8Array {
   return Buffer.concat(members);
 }
 
-function csv(rows: number, seed = 1): Uint8Array {
-  let x = seed;
-  const rnd = (): number => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
-  const lines = ['a,b,c'];
-  for (let i = 0; i < rows; i++) {
-    // Now and then a long line, so that records straddle members and slices.
-    const pad = i % 97 === 0 ? '0'.repeat(3000) : '';
-    lines.push(`${(rnd() * 2000 - 1000).toFixed(6)},${pad}${Math.floor(rnd() * 1e6)},${(rnd() * 1e-3).toExponential(12)}`);
-  }
-  return new TextEncoder().encode(`${lines.join('\n')}\n`);
-}
+const csv = (rows: number, seed = 1): Uint8Array => sampleCsv(rows, seed);
 
 async function run(bytes: Uint8Array, name: string, opts: PlanOptions): Promise<{ result: unknown; slices: number; records: number }> {
   const source = new MemorySource(bytes, name, 4096);

@@ -6,27 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ExactCells, type ExactCellsEncoded } from '../../lib/core/exact-cells.ts';
-import { python } from '../helpers/python.ts';
+import { python, pyHex } from '../helpers/python.ts';
 
-/** Exact float literal for Python's float.fromhex; NaN and infinities by name. */
-function hex(x: number): string {
-  if (x !== x) return 'nan';
-  if (x === Infinity) return 'inf';
-  if (x === -Infinity) return '-inf';
-  if (x === 0) return Object.is(x, -0) ? '-0x0p+0' : '0x0p+0';
-  const sign = x < 0 ? '-' : '';
-  let m = Math.abs(x);
-  let e = 0;
-  while (m >= 2 ** 53) {
-    m /= 2;
-    e++;
-  }
-  while (!Number.isInteger(m)) {
-    m *= 2;
-    e--;
-  }
-  return `${sign}0x${m.toString(16)}p${e >= 0 ? '+' : ''}${e}`;
-}
 
 /**
  * math.fsum of each list; where it cannot say (an overflow on the way, which it reports
@@ -50,7 +31,7 @@ def one(xs):
         except OverflowError:
             return 'Infinity' if s > 0 else '-Infinity'
 print(json.dumps([one(b) for b in args]))`,
-    lists.map((b) => b.map(hex)),
+    lists.map((b) => b.map(pyHex)),
   ).map((s) => (s === 'inf' ? Infinity : s === '-inf' ? -Infinity : Number(s)));
 }
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ExactSum, fsum, twoProductError } from '../../lib/core/exact-sum.ts';
-import { python } from '../helpers/python.ts';
+import { python, pyHex } from '../helpers/python.ts';
 
 /** The exactly rounded sum, from Python's Fraction (math.fsum overflows on 1e308 + 1e308 - 1e308). */
 function oracle(batches: number[][]): number[] {
@@ -14,26 +14,10 @@ def rounded(s):
     except OverflowError:
         return 'Infinity' if s > 0 else '-Infinity'
 print(json.dumps([rounded(sum(F(float.fromhex(x)) for x in b)) for b in args]))`,
-    batches.map((b) => b.map((x) => hex(x))),
+    batches.map((b) => b.map((x) => pyHex(x))),
   ).map(Number);
 }
 
-function hex(x: number): string {
-  // Exact float literal that Python's float.fromhex accepts.
-  if (x === 0) return Object.is(x, -0) ? '-0x0p+0' : '0x0p+0';
-  const sign = x < 0 ? '-' : '';
-  let m = Math.abs(x);
-  let e = 0;
-  while (m >= 2 ** 53) {
-    m /= 2;
-    e++;
-  }
-  while (!Number.isInteger(m)) {
-    m *= 2;
-    e--;
-  }
-  return `${sign}0x${m.toString(16)}p${e >= 0 ? '+' : ''}${e}`;
-}
 
 const awkward = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }),
@@ -108,7 +92,7 @@ describe('ExactSum', () => {
     const want = python<string[]>(
       `from fractions import Fraction as F
 print(json.dumps([repr(float(F(float.fromhex(a)) * F(float.fromhex(b)))) for a, b in args]))`,
-      pairs.map(([a, b]) => [hex(a), hex(b)]),
+      pairs.map(([a, b]) => [pyHex(a), pyHex(b)]),
     ).map(Number);
     const got = pairs.map(([a, b]) => {
       const s = new ExactSum();
@@ -120,7 +104,7 @@ print(json.dumps([repr(float(F(float.fromhex(a)) * F(float.fromhex(b)))) for a, 
     const errors = python<string[]>(
       `from fractions import Fraction as F
 print(json.dumps([repr(float(F(float.fromhex(a)) * F(float.fromhex(b)) - F(float.fromhex(a) * float.fromhex(b)))) for a, b in args]))`,
-      pairs.map(([a, b]) => [hex(a), hex(b)]),
+      pairs.map(([a, b]) => [pyHex(a), pyHex(b)]),
     ).map(Number);
     expect(pairs.map(([a, b]) => twoProductError(a, b, a * b))).toEqual(errors);
   });

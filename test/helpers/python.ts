@@ -21,3 +21,23 @@ def dump(x):
         return {k: dump(v) for k, v in x.items()}
     return x
 `;
+
+/** An exact float literal for Python's float.fromhex (NaN and the infinities by name, which float() takes). */
+export function pyHex(x: number): string {
+  if (x !== x) return 'nan';
+  if (x === Infinity) return 'inf';
+  if (x === -Infinity) return '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0x0p+0' : '0x0p+0';
+  const sign = x < 0 ? '-' : '';
+  let m = Math.abs(x);
+  let e = 0;
+  while (m >= 2 ** 53) {
+    m /= 2;
+    e++;
+  }
+  while (!Number.isInteger(m)) {
+    m *= 2;
+    e--;
+  }
+  return `${sign}0x${m.toString(16)}p${e >= 0 ? '+' : ''}${e}`;
+}

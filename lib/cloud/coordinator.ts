@@ -11,7 +11,7 @@
  * each worker chain (the first run may have died half way); workers skip finished
  * slices. See restartJob for what else a second start of the same job does.
  */
-import type { Analysis } from '../core/analysis.ts';
+import { type Analysis, traitsOf } from '../core/analysis.ts';
 import { builtinAnalyses } from '../core/analyses/index.ts';
 import { InputError, SourceChangedError, UsageError } from '../core/errors.ts';
 import { planJob } from '../core/plan.ts';
@@ -87,7 +87,7 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest): Promis
     const name = opts.analysis ?? 'sum';
     const analysis = resolveAnalysis(name);
     const source = deps.inputs.open(object, 1 << 20);
-    const spec = await planJob(source, { name, options: opts.options ?? {}, needsFrames: analysis.needsFrames ?? false, wholeFrames: analysis.wholeFrames ?? false }, planOptionsFor(opts, object.size), inputIdentity(object));
+    const spec = await planJob(source, { name, options: opts.options ?? {}, ...traitsOf(analysis) }, planOptionsFor(opts, object.size), inputIdentity(object));
     const pinned = { bucket: object.bucket, key: object.key, size: object.size, etag: object.etag, ...(object.versionId ? { versionId: object.versionId } : {}) };
     const createdAt = now();
     manifest = newManifest(spec, createdAt, {

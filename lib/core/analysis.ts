@@ -32,6 +32,12 @@ export interface Analysis<S = unknown, R = unknown> {
    * gyration): binary and DCD slices are then cut at frame boundaries, text is refused.
    */
   readonly wholeFrames?: boolean;
+  /**
+   * Its state holds a value per cell of a frame (mean-structure, row-sums), so a partial is
+   * as big as a frame whatever the slice: the default plan then gives every slice at least
+   * 16 frames, so that partials stay a small part of the input.
+   */
+  readonly frameSizedState?: boolean;
   empty(ctx: AnalysisContext): S;
   addRows(state: S, values: Float64Array, rowCount: number, columns: number, firstRow: number, ctx: AnalysisContext): S;
   combine(left: S, right: S, leftRows: number, ctx: AnalysisContext): S;
@@ -49,11 +55,17 @@ export interface Analysis<S = unknown, R = unknown> {
   release?(state: S): void;
 }
 
+/** What the planner needs to know of an analysis. */
+export type AnalysisTraits = Pick<Analysis, 'needsFrames' | 'wholeFrames' | 'frameSizedState'>;
+
+export const traitsOf = (a: AnalysisTraits): Required<AnalysisTraits> => ({ needsFrames: a.needsFrames ?? false, wholeFrames: a.wholeFrames ?? false, frameSizedState: a.frameSizedState ?? false });
+
 /** The shape users write: one row at a time. */
 export interface AnalysisDefinition<S, R> {
   name: string;
   needsFrames?: boolean;
   wholeFrames?: boolean;
+  frameSizedState?: boolean;
   empty(ctx: AnalysisContext): S;
   /** `row` is only valid during the call; `rowIndex` counts from the start of the slice. */
   add(state: S, row: Float64Array, rowIndex: number, ctx: AnalysisContext): S | void;
@@ -70,6 +82,7 @@ export function defineAnalysis<S, R>(def: AnalysisDefinition<S, R>): Analysis<S,
     name: def.name,
     needsFrames: def.needsFrames ?? false,
     wholeFrames: def.wholeFrames ?? false,
+    frameSizedState: def.frameSizedState ?? false,
     empty: (ctx) => def.empty(ctx),
     addRows(state, values, rowCount, columns, firstRow, ctx) {
       let s = state;

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Analysis } from '../core/analysis.ts';
+import { type Analysis, type AnalysisTraits, traitsOf } from '../core/analysis.ts';
 import { builtinAnalyses } from '../core/analyses/index.ts';
 import { UsageError } from '../core/errors.ts';
 import type { AnalysisRef } from '../core/plan.ts';
@@ -18,11 +18,11 @@ export function isModuleSpecifier(name: string): boolean {
 }
 
 /** The reference stored in the job spec, with the module's content hash. */
-export async function analysisRef(name: string, options: Record<string, string> = {}): Promise<AnalysisRef & { needsFrames?: boolean; wholeFrames?: boolean }> {
+export async function analysisRef(name: string, options: Record<string, string> = {}): Promise<AnalysisRef & AnalysisTraits> {
   if (!isModuleSpecifier(name)) {
     const builtin = builtinAnalyses[name];
     if (!builtin) throw new UsageError(`unknown analysis ${JSON.stringify(name)}: use ${Object.keys(builtinAnalyses).join(', ')} or a path to a module`);
-    return { name, options, needsFrames: builtin.needsFrames ?? false, wholeFrames: builtin.wholeFrames ?? false };
+    return { name, options, ...traitsOf(builtin) };
   }
   const path = resolve(name);
   let source: Buffer;
@@ -32,7 +32,7 @@ export async function analysisRef(name: string, options: Record<string, string> 
     throw new UsageError(`analysis module ${path} not found`);
   }
   const analysis = await loadAnalysis({ name, module: path, options });
-  return { name: analysis.name, module: path, moduleHash: createHash('sha256').update(source).digest('hex').slice(0, 16), options, needsFrames: analysis.needsFrames ?? false, wholeFrames: analysis.wholeFrames ?? false };
+  return { name: analysis.name, module: path, moduleHash: createHash('sha256').update(source).digest('hex').slice(0, 16), options, ...traitsOf(analysis) };
 }
 
 export async function loadAnalysis(ref: Pick<AnalysisRef, 'name' | 'module'> & Partial<AnalysisRef>): Promise<Analysis> {

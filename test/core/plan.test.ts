@@ -86,3 +86,23 @@ describe('planJob', () => {
     expect((await plan('1\n2\n', { slices: 2 })).id).not.toBe((await plan('1\n2\n')).id);
   });
 });
+
+describe('planJob for an analysis whose state is a frame of sums', () => {
+  // A raw float32 trajectory of `frames` frames of 100,000 atoms: 1.2 MB a frame.
+  const raw = (frames: number) => new MemorySource(new Uint8Array(frames * 100_000 * 3 * 4), 'traj.f32');
+  const opts = { format: 'raw' as const, dtype: '<f4', recordShape: [100_000, 3] };
+  const meanStructure = { name: 'mean-structure', options: {}, needsFrames: true, frameSizedState: true };
+
+  it.each([
+    [40, 2],
+    [15, 1],
+    [400, 16],
+  ])('gives each default slice at least 16 frames (%i frames: %i slices), so partials stay a small part of the input', async (frames, slices) => {
+    expect((await planJob(raw(frames), meanStructure, opts, 'x')).sliceCount).toBe(slices);
+  });
+
+  it('keeps the slicing the user asked for, and the default for other analyses', async () => {
+    expect((await planJob(raw(40), meanStructure, { ...opts, slices: 16 }, 'x')).sliceCount).toBe(16);
+    expect((await planJob(raw(40), { name: 'sum', options: {} }, opts, 'x')).sliceCount).toBe(16);
+  });
+});

@@ -28,6 +28,7 @@ const frameCells = (ctx: AnalysisContext): number => ctx.frameRows * ctx.columns
 export const meanStructure: Analysis<MeanStructureState, MeanStructureResult> = {
   name: 'mean-structure',
   needsFrames: true,
+  frameSizedState: true,
   // Cells are added as rows come: a slice shorter than a frame holds only its own rows' cells.
   empty: () => ({ sums: new ExactCells() }),
   addRows(state, values, rowCount, columns, firstRow, ctx) {

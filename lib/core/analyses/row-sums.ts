@@ -25,6 +25,7 @@ export interface RowSumsResult {
 export const rowSums: Analysis<RowSumsState, RowSumsResult> = {
   name: 'row-sums',
   needsFrames: true,
+  frameSizedState: true,
   empty: () => ({ buckets: new ExactCells() }),
   addRows(state, values, rowCount, columns, firstRow, ctx) {
     state.buckets.addRowSums(values, 0, rowCount, columns, firstRow % ctx.frameRows, ctx.frameRows);

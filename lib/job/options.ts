@@ -118,7 +118,7 @@ export const JOB_OPTIONS = {
     kind: 'int',
     valueName: 'N',
     unit: 'slices',
-    defaultText: '16 slices of 1 to 64 MiB (more for inputs over 1 GiB), whatever --workers says',
+    defaultText: '16 slices of 1 to 64 MiB (more for inputs over 1 GiB; at least 16 frames a slice for mean-structure and row-sums), whatever --workers says',
     help: 'how many slices to cut the input into (on AWS the count follows --slice-bytes)',
     applies: 'local',
     group: 'slicing',

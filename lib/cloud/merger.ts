@@ -19,6 +19,7 @@ import { resolveAnalysis } from './coordinator.ts';
 import {
   type CloudManifest,
   decodePartial,
+  DocumentError,
   encodePartial,
   type FailedSlice,
   encodePointer,
@@ -33,6 +34,7 @@ import {
   type TreePartial,
   UnknownJobError,
   writeResult,
+  writeStatus,
 } from '../job/documents.ts';
 import { failedSliceKey, failedSlicesPrefix, groupPrefix, inputPointerKey, nodeKey, parseNodeKey, resultKey } from '../job/keys.ts';
 import { sameEtag } from './inputs.ts';
@@ -237,6 +239,17 @@ export async function recordInvokeFailure(deps: MergerDeps, jobId: string, index
     manifest = await deps.manifests.read(jobId);
   } catch (e) {
     if (e instanceof UnknownJobError) return 'unknown-job';
+    // A manifest this version cannot read fails every slice the same way: the job would
+    // stay running for ever. Its status names the input, so the job is marked failed there.
+    if (e instanceof DocumentError) {
+      const status = await readStatus(deps.store, jobId);
+      if (!status) return 'unknown-job';
+      if (status.state === 'running') {
+        const { at: _at, ...rest } = status;
+        await writeStatus(deps.store, { ...rest, state: 'failed', slice: index, reason: `the job's manifest cannot be read: ${e.message} (${reason})` });
+      }
+      return 'recorded';
+    }
     throw e;
   }
   await recordSliceFailure(deps, manifest, index, reason);

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { startJob } from '../../lib/cloud/coordinator.ts';
 import { ManifestReader } from '../../lib/job/documents.ts';
 import { DEFAULT_LIMITS } from '../../lib/job/options.ts';
-import { resultKey, statusKey } from '../../lib/job/keys.ts';
+import { manifestKey, resultKey, statusKey } from '../../lib/job/keys.ts';
 import { onFailureRecord, onNodeCreated } from '../../lib/cloud/merger.ts';
 import { levelSizes } from '../../lib/cloud/tree.ts';
 import { scanSliceTask } from '../../lib/cloud/worker.ts';
@@ -156,6 +156,24 @@ print(json.dumps({"npy": base64.b64encode(buf.getvalue()).decode(), "rg": np.sqr
     expect(JSON.parse(store.text(statusKey(jobId))!)).toMatchObject({ state: 'failed', slice: 0, reason: 'Error: out of memory (after 3 attempts)' });
     expect(await onFailureRecord(deps, 'not json')).toMatchObject({ outcome: 'failure-logged', rejected: expect.any(String) });
     expect(await onFailureRecord(deps, record({ something: 'else' }))).toMatchObject({ outcome: 'failure-logged', functionArn: 'arn:aws:lambda:eu-west-1:1:function:worker' });
+  });
+
+  it('marks the job failed from its status when its manifest cannot be read (it stayed running)', async () => {
+    const store = new CountingStore();
+    const inputs = new MemoryInputs();
+    inputs.add(BUCKET, 'input/x.csv', new TextEncoder().encode('1\n2\n3\n'));
+    const deps = { store, inputs, invoker: { invoke: async () => {} }, defaults: { analysis: 'sum' }, fanin: 4, manifests: new ManifestReader(store, 0) };
+    const jobId = ((await startJob(deps, { bucket: BUCKET, key: 'input/x.csv' })) as { jobId: string }).jobId;
+    // A manifest this version cannot read (a format it does not know): every worker fails on it.
+    const manifest = JSON.parse(store.text(manifestKey(jobId))!);
+    await store.put(manifestKey(jobId), JSON.stringify({ ...manifest, spec: { ...manifest.spec, format: 'parquet' } }));
+    const record = JSON.stringify({
+      requestContext: { functionArn: 'arn:aws:lambda:eu-west-1:1:function:worker', condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+      requestPayload: { jobId, index: 0 },
+      responsePayload: { errorType: 'DocumentError', errorMessage: 'not a job manifest' },
+    });
+    expect(await onFailureRecord(deps, record)).toMatchObject({ outcome: 'failure-recorded', jobId, index: 0 });
+    expect(JSON.parse(store.text(statusKey(jobId))!)).toMatchObject({ state: 'failed', slice: 0, input: { bucket: BUCKET, key: 'input/x.csv' }, reason: expect.stringMatching(/^the job's manifest cannot be read: .*manifest\.json: not a job manifest/) });
   });
 
   it.each([

@@ -12,36 +12,19 @@ import type { Analysis } from '../../lib/core/analysis.ts';
 import { sniffCompression } from '../../lib/core/compressed/detect.ts';
 import { Xxh64 } from '../../lib/core/compressed/xxh64.ts';
 import { useZstdDecoder, zstdDecoders } from '../../lib/core/compressed/zstd.ts';
-import { InputError } from '../../lib/core/errors.ts';
-import { finishResult, mergePartials, progressBytes, resultDocument, scanSlice, textRowLocator } from '../../lib/core/job.ts';
-import { type JobSpec, type PlanOptions, planJob } from '../../lib/core/plan.ts';
+import { progressBytes, resultDocument, scanSlice } from '../../lib/core/job.ts';
+import { planJob } from '../../lib/core/plan.ts';
 import { type ByteSource, MemorySource } from '../../lib/core/source.ts';
 import { hasZstdCli, rawZstdFrame, seekable, seekTable, zstdCli } from '../helpers/zstd.ts';
+import { runStats, statsFailure } from '../helpers/compressed-run.ts';
 import { sampleCsv } from '../helpers/text-data.ts';
 
 const stats = builtinAnalyses.stats as unknown as Analysis;
 
 const csv = (rows: number, seed = 1): Uint8Array => sampleCsv(rows, seed, { every: 89, bytes: 2500 });
 
-async function run(bytes: Uint8Array, name: string, opts: PlanOptions): Promise<{ result: unknown; slices: number; records: number; spec: JobSpec }> {
-  const source = new MemorySource(bytes, name, 4096);
-  const spec = await planJob(source, { name: 'stats', options: {} }, { skipHeader: true, ...opts }, 'test');
-  const partials = [];
-  for (let i = 0; i < spec.sliceCount; i++) partials.push(await scanSlice(source, spec, i, stats));
-  const merged = mergePartials(spec, stats, partials);
-  const result = await finishResult(spec, stats, merged, textRowLocator(source, spec, merged));
-  return { result, slices: spec.sliceCount, records: merged.rows, spec };
-}
-
-async function failure(bytes: Uint8Array, name: string, opts: PlanOptions = {}): Promise<InputError> {
-  try {
-    await run(bytes, name, opts);
-  } catch (e) {
-    if (e instanceof InputError) return e;
-    throw e;
-  }
-  throw new Error('no error');
-}
+const run = runStats;
+const failure = statsFailure;
 
 const hasPzstd = spawnSync('sh', ['-c', 'command -v pzstd']).status === 0;
 const plain = csv(4000);

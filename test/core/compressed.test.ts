@@ -7,16 +7,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { builtinAnalyses } from '../../lib/core/analyses/index.ts';
-import type { Analysis } from '../../lib/core/analysis.ts';
 import { sniffCompression } from '../../lib/core/compressed/detect.ts';
-import { InputError } from '../../lib/core/errors.ts';
-import { finishResult, mergePartials, scanSlice, textRowLocator } from '../../lib/core/job.ts';
-import { type PlanOptions, planJob } from '../../lib/core/plan.ts';
-import { MemorySource } from '../../lib/core/source.ts';
+import { runStats, statsFailure } from '../helpers/compressed-run.ts';
 import { sampleCsv } from '../helpers/text-data.ts';
-
-const stats = builtinAnalyses.stats as unknown as Analysis;
 
 /** BGZF as the spec (SAMv1 §4.1) has it, with members of at most `block` input bytes. */
 function bgzf(data: Uint8Array, block: number, endMarker = true): Uint8Array {
@@ -41,25 +34,12 @@ function bgzf(data: Uint8Array, block: number, endMarker = true): Uint8Array {
 
 const csv = (rows: number, seed = 1): Uint8Array => sampleCsv(rows, seed);
 
-async function run(bytes: Uint8Array, name: string, opts: PlanOptions): Promise<{ result: unknown; slices: number; records: number }> {
-  const source = new MemorySource(bytes, name, 4096);
-  const spec = await planJob(source, { name: 'stats', options: {} }, { skipHeader: true, ...opts }, 'test');
-  const partials = [];
-  for (let i = 0; i < spec.sliceCount; i++) partials.push(await scanSlice(source, spec, i, stats));
-  const merged = mergePartials(spec, stats, partials);
-  const result = await finishResult(spec, stats, merged, textRowLocator(source, spec, merged));
-  return { result, slices: spec.sliceCount, records: merged.rows };
-}
-
-async function failure(bytes: Uint8Array, name: string, opts: PlanOptions = {}): Promise<InputError> {
-  try {
-    await run(bytes, name, opts);
-  } catch (e) {
-    if (e instanceof InputError) return e;
-    throw e;
-  }
-  throw new Error('no error');
-}
+/** The job's result, slices and records (the spec aside). */
+const run = async (...args: Parameters<typeof runStats>) => {
+  const { spec: _spec, ...r } = await runStats(...args);
+  return r;
+};
+const failure = statsFailure;
 
 const hasTool = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 const tool = (cmd: string, args: string[], input: Uint8Array): Uint8Array => execFileSync(cmd, args, { input, maxBuffer: 1 << 28 });

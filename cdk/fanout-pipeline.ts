@@ -2,7 +2,7 @@
  * FanoutPipeline: a bucket (new or existing), the coordinator, worker and merger
  * functions, and the bucket notifications that connect them.
  *
- * The notifications are built from lib/topology.ts (the same table the local
+ * The notifications are built from lib/cloud/topology.ts (the same table the local
  * dispatcher routes with), so no prefix or suffix is restated here. Each function
  * gets its own role holding exactly the S3 prefixes it needs; nothing may write
  * under input/, which is what keeps an upload from ever triggering itself.
@@ -346,7 +346,7 @@ export class FanoutPipeline extends Construct {
 
 function s3EventType(event: string): s3.EventType {
   const type = Object.values(s3.EventType).find((t) => t === event);
-  if (!type) throw new Error(`lib/topology.ts names an S3 event type CDK does not know: ${event}`);
+  if (!type) throw new Error(`lib/cloud/topology.ts names an S3 event type CDK does not know: ${event}`);
   return type;
 }
 

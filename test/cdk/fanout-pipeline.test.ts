@@ -59,7 +59,7 @@ describe('FanoutPipeline', () => {
   });
 
   describe('bucket notifications', () => {
-    it('are exactly the routes of lib/topology.ts, each reaching its function', () => {
+    it('are exactly the routes of lib/cloud/topology.ts, each reaching its function', () => {
       const [notifications] = Object.values(template.findResources('Custom::S3BucketNotifications'));
       const configs = (notifications as { Properties: { NotificationConfiguration: { LambdaFunctionConfigurations: Json[] } } }).Properties.NotificationConfiguration.LambdaFunctionConfigurations;
       const actual = configs.map((c) => {

@@ -2,7 +2,7 @@
  * The cloud pipeline's use cases driven in process, over any BlobStore (a local
  * directory, or S3 on moto) and input objects with S3's versioning rules, with the
  * delivery semantics of AWS: every write under the bucket raises an ObjectCreated event
- * (routed by lib/topology.ts), events and invocations arrive in a seeded random order,
+ * (routed by lib/cloud/topology.ts), events and invocations arrive in a seeded random order,
  * a function that throws is retried twice and then its failure record reaches the
  * merger, as Lambda's on-failure destination does.
  */

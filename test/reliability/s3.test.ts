@@ -178,7 +178,7 @@ describe('the input overwritten while the job runs (S3)', () => {
   });
 });
 
-describe('bucket notifications built from lib/topology.ts (on moto)', () => {
+describe('bucket notifications built from lib/cloud/topology.ts (on moto)', () => {
   it('writes under jobs/ and results/ never reach the coordinator; only partials reach the merger', async () => {
     const name = `notify-${++bucketCount}`;
     const client = makeS3Client({ endpoint: moto.endpoint });

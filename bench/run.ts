@@ -44,7 +44,7 @@ function fanoutTool(name: string, extra: string[]): Tool {
     },
     total: (out) => {
       const r = JSON.parse(out).result;
-      if (r.mean) return (r.mean as (number | null)[][]).reduce((a, row) => row.reduce<number>((b, x) => b + (x ?? NaN), a), 0);
+      if (Array.isArray(r.mean)) return (r.mean as (number | null)[][]).reduce((a, row) => row.reduce<number>((b, x) => b + (x ?? NaN), a), 0);
       return r.sum ?? r.rowSums.reduce((a: number, b: number) => a + b, 0);
     },
     cleanup: () => rmSync(stateDir, { recursive: true, force: true }),

@@ -15,10 +15,10 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomCoords, writeDcd } from '../test/helpers/dcd.ts';
-import { measure, median } from './measure.ts';
+import { median, type Row, takeTurns, type Tool } from './measure.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({ options: { runs: { type: 'string' }, quick: { type: 'boolean' } } });
@@ -104,14 +104,6 @@ for x in frames():
 print(repr(float(total if analysis == 'rg' else (acc / count).sum())))
 `;
 
-interface Tool {
-  name: string;
-  argv: (file: string) => string[];
-  total: (out: string) => number;
-  before?: () => void;
-  after?: () => void;
-}
-
 const fanout = (analysis: string, extra: string[], label: string): Tool => {
   let dir = '';
   return {
@@ -141,7 +133,7 @@ const mda = (fmt: string, analysis: string, firstOpen: boolean): Tool => {
     argv: (file) => {
       // MDAnalysis keeps its offsets beside the file it opens (following a symbolic link to
       // the real file): a hard link in a folder of our own is a file it has not seen.
-      link = firstOpen ? join(dir, `t.${fmt}`) : join(cache, 'mda', `t.${fmt}`);
+      link = firstOpen ? join(dir, `t.${fmt}`) : join(cache, 'mda', basename(file));
       if (!existsSync(link)) {
         mkdirSync(resolve(link, '..'), { recursive: true });
         linkSync(file, link);
@@ -155,31 +147,7 @@ const mda = (fmt: string, analysis: string, firstOpen: boolean): Tool => {
 
 const mdtraj = (fmt: string, analysis: string): Tool => ({ name: 'MDTraj', argv: (file) => [PY, '-W', 'ignore', '-c', PEER, 'mdtraj', fmt, analysis, file], total: (out) => Number(out.trim()) });
 
-interface Row {
-  dataset: string;
-  tool: string;
-  wall: number[];
-  cpu: number[];
-  rss: number[];
-  total: number;
-}
-
-async function bench(dataset: string, file: string, tools: Tool[]): Promise<Row[]> {
-  const rows: Row[] = tools.map((t) => ({ dataset, tool: t.name, wall: [], cpu: [], rss: [], total: NaN }));
-  for (let r = 0; r < runs; r++) {
-    for (const [i, t] of tools.entries()) {
-      t.before?.();
-      const s = await measure(t.argv(file));
-      t.after?.();
-      rows[i]!.wall.push(s.wallS);
-      rows[i]!.cpu.push(s.cpuS);
-      rows[i]!.rss.push(s.rssMB);
-      rows[i]!.total = t.total(s.stdout);
-      process.stderr.write(`  ${dataset} | ${t.name}: ${s.wallS.toFixed(2)} s, cpu ${s.cpuS.toFixed(2)} s, ${s.rssMB.toFixed(0)} MB\n`);
-    }
-  }
-  return rows;
-}
+const bench = (dataset: string, file: string, tools: Tool[]): Promise<Row[]> => takeTurns(dataset, file, tools, runs);
 
 const xtc = xtcFile();
 const dcd = dcdFile();

@@ -3,7 +3,7 @@
  * /usr/bin/time (or /proc polling without it). Shared by bench/run.ts and bench/md.ts.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -63,3 +63,43 @@ export const median = (xs: number[]): number => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
+
+/** One command of a benchmark, on one input file. */
+export interface Tool {
+  name: string;
+  argv: (file: string) => string[];
+  /** the total the tool computed, to check that every tool read the same numbers */
+  total: (stdout: string) => number;
+  /** before and after each run: a fresh folder of its own, and its removal */
+  before?: () => void;
+  after?: () => void;
+}
+
+export interface Row {
+  dataset: string;
+  mb: number;
+  tool: string;
+  wall: number[];
+  cpu: number[];
+  rss: number[];
+  total: number;
+}
+
+/** Runs every tool `rounds` times on `file`, the tools taking turns so that a change in the machine's load hits them alike. */
+export async function takeTurns(dataset: string, file: string, tools: Tool[], rounds: number): Promise<Row[]> {
+  const mb = statSync(file).size / 1e6;
+  const rows: Row[] = tools.map((t) => ({ dataset, mb, tool: t.name, wall: [], cpu: [], rss: [], total: NaN }));
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, tool] of tools.entries()) {
+      tool.before?.();
+      const s = await measure(tool.argv(file));
+      tool.after?.();
+      rows[i]!.wall.push(s.wallS);
+      rows[i]!.cpu.push(s.cpuS);
+      rows[i]!.rss.push(s.rssMB);
+      rows[i]!.total = tool.total(s.stdout);
+      process.stderr.write(`  ${dataset} | ${tool.name}: ${s.wallS.toFixed(2)} s, cpu ${s.cpuS.toFixed(2)} s, ${s.rssMB.toFixed(0)} MB\n`);
+    }
+  }
+  return rows;
+}

@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { measure, median } from './measure.ts';
+import { median, type Row, takeTurns, type Tool } from './measure.ts';
 import { polarsHome, POLARS_VERSION } from './peers.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -26,14 +26,6 @@ const runs = Number(args.runs ?? (quick ? 2 : 3));
 const cache = join(ROOT, 'bench-cache', quick ? 'quick' : '');
 const node = process.execPath;
 const fanoutBin = join(ROOT, 'bin/fanout.mjs');
-interface Tool {
-  name: string;
-  argv: (file: string) => string[];
-  /** the total the tool computed, to check that every tool read the same numbers */
-  total: (stdout: string) => number;
-  cleanup?: () => void;
-}
-
 function fanoutTool(name: string, extra: string[]): Tool {
   let stateDir = '';
   return {
@@ -47,7 +39,7 @@ function fanoutTool(name: string, extra: string[]): Tool {
       if (Array.isArray(r.mean)) return (r.mean as (number | null)[][]).reduce((a, row) => row.reduce<number>((b, x) => b + (x ?? NaN), a), 0);
       return r.sum ?? r.rowSums.reduce((a: number, b: number) => a + b, 0);
     },
-    cleanup: () => rmSync(stateDir, { recursive: true, force: true }),
+    after: () => rmSync(stateDir, { recursive: true, force: true }),
   };
 }
 
@@ -88,33 +80,7 @@ const atomTools: Tool[] = [
   { ...py(`print(repr(float(np.load(sys.argv[1], mmap_mode='r').mean(axis=0).sum())))`), name: 'numpy load(mmap_mode=r).mean(axis=0)' },
 ];
 
-interface Row {
-  dataset: string;
-  mb: number;
-  tool: string;
-  wall: number[];
-  cpu: number[];
-  rss: number[];
-  total: number;
-}
-
-
-async function bench(dataset: string, file: string, tools: Tool[], rounds = runs): Promise<Row[]> {
-  const mb = statSync(file).size / 1e6;
-  const rows: Row[] = tools.map((t) => ({ dataset, mb, tool: t.name, wall: [], cpu: [], rss: [], total: NaN }));
-  for (let r = 0; r < rounds; r++) {
-    for (const [i, tool] of tools.entries()) {
-      const s = await measure(tool.argv(file));
-      tool.cleanup?.();
-      rows[i]!.wall.push(s.wallS);
-      rows[i]!.cpu.push(s.cpuS);
-      rows[i]!.rss.push(s.rssMB);
-      rows[i]!.total = tool.total(s.stdout);
-      process.stderr.write(`  ${dataset} | ${tool.name}: ${s.wallS.toFixed(2)} s, cpu ${s.cpuS.toFixed(2)} s, ${s.rssMB.toFixed(0)} MB\n`);
-    }
-  }
-  return rows;
-}
+const bench = (dataset: string, file: string, tools: Tool[], rounds = runs): Promise<Row[]> => takeTurns(dataset, file, tools, rounds);
 
 function table(rows: Row[]): string {
   const out = [

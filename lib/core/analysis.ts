@@ -21,6 +21,13 @@ export interface AnalysisContext {
   frameRows: number;
   /** free-form options for the analysis (from the command line or object metadata) */
   options: Record<string, string>;
+  /**
+   * Atom groups: positions (0-based, ascending) of rows within the frame as delivered to
+   * the analysis; undefined means all delivered rows. `measure` is the group an analysis
+   * measures (--atoms/--select), `fit` the one it fits on, `other` a second group (rdf's
+   * group B, --atoms2/--select2).
+   */
+  groups?: { measure?: Int32Array; fit?: Int32Array; other?: Int32Array };
 }
 
 export interface Analysis<S = unknown, R = unknown> {
@@ -38,6 +45,20 @@ export interface Analysis<S = unknown, R = unknown> {
    * 16 frames, so that partials stay a small part of the input.
    */
   readonly frameSizedState?: boolean;
+  /** The groups it uses besides `measure`: the runtime fills ctx.groups[name] for each. */
+  readonly groups?: readonly ('fit' | 'other')[];
+  /**
+   * Needs every frame's unit cell: the readers then call addBox() before the rows of each
+   * frame, and inputs without unit cells are refused (unless the analysis's `box` option
+   * gives one). Other analyses cost nothing for it: readers decode boxes only for these.
+   */
+  readonly needsBox?: boolean;
+  /**
+   * The unit cell of the frame whose first row is `firstRow` (counted like addRows'),
+   * given before the addRows call that carries that row: (a, b, c, alpha, beta, gamma),
+   * see lib/core/box.ts. `dims` is only valid during the call.
+   */
+  addBox?(state: S, firstRow: number, dims: Float64Array, ctx: AnalysisContext): S;
   empty(ctx: AnalysisContext): S;
   addRows(state: S, values: Float64Array, rowCount: number, columns: number, firstRow: number, ctx: AnalysisContext): S;
   combine(left: S, right: S, leftRows: number, ctx: AnalysisContext): S;
@@ -56,9 +77,14 @@ export interface Analysis<S = unknown, R = unknown> {
 }
 
 /** What the planner needs to know of an analysis. */
-export type AnalysisTraits = Pick<Analysis, 'needsFrames' | 'wholeFrames' | 'frameSizedState'>;
+export type AnalysisTraits = Pick<Analysis, 'needsFrames' | 'wholeFrames' | 'frameSizedState' | 'needsBox'>;
 
-export const traitsOf = (a: AnalysisTraits): Required<AnalysisTraits> => ({ needsFrames: a.needsFrames ?? false, wholeFrames: a.wholeFrames ?? false, frameSizedState: a.frameSizedState ?? false });
+export const traitsOf = (a: AnalysisTraits): Required<AnalysisTraits> => ({
+  needsFrames: a.needsFrames ?? false,
+  wholeFrames: a.wholeFrames ?? false,
+  frameSizedState: a.frameSizedState ?? false,
+  needsBox: a.needsBox ?? false,
+});
 
 /** The shape users write: one row at a time. */
 export interface AnalysisDefinition<S, R> {

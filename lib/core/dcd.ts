@@ -12,6 +12,7 @@
  * transposes every frame into NATOM rows of (x, y, z): the shape every analysis sees.
  */
 import { forEachUnitBlock, withScratch } from './binary-reader.ts';
+import { dimensionsFromDcdCell } from './box.ts';
 import { InputError } from './errors.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import { emptyStats } from './source.ts';
@@ -29,6 +30,8 @@ export interface DcdLayout {
   frameBytes: number;
   unitCell: boolean;
   fourD: boolean;
+  /** ICNTRL[19], which says how the unit cell is stored (see cellToBox); absent in layouts made before it was kept */
+  charmmVersion?: number;
 }
 
 /** Box lengths (Å) and angles (degrees): alpha between b and c, beta a-c, gamma a-b. */
@@ -170,7 +173,7 @@ export function parseDcdHeader(file: string, header: Uint8Array, fileBytes: numb
   if (nset !== frames) warnings.push(`the header says ${nset} frames (NSET) but the file holds ${frames}: using ${frames}, from the file size`);
   const timeStepPs = nsavc !== 0 ? delta * nsavc * AKMA_PS : null;
   return {
-    layout: { kind: 'dcd', littleEndian: le, atoms, columns: 3, dataOffset: total, dataEnd: total + frames * frameBytes, frameBytes, unitCell, fourD },
+    layout: { kind: 'dcd', littleEndian: le, atoms, columns: 3, dataOffset: total, dataEnd: total + frames * frameBytes, frameBytes, unitCell, fourD, charmmVersion },
     info: {
       variant: charmm ? 'charmm' : 'xplor',
       charmmVersion,
@@ -231,6 +234,17 @@ export async function readDcdCell(source: ByteSource, layout: DcdLayout, frame: 
 
 const DEG = 180 / Math.PI;
 
+/** True when a unit-cell record holds a CHARMM box matrix rather than lengths and angles (see cellToBox). */
+export function dcdCellIsMatrix(cell: ArrayLike<number>, charmmVersion: number): boolean {
+  if (charmmVersion < 22 || charmmVersion === 24) {
+    const slots = [cell[4]!, cell[3]!, cell[1]!];
+    const cosines = slots.every((x) => x >= -1 && x <= 1);
+    const degrees = slots.every((x) => x > 0 && x <= 180);
+    if ((cosines || degrees) && cell[0]! >= 0 && cell[2]! >= 0 && cell[5]! >= 0) return false;
+  }
+  return true;
+}
+
 /**
  * The six unit-cell numbers as lengths and angles. CHARMM since c22 stores the lower
  * triangle of the symmetric box matrix [h11, h21, h22, h31, h32, h33]; NAMD, VMD,
@@ -241,14 +255,11 @@ const DEG = 180 / Math.PI;
  */
 export function cellToBox(cell: readonly number[], charmmVersion: number): Box {
   const [c0, c1, c2, c3, c4, c5] = cell as [number, number, number, number, number, number];
-  if (charmmVersion < 22 || charmmVersion === 24) {
+  if (!dcdCellIsMatrix(cell, charmmVersion)) {
     const slots = [c4, c3, c1];
     const cosines = slots.every((x) => x >= -1 && x <= 1);
-    const degrees = slots.every((x) => x > 0 && x <= 180);
-    if ((cosines || degrees) && c0 >= 0 && c2 >= 0 && c5 >= 0) {
-      const [alpha, beta, gamma] = slots.map((x) => (cosines ? 90 - Math.asin(x) * DEG : x)) as [number, number, number];
-      return { a: c0, b: c2, c: c5, alpha, beta, gamma };
-    }
+    const [alpha, beta, gamma] = slots.map((x) => (cosines ? 90 - Math.asin(x) * DEG : x)) as [number, number, number];
+    return { a: c0, b: c2, c: c5, alpha, beta, gamma };
   }
   const ra = [c0, c1, c3];
   const rb = [c1, c2, c4];
@@ -377,6 +388,7 @@ export async function scanDcd(source: ByteSource, layout: DcdLayout, start: numb
       const bad = firstBadMarker(block, frames, frameWords, markers);
       if (bad >= 0) throw markerError(source.name, layout, markers, at, bad, block[bad]!);
       transposeFrames(new Float32Array(block.buffer, block.byteOffset, block.length), frames, frameWords, xWord, recordWords, natom, values);
+      if (sink.box && layout.unitCell) emitBoxes(bytes, frames, layout, firstRow, sink);
       sink.rows(values, frames * natom, 3, firstRow);
       firstRow += frames * natom;
     };
@@ -384,6 +396,16 @@ export async function scanDcd(source: ByteSource, layout: DcdLayout, start: numb
   });
   stats.rows = firstRow;
   return stats;
+}
+
+/** Hands every frame's unit cell (markers already checked) to the sink, for analyses that want them. */
+function emitBoxes(bytes: Uint8Array, frames: number, layout: DcdLayout, firstRow: number, sink: RowSink): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const cell = new Float64Array(6);
+  for (let f = 0; f < frames; f++) {
+    for (let i = 0; i < 6; i++) cell[i] = view.getFloat64(f * layout.frameBytes + 4 + 8 * i, layout.littleEndian);
+    sink.box!(firstRow + f * layout.atoms, dimensionsFromDcdCell(cell, dcdCellIsMatrix(cell, layout.charmmVersion ?? 0)));
+  }
 }
 
 /** The error for the marker at word `word` of the block that starts at file offset `at`. */

@@ -14,6 +14,7 @@
  * skipped. Slice 0 starts at byte 0 without searching.
  */
 import { withScratch } from './binary-reader.ts';
+import { dimensionsFromVectors } from './box.ts';
 import { InputError } from './errors.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import { emptyStats } from './source.ts';
@@ -59,6 +60,8 @@ export interface FrameFormat<H extends { frameBytes: number }> {
    * frame's file offset, for errors (FrameError).
    */
   decode(frame: Uint8Array, header: H, frameAt: number, out: Float64Array, outAt: number): number;
+  /** The frame's box vectors (a, b, c: 9 values, a row each) when it has a box; called only for analyses that want boxes. */
+  box?(frame: Uint8Array, header: H): ArrayLike<number> | undefined;
   /** True when the bytes at a header that failed check() are still a header of this format, damaged (not garbage). */
   recognisable(bytes: Uint8Array): boolean;
   /** Where the size the chain follows is written, for messages: " (its byte count, at byte N, says M)". */
@@ -292,6 +295,10 @@ async function scanChain<H extends { frameBytes: number }>(
       } catch (e) {
         if (e instanceof FrameError) throw new InputError(name, e.offset, e.problem);
         throw e;
+      }
+      if (rows > 0 && sink.box) {
+        const vectors = format.box?.(bytes, header);
+        if (vectors) sink.box(firstRow + inBlock * natom, dimensionsFromVectors(vectors));
       }
       if (rows > 0 && ++inBlock === blockFrames) flush();
       prev = { at, header };

@@ -4,6 +4,7 @@
  */
 import type { Analysis, AnalysisContext } from './analysis.ts';
 import { scanBinary } from './binary-reader.ts';
+import { scaleDimensions } from './box.ts';
 import { describeCompression } from './compressed/plan.ts';
 import { DecompressedSource, type DecompressedSourceOptions } from './compressed/source.ts';
 import { scanDcd } from './dcd.ts';
@@ -98,6 +99,12 @@ function peakRss(now: number): number {
   return peakRssBytes;
 }
 
+/**
+ * Box lengths reach analyses in the unit of the rows they get: a conversion of the
+ * coordinates' unit (nm to Å) must scale box lengths by the same factor, here.
+ */
+const BOX_LENGTH_FACTOR = 1;
+
 export function analysisContext(spec: JobSpec): AnalysisContext {
   return { columns: spec.layout.columns, frameRows: spec.frameRows, options: spec.analysis.options };
 }
@@ -121,6 +128,8 @@ export async function scanSlice(
       state = analysis.addRows(state, values, rowCount, columns, firstRow, ctx);
     },
   };
+  // Unit cells only for analyses that want them: the readers decode none otherwise.
+  if (analysis.needsBox && analysis.addBox) sink.box = (firstRow, dims) => (state = analysis.addBox!(state, firstRow, scaleDimensions(dims, BOX_LENGTH_FACTOR), ctx));
   // A compressed stream's decompressed size is unknown: its progress is the compressed bytes the decoder took.
   const stream = spec.compression !== undefined && spec.compression.bytes === null;
   const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord, ...(stream ? { onProgress: undefined } : {}) };

@@ -16,6 +16,7 @@
  * with a message that says so.
  */
 import { forEachUnitBlock, withScratch } from './binary-reader.ts';
+import { dimensionsFromLengths } from './box.ts';
 import type { Box } from './dcd.ts';
 import { InputError } from './errors.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
@@ -37,6 +38,8 @@ export interface NetcdfLayout {
   coordinateBytes: number;
   /** multiplies the stored coordinates; 1 when the file has none */
   scaleFactor: number;
+  /** where cell_lengths and cell_angles sit in a record, and their value size, when every frame has a cell */
+  cell?: { lengthsAt: number; anglesAt: number; lengthBytes: number; angleBytes: number };
 }
 
 export interface NetcdfInfo {
@@ -271,6 +274,12 @@ export async function readNetcdfHeader(source: ByteSource, head: Uint8Array): Pr
     const whole = Math.max(0, Math.floor((source.size - dataOffset) / frameBytes));
     throw new InputError(file, Math.max(dataOffset, dataOffset + whole * frameBytes), `truncated NetCDF file: the header says ${frames} frames of ${frameBytes} bytes from byte ${dataOffset}, up to byte ${dataEnd}; the file ends at byte ${source.size}, after ${whole} whole frames`);
   }
+  const cellVar = (name: string): Variable | undefined => {
+    const v = byName.get(name);
+    return v && isRecord(v) && v.dims.length === 2 && h.dims[v.dims[1]!]!.length === 3 && (v.type === 5 || v.type === 6) ? v : undefined;
+  };
+  const cellLengths = cellVar('cell_lengths');
+  const cellAngles = cellVar('cell_angles');
   const scale = coords.attrs.get('scale_factor');
   const scaleFactor = Array.isArray(scale) && scale.length === 1 ? scale[0]! : 1;
   const layout: NetcdfLayout = {
@@ -283,6 +292,9 @@ export async function readNetcdfHeader(source: ByteSource, head: Uint8Array): Pr
     coordinatesAt: coords.begin - dataOffset,
     coordinateBytes: TYPE_BYTES[coords.type]!,
     scaleFactor,
+    ...(cellLengths && cellAngles
+      ? { cell: { lengthsAt: cellLengths.begin - dataOffset, anglesAt: cellAngles.begin - dataOffset, lengthBytes: TYPE_BYTES[cellLengths.type]!, angleBytes: TYPE_BYTES[cellAngles.type]! } }
+      : {}),
   };
   const text = (a: AttrValue | undefined): string | undefined => (typeof a === 'string' && a !== '' ? a : undefined);
   const info: NetcdfInfo = {
@@ -344,6 +356,7 @@ export async function scanNetcdf(source: ByteSource, layout: NetcdfLayout, start
         if (cb === 4) for (let i = 0; i < n; i++) out[o++] = view.getFloat32(base + 4 * i);
         else for (let i = 0; i < n; i++) out[o++] = view.getFloat64(base + 8 * i);
         if (scale !== 1) for (let i = o - n; i < o; i++) out[i] = out[i]! * scale;
+        if (sink.box && layout.cell) sink.box(firstRow + f * natom, cellOf(view, base - layout.coordinatesAt, layout.cell));
       }
       sink.rows(out, frames * natom, 3, firstRow);
       firstRow += frames * natom;
@@ -351,4 +364,12 @@ export async function scanNetcdf(source: ByteSource, layout: NetcdfLayout, start
   });
   stats.rows = firstRow;
   return stats;
+}
+
+/** A record's cell_lengths and cell_angles as float32 dimensions (lib/core/box.ts). */
+function cellOf(view: DataView, record: number, cell: NonNullable<NetcdfLayout['cell']>): Float64Array {
+  const get = (at: number, bytes: number, i: number): number => (bytes === 4 ? view.getFloat32(record + at + 4 * i) : view.getFloat64(record + at + 8 * i));
+  const l = (i: number): number => get(cell.lengthsAt, cell.lengthBytes, i);
+  const a = (i: number): number => get(cell.anglesAt, cell.angleBytes, i);
+  return dimensionsFromLengths(l(0), l(1), l(2), a(0), a(1), a(2));
 }

@@ -254,6 +254,11 @@ async function planInput(
       `${analysis.name} works on frames, and ${source.name} holds rows of 0 values${shape ? ` (shape (${shape.join(', ')}))` : ''}: there are no values to analyse, and its frames cannot be counted`,
     );
   }
+  if (analysis.needsBox && !hasUnitCells(layout) && analysis.options.box === undefined) {
+    throw new UsageError(
+      `${analysis.name} needs the unit cell of every frame, and ${source.name} (${format}) has none: give one with --option box=a,b,c or box=a,b,c,alpha,beta,gamma (lengths in the coordinates' unit, angles in degrees)`,
+    );
+  }
   if (analysis.wholeFrames && layout.kind === 'text') {
     throw new UsageError(
       `${analysis.name} needs whole frames in every slice, and text input cannot be cut at frame boundaries: convert ${source.name} to .npy (frames, rows, columns) or raw binary`,
@@ -285,6 +290,11 @@ async function planInput(
     sliceCount,
   };
   return { id: jobId(spec), ...spec };
+}
+
+/** Inputs whose frames carry a unit cell (TRR frames may lack one: the analysis is told per frame). */
+function hasUnitCells(layout: InputLayout): boolean {
+  return layout.kind === 'xtc' || layout.kind === 'trr' || (layout.kind === 'dcd' && layout.unitCell) || (layout.kind === 'netcdf' && layout.cell !== undefined);
 }
 
 function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): JobSpec['format'] {

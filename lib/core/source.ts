@@ -17,6 +17,13 @@ export interface ByteSource {
 /** Receives decoded rows in blocks: rowCount rows of `columns` values each, row-major, in a buffer reused after the call. */
 export interface RowSink {
   rows(values: Float64Array, rowCount: number, columns: number, firstRow: number): void;
+  /**
+   * Defined only when the analysis wants unit cells (needsBox): trajectory readers then
+   * call it for every frame that has a box, before the rows() call that carries the
+   * frame's first row (`firstRow`, counted like rows'). `dims` is (a, b, c, alpha, beta,
+   * gamma) in the file's length unit (lib/core/box.ts), valid only during the call.
+   */
+  box?(firstRow: number, dims: Float64Array): void;
 }
 
 export interface ScanOptions {

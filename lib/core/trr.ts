@@ -159,6 +159,11 @@ export function trrFrames(atoms: number): FrameFormat<TrrFrameHeader> {
       else for (let i = 0; i < n; i++) out[outAt + i] = view.getFloat64(8 * i);
       return atoms;
     },
+    box(frame, h) {
+      if (h.boxBytes === 0) return undefined;
+      const view = new DataView(frame.buffer, frame.byteOffset + h.headerBytes, h.boxBytes);
+      return Array.from({ length: 9 }, (_, i) => (h.realBytes === 4 ? view.getFloat32(4 * i) : view.getFloat64(8 * i)));
+    },
     sizeNote: (at, h) => ` (its block sizes, from byte ${at + 32}, say box ${h.boxBytes}, x ${h.xBytes}, v ${h.vBytes}, f ${h.fBytes})`,
     sizeField: (at) => at + 24,
   };

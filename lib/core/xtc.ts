@@ -205,6 +205,7 @@ export function xtcFrames(layout: Pick<XtcLayout, 'magic' | 'atoms'>): FrameForm
       }
       return natom;
     },
+    box: (_frame, header) => header.box,
     recognisable: (bytes) => bytes.length >= 8 && new DataView(bytes.buffer, bytes.byteOffset, 8).getInt32(4) === natom,
     sizeNote: (at, header) => (natom <= XTC_MAX_RAW_ATOMS ? ` (${natom} atoms, stored uncompressed)` : ` (its byte count, at byte ${at + 88}, says ${header.byteCount})`),
     sizeField: (at) => (natom <= XTC_MAX_RAW_ATOMS ? at + 4 : at + 88),

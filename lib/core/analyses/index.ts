@@ -1,6 +1,7 @@
 /** The built-in analyses, by name. */
 import type { Analysis } from '../analysis.ts';
 import { meanStructure } from './mean-structure.ts';
+import { rdf } from './rdf.ts';
 import { rg } from './rg.ts';
 import { rowSums } from './row-sums.ts';
 import { stats } from './stats.ts';
@@ -12,6 +13,7 @@ export const builtinAnalyses: Record<string, Analysis<never, unknown>> = {
   'row-sums': rowSums as Analysis<never, unknown>,
   'mean-structure': meanStructure as Analysis<never, unknown>,
   rg: rg as Analysis<never, unknown>,
+  rdf: rdf as Analysis<never, unknown>,
 };
 
 /**

@@ -59,7 +59,15 @@ export interface MdaRdf {
  * `nativeUnits`: read XTC/TRR lengths in nm (convert_units=False), as fanout does
  * while its result says trajectory.lengthUnit "nm".
  */
-export function mdaRdf(path: string, atoms: number, groups: Groups, kwargs: { nbins?: number; range?: [number, number]; norm?: string; exclusion_block?: [number, number] } = {}, nativeUnits = false): MdaRdf {
+export function mdaRdf(
+  path: string,
+  atoms: number,
+  groups: Groups,
+  kwargs: { nbins?: number; range?: [number, number]; norm?: string; exclusion_block?: [number, number] } = {},
+  nativeUnits = false,
+  /** a .npy of (frames, atoms, 3): the box of every frame */
+  box?: number[],
+): MdaRdf {
   return mdaPython<MdaRdf>(
     `
 import shutil, tempfile, os
@@ -67,14 +75,18 @@ from MDAnalysis.analysis.rdf import InterRDF
 d = tempfile.mkdtemp()
 path = shutil.copy(args['path'], d)
 u = mda.Universe.empty(args['atoms'], trajectory=True)
-kw = {'convert_units': False} if args['native'] else {}
-u.load_new(path, **kw)
+if path.endswith('.npy'):
+    from MDAnalysis.coordinates.memory import MemoryReader
+    x = np.load(path)
+    u.load_new(x, format=MemoryReader, dimensions=np.array([args['box']] * len(x), dtype=np.float32))
+else:
+    u.load_new(path, **({'convert_units': False} if args['native'] else {}))
 g1 = u.atoms[args['a']] if args['a'] is not None else u.atoms
 g2 = u.atoms[args['b']] if args['b'] is not None else g1
 r = InterRDF(g1, g2, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in args['kw'].items()}).run()
 shutil.rmtree(d)
 print(json.dumps({'count': r.results.count.tolist(), 'rdf': r.results.rdf.tolist(), 'edges': r.results.edges.tolist(), 'frames': r.n_frames}))`,
-    { path, atoms, a: groups.measure ?? null, b: groups.other ?? null, kw: kwargs, native: nativeUnits },
+    { path, atoms, a: groups.measure ?? null, b: groups.other ?? null, kw: kwargs, native: nativeUnits, box: box ?? null },
   );
 }
 

@@ -92,6 +92,9 @@ export interface AnalysisDefinition<S, R> {
   needsFrames?: boolean;
   wholeFrames?: boolean;
   frameSizedState?: boolean;
+  /** Gets every frame's unit cell through addBox (see Analysis.needsBox). */
+  needsBox?: boolean;
+  addBox?(state: S, firstRow: number, dims: Float64Array, ctx: AnalysisContext): S | void;
   empty(ctx: AnalysisContext): S;
   /** `row` is only valid during the call; `rowIndex` counts from the start of the slice. */
   add(state: S, row: Float64Array, rowIndex: number, ctx: AnalysisContext): S | void;
@@ -109,6 +112,8 @@ export function defineAnalysis<S, R>(def: AnalysisDefinition<S, R>): Analysis<S,
     needsFrames: def.needsFrames ?? false,
     wholeFrames: def.wholeFrames ?? false,
     frameSizedState: def.frameSizedState ?? false,
+    needsBox: def.needsBox ?? false,
+    ...(def.addBox ? { addBox: (state: S, firstRow: number, dims: Float64Array, ctx: AnalysisContext) => def.addBox!(state, firstRow, dims, ctx) ?? state } : {}),
     empty: (ctx) => def.empty(ctx),
     addRows(state, values, rowCount, columns, firstRow, ctx) {
       let s = state;

@@ -336,25 +336,35 @@ function methodOf(nA: number, nB: number, dims: Float64Array, m: Float64Array, m
   return 'grid';
 }
 
-/** minimum_image_triclinic: the squared length of the shortest of the 27 images of (dx, dy, dz) next to the primary one. */
-function triclinicD2(dx: number, dy: number, dz: number, m0: number, m3: number, m4: number, m6: number, m7: number, m8: number): number {
-  let best = 3.4028234663852886e38; // FLT_MAX
-  for (let ix = -1; ix < 2; ix++) {
-    const rx = dx + m0 * ix;
+/**
+ * minimum_image_triclinic: the squared length of the shortest of the 27 images of
+ * (dx, dy, dz) around the primary one, each computed as MDAnalysis computes it, when it
+ * is at most `limit`; otherwise some value above `limit`. Images are skipped when a part
+ * of their sum of squares already passes `limit`: a rounded sum of non-negative terms is
+ * never below one of them, so no image that could be the nearest within `limit` is skipped.
+ */
+function triclinicD2(dx: number, dy: number, dz: number, m0: number, m3: number, m4: number, m6: number, m7: number, m8: number, limit: number): number {
+  let best = Infinity;
+  for (let iz = -1; iz < 2; iz++) {
+    const r2 = dz + m8 * iz;
+    const q2 = r2 * r2;
+    if (q2 > limit) continue;
     for (let iy = -1; iy < 2; iy++) {
-      const ry0 = rx + m3 * iy;
-      const ry1 = dy + m4 * iy;
-      for (let iz = -1; iz < 2; iz++) {
-        const r0 = ry0 + m6 * iz;
-        const r1 = ry1 + m7 * iz;
-        const r2 = dz + m8 * iz;
-        const q = r0 * r0 + r1 * r1 + r2 * r2;
+      const r1 = dy + m4 * iy + m7 * iz;
+      const q1 = r1 * r1;
+      if (q1 + q2 > limit) continue;
+      for (let ix = -1; ix < 2; ix++) {
+        const r0 = dx + m0 * ix + m3 * iy + m6 * iz;
+        const q = r0 * r0 + q1 + q2;
         if (q < best) best = q;
       }
     }
   }
   return best;
 }
+
+/** Squared distances above this are past the cutoff however they round (sqrt(q) > range[1]): images beyond it need not be computed. */
+const pruneLimit = (k: Kernel): number => k.maxCutoff * k.maxCutoff * (1 + 1e-12);
 
 /** Adds the pair at squared distance d2 (of a distance within the cutoff) to its bin. */
 function count(k: Kernel, counts: Float64Array, d2: number, times: number): void {
@@ -397,6 +407,7 @@ function bruteFrame(k: Kernel, counts: Float64Array, dims: Float64Array, m: Floa
   const inv2 = f32(1 / L2);
   const eps = 1.1920928955078125e-7; // FLT_EPSILON
   const [m0, m3, m4, m6, m7, m8] = [m[0]!, m[3]!, m[4]!, m[6]!, m[7]!, m[8]!];
+  const limit = pruneLimit(k);
   for (let i = 0; i < nA; i++) {
     const ax = a[3 * i]!;
     const ay = a[3 * i + 1]!;
@@ -423,7 +434,7 @@ function bruteFrame(k: Kernel, counts: Float64Array, dims: Float64Array, m: Floa
           dz = L2 * (s - cRound(s));
         }
         d2 = dx * dx + dy * dy + dz * dz;
-      } else d2 = triclinicD2(dx, dy, dz, m0, m3, m4, m6, m7, m8);
+      } else d2 = triclinicD2(dx, dy, dz, m0, m3, m4, m6, m7, m8, limit);
       count(k, counts, d2, half && j !== i ? 2 : 1);
     }
   }
@@ -494,6 +505,7 @@ function gridFrame(k: Kernel, counts: Float64Array, dims: Float64Array, m: Float
   // The cells' neighbourhood is symmetric, so is the distance: each unordered pair once when B is A.
   const half = same && (!block || xA === xB);
   const cutoff2 = k.maxCutoff * k.maxCutoff;
+  const limit = pruneLimit(k);
   const h0 = 0.5 * dims[0]!;
   const h1 = 0.5 * dims[1]!;
   const h2 = 0.5 * dims[2]!;
@@ -526,7 +538,7 @@ function gridFrame(k: Kernel, counts: Float64Array, dims: Float64Array, m: Float
             let dy = f32(b[3 * j + 1]! - ay);
             let dz = f32(b[3 * j + 2]! - az);
             let d2: number;
-            if (triclinic) d2 = triclinicD2(dx, dy, dz, m0, m3, m4, m6, m7, m8);
+            if (triclinic) d2 = triclinicD2(dx, dy, dz, m0, m3, m4, m6, m7, m8, limit);
             else {
               // _minimum_image_ortho_lazy
               if (dx > h0) dx -= L0;

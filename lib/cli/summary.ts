@@ -26,7 +26,7 @@ export function summarize(doc: ResultDocument): string {
   const r = doc.result as Record<string, unknown>;
   const box = (r as { box?: Record<'first' | 'last', Record<string, number>> } | null)?.box;
   // Other analyses print their whole result, the box included.
-  if (box && ['sum', 'stats', 'row-sums', 'mean-structure', 'rg'].includes(doc.analysis)) {
+  if (box && ['sum', 'stats', 'row-sums', 'mean-structure', 'rg', 'rdf'].includes(doc.analysis)) {
     for (const k of ['first', 'last'] as const) {
       const b = box[k]!;
       lines.push(`box (${k} frame): a ${num(b.a!)} b ${num(b.b!)} c ${num(b.c!)}  alpha ${num(b.alpha!)} beta ${num(b.beta!)} gamma ${num(b.gamma!)}`);
@@ -61,6 +61,12 @@ export function summarize(doc: ResultDocument): string {
     mean.slice(0, 10).forEach((xyz, i) => lines.push(`${String(i).padStart(6)}: ${xyz.map((v) => num(v).padStart(14)).join(' ')}`));
   } else if (doc.analysis === 'rg') {
     lines.push(`radius of gyration over ${r.frames} frames: mean ${num(r.mean as number)}  min ${num(r.min as number)}  max ${num(r.max as number)} (per frame: --json)`);
+  } else if (doc.analysis === 'rdf') {
+    const [nA, nB] = r.atoms as number[];
+    const g = r.rdf as (number | null)[];
+    const bins = r.bins as number[];
+    lines.push(`g(r) over ${r.frames} frames, ${nA} x ${nB} atoms, mean box volume ${num(r.volume as number)}; bin centre: g(r)${g.length > 100 ? ' (first 100 bins; use --json)' : ''}`);
+    for (let i = 0; i < Math.min(g.length, 100); i += 5) lines.push(g.slice(i, i + 5).map((v, k) => `${num(bins[i + k]!).padStart(8)}: ${num(v).padEnd(12)}`).join(' ').trimEnd());
   } else {
     const text = JSON.stringify(doc.result);
     lines.push(text.length > 2000 ? `${text.slice(0, 2000)}... (use --json)` : text);

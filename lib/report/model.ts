@@ -126,6 +126,7 @@ export function resultVector(doc: ResultDocument): { label: string; values: numb
   if (doc.analysis === 'row-sums' && Array.isArray(r.rowMeans)) return { label: "row mean (mean over frames of a row's sum)", values: finite(r.rowMeans) };
   if (doc.analysis === 'stats' && Array.isArray(r.columns)) return { label: 'column mean', values: finite((r.columns as { mean?: unknown }[]).map((c) => c.mean)) };
   if (doc.analysis === 'rg' && Array.isArray(r.rg)) return { label: 'radius of gyration per frame', values: finite(r.rg) };
+  if (doc.analysis === 'rdf' && Array.isArray(r.rdf)) return { label: 'g(r) per bin', values: finite(r.rdf) };
   if (doc.analysis === 'mean-structure' && Array.isArray(r.mean)) {
     // The distance of each atom's mean position from the structure's centre.
     const xyz = (r.mean as unknown[][]).map(finite).filter((p) => p.length === 3);

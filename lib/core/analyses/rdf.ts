@@ -49,8 +49,9 @@ export interface RdfState {
   frames: number;
   /** the sum of the frames' box volumes */
   volume: ExactSum;
-  /** boxes given for frames whose rows have not come yet: [firstRow, dims] */
+  /** boxes given for frames whose rows have not come yet: [firstRow, dims], from boxes[nextBox] on */
   boxes: [number, Float64Array][];
+  nextBox: number;
   /** rows of a frame not yet complete (a block of rows may end inside a frame) */
   pendingRows: number;
   pending?: Float64Array;
@@ -570,9 +571,14 @@ function gather(values: Float64Array, from: number, columns: number, group: Int3
 function frame(state: RdfState, values: Float64Array, from: number, columns: number, frameFirstRow: number, ctx: AnalysisContext): void {
   const k = kernelFor(ctx);
   let dims = k.settings.box;
-  // Boxes come before their rows: drop those of frames already passed, then take this frame's.
-  while (state.boxes.length > 0 && state.boxes[0]![0] < frameFirstRow) state.boxes.shift();
-  const given = state.boxes.length > 0 && state.boxes[0]![0] === frameFirstRow ? state.boxes.shift()![1] : undefined;
+  // Boxes come before their rows (a block's boxes, then its rows): pass those of frames already done, take this frame's.
+  const boxes = state.boxes;
+  while (state.nextBox < boxes.length && boxes[state.nextBox]![0] < frameFirstRow) state.nextBox++;
+  const given = state.nextBox < boxes.length && boxes[state.nextBox]![0] === frameFirstRow ? boxes[state.nextBox++]![1] : undefined;
+  if (state.nextBox === boxes.length) {
+    boxes.length = 0;
+    state.nextBox = 0;
+  }
   dims ??= given;
   if (!dims) throw new UsageError(`rdf needs the unit cell of every frame, and frame ${state.frames} of a slice has none: give one with --option box=a,b,c[,alpha,beta,gamma]`);
   if (!validBox(dims)) throw new UsageError(`rdf: frame ${state.frames} of a slice has no valid unit cell (${Array.from(dims).join(', ')}): give one with --option box=a,b,c[,alpha,beta,gamma]`);
@@ -592,7 +598,7 @@ export const rdf: Analysis<RdfState, RdfResult> = {
   empty: (ctx) => {
     const k = kernelFor(ctx);
     if (ctx.columns < 3) throw new UsageError(`rdf needs rows of x, y, z: the input has ${ctx.columns} columns`);
-    return { counts: new Float64Array(k.settings.nbins), frames: 0, volume: new ExactSum(), boxes: [], pendingRows: 0 };
+    return { counts: new Float64Array(k.settings.nbins), frames: 0, volume: new ExactSum(), boxes: [], nextBox: 0, pendingRows: 0 };
   },
   addBox(state, firstRow, dims) {
     state.boxes.push([firstRow, Float64Array.from(dims, f32)]);
@@ -668,6 +674,6 @@ export const rdf: Analysis<RdfState, RdfResult> = {
   encode: (s) => ({ counts: Array.from(s.counts), frames: s.frames, volume: s.volume.toJSON(), pendingRows: s.pendingRows }),
   decode: (j) => {
     const o = j as { counts: number[]; frames: number; volume: Parameters<typeof ExactSum.fromJSON>[0]; pendingRows: number };
-    return { counts: Float64Array.from(o.counts), frames: o.frames, volume: ExactSum.fromJSON(o.volume), boxes: [], pendingRows: o.pendingRows };
+    return { counts: Float64Array.from(o.counts), frames: o.frames, volume: ExactSum.fromJSON(o.volume), boxes: [], nextBox: 0, pendingRows: o.pendingRows };
   },
 };

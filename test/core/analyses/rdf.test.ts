@@ -92,10 +92,14 @@ describeMd('rdf against MDAnalysis InterRDF', () => {
     await compare(mdFile('bala.ncdf'), 2661, { measure: every(2661, 3), other: every(2661, 7) }, { range: [1, 9], nbins: 32 }, [7]);
   }, 120_000);
 
-  it.skipIf(missing(mdaMissing))(title('long generated triclinic trajectories (brute force and grid search of InterRDF), XTC and NetCDF, 1 to 200 slices'), async () => {
+  it.skipIf(missing(mdaMissing))(title('long generated triclinic trajectories (brute force and grid search of InterRDF), NetCDF, DCD with NAMD cells, XTC, TRR, 1 to 200 slices'), async () => {
     const small = join(tmp.path, 'small.ncdf');
     mdaWriteBoxTrajectory(small, 200, 60, [20, 22, 25, 80, 95, 110], 3);
     await compare(small, 60, {}, { range: [0, 12], nbins: 60 }, [1, 13, 200]);
+    // NAMD's cell (lengths and angle cosines), thousands of frames to a read block
+    const namd = join(tmp.path, 'namd.dcd');
+    mdaWriteBoxTrajectory(namd, 3000, 12, [9, 10, 11, 85, 95, 105], 6);
+    await compare(namd, 12, {}, { range: [0, 6], nbins: 30 }, [1, 50]);
     const grid = join(tmp.path, 'grid.xtc');
     mdaWriteBoxTrajectory(grid, 40, 900, [60, 64, 70, 70, 80, 100], 4);
     await compare(grid, 900, {}, {}, [1, 7, 40]);

@@ -8,6 +8,7 @@ import { describeCompression } from './compressed/plan.ts';
 import { DecompressedSource, type DecompressedSourceOptions } from './compressed/source.ts';
 import { scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError } from './errors.ts';
+import { angstromRows, lengthScale } from './lengths.ts';
 import { scanNetcdf } from './netcdf.ts';
 import { PartsSource } from './parts.ts';
 import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
@@ -116,11 +117,13 @@ export async function scanSlice(
   const { end } = sliceBounds(spec, index + slices - 1);
   const ctx = analysisContext(spec);
   let state = analysis.empty(ctx);
-  const sink: RowSink = {
+  const fold: RowSink = {
     rows(values, rowCount, columns, firstRow) {
       state = analysis.addRows(state, values, rowCount, columns, firstRow, ctx);
     },
   };
+  // Trajectory lengths reach every analysis in Å, whatever the file stores (lengths.ts).
+  const sink = angstromRows(fold, lengthScale(spec.trajectory));
   // A compressed stream's decompressed size is unknown: its progress is the compressed bytes the decoder took.
   const stream = spec.compression !== undefined && spec.compression.bytes === null;
   const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord, ...(stream ? { onProgress: undefined } : {}) };

@@ -12,6 +12,7 @@ import { compressedSliceBounds, openCompressed } from './compressed/plan.ts';
 import type { CompressionSpec } from './compressed/source.ts';
 import { parseDType } from './dtype.ts';
 import { InputError, UsageError } from './errors.ts';
+import { inAngstrom } from './lengths.ts';
 import { hdf5Error, isHdf5, isNetcdfMagic, type NetcdfInfo, type NetcdfLayout, readNetcdfHeader } from './netcdf.ts';
 import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from './npy.ts';
 import type { ByteSource } from './source.ts';
@@ -276,7 +277,8 @@ async function planInput(
     layout,
     ...(compression ? { compression } : {}),
     ...(shape ? { shape } : {}),
-    ...(trajectory ? { trajectory } : {}),
+    // Lengths in Å for every format (lengths.ts): the id changes with it, so no job mixes partials of two units.
+    ...(trajectory ? { trajectory: inAngstrom(trajectory) } : {}),
     ...(wholeFrames ? { wholeFrames: true as const } : {}),
     rowsPerRecord,
     frameRows,

@@ -19,7 +19,7 @@ describe('fanout run on XTC trajectories', () => {
   it.skipIf(missing(...lacking)).each([
     [1, 1],
     [13, 2],
-  ])(skipNote('adk_oplsaa.xtc --slices %i --workers %i: exact mean structure and numpy rg, in nm, nothing written beside the file', ...lacking), (slices, workers) => {
+  ])(skipNote('adk_oplsaa.xtc --slices %i --workers %i: exact mean structure and numpy rg, in Å, nothing written beside the file', ...lacking), (slices, workers) => {
     if (lacking.some(Boolean)) return;
     const path = join(MD_DATA, 'adk_oplsaa.xtc');
     const want = oracle(path);
@@ -30,9 +30,9 @@ describe('fanout run on XTC trajectories', () => {
     expect(mean.records).toBe(10);
     expect(mean.result).toMatchObject({ frames: 10, atoms: 47681 });
     expect(mean.result.mean).toEqual(want.mean);
-    expect(mean.trajectory).toMatchObject({ format: 'xtc', atoms: 47681, lengthUnit: 'nm', precision: 1000, first: { step: 0, timePs: 0 }, last: { timePs: Math.fround(900.00006) } });
+    expect(mean.trajectory).toMatchObject({ format: 'xtc', atoms: 47681, lengthUnit: 'Å', storedLengthUnit: 'nm', precision: 1000, precisionMeaning: 'coordinates are stored rounded to multiples of 1/1000 nm (0.01 Å)', first: { step: 0, timePs: 0 }, last: { timePs: Math.fround(900.00006) } });
     const box = mean.result.box as { first: Record<string, number> };
-    [8.0017, 8.0017, 8.0017, 60, 60, 90].forEach((v, i) => expect([box.first.a, box.first.b, box.first.c, box.first.alpha, box.first.beta, box.first.gamma][i]).toBeCloseTo(v, 4));
+    [80.017, 80.017, 80.017, 60, 60, 90].forEach((v, i) => expect([box.first.a, box.first.b, box.first.c, box.first.alpha, box.first.beta, box.first.gamma][i]).toBeCloseTo(v, 4));
     const rg = runJson([...args, '--analysis', 'rg']);
     expectRg(rg.result.rg as number[], want.rg);
     expect(readdirSync(MD_DATA)).toEqual(before);

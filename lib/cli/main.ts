@@ -135,7 +135,10 @@ function buildProgram(setCode: (code: number) => void): Command {
     done(await planCommand(cmd.args, values, runOptionsFrom(jobValues(values, localOptionNames) as LocalOptions)));
   });
 
-  const submitCmd = command('submit', 'upload a file to the fanout bucket and follow its job on AWS to the result').argument('<input>', 'a file');
+  const submitCmd = command('submit', 'upload a file (or the parts of one trajectory) to the fanout bucket and follow its job on AWS to the result').argument(
+    '<input...>',
+    'a file, or the parts of one XTC or TRR trajectory in frame order (uploaded with the job file that lists them)',
+  );
   cloud(submitCmd);
   // A local-only option on AWS is a mistake worth explaining, not an unknown flag.
   submitCmd.addOption(
@@ -147,7 +150,7 @@ function buildProgram(setCode: (code: number) => void): Command {
   );
   aws(submitCmd, ['bucket', 'stack', 'key', 'detach', 'timeout']);
   output(submitCmd, ['json', 'progress', 'quiet']);
-  submitCmd.action(async (_: string, values: Record<string, unknown>, cmd: Command) => {
+  submitCmd.action(async (_: string[], values: Record<string, unknown>, cmd: Command) => {
     const { submitCommand } = await import('./submit-command.ts');
     done(await submitCommand(cmd.args, { ...values, ...(jobValues(values, cloudOptionNames) as JobOptions) }));
   });

@@ -17,12 +17,16 @@ export class PartsSource implements ByteSource {
   /** starts[i] is the offset of part i in the concatenation; starts[n] is its size */
   readonly starts: number[];
 
-  constructor(readonly parts: readonly ByteSource[]) {
+  /** `name`: what the whole is called (a job file's URL); by default the first part's, and how many follow. */
+  constructor(
+    readonly parts: readonly ByteSource[],
+    name?: string,
+  ) {
     if (parts.length === 0) throw new TypeError('PartsSource needs at least one part');
     this.starts = [0];
     for (const p of parts) this.starts.push(this.starts[this.starts.length - 1]! + p.size);
     this.size = this.starts[parts.length]!;
-    this.name = `${parts[0]!.name} (+${parts.length - 1} more part${parts.length > 2 ? 's' : ''})`;
+    this.name = name ?? `${parts[0]!.name} (+${parts.length - 1} more part${parts.length > 2 ? 's' : ''})`;
   }
 
   /** The part holding byte `offset` of the concatenation (the last part for the end), and the offset in it. */

@@ -49,10 +49,20 @@ export class PartsSource implements ByteSource {
     }
   }
 
-  /** An error at an offset of the concatenation, told as the part and the offset in it. */
+  /**
+   * An error at an offset of the concatenation, told as the part and the offset in it; so
+   * are the offsets its problem mentions ("the frame at byte N"), with the part's name when
+   * one lies in another part.
+   */
   partError(e: unknown): unknown {
     if (!(e instanceof InputError) || e.file !== this.name) return e;
     const at = this.locate(Math.min(e.offset, this.size));
-    return new InputError(this.parts[at.part]!.name, at.offset, e.problem);
+    const problem = e.problem.replace(/\bbyte (\d+)/g, (text, digits: string) => {
+      const offset = Number(digits);
+      if (offset > this.size) return text;
+      const there = this.locate(offset);
+      return there.part === at.part ? `byte ${there.offset}` : `byte ${there.offset} of ${this.parts[there.part]!.name}`;
+    });
+    return new InputError(this.parts[at.part]!.name, at.offset, problem);
   }
 }

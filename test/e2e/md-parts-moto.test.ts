@@ -151,6 +151,8 @@ describe('a trajectory in parts through the cloud pipeline on moto', () => {
     expect(local.code).toBe(2);
     const problem = local.stderr.trim().replace(`fanout: ${parts[1]!}: `, '');
     expect(problem).toMatch(new RegExp(`^at byte ${at}: `));
+    // Every offset the message mentions is one in the part (the frame before the damaged one, its byte count).
+    for (const m of problem.matchAll(/byte (\d+)(?! of)/g)) expect(Number(m[1])).toBeLessThan(bytes.length);
     await putParts('md/damaged', parts);
     await put('input/md/damaged/run.fanout.json', JSON.stringify({ parts: parts.map((p) => basename(p)), options: { analysis: 'rg', sliceBytes: '4KiB' } }));
     expect(await jobFailure('md/damaged/run.fanout.json')).toBe(`s3://${BUCKET}/input/md/damaged/${basename(parts[1]!)}: ${problem}`);

@@ -23,6 +23,8 @@ export function summarize(doc: ResultDocument): string {
     lines.push(`missing values: ${doc.missing.values} (per column: ${doc.missing.columns.join(', ')})${doc.missing.recordsLeftOut > 0 ? `, ${doc.missing.recordsLeftOut} records left out` : ''}`);
   }
   for (const w of doc.trajectory?.warnings ?? []) lines.push(`warning: ${w}`);
+  const units = doc.trajectory as { lengthUnit?: string; storedLengthUnit?: string } | undefined;
+  if (units?.lengthUnit) lines.push(`lengths in ${units.lengthUnit}${units.storedLengthUnit && units.storedLengthUnit !== units.lengthUnit ? ` (the file stores ${units.storedLengthUnit})` : ''}`);
   const r = doc.result as Record<string, unknown>;
   const box = (r as { box?: Record<'first' | 'last', Record<string, number>> } | null)?.box;
   // Other analyses print their whole result, the box included.

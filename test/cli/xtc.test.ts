@@ -52,6 +52,28 @@ describe('fanout run on XTC trajectories', () => {
     }
   });
 
+  it('gives lengths in Å, 10 times the nm the file stores, and says so in the summary', () => {
+    // Two raw frames of 5 atoms (116 bytes each) at x = 0.25 nm and 0.75 nm, in a box of 3 nm.
+    const frame = (x: number) => {
+      const f = new Uint8Array(116);
+      const v = new DataView(f.buffer);
+      v.setInt32(0, 1995);
+      v.setInt32(4, 5);
+      for (const i of [0, 4, 8]) v.setFloat32(16 + 4 * i, 3);
+      v.setInt32(52, 5);
+      for (let a = 0; a < 5; a++) v.setFloat32(56 + 12 * a, x);
+      return f;
+    };
+    const path = join(tmp.path, 'units.xtc');
+    writeFileSync(path, Uint8Array.from([...frame(0.25), ...frame(0.75)]));
+    const doc = runJson([path, '--analysis', 'mean-structure', '--state-dir', join(tmp.path, 'state')]);
+    expect((doc.result.mean as number[][])[0]).toEqual([5, 0, 0]);
+    expect((doc.result.box as { first: { a: number } }).first.a).toBe(30);
+    expect(doc.trajectory).toMatchObject({ lengthUnit: 'Å', storedLengthUnit: 'nm', precision: null });
+    const r = fanout(['run', path, '--analysis', 'mean-structure', '--state-dir', join(tmp.path, 'state')]);
+    expect(r.stdout).toContain('lengths in Å (the file stores nm)');
+  });
+
   it('exits 2 with the byte offset when a frame in the middle is damaged', () => {
     // Three raw frames of 5 atoms (116 bytes each); the second one's magic is broken.
     const frame = new Uint8Array(116);

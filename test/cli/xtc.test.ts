@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
-import { MD_DATA, mdaMissing, mdaOracle, mdaWriteTrajectory, mdDataMissing, missing, skipNote } from '../helpers/md.ts';
+import { MD_DATA, mdaMissing, mdaOracle, mdaPython, mdaWriteTrajectory, mdDataMissing, missing, skipNote } from '../helpers/md.ts';
 
 const tmp = tempDir('fanout-cli-xtc-');
 afterAll(() => tmp.cleanup());
@@ -50,6 +50,37 @@ describe('fanout run on XTC trajectories', () => {
       expect(mean.records).toBe(5000);
       expectRg(runJson([...args, '--analysis', 'rg']).result.rg as number[], want.rg);
     }
+  });
+
+  it.skipIf(missing(...lacking))(skipNote("adk_oplsaa.xtc's first frame: within half a float32 ulp of MDAnalysis's own Å (it converts in float32)", ...lacking), () => {
+    if (lacking.some(Boolean)) return;
+    // One frame: its mean structure is its coordinates, in Å.
+    const path = join(tmp.path, 'one-frame.xtc');
+    writeFileSync(path, readFileSync(join(MD_DATA, 'adk_oplsaa.xtc')).subarray(0, 165188));
+    const ours = (runJson([path, '--analysis', 'mean-structure', '--state-dir', join(tmp.path, 'state')]).result.mean as number[][]).flat();
+    const theirs = mdaPython<number[]>(
+      `
+import shutil, tempfile
+d = tempfile.mkdtemp()
+u = mda.coordinates.XTC.XTCReader(shutil.copy(args, d))
+print(json.dumps(u[0].positions.astype(np.float64).ravel().tolist()))
+shutil.rmtree(d)`,
+      path,
+    );
+    expect(ours).toHaveLength(theirs.length);
+    const halfUlp = (x: number) => {
+      const f = new Float32Array([Math.abs(x)]);
+      const bits = new Uint32Array(f.buffer);
+      bits[0]! += 1;
+      return (f[0]! - Math.abs(x)) / 2;
+    };
+    let differ = 0;
+    ours.forEach((v, i) => {
+      expect(Math.abs(v - theirs[i]!)).toBeLessThanOrEqual(halfUlp(theirs[i]!));
+      if (v !== theirs[i]) differ++;
+    });
+    // MDAnalysis rounds x * 10 to float32; fanout keeps it exact in float64, so some values differ in the last bit.
+    expect(differ).toBeGreaterThan(0);
   });
 
   it('gives lengths in Å, 10 times the nm the file stores, and says so in the summary', () => {

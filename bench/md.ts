@@ -91,7 +91,7 @@ def frames():
                 if len(xyz) == 0:
                     break
                 # MDTraj reads XTC in nm: to Å, as fanout and MDAnalysis give it
-                yield xyz * (10.0 if fmt == 'xtc' else 1.0)
+                yield xyz.astype(np.float64) * (10.0 if fmt == 'xtc' else 1.0)
 total, count, acc = 0.0, 0, None
 for x in frames():
     x = x.astype(np.float64)

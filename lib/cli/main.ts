@@ -16,7 +16,7 @@ import { cloudOptionNames, defaultOf, inputPlanOptions, type JobOptions, type Lo
 import { type LocalRunOptions, runLocal } from '../local/run.ts';
 import { AWS_OPTIONS, commandOption, commanderOption, jobOption, jobValues, OUTPUT_OPTIONS } from './commands.ts';
 import { writeDemoTrajectory } from './demo.ts';
-import { checkTopologyFits, resolveSelections, SELECT_OPTIONS } from './select.ts';
+import { resolveSelections, SELECT_OPTIONS } from './select.ts';
 import { ProgressBar } from './progress.ts';
 import { summarize } from './summary.ts';
 
@@ -98,7 +98,7 @@ function buildProgram(setCode: (code: number) => void): Command {
   runCmd.action(async (inputs: string[], values: Record<string, unknown>) => {
     const selections = await resolveSelections(values);
     const opts = runOptionsFrom({ ...(jobValues(values, localOptionNames) as LocalOptions), ...selections.options });
-    await run(inputs, { ...opts, onPlan: (spec) => checkTopologyFits(selections, spec) }, values);
+    await run(inputs, { ...opts, topology: selections.topology }, values);
     done(0);
   });
 
@@ -139,7 +139,7 @@ function buildProgram(setCode: (code: number) => void): Command {
   planCmd.action(async (_: string | undefined, values: Record<string, unknown>, cmd: Command) => {
     const { planCommand } = await import('./plan-command.ts');
     const selections = await resolveSelections(values);
-    done(await planCommand(cmd.args, values, runOptionsFrom({ ...(jobValues(values, localOptionNames) as LocalOptions), ...selections.options })));
+    done(await planCommand(cmd.args, values, { ...runOptionsFrom({ ...(jobValues(values, localOptionNames) as LocalOptions), ...selections.options }), topology: selections.topology }));
   });
 
   const submitCmd = command('submit', 'upload a file to the fanout bucket and follow its job on AWS to the result').argument('<input>', 'a file');

@@ -7,7 +7,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { InputError, UsageError } from '../core/errors.ts';
-import type { JobSpec } from '../core/plan.ts';
 import { selectForOption } from '../core/selection/language.ts';
 import { formatRanges, rangesOfIndices } from '../core/selection/ranges.ts';
 import { readTopology, topologyFormatOf } from '../core/selection/topology.ts';
@@ -35,9 +34,8 @@ const PAIRS = [
 export interface ResolvedSelections {
   /** the ranges to set as job options */
   options: { atoms?: string; fitAtoms?: string; atoms2?: string };
-  /** the topology's atom count, when one was read: a trajectory's frames must have as many */
-  topologyAtoms?: number;
-  topology?: string;
+  /** the topology read, when one was: the planner checks that a frame has its atoms */
+  topology?: { name: string; atoms: number };
 }
 
 /** Resolves the expressions given among the parsed flags `values` (none: nothing to do). */
@@ -62,12 +60,5 @@ export async function resolveSelections(values: Record<string, unknown>): Promis
   if (top.atoms === 0) throw new InputError(topologyPath, 0, 'the topology names no atom');
   const options: ResolvedSelections['options'] = {};
   for (const [expr, option, flag] of given) options[option] = formatRanges(rangesOfIndices(selectForOption(top, values[expr] as string, flag)));
-  return { options, topologyAtoms: top.atoms, topology: topologyPath };
-}
-
-/** A trajectory whose frames are not the topology's atoms would select the wrong rows: refused once planned. */
-export function checkTopologyFits(resolved: ResolvedSelections, spec: JobSpec): void {
-  if (resolved.topologyAtoms !== undefined && spec.frameRows !== resolved.topologyAtoms) {
-    throw new UsageError(`--topology ${resolved.topology} has ${resolved.topologyAtoms} atoms, and a frame of ${spec.input.name} has ${spec.frameRows} rows`);
-  }
+  return { options, topology: { name: topologyPath, atoms: top.atoms } };
 }

@@ -123,32 +123,32 @@ export async function scanSlice(
   const { end } = sliceBounds(spec, index + slices - 1);
   const ctx = analysisContext(spec);
   let state = analysis.empty(ctx);
-  const all: RowSink = {
+  const sink: RowSink = {
     rows(values, rowCount, columns, firstRow) {
       state = analysis.addRows(state, values, rowCount, columns, firstRow, ctx);
     },
   };
-  // A selection hands the analysis only its rows of every frame.
-  const sink = frameSelectionOf(spec)?.sink(all) ?? all;
   // A compressed stream's decompressed size is unknown: its progress is the compressed bytes the decoder took.
   const stream = spec.compression !== undefined && spec.compression.bytes === null;
   const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord, ...(stream ? { onProgress: undefined } : {}) };
   const input = inputOf(source, spec, stream ? { onCompressedBytes: options.onProgress } : {});
   const layout = spec.layout;
+  // A selection hands the analysis only its rows of every frame (lib/core/selection/frame-filter.ts).
+  const rows = frameSelectionOf(spec)?.sink(sink) ?? sink;
   let stats: ScanStats & { missing?: MissingCounts };
   try {
     stats =
       layout.kind === 'text'
-        ? await scanText(input, layout, start, end, sink, scanOptions)
+        ? await scanText(input, layout, start, end, rows, scanOptions)
         : layout.kind === 'dcd'
-          ? await scanDcd(input, layout, start, end, sink, scanOptions)
+          ? await scanDcd(input, layout, start, end, rows, scanOptions)
           : layout.kind === 'xtc'
-            ? await scanXtc(input, layout, start, end, sink, scanOptions)
+            ? await scanXtc(input, layout, start, end, rows, scanOptions)
             : layout.kind === 'trr'
-              ? await scanTrr(input, layout, start, end, sink, scanOptions)
+              ? await scanTrr(input, layout, start, end, rows, scanOptions)
               : layout.kind === 'netcdf'
-                ? await scanNetcdf(input, layout, start, end, sink, scanOptions)
-                : await scanBinary(input, layout, start, end, sink, scanOptions);
+                ? await scanNetcdf(input, layout, start, end, rows, scanOptions)
+                : await scanBinary(input, layout, start, end, rows, scanOptions);
   } catch (e) {
     // Plain gzip hands out data before the member's CRC has checked it: a damaged stream
     // should be reported as such, not as the garbage it inflated to.

@@ -54,6 +54,8 @@ export interface PlanOptions {
   atoms?: string;
   fitAtoms?: string;
   atoms2?: string;
+  /** the topology file the selections were resolved on (`--topology`): its frames must have as many atoms */
+  topology?: { name: string; atoms: number };
 }
 
 export interface AnalysisRef {
@@ -307,6 +309,9 @@ function checkSelection(opts: PlanOptions, analysis: AnalysisRef & AnalysisTrait
     ...(opts.atoms2 !== undefined ? { atoms2: opts.atoms2 } : {}),
   };
   if (!hasSelection(given)) return undefined;
+  if (opts.topology && opts.topology.atoms !== frameRows) {
+    throw new UsageError(`--topology ${opts.topology.name} has ${opts.topology.atoms} atoms, and a frame of ${name} has ${frameRows} rows`);
+  }
   const groups = analysis.groups ?? [];
   const refuse = (part: keyof SelectionSpec, group: string) => {
     if (given[part] !== undefined && !groups.includes(group as never)) {

@@ -190,3 +190,17 @@ describe('--atoms on arrays and text frames', () => {
     expect(ext.stderr).toMatch(/fanout reads PSF, GRO and PDB topologies/);
   });
 });
+
+describe.skipIf(missing(mdDataMissing))(skipNote('--atoms on every trajectory format of the shared data', mdDataMissing), () => {
+  it.each(['adk_oplsaa.xtc', 'cobrotoxin.trr', 'bala.ncdf', 'tz2.truncoct.nc', 'adk_dims.dcd'])('%s: the mean structure of a selection is those rows of the whole one, for 1 and 6 slices', (name) => {
+    const whole = runJson([mdFile(name), '--analysis', 'mean-structure', ...state()]);
+    const n = whole.result.atoms as number;
+    const pick = [0, 1, 2, Math.floor(n / 2), n - 2, n - 1];
+    const ranges = formatRanges(rangesOfIndices(pick));
+    for (const slices of [1, 6]) {
+      const doc = runJson([mdFile(name), '--analysis', 'mean-structure', '--atoms', ranges, '--slices', String(slices), ...state()]);
+      expect(doc.result.mean).toEqual(pick.map((a) => (whole.result.mean as number[][])[a]));
+      expect(doc.result.frames).toBe(whole.result.frames);
+    }
+  });
+});

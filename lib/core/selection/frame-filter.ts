@@ -160,8 +160,12 @@ export class FrameSelection {
             const b = Math.min(ends[i]!, p1);
             const from = (a - firstRow + base) * columns;
             const to = (b - firstRow + base) * columns;
-            out.set(values.subarray(from, to), k);
-            k += to - from;
+            // A short run (one atom of a protein's CA) is cheaper copied than viewed: subarray allocates.
+            if (to - from <= 48) for (let j = from; j < to; j++) out[k++] = values[j]!;
+            else {
+              out.set(values.subarray(from, to), k);
+              k += to - from;
+            }
           }
           r = base + p1;
           frame++;

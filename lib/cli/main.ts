@@ -16,7 +16,7 @@ import { cloudOptionNames, defaultOf, inputPlanOptions, type JobOptions, type Lo
 import { type LocalRunOptions, runLocal } from '../local/run.ts';
 import { AWS_OPTIONS, commandOption, commanderOption, jobOption, jobValues, OUTPUT_OPTIONS } from './commands.ts';
 import { writeDemoTrajectory } from './demo.ts';
-import { resolveSelections, SELECT_OPTIONS } from './select.ts';
+import { checkBeforeUpload, resolveSelections, SELECT_OPTIONS } from './select.ts';
 import { ProgressBar } from './progress.ts';
 import { summarize } from './summary.ts';
 
@@ -159,7 +159,9 @@ function buildProgram(setCode: (code: number) => void): Command {
     const { submitCommand } = await import('./submit-command.ts');
     // Expressions are resolved here: the upload carries ranges (fanout-atoms, ...), never a topology.
     const selections = await resolveSelections(values);
-    done(await submitCommand(cmd.args, { ...values, ...(jobValues(values, cloudOptionNames) as JobOptions), ...selections.options }));
+    const options = { ...(jobValues(values, cloudOptionNames) as JobOptions), ...selections.options };
+    if (cmd.args.length === 1) await checkBeforeUpload(cmd.args[0]!, options, selections);
+    done(await submitCommand(cmd.args, { ...values, ...options }));
   });
 
   const statusCmd = command('status', 'where a job on AWS stands (exit 0 done, 3 running, 2 failed or superseded); --timeout waits for it to end').argument('<job>', 'a job id or s3://bucket/input/key');

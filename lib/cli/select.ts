@@ -10,6 +10,9 @@ import { InputError, UsageError } from '../core/errors.ts';
 import { selectForOption } from '../core/selection/language.ts';
 import { formatRanges, rangesOfIndices } from '../core/selection/ranges.ts';
 import { readTopology, topologyFormatOf } from '../core/selection/topology.ts';
+import { planJob } from '../core/plan.ts';
+import { inputPlanOptions, type JobOptions } from '../job/options.ts';
+import { FileSource } from '../local/file-source.ts';
 import type { CommandOptionSpec } from './commands.ts';
 
 export const SELECT_OPTIONS = {
@@ -61,4 +64,20 @@ export async function resolveSelections(values: Record<string, unknown>): Promis
   const options: ResolvedSelections['options'] = {};
   for (const [expr, option, flag] of given) options[option] = formatRanges(rangesOfIndices(selectForOption(top, values[expr] as string, flag)));
   return { options, topology: { name: topologyPath, atoms: top.atoms } };
+}
+
+/**
+ * fanout submit: a selection resolved on a topology is checked against the file's frames
+ * before the upload (the coordinator, which never sees the topology, could not tell a
+ * topology of another system; an index past the frame it would refuse only after the upload).
+ */
+export async function checkBeforeUpload(path: string, options: JobOptions, resolved: ResolvedSelections): Promise<void> {
+  if (!resolved.topology) return;
+  const source = await FileSource.open(path);
+  try {
+    // Planning reads the header only; the groups are the analysis's business, checked by the coordinator.
+    await planJob(source, { name: options.analysis ?? 'sum', options: {}, groups: ['fit', 'other'] }, { ...inputPlanOptions({ ...options, ...resolved.options }), slices: 1, topology: resolved.topology }, 'submit');
+  } finally {
+    await source.close();
+  }
 }

@@ -86,6 +86,17 @@ describe('atom selections through the cloud pipeline on moto', () => {
     expect(head.Metadata?.['fanout-atoms']).toBe((local.result.selection as { atoms: { ranges: string } }).atoms.ranges);
   });
 
+  it('fanout submit refuses a topology of another atom count before uploading anything', async () => {
+    const path = join(dir.path, 'other.dcd');
+    writeDcd(path, { atoms: 10, coords: randomCoords(20, 10, 2) });
+    const pdb = join(dir.path, 'other.pdb');
+    writePdb(pdb, solvatedPeptide(2, 1));
+    const r = await cli(['submit', path, '--bucket', BUCKET, '--key', 'input/select/other.dcd', '--analysis', 'rg', '--topology', pdb, '--select', 'protein', '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--topology .*other\.pdb has \d+ atoms, and a frame of .*other\.dcd has 10 rows/);
+    await expect(env.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'input/select/other.dcd' }))).rejects.toThrow();
+  });
+
   it('fails an upload whose fanout-atoms reach past the frame, naming the index and the atom count', async () => {
     const path = join(dir.path, 'small.dcd');
     writeDcd(path, { atoms: 10, coords: randomCoords(20, 10, 2) });

@@ -50,6 +50,8 @@ function* lines(text: string): Generator<[string, number]> {
 
 const INT = /^\s*[+-]?\d+\s*$/;
 const toInt = (s: string): number | undefined => (INT.test(s) ? Number(s) : undefined);
+/** What Python's float() takes (without underscores). */
+const isFloat = (s: string): boolean => /^\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)\s*$/i.test(s);
 
 /** CHARMM/X-PLOR/NAMD PSF: the !NATOM section (standard, EXT and NAMD layouts). */
 export function readPsf(name: string, text: string): Topology {
@@ -80,20 +82,22 @@ export function readPsf(name: string, text: string): Topology {
   const resids = new Int32Array(atoms);
   for (let i = 0; i < atoms; i++) {
     const [line, at] = next();
+    // id, segid, resid, resname, name, then charge and mass (read only to decide, as MDAnalysis does, whether the line parses)
     const fields = (l: string, how: typeof layout): string[] =>
       how === 'STANDARD'
-        ? [l.slice(0, 8), l.slice(9, 13).trim(), l.slice(14, 18), l.slice(19, 23).trim(), l.slice(24, 28).trim()]
+        ? [l.slice(0, 8), l.slice(9, 13).trim(), l.slice(14, 18), l.slice(19, 23).trim(), l.slice(24, 28).trim(), l.slice(34, 48), l.slice(48, 62)]
         : how === 'EXTENDED'
-          ? [l.slice(0, 10), l.slice(11, 19).trim(), l.slice(20, 28), l.slice(29, 37).trim(), l.slice(38, 46).trim()]
-          : l.trim().split(/\s+/).slice(0, 5);
+          ? [l.slice(0, 10), l.slice(11, 19).trim(), l.slice(20, 28), l.slice(29, 37).trim(), l.slice(38, 46).trim(), l.slice(52, 66), l.slice(66, 70)]
+          : ((w) => [...w.slice(0, 5), w[6] ?? '', w[7] ?? ''])(l.trim().split(/\s+/));
+    const parses = (f: string[]) => toInt(f[0]!) !== undefined && toInt(f[2]!) !== undefined && isFloat(f[5]!) && isFloat(f[6]!);
     let f = fields(line, layout);
-    // MDAnalysis falls back to space-separated fields (an old NAMD PSF) at the first line that does not parse.
-    if (toInt(f[0] ?? '') === undefined || toInt(f[2] ?? '') === undefined) {
+    // MDAnalysis falls back to space-separated fields (an old NAMD PSF) at the first line that does not parse, and keeps them.
+    if (!parses(f) && layout !== 'NAMD') {
       layout = 'NAMD';
       f = fields(line, layout);
     }
-    const resid = toInt(f[2] ?? '');
-    if (toInt(f[0] ?? '') === undefined || resid === undefined || f.length < 5) throw new InputError(name, at, `atom ${i + 1} of the !NATOM section does not parse: ${JSON.stringify(line)}`);
+    const resid = toInt(f[2]!);
+    if (!parses(f) || resid === undefined) throw new InputError(name, at, `atom ${i + 1} of the !NATOM section does not parse: ${JSON.stringify(line)}`);
     segids.push(f[1] || 'SYSTEM');
     resids[i] = resid;
     resnames.push(f[3]!);

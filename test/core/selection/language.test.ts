@@ -3,7 +3,7 @@
  * shared CHARMM PSF, on PDB and GRO files that MDAnalysis and GROMACS (gmx editconf)
  * write during the test, and on a solvated peptide for protein and backbone.
  */
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { selectAtoms, SelectionSyntaxError } from '../../../lib/core/selection/language.ts';
@@ -94,6 +94,50 @@ print('null')`,
     );
     compare(join(dir.path, 'tip125.pdb'), WATER);
     compare(join(dir.path, 'tip125.gro'), WATER);
+  });
+});
+
+/** The shared PSF's atoms rewritten in CHARMM's EXT and NAMD layouts, in two segments whose resids restart. */
+function rewrittenPsf(layout: 'EXT' | 'NAMD'): string {
+  const lines = readFileSync(mdFile('tip125_tric_C36.psf'), 'latin1').split('\n');
+  const at = lines.findIndex((l) => l.includes('!NATOM'));
+  const n = Number(lines[at]!.trim().split(/\s+/)[0]);
+  const atoms = lines.slice(at + 1, at + 1 + n).map((l) => {
+    const [id, , resid, resname, name, type, charge, mass] = l.trim().split(/\s+/);
+    const second = Number(resid) > 60;
+    return { id: id!, seg: second ? 'WAT2' : 'WAT1', resid: String(second ? Number(resid) - 60 : Number(resid)), resname: second && Number(resid) % 7 === 0 ? 'SPC' : resname!, name: name!, type: type!, charge: charge!, mass: mass! };
+  });
+  const body = atoms.map((a) =>
+    layout === 'NAMD'
+      ? `${a.id} ${a.seg} ${a.resid} ${a.resname} ${a.name} ${a.type} ${a.charge} ${a.mass} 0`
+      : // (I10,1X,A8,1X,A8,1X,A8,1X,A8,1X,A4,1X,2G14.6,I8)
+        `${a.id.padStart(10)} ${a.seg.padEnd(8)} ${a.resid.padEnd(8)} ${a.resname.padEnd(8)} ${a.name.padEnd(8)} ${a.type.padEnd(4)} ${a.charge.padStart(14)}${a.mass.padStart(14)}${'0'.padStart(8)}`,
+  );
+  return `PSF ${layout} CMAP CHEQ\n\n       1 !NTITLE\n* rewritten by fanout's tests\n\n${String(n).padStart(10)} !NATOM\n${body.join('\n')}\n\n`;
+}
+
+describe.skipIf(Boolean(mdDataMissing || mdaMissing))(skipNote('selections on PSF files in the EXT and NAMD layouts pick what MDAnalysis picks', mdDataMissing, mdaMissing), () => {
+  it.each(['EXT', 'NAMD'] as const)('%s', (layout) => {
+    const path = join(dir.path, `tip125-${layout}.psf`);
+    writeFileSync(path, rewrittenPsf(layout));
+    compare(path, [...WATER, 'segid WAT2 and resid 1:3', 'resname SPC', 'resid 5 and not segid WAT1']);
+  });
+});
+
+describe.skipIf(Boolean(mdaMissing))(skipNote('resids that wrap (GRO past 99,999, PDB past 9,999) are unwrapped as MDAnalysis unwraps them', mdaMissing), () => {
+  it('GRO', () => {
+    const n = 100_010;
+    const lines = Array.from({ length: n }, (_, i) => `${String((i + 1) % 100000).padStart(5)}${(i % 3 ? 'SOL' : 'NA').padEnd(5)}${(i % 3 ? 'OW' : 'NA').padStart(5)}${String((i + 1) % 100000).padStart(5)}   0.100   0.200   0.300`);
+    const path = join(dir.path, 'wrap.gro');
+    writeFileSync(path, `wrapped resids\n${n}\n${lines.join('\n')}\n  10.00000  10.00000  10.00000\n`);
+    compare(path, ['resid 99998:100003', 'resid 0:2', 'resid 100000', 'resid 100008 to 100010', 'index 99990:100009 and resname NA']);
+  });
+
+  it('PDB', () => {
+    const atoms = Array.from({ length: 10_010 }, (_, i) => ({ name: 'OW', resname: 'SOL', resid: (i + 1) % 10000, chain: 'W', x: 1, y: 2, z: 3 }));
+    const path = join(dir.path, 'wrap.pdb');
+    writePdb(path, atoms);
+    compare(path, ['resid 9998:10003', 'resid 0:2', 'resid 10000', 'resid 1:2']);
   });
 });
 

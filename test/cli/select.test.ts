@@ -11,7 +11,7 @@ import { formatRanges, rangesOfIndices } from '../../lib/core/selection/ranges.t
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
 import { randomCoords, writeCoordsNpy } from '../helpers/dcd.ts';
 import { gmxMissing, mdaMissing, mdaPython, mdaWriteTrajectory, mdDataMissing, mdFile, missing, skipNote } from '../helpers/md.ts';
-import { gmxEditconf, solvatedPeptide, writePdb } from '../helpers/topology.ts';
+import { adkOpenPdb, gmxEditconf, solvatedPeptide, writePdb } from '../helpers/topology.ts';
 
 const tmp = tempDir('fanout-cli-select-');
 afterAll(() => tmp.cleanup());
@@ -83,6 +83,23 @@ describe.skipIf(missing(mdDataMissing, mdaMissing))(skipNote('selections on the 
     expect(b.job).toBe(a.job);
     expect(b.resumedSlices).toBe(4);
     expectMatches(a, want, 'mean-structure');
+  });
+});
+
+describe.skipIf(missing(mdDataMissing, mdaMissing))(skipNote('selections on the CHARMM AdK trajectory (adk_dims.dcd) with the AdK PDB', mdDataMissing, mdaMissing), () => {
+  it.each([
+    ['backbone', 1],
+    ['backbone', 5],
+    ['name CA and resid 122:159', 3],
+    ['protein and not name H*', 8],
+  ])('--select %j: mean-structure and rg equal MDAnalysis, --slices %i', (expr, slices) => {
+    const pdb = adkOpenPdb(tmp.path);
+    const want = mdaSelection(pdb, mdFile('adk_dims.dcd'), expr);
+    for (const analysis of ['mean-structure', 'rg'] as const) {
+      const doc = runJson([mdFile('adk_dims.dcd'), '--analysis', analysis, '--topology', pdb, '--select', expr, '--slices', String(slices), ...state()]);
+      expect(doc.slices).toBe(slices);
+      expectMatches(doc, want, analysis);
+    }
   });
 });
 

@@ -4,7 +4,10 @@
  * .gro and .pdb), and what MDAnalysis's select_atoms picks in any topology file.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { ROOT } from './cli.ts';
 import { mdaPython } from './md.ts';
 
 /** Atom names per residue (CHARMM's), backbone first as CHARMM writes them. */
@@ -87,4 +90,11 @@ for e in args['exprs']:
 print(json.dumps(out))`,
     { top: topology, exprs: expressions },
   );
+}
+
+/** AdK (4AKE, 3341 atoms, CHARMM names) from MDAnalysis's test data, decompressed to `dir`: the topology of ../shared/data/md/adk_dims.dcd (test/fixtures/topology/README.md). */
+export function adkOpenPdb(dir: string): string {
+  const path = join(dir, 'adk_open.pdb');
+  writeFileSync(path, gunzipSync(readFileSync(join(ROOT, 'test/fixtures/topology/adk_open.pdb.gz'))));
+  return path;
 }

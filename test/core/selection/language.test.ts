@@ -10,7 +10,7 @@ import { selectAtoms, SelectionSyntaxError } from '../../../lib/core/selection/l
 import { readTopology, type Topology } from '../../../lib/core/selection/topology.ts';
 import { tempDir } from '../../helpers/cli.ts';
 import { gmxMissing, mdaMissing, mdaPython, mdDataMissing, mdFile, skipNote } from '../../helpers/md.ts';
-import { gmxEditconf, mdaSelect, solvatedPeptide, writePdb } from '../../helpers/topology.ts';
+import { adkOpenPdb, gmxEditconf, mdaSelect, solvatedPeptide, writePdb } from '../../helpers/topology.ts';
 
 const dir = tempDir('fanout-select-');
 afterAll(() => dir.cleanup());
@@ -193,6 +193,27 @@ describe.skipIf(Boolean(mdaMissing))(skipNote('selections on a solvated peptide 
     expect(gro.atoms).toBe(solvatedPeptide().length);
     compare(join(dir.path, 'peptide-gmx.gro'), PEPTIDE.filter((e) => !/\d[A-Z]/.test(e)));
     compare(join(dir.path, 'peptide-gmx.pdb'), PEPTIDE);
+  });
+});
+
+describe.skipIf(Boolean(mdaMissing))(skipNote('selections on a real protein (AdK, adk_open.pdb of the MDAnalysis test data) pick what MDAnalysis picks', mdaMissing), () => {
+  it('adk_open.pdb, and the GRO GROMACS writes of it', () => {
+    const pdb = adkOpenPdb(dir.path);
+    const exprs = [
+      ...PEPTIDE.filter((e) => !/\d[A-Z]|segid/.test(e)),
+      'segid 4AKE',
+      'resname HSD HSE HSP',
+      'backbone and resid 122:159',
+      'protein and not (backbone or name H*)',
+      'name CA and (resid 1:29 or resid 60:121 or resid 160:214)',
+      'resid 213:214',
+    ];
+    compare(pdb, exprs);
+    expect(read(pdb).atoms).toBe(3341);
+    if (!gmxMissing) {
+      gmxEditconf(pdb, join(dir.path, 'adk-gmx.gro'));
+      compare(join(dir.path, 'adk-gmx.gro'), exprs.filter((e) => !e.includes('segid')));
+    }
   });
 });
 

@@ -152,6 +152,13 @@ describe('--atoms on arrays and text frames', () => {
     expect(Math.abs((sum.result as { sum: number }).sum - direct)).toBeLessThan(1e-9);
   });
 
+  it('the summary names the selection and numbers rows by atom', () => {
+    const r = fanout(['run', npy, '--analysis', 'mean-structure', '--atoms', '11,1-3,7', ...state()]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('selected: atoms 5 (1-3,7,11)');
+    expect(r.stdout).toMatch(/mean structure of 30 frames, 5 atoms:\n {5}1: .*\n {5}2: .*\n {5}3: .*\n {5}7: .*\n {4}11: /);
+  });
+
   it('text frames (--frame-rows) give what the .npy gives, read in one slice', () => {
     const csv = join(tmp.path, 'frames.csv');
     const lines: string[] = [];
@@ -205,6 +212,11 @@ describe('--atoms on arrays and text frames', () => {
     copyFileSync(pdb, psfLess);
     const ext = fanout(['run', npy, '--analysis', 'mean-structure', '--topology', psfLess, '--select', 'all', '--quiet', ...state()]);
     expect(ext.stderr).toMatch(/fanout reads PSF, GRO and PDB topologies/);
+    const gro = join(tmp.path, 'bad.gro');
+    writeFileSync(gro, 'x\n2\n    1SOL     OW    1   0.1 0.2 0.3\n  abcSOL    HW1    2   0.1 0.2 0.3\n 1 1 1\n');
+    const broken = fanout(['run', npy, '--analysis', 'mean-structure', '--topology', gro, '--select', 'all', '--quiet', ...state()]);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr.trim()).toBe(`fanout: ${gro}: at byte 39: atom 2 does not parse: "  abcSOL    HW1    2   0.1 0.2 0.3"`);
   });
 });
 

@@ -97,6 +97,16 @@ describe('atom selections through the cloud pipeline on moto', () => {
     await expect(env.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'input/select/other.dcd' }))).rejects.toThrow();
   });
 
+  it('fanout submit refuses ranges that outgrow S3 metadata (2 KB) before uploading', async () => {
+    const path = join(dir.path, 'many.dcd');
+    writeDcd(path, { atoms: 2000, coords: randomCoords(2, 2000, 3) });
+    const every3rd = Array.from({ length: 600 }, (_, i) => 3 * i).join(',');
+    const r = await cli(['submit', path, '--bucket', BUCKET, '--key', 'input/select/many.dcd', '--analysis', 'rg', '--atoms', every3rd, '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/more than the 2048 S3 allows; the atom ranges alone are \d+ characters/);
+    await expect(env.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'input/select/many.dcd' }))).rejects.toThrow();
+  });
+
   it('fails an upload whose fanout-atoms reach past the frame, naming the index and the atom count', async () => {
     const path = join(dir.path, 'small.dcd');
     writeDcd(path, { atoms: 10, coords: randomCoords(20, 10, 2) });

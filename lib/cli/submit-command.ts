@@ -55,6 +55,19 @@ export function metadataFrom(values: SubmitValues): Record<string, string> {
   return metadataFor(parseJobOptions(given, 'the options', (n) => flagOf(n as OptionName)));
 }
 
+/** S3 takes at most 2 KB of user metadata (keys and values, UTF-8): atom ranges are what can outgrow it. */
+export const S3_METADATA_BYTES = 2048;
+
+function checkMetadataSize(metadata: Record<string, string>): void {
+  const size = (t: string) => Buffer.byteLength(t, 'utf8');
+  const bytes = Object.entries(metadata).reduce((n, [k, v]) => n + size(k) + size(v), 0);
+  if (bytes <= S3_METADATA_BYTES) return;
+  const ranges = (['atoms', 'fit-atoms', 'atoms2'] as const).map((n) => metadata[`fanout-${n}`]?.length ?? 0).reduce((a, b) => a + b, 0);
+  throw new UsageError(
+    `the options make ${bytes} bytes of S3 object metadata, more than the ${S3_METADATA_BYTES} S3 allows${ranges > 0 ? `; the atom ranges alone are ${ranges} characters: select fewer, longer runs of atoms (a whole domain rather than one atom in ten)` : ''}`,
+  );
+}
+
 /**
  * --quiet promises an empty stderr on success; the SDK's notice that its future
  * versions need Node 22 is the one line it would print regardless (its own switch).
@@ -88,6 +101,7 @@ export async function submitCommand(args: string[], values: SubmitValues): Promi
   quietSdk(values);
   const uploadId = randomUUID();
   const metadata = { ...metadataFrom(values), [UPLOAD_ID_METADATA]: uploadId };
+  checkMetadataSize(metadata);
   const deadline = values.timeout !== undefined ? Date.now() + parseDuration(values.timeout) : undefined;
   const layout = args.length > 1 ? partsLayout(args, values.key) : undefined;
   const key = layout?.jobKey ?? values.key ?? `${INPUT_PREFIX}${basename(args[0]!)}`;

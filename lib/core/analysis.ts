@@ -21,7 +21,24 @@ export interface AnalysisContext {
   frameRows: number;
   /** free-form options for the analysis (from the command line or object metadata) */
   options: Record<string, string>;
+  /**
+   * When the job selects atoms (the options atoms, fit-atoms, atoms2), the analysis sees
+   * only the union of the selected rows of every frame, and frameRows counts them; these
+   * are the positions (0-based, ascending) of each group among the rows delivered.
+   * Undefined (or a group absent): all delivered rows.
+   */
+  groups?: {
+    /** the atoms measured: `atoms` (all delivered rows when not given) */
+    measure?: Int32Array;
+    /** the atoms superposed before measuring (`fit-atoms`), for analyses that fit */
+    fit?: Int32Array;
+    /** a second group (`atoms2`), such as the other side of an rdf */
+    other?: Int32Array;
+  };
 }
+
+/** The groups beyond `measure` an analysis may take: the options fit-atoms and atoms2. */
+export type AnalysisGroup = 'fit' | 'other';
 
 export interface Analysis<S = unknown, R = unknown> {
   readonly name: string;
@@ -38,6 +55,8 @@ export interface Analysis<S = unknown, R = unknown> {
    * 16 frames, so that partials stay a small part of the input.
    */
   readonly frameSizedState?: boolean;
+  /** The groups it uses besides the measured atoms: fit-atoms (`fit`) and atoms2 (`other`) are refused for any other analysis. */
+  readonly groups?: readonly AnalysisGroup[];
   empty(ctx: AnalysisContext): S;
   addRows(state: S, values: Float64Array, rowCount: number, columns: number, firstRow: number, ctx: AnalysisContext): S;
   combine(left: S, right: S, leftRows: number, ctx: AnalysisContext): S;
@@ -56,9 +75,14 @@ export interface Analysis<S = unknown, R = unknown> {
 }
 
 /** What the planner needs to know of an analysis. */
-export type AnalysisTraits = Pick<Analysis, 'needsFrames' | 'wholeFrames' | 'frameSizedState'>;
+export type AnalysisTraits = Pick<Analysis, 'needsFrames' | 'wholeFrames' | 'frameSizedState' | 'groups'>;
 
-export const traitsOf = (a: AnalysisTraits): Required<AnalysisTraits> => ({ needsFrames: a.needsFrames ?? false, wholeFrames: a.wholeFrames ?? false, frameSizedState: a.frameSizedState ?? false });
+export const traitsOf = (a: AnalysisTraits): Required<AnalysisTraits> => ({
+  needsFrames: a.needsFrames ?? false,
+  wholeFrames: a.wholeFrames ?? false,
+  frameSizedState: a.frameSizedState ?? false,
+  groups: a.groups ?? [],
+});
 
 /** The shape users write: one row at a time. */
 export interface AnalysisDefinition<S, R> {
@@ -66,6 +90,7 @@ export interface AnalysisDefinition<S, R> {
   needsFrames?: boolean;
   wholeFrames?: boolean;
   frameSizedState?: boolean;
+  groups?: readonly AnalysisGroup[];
   empty(ctx: AnalysisContext): S;
   /** `row` is only valid during the call; `rowIndex` counts from the start of the slice. */
   add(state: S, row: Float64Array, rowIndex: number, ctx: AnalysisContext): S | void;
@@ -83,6 +108,7 @@ export function defineAnalysis<S, R>(def: AnalysisDefinition<S, R>): Analysis<S,
     needsFrames: def.needsFrames ?? false,
     wholeFrames: def.wholeFrames ?? false,
     frameSizedState: def.frameSizedState ?? false,
+    ...(def.groups ? { groups: def.groups } : {}),
     empty: (ctx) => def.empty(ctx),
     addRows(state, values, rowCount, columns, firstRow, ctx) {
       let s = state;

@@ -12,6 +12,7 @@ import { angstromRows, lengthScale } from './lengths.ts';
 import { scanNetcdf } from './netcdf.ts';
 import { PartsSource } from './parts.ts';
 import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
+import { frameSelectionOf } from './selection/frame-filter.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import type { TextLayout } from './text/layout.ts';
 import { scanText } from './text/scan.ts';
@@ -100,8 +101,14 @@ function peakRss(now: number): number {
 }
 
 export function analysisContext(spec: JobSpec): AnalysisContext {
+  // With a selection the analysis sees a frame of the selected rows (lib/core/selection/frame-filter.ts).
+  const selection = frameSelectionOf(spec);
+  if (selection) return { columns: spec.layout.columns, frameRows: selection.count, options: spec.analysis.options, groups: selection.groups() };
   return { columns: spec.layout.columns, frameRows: spec.frameRows, options: spec.analysis.options };
 }
+
+/** The rows the analysis saw of `rows` rows of the input (fewer with a selection). */
+const analysedRows = (spec: JobSpec, rows: number): number => frameSelectionOf(spec)?.delivered(rows) ?? rows;
 
 export async function scanSlice(
   source: ByteSource,
@@ -129,20 +136,22 @@ export async function scanSlice(
   const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord, ...(stream ? { onProgress: undefined } : {}) };
   const input = inputOf(source, spec, stream ? { onCompressedBytes: options.onProgress } : {});
   const layout = spec.layout;
+  // A selection hands the analysis only its rows of every frame (lib/core/selection/frame-filter.ts).
+  const rows = frameSelectionOf(spec)?.sink(sink) ?? sink;
   let stats: ScanStats & { missing?: MissingCounts };
   try {
     stats =
       layout.kind === 'text'
-        ? await scanText(input, layout, start, end, sink, scanOptions)
+        ? await scanText(input, layout, start, end, rows, scanOptions)
         : layout.kind === 'dcd'
-          ? await scanDcd(input, layout, start, end, sink, scanOptions)
+          ? await scanDcd(input, layout, start, end, rows, scanOptions)
           : layout.kind === 'xtc'
-            ? await scanXtc(input, layout, start, end, sink, scanOptions)
+            ? await scanXtc(input, layout, start, end, rows, scanOptions)
             : layout.kind === 'trr'
-              ? await scanTrr(input, layout, start, end, sink, scanOptions)
+              ? await scanTrr(input, layout, start, end, rows, scanOptions)
               : layout.kind === 'netcdf'
-                ? await scanNetcdf(input, layout, start, end, sink, scanOptions)
-                : await scanBinary(input, layout, start, end, sink, scanOptions);
+                ? await scanNetcdf(input, layout, start, end, rows, scanOptions)
+                : await scanBinary(input, layout, start, end, rows, scanOptions);
   } catch (e) {
     // Plain gzip hands out data before the member's CRC has checked it: a damaged stream
     // should be reported as such, not as the garbage it inflated to.
@@ -233,7 +242,7 @@ export class PartialFold {
     this.nextIndex += slicesOf(p);
     this.pieces.push({ start: p.start, end: p.end, rowsBefore: this.rows });
     const right = this.analysis.decode(p.state, this.ctx);
-    this.state = this.analysis.combine(this.state, right, this.rows, this.ctx);
+    this.state = this.analysis.combine(this.state, right, analysedRows(this.spec, this.rows), this.ctx);
     if (right !== this.state) this.analysis.release?.(right);
     this.rows += p.rows;
     this.skipped += p.skipped;
@@ -277,10 +286,17 @@ export function textRowLocator(source: ByteSource, spec: JobSpec, merged: Merged
 /** Runs finish(), turning an incomplete frame into an InputError at its byte offset. */
 export async function finishResult(spec: JobSpec, analysis: Analysis, merged: Merged, locate?: RowLocator): Promise<unknown> {
   try {
-    const result = analysis.finish(merged.state, merged.rows, analysisContext(spec));
+    const selection = frameSelectionOf(spec);
+    // A selection could hide an incomplete last frame (its selected rows may all be there).
+    const extra = selection ? merged.rows % spec.frameRows : 0;
+    if (extra !== 0) throw new IncompleteFrameError(merged.rows - extra, extra, spec.frameRows);
+    const result = analysis.finish(merged.state, analysedRows(spec, merged.rows), analysisContext(spec));
     // The unit cell is not part of the rows: it comes from the header read at planning.
     const box = spec.trajectory?.box;
-    if (box && result && typeof result === 'object' && !Array.isArray(result)) return { ...result, box };
+    const isObject = result && typeof result === 'object' && !Array.isArray(result);
+    // The result says which atoms it is about.
+    if (selection && isObject) return { ...result, selection: selection.describe(), ...(box ? { box } : {}) };
+    if (box && isObject) return { ...result, box };
     return result;
   } catch (e) {
     if (e instanceof IncompleteFrameError) {

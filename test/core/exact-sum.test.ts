@@ -165,6 +165,11 @@ print(json.dumps([repr(float(F(float.fromhex(a)) * F(float.fromhex(b)) - F(float
       ['positive values only', 'rng.uniform(0, 1e3, n)'],
       ['values across the whole double range, subnormals included', 'rng.uniform(-1, 1, n) * 10.0 ** rng.integers(-323, 308, n)'],
       ['heavy cancellation', 'np.concatenate([x := rng.normal(0, 1e10, n // 2), -x[::-1] * (1 + 1e-12)])'],
+      // The fast path covers 82 bits below a block's largest value: these straddle it, so some leave residues.
+      ['values 2^0 to 2^-60 of the largest, mixed', 'rng.uniform(1, 2, n) * 2.0 ** -rng.integers(0, 60, n) * rng.choice([-1, 1], n)'],
+      ['standard normal', 'rng.normal(0, 1, n)'],
+      ['subnormals only', 'rng.integers(-2**52, 2**52, n) * 2.0 ** -1074'],
+      ['normals near the smallest', 'rng.uniform(-1, 1, n) * 2.0 ** -1000'],
     ])('equals math.fsum over blocks longer than one split (%s)', (_name, expr) => {
       const values = python<number[]>(`rng = np.random.default_rng(11)\nn = 150001\nprint(json.dumps((${expr}).tolist()))`);
       const s = new ExactSum();

@@ -14,6 +14,8 @@
  * independent of slicing, worker count and merge order.
  */
 
+import { wasmKernel, type WasmKernel } from './exact-sum-wasm.ts';
+
 const LIMBS = 68;
 const TWO32 = 4294967296;
 const TWO64 = TWO32 * TWO32;
@@ -90,7 +92,31 @@ export class ExactSum {
    * additions instead of a split into three limbs.
    */
   addRange(values: Float64Array, from: number, to: number): void {
+    const wasm = wasmKernel;
+    if (wasm !== undefined && values.buffer === wasm.buffer) {
+      this.addRangeWasm(wasm, values, from, to);
+      return;
+    }
     for (let at = from; at < to; at += FAST_BLOCK) this.addFastBlock(values, at, Math.min(to, at + FAST_BLOCK));
+  }
+
+  /** addRange over values in the WebAssembly kernel's memory: its fast path, block by block. */
+  private addRangeWasm(wasm: WasmKernel, values: Float64Array, from: number, to: number): void {
+    const base = values.byteOffset;
+    const out = wasm.out;
+    const restAt = wasm.rest.byteOffset;
+    for (let at = from; at < to; at += FAST_BLOCK) {
+      const end = Math.min(to, at + FAST_BLOCK);
+      const n = end - at < SHORT_BLOCK ? -1 : wasm.block(base + 8 * at, end - at, restAt, out.byteOffset);
+      // A NaN among the values passes the kernel's maximum and reaches the sums: add() records it.
+      if (n < 0 || out[0] !== out[0]) {
+        this.addBlock(values, at, end);
+        continue;
+      }
+      this.add(out[0]!);
+      this.add(out[1]!);
+      if (n > 0) this.addBlock(wasm.rest, 0, n);
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ExactSum, fsum, twoProductError } from '../../lib/core/exact-sum.ts';
+import { borrowValues, useWasmKernel, wasmKernel } from '../../lib/core/exact-sum-wasm.ts';
 import { python, pyHex } from '../helpers/python.ts';
 
 /** The exactly rounded sum, from Python's Fraction (math.fsum overflows on 1e308 + 1e308 - 1e308). */
@@ -160,6 +161,55 @@ print(json.dumps([repr(float(F(float.fromhex(a)) * F(float.fromhex(b)) - F(float
       );
     });
 
+    it('runs in WebAssembly on Node 20 and later (SIMD)', () => {
+      expect(wasmKernel).toBeDefined();
+    });
+
+    // Values in the kernel's memory take the WebAssembly path; the same values with it
+    // switched off take the JavaScript one. Both must give add()'s state, byte for byte.
+    it('gives the same state in WebAssembly as in JavaScript and through add(), over any range', async () => {
+      const longBlock = fc.oneof(...kinds.map((k) => fc.array(k, { minLength: 0, maxLength: 5000, size: 'max' })));
+      const cases = fc.sample(fc.tuple(longBlock, fc.nat(), fc.nat(), fc.nat({ max: 40 })), 300);
+      await borrowValues(8000, async (arena) => {
+        for (const [xs, a, b, shift] of cases) {
+          const values = arena.subarray(shift, shift + xs.length);
+          values.set(xs);
+          const from = a % (xs.length + 1);
+          const to = from + (b % (xs.length - from + 1));
+          const one = new ExactSum();
+          for (let i = from; i < to; i++) one.add(values[i]!);
+          const viaWasm = new ExactSum();
+          viaWasm.addRange(values, from, to);
+          useWasmKernel(false);
+          const viaJs = new ExactSum();
+          try {
+            viaJs.addRange(values, from, to);
+          } finally {
+            useWasmKernel(true);
+          }
+          expect(JSON.stringify(viaWasm)).toBe(JSON.stringify(one));
+          expect(JSON.stringify(viaJs)).toBe(JSON.stringify(one));
+          expect(Object.is(viaWasm.value(), one.value())).toBe(true);
+        }
+      });
+    });
+
+    it('keeps a NaN, an infinity or a huge value anywhere in a long block (WebAssembly path)', async () => {
+      await borrowValues(5000, async (values) => {
+        for (const special of [NaN, Infinity, -Infinity, 1.5 * 2 ** 1023, 2 ** -1074]) {
+          for (const at of [0, 1, 2047, 2048, 4999]) {
+            for (let i = 0; i < values.length; i++) values[i] = ((i * 7919) % 2000) / 8 - 125;
+            values[at] = special;
+            const one = new ExactSum();
+            for (let i = 0; i < values.length; i++) one.add(values[i]!);
+            const s = new ExactSum();
+            s.addRange(values, 0, values.length);
+            expect(JSON.stringify(s)).toBe(JSON.stringify(one));
+          }
+        }
+      });
+    });
+
     it.each([
       ['%.6f values within a few decades', 'np.round(rng.uniform(-1e3, 1e3, n), 6)'],
       ['positive values only', 'rng.uniform(0, 1e3, n)'],
@@ -170,11 +220,23 @@ print(json.dumps([repr(float(F(float.fromhex(a)) * F(float.fromhex(b)) - F(float
       ['standard normal', 'rng.normal(0, 1, n)'],
       ['subnormals only', 'rng.integers(-2**52, 2**52, n) * 2.0 ** -1074'],
       ['normals near the smallest', 'rng.uniform(-1, 1, n) * 2.0 ** -1000'],
-    ])('equals math.fsum over blocks longer than one split (%s)', (_name, expr) => {
+    ])('equals math.fsum over blocks longer than one split (%s)', async (_name, expr) => {
       const values = python<number[]>(`rng = np.random.default_rng(11)\nn = 150001\nprint(json.dumps((${expr}).tolist()))`);
       const s = new ExactSum();
       s.addRange(Float64Array.from(values), 0, values.length);
-      expect(s.value()).toBe(python<number>('print(json.dumps(math.fsum(args)))', values));
+      const expected = python<number>('print(json.dumps(math.fsum(args)))', values);
+      expect(s.value()).toBe(expected);
+      // The WebAssembly path, on every slicing into three.
+      await borrowValues(values.length, async (arena) => {
+        arena.set(values);
+        for (const [a, b] of [[0, values.length], [1, 2], [4097, 150000], [70001, 70001 + 2048]] as const) {
+          const w = new ExactSum();
+          w.addRange(arena, 0, a);
+          w.addRange(arena, a, b);
+          w.addRange(arena, b, values.length);
+          expect(w.value()).toBe(expected);
+        }
+      });
     });
   });
 

@@ -53,51 +53,65 @@ const v128Zero = simd(0x0c, ...new Array<number>(16).fill(0));
 const op = {
   i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Shl: 0x74, i32LtU: 0x49, i32LeU: 0x4d, i32Ne: 0x47, i32Eqz: 0x45, i32GtU: 0x4b, i32WrapI64: 0xa7,
   i64ShrU: 0x88, i64Shl: 0x86, i64And: 0x83, i64ExtendI32U: 0xad, i64Reinterpret: 0xbd, f64Reinterpret: 0xbf,
-  f64Abs: 0x99, f64Add: 0xa0, f64Sub: 0xa1, f64Max: 0xa5, f64Ne: 0x62,
+  f64Abs: 0x99, f64ConvertI32U: 0xb8, f64Add: 0xa0, f64Sub: 0xa1, f64Max: 0xa5, f64Ne: 0x62,
   block: 0x02, loop: 0x03, if: 0x04, end: 0x0b, br: 0x0c, brIf: 0x0d, return: 0x0f,
 };
 
-// Parameters and locals of `block`.
+// Parameters and locals of `block` and `rows` (one layout for both).
 const P = 0; // i32: byte address of the first value
 const N = 1; // i32: number of values (at most 2^11)
 const REST = 2; // i32: byte address where residues go
-const OUT = 3; // i32: byte address of the two f64 results
-const I = 4; // i32
-const END2 = 5; // i32: address past the last pair of values
-const M = 6; // i32: residues written
-const E = 7; // i32: biased exponent of the largest |value|
-const T = 8; // f64
-const SX = 9; // f64 (the odd value at the end)
-const SQ = 10;
-const SR = 11;
-const SP = 12;
-const SUM1 = 13;
-const SUM2 = 14;
-const TOP = 15; // v128
-const S1 = 16;
-const S2 = 17;
-const X = 18;
-const Q = 19;
-const R = 20;
-const PP = 21;
-const A1 = 22;
-const A2 = 23;
-const B1 = 24;
-const B2 = 25;
-const TOP2 = 26;
+const OUT = 3; // i32: byte address of the results (f64)
+const COLS = 4; // i32: values a row (rows only)
+const I = 5; // i32
+const END2 = 6; // i32: address past the last pair of values
+const M = 7; // i32: residues written
+const E = 8; // i32: biased exponent of the largest |value|
+const T = 9; // f64
+const SX = 10; // f64 (the odd value at the end)
+const SQ = 11;
+const SR = 12;
+const SP = 13;
+const SUM1 = 14;
+const SUM2 = 15;
+const TOP = 16; // v128
+const S1 = 17;
+const S2 = 18;
+const X = 19;
+const Q = 20;
+const R = 21;
+const PP = 22;
+const A1 = 23;
+const A2 = 24;
+const B1 = 25;
+const B2 = 26;
+const TOP2 = 27;
+const ROW = 28; // i32 (rows only): the row in the block
+const ROWSTART = 29; // i32: address of the row's first value
+const ROWEND2 = 30; // i32: address past the row's last pair
+const LOCALS = [4, 4, I32, 7, F64, 12, V128, 3, I32];
+
+/**
+ * rest[m++] = the value `value` computes; per row, rest holds pairs (residue, row in the block).
+ */
+function storeResidue(perRow: boolean, value: number[]): number[] {
+  return [
+    ...get(REST), ...get(M), ...i32c(perRow ? 4 : 3), op.i32Shl, op.i32Add, ...value, ...f64Store(),
+    ...(perRow ? [...get(REST), ...get(M), ...i32c(4), op.i32Shl, op.i32Add, ...get(ROW), op.f64ConvertI32U, ...f64Store(8)] : []),
+    ...get(M), ...i32c(1), op.i32Add, ...set(M),
+  ];
+}
 
 /**
  * One vector of two values at I + offset:
  *   q = (s1 + x) - s1; r = x - q; p = (s2 + r) - s2; acc1 += q; acc2 += p
  *   if any lane has r != p: rest[m++] = r - p for that lane
  */
-function extractVector(offset: number, acc1: number, acc2: number): number[] {
+function extractVector(offset: number, acc1: number, acc2: number, perRow: boolean): number[] {
   const lane = (k: number) => [
     ...get(R), ...f64x2.lane(k), ...get(PP), ...f64x2.lane(k), op.f64Ne,
     op.if, VOID,
-    ...get(REST), ...get(M), ...i32c(3), op.i32Shl, op.i32Add,
-    ...get(R), ...f64x2.lane(k), ...get(PP), ...f64x2.lane(k), op.f64Sub, ...f64Store(),
-    ...get(M), ...i32c(1), op.i32Add, ...set(M),
+    ...storeResidue(perRow, [...get(R), ...f64x2.lane(k), ...get(PP), ...f64x2.lane(k), op.f64Sub]),
     op.end,
   ];
   return [
@@ -112,18 +126,16 @@ function extractVector(offset: number, acc1: number, acc2: number): number[] {
   ];
 }
 
+const laneMax = (v: number) => [...get(v), ...f64x2.lane(0), ...get(v), ...f64x2.lane(1), op.f64Max];
+const laneSum = (a: number, b: number) => [...get(a), ...f64x2.lane(0), ...get(a), ...f64x2.lane(1), op.f64Add, ...get(b), ...f64x2.lane(0), ...get(b), ...f64x2.lane(1), op.f64Add, op.f64Add];
+const sigma = (bias: number) => [...get(E), ...i32c(bias), op.i32Add, op.i64ExtendI32U, ...i64c(52), op.i64Shl, op.f64Reinterpret, ...f64x2.splat];
+
 /**
- * (func $block (param $p i32) (param $n i32) (param $rest i32) (param $out i32) (result i32))
- * Returns -1 when the block must take the general path (its largest |value| is 0, subnormal,
- * too small for the second sigma, near the overflow threshold or infinite), else the
- * number of residues written at $rest, with the two exact sums of pieces at $out, $out + 8.
- * A NaN (which the maximum skips) makes the first sum NaN: the caller then takes the
- * general path too.
+ * The largest |value| of the N values at P, and from it the sigmas S1 and S2; returns -1
+ * from the function when the values must take the general path (the largest is 0,
+ * subnormal, too small for the second sigma, near the overflow threshold or infinite).
  */
-function blockBody(): number[] {
-  const laneMax = (v: number) => [...get(v), ...f64x2.lane(0), ...get(v), ...f64x2.lane(1), op.f64Max];
-  const laneSum = (a: number, b: number) => [...get(a), ...f64x2.lane(0), ...get(a), ...f64x2.lane(1), op.f64Add, ...get(b), ...f64x2.lane(0), ...get(b), ...f64x2.lane(1), op.f64Add, op.f64Add];
-  const sigma = (bias: number) => [...get(E), ...i32c(bias), op.i32Add, op.i64ExtendI32U, ...i64c(52), op.i64Shl, op.f64Reinterpret, ...f64x2.splat];
+function prologue(): number[] {
   return [
     // end2 = p + (n & ~1) * 8
     ...get(P), ...get(N), ...i32c(-2), op.i32And, ...i32c(3), op.i32Shl, op.i32Add, ...set(END2),
@@ -150,35 +162,83 @@ function blockBody(): number[] {
     op.if, VOID, ...i32c(-1), op.return, op.end,
     // s1 = 2^(e - 1022 + 12), s2 = s1 * 2^-41
     ...sigma(13), ...set(S1), ...sigma(13 - 41), ...set(S2),
+    ...i32c(0), ...set(M),
+  ];
+}
+
+/**
+ * SUM1, SUM2 = the sums of the two levels of pieces of the values from address `from`
+ * (a local) to `end2` (a local: past the last pair), and the one at end2 when `odd` (code
+ * leaving an i32) is not 0. Residues go to rest.
+ */
+function sumSpan(from: number, end2: number, odd: number[], perRow: boolean): number[] {
+  return [
     ...v128Zero, ...set(A1), ...v128Zero, ...set(A2), ...v128Zero, ...set(B1), ...v128Zero, ...set(B2),
-    ...i32c(0), ...set(M), ...get(P), ...set(I),
+    ...get(from), ...set(I),
     // four values a turn, in two pairs of sums
     op.block, VOID, op.loop, VOID,
-    ...get(I), ...i32c(32), op.i32Add, ...get(END2), op.i32LeU, op.i32Eqz, op.brIf, 1,
-    ...extractVector(0, A1, A2), ...extractVector(16, B1, B2),
+    ...get(I), ...i32c(32), op.i32Add, ...get(end2), op.i32LeU, op.i32Eqz, op.brIf, 1,
+    ...extractVector(0, A1, A2, perRow), ...extractVector(16, B1, B2, perRow),
     ...get(I), ...i32c(32), op.i32Add, ...set(I), op.br, 0,
     op.end, op.end,
     // a last pair
-    ...get(I), ...get(END2), op.i32LtU,
-    op.if, VOID, ...extractVector(0, A1, A2), op.end,
+    ...get(I), ...get(end2), op.i32LtU,
+    op.if, VOID, ...extractVector(0, A1, A2, perRow), op.end,
     ...laneSum(A1, B1), ...set(SUM1), ...laneSum(A2, B2), ...set(SUM2),
     // the odd value at the end, in scalars
-    ...get(N), ...i32c(1), op.i32And,
+    ...odd,
     op.if, VOID,
-    ...get(END2), ...f64Load(), ...set(SX),
+    ...get(end2), ...f64Load(), ...set(SX),
     ...get(S1), ...f64x2.lane(0), ...get(SX), op.f64Add, ...get(S1), ...f64x2.lane(0), op.f64Sub, ...set(SQ),
     ...get(SX), ...get(SQ), op.f64Sub, ...set(SR),
     ...get(S2), ...f64x2.lane(0), ...get(SR), op.f64Add, ...get(S2), ...f64x2.lane(0), op.f64Sub, ...set(SP),
     ...get(SUM1), ...get(SQ), op.f64Add, ...set(SUM1),
     ...get(SUM2), ...get(SP), op.f64Add, ...set(SUM2),
     ...get(SR), ...get(SP), op.f64Ne,
-    op.if, VOID,
-    ...get(REST), ...get(M), ...i32c(3), op.i32Shl, op.i32Add, ...get(SR), ...get(SP), op.f64Sub, ...f64Store(),
-    ...get(M), ...i32c(1), op.i32Add, ...set(M),
+    op.if, VOID, ...storeResidue(perRow, [...get(SR), ...get(SP), op.f64Sub]), op.end,
     op.end,
-    op.end,
+  ];
+}
+
+/**
+ * (func $block (param $p i32) (param $n i32) (param $rest i32) (param $out i32) (param i32) (result i32))
+ * Returns -1 when the block must take the general path (see prologue), else the number of
+ * residues written at $rest, with the two exact sums of pieces at $out, $out + 8. A NaN
+ * (which the maximum skips) makes the first sum NaN: the caller then takes the general
+ * path too.
+ */
+function blockBody(): number[] {
+  return [
+    ...prologue(),
+    ...sumSpan(P, END2, [...get(N), ...i32c(1), op.i32And], false),
     ...get(OUT), ...get(SUM1), ...f64Store(0),
     ...get(OUT), ...get(SUM2), ...f64Store(8),
+    ...get(M),
+    op.end,
+  ];
+}
+
+/**
+ * (func $rows (param $p i32) (param $n i32) (param $rest i32) (param $out i32) (param $columns i32) (result i32))
+ * The same for the n / columns rows of `columns` values at $p, with sigmas from the
+ * largest value of all of them: the two sums of pieces of row r at $out + 16 r, and
+ * residues as pairs (residue, r).
+ */
+function rowsBody(): number[] {
+  return [
+    ...prologue(),
+    ...i32c(0), ...set(ROW), ...get(P), ...set(ROWSTART),
+    op.block, VOID, op.loop, VOID,
+    // while rowStart < p + 8 n
+    ...get(ROWSTART), ...get(P), ...get(N), ...i32c(3), op.i32Shl, op.i32Add, op.i32LtU, op.i32Eqz, op.brIf, 1,
+    ...get(ROWSTART), ...get(COLS), ...i32c(-2), op.i32And, ...i32c(3), op.i32Shl, op.i32Add, ...set(ROWEND2),
+    ...sumSpan(ROWSTART, ROWEND2, [...get(COLS), ...i32c(1), op.i32And], true),
+    ...get(OUT), ...get(ROW), ...i32c(4), op.i32Shl, op.i32Add, ...get(SUM1), ...f64Store(0),
+    ...get(OUT), ...get(ROW), ...i32c(4), op.i32Shl, op.i32Add, ...get(SUM2), ...f64Store(8),
+    ...get(ROWSTART), ...get(COLS), ...i32c(3), op.i32Shl, op.i32Add, ...set(ROWSTART),
+    ...get(ROW), ...i32c(1), op.i32Add, ...set(ROW),
+    op.br, 0,
+    op.end, op.end,
     ...get(M),
     op.end,
   ];
@@ -191,41 +251,44 @@ const name = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCo
 export const KERNEL_PAGES = 160;
 
 function moduleBytes(): Uint8Array {
-  const locals = [3, 4, I32, 7, F64, 12, V128];
-  const body = [...locals, ...blockBody()];
+  const body = (code: number[]) => {
+    const b = [...LOCALS, ...code];
+    return [...uleb(b.length), ...b];
+  };
   return Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 4, I32, I32, I32, I32, 1, I32]),
-    ...section(3, [1, 0]),
+    ...section(1, [1, 0x60, 5, I32, I32, I32, I32, I32, 1, I32]),
+    ...section(3, [2, 0, 0]),
     ...section(5, [1, 0x00, ...uleb(KERNEL_PAGES)]),
-    ...section(7, [2, ...name('memory'), 2, 0, ...name('block'), 0, 0]),
-    ...section(10, [1, ...uleb(body.length), ...body]),
+    ...section(7, [3, ...name('memory'), 2, 0, ...name('block'), 0, 0, ...name('rows'), 0, 1]),
+    ...section(10, [2, ...body(blockBody()), ...body(rowsBody())]),
   ]);
 }
 
 export interface WasmKernel {
   readonly buffer: ArrayBuffer;
-  /** see blockBody */
-  block(p: number, n: number, rest: number, out: number): number;
-  /** residues of the block: FAST_BLOCK values at REST_AT */
+  /** see blockBody: at most 2^11 values */
+  block(p: number, n: number, rest: number, out: number, unused: 0): number;
+  /** see rowsBody: at most 2^11 values in whole rows */
+  rows(p: number, n: number, rest: number, out: number, columns: number): number;
+  /** residues: up to 2^11 values (block), or 2^11 pairs (rows) */
   readonly rest: Float64Array;
-  /** the two sums of pieces */
+  /** the sums of pieces: two (block), or two a row */
   readonly out: Float64Array;
 }
 
+// The kernel's memory: results, residues, then the value arrays readers borrow (SLOTS of SLOT_BYTES).
 const OUT_AT = 0;
-const REST_AT = 64;
-const REST_VALUES = 1 << 11;
-// Value arrays readers borrow: SLOTS of SLOT_BYTES each, after the residues.
+const REST_AT = 1 << 15;
+const SLOTS_AT = 1 << 16;
 const SLOT_BYTES = 2 << 20;
 const SLOTS = 4;
-const SLOTS_AT = 1 << 16;
 
 // The TypeScript libraries this project compiles against (no DOM) do not declare WebAssembly.
 interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: { memory: { buffer: ArrayBuffer }; block: WasmKernel['block'] } };
+  Instance: new (module: object) => { exports: { memory: { buffer: ArrayBuffer }; block: WasmKernel['block']; rows: WasmKernel['rows'] } };
 }
 
 function instantiate(): WasmKernel | undefined {
@@ -234,8 +297,9 @@ function instantiate(): WasmKernel | undefined {
   try {
     const bytes = moduleBytes();
     if (!api.validate(bytes)) return undefined;
-    const { memory, block } = new api.Instance(new api.Module(bytes)).exports;
-    return { buffer: memory.buffer, block, rest: new Float64Array(memory.buffer, REST_AT, REST_VALUES), out: new Float64Array(memory.buffer, OUT_AT, 2) };
+    const { memory, block, rows } = new api.Instance(new api.Module(bytes)).exports;
+    const buffer = memory.buffer;
+    return { buffer, block, rows, rest: new Float64Array(buffer, REST_AT, 4096), out: new Float64Array(buffer, OUT_AT, 4096) };
   } catch {
     return undefined;
   }

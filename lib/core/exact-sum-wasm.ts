@@ -332,6 +332,20 @@ export function giveBackValues(values: Float64Array): void {
   if (instantiated && values.buffer === instantiated.buffer && values.byteOffset >= SLOTS_AT && !freeSlots.includes(values.byteOffset)) freeSlots.push(values.byteOffset);
 }
 
+// Arrays kept for the life of the thread (a module's scratch), after the slots.
+let keptAt = SLOTS_AT + SLOTS * SLOT_BYTES;
+
+/**
+ * An array of `length` doubles for the life of the thread (module scratch), in the
+ * kernel's memory while there is room, so that ExactSum.addRange over it runs in WebAssembly.
+ */
+export function keptKernelValues(length: number): Float64Array {
+  if (!instantiated || keptAt + length * 8 > KERNEL_PAGES * 65536) return new Float64Array(length);
+  const values = new Float64Array(instantiated.buffer, keptAt, length);
+  keptAt += length * 8;
+  return values;
+}
+
 /**
  * Runs `use` with an array of `length` doubles (not zeroed): in the kernel's memory when a
  * slot is free and large enough, else in a buffer of its own. Valid only during `use`.

@@ -50,9 +50,10 @@ const f64Store = (offset = 0) => [0x39, ...mem(3, offset)];
 const f64x2 = { splat: simd(0x14), lane: (i: number) => simd(0x21, i), ne: simd(0x48), abs: simd(0xec), add: simd(0xf0), sub: simd(0xf1), max: simd(0xf5), pmax: simd(0xf7) };
 const anyTrue = simd(0x53);
 const v128Zero = simd(0x0c, ...new Array<number>(16).fill(0));
+const f64c0 = [0x44, 0, 0, 0, 0, 0, 0, 0, 0];
 const op = {
   i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Shl: 0x74, i32LtU: 0x49, i32LeU: 0x4d, i32Ne: 0x47, i32Eqz: 0x45, i32GtU: 0x4b, i32WrapI64: 0xa7,
-  i64ShrU: 0x88, i64Shl: 0x86, i64And: 0x83, i64ExtendI32U: 0xad, i64Reinterpret: 0xbd, f64Reinterpret: 0xbf,
+  i64ShrU: 0x88, i32Load: 0x28, i32Store: 0x36, i64Shl: 0x86, i64And: 0x83, i64ExtendI32U: 0xad, i64Reinterpret: 0xbd, f64Reinterpret: 0xbf,
   f64Abs: 0x99, f64ConvertI32U: 0xb8, f64Add: 0xa0, f64Sub: 0xa1, f64Max: 0xa5, f64Ne: 0x62,
   block: 0x02, loop: 0x03, if: 0x04, end: 0x0b, br: 0x0c, brIf: 0x0d, return: 0x0f,
 };
@@ -89,7 +90,10 @@ const TOP2 = 27;
 const ROW = 28; // i32 (rows only): the row in the block
 const ROWSTART = 29; // i32: address of the row's first value
 const ROWEND2 = 30; // i32: address past the row's last pair
-const LOCALS = [4, 4, I32, 7, F64, 12, V128, 3, I32];
+const GUESSED = 31; // i32: the sigmas came from the exponent left at GUESS_AT by the last call
+const LOCALS = [4, 4, I32, 7, F64, 12, V128, 4, I32];
+/** Byte address of an i32: the biased exponent of the last call's largest |value| (0: none). */
+const GUESS_AT = (1 << 15) - 8;
 
 /**
  * rest[m++] = the value `value` computes; per row, rest holds pairs (residue, row in the block).
@@ -116,6 +120,7 @@ function extractVector(offset: number, acc1: number, acc2: number, perRow: boole
   ];
   return [
     ...get(I), ...v128Load(offset), ...set(X),
+    ...get(TOP), ...get(X), ...f64x2.abs, ...f64x2.pmax, ...set(TOP),
     ...get(S1), ...get(X), ...f64x2.add, ...get(S1), ...f64x2.sub, ...set(Q),
     ...get(X), ...get(Q), ...f64x2.sub, ...set(R),
     ...get(S2), ...get(R), ...f64x2.add, ...get(S2), ...f64x2.sub, ...set(PP),
@@ -139,6 +144,13 @@ function prologue(): number[] {
   return [
     // end2 = p + (n & ~1) * 8
     ...get(P), ...get(N), ...i32c(-2), op.i32And, ...i32c(3), op.i32Shl, op.i32Add, ...set(END2),
+    // The last call's exponent, when in range, gives the sigmas without a pass for the
+    // maximum: the extraction then tracks the maximum itself, and the call is redone when
+    // a value was larger (see checkGuess).
+    ...i32c(GUESS_AT), op.i32Load, ...mem(2), ...set(E),
+    ...get(E), ...i32c(151), op.i32Sub, ...i32c(2033 - 151), op.i32LeU, ...set(GUESSED),
+    ...get(GUESSED), op.i32Eqz,
+    op.if, VOID,
     // top = max |x| over pairs, four values a turn in two maxima. pmax (maxpd) skips a NaN,
     // which the sums of pieces then carry to the caller; f64x2.max would keep it but costs
     // several instructions a pair.
@@ -158,11 +170,27 @@ function prologue(): number[] {
     op.if, VOID, ...get(T), ...get(END2), ...f64Load(), op.f64Abs, op.f64Max, ...set(T), op.end,
     // e = biased exponent of t; the general path unless 151 <= e <= 2033
     ...get(T), op.i64Reinterpret, ...i64c(52), op.i64ShrU, op.i32WrapI64, ...i32c(0x7ff), op.i32And, ...set(E),
+    ...i32c(GUESS_AT), ...get(E), op.i32Store, ...mem(2),
     ...get(E), ...i32c(151), op.i32Sub, ...i32c(2033 - 151), op.i32GtU,
     op.if, VOID, ...i32c(-1), op.return, op.end,
+    op.end,
     // s1 = 2^(e - 1022 + 12), s2 = s1 * 2^-41
     ...sigma(13), ...set(S1), ...sigma(13 - 41), ...set(S2),
-    ...i32c(0), ...set(M),
+    ...i32c(0), ...set(M), ...v128Zero, ...set(TOP), ...f64c0, ...set(T),
+  ];
+}
+
+/**
+ * After the extraction: the largest |value| seen (TOP, T) gives the next call's guess. When
+ * the sigmas were guessed and a value was larger than the guess allows, returns -3: the
+ * caller calls again, and that call takes its sigmas from this block's own maximum.
+ */
+function checkGuess(): number[] {
+  return [
+    ...laneMax(TOP), ...get(T), op.f64Max, op.i64Reinterpret, ...i64c(52), op.i64ShrU, op.i32WrapI64, ...i32c(0x7ff), op.i32And, ...set(I),
+    ...i32c(GUESS_AT), ...get(I), op.i32Store, ...mem(2),
+    ...get(GUESSED), ...get(I), ...get(E), op.i32GtU, op.i32And,
+    op.if, VOID, ...i32c(-3), op.return, op.end,
   ];
 }
 
@@ -189,6 +217,7 @@ function sumSpan(from: number, end2: number, odd: number[], perRow: boolean): nu
     ...odd,
     op.if, VOID,
     ...get(end2), ...f64Load(), ...set(SX),
+    ...get(T), ...get(SX), op.f64Abs, op.f64Max, ...set(T),
     ...get(S1), ...f64x2.lane(0), ...get(SX), op.f64Add, ...get(S1), ...f64x2.lane(0), op.f64Sub, ...set(SQ),
     ...get(SX), ...get(SQ), op.f64Sub, ...set(SR),
     ...get(S2), ...f64x2.lane(0), ...get(SR), op.f64Add, ...get(S2), ...f64x2.lane(0), op.f64Sub, ...set(SP),
@@ -202,8 +231,10 @@ function sumSpan(from: number, end2: number, odd: number[], perRow: boolean): nu
 
 /**
  * (func $block (param $p i32) (param $n i32) (param $rest i32) (param $out i32) (param i32) (result i32))
- * Returns -1 when the block must take the general path (see prologue), else the number of
- * residues written at $rest, with the two exact sums of pieces at $out, $out + 8. A NaN
+ * Returns -1 when the block must take the general path (see prologue), -3 when the sigmas
+ * guessed from the last call were too small for one of its values (call again: the next
+ * call takes this block's own), else the number of residues written at $rest, with the
+ * two exact sums of pieces at $out, $out + 8. A NaN
  * (which the maximum skips) makes the first sum NaN: the caller then takes the general
  * path too.
  */
@@ -211,6 +242,7 @@ function blockBody(): number[] {
   return [
     ...prologue(),
     ...sumSpan(P, END2, [...get(N), ...i32c(1), op.i32And], false),
+    ...checkGuess(),
     ...get(OUT), ...get(SUM1), ...f64Store(0),
     ...get(OUT), ...get(SUM2), ...f64Store(8),
     ...get(M),
@@ -239,6 +271,7 @@ function rowsBody(): number[] {
     ...get(ROW), ...i32c(1), op.i32Add, ...set(ROW),
     op.br, 0,
     op.end, op.end,
+    ...checkGuess(),
     ...get(M),
     op.end,
   ];

@@ -107,7 +107,9 @@ export class ExactSum {
     const restAt = wasm.rest.byteOffset;
     for (let at = from; at < to; at += FAST_BLOCK) {
       const end = Math.min(to, at + FAST_BLOCK);
-      const n = end - at < SHORT_BLOCK ? -1 : wasm.block(base + 8 * at, end - at, restAt, out.byteOffset, 0);
+      let n = end - at < SHORT_BLOCK ? -1 : wasm.block(base + 8 * at, end - at, restAt, out.byteOffset, 0);
+      // -3: a value was larger than the sigmas guessed from the last block allow; again with this block's own.
+      if (n === -3) n = wasm.block(base + 8 * at, end - at, restAt, out.byteOffset, 0);
       // A NaN among the values passes the kernel's maximum and reaches the sums: add() records it.
       if (n < 0 || out[0] !== out[0]) {
         this.addBlock(values, at, end);

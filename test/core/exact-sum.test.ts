@@ -194,6 +194,34 @@ print(json.dumps([repr(float(F(float.fromhex(a)) * F(float.fromhex(b)) - F(float
       });
     });
 
+    // The kernel takes a block's sigmas from the block before (no pass for the maximum)
+    // and redoes the block when a value is larger: blocks whose scales jump both ways.
+    it('gives add()\'s state when the scale jumps from block to block (WebAssembly path)', async () => {
+      const scales = [1, 2 ** 40, 2 ** -40, 1, 2 ** -1000, 2 ** 1000, 2 ** -1070, 3, Infinity, 1, NaN, 2 ** 20, -(2 ** 1023), 1];
+      await borrowValues(scales.length * 2049, async (values) => {
+        let seed = 7;
+        const next = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+        for (const blockLength of [2048, 2049, 2047, 300]) {
+          const n = scales.length * blockLength;
+          for (let i = 0; i < n; i++) {
+            const scale = scales[Math.floor(i / blockLength)]!;
+            // A special value once per special block, ordinary ones around it.
+            values[i] = Number.isFinite(scale) ? next() * scale : i % blockLength === 1000 % blockLength ? scale : next();
+          }
+          for (const [from, to] of [[0, n], [blockLength - 1, n - 3], [5, 5 + 3 * blockLength]] as const) {
+            const one = new ExactSum();
+            for (let i = from; i < to; i++) one.add(values[i]!);
+            const viaWasm = new ExactSum();
+            for (let at = from; at < to; at += blockLength) viaWasm.addRange(values, at, Math.min(to, at + blockLength));
+            expect(JSON.stringify(viaWasm)).toBe(JSON.stringify(one));
+            const whole = new ExactSum();
+            whole.addRange(values, from, to);
+            expect(JSON.stringify(whole)).toBe(JSON.stringify(one));
+          }
+        }
+      });
+    });
+
     it('keeps a NaN, an infinity or a huge value anywhere in a long block (WebAssembly path)', async () => {
       await borrowValues(5000, async (values) => {
         for (const special of [NaN, Infinity, -Infinity, 1.5 * 2 ** 1023, 2 ** -1074]) {

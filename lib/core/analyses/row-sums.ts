@@ -77,7 +77,9 @@ function addRowSumsWasm(cells: ExactCells, wasm: WasmKernel, values: Float64Arra
   for (let r = 0; r < rows; r += perRun) {
     const k = Math.min(perRun, rows - r);
     const from = r * columns;
-    const n = wasm.rows(values.byteOffset + 8 * from, k * columns, rest.byteOffset, out.byteOffset, columns);
+    let n = wasm.rows(values.byteOffset + 8 * from, k * columns, rest.byteOffset, out.byteOffset, columns);
+    // -3: a value was larger than the sigmas guessed from the last run allow; again with this run's own.
+    if (n === -3) n = wasm.rows(values.byteOffset + 8 * from, k * columns, rest.byteOffset, out.byteOffset, columns);
     let nan = false;
     if (n >= 0) for (let j = 0; j < k; j++) if (out[2 * j] !== out[2 * j]) nan = true;
     if (n < 0 || nan) {

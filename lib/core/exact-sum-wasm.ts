@@ -3,8 +3,7 @@
  * JavaScript one (see addFastBlock in exact-sum.ts, which stays the reference), two values
  * an instruction. It runs on values that already live in its memory: readers borrow their
  * value arrays from it (borrowValues), so nothing is copied in; any other array takes the
- * JavaScript path. The module is assembled here from its instructions (a few hundred
- * bytes), so there is no build step and no binary in the repository; the text form is
+ * JavaScript path. The module is assembled here from its instructions (2.6 KB), so there is no build step and no binary in the repository; the text form is
  * in the comments. Where WebAssembly or its SIMD is missing, `wasmKernel` is undefined.
  */
 

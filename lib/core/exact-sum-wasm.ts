@@ -1,10 +1,12 @@
 /**
  * ExactSum.addRange's fast path in WebAssembly with 128-bit SIMD: the same split as the
  * JavaScript one (see addFastBlock in exact-sum.ts, which stays the reference), two values
- * an instruction. It runs on values that already live in its memory: readers borrow their
- * value arrays from it (borrowValues), so nothing is copied in; any other array takes the
- * JavaScript path. The module is assembled here from its instructions (2.6 KB), so there is no build step and no binary in the repository; the text form is
- * in the comments. Where WebAssembly or its SIMD is missing, `wasmKernel` is undefined.
+ * an instruction; and the same per row for row-sums (`rows`). It runs on values that
+ * already live in its memory: readers borrow their value arrays from it (borrowValues,
+ * takeKernelValues), so nothing is copied in; any other array takes the JavaScript path.
+ * The module (2.6 KB) is assembled here from its instructions, so there is no build step
+ * and no binary in the repository; each function's signature and steps are in its
+ * comment. Where WebAssembly or its SIMD is missing, `wasmKernel` is undefined.
  */
 
 // --- a few instructions of the binary format -------------------------------------------

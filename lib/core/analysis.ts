@@ -22,13 +22,23 @@ export interface AnalysisContext {
   /** free-form options for the analysis (from the command line or object metadata) */
   options: Record<string, string>;
   /**
-   * Atom groups: positions (0-based, ascending) of rows within the frame as delivered to
-   * the analysis; undefined means all delivered rows. `measure` is the group an analysis
-   * measures (--atoms/--select), `fit` the one it fits on, `other` a second group (rdf's
-   * group B, --atoms2/--select2).
+   * When the job selects atoms (the options atoms, fit-atoms, atoms2), the analysis sees
+   * only the union of the selected rows of every frame, and frameRows counts them; these
+   * are the positions (0-based, ascending) of each group among the rows delivered.
+   * Undefined (or a group absent): all delivered rows.
    */
-  groups?: { measure?: Int32Array; fit?: Int32Array; other?: Int32Array };
+  groups?: {
+    /** the atoms measured: `atoms` (all delivered rows when not given) */
+    measure?: Int32Array;
+    /** the atoms superposed before measuring (`fit-atoms`), for analyses that fit */
+    fit?: Int32Array;
+    /** a second group (`atoms2`), such as the other side of an rdf */
+    other?: Int32Array;
+  };
 }
+
+/** The groups beyond `measure` an analysis may take: the options fit-atoms and atoms2. */
+export type AnalysisGroup = 'fit' | 'other';
 
 export interface Analysis<S = unknown, R = unknown> {
   readonly name: string;
@@ -45,8 +55,8 @@ export interface Analysis<S = unknown, R = unknown> {
    * 16 frames, so that partials stay a small part of the input.
    */
   readonly frameSizedState?: boolean;
-  /** The groups it uses besides `measure`: the runtime fills ctx.groups[name] for each. */
-  readonly groups?: readonly ('fit' | 'other')[];
+  /** The groups it uses besides the measured atoms: fit-atoms (`fit`) and atoms2 (`other`) are refused for any other analysis. */
+  readonly groups?: readonly AnalysisGroup[];
   /**
    * Needs every frame's unit cell: the readers then call addBox() before the rows of each
    * frame, and inputs without unit cells are refused (unless the analysis's `box` option
@@ -77,13 +87,14 @@ export interface Analysis<S = unknown, R = unknown> {
 }
 
 /** What the planner needs to know of an analysis. */
-export type AnalysisTraits = Pick<Analysis, 'needsFrames' | 'wholeFrames' | 'frameSizedState' | 'needsBox'>;
+export type AnalysisTraits = Pick<Analysis, 'needsFrames' | 'wholeFrames' | 'frameSizedState' | 'groups' | 'needsBox'>;
 
 export const traitsOf = (a: AnalysisTraits): Required<AnalysisTraits> => ({
   needsFrames: a.needsFrames ?? false,
   wholeFrames: a.wholeFrames ?? false,
   frameSizedState: a.frameSizedState ?? false,
   needsBox: a.needsBox ?? false,
+  groups: a.groups ?? [],
 });
 
 /** The shape users write: one row at a time. */
@@ -95,6 +106,7 @@ export interface AnalysisDefinition<S, R> {
   /** Gets every frame's unit cell through addBox (see Analysis.needsBox). */
   needsBox?: boolean;
   addBox?(state: S, firstRow: number, dims: Float64Array, ctx: AnalysisContext): S | void;
+  groups?: readonly AnalysisGroup[];
   empty(ctx: AnalysisContext): S;
   /** `row` is only valid during the call; `rowIndex` counts from the start of the slice. */
   add(state: S, row: Float64Array, rowIndex: number, ctx: AnalysisContext): S | void;
@@ -114,6 +126,7 @@ export function defineAnalysis<S, R>(def: AnalysisDefinition<S, R>): Analysis<S,
     frameSizedState: def.frameSizedState ?? false,
     needsBox: def.needsBox ?? false,
     ...(def.addBox ? { addBox: (state: S, firstRow: number, dims: Float64Array, ctx: AnalysisContext) => def.addBox!(state, firstRow, dims, ctx) ?? state } : {}),
+    ...(def.groups ? { groups: def.groups } : {}),
     empty: (ctx) => def.empty(ctx),
     addRows(state, values, rowCount, columns, firstRow, ctx) {
       let s = state;

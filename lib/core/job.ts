@@ -4,14 +4,15 @@
  */
 import type { Analysis, AnalysisContext } from './analysis.ts';
 import { scanBinary } from './binary-reader.ts';
-import { scaleDimensions } from './box.ts';
 import { describeCompression } from './compressed/plan.ts';
 import { DecompressedSource, type DecompressedSourceOptions } from './compressed/source.ts';
 import { scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError } from './errors.ts';
+import { angstromRows, lengthScale } from './lengths.ts';
 import { scanNetcdf } from './netcdf.ts';
 import { PartsSource } from './parts.ts';
 import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
+import { frameSelectionOf } from './selection/frame-filter.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import type { TextLayout } from './text/layout.ts';
 import { scanText } from './text/scan.ts';
@@ -99,15 +100,15 @@ function peakRss(now: number): number {
   return peakRssBytes;
 }
 
-/**
- * Box lengths reach analyses in the unit of the rows they get: a conversion of the
- * coordinates' unit (nm to Å) must scale box lengths by the same factor, here.
- */
-const BOX_LENGTH_FACTOR = 1;
-
 export function analysisContext(spec: JobSpec): AnalysisContext {
+  // With a selection the analysis sees a frame of the selected rows (lib/core/selection/frame-filter.ts).
+  const selection = frameSelectionOf(spec);
+  if (selection) return { columns: spec.layout.columns, frameRows: selection.count, options: spec.analysis.options, groups: selection.groups() };
   return { columns: spec.layout.columns, frameRows: spec.frameRows, options: spec.analysis.options };
 }
+
+/** The rows the analysis saw of `rows` rows of the input (fewer with a selection). */
+const analysedRows = (spec: JobSpec, rows: number): number => frameSelectionOf(spec)?.delivered(rows) ?? rows;
 
 export async function scanSlice(
   source: ByteSource,
@@ -123,32 +124,36 @@ export async function scanSlice(
   const { end } = sliceBounds(spec, index + slices - 1);
   const ctx = analysisContext(spec);
   let state = analysis.empty(ctx);
-  const sink: RowSink = {
+  const fold: RowSink = {
     rows(values, rowCount, columns, firstRow) {
       state = analysis.addRows(state, values, rowCount, columns, firstRow, ctx);
     },
   };
   // Unit cells only for analyses that want them: the readers decode none otherwise.
-  if (analysis.needsBox && analysis.addBox) sink.box = (firstRow, dims) => (state = analysis.addBox!(state, firstRow, scaleDimensions(dims, BOX_LENGTH_FACTOR), ctx));
+  if (analysis.needsBox && analysis.addBox) fold.box = (firstRow, dims) => (state = analysis.addBox!(state, firstRow, dims, ctx));
+  // Trajectory lengths reach every analysis in Å, whatever the file stores (lengths.ts): box lengths too.
+  const sink = angstromRows(fold, lengthScale(spec.trajectory));
   // A compressed stream's decompressed size is unknown: its progress is the compressed bytes the decoder took.
   const stream = spec.compression !== undefined && spec.compression.bytes === null;
   const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord, ...(stream ? { onProgress: undefined } : {}) };
   const input = inputOf(source, spec, stream ? { onCompressedBytes: options.onProgress } : {});
   const layout = spec.layout;
+  // A selection hands the analysis only its rows of every frame (lib/core/selection/frame-filter.ts).
+  const rows = frameSelectionOf(spec)?.sink(sink) ?? sink;
   let stats: ScanStats & { missing?: MissingCounts };
   try {
     stats =
       layout.kind === 'text'
-        ? await scanText(input, layout, start, end, sink, scanOptions)
+        ? await scanText(input, layout, start, end, rows, scanOptions)
         : layout.kind === 'dcd'
-          ? await scanDcd(input, layout, start, end, sink, scanOptions)
+          ? await scanDcd(input, layout, start, end, rows, scanOptions)
           : layout.kind === 'xtc'
-            ? await scanXtc(input, layout, start, end, sink, scanOptions)
+            ? await scanXtc(input, layout, start, end, rows, scanOptions)
             : layout.kind === 'trr'
-              ? await scanTrr(input, layout, start, end, sink, scanOptions)
+              ? await scanTrr(input, layout, start, end, rows, scanOptions)
               : layout.kind === 'netcdf'
-                ? await scanNetcdf(input, layout, start, end, sink, scanOptions)
-                : await scanBinary(input, layout, start, end, sink, scanOptions);
+                ? await scanNetcdf(input, layout, start, end, rows, scanOptions)
+                : await scanBinary(input, layout, start, end, rows, scanOptions);
   } catch (e) {
     // Plain gzip hands out data before the member's CRC has checked it: a damaged stream
     // should be reported as such, not as the garbage it inflated to.
@@ -239,7 +244,7 @@ export class PartialFold {
     this.nextIndex += slicesOf(p);
     this.pieces.push({ start: p.start, end: p.end, rowsBefore: this.rows });
     const right = this.analysis.decode(p.state, this.ctx);
-    this.state = this.analysis.combine(this.state, right, this.rows, this.ctx);
+    this.state = this.analysis.combine(this.state, right, analysedRows(this.spec, this.rows), this.ctx);
     if (right !== this.state) this.analysis.release?.(right);
     this.rows += p.rows;
     this.skipped += p.skipped;
@@ -283,10 +288,17 @@ export function textRowLocator(source: ByteSource, spec: JobSpec, merged: Merged
 /** Runs finish(), turning an incomplete frame into an InputError at its byte offset. */
 export async function finishResult(spec: JobSpec, analysis: Analysis, merged: Merged, locate?: RowLocator): Promise<unknown> {
   try {
-    const result = analysis.finish(merged.state, merged.rows, analysisContext(spec));
+    const selection = frameSelectionOf(spec);
+    // A selection could hide an incomplete last frame (its selected rows may all be there).
+    const extra = selection ? merged.rows % spec.frameRows : 0;
+    if (extra !== 0) throw new IncompleteFrameError(merged.rows - extra, extra, spec.frameRows);
+    const result = analysis.finish(merged.state, analysedRows(spec, merged.rows), analysisContext(spec));
     // The unit cell is not part of the rows: it comes from the header read at planning.
     const box = spec.trajectory?.box;
-    if (box && result && typeof result === 'object' && !Array.isArray(result)) return { ...result, box };
+    const isObject = result && typeof result === 'object' && !Array.isArray(result);
+    // The result says which atoms it is about.
+    if (selection && isObject) return { ...result, selection: selection.describe(), ...(box ? { box } : {}) };
+    if (box && isObject) return { ...result, box };
     return result;
   } catch (e) {
     if (e instanceof IncompleteFrameError) {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
-import { mdaMissing, mdDataMissing, mdFile, missing, skipNote } from '../helpers/md.ts';
+import { mdaMissing, mdaPython, mdDataMissing, mdFile, missing, skipNote } from '../helpers/md.ts';
 import { type PipelineOnMoto, startPipelineOnMoto } from '../helpers/moto.ts';
 import { mdaRdf, mdaWriteBoxTrajectory } from '../helpers/rdf.ts';
 
@@ -26,6 +26,23 @@ describe.skipIf(missing(...why))(skipNote('rdf end to end', ...why), () => {
       expect(doc.result.count).toEqual(want.count);
       (doc.result.rdf as number[]).forEach((g, i) => expect(Math.abs(g - want.rdf[i]!)).toBeLessThanOrEqual(1e-6));
     }
+  });
+
+  it('--topology with --select and --select2 (O-O, O-H with an exclusion block) equal InterRDF on the same atoms, 2 threads', () => {
+    const dcd = mdFile('tip125_tric_C36.dcd');
+    const psf = mdFile('tip125_tric_C36.psf');
+    const pick = (sel: string): number[] => mdaPython<number[]>(`print(json.dumps(mda.Universe(args['psf']).select_atoms(args['sel']).indices.tolist()))`, { psf, sel });
+    const o = pick('name OH2');
+    const h = pick('name H1 H2');
+    const state = ['--state-dir', join(dir.path, 'state'), '--workers', '2'];
+    const oo = runJson([dcd, '--analysis', 'rdf', '--topology', psf, '--select', 'name OH2', '--slices', '5', ...state]);
+    expect(oo.result.atoms).toEqual([125, 125]);
+    expect(oo.result.count).toEqual(mdaRdf(dcd, 375, { measure: o }).count);
+    const oh = runJson([dcd, '--analysis', 'rdf', '--topology', psf, '--select', 'name OH2', '--select2', 'name H1 H2', '--option', 'exclusion_block=1,2', '--slices', '3', ...state]);
+    expect(oh.result.atoms).toEqual([125, 250]);
+    const want = mdaRdf(dcd, 375, { measure: o, other: h }, { exclusion_block: [1, 2] });
+    expect(oh.result.count).toEqual(want.count);
+    (oh.result.rdf as number[]).forEach((g, i) => expect(Math.abs(g - want.rdf[i]!)).toBeLessThanOrEqual(1e-6));
   });
 
   it('refuses a .npy (no unit cell) with one line and exit 2 unless --option box is given', () => {

@@ -154,6 +154,13 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
   let smaller = MAGIC_INTS[Math.max(FIRST_SMALL_IDX, smallidx - 1)]! >> 1;
   let smallnum = MAGIC_INTS[smallidx]! >> 1;
   let sizesmall = MAGIC_INTS[smallidx]!;
+  // Divisions. A double division takes tens of cycles and an integer % as many; a product
+  // with the reciprocal is a few, and is off by at most one for the integers here (below
+  // 2^48, divisors below 2^24, so the rounding errors are far below one), which the
+  // remainder's range check puts right: the quotient and remainder are exact.
+  let invSmall = 1 / sizesmall;
+  const invy = 1 / sy;
+  const invz = 1 / sz;
 
   let o = outAt;
   let i = 0;
@@ -163,12 +170,62 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
     let y: number;
     let z: number;
     if (bitsize > 0 && bitsize <= 24) {
-      let n = littleEndian(wordAt(d, bp), bitsize);
+      const n = littleEndian(wordAt(d, bp), bitsize);
       bp += bitsize;
-      z = n % sz;
-      n = (n - z) / sz;
-      y = n % sy;
-      x = (n - y) / sy;
+      // Divisions as products with the reciprocal, then put right (see divisions below).
+      let q = Math.floor(n * invz);
+      z = n - q * sz;
+      if (z < 0) {
+        q--;
+        z += sz;
+      } else if (z >= sz) {
+        q++;
+        z -= sz;
+      }
+      x = Math.floor(q * invy);
+      y = q - x * sy;
+      if (y < 0) {
+        x--;
+        y += sy;
+      } else if (y >= sy) {
+        x++;
+        y -= sy;
+      }
+    } else if (bitsize > 24 && bitsize <= 48) {
+      // n = hi * 2^24 + lo: divided by sz in two steps whose quotients are below 2^24.
+      const lo = littleEndian(wordAt(d, bp), 24);
+      const hi = littleEndian(wordAt(d, bp + 24), bitsize - 24);
+      bp += bitsize;
+      let qh = Math.floor(hi * invz);
+      let rh = hi - qh * sz;
+      if (rh < 0) {
+        qh--;
+        rh += sz;
+      } else if (rh >= sz) {
+        qh++;
+        rh -= sz;
+      }
+      const t = rh * 16777216 + lo;
+      let ql = Math.floor(t * invz);
+      z = t - ql * sz;
+      if (z < 0) {
+        ql--;
+        z += sz;
+      } else if (z >= sz) {
+        ql++;
+        z -= sz;
+      }
+      // the quotient qh * 2^24 + ql is below sx * sy <= 2^48: one division by sy, put right
+      const q = qh * 16777216 + ql;
+      x = Math.floor(q * invy);
+      y = q - x * sy;
+      if (y < 0) {
+        x--;
+        y += sy;
+      } else if (y >= sy) {
+        x++;
+        y -= sy;
+      }
     } else if (bitsize > 24) {
       unpackWide(d, bp, bitsize, sy, sz);
       x = rare[0]!;
@@ -208,12 +265,26 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
         let u1: number;
         let u2: number;
         if (smallidx <= 24) {
-          let n = littleEndian(wordAt(d, bp), smallidx);
+          const n = littleEndian(wordAt(d, bp), smallidx);
           bp += smallidx;
-          u2 = n % sizesmall;
-          n = (n - u2) / sizesmall;
-          u1 = n % sizesmall;
-          u0 = (n - u1) / sizesmall;
+          let q = Math.floor(n * invSmall);
+          u2 = n - q * sizesmall;
+          if (u2 < 0) {
+            q--;
+            u2 += sizesmall;
+          } else if (u2 >= sizesmall) {
+            q++;
+            u2 -= sizesmall;
+          }
+          u0 = Math.floor(q * invSmall);
+          u1 = q - u0 * sizesmall;
+          if (u1 < 0) {
+            u0--;
+            u1 += sizesmall;
+          } else if (u1 >= sizesmall) {
+            u0++;
+            u1 -= sizesmall;
+          }
         } else {
           unpackWide(d, bp, smallidx, sizesmall, sizesmall);
           u0 = rare[0]!;
@@ -258,6 +329,7 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
         smallnum = MAGIC_INTS[smallidx]! >> 1;
       }
       sizesmall = MAGIC_INTS[smallidx]!;
+      invSmall = 1 / sizesmall;
     }
     if (bp > 8 * (len + 8)) throw new XtcDecodeError(`the bit stream runs past the ${len} bytes of the block at atom ${i - 1}`, len);
   }

@@ -107,7 +107,7 @@ export class ByteWriter {
  * own formatting.
  */
 export function writeNumber(buf: Uint8Array, at: number, x: number): number {
-  const v = x < 0 ? -x : x;
+  const v = Math.abs(x);
   if (!(v >= 1e-6 && v < 1e15)) return -1;
   f64[0] = v;
   const hiWord = u32[HI_WORD]!;

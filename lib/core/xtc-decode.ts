@@ -165,8 +165,10 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
   // 2^48, divisors below 2^24, so the rounding errors are far below one), which the
   // remainder's range check puts right: the quotient and remainder are exact.
   let invSmall = 1 / sizesmall;
+  let invSmall2 = 1 / (sizesmall * sizesmall);
   const invy = 1 / sy;
   const invz = 1 / sz;
+  const invyz = 1 / (sy * sz);
 
   let o = outAt;
   let i = 0;
@@ -176,27 +178,13 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
     let y: number;
     let z: number;
     if (bitsize > 0 && bitsize <= 24) {
-      const n = littleEndian(wordAt(d, bp), bitsize);
+      // n < 2^24, and so are sz and sy * sz: as for the small atoms below, exact floors.
+      const n = littleEndian(wordAt(d, bp), bitsize) + 0.5;
       bp += bitsize;
-      // Divisions as products with the reciprocal, then put right (see divisions below).
-      let q = Math.floor(n * invz);
-      z = n - q * sz;
-      if (z < 0) {
-        q--;
-        z += sz;
-      } else if (z >= sz) {
-        q++;
-        z -= sz;
-      }
-      x = Math.floor(q * invy);
+      const q = Math.floor(n * invz);
+      x = Math.floor(n * invyz);
+      z = n - 0.5 - q * sz;
       y = q - x * sy;
-      if (y < 0) {
-        x--;
-        y += sy;
-      } else if (y >= sy) {
-        x++;
-        y -= sy;
-      }
     } else if (bitsize > 24 && bitsize <= 48) {
       // n = hi * 2^24 + lo: divided by sz in two steps whose quotients are below 2^24.
       const lo = littleEndian(wordAt(d, bp), 24);
@@ -271,26 +259,15 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
         let u1: number;
         let u2: number;
         if (smallidx <= 24) {
-          const n = littleEndian(wordAt(d, bp), smallidx);
+          // n < 2^24 and sizesmall <= 256: n + 1/2 over sizesmall (or its square) is at
+          // least 1/2^17 from an integer and the product's error below 2^-28, so both
+          // floors are exact, and neither waits for the other.
+          const n = littleEndian(wordAt(d, bp), smallidx) + 0.5;
           bp += smallidx;
-          let q = Math.floor(n * invSmall);
-          u2 = n - q * sizesmall;
-          if (u2 < 0) {
-            q--;
-            u2 += sizesmall;
-          } else if (u2 >= sizesmall) {
-            q++;
-            u2 -= sizesmall;
-          }
-          u0 = Math.floor(q * invSmall);
+          const q = Math.floor(n * invSmall);
+          u0 = Math.floor(n * invSmall2);
+          u2 = n - 0.5 - q * sizesmall;
           u1 = q - u0 * sizesmall;
-          if (u1 < 0) {
-            u0--;
-            u1 += sizesmall;
-          } else if (u1 >= sizesmall) {
-            u0++;
-            u1 -= sizesmall;
-          }
         } else {
           unpackWide(d, bp, smallidx, sizesmall, sizesmall);
           u0 = rare[0]!;
@@ -336,6 +313,7 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
       }
       sizesmall = MAGIC_INTS[smallidx]!;
       invSmall = 1 / sizesmall;
+      invSmall2 = 1 / (sizesmall * sizesmall);
     }
     if (bp > 8 * (len + 8)) throw new XtcDecodeError(`the bit stream runs past the ${len} bytes of the block at atom ${i - 1}`, len);
   }

@@ -623,9 +623,10 @@ function compactNumbers(value: unknown[], out: ByteWriter): void {
   out.byte(0x5b); // [
   for (let i = 0; i < value.length; i++) {
     if (i > 0) out.byte(0x2c); // ,
+    // A number is read by numberOf itself (read here, it would be boxed as a heap number).
+    if (out.numberOf(value, i)) continue;
     const v = value[i];
-    if (typeof v === 'number') out.number(v);
-    else if (Array.isArray(v)) compactNumbers(v, out);
+    if (Array.isArray(v)) compactNumbers(v, out);
     else out.text('null');
   }
   out.byte(0x5d); // ]

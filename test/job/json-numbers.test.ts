@@ -66,9 +66,17 @@ describe('ByteWriter.number', () => {
 
   it('leaves numbers outside its fast path to the caller', () => {
     const buf = new Uint8Array(32);
-    expect(writeNumber(buf, 0, 1e-7)).toBe(-1);
-    expect(writeNumber(buf, 0, 1e15)).toBe(-1);
-    expect(writeNumber(buf, 0, 0)).toBe(-1);
-    expect(writeNumber(buf, 3, 2.5)).toBe(6);
+    expect(writeNumber(buf, 0, [1e-7], 0)).toBe(-1);
+    expect(writeNumber(buf, 0, [1e15], 0)).toBe(-1);
+    expect(writeNumber(buf, 0, [0], 0)).toBe(-1);
+    expect(writeNumber(buf, 0, [null], 0)).toBe(-1);
+    expect(writeNumber(buf, 3, [1, 2.5], 1)).toBe(6);
+  });
+
+  it('writes an array element that is a number, and says whether it was one', () => {
+    const w = new ByteWriter(4);
+    const values = [0.1, null, -2.5e-3, NaN, 'x', 1e300];
+    expect(values.map((_, i) => w.numberOf(values, i))).toEqual([true, false, true, true, false, true]);
+    expect(Buffer.from(w.bytes()).toString('latin1')).toBe('0.1-0.0025null1e+300');
   });
 });

@@ -31,6 +31,17 @@ import { INPUT_PREFIX, JOBS_PREFIX, RESULTS_PREFIX } from '../lib/job/keys.ts';
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
 
 /**
+ * The prefixes each function may list (s3:ListBucket's s3:prefix condition): the ones it
+ * reads, so that a missing key there is a 404, not a 403. The coordinator and the worker
+ * read uploads (a deleted one is "gone") and jobs/; the merger jobs/ and results/.
+ */
+export const LIST_PREFIXES: Record<FunctionName, readonly string[]> = {
+  coordinator: [INPUT_PREFIX, JOBS_PREFIX],
+  worker: [INPUT_PREFIX, JOBS_PREFIX],
+  merger: [JOBS_PREFIX, RESULTS_PREFIX],
+};
+
+/**
  * Job options used when an upload carries no `x-amz-meta-fanout-*` override: the cloud
  * options of lib/job/options.ts, typed from their declaration (so `format` takes what
  * the readers take, 'dcd' included), and validated at synth.
@@ -63,6 +74,8 @@ export interface FanoutPipelineProps {
   maxEventAge?: Duration;
   /** Days job documents (manifests, partials) are kept under jobs/. Default 14. */
   jobsExpirationDays?: number;
+  /** Days an overwritten upload's old version is kept under input/ (a lifecycle rule; the current version is kept). Default 3. */
+  noncurrentInputDays?: number;
   /** For the bucket and log groups this construct creates. Default RETAIN. */
   removalPolicy?: RemovalPolicy;
   /** POWERTOOLS log level. Default INFO. */
@@ -85,7 +98,7 @@ export interface FanoutPipelineProps {
  * encryption, versioning (the coordinator pins an input's version), access logs to a
  * separate bucket, and expiry of the job scratch space.
  */
-export function createSecureBucket(scope: Construct, id: string, options: { jobsExpirationDays: number; removalPolicy: RemovalPolicy }): s3.Bucket {
+export function createSecureBucket(scope: Construct, id: string, options: { jobsExpirationDays: number; noncurrentInputDays: number; removalPolicy: RemovalPolicy }): s3.Bucket {
   const autoDelete = options.removalPolicy === RemovalPolicy.DESTROY;
   const logBucket = new s3.Bucket(scope, `${id}AccessLogs`, {
     blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -113,6 +126,9 @@ export function createSecureBucket(scope: Construct, id: string, options: { jobs
     lifecycleRules: [
       // Manifests and partials are scratch space: the result is copied to results/.
       { id: 'expire-jobs', prefix: JOBS_PREFIX, expiration: Duration.days(options.jobsExpirationDays), noncurrentVersionExpiration: Duration.days(1) },
+      // An overwritten upload's old version is only read by its superseded job: kept a few
+      // days (past any job's deadline), then gone. The current version is never expired.
+      { id: 'expire-old-inputs', prefix: INPUT_PREFIX, noncurrentVersionExpiration: Duration.days(options.noncurrentInputDays) },
       { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
     ],
     removalPolicy: options.removalPolicy,
@@ -168,7 +184,7 @@ export class FanoutPipeline extends Construct {
     const retryAttempts = props.retryAttempts ?? 2;
     const limits = stackLimitsEnv({ ...props.limits, ...(props.jobTimeout ? { jobTimeoutSeconds: props.jobTimeout.toSeconds() } : {}) }, this.node.path);
 
-    this.bucket = props.bucket ?? createSecureBucket(this, 'Bucket', { jobsExpirationDays: props.jobsExpirationDays ?? 14, removalPolicy });
+    this.bucket = props.bucket ?? createSecureBucket(this, 'Bucket', { jobsExpirationDays: props.jobsExpirationDays ?? 14, noncurrentInputDays: props.noncurrentInputDays ?? 3, removalPolicy });
 
     const timeout = props.timeout ?? Duration.minutes(5);
     // Failure records the merger could not process after a few attempts end here, for a human.
@@ -315,21 +331,27 @@ export class FanoutPipeline extends Construct {
     // Reads of an input are pinned to a version (GetObjectVersion) or an ETag (If-Match).
     const readInput = ['s3:GetObject', 's3:GetObjectVersion'];
     // ListBucket is what turns a missing key into 404 instead of 403: the pipeline
-    // tells "not yet written" from "denied" by it (create-only commits, merge checks).
-    const list = ['s3:ListBucket'];
+    // tells "not yet written" from "denied" by it (create-only commits, merge checks, a
+    // deleted upload). Each function may list only under the prefixes it reads (the
+    // s3:prefix condition; S3 evaluates it with the key of a missing object too).
+    const list = (name: FunctionName): void => {
+      this.functions[name].addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': LIST_PREFIXES[name].map((p) => `${p}*`) } } }),
+      );
+    };
 
     allow(this.coordinator, readInput, [objects(INPUT_PREFIX)]);
     allow(this.coordinator, ['s3:GetObject', 's3:PutObject'], [objects(JOBS_PREFIX)]);
-    allow(this.coordinator, list, [bucket.bucketArn]);
+    list('coordinator');
     allow(this.coordinator, ['lambda:InvokeFunction'], [this.worker.functionArn]);
 
     allow(this.worker, readInput, [objects(INPUT_PREFIX)]);
     allow(this.worker, ['s3:GetObject', 's3:PutObject'], [objects(JOBS_PREFIX)]);
-    allow(this.worker, list, [bucket.bucketArn]);
+    list('worker');
 
     allow(this.merger, ['s3:GetObject', 's3:PutObject'], [objects(JOBS_PREFIX)]);
     allow(this.merger, ['s3:GetObject', 's3:PutObject'], [objects(RESULTS_PREFIX)]);
-    allow(this.merger, list, [bucket.bucketArn]);
+    list('merger');
     allow(this.merger, ['lambda:InvokeFunction'], [this.worker.functionArn]);
 
     for (const fn of [this.coordinator, this.worker, this.merger]) {

@@ -102,6 +102,12 @@ describe('FanoutPipeline', () => {
       for (const r of rules) if (r.ExpirationInDays !== undefined) expect(r.Prefix).toBe('jobs/');
     });
 
+    it('expires the old versions of overwritten uploads under input/, never the current one', () => {
+      const rules = (resources[BUCKET.slice(1, -5)]!.Properties.LifecycleConfiguration as { Rules: Json[] }).Rules;
+      const inputs = rules.filter((r) => r.Prefix === 'input/');
+      expect(inputs).toEqual([{ Id: 'expire-old-inputs', Prefix: 'input/', Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 3 } }]);
+    });
+
     it.each([['fanout bucket', () => BUCKET.slice(1, -5)], ['access-log bucket', () => render((resources[BUCKET.slice(1, -5)]!.Properties.LoggingConfiguration as Json).DestinationBucketName).slice(1, -1)]])(
       'has a %s policy that denies every request not made over TLS',
       (_name, bucketId) => {
@@ -171,6 +177,15 @@ describe('FanoutPipeline', () => {
         expect(allows(stmts('merger'), a, queue)).toBe(true);
         expect(allows(stmts('worker'), a, queue)).toBe(false);
       }
+    });
+
+    it.each(FUNCTIONS)('%s may list the bucket only under the prefixes it reads (an s3:prefix condition on every ListBucket)', (fn) => {
+      const listing = stmts(fn).filter((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]).includes('s3:ListBucket'));
+      expect(listing).toHaveLength(1);
+      expect(listing[0]!.Action).toBe('s3:ListBucket');
+      expect(render(listing[0]!.Resource)).toBe(BUCKET);
+      const expected = { coordinator: ['input/*', 'jobs/*'], worker: ['input/*', 'jobs/*'], merger: ['jobs/*', 'results/*'] }[fn];
+      expect(listing[0]!.Condition).toEqual({ StringLike: { 's3:prefix': expected } });
     });
 
     it('has no wildcard action and no Resource "*" in any policy of the stack', () => {

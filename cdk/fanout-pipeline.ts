@@ -222,7 +222,7 @@ export class FanoutPipeline extends Construct {
       ...limits,
     };
 
-    const make = (name: FunctionName, description: string, reservedConcurrentExecutions?: number): NodejsFunction => {
+    const make = (name: FunctionName, description: string, reservedConcurrentExecutions?: number, recursiveLoop?: lambda.RecursiveLoop): NodejsFunction => {
       const logGroup = new logs.LogGroup(this, `${capitalise(name)}Logs`, {
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
         removalPolicy,
@@ -243,6 +243,7 @@ export class FanoutPipeline extends Construct {
         memorySize: props.memorySize ?? 1024,
         timeout,
         reservedConcurrentExecutions,
+        ...(recursiveLoop ? { recursiveLoop } : {}),
         role,
         logGroup,
         environment: common,
@@ -265,11 +266,14 @@ export class FanoutPipeline extends Construct {
     };
 
     this.coordinator = make('coordinator', 'fanout: plans a job for an upload under input/ and invokes one worker per slice');
-    this.worker = make('worker', 'fanout: scans one byte-range slice and writes its partial', props.reservedConcurrency);
+    // A worker invokes the next slice of its chain (at most maxSlices / maxWorkersPerJob long,
+    // each step a new slice): Lambda's recursive loop detection would stop a chain after 16.
+    this.worker = make('worker', 'fanout: scans one byte-range slice, writes its partial, merges its group when complete', props.reservedConcurrency, lambda.RecursiveLoop.ALLOW);
     this.merger = make('merger', 'fanout: merges partials (as a tree) and commits the result');
     this.functions = { coordinator: this.coordinator, worker: this.worker, merger: this.merger };
     this.coordinator.addEnvironment('WORKER_FUNCTION_NAME', this.worker.functionName);
-    // The merger invokes the next slice of a job's worker chain when one finishes.
+    // A worker invokes the next slice of its chain when it finishes (the worker reads its own
+    // name from AWS_LAMBDA_FUNCTION_NAME); the merger does it for a slice whose worker failed.
     this.merger.addEnvironment('WORKER_FUNCTION_NAME', this.worker.functionName);
     if (props.analysisEntry) this.node.addMetadata('fanout:analysisEntry', resolve(props.analysisEntry));
 
@@ -348,6 +352,12 @@ export class FanoutPipeline extends Construct {
     allow(this.worker, readInput, [objects(INPUT_PREFIX)]);
     allow(this.worker, ['s3:GetObject', 's3:PutObject'], [objects(JOBS_PREFIX)]);
     list('worker');
+    // Invoking itself: a policy of its own, since the role's default policy is one the
+    // function depends on, and naming the function's ARN there would be a circular reference.
+    new iam.Policy(this, 'WorkerChainPolicy', {
+      roles: [this.worker.role!],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.worker.functionArn] })],
+    });
 
     allow(this.merger, ['s3:GetObject', 's3:PutObject'], [objects(JOBS_PREFIX)]);
     allow(this.merger, ['s3:GetObject', 's3:PutObject'], [objects(RESULTS_PREFIX)]);

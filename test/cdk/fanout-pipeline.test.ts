@@ -156,20 +156,26 @@ describe('FanoutPipeline', () => {
       }
     });
 
-    it('lets only the coordinator and the merger (the next slice of a worker chain) invoke the worker, and nothing else', () => {
+    it('lets the coordinator, the worker (the next slice of its chain) and the merger (that of a failed worker) invoke the worker, and nothing else', () => {
       const worker = `<${id(pipeline.worker)}.Arn>`;
-      expect(allows(stmts('coordinator'), 'lambda:InvokeFunction', worker)).toBe(true);
-      expect(allows(stmts('merger'), 'lambda:InvokeFunction', worker)).toBe(true);
-      expect(allows(stmts('coordinator'), 'lambda:InvokeFunction', `<${id(pipeline.merger)}.Arn>`)).toBe(false);
-      expect(allows(stmts('merger'), 'lambda:InvokeFunction', `<${id(pipeline.merger)}.Arn>`)).toBe(false);
-      expect(allows(stmts('worker'), 'lambda:InvokeFunction', worker)).toBe(false);
+      for (const fn of FUNCTIONS) {
+        expect(allows(stmts(fn), 'lambda:InvokeFunction', worker)).toBe(true);
+        expect(allows(stmts(fn), 'lambda:InvokeFunction', `<${id(pipeline.merger)}.Arn>`)).toBe(false);
+        expect(allows(stmts(fn), 'lambda:InvokeFunction', `<${id(pipeline.coordinator)}.Arn>`)).toBe(false);
+      }
+    });
+
+    it('lets worker chains run past Lambda\'s recursive loop detection (the worker only)', () => {
+      expect(resources[id(pipeline.worker)]!.Properties.RecursiveLoop).toBe('Allow');
+      expect(resources[id(pipeline.merger)]!.Properties.RecursiveLoop).toBeUndefined();
+      expect(resources[id(pipeline.coordinator)]!.Properties.RecursiveLoop).toBeUndefined();
     });
 
     it('grants exactly the listed actions, per function', () => {
       const actions = (fn: FunctionName) => [...new Set(stmts(fn).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])))].sort();
       const common = ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage', 's3:GetObject', 's3:ListBucket', 's3:PutObject'];
       expect(actions('coordinator')).toEqual([...common, 's3:GetObjectVersion', 'lambda:InvokeFunction'].sort());
-      expect(actions('worker')).toEqual([...common, 's3:GetObjectVersion'].sort());
+      expect(actions('worker')).toEqual([...common, 's3:GetObjectVersion', 'lambda:InvokeFunction'].sort());
       const consume = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage'];
       expect(actions('merger')).toEqual([...common, ...consume, 'lambda:InvokeFunction'].sort());
       const queue = `<${stack.getLogicalId(pipeline.failureQueue.node.defaultChild as never)}.Arn>`;

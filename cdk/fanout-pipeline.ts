@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { Duration, RemovalPolicy, Stack, Stage, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -76,6 +77,12 @@ export interface FanoutPipelineProps {
   jobsExpirationDays?: number;
   /** Days an overwritten upload's old version is kept under input/ (a lifecycle rule; the current version is kept). Default 3. */
   noncurrentInputDays?: number;
+  /**
+   * Where each job's completion goes: an EventBridge event, source `fanout`, detail-type
+   * `fanout job done` | `fanout job failed` | `fanout job superseded`, detail the job's
+   * status (its result key, or the reason). Default: the account's default bus.
+   */
+  eventBus?: events.IEventBus;
   /** For the bucket and log groups this construct creates. Default RETAIN. */
   removalPolicy?: RemovalPolicy;
   /** POWERTOOLS log level. Default INFO. */
@@ -170,6 +177,8 @@ export class FanoutPipeline extends Construct {
   readonly functions: Record<FunctionName, NodejsFunction>;
   /** Alarms on the failure queue and its dead letters: add actions (an SNS topic) to be told. */
   readonly alarms: { failures: cloudwatch.Alarm; deadLetters: cloudwatch.Alarm };
+  /** The bus the completion events go to: add rules to it. */
+  readonly eventBus: events.IEventBus;
 
   constructor(scope: Construct, id: string, props: FanoutPipelineProps = {}) {
     super(scope, id);
@@ -210,8 +219,10 @@ export class FanoutPipeline extends Construct {
     const generatedDir = join(Stage.of(this)?.outdir ?? join(REPO_ROOT, 'cdk.out'), '.fanout-generated');
     const inject = props.analysisEntry ? [writeAnalysisRegistration(props.analysisEntry, generatedDir)] : undefined;
 
+    this.eventBus = props.eventBus ?? events.EventBus.fromEventBusName(this, 'CompletionBus', 'default');
     const common = {
       BUCKET_NAME: this.bucket.bucketName,
+      FANOUT_EVENT_BUS: this.eventBus.eventBusName,
       FANOUT_DEFAULTS: JSON.stringify(defaults),
       FANOUT_MERGE_FANIN: String(mergeFanIn),
       FAILURE_QUEUE_URL: this.failureQueue.queueUrl,
@@ -278,6 +289,8 @@ export class FanoutPipeline extends Construct {
     if (props.analysisEntry) this.node.addMetadata('fanout:analysisEntry', resolve(props.analysisEntry));
 
     this.grantLeastPrivilege();
+    // Whichever function ends a job (done, failed, superseded) says so on the bus.
+    for (const fn of Object.values(this.functions)) this.eventBus.grantPutEventsTo(fn);
     // The merger turns a slice's failure record into the job's failed status.
     this.merger.addEventSource(new SqsEventSource(this.failureQueue, { batchSize: 10 }));
 

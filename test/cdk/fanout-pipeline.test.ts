@@ -173,7 +173,7 @@ describe('FanoutPipeline', () => {
 
     it('grants exactly the listed actions, per function', () => {
       const actions = (fn: FunctionName) => [...new Set(stmts(fn).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])))].sort();
-      const common = ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage', 's3:GetObject', 's3:ListBucket', 's3:PutObject'];
+      const common = ['events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage', 's3:GetObject', 's3:ListBucket', 's3:PutObject'];
       expect(actions('coordinator')).toEqual([...common, 's3:GetObjectVersion', 'lambda:InvokeFunction'].sort());
       expect(actions('worker')).toEqual([...common, 's3:GetObjectVersion', 'lambda:InvokeFunction'].sort());
       const consume = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage'];
@@ -245,6 +245,10 @@ describe('FanoutPipeline', () => {
       expect(env.FANOUT_LIMIT_MAX_SLICES).toBe('5000');
       expect(env.FANOUT_LIMIT_MIN_SLICE_BYTES).toBe(String(1 << 20));
       expect(env.FANOUT_LIMIT_MAX_WORKERS).toBe('100');
+      // Job completions go to the account's default bus, which each function may put events on, and only that.
+      expect(env.FANOUT_EVENT_BUS).toBe('default');
+      const puts = roleStatements(json, id({ node: { defaultChild: pipeline.functions[fn].role!.node.defaultChild } })).filter((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]).includes('events:PutEvents'));
+      expect(puts.map((s) => render(s.Resource))).toEqual(['arn:<AWS::Partition>:events:eu-west-1:111111111111:event-bus/default']);
     });
 
     it('alarms on any record in the failure queue and on any record in its dead-letter queue', () => {

@@ -92,6 +92,9 @@ export async function startDispatcher<D extends object>(opts: DispatcherOptions<
     FANOUT_DEFAULTS: JSON.stringify(opts.defaults ?? {}),
     ...(opts.fanin ? { FANOUT_MERGE_FANIN: String(opts.fanin) } : {}),
   });
+  // Per-job metrics are CloudWatch's embedded format on stdout: in this process they would
+  // mix with the command's own output (POWERTOOLS_METRICS_DISABLED=false brings them back).
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
 

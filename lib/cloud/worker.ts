@@ -14,6 +14,7 @@ import { FanoutError, SourceChangedError } from '../core/errors.ts';
 import { sliceBounds } from '../core/plan.ts';
 import type { BlobStore, Invoker, SliceTask } from '../job/ports.ts';
 import { afterLeaf, leafInvocation } from './advance.ts';
+import { SLICE_READ_SLACK_BYTES } from './aws/read-plan.ts';
 import { resolveAnalysis } from './coordinator.ts';
 import { decodePartial, type ManifestReader, markFailed, PartialConflictError, reasonOf } from '../job/documents.ts';
 import { pastDeadline, recordSliceFailure } from './merger.ts';
@@ -33,8 +34,6 @@ export interface WorkerDeps {
 
 export type SliceOutcome = { outcome: 'written' | 'exists'; rows?: number } | { outcome: 'failed'; reason: string };
 
-/** Slack past the slice end a text record may run over before a second read is needed. */
-const READ_PAST_END_BYTES = 1 << 20;
 
 export async function scanSliceTask(
   deps: WorkerDeps,
@@ -59,7 +58,7 @@ export async function scanSliceTask(
   let rows: number | undefined;
   try {
     const { start, end } = sliceBounds(spec, task.index);
-    const source = deps.inputs.open(manifest.input, end - start + READ_PAST_END_BYTES);
+    const source = deps.inputs.open(manifest.input, end - start + SLICE_READ_SLACK_BYTES);
     const { partial, mine } = await runSlice(deps.store, key, source, spec, task.index, resolveAnalysis(spec.analysis.name), {
       signal: options.signal,
       worker: options.worker,

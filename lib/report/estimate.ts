@@ -4,6 +4,8 @@
  * from stated assumptions. Pure: the CLI supplies the slice plan.
  */
 import { levelSizes } from '../cloud/tree.ts';
+import { getsOfRead, READ_DEFAULTS, SLICE_READ_SLACK_BYTES } from '../cloud/aws/read-plan.ts';
+import { firstReadEnd } from '../core/text/buffers.ts';
 import { pricesFor, PRICES_AS_OF } from './prices.ts';
 
 /** Store requests by kind; PUT counts create-only and conditional (If-Match) writes too, as S3 bills them. */
@@ -24,6 +26,10 @@ export interface CloudPlanInput {
   region: string;
   /** concurrent executions the account allows (1000 by default) */
   concurrencyLimit?: number;
+  /** the object's size (a binary file's slices start after its header); default: the slices' bytes */
+  inputBytes?: number;
+  /** how a worker reads (lib/cloud/aws/read-plan.ts); default READ_DEFAULTS */
+  read?: { subRangeBytes: number; concurrency: number };
 }
 
 export interface CloudPlan {
@@ -35,7 +41,7 @@ export interface CloudPlan {
    * them.
    */
   documentRequests: { fewest: Requests; most: Requests };
-  /** requests to the input: one HEAD, the planner's reads, one ranged GET per slice */
+  /** requests to the input: one HEAD, the planner's reads, and the workers' ranged GETs (inputGets) */
   inputRequests: { head: number; get: number };
   timeSeconds: number;
   gbSeconds: number;
@@ -126,6 +132,33 @@ export function documentRequests(slices: number, fanin: number): { fewest: Reque
   return { fewest, most };
 }
 
+/** The planner's reads of the input: its head, and the first records. */
+export const PLANNER_GETS = 2;
+
+/**
+ * The ranged GETs a job's workers make, cut as S3Source cuts them (read-plan.ts): a
+ * worker opens its slice for the slice's bytes and SLICE_READ_SLACK_BYTES more; a text
+ * slice reads from one byte before it (to look back) to a probe past its end
+ * (firstReadEnd), where its last record nearly always ends (a longer one adds a read or
+ * more); a binary slice reads its own range. A read longer than one sub-range is cut into
+ * sub-ranges (8 MiB), one GET each: 9 for a 64 MiB text slice.
+ */
+export function inputGets(sliceBytes: readonly number[], binary: boolean, inputBytes = sum(sliceBytes), read: { subRangeBytes: number; concurrency: number } = READ_DEFAULTS): number {
+  let start = binary ? Math.max(0, inputBytes - sum(sliceBytes)) : 0;
+  let gets = 0;
+  for (const bytes of sliceBytes) {
+    const end = start + bytes;
+    const o = { subRangeBytes: Math.max(1, Math.min(read.subRangeBytes, bytes + SLICE_READ_SLACK_BYTES)), concurrency: read.concurrency };
+    if (binary) gets += getsOfRead(start, end, inputBytes, o);
+    else {
+      const from = start > 0 ? start - 1 : 0;
+      gets += getsOfRead(from, firstReadEnd(from, end, inputBytes), inputBytes, o);
+    }
+    start = end;
+  }
+  return gets;
+}
+
 export function estimateCloud(input: CloudPlanInput): CloudPlan {
   const { slices, fanin } = input;
   const levels = levelSizes(slices, fanin);
@@ -147,7 +180,7 @@ export function estimateCloud(input: CloudPlanInput): CloudPlan {
   const { prices, known, region } = pricesFor(input.region);
   const invocations = 1 + slices + mergeEvents;
   const worst = reqs.most;
-  const inputRequests = { head: 1, get: 2 + slices };
+  const inputRequests = { head: 1, get: PLANNER_GETS + inputGets(input.sliceBytes, input.binary, input.inputBytes, input.read) };
   const s3Requests = (worst.put + worst.list) * prices.s3Put + (worst.get + worst.head + inputRequests.get + inputRequests.head) * prices.s3Get;
   const lambdaCompute = gbSeconds * prices.lambdaArmGbSecond;
   const lambdaRequests = invocations * prices.lambdaRequest;

@@ -110,6 +110,8 @@ export interface CloudPlan {
   maxWorkers?: number;
   /** slices that may fail (bad bytes, or failing past their retries) with the job still finishing, its result marked incomplete */
   toleratedFailures?: number;
+  /** the coordinator invocation that planned the job: only it (and its retries) invokes the first workers again while the job runs */
+  coordinator?: string;
 }
 
 /**
@@ -160,6 +162,7 @@ const manifestFormat: Format<Manifest> = {
         deadlineAt: z.optional(z.number()),
         maxWorkers: z.optional(positive),
         toleratedFailures: z.optional(count),
+        coordinator: z.optional(z.string()),
       })
       .check(
         z.refine((m) => [m.input, m.fanin, m.resultKey].every((x) => x === undefined) || [m.input, m.fanin, m.resultKey, m.createdAt].every((x) => x !== undefined), {

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { Duration, RemovalPolicy, Stack, Stage, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -29,6 +30,17 @@ import { type FunctionName, ROUTES } from '../lib/cloud/topology.ts';
 import { INPUT_PREFIX, JOBS_PREFIX, RESULTS_PREFIX } from '../lib/job/keys.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
+
+/**
+ * The prefixes each function may list (s3:ListBucket's s3:prefix condition): the ones it
+ * reads, so that a missing key there is a 404, not a 403. The coordinator and the worker
+ * read uploads (a deleted one is "gone") and jobs/; the merger jobs/ and results/.
+ */
+export const LIST_PREFIXES: Record<FunctionName, readonly string[]> = {
+  coordinator: [INPUT_PREFIX, JOBS_PREFIX],
+  worker: [INPUT_PREFIX, JOBS_PREFIX],
+  merger: [JOBS_PREFIX, RESULTS_PREFIX],
+};
 
 /**
  * Job options used when an upload carries no `x-amz-meta-fanout-*` override: the cloud
@@ -63,6 +75,14 @@ export interface FanoutPipelineProps {
   maxEventAge?: Duration;
   /** Days job documents (manifests, partials) are kept under jobs/. Default 14. */
   jobsExpirationDays?: number;
+  /** Days an overwritten upload's old version is kept under input/ (a lifecycle rule; the current version is kept). Default 3. */
+  noncurrentInputDays?: number;
+  /**
+   * Where each job's completion goes: an EventBridge event, source `fanout`, detail-type
+   * `fanout job done` | `fanout job failed` | `fanout job superseded`, detail the job's
+   * status (its result key, or the reason). Default: the account's default bus.
+   */
+  eventBus?: events.IEventBus;
   /** For the bucket and log groups this construct creates. Default RETAIN. */
   removalPolicy?: RemovalPolicy;
   /** POWERTOOLS log level. Default INFO. */
@@ -85,7 +105,7 @@ export interface FanoutPipelineProps {
  * encryption, versioning (the coordinator pins an input's version), access logs to a
  * separate bucket, and expiry of the job scratch space.
  */
-export function createSecureBucket(scope: Construct, id: string, options: { jobsExpirationDays: number; removalPolicy: RemovalPolicy }): s3.Bucket {
+export function createSecureBucket(scope: Construct, id: string, options: { jobsExpirationDays: number; noncurrentInputDays: number; removalPolicy: RemovalPolicy }): s3.Bucket {
   const autoDelete = options.removalPolicy === RemovalPolicy.DESTROY;
   const logBucket = new s3.Bucket(scope, `${id}AccessLogs`, {
     blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -113,6 +133,9 @@ export function createSecureBucket(scope: Construct, id: string, options: { jobs
     lifecycleRules: [
       // Manifests and partials are scratch space: the result is copied to results/.
       { id: 'expire-jobs', prefix: JOBS_PREFIX, expiration: Duration.days(options.jobsExpirationDays), noncurrentVersionExpiration: Duration.days(1) },
+      // An overwritten upload's old version is only read by its superseded job: kept a few
+      // days (past any job's deadline), then gone. The current version is never expired.
+      { id: 'expire-old-inputs', prefix: INPUT_PREFIX, noncurrentVersionExpiration: Duration.days(options.noncurrentInputDays) },
       { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
     ],
     removalPolicy: options.removalPolicy,
@@ -154,6 +177,8 @@ export class FanoutPipeline extends Construct {
   readonly functions: Record<FunctionName, NodejsFunction>;
   /** Alarms on the failure queue and its dead letters: add actions (an SNS topic) to be told. */
   readonly alarms: { failures: cloudwatch.Alarm; deadLetters: cloudwatch.Alarm };
+  /** The bus the completion events go to: add rules to it. */
+  readonly eventBus: events.IEventBus;
 
   constructor(scope: Construct, id: string, props: FanoutPipelineProps = {}) {
     super(scope, id);
@@ -168,7 +193,7 @@ export class FanoutPipeline extends Construct {
     const retryAttempts = props.retryAttempts ?? 2;
     const limits = stackLimitsEnv({ ...props.limits, ...(props.jobTimeout ? { jobTimeoutSeconds: props.jobTimeout.toSeconds() } : {}) }, this.node.path);
 
-    this.bucket = props.bucket ?? createSecureBucket(this, 'Bucket', { jobsExpirationDays: props.jobsExpirationDays ?? 14, removalPolicy });
+    this.bucket = props.bucket ?? createSecureBucket(this, 'Bucket', { jobsExpirationDays: props.jobsExpirationDays ?? 14, noncurrentInputDays: props.noncurrentInputDays ?? 3, removalPolicy });
 
     const timeout = props.timeout ?? Duration.minutes(5);
     // Failure records the merger could not process after a few attempts end here, for a human.
@@ -194,8 +219,10 @@ export class FanoutPipeline extends Construct {
     const generatedDir = join(Stage.of(this)?.outdir ?? join(REPO_ROOT, 'cdk.out'), '.fanout-generated');
     const inject = props.analysisEntry ? [writeAnalysisRegistration(props.analysisEntry, generatedDir)] : undefined;
 
+    this.eventBus = props.eventBus ?? events.EventBus.fromEventBusName(this, 'CompletionBus', 'default');
     const common = {
       BUCKET_NAME: this.bucket.bucketName,
+      FANOUT_EVENT_BUS: this.eventBus.eventBusName,
       FANOUT_DEFAULTS: JSON.stringify(defaults),
       FANOUT_MERGE_FANIN: String(mergeFanIn),
       FAILURE_QUEUE_URL: this.failureQueue.queueUrl,
@@ -206,7 +233,7 @@ export class FanoutPipeline extends Construct {
       ...limits,
     };
 
-    const make = (name: FunctionName, description: string, reservedConcurrentExecutions?: number): NodejsFunction => {
+    const make = (name: FunctionName, description: string, reservedConcurrentExecutions?: number, recursiveLoop?: lambda.RecursiveLoop): NodejsFunction => {
       const logGroup = new logs.LogGroup(this, `${capitalise(name)}Logs`, {
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
         removalPolicy,
@@ -227,6 +254,7 @@ export class FanoutPipeline extends Construct {
         memorySize: props.memorySize ?? 1024,
         timeout,
         reservedConcurrentExecutions,
+        ...(recursiveLoop ? { recursiveLoop } : {}),
         role,
         logGroup,
         environment: common,
@@ -249,15 +277,20 @@ export class FanoutPipeline extends Construct {
     };
 
     this.coordinator = make('coordinator', 'fanout: plans a job for an upload under input/ and invokes one worker per slice');
-    this.worker = make('worker', 'fanout: scans one byte-range slice and writes its partial', props.reservedConcurrency);
+    // A worker invokes the next slice of its chain (at most maxSlices / maxWorkersPerJob long,
+    // each step a new slice): Lambda's recursive loop detection would stop a chain after 16.
+    this.worker = make('worker', 'fanout: scans one byte-range slice, writes its partial, merges its group when complete', props.reservedConcurrency, lambda.RecursiveLoop.ALLOW);
     this.merger = make('merger', 'fanout: merges partials (as a tree) and commits the result');
     this.functions = { coordinator: this.coordinator, worker: this.worker, merger: this.merger };
     this.coordinator.addEnvironment('WORKER_FUNCTION_NAME', this.worker.functionName);
-    // The merger invokes the next slice of a job's worker chain when one finishes.
+    // A worker invokes the next slice of its chain when it finishes (the worker reads its own
+    // name from AWS_LAMBDA_FUNCTION_NAME); the merger does it for a slice whose worker failed.
     this.merger.addEnvironment('WORKER_FUNCTION_NAME', this.worker.functionName);
     if (props.analysisEntry) this.node.addMetadata('fanout:analysisEntry', resolve(props.analysisEntry));
 
     this.grantLeastPrivilege();
+    // Whichever function ends a job (done, failed, superseded) says so on the bus.
+    for (const fn of Object.values(this.functions)) this.eventBus.grantPutEventsTo(fn);
     // The merger turns a slice's failure record into the job's failed status.
     this.merger.addEventSource(new SqsEventSource(this.failureQueue, { batchSize: 10 }));
 
@@ -315,21 +348,33 @@ export class FanoutPipeline extends Construct {
     // Reads of an input are pinned to a version (GetObjectVersion) or an ETag (If-Match).
     const readInput = ['s3:GetObject', 's3:GetObjectVersion'];
     // ListBucket is what turns a missing key into 404 instead of 403: the pipeline
-    // tells "not yet written" from "denied" by it (create-only commits, merge checks).
-    const list = ['s3:ListBucket'];
+    // tells "not yet written" from "denied" by it (create-only commits, merge checks, a
+    // deleted upload). Each function may list only under the prefixes it reads (the
+    // s3:prefix condition; S3 evaluates it with the key of a missing object too).
+    const list = (name: FunctionName): void => {
+      this.functions[name].addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': LIST_PREFIXES[name].map((p) => `${p}*`) } } }),
+      );
+    };
 
     allow(this.coordinator, readInput, [objects(INPUT_PREFIX)]);
     allow(this.coordinator, ['s3:GetObject', 's3:PutObject'], [objects(JOBS_PREFIX)]);
-    allow(this.coordinator, list, [bucket.bucketArn]);
+    list('coordinator');
     allow(this.coordinator, ['lambda:InvokeFunction'], [this.worker.functionArn]);
 
     allow(this.worker, readInput, [objects(INPUT_PREFIX)]);
     allow(this.worker, ['s3:GetObject', 's3:PutObject'], [objects(JOBS_PREFIX)]);
-    allow(this.worker, list, [bucket.bucketArn]);
+    list('worker');
+    // Invoking itself: a policy of its own, since the role's default policy is one the
+    // function depends on, and naming the function's ARN there would be a circular reference.
+    new iam.Policy(this, 'WorkerChainPolicy', {
+      roles: [this.worker.role!],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.worker.functionArn] })],
+    });
 
     allow(this.merger, ['s3:GetObject', 's3:PutObject'], [objects(JOBS_PREFIX)]);
     allow(this.merger, ['s3:GetObject', 's3:PutObject'], [objects(RESULTS_PREFIX)]);
-    allow(this.merger, list, [bucket.bucketArn]);
+    list('merger');
     allow(this.merger, ['lambda:InvokeFunction'], [this.worker.functionArn]);
 
     for (const fn of [this.coordinator, this.worker, this.merger]) {

@@ -21,13 +21,16 @@ export function requestsOf(event: unknown): StartRequest[] {
 export function createCoordinatorHandler(getDeps: () => HandlerDeps) {
   return middy<unknown, CoordinatorResult, Error, Context>()
     .use(injectLambdaContext(getDeps().logger, { resetKeys: true }))
-    .handler(async (event) => {
+    .handler(async (event, context) => {
       const deps = getDeps();
       const { logger } = deps;
       const requests = acceptEvent(logger, () => requestsOf(event));
       if (!deps.invoker) throw new Error('WORKER_FUNCTION_NAME is not set: the coordinator cannot invoke workers');
       const results: CoordinatorResult = [];
-      for (const req of requests) {
+      for (const [i, r0] of requests.entries()) {
+        // Lambda's request id names this invocation; its retries keep it, a duplicate event has its own.
+        const id = context?.awsRequestId;
+        const req: StartRequest = id ? { ...r0, invocation: requests.length > 1 ? `${id}#${i}` : id } : r0;
         logger.appendKeys({ bucket: req.bucket, key: req.key });
         try {
           const r = await startJob({ ...deps, invoker: deps.invoker }, req);

@@ -7,6 +7,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { makeS3Client } from '../lib/cloud/aws/s3-client.ts';
 import { S3InputObjects } from '../lib/cloud/aws/s3-source.ts';
 import { S3Store } from '../lib/cloud/aws/s3-store.ts';
+import { EventBridgeCompletions, makeEventBridgeClient } from '../lib/cloud/aws/event-bus.ts';
+import { ObservedStore } from '../lib/cloud/observe.ts';
+import { jobObserver } from './observe.ts';
 import { config } from './config.ts';
 import { ManifestReader } from '../lib/job/documents.ts';
 import type { InputObjects } from '../lib/cloud/inputs.ts';
@@ -33,7 +36,10 @@ let deps: HandlerDeps | undefined;
 export function defaultDeps(): HandlerDeps {
   if (!deps) {
     const s3 = makeS3Client();
-    const store = new S3Store(s3, config.bucketName);
+    // What lands is observed: per-job metrics, and the completion event (functions/observe.ts).
+    const bus = process.env.FANOUT_EVENT_BUS?.trim();
+    const completions = bus ? new EventBridgeCompletions(makeEventBridgeClient(), bus) : undefined;
+    const store = new ObservedStore(new S3Store(s3, config.bucketName), jobObserver({ logger, ...(completions ? { completions } : {}) }));
     deps = {
       store,
       inputs: new S3InputObjects(s3),

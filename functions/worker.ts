@@ -9,6 +9,8 @@ import type { Context } from 'aws-lambda';
 import { parseEvent, sliceTaskSchema } from '../lib/cloud/events.ts';
 import { type SliceOutcome, scanSliceTask } from '../lib/cloud/worker.ts';
 import { acceptEvent, defaultDeps, type HandlerDeps } from './runtime.ts';
+import { LambdaInvoker, makeLambdaClient } from '../lib/cloud/aws/lambda-invoker.ts';
+import { config } from './config.ts';
 
 /** Time kept back before the deadline for the abort to unwind and be logged. */
 export const DEADLINE_MARGIN_MS = 3_000;
@@ -27,11 +29,21 @@ export function createWorkerHandler(getDeps: () => HandlerDeps) {
       // One log stream per execution environment: the report's timeline has one lane per instance.
       const first = coldStart;
       coldStart = false;
-      const r = await scanSliceTask(deps, task, { signal, worker: context.logStreamName || context.awsRequestId || 'lambda', coldStart: first });
+      const r = await scanSliceTask(deps, task, { signal, worker: context.logStreamName || context.awsRequestId || 'lambda', coldStart: first, ...(context.awsRequestId ? { invocation: context.awsRequestId } : {}) });
       if (r.outcome === 'failed') logger.error('slice failed', { reason: r.reason });
       else logger.info('slice scanned', { ...r });
       return r;
     });
 }
 
-export const handler = createWorkerHandler(defaultDeps);
+// A finished slice invokes the next slice of its worker chain: this very function
+// (Lambda names it in AWS_LAMBDA_FUNCTION_NAME; the construct cannot pass its own name
+// without a circular reference).
+let invoker: LambdaInvoker | undefined;
+function workerDeps(): HandlerDeps {
+  const name = config.workerFunctionName ?? process.env.AWS_LAMBDA_FUNCTION_NAME;
+  if (!invoker && name) invoker = new LambdaInvoker(makeLambdaClient(), name);
+  return { ...defaultDeps(), invoker };
+}
+
+export const handler = createWorkerHandler(workerDeps);

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { FanoutError, UsageError } from '../core/errors.ts';
-import { encodeResult } from '../job/documents.ts';
+import { encodeResultBytes } from '../job/documents.ts';
 import { cloudOptionNames, defaultOf, inputPlanOptions, type JobOptions, type LocalOptions, localOptionNames } from '../job/options.ts';
 import { type LocalRunOptions, runLocal } from '../local/run.ts';
 import { AWS_OPTIONS, commandOption, commanderOption, jobOption, jobValues, OUTPUT_OPTIONS } from './commands.ts';
@@ -58,10 +58,13 @@ async function run(inputs: string[], opts: LocalRunOptions, out: OutputValues): 
   } finally {
     bar?.finish();
   }
-  // The text the state dir's result.json holds: formatting a million atoms' numbers costs a second.
-  const text = out.out || out.json ? `${encodeResult(doc)}\n` : '';
-  if (out.out) await writeFile(out.out, text);
-  if (out.json) process.stdout.write(text);
+  // The bytes the state dir's result.json holds (a million atoms' numbers are tens of MB): formatted once, written as they are.
+  const bytes = out.out || out.json ? encodeResultBytes(doc) : new Uint8Array(0);
+  if (out.out) await writeFile(out.out, [bytes, '\n']);
+  if (out.json) {
+    process.stdout.write(bytes);
+    process.stdout.write('\n');
+  }
   else if (!quiet) process.stdout.write(`${summarize(doc)}\n`);
 }
 

@@ -76,7 +76,7 @@ export async function planCommand(args: string[], values: PlanValues, runOptions
     const cloudSpec = await planJob(source, ref, cloudOptions, 'plan');
     const localPlan = slicePlan(local);
     const cloudSlices = slicePlan(cloudSpec);
-    const cloud = estimateCloud({ slices: cloudSlices.slices, sliceBytes: cloudSlices.sliceBytes, binary: cloudSpec.layout.kind !== 'text', fanin, memoryMb, region });
+    const cloud = estimateCloud({ slices: cloudSlices.slices, sliceBytes: cloudSlices.sliceBytes, binary: cloudSpec.layout.kind !== 'text', fanin, memoryMb, region, inputBytes: source.size });
     if (values.json) {
       const strip = ({ sliceBytes: _s, ...rest }: SlicePlan) => rest;
       process.stdout.write(`${JSON.stringify({ input: { name: source.name, bytes: source.size, format: local.format, ...(local.shape ? { shape: local.shape } : {}) }, analysis: local.analysis.name, local: { workers: runOptions.workers, ...strip(localPlan) }, cloud: { memoryMb, fanin, ...strip(cloudSlices), ...cloud } }, null, 2)}\n`);

@@ -18,6 +18,7 @@ import { bucketOfStack } from '../cloud/aws/stack.ts';
 import { uploadFile, uploadText } from '../cloud/aws/upload.ts';
 import { failureOf, followJob, jobState, newestJobOf, parseDuration, type Uploaded, waitForJob, WaitTimeoutError } from '../cloud/client.ts';
 import { UsageError } from '../core/errors.ts';
+import { formatBytes } from '../core/units.ts';
 import type { ResultDocument } from '../core/job.ts';
 import { encodeJobFile, isJobFileKey, JOB_FILE_SUFFIX, PART_METADATA } from '../job/job-file.ts';
 import { INPUT_PREFIX, jobPrefix } from '../job/keys.ts';
@@ -174,9 +175,12 @@ export async function statusCommand(args: string[], values: SubmitValues): Promi
   }
   const s = await jobState(store, job);
   if (!s.status) throw new UsageError(`job ${job}: no status in s3://${bucket}/${jobPrefix(job)}`);
-  if (values.json) process.stdout.write(`${JSON.stringify({ ...s.status, bucket, slices: s.slices, partialsDone: s.partialsDone }, null, 2)}\n`);
+  if (values.json) {
+    const progress = { partialsDone: s.partialsDone, bytesDone: s.bytesDone, bytesTotal: s.bytesTotal, ...(s.backups !== undefined ? { backups: s.backups } : {}) };
+    process.stdout.write(`${JSON.stringify({ ...s.status, bucket, slices: s.slices, ...progress }, null, 2)}\n`);
+  }
   else {
-    const lines = [`job ${job} in s3://${bucket}: ${s.status.state} (as of ${s.status.at})`, `  input    s3://${bucket}/${s.status.input.key}`, `  slices   ${s.partialsDone}/${s.slices ?? '?'} partials written`];
+    const lines = [`job ${job} in s3://${bucket}: ${s.status.state} (as of ${s.status.at})`, `  input    s3://${bucket}/${s.status.input.key}`, `  slices   ${s.partialsDone}/${s.slices ?? '?'} partials written${s.bytesTotal !== undefined ? `, ${formatBytes(s.bytesDone ?? 0)} of ${formatBytes(s.bytesTotal)} scanned` : ''}${s.backups !== undefined ? `, ${s.backups} backup tasks for stragglers` : ''}`];
     if (s.status.state === 'superseded') lines.push(`  reason   ${s.status.reason ?? 'a newer upload of its input owns its result'}`);
     if (s.status.state === 'running' && s.status.deadline) lines.push(`  deadline ${s.status.deadline}`);
     if (s.status.failedSlices?.length) lines.push(`  incomplete: ${s.status.failedSlices.length} slices failed (tolerated): ${s.status.failedSlices.map((f) => `${f.index} (bytes ${f.start}-${f.end - 1}): ${f.reason}`).join('; ')}`);

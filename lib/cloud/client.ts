@@ -5,8 +5,9 @@
  */
 import { FanoutError, UsageError } from '../core/errors.ts';
 import type { ResultDocument } from '../core/job.ts';
-import { decodeResult, type InputPointer, type JobStatus, readPointer, readStatus } from '../job/documents.ts';
-import { inputPointerKey, levelPrefix, resultKey } from '../job/keys.ts';
+import { decodeManifest, decodeResult, type InputPointer, type JobStatus, readPointer, readStatus } from '../job/documents.ts';
+import { inputPointerKey, levelPrefix, manifestKey, parseNodeKey, resultKey } from '../job/keys.ts';
+import { type JobSpec, sliceBounds } from '../core/plan.ts';
 import { UPLOAD_ID_METADATA } from '../job/options.ts';
 import { type InputObject, isUpload, sameEtag } from './inputs.ts';
 import type { BlobStore } from '../job/ports.ts';
@@ -101,12 +102,33 @@ export interface JobState {
   status?: JobStatus;
   slices?: number;
   partialsDone: number;
+  /** the input's bytes in the slices whose partial is written, and all of them (from the manifest) */
+  bytesDone?: number;
+  bytesTotal?: number;
+  /**
+   * backup tasks started for slices running far longer than their peers (stragglers): left
+   * for the straggler work to fill in; undefined until then.
+   */
+  backups?: number;
 }
 
 export async function jobState(store: BlobStore, job: string, now = Date.now()): Promise<JobState> {
-  const [read, partials] = await Promise.all([readStatus(store, job), store.list(levelPrefix(job, 0))]);
+  const [read, partials, manifest] = await Promise.all([readStatus(store, job), store.list(levelPrefix(job, 0)), store.get(manifestKey(job))]);
   const status = read && pastDeadline(read, now) ? { ...read, state: 'failed' as const, reason: `did not finish by its deadline (${read.deadline}): the job is failed` } : read;
-  return { job, ...(status ? { status } : {}), ...(status?.slices !== undefined ? { slices: status.slices } : {}), partialsDone: partials.length };
+  return { job, ...(status ? { status } : {}), ...(status?.slices !== undefined ? { slices: status.slices } : {}), partialsDone: partials.length, ...(manifest ? bytesOf(decodeManifest(manifest, manifestKey(job)).spec, partials) : {}) };
+}
+
+/** The input's bytes the written leaves cover (a compressed stream's one slice: its whole size). */
+function bytesOf(spec: JobSpec, leaves: string[]): { bytesDone: number; bytesTotal: number } {
+  const total = spec.input.bytes;
+  let done = 0;
+  for (const k of leaves) {
+    const ref = parseNodeKey(k);
+    if (ref?.level !== 0 || ref.index >= spec.sliceCount) continue;
+    const { start, end } = sliceBounds(spec, ref.index);
+    done += Math.max(0, Math.min(end, total) - Math.min(start, total));
+  }
+  return { bytesDone: done, bytesTotal: total };
 }
 
 /** A running job whose deadline has passed is failed, whether or not an event has said so yet. */

@@ -7,22 +7,24 @@
  * invokes the next of its chain (merger.ts).
  *
  * Safe to run twice: the job id is a hash of the input's identity and the options, so
- * a duplicate event finds the manifest. It then re-invokes the first missing slice of
- * each worker chain (the first run may have died half way); workers skip finished
- * slices. See restartJob for what else a second start of the same job does.
+ * a duplicate event finds the manifest. A retry of the invocation that planned it (the
+ * manifest names it) re-invokes the first missing slice of each worker chain (it may
+ * have died half way); a duplicate event of a running job invokes none. See restartJob
+ * for what else a second start of the same job does.
  */
-import { type Analysis, traitsOf } from '../core/analysis.ts';
-import { builtinAnalyses } from '../core/analyses/index.ts';
+import { traitsOf } from '../core/analysis.ts';
+import { resolveAnalysis } from './analyses.ts';
 import { InputError, SourceChangedError, UsageError } from '../core/errors.ts';
 import { planJob } from '../core/plan.ts';
 import type { BlobStore, Invoker } from '../job/ports.ts';
-import { type CloudManifest, failedPointer, jobPointer, type JobStatus, newManifest, pointedJob, readStatus, reasonOf, type UploadMark, writeManifest, writeStatus } from '../job/documents.ts';
-import { levelPrefix, nodeKey, parseNodeKey, resultKey, resultKeyForInput } from '../job/keys.ts';
+import { type CloudManifest, decodeManifest, failedPointer, jobPointer, type JobStatus, newManifest, pointedJob, readStatus, reasonOf, type UploadMark, writeManifest, writeStatus } from '../job/documents.ts';
+import { levelPrefix, manifestKey, nodeKey, parseNodeKey, resultKey, resultKeyForInput } from '../job/keys.ts';
 import { inputIdentity, type InputObject, type InputObjects, isPartUpload, openInput, resolveInput } from './inputs.ts';
 import { checkLimits, DEFAULT_CONCURRENCY, DEFAULT_LIMITS, type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor, type StackLimits, toleratedFailuresOf, UPLOAD_ID_METADATA } from '../job/options.ts';
 import type { StartRequest } from './events.ts';
 import { claimPointer, markSuperseded, publishedJob } from './publish.ts';
 import { groupMembers, levelSizes } from './tree.ts';
+import { groupKeys, mergeGroup } from './advance.ts';
 
 export interface CoordinatorDeps {
   store: BlobStore;
@@ -52,12 +54,7 @@ export class InputMissingError extends UsageError {
   override name = 'InputMissingError';
 }
 
-/** Looks the analysis up by name in the registry: no module paths in a Lambda. */
-export function resolveAnalysis(name: string): Analysis {
-  const analysis = builtinAnalyses[name];
-  if (!analysis) throw new UsageError(`unknown analysis ${JSON.stringify(name)}: this deployment has ${Object.keys(builtinAnalyses).join(', ')}`);
-  return analysis as Analysis;
-}
+export { resolveAnalysis };
 
 /** The upload's marks for its pointer: the event's sequencer and fanout submit's upload id. */
 function uploadMark(req: StartRequest, object: InputObject): UploadMark {
@@ -101,6 +98,7 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest): Promis
       deadlineAt: createdAt + limits.jobTimeoutSeconds * 1000,
       maxWorkers: Math.min(opts.maxWorkers ?? limits.maxWorkersPerJob, limits.maxWorkersPerJob),
       toleratedFailures: toleratedFailuresOf(opts, spec.sliceCount),
+      ...(req.invocation ? { coordinator: req.invocation } : {}),
     });
   } catch (e) {
     // Overwritten (an unversioned bucket) or deleted while we read its header: the newer upload's event plans it.
@@ -131,7 +129,7 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest): Promis
     );
     return { outcome: 'started', jobId: spec.id, slices: spec.sliceCount, invoked: first };
   }
-  return await restartJob(deps, manifest, concurrency, limits);
+  return await restartJob(deps, manifest, concurrency, limits, req.invocation);
 }
 
 function runningStatus(manifest: CloudManifest, deadlineAt: number): Omit<JobStatus, 'at'> {
@@ -149,9 +147,12 @@ function runningStatus(manifest: CloudManifest, deadlineAt: number): Omit<JobSta
  * - otherwise a failed or superseded status goes back to running with a new deadline (the
  *   cause may have been transient; a deterministic one fails again), the first missing
  *   slice of every worker chain is invoked, and when none is missing the merges are fired
- *   again (see refireMerges: the merger alone may publish under results/).
+ *   again (see refireMerges: the merger alone may publish under results/);
+ * - running, and this is another invocation than the one that planned it (a duplicate
+ *   event, not a retry): no worker is invoked, so a duplicate costs no rescans; the merges
+ *   are fired again only when every slice has its leaf.
  */
-async function restartJob(deps: CoordinatorDeps, manifest: CloudManifest, concurrency: number, limits: StackLimits): Promise<StartOutcome> {
+async function restartJob(deps: CoordinatorDeps, manifest: CloudManifest, concurrency: number, limits: StackLimits, invocation?: string): Promise<StartOutcome> {
   const { spec } = manifest;
   const now = deps.now ?? Date.now;
   const done = await deps.store.head(resultKey(spec.id));
@@ -161,10 +162,20 @@ async function restartJob(deps: CoordinatorDeps, manifest: CloudManifest, concur
     await writeStatus(deps.store, runningStatus(manifest, now() + limits.jobTimeoutSeconds * 1000), now());
   }
   const leaves = await nodesPresent(deps.store, spec.id, 0);
-  const missing = chainHeads(spec.sliceCount, manifest.maxWorkers ?? spec.sliceCount, leaves);
+  // A running job's chains are under way: a duplicate event (another invocation than the
+  // one that planned the job, whose retries keep its id) invokes no worker. Lost workers
+  // come back through the failure queue, or the deadline ends the job.
+  const running = status?.state === 'running' && invocation !== undefined && invocation !== (await plannedBy(deps.store, spec.id));
+  const missing = running ? [] : chainHeads(spec.sliceCount, manifest.maxWorkers ?? spec.sliceCount, leaves);
   await forEachLimit(missing, concurrency, (index) => deps.invoker.invoke({ jobId: spec.id, index }));
-  if (missing.length === 0) await refireMerges(deps.store, manifest, leaves);
+  if (missing.length === 0 && leaves.size === spec.sliceCount) await refireMerges(deps, manifest, leaves);
   return { outcome: done ? 'republished' : 'resumed', jobId: spec.id, slices: spec.sliceCount, invoked: missing.length };
+}
+
+/** The coordinator invocation the stored manifest names (this one's manifest names this invocation). */
+async function plannedBy(store: BlobStore, jobId: string): Promise<string | undefined> {
+  const body = await store.get(manifestKey(jobId));
+  return body ? (decodeManifest(body, manifestKey(jobId)) as CloudManifest).coordinator : undefined;
 }
 
 /**
@@ -188,10 +199,12 @@ export function chainHeads(slices: number, maxWorkers: number, present: Set<numb
  * Every slice has its partial: fires the merge of every complete group of the tree whose
  * parent is missing (a merge still under way, or one lost for good when its invocation
  * failed past its retries), and the final merge when the top group is complete, by
- * rewriting one member with its own bytes. The merges above follow from their events.
+ * rewriting one member with its own bytes (a group of slices, whose leaves raise no
+ * event, is merged here). The merges above follow from their events.
  * One list call per level (per 1000 nodes); `leaves` are the slices' nodes, listed already.
  */
-async function refireMerges(store: BlobStore, manifest: CloudManifest, leaves: Set<number>): Promise<void> {
+async function refireMerges(deps: CoordinatorDeps, manifest: CloudManifest, leaves: Set<number>): Promise<void> {
+  const { store } = deps;
   const { spec, fanin } = manifest;
   const sizes = levelSizes(spec.sliceCount, fanin);
   let below = leaves;
@@ -201,7 +214,10 @@ async function refireMerges(store: BlobStore, manifest: CloudManifest, leaves: S
     for (let group = 0; group < sizes[level]!; group++) {
       if (present.has(group)) continue;
       const { first, count } = groupMembers(sizes[level - 1]!, fanin, group);
-      if (Array.from({ length: count }, (_, i) => first + i).every((i) => below.has(i))) await rewrite(store, nodeKey(spec.id, level - 1, first, fanin));
+      if (!Array.from({ length: count }, (_, i) => first + i).every((i) => below.has(i))) continue;
+      // The slices' groups are merged by their workers (a leaf raises no event): merged here.
+      if (level === 1) await mergeGroup(deps, manifest, 0, group, groupKeys(manifest, 0, group).keys, first);
+      else await rewrite(store, nodeKey(spec.id, level - 1, first, fanin));
     }
     below = present;
   }

@@ -65,6 +65,8 @@ export interface StartRequest {
   options?: JobOptions;
   /** the upload the event names: its version id, else its ETag (and the event's sequencer) */
   pin?: { versionId?: string; etag?: string; sequencer?: string };
+  /** the invocation handling it (Lambda's request id: its retries keep it, a duplicate event has its own) */
+  invocation?: string;
 }
 
 /** The uploads an S3 event (or a direct invoke) names. */

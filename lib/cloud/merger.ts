@@ -1,6 +1,7 @@
 /**
- * The merger use case, fired by the creation of any merge-tree node (a key ending in
- * PARTIAL_SUFFIX under jobs/). It looks only at the new node's group: one list of the
+ * The merger use case, fired by the creation of any merge-tree node above the slices (a
+ * key ending in PARTIAL_SUFFIX under jobs/; the slices' own group merges are done by
+ * their workers: advance.ts). It looks only at the new node's group: one list of the
  * group's prefix. An incomplete group waits for its last member's event. A complete
  * group is merged, in index order, into one node of the next level (create-only), or,
  * at the last level, into the result: jobs/<id>/result.json (create-only), then its
@@ -13,6 +14,7 @@
 import { FanoutError } from '../core/errors.ts';
 import { failureReason, failureRecordSchema, parseEvent, sliceTaskSchema, type StartRequest, startRequestsOf } from './events.ts';
 import { analysisContext, finishResult, mergePartials, resultDocument } from '../core/job.ts';
+import { afterLeaf, type FailedTreePartial, leafInvocation, mergeGroup, readMembers } from './advance.ts';
 import { sliceBounds } from '../core/plan.ts';
 import type { BlobStore, Invoker } from '../job/ports.ts';
 import { resolveAnalysis } from './coordinator.ts';
@@ -31,7 +33,6 @@ import {
   readPointer,
   readStatus,
   reasonOf,
-  type TreePartial,
   UnknownJobError,
   writeResult,
   writeStatus,
@@ -72,42 +73,13 @@ export async function onNodeCreated(deps: MergerDeps, key: string): Promise<Merg
     return { outcome: 'ignored', reason: `${key} does not fit the tree of job ${spec.id} (${sizes.join(', ')} nodes per level, fan-in ${fanin})` };
   }
   if (await pastDeadline(deps, manifest)) return { outcome: 'job-failed' };
-  // A finished slice hands its worker to the next slice of its chain.
-  const chain = manifest.maxWorkers ?? spec.sliceCount;
-  if (ref.level === 0 && ref.index + chain < spec.sliceCount) {
-    if (!deps.invoker) throw new Error(`job ${spec.id} runs ${chain} workers for ${spec.sliceCount} slices, and this merger has no invoker for the next one`);
-    await deps.invoker.invoke({ jobId: spec.id, index: ref.index + chain });
-  }
   const { first, count } = groupMembers(size, fanin, ref.group);
   const wanted = new Set(Array.from({ length: count }, (_, i) => nodeKey(spec.id, ref.level, first + i, fanin)));
   const present = (await deps.store.list(groupPrefix(spec.id, ref.level, ref.group))).filter((k) => wanted.has(k));
   if (present.length < count) return { outcome: 'waiting', present: present.length, needed: count };
 
-  const last = ref.level === sizes.length - 1;
-  if (!last) {
-    const parent = nodeKey(spec.id, ref.level + 1, ref.group, fanin);
-    // The parent's creation has raised its own event: nothing left to do here.
-    if (await deps.store.head(parent)) return { outcome: 'already-merged' };
-    const members = await readMembers(deps.store, [...wanted]);
-    const merged = mergePartials(spec, resolveAnalysis(spec.analysis.name), members, first);
-    const failed = members.flatMap((m) => m.failed ?? []);
-    const node: TreePartial = {
-      job: spec.id,
-      index: ref.group,
-      level: ref.level + 1,
-      start: members[0]!.start,
-      end: members[members.length - 1]!.end,
-      rows: merged.rows,
-      skipped: merged.skipped,
-      skippedExamples: merged.skippedExamples,
-      ...(merged.missing ? { missing: merged.missing } : {}),
-      state: resolveAnalysis(spec.analysis.name).encode(merged.state),
-      ...(failed.length > 0 ? { failed } : {}),
-      run: { bytesRead: members.reduce((a, m) => a + m.run.bytesRead, 0), startedAt: Math.min(...members.map((m) => m.run.startedAt)), finishedAt: (deps.now ?? Date.now)(), worker: 'merger' },
-    };
-    await deps.store.putIfAbsent(parent, encodePartial(node));
-    return { outcome: 'merged', level: ref.level + 1, index: ref.group };
-  }
+  // Below the last level: merged into its parent (the slices' level is merged by its workers, advance.ts).
+  if (ref.level < sizes.length - 1) return mergeGroup(deps, manifest, ref.level, ref.group, [...wanted], first);
   return finishJob(deps, manifest, [...wanted]);
 }
 
@@ -176,19 +148,6 @@ async function finishJob(deps: MergerDeps, manifest: CloudManifest, memberKeys: 
   return { outcome: 'done' };
 }
 
-async function readMembers(store: BlobStore, keys: string[]): Promise<FailedTreePartial[]> {
-  return Promise.all(
-    keys.map(async (k) => {
-      const body = await store.get(k);
-      if (!body) throw new Error(`${k} was listed but cannot be read`);
-      return decodePartial(body, k) as FailedTreePartial;
-    }),
-  );
-}
-
-/** A merge-tree node that stands for slices that failed, tolerated: their ranges and reasons. */
-type FailedTreePartial = TreePartial & { failed?: FailedSlice[] };
-
 /**
  * A slice that failed for good (bad bytes, or its invocation failed past Lambda's
  * retries). Within the job's tolerated failures it is recorded (jobs/<id>/failed/<i>.json)
@@ -196,7 +155,14 @@ type FailedTreePartial = TreePartial & { failed?: FailedSlice[] };
  * its result marked incomplete; beyond them the job is marked failed with the slice and
  * the reason, so it never reports a result built without that slice.
  */
-export async function recordSliceFailure(deps: { store: BlobStore; now?: () => number }, manifest: CloudManifest, index: number, reason: string): Promise<'tolerated' | 'job-failed'> {
+export async function recordSliceFailure(
+  deps: { store: BlobStore; invoker?: Invoker; now?: () => number },
+  manifest: CloudManifest,
+  index: number,
+  reason: string,
+  /** the worker invocation that failed (its retries carry it too); none: the failure record, which always goes on */
+  invocation?: string,
+): Promise<'tolerated' | 'job-failed'> {
   const { spec } = manifest;
   const tolerated = manifest.toleratedFailures ?? 0;
   if (tolerated > 0) {
@@ -217,10 +183,12 @@ export async function recordSliceFailure(deps: { store: BlobStore; now?: () => n
         skippedExamples: [],
         state: analysis.encode(analysis.empty(analysisContext(spec))),
         failed: [failed],
-        run: { bytesRead: 0, startedAt: at, finishedAt: at, worker: 'failed' },
+        run: { bytesRead: 0, startedAt: at, finishedAt: at, worker: 'failed', ...(invocation ? { invocation } : {}) },
       };
-      // Its creation fires the merge (and the next slice of its worker chain), as a scanned slice's does.
-      await deps.store.putIfAbsent(nodeKey(spec.id, 0, index, manifest.fanin), encodePartial(leaf));
+      // It goes on as a scanned slice's leaf does (advance.ts): by whoever committed it.
+      const key = nodeKey(spec.id, 0, index, manifest.fanin);
+      const created = await deps.store.putIfAbsent(key, encodePartial(leaf));
+      if (created || invocation === undefined || (await committedBy(deps.store, key)) === invocation) await afterLeaf(deps, manifest, index);
       return 'tolerated';
     }
     reason = `${reason} (${count} slices failed, more than the ${tolerated} tolerated)`;
@@ -252,8 +220,25 @@ export async function recordInvokeFailure(deps: MergerDeps, jobId: string, index
     }
     throw e;
   }
-  await recordSliceFailure(deps, manifest, index, reason);
+  // Its leaf exists: the worker committed it and then failed (merging the group, or
+  // invoking the next slice). What it left undone is done here; if that fails too, the
+  // job is failed (a merge lost for good), and the same upload's event again finishes it.
+  const leaf = nodeKey(jobId, 0, index, manifest.fanin);
+  if (!(await deps.store.head(leaf))) await recordSliceFailure(deps, manifest, index, reason);
+  else {
+    try {
+      await afterLeaf(deps, manifest, index);
+    } catch (e) {
+      await markFailed(deps.store, manifest, `the merge of ${leaf} failed: ${reason} (then: ${reasonOf(e)})`);
+    }
+  }
   return 'recorded';
+}
+
+/** The invocation a leaf says committed it. */
+async function committedBy(store: BlobStore, key: string): Promise<string | undefined> {
+  const body = await store.get(key);
+  return body ? leafInvocation(decodePartial(body, key)) : undefined;
 }
 
 export type FailureRecordOutcome =

@@ -6,15 +6,20 @@
  *
  * Every node's key lies under its group's own prefix, so "is this group complete?" is
  * one ListObjectsV2 call returning at most G keys, whatever the job's size: N slices
- * cost O(N) requests in total. Every node key ends with PARTIAL_SUFFIX (its creation
- * fires the merger); each level has at most ceil(1/G) of the previous one's nodes, so
- * the chain of merge events shrinks and ends.
+ * cost O(N) requests in total. Every node key above the slices ends with PARTIAL_SUFFIX
+ * (its creation fires the merger; a slice's leaf raises no event, its worker merges its
+ * group); each level has at most ceil(1/G) of the previous one's nodes, so the chain of
+ * merge events shrinks and ends.
  */
 
-/** Node counts per level, from the slices up to the level that fits in one group. */
+/**
+ * Node counts per level, from the slices up to the level that fits in one group. The
+ * slices' level is never the last: workers merge its groups (lib/cloud/advance.ts), the
+ * merger the levels above, and the last level into the result.
+ */
 export function levelSizes(slices: number, fanin: number): number[] {
   const sizes = [slices];
-  while (sizes[sizes.length - 1]! > fanin) sizes.push(Math.ceil(sizes[sizes.length - 1]! / fanin));
+  while (sizes.length < 2 || sizes[sizes.length - 1]! > fanin) sizes.push(Math.ceil(sizes[sizes.length - 1]! / fanin));
   return sizes;
 }
 

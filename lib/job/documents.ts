@@ -23,6 +23,7 @@ import { FanoutError } from '../core/errors.ts';
 import type { Partial, ResultDocument } from '../core/job.ts';
 import { INPUT_FORMATS, type JobSpec, LAYOUT_KINDS, stableStringify } from '../core/plan.ts';
 import type { BlobStore } from './ports.ts';
+import { ByteWriter } from './json-numbers.ts';
 import { inputPointerKey, manifestKey, resultKey, statusKey } from './keys.ts';
 
 /** A document that is not what its key says it is: damaged, foreign, or of a newer format. */
@@ -109,6 +110,8 @@ export interface CloudPlan {
   maxWorkers?: number;
   /** slices that may fail (bad bytes, or failing past their retries) with the job still finishing, its result marked incomplete */
   toleratedFailures?: number;
+  /** the coordinator invocation that planned the job: only it (and its retries) invokes the first workers again while the job runs */
+  coordinator?: string;
 }
 
 /**
@@ -159,6 +162,7 @@ const manifestFormat: Format<Manifest> = {
         deadlineAt: z.optional(z.number()),
         maxWorkers: z.optional(positive),
         toleratedFailures: z.optional(count),
+        coordinator: z.optional(z.string()),
       })
       .check(
         z.refine((m) => [m.input, m.fanin, m.resultKey].every((x) => x === undefined) || [m.input, m.fanin, m.resultKey, m.createdAt].every((x) => x !== undefined), {
@@ -588,39 +592,79 @@ export function decodeResult(body: Uint8Array, where: string): ResultDocument {
 }
 
 // Encoded once per document: the runtime writes it to the state dir and the CLI prints it.
-const encodedResults = new WeakMap<ResultDocument, string>();
+const encodedResults = new WeakMap<ResultDocument, Uint8Array>();
 
 /**
  * A result document as text: indented, but an array of numbers (or of arrays of numbers)
- * on one line: mean-structure's million positions are 3 × 10^6 numbers, which take a
- * second to format, and indenting them would double the bytes.
+ * on one line: mean-structure's million positions are 3 × 10^6 numbers, and indenting them
+ * would double the bytes.
  */
 export function encodeResult(doc: ResultDocument): string {
-  let text = encodedResults.get(doc);
-  if (text === undefined) {
-    text = prettyJson(doc, '');
-    encodedResults.set(doc, text);
+  return decoder.decode(encodeResultBytes(doc));
+}
+
+/**
+ * encodeResult's text as UTF-8 bytes, written without building it as a string: numbers go
+ * straight to bytes (lib/job/json-numbers.ts, the characters JSON.stringify gives), which
+ * for a million atoms saves a string of tens of MB and its copies.
+ */
+export function encodeResultBytes(doc: ResultDocument): Uint8Array {
+  let bytes = encodedResults.get(doc);
+  if (bytes === undefined) {
+    const out = new ByteWriter();
+    prettyJson(doc, '', out);
+    bytes = out.bytes();
+    encodedResults.set(doc, bytes);
   }
-  return text;
+  return bytes;
 }
 
 const isNumbers = (x: unknown): boolean => Array.isArray(x) && x.every((v) => typeof v === 'number' || v === null || isNumbers(v));
 
+/** A numeric array (of numbers, nulls or such arrays) as JSON.stringify writes it. */
+function compactNumbers(value: unknown[], out: ByteWriter): void {
+  // Room for all of it at once (about 20 bytes a number): no copies as the text grows.
+  const first = value[0];
+  out.reserve(20 * value.length * (Array.isArray(first) ? first.length + 1 : 1));
+  out.byte(0x5b); // [
+  for (let i = 0; i < value.length; i++) {
+    if (i > 0) out.byte(0x2c); // ,
+    // A number is read by numberOf itself (read here, it would be boxed as a heap number).
+    if (out.numberOf(value, i)) continue;
+    const v = value[i];
+    if (Array.isArray(v)) compactNumbers(v, out);
+    else out.text('null');
+  }
+  out.byte(0x5d); // ]
+}
+
 /** JSON.stringify(value, null, 2), but numeric arrays compact. Plain data only (no toJSON, no cycles). */
-function prettyJson(value: unknown, indent: string): string {
+function prettyJson(value: unknown, indent: string, out: ByteWriter): void {
   if (Array.isArray(value)) {
-    if (value.length === 0 || isNumbers(value)) return JSON.stringify(value);
+    if (value.length === 0) return out.text('[]');
+    if (isNumbers(value)) return compactNumbers(value, out);
     const inner = `${indent}  `;
-    return `[\n${inner}${value.map((v) => (v === undefined || typeof v === 'function' ? 'null' : prettyJson(v, inner))).join(`,\n${inner}`)}\n${indent}]`;
+    out.text(`[\n${inner}`);
+    value.forEach((v, i) => {
+      if (i > 0) out.text(`,\n${inner}`);
+      if (v === undefined || typeof v === 'function') out.text('null');
+      else prettyJson(v, inner, out);
+    });
+    return out.text(`\n${indent}]`);
   }
   if (value && typeof value === 'object') {
     const inner = `${indent}  `;
-    const fields = Object.entries(value)
-      .filter(([, v]) => v !== undefined && typeof v !== 'function')
-      .map(([k, v]) => `${inner}${JSON.stringify(k)}: ${prettyJson(v, inner)}`);
-    return fields.length === 0 ? '{}' : `{\n${fields.join(',\n')}\n${indent}}`;
+    const fields = Object.entries(value).filter(([, v]) => v !== undefined && typeof v !== 'function');
+    if (fields.length === 0) return out.text('{}');
+    out.text('{\n');
+    fields.forEach(([k, v], i) => {
+      if (i > 0) out.text(',\n');
+      out.text(`${inner}${JSON.stringify(k)}: `);
+      prettyJson(v, inner, out);
+    });
+    return out.text(`\n${indent}}`);
   }
-  return JSON.stringify(value);
+  out.text(JSON.stringify(value));
 }
 
 export async function readResult(store: BlobStore, jobId: string): Promise<ResultDocument | undefined> {
@@ -633,7 +677,7 @@ export async function readResult(store: BlobStore, jobId: string): Promise<Resul
  * commits it create-only (whichever merger commits first wins) and learns whether it did.
  */
 export async function writeResult(store: BlobStore, doc: ResultDocument, mode: 'replace' | 'create-only' = 'replace'): Promise<boolean> {
-  if (mode === 'create-only') return store.putIfAbsent(resultKey(doc.job), encodeResult(doc));
-  await store.put(resultKey(doc.job), encodeResult(doc));
+  if (mode === 'create-only') return store.putIfAbsent(resultKey(doc.job), encodeResultBytes(doc));
+  await store.put(resultKey(doc.job), encodeResultBytes(doc));
   return true;
 }

@@ -10,8 +10,13 @@
 export const INPUT_PREFIX = 'input/';
 export const JOBS_PREFIX = 'jobs/';
 export const RESULTS_PREFIX = 'results/';
-/** Every partial (of any merge level) ends with this; nothing else under jobs/ does. */
+/** Every merge-tree node above the slices ends with this (its creation fires the merger); nothing else under jobs/ does. */
 export const PARTIAL_SUFFIX = '.partial.json';
+/**
+ * A slice's partial (a leaf of the merge tree) ends with this instead: it raises no event.
+ * The worker that commits it merges its group when complete (lib/cloud/advance.ts).
+ */
+export const LEAF_SUFFIX = '.leaf.json';
 
 export const jobPrefix = (jobId: string): string => `${JOBS_PREFIX}${jobId}/`;
 export const manifestKey = (jobId: string): string => `${jobPrefix(jobId)}manifest.json`;
@@ -59,7 +64,7 @@ export function groupPrefix(jobId: string, level: number, group: number): string
 }
 
 export function nodeKey(jobId: string, level: number, index: number, fanin: number): string {
-  return `${groupPrefix(jobId, level, Math.floor(index / fanin))}${pad(index)}${PARTIAL_SUFFIX}`;
+  return `${groupPrefix(jobId, level, Math.floor(index / fanin))}${pad(index)}${level === 0 ? LEAF_SUFFIX : PARTIAL_SUFFIX}`;
 }
 
 export interface NodeRef {
@@ -69,10 +74,13 @@ export interface NodeRef {
   index: number;
 }
 
-const NODE_KEY = /^jobs\/([0-9a-f]+)\/tree\/(\d+)\/(\d{8})\/(\d{8})\.partial\.json$/;
+const NODE_KEY = /^jobs\/([0-9a-f]+)\/tree\/(\d+)\/(\d{8})\/(\d{8})(\.partial\.json|\.leaf\.json)$/;
 
 export function parseNodeKey(key: string): NodeRef | undefined {
   const m = NODE_KEY.exec(key);
   if (!m) return undefined;
-  return { jobId: m[1]!, level: Number(m[2]), group: Number(m[3]), index: Number(m[4]) };
+  const level = Number(m[2]);
+  // A leaf's key ends with LEAF_SUFFIX, every node above with PARTIAL_SUFFIX.
+  if ((level === 0) !== (m[5] === LEAF_SUFFIX)) return undefined;
+  return { jobId: m[1]!, level, group: Number(m[3]), index: Number(m[4]) };
 }

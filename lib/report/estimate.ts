@@ -4,6 +4,8 @@
  * from stated assumptions. Pure: the CLI supplies the slice plan.
  */
 import { levelSizes } from '../cloud/tree.ts';
+import { getsOfRead, READ_DEFAULTS, SLICE_READ_SLACK_BYTES } from '../cloud/aws/read-plan.ts';
+import { firstReadEnd } from '../core/text/buffers.ts';
 import { pricesFor, PRICES_AS_OF } from './prices.ts';
 
 /** Store requests by kind; PUT counts create-only and conditional (If-Match) writes too, as S3 bills them. */
@@ -24,6 +26,10 @@ export interface CloudPlanInput {
   region: string;
   /** concurrent executions the account allows (1000 by default) */
   concurrencyLimit?: number;
+  /** the object's size (a binary file's slices start after its header); default: the slices' bytes */
+  inputBytes?: number;
+  /** how a worker reads (lib/cloud/aws/read-plan.ts); default READ_DEFAULTS */
+  read?: { subRangeBytes: number; concurrency: number };
 }
 
 export interface CloudPlan {
@@ -35,7 +41,7 @@ export interface CloudPlan {
    * them.
    */
   documentRequests: { fewest: Requests; most: Requests };
-  /** requests to the input: one HEAD, the planner's reads, one ranged GET per slice */
+  /** requests to the input: one HEAD, the planner's reads, and the workers' ranged GETs (inputGets) */
   inputRequests: { head: number; get: number };
   timeSeconds: number;
   gbSeconds: number;
@@ -63,18 +69,21 @@ export const SUPERSEDE_REQUESTS: Requests = { get: 3, put: 1, head: 1, list: 0 }
 
 /**
  * The requests to a job's documents, counted from the protocol (coordinator.ts,
- * worker.ts, merger.ts, publish.ts) for a job of `slices` slices and fan-in `fanin`
- * that runs to its end without failures: N nodes in the tree (the slices' partials
- * included), P = N - slices merged parents, T nodes on the top level. Every merge event
- * reads the manifest and lists its group; `fewest` and `most` differ in how many events
- * find their group complete, and in the key's history:
+ * worker.ts, advance.ts, merger.ts, publish.ts) for a job of `slices` slices and fan-in
+ * `fanin` that runs to its end without failures: N nodes in the tree (the slices' leaves
+ * included), P = N - slices merged parents, T nodes on the top level. A worker reads the
+ * manifest and its leaf (is this slice done?), commits the leaf and lists its group once
+ * (advance.ts); every node above the slices raises a merge event, which reads the
+ * manifest and lists its group. `fewest` and `most` differ in how many merge events find
+ * their group complete, and in the key's history:
  * - `fewest`: the key's first upload, every event handled as soon as its node lands
  *   (only a group's last node finds it complete, so each group is merged once and the
  *   final merge runs once);
- * - `most`: every event handled after its whole level landed (each finds its group
+ * - `most`: every merge event handled after its whole level landed (each finds its group
  *   complete and HEADs the parent; the first merges it, the rest find it), and the key's
  *   previous upload has a job still running, which this one supersedes
- *   (SUPERSEDE_REQUESTS).
+ *   (SUPERSEDE_REQUESTS). Workers finish one after the other, so only the last of a
+ *   group finds it complete.
  * Both assume cold functions that read the manifest every time (a warm one reads it from
  * its cache: fewer GETs than `fewest`) and one event handled at a time. Not counted, as
  * the estimate cannot know them: Lambda retries and duplicate event deliveries (each
@@ -94,17 +103,17 @@ export function documentRequests(slices: number, fanin: number): { fewest: Reque
   // a worker: its partial (create-only); a merge: its parent (create-only);
   // the final merge: jobs/<id>/result.json (create-only), results/ and the status (conditional).
   const put = 3 + slices + parents + 3;
-  // LIST: every merge event lists its group (one page: at most fan-in keys).
+  // LIST: every worker and every merge event lists its group (one page: at most fan-in keys).
   const list = nodes;
-  // HEAD: the coordinator's pointer tag, a worker's partial (is this slice done?), the
-  // final merge's results/ and status tags (before its conditional PUTs); plus the
-  // merge events' HEADs of their parents, below.
-  const head = 1 + slices + 2;
-  // GET: a worker's manifest, every event's manifest, every merged group's members (each
-  // node below the top once), and the final merge: the status (done already?), the pointer
-  // (the newest job?), the top group's T members, the committed result, and the pointer
-  // again before each conditional publish (2).
-  const get = slices + nodes + (nodes - top) + 5 + top;
+  // HEAD: the coordinator's pointer tag, the final merge's results/ and status tags
+  // (before its conditional PUTs); plus the HEADs of parents before merging, below.
+  const head = 1 + 2;
+  // GET: a worker's manifest and its leaf (done already? by this invocation?), every merge
+  // event's manifest, every merged group's members (each node below the top once), and
+  // the final merge: the status (done already?), the pointer (the newest job?), the top
+  // group's T members, the committed result, and the pointer again before each
+  // conditional publish (2).
+  const get = 2 * slices + parents + (nodes - top) + 5 + top;
   const fewest: Requests = {
     get,
     put,
@@ -116,11 +125,38 @@ export function documentRequests(slices: number, fanin: number): { fewest: Reque
     // the top group's other T - 1 events read the status (done) and the published result (this job's?)
     get: get + 2 * (top - 1) + SUPERSEDE_REQUESTS.get,
     put: put + SUPERSEDE_REQUESTS.put,
-    // every event below the top HEADs its parent
-    head: head + (nodes - top) + SUPERSEDE_REQUESTS.head,
+    // each group of slices is merged once (by its last worker); every merge event below the top HEADs its parent
+    head: head + sizes[1]! + (parents - top) + SUPERSEDE_REQUESTS.head,
     list: list + SUPERSEDE_REQUESTS.list,
   };
   return { fewest, most };
+}
+
+/** The planner's reads of the input: its head, and the first records. */
+export const PLANNER_GETS = 2;
+
+/**
+ * The ranged GETs a job's workers make, cut as S3Source cuts them (read-plan.ts): a
+ * worker opens its slice for the slice's bytes and SLICE_READ_SLACK_BYTES more; a text
+ * slice reads from one byte before it (to look back) to a probe past its end
+ * (firstReadEnd), where its last record nearly always ends (a longer one adds a read or
+ * more); a binary slice reads its own range. A read longer than one sub-range is cut into
+ * sub-ranges (8 MiB), one GET each: 9 for a 64 MiB text slice.
+ */
+export function inputGets(sliceBytes: readonly number[], binary: boolean, inputBytes = sum(sliceBytes), read: { subRangeBytes: number; concurrency: number } = READ_DEFAULTS): number {
+  let start = binary ? Math.max(0, inputBytes - sum(sliceBytes)) : 0;
+  let gets = 0;
+  for (const bytes of sliceBytes) {
+    const end = start + bytes;
+    const o = { subRangeBytes: Math.max(1, Math.min(read.subRangeBytes, bytes + SLICE_READ_SLACK_BYTES)), concurrency: read.concurrency };
+    if (binary) gets += getsOfRead(start, end, inputBytes, o);
+    else {
+      const from = start > 0 ? start - 1 : 0;
+      gets += getsOfRead(from, firstReadEnd(from, end, inputBytes), inputBytes, o);
+    }
+    start = end;
+  }
+  return gets;
 }
 
 export function estimateCloud(input: CloudPlanInput): CloudPlan {
@@ -136,14 +172,15 @@ export function estimateCloud(input: CloudPlanInput): CloudPlan {
   const longest = Math.max(0, ...sliceSeconds);
   const coordinatorSeconds = ASSUMED_COLD_START_SECONDS + 0.2 + Math.ceil(slices / 64) * 0.03;
   const timeSeconds = coordinatorSeconds + waves * (ASSUMED_COLD_START_SECONDS + longest) + levels.length * ASSUMED_MERGE_SECONDS;
-  const mergeEvents = nodes;
+  // a merge event per node above the slices (a leaf raises none: its worker merges its group)
+  const mergeEvents = nodes - slices;
   const merges = nodes - slices + 1;
   const billedSeconds = coordinatorSeconds + sum(sliceSeconds) + slices * (ASSUMED_COLD_START_SECONDS + 0.05) + mergeEvents * 0.05 + merges * ASSUMED_MERGE_SECONDS;
   const gbSeconds = (input.memoryMb / 1024) * billedSeconds;
   const { prices, known, region } = pricesFor(input.region);
   const invocations = 1 + slices + mergeEvents;
   const worst = reqs.most;
-  const inputRequests = { head: 1, get: 2 + slices };
+  const inputRequests = { head: 1, get: PLANNER_GETS + inputGets(input.sliceBytes, input.binary, input.inputBytes, input.read) };
   const s3Requests = (worst.put + worst.list) * prices.s3Put + (worst.get + worst.head + inputRequests.get + inputRequests.head) * prices.s3Get;
   const lambdaCompute = gbSeconds * prices.lambdaArmGbSecond;
   const lambdaRequests = invocations * prices.lambdaRequest;

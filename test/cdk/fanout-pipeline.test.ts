@@ -102,6 +102,12 @@ describe('FanoutPipeline', () => {
       for (const r of rules) if (r.ExpirationInDays !== undefined) expect(r.Prefix).toBe('jobs/');
     });
 
+    it('expires the old versions of overwritten uploads under input/, never the current one', () => {
+      const rules = (resources[BUCKET.slice(1, -5)]!.Properties.LifecycleConfiguration as { Rules: Json[] }).Rules;
+      const inputs = rules.filter((r) => r.Prefix === 'input/');
+      expect(inputs).toEqual([{ Id: 'expire-old-inputs', Prefix: 'input/', Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 3 } }]);
+    });
+
     it.each([['fanout bucket', () => BUCKET.slice(1, -5)], ['access-log bucket', () => render((resources[BUCKET.slice(1, -5)]!.Properties.LoggingConfiguration as Json).DestinationBucketName).slice(1, -1)]])(
       'has a %s policy that denies every request not made over TLS',
       (_name, bucketId) => {
@@ -150,20 +156,26 @@ describe('FanoutPipeline', () => {
       }
     });
 
-    it('lets only the coordinator and the merger (the next slice of a worker chain) invoke the worker, and nothing else', () => {
+    it('lets the coordinator, the worker (the next slice of its chain) and the merger (that of a failed worker) invoke the worker, and nothing else', () => {
       const worker = `<${id(pipeline.worker)}.Arn>`;
-      expect(allows(stmts('coordinator'), 'lambda:InvokeFunction', worker)).toBe(true);
-      expect(allows(stmts('merger'), 'lambda:InvokeFunction', worker)).toBe(true);
-      expect(allows(stmts('coordinator'), 'lambda:InvokeFunction', `<${id(pipeline.merger)}.Arn>`)).toBe(false);
-      expect(allows(stmts('merger'), 'lambda:InvokeFunction', `<${id(pipeline.merger)}.Arn>`)).toBe(false);
-      expect(allows(stmts('worker'), 'lambda:InvokeFunction', worker)).toBe(false);
+      for (const fn of FUNCTIONS) {
+        expect(allows(stmts(fn), 'lambda:InvokeFunction', worker)).toBe(true);
+        expect(allows(stmts(fn), 'lambda:InvokeFunction', `<${id(pipeline.merger)}.Arn>`)).toBe(false);
+        expect(allows(stmts(fn), 'lambda:InvokeFunction', `<${id(pipeline.coordinator)}.Arn>`)).toBe(false);
+      }
+    });
+
+    it('lets worker chains run past Lambda\'s recursive loop detection (the worker only)', () => {
+      expect(resources[id(pipeline.worker)]!.Properties.RecursiveLoop).toBe('Allow');
+      expect(resources[id(pipeline.merger)]!.Properties.RecursiveLoop).toBeUndefined();
+      expect(resources[id(pipeline.coordinator)]!.Properties.RecursiveLoop).toBeUndefined();
     });
 
     it('grants exactly the listed actions, per function', () => {
       const actions = (fn: FunctionName) => [...new Set(stmts(fn).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])))].sort();
-      const common = ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage', 's3:GetObject', 's3:ListBucket', 's3:PutObject'];
+      const common = ['events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage', 's3:GetObject', 's3:ListBucket', 's3:PutObject'];
       expect(actions('coordinator')).toEqual([...common, 's3:GetObjectVersion', 'lambda:InvokeFunction'].sort());
-      expect(actions('worker')).toEqual([...common, 's3:GetObjectVersion'].sort());
+      expect(actions('worker')).toEqual([...common, 's3:GetObjectVersion', 'lambda:InvokeFunction'].sort());
       const consume = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage'];
       expect(actions('merger')).toEqual([...common, ...consume, 'lambda:InvokeFunction'].sort());
       const queue = `<${stack.getLogicalId(pipeline.failureQueue.node.defaultChild as never)}.Arn>`;
@@ -171,6 +183,15 @@ describe('FanoutPipeline', () => {
         expect(allows(stmts('merger'), a, queue)).toBe(true);
         expect(allows(stmts('worker'), a, queue)).toBe(false);
       }
+    });
+
+    it.each(FUNCTIONS)('%s may list the bucket only under the prefixes it reads (an s3:prefix condition on every ListBucket)', (fn) => {
+      const listing = stmts(fn).filter((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]).includes('s3:ListBucket'));
+      expect(listing).toHaveLength(1);
+      expect(listing[0]!.Action).toBe('s3:ListBucket');
+      expect(render(listing[0]!.Resource)).toBe(BUCKET);
+      const expected = { coordinator: ['input/*', 'jobs/*'], worker: ['input/*', 'jobs/*'], merger: ['jobs/*', 'results/*'] }[fn];
+      expect(listing[0]!.Condition).toEqual({ StringLike: { 's3:prefix': expected } });
     });
 
     it('has no wildcard action and no Resource "*" in any policy of the stack', () => {
@@ -224,6 +245,10 @@ describe('FanoutPipeline', () => {
       expect(env.FANOUT_LIMIT_MAX_SLICES).toBe('5000');
       expect(env.FANOUT_LIMIT_MIN_SLICE_BYTES).toBe(String(1 << 20));
       expect(env.FANOUT_LIMIT_MAX_WORKERS).toBe('100');
+      // Job completions go to the account's default bus, which each function may put events on, and only that.
+      expect(env.FANOUT_EVENT_BUS).toBe('default');
+      const puts = roleStatements(json, id({ node: { defaultChild: pipeline.functions[fn].role!.node.defaultChild } })).filter((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]).includes('events:PutEvents'));
+      expect(puts.map((s) => render(s.Resource))).toEqual(['arn:<AWS::Partition>:events:eu-west-1:111111111111:event-bus/default']);
     });
 
     it('alarms on any record in the failure queue and on any record in its dead-letter queue', () => {

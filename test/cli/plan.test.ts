@@ -60,7 +60,8 @@ describe('fanout plan', () => {
     expect(p.cloud.slices).toBe(16);
     expect(p.cloud.memoryMb).toBe(2048);
     expect(p.cloud.cost).toMatchObject({ region: 'eu-central-1', pricesKnown: true });
-    expect(p.cloud.levels).toEqual([16]);
+    // the slices' groups (merged by their workers), then the result's
+    expect(p.cloud.levels).toEqual([16, 1]);
   });
 
   it('prints a readable plan without --json', () => {

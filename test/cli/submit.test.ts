@@ -2,13 +2,14 @@
  * `fanout submit` and `fanout status` as a user runs them, against moto: the real CLI
  * uploads, the dispatcher (in this process) runs the real handlers, the CLI follows.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Dispatcher, startDispatcher } from '../../lib/cloud/dev/dispatcher.ts';
 import { BIN, type CliResult, ROOT, runJson, tempDir } from '../helpers/cli.ts';
 import { loadHandlers, type Moto, startMoto } from '../helpers/moto.ts';
 import { python } from '../helpers/python.ts';
+import { formatBytes } from '../../lib/core/units.ts';
 import { spawn } from 'node:child_process';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 
@@ -64,10 +65,10 @@ print("null")`);
     const byId = await cli(['status', doc.job, '--bucket', BUCKET]);
     expect(byId.code, byId.stderr).toBe(0);
     expect(byId.stdout).toContain(`job ${doc.job} in s3://${BUCKET}: done`);
-    expect(byId.stdout).toContain(`${doc.slices}/${doc.slices} partials written`);
+    expect(byId.stdout).toContain(`${doc.slices}/${doc.slices} partials written, ${formatBytes(statSync(csv).size)} of ${formatBytes(statSync(csv).size)} scanned`);
     const byKey = await cli(['status', `s3://${BUCKET}/input/table.csv`, '--json']);
     expect(byKey.code, byKey.stderr).toBe(0);
-    expect(JSON.parse(byKey.stdout)).toMatchObject({ job: doc.job, state: 'done', partialsDone: doc.slices });
+    expect(JSON.parse(byKey.stdout)).toMatchObject({ job: doc.job, state: 'done', partialsDone: doc.slices, bytesDone: statSync(csv).size, bytesTotal: statSync(csv).size });
 
     // the cloud job's report, from its partials in the merge tree
     const page = join(dir.path, 'cloud.html');

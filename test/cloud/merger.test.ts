@@ -19,8 +19,8 @@ const BUCKET = 'bucket';
  * deliver at least once). Every function call gets cold-start deps (no warm caches),
  * the worst case for request counts.
  */
-async function runPipeline(store: CountingStore, inputs: MemoryInputs, key: string, options: { fanin: number; seed: number; duplicateEvery?: number }) {
-  type Event = { kind: 'created'; key: string } | { kind: 'slice'; task: SliceTask };
+async function runPipeline(store: CountingStore, inputs: MemoryInputs, key: string, options: { fanin: number; seed: number; duplicateEvery?: number; uploadEvents?: number }) {
+  type Event = { kind: 'created'; key: string } | { kind: 'slice'; task: SliceTask } | { kind: 'upload' };
   const queue: Event[] = [];
   let rng = options.seed;
   const random = (): number => ((rng = (rng * 1103515245 + 12345) % 2147483648) / 2147483648);
@@ -33,19 +33,33 @@ async function runPipeline(store: CountingStore, inputs: MemoryInputs, key: stri
   const invoker = { invoke: async (task: SliceTask) => enqueue({ kind: 'slice', task }) };
   const deps = () => ({ store, inputs, invoker, defaults: { analysis: 'sum', maxSlices: 10_000, sliceBytes: 1 }, fanin: options.fanin, limits: { ...DEFAULT_LIMITS, minSliceBytes: 1 }, manifests: new ManifestReader(store, 0) });
   const outcomes: Record<string, number> = {};
-  const start = await startJob(deps(), { bucket: BUCKET, key });
+  // Lambda invocations: the coordinator's (one per upload event), the workers', the merger's.
+  const invocations = { coordinator: 1, worker: 0, merger: 0 };
+  // Each delivery is an invocation of its own (Lambda's request id).
+  let deliveries = 0;
+  const start = await startJob(deps(), { bucket: BUCKET, key, invocation: `coordinator-${++deliveries}` });
+  // The upload's event delivered again, while the job runs.
+  for (let n = 1; n < (options.uploadEvents ?? 1); n++) queue.push({ kind: 'upload' });
   while (queue.length > 0) {
     const i = Math.floor(random() * queue.length);
     const e = queue[i]!;
     queue[i] = queue[queue.length - 1]!;
     queue.pop();
     let outcome: string;
-    if (e.kind === 'slice') outcome = (await scanSliceTask(deps(), e.task)).outcome;
-    else if (routeFor(e.key)?.target === 'merger') outcome = (await onNodeCreated(deps(), e.key)).outcome;
-    else continue;
+    const invocation = `invocation-${++deliveries}`;
+    if (e.kind === 'slice') {
+      invocations.worker++;
+      outcome = (await scanSliceTask(deps(), e.task, { invocation })).outcome;
+    } else if (e.kind === 'upload') {
+      invocations.coordinator++;
+      outcome = (await startJob(deps(), { bucket: BUCKET, key, invocation })).outcome;
+    } else if (routeFor(e.key)?.target === 'merger') {
+      invocations.merger++;
+      outcome = (await onNodeCreated(deps(), e.key)).outcome;
+    } else continue;
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
   }
-  return { start, outcomes };
+  return { start, outcomes, invocations };
 }
 
 describe('merger', () => {
@@ -107,6 +121,32 @@ print(json.dumps({"npy": base64.b64encode(buf.getvalue()).decode(), "rg": np.sqr
     );
     expect(perSlice).toBeLessThan(8);
     expect(readsPerSlice).toBeLessThanOrEqual(1.01);
+  });
+
+  it('runs 4,096 slices with at most 1.1 Lambda invocations per slice; a duplicate upload event while it runs invokes no slice again', async () => {
+    const store = new CountingStore();
+    const inputs = new MemoryInputs();
+    inputs.add(BUCKET, 'input/big.csv', csv, { 'fanout-max-slices': '4096' });
+    // The deployment's defaults: fan-in 32, at most 100 workers of a job at once (chains of 41 slices).
+    const { start, invocations } = await runPipeline(store, inputs, 'input/big.csv', { fanin: 32, seed: 2, uploadEvents: 3 });
+    expect(start).toMatchObject({ outcome: 'started', slices: 4096 });
+    expect(JSON.parse(store.text('results/big.csv.json')!).result.sum).toBe(expectedSum);
+    const total = invocations.coordinator + invocations.worker + invocations.merger;
+    console.log(`4,096 slices, fan-in 32, 3 upload events: ${JSON.stringify(invocations)} = ${total} invocations, ${(total / 4096).toFixed(3)} per slice`);
+    // Every slice scanned once; the merger once per node above the slices (128 + 4).
+    expect(invocations).toEqual({ coordinator: 3, worker: 4096, merger: levelSizes(4096, 32).slice(1).reduce((a, b) => a + b, 0) });
+    expect(total / 4096).toBeLessThanOrEqual(1.1);
+  });
+
+  it('invokes N + a few workers when the upload event arrives twice while the first workers run (10 slices; was 20)', async () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const store = new CountingStore();
+      const inputs = new MemoryInputs();
+      inputs.add(BUCKET, 'input/ten.csv', new TextEncoder().encode(Array.from({ length: 400 }, (_, i) => `${i}\n`).join('')), { 'fanout-max-slices': '10' });
+      const { start, invocations, outcomes } = await runPipeline(store, inputs, 'input/ten.csv', { fanin: 4, seed, uploadEvents: 2 });
+      expect(start).toMatchObject({ slices: 10 });
+      expect(invocations.worker, JSON.stringify(outcomes)).toBe(10);
+    }
   });
 
   it.each([
@@ -177,7 +217,7 @@ print(json.dumps({"npy": base64.b64encode(buf.getvalue()).decode(), "rg": np.sqr
   });
 
   it.each([
-    ['merger', (jobId: string) => ({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key: `jobs/${jobId}/tree/0/00000000/00000000.partial.json` } } }] }), 'the merge of'],
+    ['merger', (jobId: string) => ({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key: `jobs/${jobId}/tree/1/00000000/00000000.partial.json` } } }] }), 'the merge of'],
     ['coordinator', () => ({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key: 'input/x.csv' } } }] }), 'the coordinator failed for s3://bucket/input/x.csv'],
   ])('marks the job failed from the on-failure record of a %s that failed for good (it would stay running for ever)', async (fn, payload, reason) => {
     const store = new CountingStore();

@@ -91,7 +91,7 @@ export async function startPipelineOnMoto(options: Omit<DispatcherOptions, 'endp
     },
     async settle() {
       for (let quiet = 0; quiet < 3; ) {
-        let busy = 0;
+        let busy = dispatcher.inFlight();
         for (const url of Object.values(dispatcher.queues)) {
           const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes!;
           busy += Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../lib/core/errors.ts';
 import { directInvokeSchema, EventValidationError, parseEvent, s3EventSchema, sliceTaskSchema, sqsEventSchema } from '../../lib/cloud/events.ts';
-import { type JobOptions, mergeJobOptions, metadataFor, optionsFromMetadata, parseJobOptions, planOptionsFor } from '../../lib/job/options.ts';
+import { cloudOptionNames, flagOf, JOB_OPTIONS, type JobOptions, mergeJobOptions, metadataFor, metadataOf, optionsFromMetadata, parseJobOptions, planOptionsFor } from '../../lib/job/options.ts';
+import { jobOption } from '../../lib/cli/commands.ts';
 
 describe('job options', () => {
   it('reads kebab-case metadata into typed options, analysis options apart', () => {
@@ -76,6 +77,30 @@ describe('job options', () => {
     const merged = mergeJobOptions({ analysis: 'sum', sliceBytes: 64, options: { a: '0', b: '2' } }, direct);
     expect(merged).toEqual({ analysis: 'sum', sliceBytes: 1024, skipHeader: 1, recordShape: [3], options: { a: '1', b: '2' } });
     expect(planOptionsFor(merged, 10_000).slices).toBe(10);
+  });
+});
+
+describe('metadata and the command line', () => {
+  // The same values, bad and good, for every cloud option that has a flag: metadata must
+  // refuse what `fanout submit` refuses, with the same problem, and accept the same values.
+  const samples = ['', ' ', '0', '1', '-1', '2.5', '1e3', 'abc', 'true', 'false', '64MiB', '1G', '50,100', '50x0', '9007199254740993', '1000000000', 'text', 'stats', 'skip', 'count'];
+  it.each(cloudOptionNames.filter((n) => JOB_OPTIONS[n].kind !== 'map'))('%s: the same values refused, with the same reason, as its flag', (name) => {
+    for (const text of samples) {
+      let cli: unknown;
+      let meta: unknown;
+      try {
+        cli = { value: (jobOption(name) as unknown as { parseArg: (t: string, p: unknown) => unknown }).parseArg(text, undefined) };
+      } catch (e) {
+        // (the flag's own hint about where to write a flag given alone is left out)
+        cli = { problem: (e as Error).message.replace(flagOf(name), '<name>').replace(/ \(for .*, write .* after the input file, or give the value\)$/, '') };
+      }
+      try {
+        meta = { value: (optionsFromMetadata({ [metadataOf(name)]: text }, 'k') as Record<string, unknown>)[name] };
+      } catch (e) {
+        meta = { problem: (e as Error).message.replace(/^k \(x-amz-meta-fanout-\* metadata\): invalid fanout options: /, '').replace(metadataOf(name), '<name>') };
+      }
+      expect(meta, `${name} = ${JSON.stringify(text)}`).toEqual(cli);
+    }
   });
 });
 

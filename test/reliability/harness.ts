@@ -22,7 +22,11 @@ import { routeFor } from '../../lib/cloud/topology.ts';
 
 export const BUCKET = 'bucket';
 
-export type Event = { kind: 'created'; key: string; attempt: number } | { kind: 'slice'; task: SliceTask; attempt: number };
+/**
+ * `id`: the invocation, as Lambda's request id: kept by its retries, new for each delivery
+ * (given when the event is first handled, unless the test gave one).
+ */
+export type Event = ({ kind: 'created'; key: string } | { kind: 'slice'; task: SliceTask }) & { attempt: number; id?: string };
 
 /** Raises an event for every object a write creates or replaces, after the write landed. */
 export class EventingStore implements BlobStore {
@@ -174,14 +178,18 @@ export class Cloud {
     return startJob(this.deps(), { bucket: this.opts.bucket ?? BUCKET, key });
   }
 
+  private invocations = 0;
+
   /** Runs one event as its function would, with Lambda's retries and failure destination. */
-  async handle(e: Event): Promise<void> {
+  async handle(event: Event): Promise<void> {
+    const e = event.id ? event : { ...event, id: `invocation-${++this.invocations}` };
+    const invocation = e.id!;
     try {
       let outcome: string;
-      if (e.kind === 'slice') outcome = (await scanSliceTask(this.deps(), e.task)).outcome;
+      if (e.kind === 'slice') outcome = (await scanSliceTask(this.deps(), e.task, { invocation })).outcome;
       else {
         const route = routeFor(e.key);
-        if (route?.target === 'coordinator') outcome = (await startJob(this.deps(), { bucket: this.opts.bucket ?? BUCKET, key: e.key })).outcome;
+        if (route?.target === 'coordinator') outcome = (await startJob(this.deps(), { bucket: this.opts.bucket ?? BUCKET, key: e.key, invocation })).outcome;
         else if (route?.target === 'merger') outcome = (await onNodeCreated(this.deps(), e.key)).outcome;
         else return;
       }

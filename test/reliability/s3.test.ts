@@ -179,7 +179,7 @@ describe('the input overwritten while the job runs (S3)', () => {
 });
 
 describe('bucket notifications built from lib/cloud/topology.ts (on moto)', () => {
-  it('writes under jobs/ and results/ never reach the coordinator; only partials reach the merger', async () => {
+  it('writes under jobs/ and results/ never reach the coordinator; only merge-tree nodes above the slices reach the merger', async () => {
     const name = `notify-${++bucketCount}`;
     const client = makeS3Client({ endpoint: moto.endpoint });
     clients.push(client);
@@ -197,7 +197,9 @@ describe('bucket notifications built from lib/cloud/topology.ts (on moto)', () =
     const writes = [
       'jobs/abc/manifest.json',
       'jobs/abc/status.json',
-      'jobs/abc/tree/0/00000000/00000000.partial.json',
+      'jobs/abc/tree/1/00000000/00000000.partial.json',
+      // a slice's leaf raises no event: its worker merges its group
+      'jobs/abc/tree/0/00000000/00000000.leaf.json',
       'jobs/abc/result.json',
       'jobs/inputs/a b.csv.json',
       'results/a b.csv.json',
@@ -219,7 +221,7 @@ describe('bucket notifications built from lib/cloud/topology.ts (on moto)', () =
       return keys.sort();
     };
     expect(await received(queues.coordinator!)).toEqual(['input/a b+c%.csv']);
-    expect(await received(queues.merger!)).toEqual(['jobs/abc/tree/0/00000000/00000000.partial.json']);
+    expect(await received(queues.merger!)).toEqual(['jobs/abc/tree/1/00000000/00000000.partial.json']);
     sqs.destroy();
   });
 });

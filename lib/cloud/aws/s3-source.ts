@@ -21,16 +21,9 @@ import { SourceChangedError, UsageError } from '../../core/errors.ts';
 import type { ByteSource } from '../../core/source.ts';
 import type { InputObject, InputObjects, InputPin, PinnedInput } from '../inputs.ts';
 import { httpStatus, isNotFound, makeS3Client } from './s3-client.ts';
+import { READ_DEFAULTS, subRanges } from './read-plan.ts';
 
-/** The read path's knobs, in one place. */
-export const READ_DEFAULTS = {
-  /** GETs in flight (or finished and waiting for the consumer) per read; env FANOUT_READ_CONCURRENCY */
-  concurrency: 4,
-  /** bytes per sub-range GET */
-  subRangeBytes: 8 << 20,
-  /** the first sub-range of a read that runs to the end of the object */
-  firstTailBytes: 64 << 10,
-} as const;
+export { READ_DEFAULTS };
 
 export const READ_CONCURRENCY_ENV = 'FANOUT_READ_CONCURRENCY';
 const MAX_CONCURRENCY = 64;
@@ -111,16 +104,6 @@ export class S3Source implements ByteSource {
     yield* this.concurrentChunks(start, end, signal);
   }
 
-  private *subRanges(start: number, end: number): Generator<[number, number]> {
-    let bytes = end === this.size ? Math.min(this.subRangeBytes, READ_DEFAULTS.firstTailBytes) : this.subRangeBytes;
-    for (let at = start; at < end; ) {
-      const to = Math.min(end, at + bytes);
-      yield [at, to];
-      at = to;
-      bytes = Math.min(this.subRangeBytes, bytes * 2);
-    }
-  }
-
   private async *concurrentChunks(start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
     signal?.throwIfAborted();
     // Ours, so that a consumer who stops early (break, throw) cancels the GETs too.
@@ -129,7 +112,7 @@ export class S3Source implements ByteSource {
     setMaxListeners(2 * this.concurrency + 8, ctl.signal);
     const onAbort = (): void => ctl.abort(signal!.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
-    const ranges = this.subRanges(start, end);
+    const ranges = subRanges(start, end, this.size, this.subRangeBytes);
     const window: SubRange[] = [];
     // Full-size buffers come back once their sub-range is consumed: K of them live, not one per GET.
     const spare: Uint8Array[] = [];

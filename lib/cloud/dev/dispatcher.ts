@@ -43,6 +43,11 @@ export interface HandlerFactories<D extends object> {
 
 export interface Dispatcher {
   queues: Record<string, string>;
+  /**
+   * Handler calls running or waiting in this process (worker invocations go through no
+   * queue: a job's workers can run for a while with every queue empty).
+   */
+  inFlight(): number;
   /** Stops polling and waits for the work in progress. */
   stop(): Promise<void>;
 }
@@ -51,7 +56,8 @@ type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
 const FUNCTION_TIMEOUT_MS = 15 * 60 * 1000;
 
-function fakeContext(functionName: string): Context {
+/** `requestId`: as Lambda's, the same for the retries of one invocation. */
+function fakeContext(functionName: string, requestId: string = randomUUID()): Context {
   const deadline = Date.now() + FUNCTION_TIMEOUT_MS;
   return {
     callbackWaitsForEmptyEventLoop: false,
@@ -59,7 +65,7 @@ function fakeContext(functionName: string): Context {
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
     memoryLimitInMB: '1024',
-    awsRequestId: randomUUID(),
+    awsRequestId: requestId,
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'fanout-dev',
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
@@ -86,6 +92,9 @@ export async function startDispatcher<D extends object>(opts: DispatcherOptions<
     FANOUT_DEFAULTS: JSON.stringify(opts.defaults ?? {}),
     ...(opts.fanin ? { FANOUT_MERGE_FANIN: String(opts.fanin) } : {}),
   });
+  // Per-job metrics are CloudWatch's embedded format on stdout: in this process they would
+  // mix with the command's own output (POWERTOOLS_METRICS_DISABLED=false brings them back).
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
 
@@ -143,9 +152,10 @@ export async function startDispatcher<D extends object>(opts: DispatcherOptions<
 
   const runWorker = async (task: SliceTask): Promise<void> => {
     let lastError: Error | undefined;
+    const requestId = randomUUID();
     for (let attempt = 0; attempt <= retries; attempt++) {
       try {
-        await handlers.worker(task, fakeContext('fanout-dev-worker'));
+        await handlers.worker(task, fakeContext('fanout-dev-worker', requestId));
         return;
       } catch (e) {
         lastError = e as Error;
@@ -192,7 +202,8 @@ export async function startDispatcher<D extends object>(opts: DispatcherOptions<
             return;
           }
           try {
-            await track(handlers[target](event, fakeContext(`fanout-dev-${target}`)));
+            // A redelivered message is a retry of the same invocation: the same request id.
+            await track(handlers[target](event, fakeContext(`fanout-dev-${target}`, m.MessageId)));
           } catch (e) {
             const count = Number(m.Attributes?.ApproximateReceiveCount ?? 1);
             log(`${target} failed (attempt ${count}): ${(e as Error).message}`);
@@ -209,6 +220,7 @@ export async function startDispatcher<D extends object>(opts: DispatcherOptions<
 
   return {
     queues,
+    inFlight: () => pending.size + workQueue.length,
     async stop() {
       stopping = true;
       await Promise.all(loops);

@@ -14,6 +14,16 @@ const MAX_PROBE_BYTES = 64 * 1024;
 // Each further read past the end is this many times longer than the one before.
 const PROBE_GROWTH = 8;
 
+const probeBytes = (from: number, end: number): number => Math.min(MAX_PROBE_BYTES, Math.max(MIN_PROBE_BYTES, Math.floor((end - from) / 8)));
+
+/**
+ * Where a text slice's first read ends (`fanout plan` counts its requests by it): the
+ * slice and a probe past its end, at least a few bytes, so that a byte order mark arrives whole.
+ */
+export function firstReadEnd(from: number, end: number, size: number): number {
+  return Math.min(size, Math.max(end, from + 16) + probeBytes(from, end));
+}
+
 /**
  * The bytes from `from` to the end of the source, asked for in spans: the slice plus a
  * probe past its end (where its last record nearly always ends), then spans that grow
@@ -24,9 +34,8 @@ const PROBE_GROWTH = 8;
  */
 export async function* sliceThenTail(source: ByteSource, from: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
   const size = source.size;
-  let span = Math.min(MAX_PROBE_BYTES, Math.max(MIN_PROBE_BYTES, Math.floor((end - from) / 8)));
-  // At least a few bytes in the first read, so that a byte order mark arrives whole.
-  let to = Math.min(size, Math.max(end, from + 16) + span);
+  let span = probeBytes(from, end);
+  let to = firstReadEnd(from, end, size);
   yield* source.chunks(from, to, signal);
   while (to < size) {
     const at = to;

@@ -21,6 +21,17 @@ export interface AnalysisContext {
   frameRows: number;
   /** free-form options for the analysis (from the command line or object metadata) */
   options: Record<string, string>;
+  /**
+   * Atom groups: positions (0-based, ascending) of rows within the frame as delivered to
+   * the analysis; undefined means every delivered row.
+   */
+  groups?: { measure?: Int32Array; fit?: Int32Array; other?: Int32Array };
+  /**
+   * The reference structure of an analysis that declares `reference` (rmsd, rmsf): one
+   * frame, frameRows rows of `columns` values, row-major, in the rows and unit the
+   * analysis is delivered. Set while scanning a slice (see referenceStructure in job.ts).
+   */
+  reference?: Float64Array;
 }
 
 export interface Analysis<S = unknown, R = unknown> {
@@ -38,6 +49,13 @@ export interface Analysis<S = unknown, R = unknown> {
    * 16 frames, so that partials stay a small part of the input.
    */
   readonly frameSizedState?: boolean;
+  /** The atom groups it uses besides `measure` (the rows it measures): fit, other. */
+  readonly groups?: readonly ('fit' | 'other')[];
+  /**
+   * Needs a reference structure in ctx.reference when it scans: a frame of the input
+   * (option ref-frame, default 0) or coordinates given with the job (option reference).
+   */
+  readonly reference?: boolean;
   empty(ctx: AnalysisContext): S;
   addRows(state: S, values: Float64Array, rowCount: number, columns: number, firstRow: number, ctx: AnalysisContext): S;
   combine(left: S, right: S, leftRows: number, ctx: AnalysisContext): S;

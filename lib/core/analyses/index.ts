@@ -2,6 +2,7 @@
 import type { Analysis } from '../analysis.ts';
 import { meanStructure } from './mean-structure.ts';
 import { rg } from './rg.ts';
+import { rmsd } from './rmsd.ts';
 import { rowSums } from './row-sums.ts';
 import { stats } from './stats.ts';
 import { sum } from './sum.ts';
@@ -12,6 +13,7 @@ export const builtinAnalyses: Record<string, Analysis<never, unknown>> = {
   'row-sums': rowSums as Analysis<never, unknown>,
   'mean-structure': meanStructure as Analysis<never, unknown>,
   rg: rg as Analysis<never, unknown>,
+  rmsd: rmsd as Analysis<never, unknown>,
 };
 
 /**

@@ -56,6 +56,12 @@ export interface Analysis<S = unknown, R = unknown> {
    * (option ref-frame, default 0) or coordinates given with the job (option reference).
    */
   readonly reference?: boolean;
+  /**
+   * Runs after another analysis over the same input, whose result gives its reference
+   * structure (rmsf: the fitted average structure): both runtimes run `first`, then this
+   * one with the option `reference` set from the first result.
+   */
+  readonly chain?: Chain;
   empty(ctx: AnalysisContext): S;
   addRows(state: S, values: Float64Array, rowCount: number, columns: number, firstRow: number, ctx: AnalysisContext): S;
   combine(left: S, right: S, leftRows: number, ctx: AnalysisContext): S;
@@ -71,6 +77,13 @@ export interface Analysis<S = unknown, R = unknown> {
    * may serve the next state of this thread. Optional; the state must not be used after.
    */
   release?(state: S): void;
+}
+
+/** What a chained analysis needs first: the analysis whose result gives its reference structure. */
+export interface Chain {
+  first: string;
+  /** the reference structure (frameRows rows of `columns` values, row-major) from the first job's result */
+  reference(result: unknown): Float64Array;
 }
 
 /** What the planner needs to know of an analysis. */

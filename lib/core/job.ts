@@ -185,7 +185,8 @@ let referenceCache: { job: string; reference: Float64Array } | undefined;
 /**
  * The reference structure of an analysis that declares `reference` (see Analysis): the
  * coordinates given with the job (analysis option `reference`: frameRows x columns
- * float64, little-endian, base64; the rmsf chain passes the average structure so), or
+ * float64, little-endian, base64, in the unit `reference-unit` if it differs from the
+ * trajectory's; `--reference FILE` and the rmsf chain pass structures so), or
  * frame `ref-frame` (default 0) of the input itself, which every slice reads from the
  * source it already has: no runtime has to hand it out. Frames of one size are read at
  * their offset; XTC and TRR frames are counted from the start (a reference frame far into
@@ -198,6 +199,12 @@ export async function referenceStructure(source: ByteSource, spec: JobSpec, sign
   let reference: Float64Array;
   if (given !== undefined) {
     reference = decodeCoordinates(given);
+    // A structure file's unit (PDB: Å, GRO: nm) made the trajectory's.
+    const from = spec.analysis.options['reference-unit'];
+    const to = (spec.trajectory as { lengthUnit?: string } | undefined)?.lengthUnit;
+    const scale = from === to || from === undefined || to === undefined ? 1 : (LENGTH_UNITS[from] ?? NaN) / (LENGTH_UNITS[to] ?? NaN);
+    if (!(scale > 0)) throw new UsageError(`${spec.analysis.name}: a reference in ${from} cannot be compared with coordinates in ${to}`);
+    if (scale !== 1) for (let i = 0; i < reference.length; i++) reference[i]! *= scale;
     if (reference.length !== cells) throw new UsageError(`${spec.analysis.name}: the reference structure holds ${reference.length / spec.layout.columns} rows, a frame of ${spec.input.name} ${spec.frameRows}`);
   } else {
     const text = spec.analysis.options['ref-frame'] ?? '0';
@@ -207,6 +214,9 @@ export async function referenceStructure(source: ByteSource, spec: JobSpec, sign
   referenceCache = { job: spec.id, reference };
   return reference;
 }
+
+/** Lengths in Å. */
+const LENGTH_UNITS: Record<string, number> = { Å: 1, nm: 10 };
 
 class FrameCaptured extends Error {}
 
@@ -244,6 +254,16 @@ async function captureFrame(source: ByteSource, spec: JobSpec, frame: number, si
     throw source instanceof PartsSource ? source.partError(e) : e;
   }
   throw tooFar(Math.floor(seen / n));
+}
+
+/**
+ * The analysis options of the second job of a chain (see Analysis.chain): the first
+ * job's result as the reference structure, in the trajectory's unit.
+ */
+export function chainedOptions(analysis: Analysis, options: Record<string, string>, first: ResultDocument): Record<string, string> {
+  if (!analysis.chain) throw new TypeError(`${analysis.name} is not a chained analysis`);
+  const unit = (first.trajectory as { lengthUnit?: string } | undefined)?.lengthUnit;
+  return { ...options, reference: encodeCoordinates(analysis.chain.reference(first.result)), ...(unit ? { 'reference-unit': unit } : {}) };
 }
 
 /** Coordinates as an analysis option: float64 little-endian bytes in base64. */

@@ -61,7 +61,7 @@ export const JOB_OPTIONS = {
     kind: 'string',
     valueName: 'NAME|PATH',
     default: 'sum',
-    help: 'sum, stats, row-sums, mean-structure, rg, or a module made with defineAnalysis() (on AWS: a built-in or the bundled analysis, by name)',
+    help: 'sum, stats, row-sums, mean-structure, rg, rmsd, rmsf, or a module made with defineAnalysis() (on AWS: a built-in or the bundled analysis, by name)',
     applies: 'both',
     group: 'analysis',
   },

@@ -25,6 +25,8 @@ r.close()
 u = mda.Universe.empty(n, trajectory=True)
 u.load_new(args['path'], format=fmt) if fmt else u.load_new(args['path'])
 u.add_TopologyAttr('masses', np.ones(n))
+for attr, values in (('resids', [1]), ('resnames', ['X']), ('names', ['A'] * n)):
+    u.add_TopologyAttr(attr, values)
 sel = lambda ix: 'all' if ix is None else 'index ' + ' '.join(str(i) for i in ix)
 `;
 
@@ -55,9 +57,10 @@ print(json.dumps(R.results.rmsd[:, 3 if groups else 2].tolist()))`,
 }
 
 /**
- * The RMSF recipe of MDAnalysis's documentation (Å): the average structure after fitting
- * every frame to frame ref_frame (align.AverageStructure), every frame fitted to that
- * average (align.AlignTraj, in memory), then rms.RMSF of the measured atoms.
+ * The RMSF recipe of MDAnalysis's documentation (Å): the average structure of the fit
+ * atoms after fitting every frame to frame ref_frame on them (align.AverageStructure),
+ * every frame fitted to that average (align.AlignTraj, in memory), then rms.RMSF of the
+ * measured atoms.
  */
 export function mdaRmsf(path: string, o: FitOptions = {}): number[] {
   return inCopy(path, (copy) =>
@@ -67,7 +70,8 @@ from MDAnalysis.analysis import align, rms
 fit, measure = sel(args['fit']), sel(args['measure'])
 average = align.AverageStructure(u, u, select=fit, ref_frame=args['ref']).run()
 ref = average.results.universe
-align.AlignTraj(u, ref, select=fit, in_memory=True).run()
+# the average universe holds the fit atoms alone
+align.AlignTraj(u, ref, select={'mobile': fit, 'reference': 'all'}, in_memory=True).run()
 print(json.dumps(rms.RMSF(u.select_atoms(measure)).run().results.rmsf.tolist()))`,
       { path: copy, ref: o.refFrame ?? 0, fit: o.fit ?? null, measure: o.measure ?? null },
     ),

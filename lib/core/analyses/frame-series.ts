@@ -12,12 +12,41 @@ import { jsonNumber } from '../analysis.ts';
 import { IncompleteFrameError } from '../errors.ts';
 import { ExactSum } from '../exact-sum.ts';
 
-export interface FrameSeriesState {
+export interface FrameSeriesState extends PendingFrame {
   /** the series in pieces, one per slice once merged: pieces are linked, never copied */
   series: number[][];
-  /** rows of a frame not yet complete: only the last slice of a file with a partial last frame ends with some */
+}
+
+/** Rows of a frame that a block of rows ended inside: the next block completes it. */
+export interface PendingFrame {
   pendingRows: number;
   pending?: Float64Array;
+}
+
+/**
+ * Calls `fn` for every whole frame in a block of rows, in order: frames inside the block
+ * are read in place; a frame cut by the block's end is kept in `p` and completed by the
+ * next block (the frame then comes from p.pending).
+ */
+export function eachFrame(p: PendingFrame, values: Float64Array, rowCount: number, columns: number, n: number, fn: (frame: Float64Array, from: number) => void): void {
+  let r = 0;
+  if (p.pendingRows > 0) {
+    const pending = p.pending!;
+    const take = Math.min(n - p.pendingRows, rowCount);
+    pending.set(values.subarray(0, take * columns), p.pendingRows * columns);
+    p.pendingRows += take;
+    r = take;
+    if (p.pendingRows === n) {
+      fn(pending, 0);
+      p.pendingRows = 0;
+    }
+  }
+  for (; r + n <= rowCount; r += n) fn(values, r * columns);
+  if (r < rowCount) {
+    p.pending ??= new Float64Array(n * columns);
+    p.pending.set(values.subarray(r * columns, rowCount * columns), 0);
+    p.pendingRows = rowCount - r;
+  }
 }
 
 export type FrameSeriesResult<K extends string> = { frames: number; mean: number | null; min: number | null; max: number | null } & { [key in K]: (number | null)[] };
@@ -38,26 +67,8 @@ export function frameSeries<K extends string>(
     ...traits,
     empty: () => ({ series: [[]], pendingRows: 0 }),
     addRows(state, values, rowCount, columns, _firstRow, ctx) {
-      const n = ctx.frameRows;
       const out = state.series[state.series.length - 1]!;
-      let r = 0;
-      if (state.pendingRows > 0) {
-        const pending = state.pending!;
-        const take = Math.min(n - state.pendingRows, rowCount);
-        pending.set(values.subarray(0, take * columns), state.pendingRows * columns);
-        state.pendingRows += take;
-        r = take;
-        if (state.pendingRows === n) {
-          out.push(perFrame(pending, 0, columns, ctx));
-          state.pendingRows = 0;
-        }
-      }
-      for (; r + n <= rowCount; r += n) out.push(perFrame(values, r * columns, columns, ctx));
-      if (r < rowCount) {
-        state.pending ??= new Float64Array(n * columns);
-        state.pending.set(values.subarray(r * columns, rowCount * columns), 0);
-        state.pendingRows = rowCount - r;
-      }
+      eachFrame(state, values, rowCount, columns, ctx.frameRows, (frame, from) => out.push(perFrame(frame, from, columns, ctx)));
       return state;
     },
     combine(left, right) {

@@ -3,6 +3,7 @@ import type { Analysis } from '../analysis.ts';
 import { meanStructure } from './mean-structure.ts';
 import { rg } from './rg.ts';
 import { rmsd } from './rmsd.ts';
+import { rmsf, rmsfAverage } from './rmsf.ts';
 import { rowSums } from './row-sums.ts';
 import { stats } from './stats.ts';
 import { sum } from './sum.ts';
@@ -14,6 +15,8 @@ export const builtinAnalyses: Record<string, Analysis<never, unknown>> = {
   'mean-structure': meanStructure as Analysis<never, unknown>,
   rg: rg as Analysis<never, unknown>,
   rmsd: rmsd as Analysis<never, unknown>,
+  rmsf: rmsf as Analysis<never, unknown>,
+  'rmsf-average': rmsfAverage as Analysis<never, unknown>,
 };
 
 /**

@@ -28,15 +28,16 @@ describe('trajectories through the cloud pipeline on moto', () => {
     dir.cleanup();
   });
 
-  async function viaCloud(name: string, path: string, analysis: string): Promise<{ cloud: Record<string, unknown>; local: Record<string, unknown> }> {
+  async function viaCloud(name: string, path: string, analysis: string, refFrame?: number): Promise<{ cloud: Record<string, unknown>; local: Record<string, unknown> }> {
     const key = `input/md/${analysis}/${name}`;
-    await env.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: readFileSync(path), Metadata: { 'fanout-analysis': analysis } }));
+    const ref = refFrame === undefined ? {} : { 'fanout-option-ref-frame': String(refFrame) };
+    await env.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: readFileSync(path), Metadata: { 'fanout-analysis': analysis, ...ref } }));
     const resultKey = `results/md/${analysis}/${name}.json`;
     const deadline = Date.now() + 120_000;
     for (;;) {
       const body = await env.text(resultKey);
       if (body) {
-        const local = runJson([path, '--analysis', analysis, '--state-dir', join(dir.path, 'state')]);
+        const local = runJson([path, '--analysis', analysis, ...(refFrame === undefined ? [] : ['--ref-frame', String(refFrame)]), '--state-dir', join(dir.path, 'state')]);
         return { cloud: JSON.parse(body), local };
       }
       if (Date.now() > deadline) throw new Error(`${resultKey} did not appear`);
@@ -55,6 +56,23 @@ describe('trajectories through the cloud pipeline on moto', () => {
       }
     });
   }
+
+  it.skipIf(missing(mdaMissing))(skipNote('rmsd to frame 40 of an XTC: every worker reads the reference frame from its own ranged reads; equals the local run', mdaMissing), async () => {
+    const path = join(dir.path, 'fit.xtc');
+    mdaWriteTrajectory(path, 600, 50, { seed: 4, spread: 15 });
+    const { cloud, local } = await viaCloud('fit.xtc', path, 'rmsd', 40);
+    expect(cloud.slices).toBeGreaterThan(4);
+    expect((cloud.result as { rmsd: number[] }).rmsd[40]).toBeLessThan(1e-5);
+    expect(cloud.result).toEqual(local.result);
+  });
+
+  it('DCD: rmsd to frame 7 equals the local run', async () => {
+    const path = join(dir.path, 'fit.dcd');
+    writeDcd(path, { atoms: 40, coords: randomCoords(300, 40, 11) });
+    const { cloud, local } = await viaCloud('fit.dcd', path, 'rmsd', 7);
+    expect(cloud.slices).toBeGreaterThan(4);
+    expect(cloud.result).toEqual(local.result);
+  });
 
   it('DCD: rg equals the local run', async () => {
     const path = join(dir.path, 'walk.dcd');

@@ -30,7 +30,7 @@ describe('trajectories through the cloud pipeline on moto', () => {
 
   async function viaCloud(name: string, path: string, analysis: string, refFrame?: number): Promise<{ cloud: Record<string, unknown>; local: Record<string, unknown> }> {
     const key = `input/md/${analysis}/${name}`;
-    const ref = refFrame === undefined ? {} : { 'fanout-option-ref-frame': String(refFrame) };
+    const ref: Record<string, string> = refFrame === undefined ? {} : { 'fanout-option-ref-frame': String(refFrame) };
     await env.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: readFileSync(path), Metadata: { 'fanout-analysis': analysis, ...ref } }));
     const resultKey = `results/md/${analysis}/${name}.json`;
     const deadline = Date.now() + 120_000;

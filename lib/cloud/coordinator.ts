@@ -84,10 +84,14 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest): Promis
     const opts = mergeJobOptions(deps.defaults, optionsFromMetadata(object.metadata, where), req.options ?? {});
     checkLimits(opts, limits, where);
     concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
-    const name = opts.analysis ?? 'sum';
+    const asked = opts.analysis ?? 'sum';
+    // A chained analysis (rmsf) starts with its first stage; the merger that finishes it starts the rest.
+    const chained = resolveAnalysis(asked).chain !== undefined && opts.options?.reference === undefined;
+    const name = chained ? resolveAnalysis(asked).chain!.first : asked;
     const analysis = resolveAnalysis(name);
     const source = deps.inputs.open(object, 1 << 20);
-    const spec = await planJob(source, { name, options: opts.options ?? {}, ...traitsOf(analysis) }, planOptionsFor(opts, object.size), inputIdentity(object));
+    const options = { ...opts.options, ...(chained ? { then: asked } : {}) };
+    const spec = await planJob(source, { name, options, ...traitsOf(analysis) }, planOptionsFor(opts, object.size), inputIdentity(object));
     const pinned = { bucket: object.bucket, key: object.key, size: object.size, etag: object.etag, ...(object.versionId ? { versionId: object.versionId } : {}) };
     const createdAt = now();
     manifest = newManifest(spec, createdAt, {

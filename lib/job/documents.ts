@@ -106,6 +106,12 @@ export interface CloudPlan {
   maxWorkers?: number;
   /** slices that may fail (bad bytes, or failing past their retries) with the job still finishing, its result marked incomplete */
   toleratedFailures?: number;
+  /**
+   * The second stage of a chain (rmsf; the first stage's analysis option `then` names it,
+   * and the merger that finishes the first stage starts it): the first stage's job, which
+   * the input pointer names and whose result key this job publishes.
+   */
+  chainOf?: string;
 }
 
 /**
@@ -156,6 +162,7 @@ const manifestFormat: Format<Manifest> = {
         deadlineAt: z.optional(z.number()),
         maxWorkers: z.optional(positive),
         toleratedFailures: z.optional(count),
+        chainOf: z.optional(nonEmpty),
       })
       .check(
         z.refine((m) => [m.input, m.fanin, m.resultKey].every((x) => x === undefined) || [m.input, m.fanin, m.resultKey, m.createdAt].every((x) => x !== undefined), {
@@ -245,6 +252,8 @@ export interface JobStatus {
   deadline?: string;
   /** done, but without these slices (their failures were tolerated): the result is incomplete */
   failedSlices?: FailedSlice[];
+  /** done as the first stage of a chain: the job that continues it, whose result is the answer */
+  next?: string;
   /** when it was written, ISO 8601 */
   at: string;
 }
@@ -265,6 +274,7 @@ const statusFormat: Format<JobStatus> = {
     resultKey: z.optional(z.string()),
     deadline: z.optional(z.string()),
     failedSlices: z.optional(z.array(failedSliceSchema)),
+    next: z.optional(nonEmpty),
     at: z.string(),
   }),
 };

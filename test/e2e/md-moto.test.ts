@@ -66,6 +66,20 @@ describe('trajectories through the cloud pipeline on moto', () => {
     expect(cloud.result).toEqual(local.result);
   });
 
+  it.skipIf(missing(mdaMissing))(skipNote('rmsf of an XTC: the merger of the first stage (the fitted average) starts the second with it as its reference; equals the local run', mdaMissing), async () => {
+    const path = join(dir.path, 'rmsf.xtc');
+    mdaWriteTrajectory(path, 400, 30, { seed: 6, spread: 12 });
+    const { cloud, local } = await viaCloud('rmsf.xtc', path, 'rmsf', 5);
+    expect(cloud.analysis).toBe('rmsf');
+    expect(cloud.slices).toBeGreaterThan(4);
+    expect(cloud.result).toEqual(local.result);
+    // the first stage is done, and names the job that continues it
+    const pointer = JSON.parse((await env.text('jobs/inputs/md/rmsf/rmsf.xtc.json'))!) as { job: string };
+    const first = JSON.parse((await env.text(`jobs/${pointer.job}/status.json`))!) as { state: string; next: string };
+    expect(first).toMatchObject({ state: 'done', next: cloud.job });
+    expect(JSON.parse((await env.text(`jobs/${cloud.job as string}/status.json`))!)).toMatchObject({ state: 'done' });
+  });
+
   it('DCD: rmsd to frame 7 equals the local run', async () => {
     const path = join(dir.path, 'fit.dcd');
     writeDcd(path, { atoms: 40, coords: randomCoords(300, 40, 11) });

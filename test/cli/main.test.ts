@@ -9,7 +9,7 @@ const flagsIn = (help: string): string[] => [...help.matchAll(/^ {2}(?:-\w, )?(-
 
 describe('fanout --help', () => {
   it.each([
-    ['run', localOptionNames.map(flagOf), ['--json', '--out', '--progress', '--quiet']],
+    ['run', localOptionNames.map(flagOf), ['--ref-frame', '--reference', '--json', '--out', '--progress', '--quiet']],
     ['submit', cloudOptionNames.map(flagOf), ['--bucket', '--stack', '--key', '--detach', '--timeout', '--json', '--progress', '--quiet']],
     ['dev', cloudOptionNames.map(flagOf), ['--endpoint', '--bucket', '--fanin']],
     ['plan', localOptionNames.map(flagOf), ['--bytes', '--region', '--memory', '--fanin', '--json']],

@@ -117,11 +117,12 @@ export async function scanSlice(
   const ctx = analysisContext(spec);
   if (analysis.reference) ctx.reference = await referenceStructure(source, spec);
   let state = analysis.empty(ctx);
-  const sink: RowSink = {
+  const fold: RowSink = {
     rows(values, rowCount, columns, firstRow) {
       state = analysis.addRows(state, values, rowCount, columns, firstRow, ctx);
     },
   };
+  const sink = deliveredRows(fold, spec);
   // A compressed stream's decompressed size is unknown: its progress is the compressed bytes the decoder took.
   const stream = spec.compression !== undefined && spec.compression.bytes === null;
   const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord, ...(stream ? { onProgress: undefined } : {}) };
@@ -161,6 +162,15 @@ export async function scanSlice(
       peakRssBytes: peakRss(finishedAt),
     },
   };
+}
+
+/**
+ * The rows as the analysis gets them, from the rows the reader emits: every change made
+ * to rows before the analysis sees them (a unit conversion, a row filter) belongs here,
+ * so that a reference frame (captureFrame) is delivered exactly like every other frame.
+ */
+function deliveredRows(sink: RowSink, _spec: JobSpec): RowSink {
+  return sink;
 }
 
 /** Reads the rows of [start, end) of the input with the reader of its layout. */
@@ -248,7 +258,7 @@ async function captureFrame(source: ByteSource, spec: JobSpec, frame: number, si
     },
   };
   try {
-    await scanRange(inputOf(source, spec), layout, start, end, sink, { onBadRecord: spec.onBadRecord, signal });
+    await scanRange(inputOf(source, spec), layout, start, end, deliveredRows(sink, spec), { onBadRecord: spec.onBadRecord, signal });
   } catch (e) {
     if (e instanceof FrameCaptured) return out;
     throw source instanceof PartsSource ? source.partError(e) : e;

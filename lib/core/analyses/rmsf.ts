@@ -11,8 +11,8 @@
  *    rows, and the exact sums of every row's fitted x, y and z: the average structure.
  * 2. `rmsf`: the same input, with that average as its reference (the analysis option
  *    `reference`): every frame superposed on it, and per measured row the exact sums of
- *    d and d^2, d = fitted coordinate - average, from which
- *    RMSF = sqrt(sum over x, y, z of (sum d^2 / F - (sum d / F)^2)).
+ *    d (per axis) and |d|^2, d = fitted position - average, from which
+ *    RMSF = sqrt(sum |d|^2 / F - |sum d / F|^2).
  *
  * Both states are exact sums (ExactCells), so the result does not depend on slicing.
  * Fitting: centres of geometry removed, unweighted QCP (lib/core/superpose.ts).
@@ -26,7 +26,7 @@ import { fitterOf } from './rmsd.ts';
 interface FittedSums extends PendingFrame {
   /** rmsf-average: sum of fitted coordinates, row-major over the frame; rmsf: sum of d over the measured rows */
   sums: ExactCells;
-  /** rmsf: sum of d^2 over the measured rows */
+  /** rmsf: sum of |d|^2 = dx^2 + dy^2 + dz^2, one cell per measured row */
   squares?: ExactCells;
 }
 
@@ -120,29 +120,32 @@ export const rmsf: Analysis<FittedSums, RmsfResult> = {
     const cells = measureCells(ctx);
     const ref = ctx.reference!;
     const frameSize = frameCells(ctx);
-    const scratch = fitted(frameSize + 2 * cells);
+    const atoms = cells / 3;
+    const scratch = fitted(frameSize + cells + atoms);
     const out = scratch.subarray(0, frameSize);
     const d = scratch.subarray(frameSize, frameSize + cells);
-    const d2 = scratch.subarray(frameSize + cells);
+    const d2 = scratch.subarray(frameSize + cells, frameSize + cells + atoms);
     eachFrame(state, values, rowCount, columns, ctx.frameRows, (frame, from) => {
       fitter.transform(frame, from, out);
-      for (let k = 0, c = 0; c < cells; k++) {
+      for (let k = 0; k < atoms; k++) {
         const i = (rows ? rows[k]! : k) * 3;
-        for (let a = 0; a < 3; a++, c++) {
-          const x = out[i + a]! - ref[i + a]!;
-          d[c] = x;
-          d2[c] = x * x;
-        }
+        const x = out[i]! - ref[i]!;
+        const y = out[i + 1]! - ref[i + 1]!;
+        const z = out[i + 2]! - ref[i + 2]!;
+        d[k * 3] = x;
+        d[k * 3 + 1] = y;
+        d[k * 3 + 2] = z;
+        d2[k] = x * x + y * y + z * z;
       }
       state.sums.addCyclic(d, 0, cells, 0, cells);
-      state.squares!.addCyclic(d2, 0, cells, 0, cells);
+      state.squares!.addCyclic(d2, 0, atoms, 0, atoms);
     });
     return state;
   },
   combine(left, right, _leftRows, ctx) {
     if (right.sums.length > 0 || right.pendingRows > 0) pendingDone(left, 'rmsf');
     left.sums.mergeRotated(right.sums, 0, measureCells(ctx));
-    left.squares!.mergeRotated(right.squares!, 0, measureCells(ctx));
+    left.squares!.mergeRotated(right.squares!, 0, measureCells(ctx) / 3);
     left.pendingRows = right.pendingRows;
     return left;
   },
@@ -151,10 +154,10 @@ export const rmsf: Analysis<FittedSums, RmsfResult> = {
     const atoms = measureCells(ctx) / 3;
     const out: (number | null)[] = [];
     for (let k = 0; k < atoms; k++) {
-      let v = 0;
+      let v = state.squares!.value(k) / frames;
       for (let a = 0; a < 3; a++) {
         const mean = state.sums.value(k * 3 + a) / frames;
-        v += state.squares!.value(k * 3 + a) / frames - mean * mean;
+        v -= mean * mean;
       }
       out.push(frames > 0 ? jsonNumber(Math.sqrt(Math.max(0, v))) : null);
     }
@@ -167,6 +170,6 @@ export const rmsf: Analysis<FittedSums, RmsfResult> = {
   },
   decode: (j, ctx) => {
     const o = j as { sums: ExactCellsEncoded; squares: ExactCellsEncoded; pendingRows: number };
-    return { sums: ExactCells.decode(o.sums, measureCells(ctx)), squares: ExactCells.decode(o.squares, measureCells(ctx)), pendingRows: o.pendingRows };
+    return { sums: ExactCells.decode(o.sums, measureCells(ctx)), squares: ExactCells.decode(o.squares, measureCells(ctx) / 3), pendingRows: o.pendingRows };
   },
 };

@@ -174,6 +174,8 @@ export function qcp(m: Float64Array, refSquares: number, mobileSquares: number, 
     const b = (l2 + c2) * lambda;
     const a = b + c1;
     const step = (a * lambda + c0) / (2 * l2 * lambda + b + a);
+    // 0 / 0: lambda is a multiple root already (a perfect fit of collinear points).
+    if (!Number.isFinite(step)) break;
     lambda -= step;
     if (Math.abs(lambda - previous) < Math.abs(EVAL_PRECISION * lambda)) break;
   }

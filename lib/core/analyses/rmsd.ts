@@ -22,6 +22,7 @@ export function fitterOf(ctx: AnalysisContext, name: string): Fitter {
     if (ctx.columns !== 3) throw new UsageError(`${name} superposes frames of (x, y, z) rows; these rows hold ${ctx.columns} values`);
     const { fit, measure } = ctx.groups ?? {};
     if (fit?.length === 0) throw new UsageError(`${name}: the fit selection holds no atom`);
+    if (measure?.length === 0) throw new UsageError(`${name}: the measured selection holds no atom`);
     f = new Fitter(ctx.reference, ctx.frameRows, fit, measure);
     fitters.set(ctx, f);
   }

@@ -103,3 +103,16 @@ describe('rmsd', () => {
     expect(wrong).toBeInstanceOf(UsageError);
   });
 });
+
+describe('rmsd groups', () => {
+  it('refuses an empty fit or measured group with a usage error', () => {
+    const ctx = (groups: AnalysisContext['groups']): AnalysisContext => ({ columns: 3, frameRows: 2, options: {}, groups, reference: Float64Array.from([0, 0, 0, 1, 0, 0]) });
+    const frame = Float64Array.from([0, 0, 0, 0, 1, 0]);
+    for (const g of [{ fit: new Int32Array(0) }, { measure: new Int32Array(0) }]) {
+      const c = ctx(g);
+      expect(() => rmsd.addRows(rmsd.empty(c), frame, 2, 3, 0, c)).toThrow(UsageError);
+    }
+    const c = ctx({});
+    expect(rmsd.finish(rmsd.addRows(rmsd.empty(c), frame, 2, 3, 0, c), 2, c).rmsd[0]).toBeLessThan(1e-7);
+  });
+});

@@ -85,8 +85,8 @@ def frames():
         from MDAnalysis.coordinates.DCD import DCDReader
         r = (XTCReader if fmt == 'xtc' else DCDReader)(path)
         for ts in r:
-            # MDAnalysis converts XTC's nm to Å: back to the stored unit, so the check column compares
-            yield ts.positions[None] / (10.0 if fmt == 'xtc' else 1.0)
+            # MDAnalysis converts XTC's nm to Å, as fanout does
+            yield ts.positions[None]
     else:
         import mdtraj
         F = mdtraj.formats.XTCTrajectoryFile if fmt == 'xtc' else mdtraj.formats.DCDTrajectoryFile
@@ -95,7 +95,8 @@ def frames():
                 xyz = f.read(n_frames=500)[0]
                 if len(xyz) == 0:
                     break
-                yield xyz
+                # MDTraj reads XTC in nm: to Å, as fanout and MDAnalysis give it
+                yield xyz.astype(np.float64) * (10.0 if fmt == 'xtc' else 1.0)
 total, count, acc = 0.0, 0, None
 for x in frames():
     x = x.astype(np.float64)

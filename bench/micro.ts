@@ -2,12 +2,27 @@
  * In-process throughput of the core's hot paths on one thread (no start-up, no threads):
  *   npx tsx bench/micro.ts FILE [analysis]
  * Reports MB/s for the reader alone (a sink that ignores the rows) and with the analysis.
+ *
+ *   npx tsx bench/micro.ts --kernel
+ * The exact sums against a plain `+=` loop over the same Float64Array (in the WebAssembly
+ * kernel's memory, where the readers decode): ExactSum.addRange (sum, stats) and row-sums'
+ * addRows, each through WebAssembly and through the JavaScript reference. CPU time per
+ * value (process.cpuUsage, steadier than the wall clock on a shared machine), median of 7
+ * rounds taken in turns, and the ratio to the plain loop.
  */
 import { FileSource } from '../lib/local/file-source.ts';
 import { builtinAnalyses } from '../lib/core/analyses/index.ts';
 import type { Analysis } from '../lib/core/analysis.ts';
 import { scanSlice } from '../lib/core/job.ts';
 import { planJob } from '../lib/core/plan.ts';
+import { ExactSum } from '../lib/core/exact-sum.ts';
+import { borrowValues, useWasmKernel, wasmKernel } from '../lib/core/exact-sum-wasm.ts';
+import { rowSums } from '../lib/core/analyses/row-sums.ts';
+
+if (process.argv[2] === '--kernel') {
+  await kernel();
+  process.exit(0);
+}
 
 const [file, analysisName = 'sum'] = process.argv.slice(2);
 if (!file) throw new Error('usage: bench/micro.ts FILE [analysis]');
@@ -25,3 +40,75 @@ for (const [label, analysis] of [['reader only', noop], [analysisName, real]] as
   }
 }
 await source.close();
+
+function plainSum(a: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]!;
+  return s;
+}
+
+async function kernel(): Promise<void> {
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const N = 1 << 18; // 2 MiB of doubles: one slot of the kernel's memory, in cache
+  const REPS = 100;
+  let seed = 12345;
+  const uniform = () => {
+    seed = (seed * 1664525 + 1013904223) >>> 0;
+    return (seed + 0.5) / 4294967296;
+  };
+  const data: Record<string, () => number> = {
+    'standard normal': () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()),
+    '%.6f uniform(-1000, 1000)': () => Math.round((uniform() * 2000 - 1000) * 1e6) / 1e6,
+  };
+  console.log(`WebAssembly kernel: ${wasmKernel ? 'yes' : 'no (JavaScript only)'}; ${N} values, ${REPS} passes a round; ns a value (CPU), median of 7`);
+  await borrowValues(N, async (values) => {
+    for (const [name, gen] of Object.entries(data)) {
+      for (let i = 0; i < N; i++) values[i] = gen();
+      const ctx = { columns: 100, frameRows: 50, options: {} };
+      const rows = N / 100;
+      const runs: Record<string, () => void> = {
+        'plain += loop': () => {
+          let x = 0;
+          for (let k = 0; k < REPS; k++) x += plainSum(values);
+          if (x === 0.5) console.log('');
+        },
+        'sum: ExactSum.addRange, WebAssembly': () => {
+          const s = new ExactSum();
+          for (let k = 0; k < REPS; k++) s.addRange(values, 0, N);
+        },
+        'sum: ExactSum.addRange, JavaScript': () => {
+          useWasmKernel(false);
+          const s = new ExactSum();
+          for (let k = 0; k < REPS; k++) s.addRange(values, 0, N);
+          useWasmKernel(true);
+        },
+        'row-sums (rows of 100), WebAssembly': () => {
+          const st = rowSums.empty(ctx);
+          for (let k = 0; k < REPS; k++) rowSums.addRows(st, values, Math.floor(rows), 100, k * Math.floor(rows), ctx);
+        },
+        'row-sums (rows of 100), JavaScript': () => {
+          useWasmKernel(false);
+          const st = rowSums.empty(ctx);
+          for (let k = 0; k < REPS; k++) rowSums.addRows(st, values, Math.floor(rows), 100, k * Math.floor(rows), ctx);
+          useWasmKernel(true);
+        },
+      };
+      const times: Record<string, number[]> = {};
+      for (let round = 0; round < 8; round++) {
+        for (const [label, run] of Object.entries(runs)) {
+          const t0 = cpuMs();
+          run();
+          // The first round warms up (compilation, tiering): not counted.
+          if (round > 0) (times[label] ??= []).push(((cpuMs() - t0) * 1e6) / (REPS * N));
+        }
+      }
+      const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1]!;
+      const plain = median(times['plain += loop']!);
+      console.log(`\n${name}`);
+      for (const [label, ts] of Object.entries(times)) console.log(`  ${label.padEnd(38)} ${median(ts).toFixed(2).padStart(5)} ns  ${(median(ts) / plain).toFixed(2)}x`);
+    }
+  });
+}

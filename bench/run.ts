@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [-- --runs N]
+ * npm run bench [-- --quick] [-- --runs N] [-- --workers N]
  *
  * Times whole processes side by side on the same files: fanout (one worker and the
  * default), each peer in its fastest idiomatic form (polars readCSV + column sums with its
@@ -10,6 +10,11 @@
  * measured here. Tools take turns within each round so that a change in the machine's
  * load (it may be shared) hits all of them alike. The table is printed and written into
  * BENCHMARKS.md between the bench markers.
+ *
+ * --workers N gives fanout's "default workers" rows N workers (for a machine with more
+ * cores than this one; the default is one per core) and sets the scaling rows: fanout with
+ * 1 and N workers against N independent fanout processes (1 worker each) on N parts of the
+ * same data taking turns, which is what N cores allow with nothing shared between them.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -20,7 +25,12 @@ import { median, type Row, takeTurns, type Tool } from './measure.ts';
 import { polarsHome, POLARS_VERSION } from './peers.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, runs: { type: 'string' }, 'no-write': { type: 'boolean' } } });
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, runs: { type: 'string' }, workers: { type: 'string' }, 'no-write': { type: 'boolean' } } });
+const workers = args.workers === undefined ? undefined : Number(args.workers);
+if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) throw new Error(`--workers must be a whole number from 1: ${args.workers}`);
+// fanout's "default workers" rows: one per core, or --workers N.
+const defaultWorkers = workers === undefined ? [] : ['--workers', String(workers)];
+const defaultLabel = workers === undefined ? 'default workers' : `default workers (--workers ${workers})`;
 const quick = args.quick ?? false;
 const runs = Number(args.runs ?? (quick ? 2 : 3));
 const cache = join(ROOT, 'bench-cache', quick ? 'quick' : '');
@@ -53,7 +63,7 @@ const polars = polarsHome(ROOT);
 
 const csvTools = (columns: number): Tool[] => [
   fanoutTool('fanout, 1 worker', ['--workers', '1']),
-  fanoutTool('fanout, default workers', []),
+  fanoutTool(`fanout, ${defaultLabel}`, defaultWorkers),
   ...('dir' in polars ? [{ name: 'polars readCSV + column sums', argv: (f: string) => [node, join(ROOT, 'bench/polars-sum.mjs'), polars.dir, f], total: (o: string) => JSON.parse(o).sum }] : []),
   { name: 'DuckDB read_csv + sum', argv: (f) => [node, join(ROOT, 'bench/duckdb-sum.mjs'), f, String(columns)], total: (o) => JSON.parse(o).sum },
   py(`print(repr(float(np.loadtxt(sys.argv[1], delimiter=',').sum())))`),
@@ -64,23 +74,45 @@ const csvTools = (columns: number): Tool[] => [
 // several times slower, and was this bench's baseline before).
 const npyRowSumTools: Tool[] = [
   fanoutTool('fanout row-sums, 1 worker', ['--workers', '1', '--analysis', 'row-sums']),
-  fanoutTool('fanout row-sums, default workers', ['--analysis', 'row-sums']),
+  fanoutTool(`fanout row-sums, ${defaultLabel}`, [...defaultWorkers, '--analysis', 'row-sums']),
   { ...py(`print(repr(float(np.load(sys.argv[1], mmap_mode='r').sum(axis=2).sum(axis=0).sum())))`), name: 'numpy load(mmap_mode=r).sum(axis=2).sum(axis=0)' },
 ];
 
 const npySumTools: Tool[] = [
   fanoutTool('fanout sum, 1 worker', ['--workers', '1']),
-  fanoutTool('fanout sum, default workers', []),
+  fanoutTool(`fanout sum, ${defaultLabel}`, defaultWorkers),
   { ...py(`print(repr(float(np.load(sys.argv[1], mmap_mode='r').sum())))`), name: 'numpy load(mmap_mode=r).sum()' },
 ];
 
 // A million atoms: one exact sum per atom and axis, against numpy's float32 mean over frames.
 const atomTools: Tool[] = [
-  fanoutTool('fanout mean-structure, default workers', ['--analysis', 'mean-structure']),
+  fanoutTool(`fanout mean-structure, ${defaultLabel}`, [...defaultWorkers, '--analysis', 'mean-structure']),
   { ...py(`print(repr(float(np.load(sys.argv[1], mmap_mode='r').mean(axis=0).sum())))`), name: 'numpy load(mmap_mode=r).mean(axis=0)' },
 ];
 
 const bench = (dataset: string, file: string, tools: Tool[], rounds = runs): Promise<Row[]> => takeTurns(dataset, file, tools, rounds);
+
+/** `n` fanout processes of one worker each, one a part, run at once (the shell waits for all). */
+function partsTool(name: string, parts: string[]): Tool {
+  let dir = '';
+  return {
+    name,
+    argv: () => {
+      dir = mkdtempSync(join(tmpdir(), 'fanout-bench-parts-'));
+      const each = parts.map((p, k) => `'${node}' '${fanoutBin}' run '${p}' --quiet --json --workers 1 --state-dir '${dir}/s${k}' > '${dir}/out${k}.json' &`);
+      return ['sh', '-c', `${each.join(' ')} wait; for k in ${parts.map((_, k) => k).join(' ')}; do cat '${dir}'/out$k.json; echo '@@@'; done`];
+    },
+    total: (out) => out.split('@@@').filter((doc) => doc.trim() !== '').reduce((a, doc) => a + (JSON.parse(doc).result.sum as number), 0),
+    after: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Scaling: fanout with 1 and `w` workers against `w` independent processes on `w` parts of the file. */
+function scalingTools(file: string, w: number): Tool[] {
+  const parts = execFileSync('python3', [join(ROOT, 'bench/parts.py'), file, String(w)], { encoding: 'utf8' }).trim().split('\n');
+  for (const p of parts) execFileSync('cat', [p], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return [fanoutTool('fanout, 1 worker', ['--workers', '1']), fanoutTool(`fanout, ${w} workers`, ['--workers', String(w)]), partsTool(`${w} fanout processes of 1 worker, on ${w} parts`, parts)];
+}
 
 function table(rows: Row[]): string {
   const out = [
@@ -144,10 +176,10 @@ async function main(): Promise<void> {
   if (!existsSync(bgz) && bgzip) execFileSync('sh', ['-c', `bgzip -c '${f('f6.csv')}' > '${bgz}.tmp' && mv '${bgz}.tmp' '${bgz}'`]);
   rows.push(
     ...(await bench('CSV %.6f as .csv.gz (gzip -6), sum', gz, [
-      fanoutTool('fanout, default workers', []),
+      fanoutTool(`fanout, ${defaultLabel}`, defaultWorkers),
       { name: 'DuckDB read_csv + sum', argv: (file) => [node, join(ROOT, 'bench/duckdb-sum.mjs'), file, '100'], total: (o) => JSON.parse(o).sum },
     ])),
-    ...(existsSync(bgz) ? await bench('CSV %.6f as BGZF .csv.gz (bgzip), sum', bgz, [fanoutTool('fanout, default workers', [])]) : []),
+    ...(existsSync(bgz) ? await bench('CSV %.6f as BGZF .csv.gz (bgzip), sum', bgz, [fanoutTool(`fanout, ${defaultLabel}`, defaultWorkers)]) : []),
   );
 
   // Many small slices cost only their per-slice overhead (one partial each).
@@ -155,7 +187,18 @@ async function main(): Promise<void> {
     fanoutTool('fanout, 16 slices', ['--slices', '16']),
     fanoutTool('fanout, 10000 slices', ['--slices', '10000']),
   ], Math.min(runs, 2));
-  const memRows = await bench(`memory: ${(statSync(f('big.csv')).size / 1e9).toFixed(2)} GB CSV`, f('big.csv'), [fanoutTool('fanout, default workers', [])], Math.min(runs, 2));
+  const memRows = await bench(`memory: ${(statSync(f('big.csv')).size / 1e9).toFixed(2)} GB CSV`, f('big.csv'), [fanoutTool(`fanout, ${defaultLabel}`, defaultWorkers)], Math.min(runs, 2));
+  // Scaling with workers (item 4 of issue 17): what the runtime gives against what the cores allow.
+  const w = workers ?? cpus().length;
+  const scaleRows = [
+    ...(await bench('scaling: .npy (F, 50, 100) float64, sum', f('traj.npy'), scalingTools(f('traj.npy'), w))),
+    ...(await bench('scaling: CSV %.6f, sum', f('f6.csv'), scalingTools(f('f6.csv'), w))),
+  ];
+  const scaling = (d: string): string => {
+    const [one, many, parts] = scaleRows.filter((r) => r.dataset.startsWith(d));
+    const m = (r: Row) => median(r.wall);
+    return `1 → ${w} workers: ${(m(one!) / m(many!)).toFixed(2)}× faster (CPU ${median(one!.cpu).toFixed(2)} → ${median(many!.cpu).toFixed(2)} s); ${w} processes on ${w} parts: ${(m(one!) / m(parts!)).toFixed(2)}× (CPU ${median(parts!.cpu).toFixed(2)} s)`;
+  };
   const r16 = median(sliceRows[0]!.wall);
   const r10k = median(sliceRows[1]!.wall);
 
@@ -172,6 +215,8 @@ async function main(): Promise<void> {
     `- 10^6 atoms mean-structure: fanout time / numpy time = ${ratio('.npy (F, 10^6, 3)', 'fanout mean-structure', 'numpy').toFixed(2)} (target ≤ 2); peak RSS ${Math.max(...byName('.npy (F, 10^6, 3)', 'fanout mean-structure').rss).toFixed(0)} MB (target ≤ 500 MB)`,
     `- 10,000 slices / 16 slices = ${(r10k / r16).toFixed(2)} (target ≤ 1.25)`,
     `- peak RSS on ${(memRows[0]!.mb / 1e3).toFixed(2)} GB: ${Math.max(...memRows[0]!.rss).toFixed(0)} MB (target ≤ 150 MB)`,
+    `- scaling, .npy sum: ${scaling('scaling: .npy')}`,
+    `- scaling, CSV sum: ${scaling('scaling: CSV')}`,
   ];
   let dcd = '';
   if (existsSync(join(ROOT, 'bench/dcd.ts'))) {
@@ -185,7 +230,7 @@ async function main(): Promise<void> {
   const report = [
     header,
     '',
-    table([...rows, ...sliceRows, ...memRows]),
+    table([...rows, ...sliceRows, ...memRows, ...scaleRows]),
     '',
     'Against the targets (wall-time medians of this run):',
     '',

@@ -5,6 +5,6 @@
  *
  * See examples/ and the README section "Writing your own analysis".
  */
-export { defineAnalysis, type Analysis, type AnalysisContext, type AnalysisDefinition } from './core/analysis.ts';
+export { defineAnalysis, type Analysis, type AnalysisContext, type AnalysisDefinition, type AnalysisGroup } from './core/analysis.ts';
 export { ExactSum } from './core/exact-sum.ts';
 export { FanoutError, InputError, IncompleteFrameError, UsageError } from './core/errors.ts';

@@ -39,7 +39,7 @@ export const OUTPUT_OPTIONS = {
 export const AWS_OPTIONS = {
   bucket: { kind: 'string', flag: '--bucket', valueName: 'NAME', help: 'the fanout bucket (or FANOUT_BUCKET)', group: 'aws' },
   stack: { kind: 'string', flag: '--stack', valueName: 'NAME', help: 'read the bucket from this stack\'s outputs (or FANOUT_STACK)', group: 'aws' },
-  key: { kind: 'string', flag: '--key', valueName: 'KEY', help: 'where to upload (default input/<file name>)', group: 'aws' },
+  key: { kind: 'string', flag: '--key', valueName: 'KEY', help: 'where to upload (default input/<file name>); for parts, the job file (default input/<name>.fanout.json), the parts beside it', group: 'aws' },
   detach: { kind: 'boolean', flag: '--detach', help: 'return once the job has started', group: 'aws' },
   timeout: { kind: 'string', flag: '--timeout', valueName: 'DURATION', help: 'give up (exit 2 with the reason) if the job has not ended after this long: 30s, 10m, 1h', group: 'aws' },
   endpoint: { kind: 'string', flag: '--endpoint', valueName: 'URL', help: 'an S3-compatible endpoint with SQS (or AWS_ENDPOINT_URL)', group: 'aws' },

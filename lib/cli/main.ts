@@ -18,6 +18,7 @@ import { cloudOptionNames, defaultOf, inputPlanOptions, type JobOptions, type Lo
 import { type LocalRunOptions, runLocal } from '../local/run.ts';
 import { AWS_OPTIONS, type CommandOptionSpec, commandOption, commanderOption, jobOption, jobValues, OUTPUT_OPTIONS } from './commands.ts';
 import { writeDemoTrajectory } from './demo.ts';
+import { checkBeforeUpload, resolveSelections, SELECT_OPTIONS } from './select.ts';
 import { ProgressBar } from './progress.ts';
 import { summarize } from './summary.ts';
 
@@ -106,17 +107,20 @@ function buildProgram(setCode: (code: number) => void): Command {
   const output = (cmd: Command, names: (keyof typeof OUTPUT_OPTIONS)[]) => names.forEach((n) => cmd.addOption(commandOption(OUTPUT_OPTIONS[n])));
   const aws = (cmd: Command, names: (keyof typeof AWS_OPTIONS)[]) => names.forEach((n) => cmd.addOption(commandOption(AWS_OPTIONS[n])));
   const done = (code: number) => setCode(code);
+  const selects = (cmd: Command) => Object.values(SELECT_OPTIONS).forEach((spec) => cmd.addOption(commandOption(spec)));
 
   const runCmd = command('run', 'run an analysis over one file (or s3://bucket/key, or the parts of one XTC/TRR trajectory, in order) on worker threads').argument(
     '<input...>',
     'a file, s3://bucket/key, or the parts of one trajectory in frame order (part1.xtc part2.xtc ...)',
   );
   local(runCmd);
+  selects(runCmd);
   Object.values(REFERENCE_OPTIONS).forEach((spec) => runCmd.addOption(commandOption(spec)));
   output(runCmd, ['json', 'out', 'progress', 'quiet']);
   runCmd.action(async (inputs: string[], values: Record<string, unknown>) => {
-    const opts = runOptionsFrom(jobValues(values, localOptionNames) as LocalOptions);
-    await run(inputs, { ...opts, analysisOptions: await referenceOptions(opts.analysisOptions ?? {}, values) }, values);
+    const selections = await resolveSelections(values);
+    const opts = runOptionsFrom({ ...(jobValues(values, localOptionNames) as LocalOptions), ...selections.options });
+    await run(inputs, { ...opts, topology: selections.topology, analysisOptions: await referenceOptions(opts.analysisOptions ?? {}, values) }, values);
     done(0);
   });
 
@@ -151,15 +155,21 @@ function buildProgram(setCode: (code: number) => void): Command {
   const planCmd = command('plan', 'how a job would be cut, locally and on AWS, and what it would cost there, without scanning')
     .argument('[input]', 'a file or s3://bucket/key, unless --bytes gives a size');
   local(planCmd);
+  selects(planCmd);
   aws(planCmd, ['bytes', 'region', 'memory', 'fanin']);
   output(planCmd, ['json']);
   planCmd.action(async (_: string | undefined, values: Record<string, unknown>, cmd: Command) => {
     const { planCommand } = await import('./plan-command.ts');
-    done(await planCommand(cmd.args, values, runOptionsFrom(jobValues(values, localOptionNames) as LocalOptions)));
+    const selections = await resolveSelections(values);
+    done(await planCommand(cmd.args, values, { ...runOptionsFrom({ ...(jobValues(values, localOptionNames) as LocalOptions), ...selections.options }), topology: selections.topology }));
   });
 
-  const submitCmd = command('submit', 'upload a file to the fanout bucket and follow its job on AWS to the result').argument('<input>', 'a file');
+  const submitCmd = command('submit', 'upload a file (or the parts of one trajectory) to the fanout bucket and follow its job on AWS to the result').argument(
+    '<input...>',
+    'a file, or the parts of one XTC or TRR trajectory in frame order (uploaded with the job file that lists them)',
+  );
   cloud(submitCmd);
+  selects(submitCmd);
   // A local-only option on AWS is a mistake worth explaining, not an unknown flag.
   submitCmd.addOption(
     jobOption('slices')
@@ -170,9 +180,13 @@ function buildProgram(setCode: (code: number) => void): Command {
   );
   aws(submitCmd, ['bucket', 'stack', 'key', 'detach', 'timeout']);
   output(submitCmd, ['json', 'progress', 'quiet']);
-  submitCmd.action(async (_: string, values: Record<string, unknown>, cmd: Command) => {
+  submitCmd.action(async (_: string[], values: Record<string, unknown>, cmd: Command) => {
     const { submitCommand } = await import('./submit-command.ts');
-    done(await submitCommand(cmd.args, { ...values, ...(jobValues(values, cloudOptionNames) as JobOptions) }));
+    // Expressions are resolved here: the upload carries ranges (fanout-atoms, ...), never a topology.
+    const selections = await resolveSelections(values);
+    const options = { ...(jobValues(values, cloudOptionNames) as JobOptions), ...selections.options };
+    if (cmd.args.length === 1) await checkBeforeUpload(cmd.args[0]!, options, selections);
+    done(await submitCommand(cmd.args, { ...values, ...options }));
   });
 
   const statusCmd = command('status', 'where a job on AWS stands (exit 0 done, 3 running, 2 failed or superseded); --timeout waits for it to end').argument('<job>', 'a job id or s3://bucket/input/key');

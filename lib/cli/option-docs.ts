@@ -80,6 +80,7 @@ function tsType(spec: OptionSpec): string {
     case 'map':
       return 'Record<string, string>';
     case 'string':
+    case 'ranges':
       return 'string';
   }
 }

@@ -1,21 +1,25 @@
 /**
  * `fanout submit <file> --bucket B | --stack NAME`: upload to input/ (multipart when
  * large), wait for the coordinator to plan the job, follow its partials to the result.
+ * `fanout submit part1.xtc part2.xtc ...`: the same for a trajectory in parts: the parts,
+ * then the job file that lists them (lib/job/job-file.ts).
  * `fanout status <job id | s3://bucket/input/key>`: where a job stands.
  * Both talk to whatever AWS_ENDPOINT_URL names (moto, LocalStack) as the SDK does. The
  * work is done in lib/cloud (client.ts, aws/upload.ts, aws/stack.ts): these commands read
  * their values, call it, and print.
  */
 import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { makeS3Client } from '../cloud/aws/s3-client.ts';
 import { describeObject, parseS3Url } from '../cloud/aws/s3-source.ts';
 import { S3Store } from '../cloud/aws/s3-store.ts';
 import { bucketOfStack } from '../cloud/aws/stack.ts';
-import { uploadFile } from '../cloud/aws/upload.ts';
+import { uploadFile, uploadText } from '../cloud/aws/upload.ts';
 import { failureOf, followJob, jobState, newestJobOf, parseDuration, type Uploaded, waitForJob, WaitTimeoutError } from '../cloud/client.ts';
 import { UsageError } from '../core/errors.ts';
 import type { ResultDocument } from '../core/job.ts';
+import { encodeJobFile, isJobFileKey, JOB_FILE_SUFFIX, PART_METADATA } from '../job/job-file.ts';
 import { INPUT_PREFIX, jobPrefix } from '../job/keys.ts';
 import { cloudOptionNames, flagOf, type JobOptions, metadataFor, type OptionName, parseJobOptions, UPLOAD_ID_METADATA } from '../job/options.ts';
 import { CountBar } from './progress.ts';
@@ -51,6 +55,19 @@ export function metadataFrom(values: SubmitValues): Record<string, string> {
   return metadataFor(parseJobOptions(given, 'the options', (n) => flagOf(n as OptionName)));
 }
 
+/** S3 takes at most 2 KB of user metadata (keys and values, UTF-8): atom ranges are what can outgrow it. */
+export const S3_METADATA_BYTES = 2048;
+
+function checkMetadataSize(metadata: Record<string, string>): void {
+  const size = (t: string) => Buffer.byteLength(t, 'utf8');
+  const bytes = Object.entries(metadata).reduce((n, [k, v]) => n + size(k) + size(v), 0);
+  if (bytes <= S3_METADATA_BYTES) return;
+  const ranges = (['atoms', 'fit-atoms', 'atoms2'] as const).map((n) => metadata[`fanout-${n}`]?.length ?? 0).reduce((a, b) => a + b, 0);
+  throw new UsageError(
+    `the options make ${bytes} bytes of S3 object metadata, more than the ${S3_METADATA_BYTES} S3 allows${ranges > 0 ? `; the atom ranges alone are ${ranges} characters: select fewer, longer runs of atoms (a whole domain rather than one atom in ten)` : ''}`,
+  );
+}
+
 /**
  * --quiet promises an empty stderr on success; the SDK's notice that its future
  * versions need Node 22 is the one line it would print regardless (its own switch).
@@ -64,16 +81,32 @@ function progressFor(values: SubmitValues): CountBar | undefined {
   return !values.quiet && (tty || values.progress || !values.json) ? new CountBar({ stream: process.stderr, tty }) : undefined;
 }
 
+/**
+ * Where a trajectory in parts goes: the job file (--key, or input/<name>.fanout.json, the
+ * name being the first part's without its extension and part number) and its parts, by
+ * their file names, in the job file's folder (lib/job/job-file.ts).
+ */
+export function partsLayout(paths: readonly string[], key?: string): { jobKey: string; parts: string[] } {
+  const stem = basename(paths[0]!).replace(/\.[^.]*$/, '').replace(/[._-]?part[._-]?\d+$/i, '') || 'parts';
+  const jobKey = key ?? `${INPUT_PREFIX}${stem}${JOB_FILE_SUFFIX}`;
+  if (!isJobFileKey(jobKey)) throw new UsageError(`--key ${jobKey}: a trajectory in parts is named by its job file, whose key ends in ${JOB_FILE_SUFFIX}`);
+  const parts = paths.map((p) => basename(p));
+  const twice = parts.find((p, i) => parts.indexOf(p) !== i);
+  if (twice) throw new UsageError(`two parts are called ${twice}: the parts are uploaded by their file names into one folder; rename one`);
+  return { jobKey, parts };
+}
+
 export async function submitCommand(args: string[], values: SubmitValues): Promise<number> {
-  if (args.length !== 1) throw new UsageError('fanout submit takes exactly one input file');
-  const path = args[0]!;
+  if (args.length === 0) throw new UsageError('fanout submit takes an input file, or the parts of one trajectory in frame order');
   quietSdk(values);
   const uploadId = randomUUID();
   const metadata = { ...metadataFrom(values), [UPLOAD_ID_METADATA]: uploadId };
+  checkMetadataSize(metadata);
   const deadline = values.timeout !== undefined ? Date.now() + parseDuration(values.timeout) : undefined;
-  const bucket = await resolveBucket(values);
-  const key = values.key ?? `${INPUT_PREFIX}${basename(path)}`;
+  const layout = args.length > 1 ? partsLayout(args, values.key) : undefined;
+  const key = layout?.jobKey ?? values.key ?? `${INPUT_PREFIX}${basename(args[0]!)}`;
   if (!key.startsWith(INPUT_PREFIX)) throw new UsageError(`--key ${key}: uploads start a job only under ${INPUT_PREFIX}`);
+  const bucket = await resolveBucket(values);
   const client = makeS3Client();
   const store = new S3Store(client, bucket);
   const say = (line: string) => !values.quiet && process.stderr.write(`${line}\n`);
@@ -82,7 +115,21 @@ export async function submitCommand(args: string[], values: SubmitValues): Promi
   const upBar = progressFor(values);
   let uploaded: Uploaded;
   try {
-    uploaded = { ...(await uploadFile(client, { bucket, key, metadata }, path, (done, total) => upBar?.update({ label: 'upload', done, total, startedAt, unit: 'bytes' }))), uploadId };
+    const progress = (before: number, all: number) => (done: number) => upBar?.update({ label: 'upload', done: before + done, total: all, startedAt, unit: 'bytes' });
+    if (layout) {
+      // The parts first, marked so that their own events start nothing; the job file last starts the job.
+      const sizes = await Promise.all(args.map(async (p) => (await stat(p)).size));
+      const all = sizes.reduce((a, b) => a + b, 0);
+      const folder = key.slice(0, key.lastIndexOf('/') + 1);
+      let before = 0;
+      for (const [i, path] of args.entries()) {
+        await uploadFile(client, { bucket, key: folder + layout.parts[i]!, metadata: { [PART_METADATA]: key } }, path, progress(before, all));
+        before += sizes[i]!;
+      }
+      uploaded = { ...(await uploadText(client, { bucket, key, metadata }, encodeJobFile({ parts: layout.parts }))), uploadId };
+    } else {
+      uploaded = { ...(await uploadFile(client, { bucket, key, metadata }, args[0]!, (done, total) => progress(0, total)(done))), uploadId };
+    }
   } finally {
     upBar?.finish();
   }

@@ -1,5 +1,7 @@
 /** The short human summary printed without --json. */
 import type { ResultDocument } from '../core/job.ts';
+import type { SelectionDoc } from '../core/selection/frame-filter.ts';
+import { indicesOf, parseRanges, unionOf } from '../core/selection/ranges.ts';
 import { formatBytes, num } from '../core/units.ts';
 
 export function summarize(doc: ResultDocument): string {
@@ -23,6 +25,8 @@ export function summarize(doc: ResultDocument): string {
     lines.push(`missing values: ${doc.missing.values} (per column: ${doc.missing.columns.join(', ')})${doc.missing.recordsLeftOut > 0 ? `, ${doc.missing.recordsLeftOut} records left out` : ''}`);
   }
   for (const w of doc.trajectory?.warnings ?? []) lines.push(`warning: ${w}`);
+  const units = doc.trajectory as { lengthUnit?: string; storedLengthUnit?: string } | undefined;
+  if (units?.lengthUnit) lines.push(`lengths in ${units.lengthUnit}${units.storedLengthUnit && units.storedLengthUnit !== units.lengthUnit ? ` (the file stores ${units.storedLengthUnit})` : ''}`);
   const r = doc.result as Record<string, unknown>;
   const box = (r as { box?: Record<'first' | 'last', Record<string, number>> } | null)?.box;
   // Other analyses print their whole result, the box included.
@@ -31,6 +35,15 @@ export function summarize(doc: ResultDocument): string {
       const b = box[k]!;
       lines.push(`box (${k} frame): a ${num(b.a!)} b ${num(b.b!)} c ${num(b.c!)}  alpha ${num(b.alpha!)} beta ${num(b.beta!)} gamma ${num(b.gamma!)}`);
     }
+  }
+  // A selection: which atoms, and the rows below are numbered by atom index.
+  const selection = (r as { selection?: SelectionDoc } | null)?.selection;
+  let atomOf = (i: number): number => i;
+  if (selection) {
+    const names = { atoms: 'atoms', fitAtoms: 'fit atoms', atoms2: 'atoms2' } as const;
+    lines.push(`selected: ${Object.entries(selection).map(([k, v]) => `${names[k as keyof typeof names]} ${v.count} (${v.ranges.length > 80 ? `${v.ranges.slice(0, 80)}...` : v.ranges})`).join('; ')}`);
+    const rows = indicesOf(unionOf(...Object.values(selection).map((v) => parseRanges(v.ranges))));
+    atomOf = (i) => rows[i] ?? i;
   }
   if (doc.analysis === 'sum') {
     lines.push(`count ${num(r.count as number)}  sum ${num(r.sum as number)}  mean ${num(r.mean as number)}`);
@@ -50,7 +63,7 @@ export function summarize(doc: ResultDocument): string {
       lines.push(
         means
           .slice(i, i + 5)
-          .map((m, k) => `${String(i + k).padStart(4)}: ${num(m).padEnd(12)}`)
+          .map((m, k) => `${String(atomOf(i + k)).padStart(4)}: ${num(m).padEnd(12)}`)
           .join(' '),
       );
     }
@@ -58,7 +71,7 @@ export function summarize(doc: ResultDocument): string {
   } else if (doc.analysis === 'mean-structure') {
     const mean = r.mean as (number | null)[][];
     lines.push(`mean structure of ${r.frames} frames, ${r.atoms} atoms${mean.length > 10 ? ' (first 10; use --json or --out for all)' : ''}:`);
-    mean.slice(0, 10).forEach((xyz, i) => lines.push(`${String(i).padStart(6)}: ${xyz.map((v) => num(v).padStart(14)).join(' ')}`));
+    mean.slice(0, 10).forEach((xyz, i) => lines.push(`${String(atomOf(i)).padStart(6)}: ${xyz.map((v) => num(v).padStart(14)).join(' ')}`));
   } else if (doc.analysis === 'rg') {
     lines.push(`radius of gyration over ${r.frames} frames: mean ${num(r.mean as number)}  min ${num(r.min as number)}  max ${num(r.max as number)} (per frame: --json)`);
   } else {

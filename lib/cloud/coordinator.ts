@@ -18,7 +18,7 @@ import { planJob } from '../core/plan.ts';
 import type { BlobStore, Invoker } from '../job/ports.ts';
 import { type CloudManifest, failedPointer, jobPointer, type JobStatus, newManifest, pointedJob, readStatus, reasonOf, type UploadMark, writeManifest, writeStatus } from '../job/documents.ts';
 import { levelPrefix, nodeKey, parseNodeKey, resultKey, resultKeyForInput } from '../job/keys.ts';
-import { inputIdentity, type InputObject, type InputObjects } from './inputs.ts';
+import { inputIdentity, type InputObject, type InputObjects, isPartUpload, openInput, resolveInput } from './inputs.ts';
 import { checkLimits, DEFAULT_CONCURRENCY, DEFAULT_LIMITS, type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor, type StackLimits, toleratedFailuresOf, UPLOAD_ID_METADATA } from '../job/options.ts';
 import type { StartRequest } from './events.ts';
 import { claimPointer, markSuperseded, publishedJob } from './publish.ts';
@@ -44,6 +44,8 @@ export type StartOutcome =
   | { outcome: 'republished'; jobId: string; slices: number; invoked: number }
   /** a newer upload of the key exists: its event plans it, this one starts nothing */
   | { outcome: 'superseded'; jobId?: string }
+  /** a part of a trajectory in parts (fanout-part metadata): its job file's upload starts the job */
+  | { outcome: 'part' }
   | { outcome: 'gone' };
 
 export class InputMissingError extends UsageError {
@@ -76,12 +78,15 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest): Promis
   const object = await deps.inputs.describe(req.bucket, req.key, req.pin);
   // Deleted, or (pinned by ETag) overwritten before we got here: the newer upload's event plans it.
   if (!object) return req.pin?.etag || req.pin?.versionId ? { outcome: 'superseded' } : { outcome: 'gone' };
+  if (isPartUpload(object)) return { outcome: 'part' };
   const where = `s3://${req.bucket}/${req.key}`;
   const mark = uploadMark(req, object);
   let manifest: CloudManifest;
   let concurrency: number;
   try {
-    const opts = mergeJobOptions(deps.defaults, optionsFromMetadata(object.metadata, where), req.options ?? {});
+    // The object itself, or a job file's parts, each pinned (inputs.ts).
+    const { input: pinned, options: fileOptions } = await resolveInput(deps.inputs, object);
+    const opts = mergeJobOptions(deps.defaults, optionsFromMetadata(object.metadata, where), fileOptions, req.options ?? {});
     checkLimits(opts, limits, where);
     concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
     const asked = opts.analysis ?? 'sum';
@@ -89,10 +94,9 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest): Promis
     const chained = resolveAnalysis(asked).chain !== undefined && opts.options?.reference === undefined;
     const name = chained ? resolveAnalysis(asked).chain!.first : asked;
     const analysis = resolveAnalysis(name);
-    const source = deps.inputs.open(object, 1 << 20);
+    const source = openInput(deps.inputs, pinned, 1 << 20);
     const options = { ...opts.options, ...(chained ? { then: asked } : {}) };
-    const spec = await planJob(source, { name, options, ...traitsOf(analysis) }, planOptionsFor(opts, object.size), inputIdentity(object));
-    const pinned = { bucket: object.bucket, key: object.key, size: object.size, etag: object.etag, ...(object.versionId ? { versionId: object.versionId } : {}) };
+    const spec = await planJob(source, { name, options, ...traitsOf(analysis) }, planOptionsFor(opts, source.size), inputIdentity(pinned));
     const createdAt = now();
     manifest = newManifest(spec, createdAt, {
       input: pinned,

@@ -15,7 +15,7 @@ import { resolveAnalysis } from './coordinator.ts';
 import { type ManifestReader, markFailed, PartialConflictError, reasonOf } from '../job/documents.ts';
 import { pastDeadline, recordSliceFailure } from './merger.ts';
 import { markSuperseded } from './publish.ts';
-import type { InputObjects } from './inputs.ts';
+import { type InputObjects, openInput } from './inputs.ts';
 import { runSlice } from './slice.ts';
 import { nodeKey } from '../job/keys.ts';
 
@@ -42,7 +42,7 @@ export async function scanSliceTask(deps: WorkerDeps, task: SliceTask, options: 
   if (await pastDeadline(deps, manifest)) return { outcome: 'failed', reason: 'past the job deadline' };
   try {
     const { start, end } = sliceBounds(spec, task.index);
-    const source = deps.inputs.open(manifest.input, end - start + READ_PAST_END_BYTES);
+    const source = openInput(deps.inputs, manifest.input, end - start + READ_PAST_END_BYTES);
     const { partial } = await runSlice(deps.store, key, source, spec, task.index, resolveAnalysis(spec.analysis.name), { signal: options.signal, worker: options.worker, coldStart: options.coldStart });
     return { outcome: 'written', rows: partial.rows };
   } catch (e) {

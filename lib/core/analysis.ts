@@ -22,10 +22,19 @@ export interface AnalysisContext {
   /** free-form options for the analysis (from the command line or object metadata) */
   options: Record<string, string>;
   /**
-   * Atom groups: positions (0-based, ascending) of rows within the frame as delivered to
-   * the analysis; undefined means every delivered row.
+   * When the job selects atoms (the options atoms, fit-atoms, atoms2), the analysis sees
+   * only the union of the selected rows of every frame, and frameRows counts them; these
+   * are the positions (0-based, ascending) of each group among the rows delivered.
+   * Undefined (or a group absent): all delivered rows.
    */
-  groups?: { measure?: Int32Array; fit?: Int32Array; other?: Int32Array };
+  groups?: {
+    /** the atoms measured: `atoms` (all delivered rows when not given) */
+    measure?: Int32Array;
+    /** the atoms superposed before measuring (`fit-atoms`), for analyses that fit */
+    fit?: Int32Array;
+    /** a second group (`atoms2`), such as the other side of an rdf */
+    other?: Int32Array;
+  };
   /**
    * The reference structure of an analysis that declares `reference` (rmsd, rmsf): one
    * frame, frameRows rows of `columns` values, row-major, in the rows and unit the
@@ -33,6 +42,9 @@ export interface AnalysisContext {
    */
   reference?: Float64Array;
 }
+
+/** The groups beyond `measure` an analysis may take: the options fit-atoms and atoms2. */
+export type AnalysisGroup = 'fit' | 'other';
 
 export interface Analysis<S = unknown, R = unknown> {
   readonly name: string;
@@ -49,8 +61,8 @@ export interface Analysis<S = unknown, R = unknown> {
    * 16 frames, so that partials stay a small part of the input.
    */
   readonly frameSizedState?: boolean;
-  /** The atom groups it uses besides `measure` (the rows it measures): fit, other. */
-  readonly groups?: readonly ('fit' | 'other')[];
+  /** The groups it uses besides the measured atoms: fit-atoms (`fit`) and atoms2 (`other`) are refused for any other analysis. */
+  readonly groups?: readonly AnalysisGroup[];
   /**
    * Needs a reference structure in ctx.reference when it scans: a frame of the input
    * (option ref-frame, default 0) or coordinates given with the job (option reference).
@@ -87,9 +99,14 @@ export interface Chain {
 }
 
 /** What the planner needs to know of an analysis. */
-export type AnalysisTraits = Pick<Analysis, 'needsFrames' | 'wholeFrames' | 'frameSizedState'>;
+export type AnalysisTraits = Pick<Analysis, 'needsFrames' | 'wholeFrames' | 'frameSizedState' | 'groups'>;
 
-export const traitsOf = (a: AnalysisTraits): Required<AnalysisTraits> => ({ needsFrames: a.needsFrames ?? false, wholeFrames: a.wholeFrames ?? false, frameSizedState: a.frameSizedState ?? false });
+export const traitsOf = (a: AnalysisTraits): Required<AnalysisTraits> => ({
+  needsFrames: a.needsFrames ?? false,
+  wholeFrames: a.wholeFrames ?? false,
+  frameSizedState: a.frameSizedState ?? false,
+  groups: a.groups ?? [],
+});
 
 /** The shape users write: one row at a time. */
 export interface AnalysisDefinition<S, R> {
@@ -97,6 +114,7 @@ export interface AnalysisDefinition<S, R> {
   needsFrames?: boolean;
   wholeFrames?: boolean;
   frameSizedState?: boolean;
+  groups?: readonly AnalysisGroup[];
   empty(ctx: AnalysisContext): S;
   /** `row` is only valid during the call; `rowIndex` counts from the start of the slice. */
   add(state: S, row: Float64Array, rowIndex: number, ctx: AnalysisContext): S | void;
@@ -114,6 +132,7 @@ export function defineAnalysis<S, R>(def: AnalysisDefinition<S, R>): Analysis<S,
     needsFrames: def.needsFrames ?? false,
     wholeFrames: def.wholeFrames ?? false,
     frameSizedState: def.frameSizedState ?? false,
+    ...(def.groups ? { groups: def.groups } : {}),
     empty: (ctx) => def.empty(ctx),
     addRows(state, values, rowCount, columns, firstRow, ctx) {
       let s = state;

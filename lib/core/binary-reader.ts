@@ -4,6 +4,7 @@
  */
 import { decodeInto, type DType } from './dtype.ts';
 import { InputError } from './errors.ts';
+import { borrowValues } from './exact-sum-wasm.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import { emptyStats } from './source.ts';
 
@@ -117,8 +118,8 @@ export async function scanBinary(
   }
   const length = Math.max(1, Math.min(Math.floor(BLOCK_BYTES / rb), (end - start) / rb)) * columns;
   let firstRow = 0;
-  stats.bytesRead = await withScratch(length * 8, (buffer) => {
-    const values = new Float64Array(buffer, 0, length);
+  // The values live in the exact-sum kernel's memory where they fit, so that sums run in WebAssembly.
+  stats.bytesRead = await borrowValues(length, (values) => {
     // decodeInto reads f4 and f8 through typed-array views, which need element alignment only.
     return forEachUnitBlock(source, start, end, rb, layout.dtype.bytes, options, (bytes, rows) => {
       decodeInto(layout.dtype, bytes, rows * columns, values);

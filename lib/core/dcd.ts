@@ -67,6 +67,7 @@ export interface DcdInfo {
   box?: { first: Box; last: Box };
   /** coordinates and box lengths: CHARMM and NAMD store Å */
   lengthUnit: 'Å';
+  storedLengthUnit?: 'Å';
   warnings: string[];
 }
 

@@ -14,6 +14,8 @@
  * independent of slicing, worker count and merge order.
  */
 
+import { wasmKernel, type WasmKernel } from './exact-sum-wasm.ts';
+
 const LIMBS = 68;
 const TWO32 = 4294967296;
 const TWO64 = TWO32 * TWO32;
@@ -90,7 +92,106 @@ export class ExactSum {
    * additions instead of a split into three limbs.
    */
   addRange(values: Float64Array, from: number, to: number): void {
-    for (let at = from; at < to; at += BLOCK) this.addBlock(values, at, Math.min(to, at + BLOCK));
+    const wasm = wasmKernel;
+    if (wasm !== undefined && values.buffer === wasm.buffer) {
+      this.addRangeWasm(wasm, values, from, to);
+      return;
+    }
+    for (let at = from; at < to; at += FAST_BLOCK) this.addFastBlock(values, at, Math.min(to, at + FAST_BLOCK));
+  }
+
+  /** addRange over values in the WebAssembly kernel's memory: its fast path, block by block. */
+  private addRangeWasm(wasm: WasmKernel, values: Float64Array, from: number, to: number): void {
+    const base = values.byteOffset;
+    const out = wasm.out;
+    const restAt = wasm.rest.byteOffset;
+    for (let at = from; at < to; at += FAST_BLOCK) {
+      const end = Math.min(to, at + FAST_BLOCK);
+      let n = end - at < SHORT_BLOCK ? -1 : wasm.block(base + 8 * at, end - at, restAt, out.byteOffset, 0);
+      // -3: a value was larger than the sigmas guessed from the last block allow; again with this block's own.
+      if (n === -3) n = wasm.block(base + 8 * at, end - at, restAt, out.byteOffset, 0);
+      // A NaN among the values passes the kernel's maximum and reaches the sums: add() records it.
+      if (n < 0 || out[0] !== out[0]) {
+        this.addBlock(values, at, end);
+        continue;
+      }
+      this.add(out[0]!);
+      this.add(out[1]!);
+      if (n > 0) this.addBlock(wasm.rest, 0, n);
+    }
+  }
+
+  /**
+   * The fast path of addRange: one pass that splits every value against two sigmas at
+   * once (two levels of extractInto, 82 bits below the block's largest value), keeping
+   * the two sums of pieces in registers. A value whose bits reach further down (over 2^30
+   * times smaller than the block's largest) leaves a residue, which goes through the
+   * general path (addBlock); a block with a NaN, an infinity, a value near the overflow
+   * threshold or only tiny values goes through it entirely.
+   */
+  private addFastBlock(values: Float64Array, from: number, to: number): void {
+    let top0 = 0;
+    let top1 = 0;
+    let i = from;
+    for (; i + 1 < to; i += 2) {
+      const a = Math.abs(values[i]!);
+      const b = Math.abs(values[i + 1]!);
+      if (a > top0) top0 = a;
+      if (b > top1) top1 = b;
+    }
+    if (i < to) {
+      const a = Math.abs(values[i]!);
+      if (a > top0) top0 = a;
+    }
+    const top = top0 > top1 ? top0 : top1;
+    scratch[0] = top;
+    const k = ((scratchBits[HI]! >>> 20) & 0x7ff) - 1022 + FAST_BITS;
+    if (top === 0 || k > 1023 || k - 53 + FAST_BITS < TINY_SIGMA_EXP || to - from < SHORT_BLOCK) {
+      this.addBlock(values, from, to);
+      return;
+    }
+    const s1 = 2 ** k;
+    const s2 = 2 ** (k - 53 + FAST_BITS);
+    const rest = fastResidues;
+    let n = 0;
+    let a1 = 0;
+    let b1 = 0;
+    let a2 = 0;
+    let b2 = 0;
+    for (i = from; i + 1 < to; i += 2) {
+      const x = values[i]!;
+      const y = values[i + 1]!;
+      const qx = s1 + x - s1;
+      const qy = s1 + y - s1;
+      const rx = x - qx;
+      const ry = y - qy;
+      const px = s2 + rx - s2;
+      const py = s2 + ry - s2;
+      a1 += qx;
+      b1 += qy;
+      a2 += px;
+      b2 += py;
+      if (px !== rx) rest[n++] = rx - px;
+      if (py !== ry) rest[n++] = ry - py;
+    }
+    if (i < to) {
+      const x = values[i]!;
+      const qx = s1 + x - s1;
+      const rx = x - qx;
+      const px = s2 + rx - s2;
+      a1 += qx;
+      a2 += px;
+      if (px !== rx) rest[n++] = rx - px;
+    }
+    const first = a1 + b1;
+    if (first !== first) {
+      // A NaN among the values (the maximum skips it): add() records it.
+      this.addBlock(values, from, to);
+      return;
+    }
+    this.add(first);
+    this.add(a2 + b2);
+    if (n > 0) this.addBlock(rest, 0, n);
   }
 
   private addBlock(values: Float64Array, from: number, to: number): void {
@@ -294,6 +395,13 @@ const MAX_PASSES = 4;
 const TINY_SIGMA = 2 ** -900;
 const residues = new Float64Array(BLOCK);
 let compacted = 0;
+// addRange's fast path: blocks of 2^11 values split against sigmas 2^FAST_BITS times the
+// largest (n < 2^FAST_BITS), each level 53 - FAST_BITS = 41 bits below the one before.
+const FAST_BLOCK = 1 << 11;
+const FAST_BITS = 12;
+// The second sigma must be a normal double well clear of the subnormals (see TINY_SIGMA).
+const TINY_SIGMA_EXP = -900;
+const fastResidues = new Float64Array(FAST_BLOCK);
 
 /**
  * One pass of Rump, Ogita and Oishi's error-free vector transformation (ExtractVector, in

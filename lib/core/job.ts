@@ -8,9 +8,11 @@ import { describeCompression } from './compressed/plan.ts';
 import { DecompressedSource, type DecompressedSourceOptions } from './compressed/source.ts';
 import { scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError, UsageError } from './errors.ts';
+import { angstromRows, lengthScale } from './lengths.ts';
 import { scanNetcdf } from './netcdf.ts';
 import { PartsSource } from './parts.ts';
 import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
+import { frameSelectionOf } from './selection/frame-filter.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import type { TextLayout } from './text/layout.ts';
 import { scanText } from './text/scan.ts';
@@ -99,8 +101,14 @@ function peakRss(now: number): number {
 }
 
 export function analysisContext(spec: JobSpec): AnalysisContext {
+  // With a selection the analysis sees a frame of the selected rows (lib/core/selection/frame-filter.ts).
+  const selection = frameSelectionOf(spec);
+  if (selection) return { columns: spec.layout.columns, frameRows: selection.count, options: spec.analysis.options, groups: selection.groups() };
   return { columns: spec.layout.columns, frameRows: spec.frameRows, options: spec.analysis.options };
 }
+
+/** The rows the analysis saw of `rows` rows of the input (fewer with a selection). */
+const analysedRows = (spec: JobSpec, rows: number): number => frameSelectionOf(spec)?.delivered(rows) ?? rows;
 
 export async function scanSlice(
   source: ByteSource,
@@ -169,8 +177,11 @@ export async function scanSlice(
  * to rows before the analysis sees them (a unit conversion, a row filter) belongs here,
  * so that a reference frame (captureFrame) is delivered exactly like every other frame.
  */
-function deliveredRows(sink: RowSink, _spec: JobSpec): RowSink {
-  return sink;
+function deliveredRows(sink: RowSink, spec: JobSpec): RowSink {
+  // Trajectory lengths reach every analysis in Å, whatever the file stores (lengths.ts).
+  const inAngstrom = angstromRows(sink, lengthScale(spec.trajectory));
+  // A selection hands the analysis only its rows of every frame (lib/core/selection/frame-filter.ts).
+  return frameSelectionOf(spec)?.sink(inAngstrom) ?? inAngstrom;
 }
 
 /** Reads the rows of [start, end) of the input with the reader of its layout. */
@@ -204,7 +215,8 @@ let referenceCache: { job: string; reference: Float64Array } | undefined;
  */
 export async function referenceStructure(source: ByteSource, spec: JobSpec, signal?: AbortSignal): Promise<Float64Array> {
   if (referenceCache?.job === spec.id) return referenceCache.reference;
-  const cells = spec.frameRows * spec.layout.columns;
+  // A frame as the analysis gets it: with a selection, its selected rows.
+  const cells = analysisContext(spec).frameRows * spec.layout.columns;
   const given = spec.analysis.options.reference;
   let reference: Float64Array;
   if (given !== undefined) {
@@ -215,7 +227,13 @@ export async function referenceStructure(source: ByteSource, spec: JobSpec, sign
     const scale = from === to || from === undefined || to === undefined ? 1 : (LENGTH_UNITS[from] ?? NaN) / (LENGTH_UNITS[to] ?? NaN);
     if (!(scale > 0)) throw new UsageError(`${spec.analysis.name}: a reference in ${from} cannot be compared with coordinates in ${to}`);
     if (scale !== 1) for (let i = 0; i < reference.length; i++) reference[i]! *= scale;
-    if (reference.length !== cells) throw new UsageError(`${spec.analysis.name}: the reference structure holds ${reference.length / spec.layout.columns} rows, a frame of ${spec.input.name} ${spec.frameRows}`);
+    // A structure of every atom (a PDB) with a selection: its selected rows.
+    const selection = frameSelectionOf(spec);
+    if (selection && reference.length !== cells && reference.length === spec.frameRows * spec.layout.columns) {
+      const all = reference;
+      selection.sink({ rows: (values, rowCount, columns) => (reference = values.slice(0, rowCount * columns)) }).rows(all, spec.frameRows, spec.layout.columns, 0);
+    }
+    if (reference.length !== cells) throw new UsageError(`${spec.analysis.name}: the reference structure holds ${reference.length / spec.layout.columns} rows, a frame of ${spec.input.name} ${spec.frameRows}${cells !== spec.frameRows * spec.layout.columns ? ` (${cells / spec.layout.columns} selected)` : ''}`);
   } else {
     const text = spec.analysis.options['ref-frame'] ?? '0';
     if (!/^\d+$/.test(text)) throw new UsageError(`${spec.analysis.name}: ref-frame takes a frame number (0 or more), not ${JSON.stringify(text)}`);
@@ -232,9 +250,11 @@ class FrameCaptured extends Error {}
 
 /** Frame `frame` of the input, read by itself. */
 async function captureFrame(source: ByteSource, spec: JobSpec, frame: number, signal?: AbortSignal): Promise<Float64Array> {
+  // n rows a frame in the file, m as delivered (a selection's rows)
   const n = spec.frameRows;
+  const m = analysisContext(spec).frameRows;
   const columns = spec.layout.columns;
-  const out = new Float64Array(n * columns);
+  const out = new Float64Array(m * columns);
   const layout = spec.layout;
   // Frames of one size: frame k is slice k of a plan of one frame a slice. Otherwise count frames from the start.
   const fixed = layout.kind === 'dcd' || layout.kind === 'netcdf' || layout.kind === 'binary';
@@ -242,19 +262,19 @@ async function captureFrame(source: ByteSource, spec: JobSpec, frame: number, si
   const tooFar = (count: number) => new UsageError(`${spec.analysis.name}: ref-frame ${frame} is past the last frame of ${spec.input.name} (${count} frames, from 0)`);
   if (frame >= frames) throw tooFar(frames);
   const { start, end } = fixed ? sliceBounds({ ...spec, wholeFrames: true, sliceCount: frames }, frame) : { start: 0, end: spec.input.bytes };
-  const first = fixed ? 0 : frame * n;
+  const first = fixed ? 0 : frame * m;
   let got = 0;
   let seen = 0;
   const sink: RowSink = {
     rows(values, rowCount, cols, firstRow) {
       seen = firstRow + rowCount;
       const from = Math.max(first, firstRow);
-      const to = Math.min(first + n, firstRow + rowCount);
+      const to = Math.min(first + m, firstRow + rowCount);
       if (to > from) {
         out.set(values.subarray((from - firstRow) * cols, (to - firstRow) * cols), (from - first) * cols);
         got += to - from;
       }
-      if (got === n) throw new FrameCaptured();
+      if (got === m) throw new FrameCaptured();
     },
   };
   try {
@@ -263,7 +283,7 @@ async function captureFrame(source: ByteSource, spec: JobSpec, frame: number, si
     if (e instanceof FrameCaptured) return out;
     throw source instanceof PartsSource ? source.partError(e) : e;
   }
-  throw tooFar(Math.floor(seen / n));
+  throw tooFar(Math.floor(seen / m));
 }
 
 /**
@@ -346,7 +366,7 @@ export class PartialFold {
     this.nextIndex += slicesOf(p);
     this.pieces.push({ start: p.start, end: p.end, rowsBefore: this.rows });
     const right = this.analysis.decode(p.state, this.ctx);
-    this.state = this.analysis.combine(this.state, right, this.rows, this.ctx);
+    this.state = this.analysis.combine(this.state, right, analysedRows(this.spec, this.rows), this.ctx);
     if (right !== this.state) this.analysis.release?.(right);
     this.rows += p.rows;
     this.skipped += p.skipped;
@@ -390,10 +410,17 @@ export function textRowLocator(source: ByteSource, spec: JobSpec, merged: Merged
 /** Runs finish(), turning an incomplete frame into an InputError at its byte offset. */
 export async function finishResult(spec: JobSpec, analysis: Analysis, merged: Merged, locate?: RowLocator): Promise<unknown> {
   try {
-    const result = analysis.finish(merged.state, merged.rows, analysisContext(spec));
+    const selection = frameSelectionOf(spec);
+    // A selection could hide an incomplete last frame (its selected rows may all be there).
+    const extra = selection ? merged.rows % spec.frameRows : 0;
+    if (extra !== 0) throw new IncompleteFrameError(merged.rows - extra, extra, spec.frameRows);
+    const result = analysis.finish(merged.state, analysedRows(spec, merged.rows), analysisContext(spec));
     // The unit cell is not part of the rows: it comes from the header read at planning.
     const box = spec.trajectory?.box;
-    if (box && result && typeof result === 'object' && !Array.isArray(result)) return { ...result, box };
+    const isObject = result && typeof result === 'object' && !Array.isArray(result);
+    // The result says which atoms it is about.
+    if (selection && isObject) return { ...result, selection: selection.describe(), ...(box ? { box } : {}) };
+    if (box && isObject) return { ...result, box };
     return result;
   } catch (e) {
     if (e instanceof IncompleteFrameError) {

@@ -47,8 +47,10 @@ export interface NetcdfInfo {
   title?: string;
   atoms: number;
   frames: number;
-  /** the coordinates' units attribute: "Å" for AMBER's "angstrom" */
+  /** the unit of the result's lengths: Å once planned (lengths.ts), unless the file's unit is one fanout cannot convert */
   lengthUnit: string;
+  /** the coordinates' units attribute: "Å" for AMBER's "angstrom", "nm", or the file's own spelling */
+  storedLengthUnit?: string;
   velocities: boolean;
   forces: boolean;
   first?: { timePs: number | null };

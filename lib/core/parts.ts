@@ -17,12 +17,16 @@ export class PartsSource implements ByteSource {
   /** starts[i] is the offset of part i in the concatenation; starts[n] is its size */
   readonly starts: number[];
 
-  constructor(readonly parts: readonly ByteSource[]) {
+  /** `name`: what the whole is called (a job file's URL); by default the first part's, and how many follow. */
+  constructor(
+    readonly parts: readonly ByteSource[],
+    name?: string,
+  ) {
     if (parts.length === 0) throw new TypeError('PartsSource needs at least one part');
     this.starts = [0];
     for (const p of parts) this.starts.push(this.starts[this.starts.length - 1]! + p.size);
     this.size = this.starts[parts.length]!;
-    this.name = `${parts[0]!.name} (+${parts.length - 1} more part${parts.length > 2 ? 's' : ''})`;
+    this.name = name ?? `${parts[0]!.name} (+${parts.length - 1} more part${parts.length > 2 ? 's' : ''})`;
   }
 
   /** The part holding byte `offset` of the concatenation (the last part for the end), and the offset in it. */
@@ -45,10 +49,20 @@ export class PartsSource implements ByteSource {
     }
   }
 
-  /** An error at an offset of the concatenation, told as the part and the offset in it. */
+  /**
+   * An error at an offset of the concatenation, told as the part and the offset in it; so
+   * are the offsets its problem mentions ("the frame at byte N"), with the part's name when
+   * one lies in another part.
+   */
   partError(e: unknown): unknown {
     if (!(e instanceof InputError) || e.file !== this.name) return e;
     const at = this.locate(Math.min(e.offset, this.size));
-    return new InputError(this.parts[at.part]!.name, at.offset, e.problem);
+    const problem = e.problem.replace(/\bbyte (\d+)/g, (text, digits: string) => {
+      const offset = Number(digits);
+      if (offset > this.size) return text;
+      const there = this.locate(offset);
+      return there.part === at.part ? `byte ${there.offset}` : `byte ${there.offset} of ${this.parts[there.part]!.name}`;
+    });
+    return new InputError(this.parts[at.part]!.name, at.offset, problem);
   }
 }

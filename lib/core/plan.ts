@@ -12,12 +12,14 @@ import { compressedSliceBounds, openCompressed } from './compressed/plan.ts';
 import type { CompressionSpec } from './compressed/source.ts';
 import { parseDType } from './dtype.ts';
 import { InputError, UsageError } from './errors.ts';
+import { inAngstrom } from './lengths.ts';
 import { hdf5Error, isHdf5, isNetcdfMagic, type NetcdfInfo, type NetcdfLayout, readNetcdfHeader } from './netcdf.ts';
 import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from './npy.ts';
 import type { ByteSource } from './source.ts';
 import { type TextLayout, textLayout, wideUnicodeBom } from './text/layout.ts';
 import { scanText } from './text/scan.ts';
 import { PartsSource } from './parts.ts';
+import { FrameSelection, hasSelection, SELECTION_OPTION_NAMES, type SelectionSpec } from './selection/frame-filter.ts';
 import { checkTrrHeader, isTrrMagic, readTrrHeader, type TrrInfo, type TrrLayout } from './trr.ts';
 import { checkXtcHeader, isXtcMagic, readXtcHeader, type XtcInfo, type XtcLayout } from './xtc.ts';
 
@@ -49,6 +51,12 @@ export interface PlanOptions {
   slices?: number;
   sliceBytes?: number;
   onBadRecord?: 'fail' | 'skip';
+  /** atom selections: 0-based index ranges of a frame's rows (lib/core/selection/ranges.ts) */
+  atoms?: string;
+  fitAtoms?: string;
+  atoms2?: string;
+  /** the topology file the selections were resolved on (`--topology`): its frames must have as many atoms */
+  topology?: { name: string; atoms: number };
 }
 
 export interface AnalysisRef {
@@ -86,6 +94,8 @@ export interface JobSpec {
   rowsPerRecord: number;
   /** rows per frame, 0 without frames */
   frameRows: number;
+  /** the atoms selected (canonical ranges): the analysis sees only their rows (lib/core/selection/frame-filter.ts) */
+  selection?: SelectionSpec;
   analysis: AnalysisRef;
   onBadRecord: 'fail' | 'skip';
   sliceCount: number;
@@ -259,8 +269,12 @@ async function planInput(
       `${analysis.name} needs whole frames in every slice, and text input cannot be cut at frame boundaries: convert ${source.name} to .npy (frames, rows, columns) or raw binary`,
     );
   }
-  const wholeFrames = (analysis.wholeFrames ?? false) && frameRows > 0;
+  const selection = checkSelection(opts, analysis, frameRows, source.name);
+  // Filtering rows needs each row's place in its frame: slices start on frame boundaries.
+  const wholeFrames = ((analysis.wholeFrames ?? false) || selection !== undefined) && frameRows > 0;
   let sliceCount = chooseSliceCount(source.size, layout, opts, wholeFrames ? frameRows : 1);
+  // A text slice cannot know where its first row sits in a frame: a selection reads text in one slice.
+  if (selection && layout.kind === 'text') sliceCount = 1;
   // A frame-sized state: every slice gets at least 16 frames by default, or the partials
   // (one frame's worth of sums each) would be a large part of the input (16 slices of a
   // 40-frame million-atom file wrote 80 % of its bytes again).
@@ -276,15 +290,45 @@ async function planInput(
     layout,
     ...(compression ? { compression } : {}),
     ...(shape ? { shape } : {}),
-    ...(trajectory ? { trajectory } : {}),
+    // Lengths in Å for every format (lengths.ts): the id changes with it, so no job mixes partials of two units.
+    ...(trajectory ? { trajectory: inAngstrom(trajectory) } : {}),
     ...(wholeFrames ? { wholeFrames: true as const } : {}),
     rowsPerRecord,
     frameRows,
+    ...(selection ? { selection } : {}),
     analysis: { name: analysis.name, ...(analysis.module ? { module: analysis.module, moduleHash: analysis.moduleHash } : {}), options: analysis.options },
     onBadRecord: opts.onBadRecord ?? 'fail',
     sliceCount,
   };
   return { id: jobId(spec), ...spec };
+}
+
+/** The job's selection, canonical and checked against the frame and the analysis; undefined without one. */
+function checkSelection(opts: PlanOptions, analysis: AnalysisRef & AnalysisTraits, frameRows: number, name: string): SelectionSpec | undefined {
+  const given: SelectionSpec = {
+    ...(opts.atoms !== undefined ? { atoms: opts.atoms } : {}),
+    ...(opts.fitAtoms !== undefined ? { fitAtoms: opts.fitAtoms } : {}),
+    ...(opts.atoms2 !== undefined ? { atoms2: opts.atoms2 } : {}),
+  };
+  if (!hasSelection(given)) return undefined;
+  if (opts.topology && opts.topology.atoms !== frameRows) {
+    throw new UsageError(`--topology ${opts.topology.name} has ${opts.topology.atoms} atoms, and a frame of ${name} has ${frameRows} rows`);
+  }
+  const groups = analysis.groups ?? [];
+  const refuse = (part: keyof SelectionSpec, group: string) => {
+    if (given[part] !== undefined && !groups.includes(group as never)) {
+      throw new UsageError(`${SELECTION_OPTION_NAMES[part]}: ${analysis.name} takes no ${part === 'fitAtoms' ? 'atoms to fit on' : 'second group of atoms'} (only --atoms)`);
+    }
+  };
+  refuse('fitAtoms', 'fit');
+  refuse('atoms2', 'other');
+  if (frameRows === 0) {
+    const flag = Object.keys(given).map((k) => SELECTION_OPTION_NAMES[k as keyof SelectionSpec])[0];
+    throw new UsageError(`${flag} selects rows of a frame, and ${name} does not say how many rows make a frame: pass --frame-rows N`);
+  }
+  const selection = new FrameSelection(given, frameRows);
+  // Canonical text, so that one set of atoms is one job whatever order it was written in.
+  return Object.fromEntries(Object.entries(selection.describe()).map(([k, v]) => [k, v.ranges])) as SelectionSpec;
 }
 
 function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): JobSpec['format'] {

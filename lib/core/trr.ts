@@ -67,7 +67,10 @@ export interface TrrInfo {
   format: 'trr';
   atoms: number;
   precision: 'single' | 'double';
-  lengthUnit: 'nm';
+  /** the unit of the result's lengths: the reader's nm, Å once planned (lengths.ts) */
+  lengthUnit: 'nm' | 'Å';
+  /** what the file stores: nm */
+  storedLengthUnit?: 'nm';
   first: TrrFrameInfo;
   last?: TrrFrameInfo;
   box?: { first: Box; last: Box };

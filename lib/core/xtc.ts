@@ -48,10 +48,14 @@ export interface XtcInfo {
   format: 'xtc';
   atoms: number;
   magic: number;
-  /** coordinates and box lengths are in the file's unit */
-  lengthUnit: 'nm';
-  /** coordinates are round(x * precision) / precision: 1000 stores 0.001 nm */
+  /** the unit of the result's lengths: the reader's nm, Å once planned (lengths.ts) */
+  lengthUnit: 'nm' | 'Å';
+  /** what the file stores: nm */
+  storedLengthUnit?: 'nm';
+  /** coordinates are round(x * precision) / precision in the stored unit: 1000 stores 0.001 nm */
   precision: number | null;
+  /** the precision in words, with its unit */
+  precisionMeaning?: string;
   first: XtcFrameInfo;
   last?: XtcFrameInfo;
   box?: { first: Box; last: Box };

@@ -89,9 +89,12 @@ export interface PinnedInput {
   size: number;
   etag: string;
   versionId?: string;
+  /** a job file (lib/job/job-file.ts): the objects it lists, in frame order, each pinned as it was planned */
+  parts?: Omit<PinnedInput, 'parts'>[];
 }
 
-const pinnedInputSchema: z.ZodMiniType<PinnedInput> = z.object({ bucket: nonEmpty, key: nonEmpty, size: count, etag: z.string(), versionId: z.optional(z.string()) });
+const pinnedObjectSchema = z.object({ bucket: nonEmpty, key: nonEmpty, size: count, etag: z.string(), versionId: z.optional(z.string()) });
+const pinnedInputSchema: z.ZodMiniType<PinnedInput> = z.object({ ...pinnedObjectSchema.shape, parts: z.optional(z.array(pinnedObjectSchema).check(z.minLength(1))) });
 
 /** What a cloud job adds to its manifest: the pinned input and how its partials merge. */
 export interface CloudPlan {

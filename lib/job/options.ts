@@ -19,13 +19,14 @@ import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { UsageError } from '../core/errors.ts';
 import { INPUT_FORMATS, type PlanOptions } from '../core/plan.ts';
+import { formatRanges, parseRanges, RANGES_SYNTAX, RangesSyntaxError } from '../core/selection/ranges.ts';
 import { parseByteSize } from '../core/units.ts';
 
 // zod/mini (a fraction of zod's size in the worker bundle) ships without messages. Ours
 // are written by the parsers below; the English ones cover the events (events.ts).
 z.config(en());
 
-export type OptionKind = 'int' | 'bytes' | 'enum' | 'string' | 'boolean' | 'shape' | 'map';
+export type OptionKind = 'int' | 'bytes' | 'enum' | 'string' | 'boolean' | 'shape' | 'map' | 'ranges';
 /** where an option means something: `fanout run` (and plan), a cloud job, or both */
 export type Applies = 'local' | 'cloud' | 'both';
 
@@ -66,6 +67,28 @@ export const JOB_OPTIONS = {
     group: 'analysis',
   },
   options: { kind: 'map', flag: '--option', valueName: 'KEY=VALUE', help: 'an option passed to the analysis as ctx.options (repeatable)', applies: 'both', group: 'analysis' },
+  atoms: {
+    kind: 'ranges',
+    valueName: 'RANGES',
+    defaultText: 'every atom',
+    help: 'the atoms (rows of a frame) to analyse, as 0-based inclusive index ranges: 0-213,500-599; the analysis sees only these rows of every frame (fanout run and submit: --select EXPR with --topology FILE)',
+    applies: 'both',
+    group: 'analysis',
+  },
+  fitAtoms: {
+    kind: 'ranges',
+    valueName: 'RANGES',
+    help: 'the atoms superposed before measuring, for analyses that fit (rmsd, rmsf), as --atoms (or --fit-select EXPR)',
+    applies: 'both',
+    group: 'analysis',
+  },
+  atoms2: {
+    kind: 'ranges',
+    valueName: 'RANGES',
+    help: 'a second group of atoms, for analyses between two groups (rdf), as --atoms (or --select2 EXPR)',
+    applies: 'both',
+    group: 'analysis',
+  },
   frameRows: { kind: 'int', valueName: 'N', unit: 'rows', help: 'rows per frame, for row-sums on text, raw or 2-D inputs', applies: 'both', group: 'analysis' },
   format: {
     kind: 'enum',
@@ -351,6 +374,8 @@ export function acceptsText(spec: OptionSpec): string {
       return 'takes KEY=VALUE';
     case 'string':
       return 'takes a non-empty value';
+    case 'ranges':
+      return `takes ${RANGES_SYNTAX}`;
   }
 }
 
@@ -393,6 +418,14 @@ export function parseOptionValue(spec: OptionSpec, v: unknown): unknown {
       return { ...(v as Record<string, string>) };
     case 'string':
       return typeof v === 'string' && v.length > 0 ? v : fail();
+    case 'ranges':
+      if (typeof v !== 'string') return fail();
+      try {
+        return formatRanges(parseRanges(v));
+      } catch (e) {
+        if (e instanceof RangesSyntaxError) throw new OptionValueError(e.message.startsWith('takes') ? `${e.message}` : `takes ${RANGES_SYNTAX}: ${e.message}`);
+        throw e;
+      }
   }
 }
 
@@ -499,6 +532,9 @@ export function inputPlanOptions(opts: JobOptions): Omit<PlanOptions, 'slices' |
     missing: opts.missing ?? defaultOf('missing'),
     columns: opts.columns,
     onBadRecord: opts.onBadRecord ?? defaultOf('onBadRecord'),
+    atoms: opts.atoms,
+    fitAtoms: opts.fitAtoms,
+    atoms2: opts.atoms2,
   };
 }
 

@@ -121,16 +121,19 @@ export function sliceRows(partials: readonly Partial[], rowsPerRecord = 1): Slic
 export function resultVector(doc: ResultDocument): { label: string; values: number[] } | undefined {
   const r = doc.result as Record<string, unknown> | unknown[] | null;
   const finite = (xs: unknown[]): number[] => xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  // A trajectory's lengths are in the unit its result states (Å, see lib/core/lengths.ts): an axis says it.
+  const unit = doc.trajectory?.lengthUnit;
+  const inUnit = (label: string): string => (unit ? `${label} (${unit})` : label);
   if (Array.isArray(r)) return { label: 'result value', values: finite(r) };
   if (!r || typeof r !== 'object') return undefined;
   if (doc.analysis === 'row-sums' && Array.isArray(r.rowMeans)) return { label: "row mean (mean over frames of a row's sum)", values: finite(r.rowMeans) };
   if (doc.analysis === 'stats' && Array.isArray(r.columns)) return { label: 'column mean', values: finite((r.columns as { mean?: unknown }[]).map((c) => c.mean)) };
-  if (doc.analysis === 'rg' && Array.isArray(r.rg)) return { label: 'radius of gyration per frame', values: finite(r.rg) };
+  if (doc.analysis === 'rg' && Array.isArray(r.rg)) return { label: inUnit('radius of gyration per frame'), values: finite(r.rg) };
   if (doc.analysis === 'mean-structure' && Array.isArray(r.mean)) {
     // The distance of each atom's mean position from the structure's centre.
     const xyz = (r.mean as unknown[][]).map(finite).filter((p) => p.length === 3);
     const c = [0, 1, 2].map((k) => xyz.reduce((a, p) => a + p[k]!, 0) / Math.max(1, xyz.length));
-    return { label: 'distance of mean atom position from the centre', values: xyz.map((p) => Math.hypot(p[0]! - c[0]!, p[1]! - c[1]!, p[2]! - c[2]!)) };
+    return { label: inUnit('distance of mean atom position from the centre'), values: xyz.map((p) => Math.hypot(p[0]! - c[0]!, p[1]! - c[1]!, p[2]! - c[2]!)) };
   }
   const arrays = Object.entries(r).filter(([, v]) => Array.isArray(v) && v.length > 1 && v.every((x) => typeof x === 'number' || x === null));
   if (arrays.length === 1) return { label: arrays[0]![0], values: finite(arrays[0]![1] as unknown[]) };

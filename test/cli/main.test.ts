@@ -5,14 +5,16 @@ import { describe, expect, it } from 'vitest';
 import { cloudOptionNames, flagOf, localOptionNames } from '../../lib/job/options.ts';
 import { fanout, ROOT } from '../helpers/cli.ts';
 
-const flagsIn = (help: string): string[] => [...help.matchAll(/^ {2}(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]!);
+const flagsIn = (help: string): string[] => [...help.matchAll(/^ {2}(?:-\w, )?(--[a-z0-9-]+)/gm)].map((m) => m[1]!);
+// --select EXPR and friends, resolved to --atoms ranges by the CLI (lib/cli/select.ts)
+const SELECT = ['--topology', '--select', '--fit-select', '--select2'];
 
 describe('fanout --help', () => {
   it.each([
-    ['run', localOptionNames.map(flagOf), ['--ref-frame', '--reference', '--json', '--out', '--progress', '--quiet']],
-    ['submit', cloudOptionNames.map(flagOf), ['--bucket', '--stack', '--key', '--detach', '--timeout', '--json', '--progress', '--quiet']],
+    ['run', localOptionNames.map(flagOf), ['--ref-frame', '--reference', '--json', '--out', '--progress', '--quiet', ...SELECT]],
+    ['submit', cloudOptionNames.map(flagOf), ['--bucket', '--stack', '--key', '--detach', '--timeout', '--json', '--progress', '--quiet', ...SELECT]],
     ['dev', cloudOptionNames.map(flagOf), ['--endpoint', '--bucket', '--fanin']],
-    ['plan', localOptionNames.map(flagOf), ['--bytes', '--region', '--memory', '--fanin', '--json']],
+    ['plan', localOptionNames.map(flagOf), ['--bytes', '--region', '--memory', '--fanin', '--json', ...SELECT]],
     ['report', [], ['--out', '--svg', '--state-dir', '--json', '--quiet']],
     ['status', [], ['--bucket', '--stack', '--timeout', '--json', '--quiet']],
   ])('%s --help lists exactly its own options, job options from their declaration', (command, jobFlags, own) => {

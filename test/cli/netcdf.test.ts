@@ -20,7 +20,7 @@ describe('fanout run on AMBER NetCDF trajectories', () => {
     expect(mean.input).toMatchObject({ format: 'netcdf', shape: [30, 2661, 3] });
     expect(mean.records).toBe(30);
     expect(mean.result.mean).toEqual(want.mean);
-    expect(mean.trajectory).toMatchObject({ format: 'netcdf', variant: '64-bit offset', atoms: 2661, frames: 30, lengthUnit: 'Å', program: 'sander' });
+    expect(mean.trajectory).toMatchObject({ format: 'netcdf', variant: '64-bit offset', atoms: 2661, frames: 30, lengthUnit: 'Å', storedLengthUnit: 'Å', program: 'sander' });
     expect((mean.result.box as { first: { a: number } }).first.a).toBeCloseTo(31.979, 3);
     const rg = runJson([...args, '--analysis', 'rg']).result.rg as number[];
     rg.forEach((v, f) => expect(Math.abs(v - want.rg[f]!)).toBeLessThan(1e-12 * want.rg[f]!));

@@ -108,6 +108,33 @@ print("null")`);
     expect(noBucket.stderr).toMatch(/--bucket NAME, or --stack NAME/);
   });
 
+  it('submits a trajectory in parts: the parts beside a job file listing them, one job, the answer of the local run over the same parts', async () => {
+    const parts = [4, 9, 3].map((frames, k) => {
+      const path = join(dir.path, `md.part000${k + 1}.xtc`);
+      writeFileSync(path, rawXtc(frames, 100 * k));
+      return path;
+    });
+    const r = await cli(['submit', ...parts, '--bucket', BUCKET, '--analysis', 'mean-structure', '--json', '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    const local = runJson([...parts, '--analysis', 'mean-structure', '--state-dir', join(dir.path, 'state')]);
+    expect(doc.result).toEqual(local.result);
+    expect(doc.records).toBe(16);
+    expect(doc.input.path).toBe(`s3://${BUCKET}/input/md.fanout.json`);
+    expect(doc.input.parts.map((p: { path: string }) => p.path)).toEqual(parts.map((_, k) => `s3://${BUCKET}/input/md.part000${k + 1}.xtc`));
+    const status = await cli(['status', `s3://${BUCKET}/input/md.fanout.json`]);
+    expect(status.stdout).toMatch(/: done/);
+    // The parts' own uploads started no job.
+    expect((await cli(['status', `s3://${BUCKET}/input/md.part0001.xtc`])).stderr).toContain('no job has started for this object');
+
+    const clash = await cli(['submit', parts[0]!, parts[0]!, '--bucket', BUCKET]);
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toContain('two parts are called md.part0001.xtc');
+    const badKey = await cli(['submit', ...parts, '--bucket', BUCKET, '--key', 'input/md.xtc']);
+    expect(badKey.code).toBe(2);
+    expect(badKey.stderr).toContain('whose key ends in .fanout.json');
+  });
+
   it('finds the bucket from the stack outputs with --stack, and says what is wrong with a stack that is no fanout stack', async () => {
     const cfn = new CloudFormationClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     const template = (outputs: Record<string, unknown>) =>
@@ -130,3 +157,20 @@ print("null")`);
     expect((await cli(['submit', csv, '--stack', 'fanout-test', '--bucket', BUCKET])).stderr).toContain('give --bucket or --stack, not both');
   });
 });
+
+/** An XTC of `frames` raw frames of 5 atoms (GROMACS stores 9 atoms or fewer uncompressed): magic, natoms, step, time, box, natoms, x. */
+function rawXtc(frames: number, firstStep: number): Uint8Array {
+  const out = new Uint8Array(116 * frames);
+  const v = new DataView(out.buffer);
+  for (let f = 0; f < frames; f++) {
+    const at = 116 * f;
+    v.setInt32(at, 1995);
+    v.setInt32(at + 4, 5);
+    v.setInt32(at + 8, firstStep + f);
+    v.setFloat32(at + 12, firstStep + f);
+    for (let i = 0; i < 9; i++) v.setFloat32(at + 16 + 4 * i, i % 4 === 0 ? 3 : 0);
+    v.setInt32(at + 52, 5);
+    for (let i = 0; i < 15; i++) v.setFloat32(at + 56 + 4 * i, Math.fround(Math.sin(firstStep + 7 * f + i) * 2.5));
+  }
+  return out;
+}

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ExactSum, fsum, twoProductError } from '../../lib/core/exact-sum.ts';
+import { borrowValues, useWasmKernel, wasmKernel } from '../../lib/core/exact-sum-wasm.ts';
 import { python, pyHex } from '../helpers/python.ts';
 
 /** The exactly rounded sum, from Python's Fraction (math.fsum overflows on 1e308 + 1e308 - 1e308). */
@@ -160,16 +161,110 @@ print(json.dumps([repr(float(F(float.fromhex(a)) * F(float.fromhex(b)) - F(float
       );
     });
 
+    it('runs in WebAssembly on Node 20 and later (SIMD)', () => {
+      expect(wasmKernel).toBeDefined();
+    });
+
+    // Values in the kernel's memory take the WebAssembly path; the same values with it
+    // switched off take the JavaScript one. Both must give add()'s state, byte for byte.
+    it('gives the same state in WebAssembly as in JavaScript and through add(), over any range', async () => {
+      const longBlock = fc.oneof(...kinds.map((k) => fc.array(k, { minLength: 0, maxLength: 5000, size: 'max' })));
+      const cases = fc.sample(fc.tuple(longBlock, fc.nat(), fc.nat(), fc.nat({ max: 40 })), 300);
+      await borrowValues(8000, async (arena) => {
+        for (const [xs, a, b, shift] of cases) {
+          const values = arena.subarray(shift, shift + xs.length);
+          values.set(xs);
+          const from = a % (xs.length + 1);
+          const to = from + (b % (xs.length - from + 1));
+          const one = new ExactSum();
+          for (let i = from; i < to; i++) one.add(values[i]!);
+          const viaWasm = new ExactSum();
+          viaWasm.addRange(values, from, to);
+          useWasmKernel(false);
+          const viaJs = new ExactSum();
+          try {
+            viaJs.addRange(values, from, to);
+          } finally {
+            useWasmKernel(true);
+          }
+          expect(JSON.stringify(viaWasm)).toBe(JSON.stringify(one));
+          expect(JSON.stringify(viaJs)).toBe(JSON.stringify(one));
+          expect(Object.is(viaWasm.value(), one.value())).toBe(true);
+        }
+      });
+    });
+
+    // The kernel takes a block's sigmas from the block before (no pass for the maximum)
+    // and redoes the block when a value is larger: blocks whose scales jump both ways.
+    it('gives add()\'s state when the scale jumps from block to block (WebAssembly path)', async () => {
+      const scales = [1, 2 ** 40, 2 ** -40, 1, 2 ** -1000, 2 ** 1000, 2 ** -1070, 3, Infinity, 1, NaN, 2 ** 20, -(2 ** 1023), 1];
+      await borrowValues(scales.length * 2049, async (values) => {
+        let seed = 7;
+        const next = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+        for (const blockLength of [2048, 2049, 2047, 300]) {
+          const n = scales.length * blockLength;
+          for (let i = 0; i < n; i++) {
+            const scale = scales[Math.floor(i / blockLength)]!;
+            // A special value once per special block, ordinary ones around it.
+            values[i] = Number.isFinite(scale) ? next() * scale : i % blockLength === 1000 % blockLength ? scale : next();
+          }
+          for (const [from, to] of [[0, n], [blockLength - 1, n - 3], [5, 5 + 3 * blockLength]] as const) {
+            const one = new ExactSum();
+            for (let i = from; i < to; i++) one.add(values[i]!);
+            const viaWasm = new ExactSum();
+            for (let at = from; at < to; at += blockLength) viaWasm.addRange(values, at, Math.min(to, at + blockLength));
+            expect(JSON.stringify(viaWasm)).toBe(JSON.stringify(one));
+            const whole = new ExactSum();
+            whole.addRange(values, from, to);
+            expect(JSON.stringify(whole)).toBe(JSON.stringify(one));
+          }
+        }
+      });
+    });
+
+    it('keeps a NaN, an infinity or a huge value anywhere in a long block (WebAssembly path)', async () => {
+      await borrowValues(5000, async (values) => {
+        for (const special of [NaN, Infinity, -Infinity, 1.5 * 2 ** 1023, 2 ** -1074]) {
+          for (const at of [0, 1, 2047, 2048, 4999]) {
+            for (let i = 0; i < values.length; i++) values[i] = ((i * 7919) % 2000) / 8 - 125;
+            values[at] = special;
+            const one = new ExactSum();
+            for (let i = 0; i < values.length; i++) one.add(values[i]!);
+            const s = new ExactSum();
+            s.addRange(values, 0, values.length);
+            expect(JSON.stringify(s)).toBe(JSON.stringify(one));
+          }
+        }
+      });
+    });
+
     it.each([
       ['%.6f values within a few decades', 'np.round(rng.uniform(-1e3, 1e3, n), 6)'],
       ['positive values only', 'rng.uniform(0, 1e3, n)'],
       ['values across the whole double range, subnormals included', 'rng.uniform(-1, 1, n) * 10.0 ** rng.integers(-323, 308, n)'],
       ['heavy cancellation', 'np.concatenate([x := rng.normal(0, 1e10, n // 2), -x[::-1] * (1 + 1e-12)])'],
-    ])('equals math.fsum over blocks longer than one split (%s)', (_name, expr) => {
+      // The fast path covers 82 bits below a block's largest value: these straddle it, so some leave residues.
+      ['values 2^0 to 2^-60 of the largest, mixed', 'rng.uniform(1, 2, n) * 2.0 ** -rng.integers(0, 60, n) * rng.choice([-1, 1], n)'],
+      ['standard normal', 'rng.normal(0, 1, n)'],
+      ['subnormals only', 'rng.integers(-2**52, 2**52, n) * 2.0 ** -1074'],
+      ['normals near the smallest', 'rng.uniform(-1, 1, n) * 2.0 ** -1000'],
+    ])('equals math.fsum over blocks longer than one split (%s)', async (_name, expr) => {
       const values = python<number[]>(`rng = np.random.default_rng(11)\nn = 150001\nprint(json.dumps((${expr}).tolist()))`);
       const s = new ExactSum();
       s.addRange(Float64Array.from(values), 0, values.length);
-      expect(s.value()).toBe(python<number>('print(json.dumps(math.fsum(args)))', values));
+      const expected = python<number>('print(json.dumps(math.fsum(args)))', values);
+      expect(s.value()).toBe(expected);
+      // The WebAssembly path, on every slicing into three.
+      await borrowValues(values.length, async (arena) => {
+        arena.set(values);
+        for (const [a, b] of [[0, values.length], [1, 2], [4097, 150000], [70001, 70001 + 2048]] as const) {
+          const w = new ExactSum();
+          w.addRange(arena, 0, a);
+          w.addRange(arena, a, b);
+          w.addRange(arena, b, values.length);
+          expect(w.value()).toBe(expected);
+        }
+      });
     });
   });
 

@@ -43,7 +43,7 @@ describe('TRR files', () => {
     for (const slices of [1, 2, 5, 64, 600]) {
       const got = await decodeAll(bytes, slices);
       expect(firstDifference(got.coords, want.coords), `${slices} slices`).toBe(-1);
-      expect(got.info).toMatchObject({ format: 'trr', precision: 'single', lengthUnit: 'nm', first: { positions: true, velocities: true, forces: true } });
+      expect(got.info).toMatchObject({ format: 'trr', precision: 'single', lengthUnit: 'Å', storedLengthUnit: 'nm', first: { positions: true, velocities: true, forces: true } });
     }
   });
 

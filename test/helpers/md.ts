@@ -182,7 +182,12 @@ export interface MdOracle {
   rg: number[];
 }
 
-/** What MDAnalysis reads from a trajectory (a copy, in the file's unit), reduced by math.fsum and numpy. */
+/**
+ * What MDAnalysis reads from a trajectory (a copy), reduced by math.fsum and numpy, in Å as
+ * fanout's results are: read in the file's unit (convert_units=False) and, for XTC and TRR
+ * (nm), multiplied by 10 in float64, which is exact for float32 values. (MDAnalysis's own
+ * conversion works in float32 and rounds: this keeps the comparison bit for bit.)
+ */
 export function mdaOracle(path: string): MdOracle {
   return mdaPython<MdOracle>(
     `
@@ -194,6 +199,8 @@ d = tempfile.mkdtemp()
 reader = XTCReader if args.endswith('.xtc') else TRRReader if args.endswith('.trr') else NCDFReader
 r = reader(shutil.copy(args, d), convert_units=False)
 x = np.array([ts.positions.copy() for ts in r if ts.has_positions]).astype(np.float64)
+if reader is not NCDFReader:
+    x = x * 10.0
 shutil.rmtree(d)
 F = x.shape[0]
 c = x - x.mean(axis=1, keepdims=True)

@@ -97,6 +97,12 @@ describe('resultVector', () => {
     expect(resultVector(doc('row-sums', { frames: 2, rowsPerFrame: 3, rowMeans: [1, null, 3] }))!.values).toEqual([1, 3]);
     expect(resultVector(doc('stats', { columns: [{ mean: 2 }, { mean: null }, { mean: -1 }] }))!.values).toEqual([2, -1]);
   });
+  it("labels a trajectory's lengths with the unit the result states", () => {
+    const trajectory = { format: 'xtc', atoms: 3, magic: 1995, lengthUnit: 'Å', storedLengthUnit: 'nm', precision: 1000, first: { step: 0, timePs: 0 }, warnings: [] } as ResultDocument['trajectory'];
+    expect(resultVector(doc('rg', { frames: 2, rg: [1, 2] }, { trajectory }))!.label).toBe('radius of gyration per frame (Å)');
+    expect(resultVector(doc('mean-structure', { frames: 2, atoms: 1, mean: [[1, 2, 3]] }, { trajectory }))!.label).toBe('distance of mean atom position from the centre (Å)');
+    expect(resultVector(doc('rg', { frames: 2, rg: [1, 2] }))!.label).toBe('radius of gyration per frame');
+  });
   it('has no vector for a scalar sum', () => {
     expect(resultVector(doc('sum', { count: 3, sum: 6, mean: 2 }))).toBeUndefined();
   });

@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Uploaded } from '../client.ts';
 
@@ -54,4 +54,10 @@ export async function uploadFile(
   } finally {
     body.destroy();
   }
+}
+
+/** Uploads a small document (a job file) in one PutObject. */
+export async function uploadText(client: S3Client, target: UploadTarget, body: string, contentType = 'application/json'): Promise<Uploaded> {
+  const r = await client.send(new PutObjectCommand({ Bucket: target.bucket, Key: target.key, Body: body, ContentType: contentType, Metadata: target.metadata }));
+  return { etag: r.ETag ?? '', ...(r.VersionId && r.VersionId !== 'null' ? { versionId: r.VersionId } : {}) };
 }

@@ -14,6 +14,7 @@ import type { Analysis } from '../analysis.ts';
 import { jsonNumber } from '../analysis.ts';
 import { sqrtRatio } from '../exact-rational.ts';
 import { ExactSum, type ExactSumJSON, splitProductError } from '../exact-sum.ts';
+import { keptKernelValues } from '../exact-sum-wasm.ts';
 
 interface Column {
   count: number;
@@ -47,9 +48,10 @@ const newColumn = (): Column => ({ count: 0, sum: new ExactSum(), sumSq: new Exa
 // row-major block so that each goes to ExactSum.addRange (a few additions a value)
 // instead of add() (a split into limbs a value): the same exact sums, about twice as fast.
 const GATHER_ROWS = 4096;
-const gathered = new Float64Array(GATHER_ROWS);
-const squares = new Float64Array(GATHER_ROWS);
-const squareErrors = new Float64Array(GATHER_ROWS);
+// In the exact-sum kernel's memory, so that addRange runs in WebAssembly.
+const gathered = keptKernelValues(GATHER_ROWS);
+const squares = keptKernelValues(GATHER_ROWS);
+const squareErrors = keptKernelValues(GATHER_ROWS);
 
 /** Rows [from, to) of column c: into the sum, the sum of squares (exactly), min, max. */
 function addColumnBlock(col: Column, values: Float64Array, columns: number, c: number, from: number, to: number): void {

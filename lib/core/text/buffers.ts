@@ -3,6 +3,7 @@
  * end a slice asks its source for bytes) and the block its rows are decoded into, pooled.
  */
 import type { ByteSource, RowSink } from '../source.ts';
+import { giveBackValues, takeKernelValues } from '../exact-sum-wasm.ts';
 
 /** End of input: it ends the last line as a newline would. */
 export const FINAL_NEWLINE = new Uint8Array([10]);
@@ -98,20 +99,27 @@ export class RowBlock {
   learned(columns: number): void {
     this.columns = columns;
     this.cap = Math.max(1, Math.floor(65536 / columns));
-    const grown = new Float64Array(columns * this.cap);
+    const grown = takeKernelValues(columns * this.cap) ?? new Float64Array(columns * this.cap);
     grown.set(this.values.subarray(0, columns));
     this.values = grown;
   }
 
   /** The scan is over: its value block may serve the next scan. */
   release(): void {
-    if (!spareBlock || spareBlock.length < this.values.length) spareBlock = this.values;
+    if (!spareBlock || spareBlock.length < this.values.length) {
+      if (spareBlock) giveBackValues(spareBlock);
+      spareBlock = this.values;
+    } else giveBackValues(this.values);
   }
 }
 
 /** A value block of at least `length` values: the spare one when it is big enough. */
 function takeBlock(length: number): Float64Array {
-  const block = spareBlock && spareBlock.length >= length ? spareBlock : new Float64Array(length);
-  spareBlock = undefined;
-  return block;
+  // In the exact-sum kernel's memory where it fits, so that sums run in WebAssembly.
+  if (spareBlock && spareBlock.length >= length) {
+    const block = spareBlock;
+    spareBlock = undefined;
+    return block;
+  }
+  return takeKernelValues(length) ?? new Float64Array(length);
 }

@@ -56,14 +56,20 @@ export async function scanText(
   const scan = new TextScan(source.name, layout, start, end, sink, options);
   const stats = scan.stats;
   const onProgress = options.onProgress;
-  // A slice after the first starts reading one byte early, to look back.
-  for await (const buf of sliceThenTail(source, scan.base, end, options.signal)) {
-    const done = scan.read(buf);
-    if (buf !== FINAL_NEWLINE) {
-      stats.bytesRead += buf.length;
-      onProgress?.(buf.length);
+  try {
+    // A slice after the first starts reading one byte early, to look back.
+    for await (const buf of sliceThenTail(source, scan.base, end, options.signal)) {
+      const done = scan.read(buf);
+      if (buf !== FINAL_NEWLINE) {
+        stats.bytesRead += buf.length;
+        onProgress?.(buf.length);
+      }
+      if (done) break;
     }
-    if (done) break;
+  } catch (e) {
+    // A failed scan still returns its row block (a slot of the exact-sum kernel's memory).
+    scan.abandon();
+    throw e;
   }
   return scan.finish();
 }
@@ -514,6 +520,11 @@ class TextScan {
     if (!this.crOnly) return buf.indexOf(NL, i);
     for (const n = buf.length; i < n; i++) if (buf[i] === NL || buf[i] === 13) return i;
     return -1;
+  }
+
+  /** The scan failed: its row block may serve the next scan. */
+  abandon(): void {
+    this.block.release();
   }
 
   /** The stats, once the last buffer is read. */

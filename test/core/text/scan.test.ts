@@ -5,6 +5,7 @@ import { MemorySource } from '../../../lib/core/source.ts';
 import { type TextLayout } from '../../../lib/core/text/layout.ts';
 import { parseToken } from '../../../lib/core/text/number.ts';
 import { scanText } from '../../../lib/core/text/scan.ts';
+import { wasmKernel } from '../../../lib/core/exact-sum-wasm.ts';
 
 const enc = new TextEncoder();
 
@@ -188,5 +189,20 @@ describe('scanText', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('the row block in the exact-sum kernel memory', () => {
+  it('is given back by a scan that fails, so that later scans still sum in WebAssembly', async () => {
+    const buffers: ArrayBufferLike[] = [];
+    const scan = (text: string) => {
+      const bytes = enc.encode(text);
+      return scanText(new MemorySource(bytes, 'in.csv', 1 << 16), { kind: 'text', delimiter: 44, columns: 2, headerAt: -1 }, 0, bytes.length, { rows: (v) => buffers.push(v.buffer) });
+    };
+    // Two blocks at once take two slots; every failed scan must return its own.
+    for (let k = 0; k < 12; k++) await expect(scan(`1,2\n${'3,4\n'.repeat(40000)}5,x\n`)).rejects.toBeInstanceOf(InputError);
+    await scan('1,2\n3,4\n');
+    expect(wasmKernel).toBeDefined();
+    expect(buffers.at(-1) === wasmKernel!.buffer).toBe(true); // not toBe on the buffers: a failure would diff 10 MiB
   });
 });

@@ -76,6 +76,35 @@ print(json.dumps(rms.RMSD(u, mda.Universe(args['ref']), select='all').run().resu
     }
   });
 
+  it.skipIf(missing(...lacking))(skipNote('adk_dims.dcd with --fit-atoms and --atoms: rmsd and rmsf as MDAnalysis with those selections, and a PDB reference of every atom gives its selected rows', ...lacking), () => {
+    if (missing(...lacking)) return;
+    const path = mdFile('adk_dims.dcd');
+    const fit = Array.from({ length: 214 }, (_, i) => i * 5);
+    const measure = Array.from({ length: 300 }, (_, i) => 2000 + i);
+    const sel = [path, '--fit-atoms', fit.join(','), '--atoms', '2000-2299', '--slices', '9', '--workers', '2', '--state-dir', join(tmp.path, 'state')];
+    const doc = runJson([...sel, '--ref-frame', '3', '--analysis', 'rmsd']);
+    const want = mdaRmsd(path, { refFrame: 3, fit, measure });
+    expectClose(doc.result.rmsd, want, 1, 1e-5);
+    const f = runJson([...sel, '--ref-frame', '3', '--analysis', 'rmsf']);
+    expect(f.result.atoms).toBe(300);
+    expectClose(f.result.rmsf, mdaRmsf(path, { refFrame: 3, fit, measure }), 1, 1e-4);
+    // frame 3 of every atom as a PDB (3 decimals): its selected rows are the reference
+    const pdb = join(tmp.path, 'adk3.pdb');
+    mdaPython(
+      `
+from MDAnalysis.coordinates.core import reader
+r = reader(args['path']); n = r.n_atoms; r.close()
+u = mda.Universe.empty(n, n_residues=1, atom_resindex=[0] * n, trajectory=True)
+u.load_new(args['path'])
+u.add_TopologyAttr('names', ['C'] * n)
+u.trajectory[3]
+u.atoms.write(args['pdb'])
+print('null')`,
+      { path, pdb },
+    );
+    expectClose(runJson([...sel, '--reference', pdb, '--analysis', 'rmsd']).result.rmsd, want, 1, 2e-3);
+  });
+
   it('exits 2 with one line for a reference file that cannot be read, and for a reference frame past the end', () => {
     if (mdDataMissing) return;
     const path = mdFile('tip125_tric_C36.dcd');

@@ -9,8 +9,10 @@
  * Peers, serial, each in its fastest idiomatic form: MDAnalysis 2.4.2 (the format's reader,
  * ts.positions per frame, numpy for the statistic) with its offsets already cached beside
  * the file, and on first open (the offsets pass a user meets); MDTraj 1.9.7 (its file
- * object's read() in chunks of 500 frames, numpy). Analyses: rg of every frame, and the mean
- * structure. Every run is a whole process under /usr/bin/time, taking turns.
+ * object's read() in chunks of 500 frames, numpy). Analyses: rg of every frame, the mean
+ * structure, and the fitting analyses rmsd and rmsf (MDAnalysis's rms.RMSD and its RMSF
+ * recipe only: MDTraj has no RMSF recipe of its own). Every run is a whole process under
+ * /usr/bin/time, taking turns. `--analyses rmsd,rmsf` runs some of them.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
@@ -21,7 +23,10 @@ import { randomCoords, writeDcd } from '../test/helpers/dcd.ts';
 import { median, type Row, takeTurns, type Tool } from './measure.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const { values: args } = parseArgs({ options: { runs: { type: 'string' }, quick: { type: 'boolean' } } });
+const { values: args } = parseArgs({ options: { runs: { type: 'string' }, quick: { type: 'boolean' }, analyses: { type: 'string' } } });
+const ANALYSES = ['rg', 'mean-structure', 'rmsd', 'rmsf'];
+const analyses = args.analyses?.split(',') ?? ANALYSES;
+for (const a of analyses) if (!ANALYSES.includes(a)) throw new Error(`--analyses: ${a} is not one of ${ANALYSES.join(', ')}`);
 const quick = args.quick ?? false;
 const runs = Number(args.runs ?? (quick ? 1 : 3));
 const cache = join(ROOT, 'bench-cache', 'md');
@@ -105,6 +110,51 @@ for x in frames():
 print(repr(float(total if analysis == 'rg' else (acc / count).sum())))
 `;
 
+// The fitting analyses in MDAnalysis, serial, with all atoms fitted and measured: rms.RMSD
+// to frame 0, and the RMSF recipe of its documentation (AverageStructure to frame 0,
+// AlignTraj to the average, RMSF); AlignTraj writes the fitted trajectory to a file (in
+// memory it would hold 1.7 GB for the XTC). Prints the sum over the series (or over atoms)
+// in the file's unit, the check column.
+const PEER_FIT = `
+import sys, os, tempfile, shutil, numpy as np, MDAnalysis as mda
+from MDAnalysis.analysis import align, rms
+fmt, analysis, path = sys.argv[1:4]
+from MDAnalysis.coordinates.core import reader
+r = reader(path); n = r.n_atoms; r.close()
+u = mda.Universe.empty(n, trajectory=True)
+u.load_new(path)
+for attr, values in (('masses', np.ones(n)), ('resids', [1]), ('resnames', ['X']), ('names', ['A'] * n)):
+    u.add_TopologyAttr(attr, values)
+scale = 10.0 if fmt == 'xtc' else 1.0
+if analysis == 'rmsd':
+    values = rms.RMSD(u, u, select='all', ref_frame=0).run().results.rmsd[:, 2]
+else:
+    d = tempfile.mkdtemp()
+    try:
+        ref = align.AverageStructure(u, u, select='all', ref_frame=0).run().results.universe
+        out = os.path.join(d, 'fitted.' + fmt)
+        align.AlignTraj(u, ref, select='all', filename=out).run()
+        v = mda.Universe.empty(n, trajectory=True)
+        v.load_new(out)
+        values = rms.RMSF(v.atoms).run().results.rmsf
+    finally:
+        shutil.rmtree(d)
+print(repr(float(values.sum() / scale)))
+`;
+
+const mdaFit = (fmt: string, analysis: string): Tool => ({
+  name: 'MDAnalysis, offsets cached',
+  argv: (file) => {
+    const link = join(cache, 'mda', basename(file));
+    if (!existsSync(link)) {
+      mkdirSync(resolve(link, '..'), { recursive: true });
+      linkSync(file, link);
+    }
+    return [PY, '-W', 'ignore', '-c', PEER_FIT, fmt, analysis, link];
+  },
+  total: (out) => Number(out.trim()),
+});
+
 const fanout = (analysis: string, extra: string[], label: string): Tool => {
   let dir = '';
   return {
@@ -115,7 +165,8 @@ const fanout = (analysis: string, extra: string[], label: string): Tool => {
     },
     total: (out) => {
       const r = JSON.parse(out).result;
-      return analysis === 'rg' ? (r.rg as number[]).reduce((a, b) => a + b, 0) : (r.mean as number[][]).flat().reduce((a, b) => a + b, 0);
+      const series = analysis === 'rg' ? r.rg : analysis === 'rmsd' ? r.rmsd : analysis === 'rmsf' ? r.rmsf : (r.mean as number[][]).flat();
+      return (series as number[]).reduce((a, b) => a + b, 0);
     },
     after: () => rmSync(dir, { recursive: true, force: true }),
   };
@@ -155,7 +206,22 @@ const dcd = dcdFile();
 // MDAnalysis's offsets for the cached rows: written by one untimed open.
 spawnSync(PY, ['-W', 'ignore', '-c', PEER, 'mda', 'xtc', 'rg', (mda('xtc', 'rg', false).argv(xtc) as string[]).pop()!], { stdio: 'ignore' });
 const rows: Row[] = [];
-for (const analysis of ['rg', 'mean-structure']) {
+for (const analysis of analyses) {
+  if (analysis === 'rmsd' || analysis === 'rmsf') {
+    for (const [fmt, file] of [
+      ['XTC', xtc],
+      ['DCD', dcd],
+    ] as const) {
+      rows.push(
+        ...(await bench(`${fmt} ${(statSync(file).size / 1e6).toFixed(0)} MB, ${analysis}`, file, [
+          fanout(analysis, [], 'default workers'),
+          fanout(analysis, ['--workers', '1'], '1 worker'),
+          mdaFit(fmt.toLowerCase(), analysis),
+        ])),
+      );
+    }
+    continue;
+  }
   rows.push(
     ...(await bench(`XTC ${(statSync(xtc).size / 1e6).toFixed(0)} MB, ${analysis}`, xtc, [
       fanout(analysis, [], 'default workers'),

@@ -5,16 +5,18 @@
  * option and the value given), 1 anything unexpected (a bug: the stack is printed).
  * report, plan, submit, status and dev load their modules (AWS SDK, vega) only when they run.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { FanoutError, UsageError } from '../core/errors.ts';
+import { encodeCoordinates } from '../core/job.ts';
+import { readStructureFile } from '../core/structure-file.ts';
 import { encodeResultBytes } from '../job/documents.ts';
 import { cloudOptionNames, defaultOf, inputPlanOptions, type JobOptions, type LocalOptions, localOptionNames } from '../job/options.ts';
 import { type LocalRunOptions, runLocal } from '../local/run.ts';
-import { AWS_OPTIONS, commandOption, commanderOption, jobOption, jobValues, OUTPUT_OPTIONS } from './commands.ts';
+import { AWS_OPTIONS, type CommandOptionSpec, commandOption, commanderOption, jobOption, jobValues, OUTPUT_OPTIONS } from './commands.ts';
 import { writeDemoTrajectory } from './demo.ts';
 import { checkBeforeUpload, resolveSelections, SELECT_OPTIONS } from './select.ts';
 import { ProgressBar } from './progress.ts';
@@ -39,6 +41,25 @@ export function runOptionsFrom(v: LocalOptions): LocalRunOptions {
     stateDir: resolve(v.stateDir ?? defaultOf('stateDir')!),
     workers: v.workers ?? availableParallelism(),
   };
+}
+
+/** rmsd, rmsf: the reference structure, as analysis options (so on AWS: fanout-option-ref-frame). */
+const REFERENCE_OPTIONS = {
+  refFrame: { kind: 'int', flag: '--ref-frame', valueName: 'K', min: 0, help: 'rmsd, rmsf: the frame of the input to fit to (0-based; default 0); the analysis option ref-frame', group: 'analysis' },
+  reference: { kind: 'string', flag: '--reference', valueName: 'FILE', help: "rmsd: fit to this structure (PDB or GRO: the trajectory's atoms, in its order) instead of a frame", group: 'analysis' },
+} as const satisfies Record<string, CommandOptionSpec>;
+
+async function referenceOptions(options: Record<string, string>, values: { refFrame?: number; reference?: string }): Promise<Record<string, string>> {
+  const out = { ...options, ...(values.refFrame !== undefined ? { 'ref-frame': String(values.refFrame) } : {}) };
+  if (values.reference === undefined) return out;
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(values.reference);
+  } catch (e) {
+    throw new UsageError(`--reference ${values.reference}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const structure = readStructureFile(values.reference, bytes);
+  return { ...out, reference: encodeCoordinates(structure.coordinates), 'reference-unit': structure.lengthUnit };
 }
 
 /** s3://bucket/key: the local runtime reads the object by ranges, pinned to the version it was planned on. */
@@ -97,11 +118,12 @@ function buildProgram(setCode: (code: number) => void): Command {
   );
   local(runCmd);
   selects(runCmd);
+  Object.values(REFERENCE_OPTIONS).forEach((spec) => runCmd.addOption(commandOption(spec)));
   output(runCmd, ['json', 'out', 'progress', 'quiet']);
   runCmd.action(async (inputs: string[], values: Record<string, unknown>) => {
     const selections = await resolveSelections(values);
     const opts = runOptionsFrom({ ...(jobValues(values, localOptionNames) as LocalOptions), ...selections.options });
-    await run(inputs, { ...opts, topology: selections.topology }, values);
+    await run(inputs, { ...opts, topology: selections.topology, analysisOptions: await referenceOptions(opts.analysisOptions ?? {}, values) }, values);
     done(0);
   });
 

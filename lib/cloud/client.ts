@@ -141,11 +141,17 @@ export function failureOf(s: JobStatus): JobFailedError {
 }
 
 /** Follows a job until its result lands (returned) or it fails, is superseded or --timeout passes (thrown). */
-export async function followJob(store: BlobStore, job: string, onState: (s: JobState) => void = () => {}, opts: WaitOptions = {}): Promise<ResultDocument> {
+export async function followJob(store: BlobStore, first: string, onState: (s: JobState) => void = () => {}, opts: WaitOptions = {}): Promise<ResultDocument> {
+  let job = first;
   for (;;) {
     const s = await jobState(store, job, (opts.now ?? Date.now)());
     onState(s);
     if (s.status?.state === 'failed' || s.status?.state === 'superseded') throw failureOf(s.status);
+    // The first stage of a chained analysis (rmsf): the answer is the next job's.
+    if (s.status?.state === 'done' && s.status.next) {
+      job = s.status.next;
+      continue;
+    }
     if (s.status?.state === 'done' && s.status.resultKey) {
       // The job's own result: results/ may hold a newer upload's by now.
       const body = (await store.get(resultKey(job))) ?? (await store.get(s.status.resultKey));

@@ -86,10 +86,14 @@ export async function startJob(deps: CoordinatorDeps, req: StartRequest): Promis
     const opts = mergeJobOptions(deps.defaults, optionsFromMetadata(object.metadata, where), fileOptions, req.options ?? {});
     checkLimits(opts, limits, where);
     concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
-    const name = opts.analysis ?? 'sum';
+    const asked = opts.analysis ?? 'sum';
+    // A chained analysis (rmsf) starts with its first stage; the merger that finishes it starts the rest.
+    const chained = resolveAnalysis(asked).chain !== undefined && opts.options?.reference === undefined;
+    const name = chained ? resolveAnalysis(asked).chain!.first : asked;
     const analysis = resolveAnalysis(name);
     const source = openInput(deps.inputs, pinned, 1 << 20);
-    const spec = await planJob(source, { name, options: opts.options ?? {}, ...traitsOf(analysis) }, planOptionsFor(opts, source.size), inputIdentity(pinned));
+    const options = { ...opts.options, ...(chained ? { then: asked } : {}) };
+    const spec = await planJob(source, { name, options, ...traitsOf(analysis) }, planOptionsFor(opts, source.size), inputIdentity(pinned));
     const createdAt = now();
     manifest = newManifest(spec, createdAt, {
       input: pinned,

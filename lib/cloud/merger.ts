@@ -13,11 +13,12 @@
  */
 import { FanoutError } from '../core/errors.ts';
 import { failureReason, failureRecordSchema, parseEvent, sliceTaskSchema, type StartRequest, startRequestsOf } from './events.ts';
-import { analysisContext, finishResult, mergePartials, resultDocument } from '../core/job.ts';
 import { afterLeaf, type FailedTreePartial, leafInvocation, mergeGroup, readMembers } from './advance.ts';
-import { sliceBounds } from '../core/plan.ts';
+import { analysisContext, chainedOptions, finishResult, mergePartials, type ResultDocument, resultDocument } from '../core/job.ts';
+import { type JobSpec, jobId, sliceBounds } from '../core/plan.ts';
 import type { BlobStore, Invoker } from '../job/ports.ts';
-import { resolveAnalysis } from './coordinator.ts';
+import { forEachLimit, resolveAnalysis } from './coordinator.ts';
+import { DEFAULT_CONCURRENCY } from '../job/options.ts';
 import {
   type CloudManifest,
   decodePartial,
@@ -34,12 +35,13 @@ import {
   readStatus,
   reasonOf,
   UnknownJobError,
+  writeManifest,
   writeResult,
   writeStatus,
 } from '../job/documents.ts';
 import { failedSliceKey, failedSlicesPrefix, groupPrefix, inputPointerKey, nodeKey, parseNodeKey, resultKey } from '../job/keys.ts';
 import { sameEtag } from './inputs.ts';
-import { compareSequencers, markSuperseded, newestJob, publishedJob, publishIfNewest, writeStatusIfNewest } from './publish.ts';
+import { compareSequencers, isJobOf, markSuperseded, newestJob, publishedJob, publishIfNewest, writeStatusIfNewest } from './publish.ts';
 import { groupMembers, levelSizes } from './tree.ts';
 
 export interface MergerDeps {
@@ -115,7 +117,7 @@ async function finishJob(deps: MergerDeps, manifest: CloudManifest, memberKeys: 
   if (status?.state === 'done' && (await publishedJob(deps.store, manifest.resultKey)) === spec.id) return { outcome: 'already-done' };
   // Only the newest job of an input publishes under results/ (publish.ts): a job whose
   // input was replaced (or re-submitted with other options) while it ran is superseded.
-  if ((await newestJob(deps.store, manifest)) !== spec.id) return supersede();
+  if (!isJobOf(await newestJob(deps.store, manifest), manifest)) return supersede();
   const analysis = resolveAnalysis(spec.analysis.name);
   const members = await readMembers(deps.store, memberKeys);
   const merged = mergePartials(spec, analysis, members, 0);
@@ -134,6 +136,8 @@ async function finishJob(deps: MergerDeps, manifest: CloudManifest, memberKeys: 
   // under results/ repeats the job's own document, so racing mergers and retries all
   // write the same bytes there; it is published only while this job is the newest.
   await writeResult(deps.store, doc, 'create-only');
+  // The result and trajectory the next stage takes are deterministic: any merger's document gives the same.
+  if (spec.analysis.options.then !== undefined) return startNextStage(deps, manifest, doc);
   const committed = (await deps.store.get(resultKey(spec.id)))!;
   if (!(await publishIfNewest(deps.store, manifest, manifest.resultKey, () => new TextDecoder().decode(committed)))) return supersede();
   const done: Omit<JobStatus, 'at'> = {
@@ -147,6 +151,49 @@ async function finishJob(deps: MergerDeps, manifest: CloudManifest, memberKeys: 
   if (!(await writeStatusIfNewest(deps.store, manifest, done, now()))) return supersede();
   return { outcome: 'done' };
 }
+
+/**
+ * The first stage of a chained analysis (rmsf) is done: start the second over the same
+ * pinned input, with the first result as its reference (the analysis option `reference`,
+ * so in its manifest: a job document every worker reads). Its slices are the first
+ * stage's (the same traits), its manifest names the first stage (`chainOf`), which the
+ * input pointer keeps naming: the second publishes under the first's result key while
+ * the pointer names the first. Safe to run twice: the manifest is create-only, and a job
+ * that has a status already is not started again.
+ */
+async function startNextStage(deps: MergerDeps, manifest: CloudManifest, first: ResultDocument): Promise<MergeOutcome> {
+  const { spec } = manifest;
+  const now = deps.now ?? Date.now;
+  const { then, ...options } = spec.analysis.options;
+  const next = resolveAnalysis(then!);
+  const { id: _first, ...plan } = spec;
+  const planned = { ...plan, analysis: { name: then!, options: chainedOptions(next, options, first) } };
+  const nextSpec: JobSpec = { id: jobId(planned), ...planned };
+  const startedAt = now();
+  const second: CloudManifest = {
+    ...manifest,
+    spec: nextSpec,
+    createdAt: startedAt,
+    ...(manifest.deadlineAt !== undefined ? { deadlineAt: startedAt + (manifest.deadlineAt - manifest.createdAt) } : {}),
+    chainOf: spec.id,
+  };
+  const created = await writeManifest(deps.store, second);
+  if (!created && (await readStatus(deps.store, nextSpec.id))) return { outcome: 'done' };
+  const input = { bucket: manifest.input.bucket, key: manifest.input.key };
+  const running: Omit<JobStatus, 'at'> = { state: 'running', job: nextSpec.id, input, slices: nextSpec.sliceCount, ...(second.deadlineAt !== undefined ? { deadline: new Date(second.deadlineAt).toISOString() } : {}) };
+  if (!(await writeStatusIfNewest(deps.store, second, running, now()))) return { outcome: 'superseded' };
+  if (!(await writeStatusIfNewest(deps.store, manifest, { state: 'done', job: spec.id, input, slices: spec.sliceCount, next: nextSpec.id }, now()))) return { outcome: 'superseded' };
+  if (!deps.invoker) throw new Error(`job ${spec.id} is the first stage of ${then}, and this merger cannot invoke workers to start it`);
+  const invoker = deps.invoker;
+  const heads = Math.min(nextSpec.sliceCount, second.maxWorkers ?? nextSpec.sliceCount);
+  await forEachLimit(
+    Array.from({ length: heads }, (_, i) => i),
+    DEFAULT_CONCURRENCY,
+    (index) => invoker.invoke({ jobId: nextSpec.id, index }),
+  );
+  return { outcome: 'done' };
+}
+
 
 /**
  * A slice that failed for good (bad bytes, or its invocation failed past Lambda's

@@ -91,7 +91,10 @@ export async function publishIf(store: BlobStore, key: string, body: () => strin
   }
 }
 
-const isNewest = (store: BlobStore, manifest: CloudManifest) => async () => (await newestJob(store, manifest)) === manifest.spec.id;
+/** Whether `newest` (newestJob's answer) is this job: the second stage of a chain stands for the first, which the pointer names. */
+export const isJobOf = (newest: string | undefined, manifest: CloudManifest): boolean => newest !== undefined && (newest === manifest.spec.id || newest === manifest.chainOf);
+
+const isNewest = (store: BlobStore, manifest: CloudManifest) => async () => isJobOf(await newestJob(store, manifest), manifest);
 
 /** Publishes while `manifest`'s job is its input's newest. */
 export function publishIfNewest(store: BlobStore, manifest: CloudManifest, key: string, body: () => string): Promise<boolean> {

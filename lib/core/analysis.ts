@@ -35,6 +35,12 @@ export interface AnalysisContext {
     /** a second group (`atoms2`), such as the other side of an rdf */
     other?: Int32Array;
   };
+  /**
+   * The reference structure of an analysis that declares `reference` (rmsd, rmsf): one
+   * frame, frameRows rows of `columns` values, row-major, in the rows and unit the
+   * analysis is delivered. Set while scanning a slice (see referenceStructure in job.ts).
+   */
+  reference?: Float64Array;
 }
 
 /** The groups beyond `measure` an analysis may take: the options fit-atoms and atoms2. */
@@ -69,6 +75,17 @@ export interface Analysis<S = unknown, R = unknown> {
    * see lib/core/box.ts. `dims` is only valid during the call.
    */
   addBox?(state: S, firstRow: number, dims: Float64Array, ctx: AnalysisContext): S;
+  /**
+   * Needs a reference structure in ctx.reference when it scans: a frame of the input
+   * (option ref-frame, default 0) or coordinates given with the job (option reference).
+   */
+  readonly reference?: boolean;
+  /**
+   * Runs after another analysis over the same input, whose result gives its reference
+   * structure (rmsf: the fitted average structure): both runtimes run `first`, then this
+   * one with the option `reference` set from the first result.
+   */
+  readonly chain?: Chain;
   empty(ctx: AnalysisContext): S;
   addRows(state: S, values: Float64Array, rowCount: number, columns: number, firstRow: number, ctx: AnalysisContext): S;
   combine(left: S, right: S, leftRows: number, ctx: AnalysisContext): S;
@@ -84,6 +101,13 @@ export interface Analysis<S = unknown, R = unknown> {
    * may serve the next state of this thread. Optional; the state must not be used after.
    */
   release?(state: S): void;
+}
+
+/** What a chained analysis needs first: the analysis whose result gives its reference structure. */
+export interface Chain {
+  first: string;
+  /** the reference structure (frameRows rows of `columns` values, row-major) from the first job's result */
+  reference(result: unknown): Float64Array;
 }
 
 /** What the planner needs to know of an analysis. */

@@ -7,7 +7,7 @@ import { scanBinary } from './binary-reader.ts';
 import { describeCompression } from './compressed/plan.ts';
 import { DecompressedSource, type DecompressedSourceOptions } from './compressed/source.ts';
 import { scanDcd } from './dcd.ts';
-import { IncompleteFrameError, InputError } from './errors.ts';
+import { IncompleteFrameError, InputError, UsageError } from './errors.ts';
 import { angstromRows, lengthScale } from './lengths.ts';
 import { scanNetcdf } from './netcdf.ts';
 import { PartsSource } from './parts.ts';
@@ -123,6 +123,7 @@ export async function scanSlice(
   const { start } = sliceBounds(spec, index);
   const { end } = sliceBounds(spec, index + slices - 1);
   const ctx = analysisContext(spec);
+  if (analysis.reference) ctx.reference = await referenceStructure(source, spec);
   let state = analysis.empty(ctx);
   const fold: RowSink = {
     rows(values, rowCount, columns, firstRow) {
@@ -131,29 +132,15 @@ export async function scanSlice(
   };
   // Unit cells only for analyses that want them: the readers decode none otherwise.
   if (analysis.needsBox && analysis.addBox) fold.box = (firstRow, dims) => (state = analysis.addBox!(state, firstRow, dims, ctx));
-  // Trajectory lengths reach every analysis in Å, whatever the file stores (lengths.ts): box lengths too.
-  const sink = angstromRows(fold, lengthScale(spec.trajectory));
+  // Trajectory lengths reach every analysis in Å (box lengths too), and a selection's rows only: see deliveredRows.
+  const sink = deliveredRows(fold, spec);
   // A compressed stream's decompressed size is unknown: its progress is the compressed bytes the decoder took.
   const stream = spec.compression !== undefined && spec.compression.bytes === null;
   const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord, ...(stream ? { onProgress: undefined } : {}) };
   const input = inputOf(source, spec, stream ? { onCompressedBytes: options.onProgress } : {});
-  const layout = spec.layout;
-  // A selection hands the analysis only its rows of every frame (lib/core/selection/frame-filter.ts).
-  const rows = frameSelectionOf(spec)?.sink(sink) ?? sink;
   let stats: ScanStats & { missing?: MissingCounts };
   try {
-    stats =
-      layout.kind === 'text'
-        ? await scanText(input, layout, start, end, rows, scanOptions)
-        : layout.kind === 'dcd'
-          ? await scanDcd(input, layout, start, end, rows, scanOptions)
-          : layout.kind === 'xtc'
-            ? await scanXtc(input, layout, start, end, rows, scanOptions)
-            : layout.kind === 'trr'
-              ? await scanTrr(input, layout, start, end, rows, scanOptions)
-              : layout.kind === 'netcdf'
-                ? await scanNetcdf(input, layout, start, end, rows, scanOptions)
-                : await scanBinary(input, layout, start, end, rows, scanOptions);
+    stats = await scanRange(input, spec.layout, start, end, sink, scanOptions);
   } catch (e) {
     // Plain gzip hands out data before the member's CRC has checked it: a damaged stream
     // should be reported as such, not as the garbage it inflated to.
@@ -186,6 +173,144 @@ export async function scanSlice(
       peakRssBytes: peakRss(finishedAt),
     },
   };
+}
+
+/**
+ * The rows as the analysis gets them, from the rows the reader emits: every change made
+ * to rows before the analysis sees them (a unit conversion, a row filter) belongs here,
+ * so that a reference frame (captureFrame) is delivered exactly like every other frame.
+ */
+function deliveredRows(sink: RowSink, spec: JobSpec): RowSink {
+  // Trajectory lengths reach every analysis in Å, whatever the file stores (lengths.ts).
+  const inAngstrom = angstromRows(sink, lengthScale(spec.trajectory));
+  // A selection hands the analysis only its rows of every frame (lib/core/selection/frame-filter.ts).
+  return frameSelectionOf(spec)?.sink(inAngstrom) ?? inAngstrom;
+}
+
+/** Reads the rows of [start, end) of the input with the reader of its layout. */
+function scanRange(input: ByteSource, layout: JobSpec['layout'], start: number, end: number, sink: RowSink, options: ScanOptions): Promise<ScanStats & { missing?: MissingCounts }> {
+  return layout.kind === 'text'
+    ? scanText(input, layout, start, end, sink, options)
+    : layout.kind === 'dcd'
+      ? scanDcd(input, layout, start, end, sink, options)
+      : layout.kind === 'xtc'
+        ? scanXtc(input, layout, start, end, sink, options)
+        : layout.kind === 'trr'
+          ? scanTrr(input, layout, start, end, sink, options)
+          : layout.kind === 'netcdf'
+            ? scanNetcdf(input, layout, start, end, sink, options)
+            : scanBinary(input, layout, start, end, sink, options);
+}
+
+// The reference of the last job this thread (or process) scanned: every slice of a job
+// needs the same one, and a thread scans one job at a time.
+let referenceCache: { job: string; reference: Float64Array } | undefined;
+
+/**
+ * The reference structure of an analysis that declares `reference` (see Analysis): the
+ * coordinates given with the job (analysis option `reference`: frameRows x columns
+ * float64, little-endian, base64, in the unit `reference-unit` if it differs from the
+ * trajectory's; `--reference FILE` and the rmsf chain pass structures so), or
+ * frame `ref-frame` (default 0) of the input itself, which every slice reads from the
+ * source it already has: no runtime has to hand it out. Frames of one size are read at
+ * their offset; XTC and TRR frames are counted from the start (a reference frame far into
+ * such a file costs each thread, or each Lambda, a scan up to it).
+ */
+export async function referenceStructure(source: ByteSource, spec: JobSpec, signal?: AbortSignal): Promise<Float64Array> {
+  if (referenceCache?.job === spec.id) return referenceCache.reference;
+  // A frame as the analysis gets it: with a selection, its selected rows.
+  const cells = analysisContext(spec).frameRows * spec.layout.columns;
+  const given = spec.analysis.options.reference;
+  let reference: Float64Array;
+  if (given !== undefined) {
+    reference = decodeCoordinates(given);
+    // A structure file's unit (PDB: Å, GRO: nm) made the trajectory's.
+    const from = spec.analysis.options['reference-unit'];
+    const to = (spec.trajectory as { lengthUnit?: string } | undefined)?.lengthUnit;
+    const scale = from === to || from === undefined || to === undefined ? 1 : (LENGTH_UNITS[from] ?? NaN) / (LENGTH_UNITS[to] ?? NaN);
+    if (!(scale > 0)) throw new UsageError(`${spec.analysis.name}: a reference in ${from} cannot be compared with coordinates in ${to}`);
+    if (scale !== 1) for (let i = 0; i < reference.length; i++) reference[i]! *= scale;
+    // A structure of every atom (a PDB) with a selection: its selected rows.
+    const selection = frameSelectionOf(spec);
+    if (selection && reference.length !== cells && reference.length === spec.frameRows * spec.layout.columns) {
+      const all = reference;
+      selection.sink({ rows: (values, rowCount, columns) => (reference = values.slice(0, rowCount * columns)) }).rows(all, spec.frameRows, spec.layout.columns, 0);
+    }
+    if (reference.length !== cells) throw new UsageError(`${spec.analysis.name}: the reference structure holds ${reference.length / spec.layout.columns} rows, a frame of ${spec.input.name} ${spec.frameRows}${cells !== spec.frameRows * spec.layout.columns ? ` (${cells / spec.layout.columns} selected)` : ''}`);
+  } else {
+    const text = spec.analysis.options['ref-frame'] ?? '0';
+    if (!/^\d+$/.test(text)) throw new UsageError(`${spec.analysis.name}: ref-frame takes a frame number (0 or more), not ${JSON.stringify(text)}`);
+    reference = await captureFrame(source, spec, Number(text), signal);
+  }
+  referenceCache = { job: spec.id, reference };
+  return reference;
+}
+
+/** Lengths in Å. */
+const LENGTH_UNITS: Record<string, number> = { Å: 1, nm: 10 };
+
+class FrameCaptured extends Error {}
+
+/** Frame `frame` of the input, read by itself. */
+async function captureFrame(source: ByteSource, spec: JobSpec, frame: number, signal?: AbortSignal): Promise<Float64Array> {
+  // n rows a frame in the file, m as delivered (a selection's rows)
+  const n = spec.frameRows;
+  const m = analysisContext(spec).frameRows;
+  const columns = spec.layout.columns;
+  const out = new Float64Array(m * columns);
+  const layout = spec.layout;
+  // Frames of one size: frame k is slice k of a plan of one frame a slice. Otherwise count frames from the start.
+  const fixed = layout.kind === 'dcd' || layout.kind === 'netcdf' || layout.kind === 'binary';
+  const frames = fixed ? Math.floor((layout.dataEnd - layout.dataOffset) / (layout.kind === 'binary' ? n * columns * layout.dtype.bytes : layout.frameBytes)) : Infinity;
+  const tooFar = (count: number) => new UsageError(`${spec.analysis.name}: ref-frame ${frame} is past the last frame of ${spec.input.name} (${count} frames, from 0)`);
+  if (frame >= frames) throw tooFar(frames);
+  const { start, end } = fixed ? sliceBounds({ ...spec, wholeFrames: true, sliceCount: frames }, frame) : { start: 0, end: spec.input.bytes };
+  const first = fixed ? 0 : frame * m;
+  let got = 0;
+  let seen = 0;
+  const sink: RowSink = {
+    rows(values, rowCount, cols, firstRow) {
+      seen = firstRow + rowCount;
+      const from = Math.max(first, firstRow);
+      const to = Math.min(first + m, firstRow + rowCount);
+      if (to > from) {
+        out.set(values.subarray((from - firstRow) * cols, (to - firstRow) * cols), (from - first) * cols);
+        got += to - from;
+      }
+      if (got === m) throw new FrameCaptured();
+    },
+  };
+  try {
+    await scanRange(inputOf(source, spec), layout, start, end, deliveredRows(sink, spec), { onBadRecord: spec.onBadRecord, signal });
+  } catch (e) {
+    if (e instanceof FrameCaptured) return out;
+    throw source instanceof PartsSource ? source.partError(e) : e;
+  }
+  throw tooFar(Math.floor(seen / m));
+}
+
+/**
+ * The analysis options of the second job of a chain (see Analysis.chain): the first
+ * job's result as the reference structure, in the trajectory's unit.
+ */
+export function chainedOptions(analysis: Analysis, options: Record<string, string>, first: ResultDocument): Record<string, string> {
+  if (!analysis.chain) throw new TypeError(`${analysis.name} is not a chained analysis`);
+  const unit = (first.trajectory as { lengthUnit?: string } | undefined)?.lengthUnit;
+  return { ...options, reference: encodeCoordinates(analysis.chain.reference(first.result)), ...(unit ? { 'reference-unit': unit } : {}) };
+}
+
+/** Coordinates as an analysis option: float64 little-endian bytes in base64. */
+export function encodeCoordinates(values: Float64Array): string {
+  const bytes = new Uint8Array(values.length * 8);
+  const view = new DataView(bytes.buffer);
+  values.forEach((x, i) => view.setFloat64(i * 8, x, true));
+  return Buffer.from(bytes).toString('base64');
+}
+
+export function decodeCoordinates(text: string): Float64Array {
+  const bytes = Buffer.from(text, 'base64');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  return Float64Array.from({ length: Math.floor(bytes.length / 8) }, (_, i) => view.getFloat64(i * 8, true));
 }
 
 export interface Merged {

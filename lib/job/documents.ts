@@ -112,6 +112,12 @@ export interface CloudPlan {
   toleratedFailures?: number;
   /** the coordinator invocation that planned the job: only it (and its retries) invokes the first workers again while the job runs */
   coordinator?: string;
+  /**
+   * The second stage of a chain (rmsf; the first stage's analysis option `then` names it,
+   * and the merger that finishes the first stage starts it): the first stage's job, which
+   * the input pointer names and whose result key this job publishes.
+   */
+  chainOf?: string;
 }
 
 /**
@@ -163,6 +169,7 @@ const manifestFormat: Format<Manifest> = {
         maxWorkers: z.optional(positive),
         toleratedFailures: z.optional(count),
         coordinator: z.optional(z.string()),
+        chainOf: z.optional(nonEmpty),
       })
       .check(
         z.refine((m) => [m.input, m.fanin, m.resultKey].every((x) => x === undefined) || [m.input, m.fanin, m.resultKey, m.createdAt].every((x) => x !== undefined), {
@@ -252,6 +259,8 @@ export interface JobStatus {
   deadline?: string;
   /** done, but without these slices (their failures were tolerated): the result is incomplete */
   failedSlices?: FailedSlice[];
+  /** done as the first stage of a chain: the job that continues it, whose result is the answer */
+  next?: string;
   /** when it was written, ISO 8601 */
   at: string;
 }
@@ -272,6 +281,7 @@ const statusFormat: Format<JobStatus> = {
     resultKey: z.optional(z.string()),
     deadline: z.optional(z.string()),
     failedSlices: z.optional(z.array(failedSliceSchema)),
+    next: z.optional(nonEmpty),
     at: z.string(),
   }),
 };

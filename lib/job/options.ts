@@ -62,7 +62,7 @@ export const JOB_OPTIONS = {
     kind: 'string',
     valueName: 'NAME|PATH',
     default: 'sum',
-    help: 'sum, stats, row-sums, mean-structure, rg, rdf, or a module made with defineAnalysis() (on AWS: a built-in or the bundled analysis, by name)',
+    help: 'sum, stats, row-sums, mean-structure, rg, rmsd, rmsf, rdf, or a module made with defineAnalysis() (on AWS: a built-in or the bundled analysis, by name)',
     applies: 'both',
     group: 'analysis',
   },

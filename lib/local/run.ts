@@ -17,7 +17,7 @@ import { SliceQueue } from './slice-queue.ts';
 import { runOnThreads } from './thread-pool.ts';
 import type { Analysis } from '../core/analysis.ts';
 import { InputError, UsageError } from '../core/errors.ts';
-import { finishResult, PartialFold, progressBytes, type ResultDocument, resultDocument, scanSlice, textRowLocator } from '../core/job.ts';
+import { chainedOptions, finishResult, PartialFold, progressBytes, type ResultDocument, resultDocument, scanSlice, textRowLocator } from '../core/job.ts';
 import { type JobSpec, type PlanOptions, planJob } from '../core/plan.ts';
 import { newManifest, writeManifest, writeResult } from '../job/documents.ts';
 import type { ByteSource, PartialLog, PartialRef } from '../job/ports.ts';
@@ -65,6 +65,13 @@ export async function runLocal(input: string | readonly string[], opts: LocalRun
     if (!opts.openSource) return runStdin(opts);
   }
   if (opts.openSource && paths.length > 1) throw new UsageError('an input in parts is read from local files only');
+  // A chained analysis (rmsf): its first job, then itself with the first result as its reference.
+  const options = opts.analysisOptions ?? {};
+  const top = options.reference === undefined ? await loadAnalysis(await analysisRef(opts.analysis, options)) : undefined;
+  if (top?.chain) {
+    const first = await runLocal(input, { ...opts, analysis: top.chain.first });
+    return runLocal(input, { ...opts, analysisOptions: chainedOptions(top, options, first) });
+  }
   const source: RunSource = opts.openSource ? await opts.openSource(paths[0]!) : await openFiles(paths);
   try {
     const ref = await analysisRef(opts.analysis, opts.analysisOptions);

@@ -11,7 +11,7 @@ const SELECT = ['--topology', '--select', '--fit-select', '--select2'];
 
 describe('fanout --help', () => {
   it.each([
-    ['run', localOptionNames.map(flagOf), ['--json', '--out', '--progress', '--quiet', ...SELECT]],
+    ['run', localOptionNames.map(flagOf), ['--ref-frame', '--reference', '--json', '--out', '--progress', '--quiet', ...SELECT]],
     ['submit', cloudOptionNames.map(flagOf), ['--bucket', '--stack', '--key', '--detach', '--timeout', '--json', '--progress', '--quiet', ...SELECT]],
     ['dev', cloudOptionNames.map(flagOf), ['--endpoint', '--bucket', '--fanin']],
     ['plan', localOptionNames.map(flagOf), ['--bytes', '--region', '--memory', '--fanin', '--json', ...SELECT]],

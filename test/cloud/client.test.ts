@@ -152,6 +152,20 @@ describe('followJob', () => {
     expect(state.backups).toBeUndefined();
   });
 
+  it('follows the first stage of a chained analysis to the job that continues it, and returns that job\'s result', async () => {
+    const store = new CountingStore();
+    const second = 'abcd0009';
+    const average = { ...doc, analysis: 'rmsf-average', result: { mean: [[1, 2, 3]] } };
+    const rmsf = { ...doc, analysis: 'rmsf', job: second, result: { rmsf: [0.5] } };
+    await store.put(`jobs/${job}/result.json`, encodeResult(average));
+    await writeStatus(store, { state: 'done', job, input, slices: 3, next: second });
+    await store.put('results/x.csv.json', encodeResult(rmsf));
+    await writeStatus(store, { state: 'done', job: second, input, slices: 3, resultKey: 'results/x.csv.json' });
+    const seen: string[] = [];
+    expect(await followJob(store, job, (s) => seen.push(s.job), { pollMs: 0 })).toEqual(rmsf);
+    expect(seen).toEqual([job, second]);
+  });
+
   it('says superseded for a job a newer upload replaced', async () => {
     const store = new CountingStore();
     await writeStatus(store, { state: 'superseded', job, input, slices: 3, reason: 'a newer upload of s3://b/input/x.csv (job abcd0002) owns results/x.csv.json' });

@@ -10,6 +10,10 @@ import type { SliceTask } from '../../lib/job/ports.ts';
 import { routeFor } from '../../lib/cloud/topology.ts';
 import { python } from '../helpers/python.ts';
 import { CountingStore, MemoryInputs } from './fakes.ts';
+import { rmsf, rmsfAverage } from '../../lib/core/analyses/rmsf.ts';
+import { chainedOptions, type ResultDocument } from '../../lib/core/job.ts';
+import { MemorySource } from '../../lib/core/source.ts';
+import { runInProcess } from '../helpers/dcd-run.ts';
 
 const BUCKET = 'bucket';
 
@@ -96,6 +100,34 @@ print(json.dumps({"npy": base64.b64encode(buf.getvalue()).decode(), "rg": np.sqr
     const doc = JSON.parse(store.text('results/traj.npy.json')!);
     expect(doc.result.frames).toBe(37);
     doc.result.rg.forEach((r: number, i: number) => expect(Math.abs(r - made.rg[i]!)).toBeLessThan(1e-12 * made.rg[i]!));
+  });
+
+  it.each([5, 6])('chains rmsf: the first stage\'s merger starts the second once, whatever the order and duplicates of events (seed %i)', async (seed) => {
+    const made = python<{ npy: string }>(
+      `import io, base64
+rng = np.random.default_rng(9)
+a = (rng.normal(0, 5, (1, 13, 3)) + rng.normal(0, 0.5, (41, 13, 3)).cumsum(axis=0)).astype(np.float32)
+buf = io.BytesIO(); np.save(buf, a)
+print(json.dumps({"npy": base64.b64encode(buf.getvalue()).decode()}))`,
+    );
+    const bytes = Buffer.from(made.npy, 'base64');
+    const store = new CountingStore();
+    const inputs = new MemoryInputs();
+    inputs.add(BUCKET, 'input/fit.npy', bytes, { 'fanout-analysis': 'rmsf', 'fanout-option-ref-frame': '3' });
+    const { start, outcomes } = await runPipeline(store, inputs, 'input/fit.npy', { fanin: 3, seed, duplicateEvery: 4 });
+    expect(start).toMatchObject({ outcome: 'started' });
+    const doc = JSON.parse(store.text('results/fit.npy.json')!);
+    expect(doc.analysis).toBe('rmsf');
+    // the chain as the local runtime runs it
+    const first = await runInProcess(new MemorySource(bytes, 'fit.npy'), rmsfAverage, { slices: 4 }, 1, { 'ref-frame': '3' });
+    const second = await runInProcess(new MemorySource(bytes, 'fit.npy'), rmsf, { slices: 3 }, 1, chainedOptions(rmsf, { 'ref-frame': '3' }, { result: first.result } as unknown as ResultDocument));
+    expect(doc.result).toEqual(second.result);
+    const firstJob = (start as { jobId: string }).jobId;
+    expect(JSON.parse(store.text(statusKey(firstJob))!)).toMatchObject({ state: 'done', next: doc.job });
+    expect(JSON.parse(store.text(statusKey(doc.job))!)).toMatchObject({ state: 'done', resultKey: 'results/fit.npy.json' });
+    // one second job: its manifest, and one result each
+    expect([...store.objects.keys()].filter((k) => k.endsWith('/manifest.json'))).toHaveLength(2);
+    expect(outcomes.done).toBeGreaterThanOrEqual(2);
   });
 
   it('merges 10,000 slices with a constant number of store requests per slice', async () => {

@@ -15,9 +15,10 @@ export async function runInProcess(
   analysisOrName: string | Analysis,
   opts: PlanOptions = {},
   seed = 1,
+  analysisOptions: Record<string, string> = {},
 ): Promise<{ spec: JobSpec; result: Record<string, unknown> }> {
   const analysis = (typeof analysisOrName === 'string' ? builtinAnalyses[analysisOrName] : analysisOrName) as Analysis;
-  const spec = await planJob(source, { name: analysis.name, options: {}, needsFrames: analysis.needsFrames, wholeFrames: analysis.wholeFrames }, opts, 'test');
+  const spec = await planJob(source, { name: analysis.name, options: analysisOptions, needsFrames: analysis.needsFrames, wholeFrames: analysis.wholeFrames }, opts, 'test');
   const order = Array.from({ length: spec.sliceCount }, (_, i) => i);
   let s = seed;
   for (let i = order.length - 1; i > 0; i--) {

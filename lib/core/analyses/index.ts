@@ -3,6 +3,8 @@ import type { Analysis } from '../analysis.ts';
 import { meanStructure } from './mean-structure.ts';
 import { rdf } from './rdf.ts';
 import { rg } from './rg.ts';
+import { rmsd } from './rmsd.ts';
+import { rmsf, rmsfAverage } from './rmsf.ts';
 import { rowSums } from './row-sums.ts';
 import { stats } from './stats.ts';
 import { sum } from './sum.ts';
@@ -14,6 +16,9 @@ export const builtinAnalyses: Record<string, Analysis<never, unknown>> = {
   'mean-structure': meanStructure as Analysis<never, unknown>,
   rg: rg as Analysis<never, unknown>,
   rdf: rdf as Analysis<never, unknown>,
+  rmsd: rmsd as Analysis<never, unknown>,
+  rmsf: rmsf as Analysis<never, unknown>,
+  'rmsf-average': rmsfAverage as Analysis<never, unknown>,
 };
 
 /**

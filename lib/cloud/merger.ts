@@ -36,7 +36,7 @@ import {
   writeResult,
   writeStatus,
 } from '../job/documents.ts';
-import { failedSliceKey, failedSlicesPrefix, groupPrefix, inputPointerKey, nodeKey, parseNodeKey, resultKey } from '../job/keys.ts';
+import { failedSliceKey, failedSlicesPrefix, groupPrefix, inputPointerKey, nodeKey, parseNodeKey, parseTailClaim, resultKey, tailPrefix } from '../job/keys.ts';
 import { sameEtag } from './inputs.ts';
 import { compareSequencers, markSuperseded, newestJob, publishedJob, publishIfNewest, writeStatusIfNewest } from './publish.ts';
 import { groupMembers, levelSizes } from './tree.ts';
@@ -164,6 +164,7 @@ async function finishJob(deps: MergerDeps, manifest: CloudManifest, memberKeys: 
   await writeResult(deps.store, doc, 'create-only');
   const committed = (await deps.store.get(resultKey(spec.id)))!;
   if (!(await publishIfNewest(deps.store, manifest, manifest.resultKey, () => new TextDecoder().decode(committed)))) return supersede();
+  const backups = await countBackups(deps.store, spec.id);
   const done: Omit<JobStatus, 'at'> = {
     state: 'done',
     job: spec.id,
@@ -171,9 +172,15 @@ async function finishJob(deps: MergerDeps, manifest: CloudManifest, memberKeys: 
     slices: spec.sliceCount,
     resultKey: manifest.resultKey,
     ...(failedSlices.length > 0 ? { failedSlices } : {}),
+    ...(backups > 0 ? { backups } : {}),
   };
   if (!(await writeStatusIfNewest(deps.store, manifest, done, now()))) return supersede();
   return { outcome: 'done' };
+}
+
+/** Backup runs of straggling slices (lib/cloud/stragglers.ts): the tail helpers' backup claims, one list. */
+export async function countBackups(store: BlobStore, jobId: string): Promise<number> {
+  return (await store.list(tailPrefix(jobId))).filter((k) => parseTailClaim(k)?.claim === 'backup').length;
 }
 
 async function readMembers(store: BlobStore, keys: string[]): Promise<FailedTreePartial[]> {

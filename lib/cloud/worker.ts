@@ -43,7 +43,7 @@ export async function scanSliceTask(deps: WorkerDeps, task: SliceTask, options: 
   try {
     const { start, end } = sliceBounds(spec, task.index);
     const source = deps.inputs.open(manifest.input, end - start + READ_PAST_END_BYTES);
-    const { partial } = await runSlice(deps.store, key, source, spec, task.index, resolveAnalysis(spec.analysis.name), { signal: options.signal, worker: options.worker, coldStart: options.coldStart });
+    const { partial } = await runSlice(deps.store, key, source, spec, task.index, resolveAnalysis(spec.analysis.name), { signal: options.signal, worker: options.worker, coldStart: options.coldStart, ...(deps.now ? { now: deps.now } : {}) });
     return { outcome: 'written', rows: partial.rows };
   } catch (e) {
     if (!(e instanceof FanoutError)) throw e;

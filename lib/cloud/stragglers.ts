@@ -35,6 +35,8 @@ export const SLOW_FACTOR = 2;
 const MARGIN_MS = 5_000;
 /** The shortest pause between two looks at a watched slice. */
 const MIN_POLL_MS = 50;
+/** Running slices a helper times per look (the furthest behind in their chains). */
+const CANDIDATES = 4;
 
 export interface TailDeps extends WorkerDeps {
   /** waits (a test's virtual clock); setTimeout by default */
@@ -164,8 +166,13 @@ export async function helpAtTail(deps: TailDeps, task: SliceTask, opts: TailOpti
     // A slice landing after this look passes its slot on only if the next slice of its chain is still to run.
     const passesOn = (index: number): boolean => index + chains < slices && !present.has(index + chains);
 
-    // 1. The longest-running slice without a backup, if it straggles.
-    const unbacked = segments.filter((s) => !claims.backup.has(s.head));
+    // 1. The longest-running slice without a backup, if it straggles. A straggler holds its
+    // chain back, so the running slices furthest behind in their chains are the ones to
+    // time (each costs a read of the partial before it): a few per look.
+    const unbacked = segments
+      .filter((s) => !claims.backup.has(s.head))
+      .sort((a, b) => Math.floor(a.head / chains) - Math.floor(b.head / chains) || a.head - b.head)
+      .slice(0, CANDIDATES);
     let slowest: Segment | undefined;
     let slowestStart = Number.POSITIVE_INFINITY;
     for (const s of unbacked) {

@@ -2,7 +2,8 @@
  * Stragglers and redrive end to end through the real handlers (`fanout dev`'s dispatcher on
  * moto), with faults injected into their dependencies (test/helpers/faults.ts):
  * - every slice's scan stalls SLICE_MS (a delay on its read), and one slice's first scan
- *   ten times as long: the job must not wait for it (its backup lands first);
+ *   ten times as long, and longer until the result is out: the job must not wait for it
+ *   (its backup lands first);
  * - a slice that fails past its retries fails the job; `fanout redrive`'s request then
  *   runs only the missing slices and the job ends done with its result published.
  * Wall times are printed for the record, never asserted.
@@ -82,24 +83,34 @@ print(json.dumps({"npy": base64.b64encode(buf.getvalue()).decode(), "fsum": math
     await env.settle();
     expect(normal.sum).toBe(data.fsum);
 
+    // Slice 5's first scan stalls until the test lets it go (after the result, or a minute):
+    // at least ten slice times, however slow the machine is today.
     control.slowDone = false;
+    let release = (): void => {};
+    const released = new Promise<void>((r) => (release = r));
     const slow: FaultRule = { op: 'read', where: (c) => sliceAt(offsetOf(c.key)) === 5, nth: 1, fault: { type: 'delay', ms: 10 * SLICE_MS } };
     control.inputs = new Faults([slow, slice], {
       sleep: async (ms) => {
-        await sleep(ms);
-        if (ms === 10 * SLICE_MS) control.slowDone = true;
+        if (ms !== 10 * SLICE_MS) return sleep(ms);
+        await Promise.all([sleep(ms), Promise.race([released, sleep(60_000)])]);
+        control.slowDone = true;
       },
     });
     const straggling = await runOnce('input/straggler.npy');
+    release();
     expect(straggling.sum).toBe(data.fsum);
     // The result was published while the straggler's first scan still stalled: its backup won.
     expect(straggling.publishedWhileSlow).toBe(true);
     const status = JSON.parse((await env.text(`jobs/${straggling.job}/status.json`))!) as { state: string; backups?: number };
-    expect(status).toMatchObject({ state: 'done', backups: 1 });
-    // Slice 5 scanned twice (the stalled run and its backup), every other slice once.
+    expect(status.state).toBe('done');
+    expect(status.backups).toBeGreaterThanOrEqual(1);
+    // Slice 5 scanned twice (the stalled run and its backup); every scan beyond one a slice is
+    // a counted backup (on a loaded machine a slice of normal speed may look slow too).
     const scans = Array.from({ length: SLICES }, () => 0);
     for (const c of control.inputs.log) if (c.op === 'read' && sliceAt(offsetOf(c.key)) !== undefined) scans[sliceAt(offsetOf(c.key))!]!++;
-    expect(scans).toEqual(Array.from({ length: SLICES }, (_, i) => (i === 5 ? 2 : 1)));
+    expect(scans[5]).toBe(2);
+    expect(Math.min(...scans)).toBe(1);
+    expect(scans.reduce((a, b) => a + b, 0) - SLICES).toBe(status.backups);
     await env.settle();
     process.stderr.write(`[moto-tail] 16 slices, 4 workers, ${SLICE_MS} ms a slice: normal job ${normal.ms} ms; slice 5 ten times slower: ${straggling.ms} ms (${(straggling.ms / normal.ms).toFixed(2)}x)\n`);
   }, 180_000);

@@ -85,7 +85,9 @@ export async function startDispatcher<D extends object>(opts: DispatcherOptions<
     AWS_REGION: region,
     BUCKET_NAME: opts.bucket,
     WORKER_FUNCTION_NAME: 'fanout-dev-worker',
-    FANOUT_DEFAULTS: JSON.stringify(opts.defaults ?? {}),
+    // A job's worker chains fill the worker slots, as they fill Lambda's concurrency: with more
+    // chains than slots, invocations would wait here, and a waiting slice looks like a straggler.
+    FANOUT_DEFAULTS: JSON.stringify({ ...opts.defaults, maxWorkers: opts.defaults?.maxWorkers ?? opts.workerConcurrency ?? 2 }),
     ...(opts.fanin ? { FANOUT_MERGE_FANIN: String(opts.fanin) } : {}),
   });
   process.env.AWS_ACCESS_KEY_ID ??= 'test';

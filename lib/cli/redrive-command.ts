@@ -27,7 +27,8 @@ export async function redriveCommand(args: string[], values: SubmitValues): Prom
   const say = (line: string) => !values.quiet && process.stderr.write(`${line}\n`);
   const wait = deadline !== undefined ? { deadline } : {};
   const answer = await requestRedrive(store, job, wait);
-  say(`job ${job} redriven: ${answer.invoked ?? 0} slices invoked again${answer.merges ? `, ${answer.merges} merges fired again` : ''}`);
+  const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+  say(`job ${job} redriven: ${count(answer.invoked ?? 0, 'slice')} invoked again${answer.merges ? `, ${count(answer.merges, 'merge')} fired again` : ''}`);
   if (values.detach) {
     if (values.json) process.stdout.write(`${JSON.stringify(answer)}\n`);
     return 0;

@@ -37,6 +37,8 @@ const MARGIN_MS = 5_000;
 const MIN_POLL_MS = 50;
 /** Running slices a helper times per look (the furthest behind in their chains). */
 const CANDIDATES = 4;
+/** A helper starts once this share of the slices has landed: a slice's usual time is known by then. */
+const MIN_DONE_FRACTION = 0.5;
 
 export interface TailDeps extends WorkerDeps {
   /** waits (a test's virtual clock); setTimeout by default */
@@ -149,10 +151,11 @@ export async function helpAtTail(deps: TailDeps, task: SliceTask, opts: TailOpti
 
   for (let round = 0; round < 4 * slices + 16; round++) {
     if (opts.signal?.aborted || timeLeft() < 2 * usual() + MARGIN_MS) return out;
+    const present = await leavesPresent(deps.store, spec.id);
+    // Too early to tell a straggler (Cubed's min_completed_fraction): the workers that finish later help.
+    if (present.size >= slices || present.size < MIN_DONE_FRACTION * slices) return out;
     const status = await readStatus(deps.store, spec.id);
     if (status?.state !== 'running' || (status.deadline && now() > Date.parse(status.deadline))) return out;
-    const present = await leavesPresent(deps.store, spec.id);
-    if (present.size >= slices) return out;
     const claims = await tailClaims(deps.store, spec.id);
     const segments = tailSegments(slices, chains, present, claims.split);
     // No slice of this run of the job started before its (re)start wrote the running status.

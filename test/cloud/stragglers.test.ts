@@ -97,7 +97,8 @@ async function runJob(npy: Uint8Array, opts: { slices: number; maxWorkers: numbe
   const inputs = new FaultyInputs(memory, faults);
   let makespanMs = -1;
   const spawn = (p: Promise<unknown>): void => void p.catch((e: unknown) => errors.push(String(e)));
-  const workerDeps = () => ({ store, inputs, manifests: new ManifestReader(store, 0), now: clock.now, sleep: clock.sleep });
+  // One invocation's dependencies: a cold container each time (its manifest cache holds only what this invocation read).
+  const workerDeps = () => ({ store, inputs, manifests: new ManifestReader(store), now: clock.now, sleep: clock.sleep });
   const invoker = {
     invoke: async (task: SliceTask) => spawn(opts.helpers === false ? scanSliceTask(workerDeps(), task) : runWorkerTask(workerDeps(), task)),
   };

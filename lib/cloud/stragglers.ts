@@ -19,13 +19,14 @@
  *  3. **Watches** the longest-running slice nobody watches, with one HEAD every half
  *     slice time, until it lands or straggles.
  *
- * Claims (jobs/<id>/tail/) are created create-only, so two helpers never take the same
- * slice, and the status counts the backups. A helper whose run's landing invokes a next
+ * Claims (jobs/<id>/tail/<run>/, one set per run of the job: a redrive starts afresh) are
+ * created create-only, so two helpers never take the same slice, and the status counts
+ * the backups. A helper whose run's landing invokes a next
  * slice ends there (its slot passed to that slice), so the job's scans stay within
  * maxWorkers: a helper is a slot whose chain ended, and it runs one slice at a time.
  */
 import { type CloudManifest, decodePartial, decodeTailClaim, encodeTailClaim, readStatus } from '../job/documents.ts';
-import { levelPrefix, nodeKey, parseNodeKey, parseTailClaim, type TailClaim, tailClaimKey, tailPrefix } from '../job/keys.ts';
+import { levelPrefix, nodeKey, parseNodeKey, parseTailClaim, type TailClaim, tailClaimKey, tailRunPrefix } from '../job/keys.ts';
 import type { BlobStore, SliceTask } from '../job/ports.ts';
 import { scanSliceTask, type SliceOutcome, type WorkerDeps } from './worker.ts';
 
@@ -113,16 +114,16 @@ async function leavesPresent(store: BlobStore, jobId: string): Promise<Set<numbe
   return present;
 }
 
-async function tailClaims(store: BlobStore, jobId: string): Promise<Record<TailClaim, Set<number>>> {
+async function tailClaims(store: BlobStore, jobId: string, run: number): Promise<Record<TailClaim, Set<number>>> {
   const claims: Record<TailClaim, Set<number>> = { backup: new Set(), split: new Set(), watch: new Set() };
-  for (const k of await store.list(tailPrefix(jobId))) {
+  for (const k of await store.list(tailRunPrefix(jobId, run))) {
     const c = parseTailClaim(k);
     if (c) claims[c.claim].add(c.index);
   }
   return claims;
 }
 
-const claim = (store: BlobStore, jobId: string, kind: TailClaim, index: number, at: number): Promise<boolean> => store.putIfAbsent(tailClaimKey(jobId, kind, index), encodeTailClaim({ at }));
+const claim = (store: BlobStore, jobId: string, run: number, kind: TailClaim, index: number, at: number): Promise<boolean> => store.putIfAbsent(tailClaimKey(jobId, run, kind, index), encodeTailClaim({ at }));
 
 /**
  * A tail helper: see the module comment. Runs only when `task`'s slice was the last of
@@ -156,13 +157,13 @@ export async function helpAtTail(deps: TailDeps, task: SliceTask, opts: TailOpti
     if (present.size >= slices || present.size < MIN_DONE_FRACTION * slices) return out;
     const status = await readStatus(deps.store, spec.id);
     if (status?.state !== 'running' || (status.deadline && now() > Date.parse(status.deadline))) return out;
-    const claims = await tailClaims(deps.store, spec.id);
-    const segments = tailSegments(slices, chains, present, claims.split);
     // No slice of this run of the job started before its (re)start wrote the running status.
     const since = Date.parse(status.at);
+    const claims = await tailClaims(deps.store, spec.id, since);
+    const segments = tailSegments(slices, chains, present, claims.split);
     const startOf = async (head: number): Promise<number> => {
       let start = starts.get(head);
-      if (start === undefined) start = Math.max(since, await startedAt(deps.store, manifest, head, claims.split.has(head), present));
+      if (start === undefined) start = Math.max(since, await startedAt(deps.store, manifest, since, head, claims.split.has(head), present));
       starts.set(head, start);
       return start;
     };
@@ -183,7 +184,7 @@ export async function helpAtTail(deps: TailDeps, task: SliceTask, opts: TailOpti
       if (start < slowestStart) [slowest, slowestStart] = [s, start];
     }
     if (slowest && now() - slowestStart >= SLOW_FACTOR * usual()) {
-      if (await claim(deps.store, spec.id, 'backup', slowest.head, now())) {
+      if (await claim(deps.store, spec.id, since, 'backup', slowest.head, now())) {
         out.backups.push(slowest.head);
         const r = await run(slowest.head);
         if (r.outcome === 'failed' || passesOn(slowest.head)) return out;
@@ -202,7 +203,7 @@ export async function helpAtTail(deps: TailDeps, task: SliceTask, opts: TailOpti
       split = undefined;
     }
     if (split !== undefined) {
-      if (await claim(deps.store, spec.id, 'split', split, now())) {
+      if (await claim(deps.store, spec.id, since, 'split', split, now())) {
         out.splits.push(split);
         const r = await run(split);
         if (r.outcome === 'failed' || passesOn(split)) return out;
@@ -215,7 +216,7 @@ export async function helpAtTail(deps: TailDeps, task: SliceTask, opts: TailOpti
     if (watchable.length === 0) return out;
     let watched = watchable[0]!;
     for (const s of watchable) if ((await startOf(s.head)) < (await startOf(watched.head))) watched = s;
-    if (!(await claim(deps.store, spec.id, 'watch', watched.head, now()))) continue;
+    if (!(await claim(deps.store, spec.id, since, 'watch', watched.head, now()))) continue;
     out.watched.push(watched.head);
     const until = (await startOf(watched.head)) + SLOW_FACTOR * usual();
     const leaf = nodeKey(spec.id, 0, watched.head, manifest.fanin);
@@ -234,11 +235,11 @@ export async function helpAtTail(deps: TailDeps, task: SliceTask, opts: TailOpti
  * head of a chain, when the job started (the caller takes the later of this and the job's
  * last start).
  */
-async function startedAt(store: BlobStore, manifest: CloudManifest, head: number, split: boolean, present: ReadonlySet<number>): Promise<number> {
+async function startedAt(store: BlobStore, manifest: CloudManifest, run: number, head: number, split: boolean, present: ReadonlySet<number>): Promise<number> {
   const { spec, fanin } = manifest;
   const chains = manifest.maxWorkers ?? spec.sliceCount;
   if (split) {
-    const key = tailClaimKey(spec.id, 'split', head);
+    const key = tailClaimKey(spec.id, run, 'split', head);
     const body = await store.get(key);
     if (body) return decodeTailClaim(body, key).at;
   }

@@ -32,8 +32,10 @@ export const failedSliceKey = (jobId: string, index: number): string => `${faile
  */
 export type TailClaim = 'backup' | 'split' | 'watch';
 export const tailPrefix = (jobId: string): string => `${jobPrefix(jobId)}tail/`;
-export const tailClaimKey = (jobId: string, claim: TailClaim, index: number): string => `${tailPrefix(jobId)}${claim}-${String(index).padStart(8, '0')}.json`;
-const TAIL_CLAIM = /\/tail\/(backup|split|watch)-(\d{8})\.json$/;
+/** The claims of one run of the job (`run`: when it started or was redriven, ms since the epoch): a redrive's helpers start afresh. */
+export const tailRunPrefix = (jobId: string, run: number): string => `${tailPrefix(jobId)}${run}/`;
+export const tailClaimKey = (jobId: string, run: number, claim: TailClaim, index: number): string => `${tailRunPrefix(jobId, run)}${claim}-${String(index).padStart(8, '0')}.json`;
+const TAIL_CLAIM = /\/tail\/\d+\/(backup|split|watch)-(\d{8})\.json$/;
 export function parseTailClaim(key: string): { claim: TailClaim; index: number } | undefined {
   const m = TAIL_CLAIM.exec(key);
   return m ? { claim: m[1] as TailClaim, index: Number(m[2]) } : undefined;

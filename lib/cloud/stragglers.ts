@@ -5,7 +5,7 @@
  * commit of slice i's leaf wins invokes slice i + K (afterLeaf, advance.ts), so a chain's
  * slot passes from slice to slice. When a worker's slice
  * has no next one in its chain, its slot is free. Instead of ending, that worker becomes
- * a tail helper (helpAtTail) and, until every slice has its partial, does what shortens
+ * a tail helper (helpAtTail) and, until every slice has its leaf, does what shortens
  * the job most, in this order:
  *
  *  1. **Backs up a straggler**: a running slice that has run SLOW_FACTOR times the usual
@@ -17,8 +17,8 @@
  *  2. **Splits a chain**: slices queued behind a running one (a straggler holds up the
  *     rest of its chain) start only when it lands. The helper takes one near the end of
  *     the longest such queue (so the chain does not reach it before it lands) and runs
- *     it; its landing drives the rest of the chain from there, and the front part stops
- *     when it reaches it (its worker finds the partial).
+ *     it; it then invokes the rest of the chain from there itself (afterLeaf), and the
+ *     front part stops when it reaches it (its worker finds a leaf it did not write).
  *  3. **Watches** the longest-running slice nobody watches, with one HEAD every half
  *     slice time, until it lands or straggles.
  *

@@ -1,6 +1,7 @@
 /**
  * Coordinator: an upload under input/ (S3 event) or a direct invoke naming bucket, key
- * and options. Plans the job and invokes one worker per slice.
+ * and options. Plans the job and invokes one worker per slice. A redrive request under
+ * redrive/ (fanout redrive) redrives its failed job (lib/cloud/redrive.ts).
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
@@ -10,9 +11,11 @@ import { config } from './config.ts';
 import { FanoutError } from '../lib/core/errors.ts';
 import { type StartOutcome, startJob } from '../lib/cloud/coordinator.ts';
 import { type StartRequest, startRequestsOf } from '../lib/cloud/events.ts';
+import { type RedriveOutcome, redriveJob } from '../lib/cloud/redrive.ts';
+import { parseRedriveKey, REDRIVE_PREFIX } from '../lib/job/keys.ts';
 import { acceptEvent, defaultDeps, type HandlerDeps } from './runtime.ts';
 
-export type CoordinatorResult = (StartOutcome | { outcome: 'failed'; reason: string })[];
+export type CoordinatorResult = (StartOutcome | RedriveOutcome | { outcome: 'failed'; reason: string })[];
 
 export function requestsOf(event: unknown): StartRequest[] {
   return startRequestsOf(event);
@@ -32,6 +35,19 @@ export function createCoordinatorHandler(getDeps: () => HandlerDeps) {
         const id = context?.awsRequestId;
         const req: StartRequest = id ? { ...r0, invocation: requests.length > 1 ? `${id}#${i}` : id } : r0;
         logger.appendKeys({ bucket: req.bucket, key: req.key });
+        // `fanout redrive`'s request (redrive/<job>/<request>.json), not an upload.
+        const redrive = parseRedriveKey(req.key);
+        if (redrive) {
+          const r = await redriveJob({ ...deps, invoker: deps.invoker }, redrive.jobId, redrive.requestId);
+          logger.info('redrive', { ...r });
+          results.push(r);
+          continue;
+        }
+        if (req.key.startsWith(REDRIVE_PREFIX)) {
+          logger.warn('ignored: not a redrive request (redrive/<job id>/<request id>.json)');
+          results.push({ outcome: 'failed', reason: `${req.key} is not a redrive request` });
+          continue;
+        }
         try {
           const r = await startJob({ ...deps, invoker: deps.invoker }, req);
           logger.info('coordinated', { ...r });

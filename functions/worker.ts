@@ -1,5 +1,6 @@
 /**
- * Worker: scans one slice, named by a descriptor { jobId, index }. Reads stop on an
+ * Worker: scans one slice, named by a descriptor { jobId, index }, and, when its chain of
+ * slices ends there, helps at the job's tail (lib/cloud/stragglers.ts). Reads stop on an
  * abort signal that fires shortly before the Lambda deadline, so a slow slice ends as
  * a retryable timeout rather than being killed mid-write.
  */
@@ -7,7 +8,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { parseEvent, sliceTaskSchema } from '../lib/cloud/events.ts';
-import { type SliceOutcome, scanSliceTask } from '../lib/cloud/worker.ts';
+import { runWorkerTask } from '../lib/cloud/stragglers.ts';
+import type { SliceOutcome } from '../lib/cloud/worker.ts';
 import { acceptEvent, defaultDeps, type HandlerDeps } from './runtime.ts';
 import { LambdaInvoker, makeLambdaClient } from '../lib/cloud/aws/lambda-invoker.ts';
 import { config } from './config.ts';
@@ -29,7 +31,14 @@ export function createWorkerHandler(getDeps: () => HandlerDeps) {
       // One log stream per execution environment: the report's timeline has one lane per instance.
       const first = coldStart;
       coldStart = false;
-      const r = await scanSliceTask(deps, task, { signal, worker: context.logStreamName || context.awsRequestId || 'lambda', coldStart: first, ...(context.awsRequestId ? { invocation: context.awsRequestId } : {}) });
+      // A worker whose chain ends here helps at the job's tail (backups of stragglers): lib/cloud/stragglers.ts.
+      const r = await runWorkerTask(deps, task, {
+        signal,
+        worker: context.logStreamName || context.awsRequestId || 'lambda',
+        coldStart: first,
+        ...(context.awsRequestId ? { invocation: context.awsRequestId } : {}),
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      });
       if (r.outcome === 'failed') logger.error('slice failed', { reason: r.reason });
       else logger.info('slice scanned', { ...r });
       return r;

@@ -3,7 +3,7 @@
  * its own --help; it parses options, wires the runtimes, prints.
  * Exit codes: 0 success, 2 bad input or usage (one line: file and byte offset, or the
  * option and the value given), 1 anything unexpected (a bug: the stack is printed).
- * report, plan, submit, status and dev load their modules (AWS SDK, vega) only when they run.
+ * report, plan, submit, status, redrive and dev load their modules (AWS SDK, vega) only when they run.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -198,6 +198,17 @@ function buildProgram(setCode: (code: number) => void): Command {
   statusCmd.action(async (_: string, values: Record<string, unknown>, cmd: Command) => {
     const { statusCommand } = await import('./submit-command.ts');
     done(await statusCommand(cmd.args, values));
+  });
+
+  const redriveCmd = command('redrive', 'run a failed job on AWS again: only its slices without a partial, then its result (refused for a done, superseded or running job)').argument(
+    '<job>',
+    'a job id or s3://bucket/input/key',
+  );
+  aws(redriveCmd, ['bucket', 'stack', 'detach', 'timeout']);
+  output(redriveCmd, ['json', 'progress', 'quiet']);
+  redriveCmd.action(async (_: string, values: Record<string, unknown>, cmd: Command) => {
+    const { redriveCommand } = await import('./redrive-command.ts');
+    done(await redriveCommand(cmd.args, values));
   });
 
   const devCmd = command('dev', "run the cloud pipeline's functions against an S3-compatible endpoint (moto, LocalStack) until Ctrl-C");

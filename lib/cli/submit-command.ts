@@ -73,11 +73,11 @@ function checkMetadataSize(metadata: Record<string, string>): void {
  * --quiet promises an empty stderr on success; the SDK's notice that its future
  * versions need Node 22 is the one line it would print regardless (its own switch).
  */
-function quietSdk(values: SubmitValues): void {
+export function quietSdk(values: SubmitValues): void {
   if (values.quiet) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 }
 
-function progressFor(values: SubmitValues): CountBar | undefined {
+export function progressFor(values: SubmitValues): CountBar | undefined {
   const tty = process.stderr.isTTY === true;
   return !values.quiet && (tty || values.progress || !values.json) ? new CountBar({ stream: process.stderr, tty }) : undefined;
 }
@@ -176,13 +176,14 @@ export async function statusCommand(args: string[], values: SubmitValues): Promi
   const s = await jobState(store, job);
   if (!s.status) throw new UsageError(`job ${job}: no status in s3://${bucket}/${jobPrefix(job)}`);
   if (values.json) {
-    const progress = { partialsDone: s.partialsDone, bytesDone: s.bytesDone, bytesTotal: s.bytesTotal, ...(s.backups !== undefined ? { backups: s.backups } : {}) };
+    const progress = { partialsDone: s.partialsDone, bytesDone: s.bytesDone, bytesTotal: s.bytesTotal, backups: s.backups };
     process.stdout.write(`${JSON.stringify({ ...s.status, bucket, slices: s.slices, ...progress }, null, 2)}\n`);
   }
   else {
-    const lines = [`job ${job} in s3://${bucket}: ${s.status.state} (as of ${s.status.at})`, `  input    s3://${bucket}/${s.status.input.key}`, `  slices   ${s.partialsDone}/${s.slices ?? '?'} partials written${s.bytesTotal !== undefined ? `, ${formatBytes(s.bytesDone ?? 0)} of ${formatBytes(s.bytesTotal)} scanned` : ''}${s.backups !== undefined ? `, ${s.backups} backup tasks for stragglers` : ''}`];
+    const lines = [`job ${job} in s3://${bucket}: ${s.status.state} (as of ${s.status.at})`, `  input    s3://${bucket}/${s.status.input.key}`, `  slices   ${s.partialsDone}/${s.slices ?? '?'} partials written${s.bytesTotal !== undefined ? `, ${formatBytes(s.bytesDone ?? 0)} of ${formatBytes(s.bytesTotal)} scanned` : ''}`];
     if (s.status.state === 'superseded') lines.push(`  reason   ${s.status.reason ?? 'a newer upload of its input owns its result'}`);
     if (s.status.state === 'running' && s.status.deadline) lines.push(`  deadline ${s.status.deadline}`);
+    if (s.backups > 0) lines.push(`  backups  ${s.backups} (straggling slices scanned again)`);
     if (s.status.failedSlices?.length) lines.push(`  incomplete: ${s.status.failedSlices.length} slices failed (tolerated): ${s.status.failedSlices.map((f) => `${f.index} (bytes ${f.start}-${f.end - 1}): ${f.reason}`).join('; ')}`);
     if (s.status.state === 'failed') lines.push(`  reason   ${s.status.reason ?? 'none given'}${s.status.slice !== undefined ? ` (slice ${s.status.slice})` : ''}`);
     if (s.status.resultKey) lines.push(`  result   s3://${bucket}/${s.status.resultKey}`);

@@ -5,12 +5,15 @@
  */
 import { FanoutError, UsageError } from '../core/errors.ts';
 import type { ResultDocument } from '../core/job.ts';
-import { decodeManifest, decodeResult, type InputPointer, type JobStatus, readPointer, readStatus } from '../job/documents.ts';
-import { inputPointerKey, levelPrefix, manifestKey, parseNodeKey, resultKey } from '../job/keys.ts';
+import { randomUUID } from 'node:crypto';
+import { decodeManifest, decodeResult, type InputPointer, type JobStatus, ManifestReader, readPointer, readRedriveAnswer, readStatus, type RedriveAnswer, UnknownJobError } from '../job/documents.ts';
+import { inputPointerKey, levelPrefix, manifestKey, parseNodeKey, parseTailClaim, redriveRequestKey, resultKey, tailPrefix } from '../job/keys.ts';
 import { type JobSpec, sliceBounds } from '../core/plan.ts';
 import { UPLOAD_ID_METADATA } from '../job/options.ts';
 import { type InputObject, isUpload, sameEtag } from './inputs.ts';
 import type { BlobStore } from '../job/ports.ts';
+import { newestJob } from './publish.ts';
+import { redriveRefusal } from './redrive.ts';
 
 export class JobFailedError extends FanoutError {
   override name = 'JobFailedError';
@@ -105,17 +108,22 @@ export interface JobState {
   /** the input's bytes in the slices whose partial is written, and all of them (from the manifest) */
   bytesDone?: number;
   bytesTotal?: number;
-  /**
-   * backup tasks started for slices running far longer than their peers (stragglers): left
-   * for the straggler work to fill in; undefined until then.
-   */
-  backups?: number;
+  /** backup runs of straggling slices so far (lib/cloud/stragglers.ts): the tail helpers' backup claims */
+  backups: number;
 }
 
 export async function jobState(store: BlobStore, job: string, now = Date.now()): Promise<JobState> {
-  const [read, partials, manifest] = await Promise.all([readStatus(store, job), store.list(levelPrefix(job, 0)), store.get(manifestKey(job))]);
+  const [read, partials, manifest, tail] = await Promise.all([readStatus(store, job), store.list(levelPrefix(job, 0)), store.get(manifestKey(job)), store.list(tailPrefix(job))]);
   const status = read && pastDeadline(read, now) ? { ...read, state: 'failed' as const, reason: `did not finish by its deadline (${read.deadline}): the job is failed` } : read;
-  return { job, ...(status ? { status } : {}), ...(status?.slices !== undefined ? { slices: status.slices } : {}), partialsDone: partials.length, ...(manifest ? bytesOf(decodeManifest(manifest, manifestKey(job)).spec, partials) : {}) };
+  const backups = tail.filter((k) => parseTailClaim(k)?.claim === 'backup').length;
+  return {
+    job,
+    ...(status ? { status } : {}),
+    ...(status?.slices !== undefined ? { slices: status.slices } : {}),
+    partialsDone: partials.length,
+    ...(manifest ? bytesOf(decodeManifest(manifest, manifestKey(job)).spec, partials) : {}),
+    backups,
+  };
 }
 
 /** The input's bytes the written leaves cover (a compressed stream's one slice: its whole size). */
@@ -158,6 +166,39 @@ export async function followJob(store: BlobStore, first: string, onState: (s: Jo
       if (body) return decodeResult(body, s.status.resultKey);
     }
     checkTimeout(opts, () => `job ${job} is still ${s.status?.state ?? 'starting'} (${s.partialsDone}/${s.slices ?? '?'} partials)`);
+    await sleep(opts.pollMs ?? POLL_MS);
+  }
+}
+
+/** `fanout redrive` was refused: the job is done, superseded, still running, or not its input's newest. */
+export class RedriveRefusedError extends FanoutError {
+  override name = 'RedriveRefusedError';
+}
+
+/**
+ * Asks the coordinator to redrive a failed job (lib/cloud/redrive.ts): checks that it can
+ * be (the reason is thrown otherwise), writes the request redrive/<job>/<request>.json, and
+ * waits for the coordinator's answer. The job is then running again: follow it with followJob.
+ */
+export async function requestRedrive(store: BlobStore, job: string, opts: WaitOptions = {}): Promise<RedriveAnswer> {
+  const now = opts.now ?? Date.now;
+  let manifest;
+  try {
+    manifest = await new ManifestReader(store, 0).read(job);
+  } catch (e) {
+    if (e instanceof UnknownJobError) throw new UsageError(`job ${job}: no such job in this bucket (${e.message})`);
+    throw e;
+  }
+  const refusal = redriveRefusal(job, await readStatus(store, job), await newestJob(store, manifest), now(), manifest.chainOf);
+  if (refusal) throw new RedriveRefusedError(refusal);
+  const request = randomUUID();
+  // The key says it all: the coordinator needs no read permission on redrive/.
+  await store.put(redriveRequestKey(job, request), '');
+  for (;;) {
+    const answer = await readRedriveAnswer(store, job, request);
+    if (answer?.outcome === 'refused') throw new RedriveRefusedError(answer.reason ?? `job ${job} was not redriven`);
+    if (answer) return answer;
+    checkTimeout(opts, () => `the coordinator has not answered the redrive request ${redriveRequestKey(job, request)} yet`);
     await sleep(opts.pollMs ?? POLL_MS);
   }
 }

@@ -39,7 +39,7 @@ import {
   writeResult,
   writeStatus,
 } from '../job/documents.ts';
-import { failedSliceKey, failedSlicesPrefix, groupPrefix, inputPointerKey, nodeKey, parseNodeKey, resultKey } from '../job/keys.ts';
+import { failedSliceKey, failedSlicesPrefix, groupPrefix, inputPointerKey, nodeKey, parseNodeKey, parseTailClaim, resultKey, tailPrefix } from '../job/keys.ts';
 import { sameEtag } from './inputs.ts';
 import { compareSequencers, isJobOf, markSuperseded, newestJob, publishedJob, publishIfNewest, writeStatusIfNewest } from './publish.ts';
 import { groupMembers, levelSizes } from './tree.ts';
@@ -139,6 +139,8 @@ async function finishJob(deps: MergerDeps, manifest: CloudManifest, memberKeys: 
   // The result and trajectory the next stage takes are deterministic: any merger's document gives the same.
   if (spec.analysis.options.then !== undefined) return startNextStage(deps, manifest, doc);
   const committed = (await deps.store.get(resultKey(spec.id)))!;
+  // Counted before publishing: the done status follows the published result at once.
+  const backups = await countBackups(deps.store, spec.id);
   if (!(await publishIfNewest(deps.store, manifest, manifest.resultKey, () => new TextDecoder().decode(committed)))) return supersede();
   const done: Omit<JobStatus, 'at'> = {
     state: 'done',
@@ -147,6 +149,7 @@ async function finishJob(deps: MergerDeps, manifest: CloudManifest, memberKeys: 
     slices: spec.sliceCount,
     resultKey: manifest.resultKey,
     ...(failedSlices.length > 0 ? { failedSlices } : {}),
+    ...(backups > 0 ? { backups } : {}),
   };
   if (!(await writeStatusIfNewest(deps.store, manifest, done, now()))) return supersede();
   return { outcome: 'done' };
@@ -182,7 +185,9 @@ async function startNextStage(deps: MergerDeps, manifest: CloudManifest, first: 
   const input = { bucket: manifest.input.bucket, key: manifest.input.key };
   const running: Omit<JobStatus, 'at'> = { state: 'running', job: nextSpec.id, input, slices: nextSpec.sliceCount, ...(second.deadlineAt !== undefined ? { deadline: new Date(second.deadlineAt).toISOString() } : {}) };
   if (!(await writeStatusIfNewest(deps.store, second, running, now()))) return { outcome: 'superseded' };
-  if (!(await writeStatusIfNewest(deps.store, manifest, { state: 'done', job: spec.id, input, slices: spec.sliceCount, next: nextSpec.id }, now()))) return { outcome: 'superseded' };
+  const backups = await countBackups(deps.store, spec.id);
+  const firstDone: Omit<JobStatus, 'at'> = { state: 'done', job: spec.id, input, slices: spec.sliceCount, next: nextSpec.id, ...(backups > 0 ? { backups } : {}) };
+  if (!(await writeStatusIfNewest(deps.store, manifest, firstDone, now()))) return { outcome: 'superseded' };
   if (!deps.invoker) throw new Error(`job ${spec.id} is the first stage of ${then}, and this merger cannot invoke workers to start it`);
   const invoker = deps.invoker;
   const heads = Math.min(nextSpec.sliceCount, second.maxWorkers ?? nextSpec.sliceCount);
@@ -192,6 +197,11 @@ async function startNextStage(deps: MergerDeps, manifest: CloudManifest, first: 
     (index) => invoker.invoke({ jobId: nextSpec.id, index }),
   );
   return { outcome: 'done' };
+}
+
+/** Backup runs of straggling slices (lib/cloud/stragglers.ts): the tail helpers' backup claims, one list. */
+export async function countBackups(store: BlobStore, jobId: string): Promise<number> {
+  return (await store.list(tailPrefix(jobId))).filter((k) => parseTailClaim(k)?.claim === 'backup').length;
 }
 
 

@@ -4,12 +4,12 @@
  * notifications from it, and the local dispatcher (`fanout dev`, the moto tests) routes
  * events from it, so the two cannot drift.
  *
- * Loop safety: nothing any function writes lies under INPUT_PREFIX, and the merger's
+ * Loop safety: nothing any function writes lies under INPUT_PREFIX or REDRIVE_PREFIX, and the merger's
  * own writes that match its trigger (merge-tree levels) strictly shrink the number of
  * pending partials, so every chain of events ends.
  */
 
-import { INPUT_PREFIX, JOBS_PREFIX, PARTIAL_SUFFIX } from '../job/keys.ts';
+import { INPUT_PREFIX, JOBS_PREFIX, PARTIAL_SUFFIX, REDRIVE_PREFIX } from '../job/keys.ts';
 
 export type FunctionName = 'coordinator' | 'worker' | 'merger';
 
@@ -24,6 +24,8 @@ export interface Route {
 
 export const ROUTES: readonly Route[] = [
   { target: 'coordinator', events: ['s3:ObjectCreated:*'], prefix: INPUT_PREFIX },
+  // `fanout redrive`'s requests (written by users, never by a function)
+  { target: 'coordinator', events: ['s3:ObjectCreated:*'], prefix: REDRIVE_PREFIX },
   { target: 'merger', events: ['s3:ObjectCreated:*'], prefix: JOBS_PREFIX, suffix: PARTIAL_SUFFIX },
 ];
 

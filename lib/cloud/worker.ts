@@ -32,7 +32,8 @@ export interface WorkerDeps {
   now?: () => number;
 }
 
-export type SliceOutcome = { outcome: 'written' | 'exists'; rows?: number } | { outcome: 'failed'; reason: string };
+/** `resumed`: the leaf existed, written by this invocation (a retry), and what follows its commit was done again. */
+export type SliceOutcome = { outcome: 'written' | 'exists'; rows?: number; resumed?: boolean } | { outcome: 'failed'; reason: string };
 
 
 export async function scanSliceTask(
@@ -51,7 +52,10 @@ export async function scanSliceTask(
   if (existing) {
     // Written by this invocation (a retry after a crash): it may have stopped before what follows.
     const by = leafInvocation(decodePartial(existing, key));
-    if (options.invocation !== undefined && by === options.invocation) await afterLeaf(deps, manifest, task.index);
+    if (options.invocation !== undefined && by === options.invocation) {
+      await afterLeaf(deps, manifest, task.index);
+      return { outcome: 'exists', resumed: true };
+    }
     return { outcome: 'exists' };
   }
   if (await pastDeadline(deps, manifest)) return { outcome: 'failed', reason: 'past the job deadline' };
@@ -64,6 +68,7 @@ export async function scanSliceTask(
       worker: options.worker,
       coldStart: options.coldStart,
       invocation: options.invocation,
+      ...(deps.now ? { now: deps.now } : {}),
     });
     rows = mine ? partial.rows : undefined;
   } catch (e) {

@@ -83,6 +83,8 @@ export interface SliceRunOptions extends ScanOptions {
    * combine of the slices' own partials.
    */
   slices?: number;
+  /** the clock of the partial's run times (a test's virtual clock); Date.now by default */
+  now?: () => number;
 }
 
 // The process's resident high-water mark (getrusage: no file to open, unlike the current
@@ -117,7 +119,8 @@ export async function scanSlice(
   analysis: Analysis,
   options: SliceRunOptions = {},
 ): Promise<Partial> {
-  const startedAt = Date.now();
+  const clock = options.now ?? Date.now;
+  const startedAt = clock();
   const slices = options.slices ?? 1;
   if (!Number.isInteger(slices) || slices < 1 || index + slices > spec.sliceCount) throw new RangeError(`slices ${index}..${index + slices - 1} are not in the plan of job ${spec.id} (${spec.sliceCount} slices)`);
   const { start } = sliceBounds(spec, index);
@@ -150,7 +153,7 @@ export async function scanSlice(
   }
   const encoded = analysis.encode(state);
   analysis.release?.(state);
-  const finishedAt = Date.now();
+  const finishedAt = clock();
   return {
     job: spec.id,
     index,
@@ -170,7 +173,7 @@ export async function scanSlice(
       worker: options.worker ?? 'main',
       records: stats.rows / spec.rowsPerRecord,
       coldStart: options.coldStart ?? false,
-      peakRssBytes: peakRss(finishedAt),
+      peakRssBytes: peakRss(Date.now()),
     },
   };
 }

@@ -8,6 +8,7 @@
  *   input pointer  jobs/inputs/<key>.json    the newest job of an input (the cloud)
  *   partial        a merge-tree node (the cloud) or a line of a partial log (local)
  *   result         jobs/<id>/result.json     the result document the user gets
+ *   redrive answer jobs/<id>/redrive/<r>.json what the coordinator did with a redrive request (the cloud)
  *
  * Format versions: a document's `version` field, absent meaning 1 (documents written
  * before they said so). A reader takes only the versions it knows, so an older fanout
@@ -24,7 +25,7 @@ import type { Partial, ResultDocument } from '../core/job.ts';
 import { INPUT_FORMATS, type JobSpec, LAYOUT_KINDS, stableStringify } from '../core/plan.ts';
 import type { BlobStore } from './ports.ts';
 import { ByteWriter } from './json-numbers.ts';
-import { inputPointerKey, manifestKey, resultKey, statusKey } from './keys.ts';
+import { inputPointerKey, manifestKey, redriveAnswerKey, resultKey, statusKey } from './keys.ts';
 
 /** A document that is not what its key says it is: damaged, foreign, or of a newer format. */
 export class DocumentError extends FanoutError {
@@ -261,6 +262,8 @@ export interface JobStatus {
   failedSlices?: FailedSlice[];
   /** done as the first stage of a chain: the job that continues it, whose result is the answer */
   next?: string;
+  /** backup runs of straggling slices the job started (lib/cloud/stragglers.ts) */
+  backups?: number;
   /** when it was written, ISO 8601 */
   at: string;
 }
@@ -282,6 +285,7 @@ const statusFormat: Format<JobStatus> = {
     deadline: z.optional(z.string()),
     failedSlices: z.optional(z.array(failedSliceSchema)),
     next: z.optional(nonEmpty),
+    backups: z.optional(count),
     at: z.string(),
   }),
 };
@@ -316,6 +320,54 @@ export function reasonOf(e: unknown): string {
   if (e instanceof FanoutError) return e.message;
   const err = e instanceof Error ? e : new Error(String(e));
   return `${err.name}: ${err.message}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// A tail helper's claim
+
+/** jobs/<id>/tail/<kind>-<index>.json (lib/cloud/stragglers.ts): when a helper took the slice, ms since the epoch. */
+export interface TailClaimDoc {
+  at: number;
+}
+
+const tailClaimFormat: Format<TailClaimDoc> = { what: 'tail claim', version: 1, writesVersion: false, schema: z.object({ at: z.number() }) };
+
+export const encodeTailClaim = (claim: TailClaimDoc): string => encode(tailClaimFormat, claim, false);
+export const decodeTailClaim = (body: Uint8Array, where: string): TailClaimDoc => decode(tailClaimFormat, body, where);
+
+// ---------------------------------------------------------------------------------------
+// A redrive's answer
+
+/**
+ * jobs/<id>/redrive/<request id>.json: what the coordinator did with a `fanout redrive`
+ * request (redrive/<id>/<request id>.json): `redriven` (the job is running again, with
+ * `invoked` slices invoked and `merges` lost merges fired again) or `refused` and why.
+ */
+export interface RedriveAnswer {
+  job: string;
+  request: string;
+  outcome: 'redriven' | 'refused';
+  reason?: string;
+  invoked?: number;
+  merges?: number;
+  at: string;
+}
+
+const redriveAnswerFormat: Format<RedriveAnswer> = {
+  what: 'redrive answer',
+  version: 1,
+  writesVersion: true,
+  schema: z.object({ job: nonEmpty, request: nonEmpty, outcome: z.enum(['redriven', 'refused']), reason: z.optional(z.string()), invoked: z.optional(count), merges: z.optional(count), at: z.string() }),
+};
+
+export async function writeRedriveAnswer(store: BlobStore, answer: Omit<RedriveAnswer, 'at'>, now = Date.now()): Promise<void> {
+  await store.put(redriveAnswerKey(answer.job, answer.request), encode(redriveAnswerFormat, { ...answer, at: new Date(now).toISOString() }, true));
+}
+
+export async function readRedriveAnswer(store: BlobStore, jobId: string, requestId: string): Promise<RedriveAnswer | undefined> {
+  const key = redriveAnswerKey(jobId, requestId);
+  const body = await store.get(key);
+  return body ? decode(redriveAnswerFormat, body, key) : undefined;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@
 export const INPUT_PREFIX = 'input/';
 export const JOBS_PREFIX = 'jobs/';
 export const RESULTS_PREFIX = 'results/';
+/** `fanout redrive` asks the coordinator to redrive a failed job by writing here; no function writes under it. */
+export const REDRIVE_PREFIX = 'redrive/';
 /** Every merge-tree node above the slices ends with this (its creation fires the merger); nothing else under jobs/ does. */
 export const PARTIAL_SUFFIX = '.partial.json';
 /**
@@ -27,6 +29,32 @@ export const statusKey = (jobId: string): string => `${jobPrefix(jobId)}status.j
 /** A slice that failed for good, tolerated or not (the cloud's tolerated failures count them). */
 export const failedSlicesPrefix = (jobId: string): string => `${jobPrefix(jobId)}failed/`;
 export const failedSliceKey = (jobId: string, index: number): string => `${failedSlicesPrefix(jobId)}${String(index).padStart(8, '0')}.json`;
+
+/**
+ * The tail helpers' claims (lib/cloud/stragglers.ts): a backup of a straggling slice, a
+ * split of a worker chain (the slice a helper took over), a slice a helper watches.
+ * Created create-only, so two helpers never take the same one; never a merge event.
+ */
+export type TailClaim = 'backup' | 'split' | 'watch';
+export const tailPrefix = (jobId: string): string => `${jobPrefix(jobId)}tail/`;
+/** The claims of one run of the job (`run`: when it started or was redriven, ms since the epoch): a redrive's helpers start afresh. */
+export const tailRunPrefix = (jobId: string, run: number): string => `${tailPrefix(jobId)}${run}/`;
+export const tailClaimKey = (jobId: string, run: number, claim: TailClaim, index: number): string => `${tailRunPrefix(jobId, run)}${claim}-${String(index).padStart(8, '0')}.json`;
+const TAIL_CLAIM = /\/tail\/\d+\/(backup|split|watch)-(\d{8})\.json$/;
+export function parseTailClaim(key: string): { claim: TailClaim; index: number } | undefined {
+  const m = TAIL_CLAIM.exec(key);
+  return m ? { claim: m[1] as TailClaim, index: Number(m[2]) } : undefined;
+}
+
+/** redrive/<job id>/<request id>.json: a request to redrive a job (its creation reaches the coordinator). */
+export const redriveRequestKey = (jobId: string, requestId: string): string => `${REDRIVE_PREFIX}${jobId}/${requestId}.json`;
+const REDRIVE_KEY = /^redrive\/([0-9a-f]{8,64})\/([A-Za-z0-9-]{1,64})\.json$/;
+export function parseRedriveKey(key: string): { jobId: string; requestId: string } | undefined {
+  const m = REDRIVE_KEY.exec(key);
+  return m ? { jobId: m[1]!, requestId: m[2]! } : undefined;
+}
+/** jobs/<id>/redrive/<request id>.json: the coordinator's answer to a redrive request. */
+export const redriveAnswerKey = (jobId: string, requestId: string): string => `${jobPrefix(jobId)}redrive/${requestId}.json`;
 
 const JOB_KEY = new RegExp(`^${JOBS_PREFIX}([0-9a-f]+)(/|$)`);
 

@@ -17,6 +17,7 @@ describe('fanout --help', () => {
     ['plan', localOptionNames.map(flagOf), ['--bytes', '--region', '--memory', '--fanin', '--json', ...SELECT]],
     ['report', [], ['--out', '--svg', '--state-dir', '--json', '--quiet']],
     ['status', [], ['--bucket', '--stack', '--timeout', '--json', '--quiet']],
+    ['redrive', [], ['--bucket', '--stack', '--detach', '--timeout', '--json', '--progress', '--quiet']],
   ])('%s --help lists exactly its own options, job options from their declaration', (command, jobFlags, own) => {
     const r = fanout([command, '--help']);
     expect(r.code).toBe(0);
@@ -37,7 +38,7 @@ describe('fanout --help', () => {
     expect(none.stderr).toMatch(/^Usage: fanout \[options\] \[command\]/);
     const help = fanout(['--help']);
     expect(help.code).toBe(0);
-    for (const c of ['run', 'demo', 'report', 'plan', 'submit', 'status', 'dev']) expect(help.stdout).toMatch(new RegExp(`^ {2}${c} `, 'm'));
+    for (const c of ['run', 'demo', 'report', 'plan', 'submit', 'status', 'redrive', 'dev']) expect(help.stdout).toMatch(new RegExp(`^ {2}${c} `, 'm'));
   });
 });
 

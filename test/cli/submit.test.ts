@@ -1,5 +1,5 @@
 /**
- * `fanout submit` and `fanout status` as a user runs them, against moto: the real CLI
+ * `fanout submit`, `fanout status` and `fanout redrive` as a user runs them, against moto: the real CLI
  * uploads, the dispatcher (in this process) runs the real handlers, the CLI follows.
  */
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -98,6 +98,16 @@ print("null")`);
     const status = await cli(['status', `s3://${BUCKET}/input/bad.csv`]);
     expect(status.code).toBe(2);
     expect(status.stdout).toMatch(/: failed/);
+  });
+
+  it('fanout redrive runs a failed job again (bad bytes fail it again) and refuses a done one with one line', async () => {
+    const again = await cli(['redrive', `s3://${BUCKET}/input/bad.csv`]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^job [0-9a-f]+ redriven: 1 slice invoked again$/m);
+    expect(again.stderr).toMatch(/^fanout: job [0-9a-f]+ failed at slice 0: .*bad\.csv: at byte 10: not a number: "x6"$/m);
+    const done = await cli(['redrive', `s3://${BUCKET}/input/table.csv`]);
+    expect(done.code).toBe(2);
+    expect(done.stderr).toMatch(/^fanout: job [0-9a-f]+ is done: nothing to redrive \(its result is s3:\/\/fanout-submit\/results\/table\.csv\.json\)\n$/);
   });
 
   it('rejects bad options before uploading anything', async () => {

@@ -7,7 +7,7 @@ import { followJob, JobFailedError, jobState, type JobState, JobSupersededError,
 import { UsageError } from '../../lib/core/errors.ts';
 import type { ResultDocument } from '../../lib/core/job.ts';
 import { encodeResult, failedPointer, type InputPointer, ManifestReader, writePointer, writeStatus } from '../../lib/job/documents.ts';
-import { nodeKey } from '../../lib/job/keys.ts';
+import { nodeKey, tailClaimKey } from '../../lib/job/keys.ts';
 import { DEFAULT_LIMITS } from '../../lib/job/options.ts';
 import { startJob } from '../../lib/cloud/coordinator.ts';
 import { sliceBounds } from '../../lib/core/plan.ts';
@@ -148,8 +148,12 @@ describe('followJob', () => {
     const { start: s3, end: e3 } = sliceBounds(manifest, 3);
     const state = await jobState(store, started.jobId);
     expect(state).toMatchObject({ partialsDone: 2, bytesDone: e1 - s1 + (e3 - s3), bytesTotal: manifest.input.bytes });
-    // The straggler count is the straggler work's to fill in.
-    expect(state.backups).toBeUndefined();
+    // Backups of stragglers: the tail helpers' backup claims (of any run of the job), not their splits or watches.
+    expect(state.backups).toBe(0);
+    await store.put(tailClaimKey(started.jobId, 5, 'backup', 1), '{"at":5}');
+    await store.put(tailClaimKey(started.jobId, 9, 'backup', 3), '{"at":9}');
+    await store.put(tailClaimKey(started.jobId, 9, 'watch', 2), '{"at":9}');
+    expect((await jobState(store, started.jobId)).backups).toBe(2);
   });
 
   it('follows the first stage of a chained analysis to the job that continues it, and returns that job\'s result', async () => {

@@ -73,7 +73,8 @@ describe('trajectories through the cloud pipeline on moto', () => {
     expect(cloud.analysis).toBe('rmsf');
     expect(cloud.slices).toBeGreaterThan(4);
     expect(cloud.result).toEqual(local.result);
-    // the first stage is done, and names the job that continues it
+    // the first stage is done, and names the job that continues it (the second's status follows its published result)
+    await env.settle();
     const pointer = JSON.parse((await env.text('jobs/inputs/md/rmsf/rmsf.xtc.json'))!) as { job: string };
     const first = JSON.parse((await env.text(`jobs/${pointer.job}/status.json`))!) as { state: string; next: string };
     expect(first).toMatchObject({ state: 'done', next: cloud.job });

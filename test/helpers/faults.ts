@@ -94,9 +94,16 @@ export class Faults {
   private readonly matched: number[];
   private readonly applied: number[];
 
-  constructor(private readonly rules: readonly FaultRule[] = []) {
+  /** how a `delay` waits: real time by default, or a test's virtual clock */
+  readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly rules: readonly FaultRule[] = [],
+    options: { sleep?: (ms: number) => Promise<void> } = {},
+  ) {
     this.matched = rules.map(() => 0);
     this.applied = rules.map(() => 0);
+    this.sleep = options.sleep ?? sleep;
   }
 
   /** The fault for this call, if a rule applies; counts and logs the call. */
@@ -124,14 +131,14 @@ export class Faults {
   /** Runs one call through its fault: `run` is the call on the wrapped port. */
   apply<T>(call: Call, run: () => Promise<T>): Promise<T> {
     const fault = this.pick(call);
-    return fault ? runWithFault(fault, call, run) : run();
+    return fault ? runWithFault(fault, call, run, this.sleep) : run();
   }
 }
 
-async function runWithFault<T>(fault: Fault, call: Call, run: () => Promise<T>): Promise<T> {
+async function runWithFault<T>(fault: Fault, call: Call, run: () => Promise<T>, wait: (ms: number) => Promise<void> = sleep): Promise<T> {
   switch (fault.type) {
     case 'delay':
-      await sleep(fault.ms);
+      await wait(fault.ms);
       return run();
     case 'crash-after':
       await run();
@@ -200,7 +207,7 @@ export class FaultyInvoker implements Invoker {
       }
       return;
     }
-    return runWithFault(fault, call, once);
+    return runWithFault(fault, call, once, this.faults.sleep);
   }
 }
 

@@ -5,6 +5,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { makeS3Client } from '../../lib/cloud/aws/s3-client.ts';
 import { type Dispatcher, type DispatcherOptions, startDispatcher } from '../../lib/cloud/dev/dispatcher.ts';
+import type { HandlerDeps } from '../../functions/runtime.ts';
 
 /** The real handlers, loaded once the emulator has set their environment. */
 export const loadHandlers = () => import('../../functions/dev-handlers.ts');
@@ -70,10 +71,10 @@ export interface PipelineOnMoto {
   stop(): Promise<void>;
 }
 
-export async function startPipelineOnMoto(options: Omit<DispatcherOptions, 'endpoint' | 'log' | 'loadHandlers'>): Promise<PipelineOnMoto> {
+export async function startPipelineOnMoto(options: Omit<DispatcherOptions<HandlerDeps>, 'endpoint' | 'log' | 'loadHandlers'>): Promise<PipelineOnMoto> {
   process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
   const moto = await startMoto();
-  const dispatcher = await startDispatcher({ ...options, endpoint: moto.endpoint, log: () => {}, loadHandlers });
+  const dispatcher = await startDispatcher<HandlerDeps>({ ...options, endpoint: moto.endpoint, log: () => {}, loadHandlers });
   const s3 = makeS3Client({ endpoint: moto.endpoint });
   const sqs = new SQSClient({ endpoint: moto.endpoint, region: 'us-east-1' });
   return {

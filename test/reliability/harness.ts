@@ -11,7 +11,8 @@ import { SourceChangedError } from '../../lib/core/errors.ts';
 import { MemorySource } from '../../lib/core/source.ts';
 import { startJob, type StartOutcome } from '../../lib/cloud/coordinator.ts';
 import { ManifestReader } from '../../lib/job/documents.ts';
-import { inputPointerKey, resultKeyForInput } from '../../lib/job/keys.ts';
+import { inputPointerKey, parseRedriveKey, resultKeyForInput } from '../../lib/job/keys.ts';
+import { redriveJob } from '../../lib/cloud/redrive.ts';
 import { resultKey, statusKey } from '../../lib/job/keys.ts';
 import { type InputObject, type InputObjects, type InputPin, type PinnedInput, sameEtag } from '../../lib/cloud/inputs.ts';
 import type { JobOptions, StackLimits } from '../../lib/job/options.ts';
@@ -189,7 +190,9 @@ export class Cloud {
       if (e.kind === 'slice') outcome = (await scanSliceTask(this.deps(), e.task, { invocation })).outcome;
       else {
         const route = routeFor(e.key);
-        if (route?.target === 'coordinator') outcome = (await startJob(this.deps(), { bucket: this.opts.bucket ?? BUCKET, key: e.key, invocation })).outcome;
+        const redrive = parseRedriveKey(e.key);
+        if (route?.target === 'coordinator' && redrive) outcome = (await redriveJob(this.deps(), redrive.jobId, redrive.requestId)).outcome;
+        else if (route?.target === 'coordinator') outcome = (await startJob(this.deps(), { bucket: this.opts.bucket ?? BUCKET, key: e.key, invocation })).outcome;
         else if (route?.target === 'merger') outcome = (await onNodeCreated(this.deps(), e.key)).outcome;
         else return;
       }

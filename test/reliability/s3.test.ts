@@ -179,7 +179,7 @@ describe('the input overwritten while the job runs (S3)', () => {
 });
 
 describe('bucket notifications built from lib/cloud/topology.ts (on moto)', () => {
-  it('writes under jobs/ and results/ never reach the coordinator; only merge-tree nodes above the slices reach the merger', async () => {
+  it('writes under jobs/ and results/ never reach the coordinator (uploads and redrive requests do); only merge-tree nodes above the slices reach the merger', async () => {
     const name = `notify-${++bucketCount}`;
     const client = makeS3Client({ endpoint: moto.endpoint });
     clients.push(client);
@@ -188,6 +188,7 @@ describe('bucket notifications built from lib/cloud/topology.ts (on moto)', () =
     const queues: Record<string, string> = {};
     const configs = [];
     for (const route of ROUTES) {
+      // One queue per function (the coordinator has two routes), as fanout dev and the construct wire them.
       const url = (await sqs.send(new CreateQueueCommand({ QueueName: `${name}-${route.target}` }))).QueueUrl!;
       const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
       queues[route.target] = url;
@@ -205,6 +206,9 @@ describe('bucket notifications built from lib/cloud/topology.ts (on moto)', () =
       'results/a b.csv.json',
       'results/x.partial.json',
       'input/a b+c%.csv',
+      'redrive/0123abcd/req-1.json',
+      'jobs/0123abcd/redrive/req-1.json',
+      'jobs/0123abcd/tail/backup-00000003.json',
     ];
     for (const k of writes) await client.send(new PutObjectCommand({ Bucket: name, Key: k, Body: '{}' }));
     await client.send(new DeleteObjectCommand({ Bucket: name, Key: 'jobs/abc/status.json' }));
@@ -220,7 +224,7 @@ describe('bucket notifications built from lib/cloud/topology.ts (on moto)', () =
       }
       return keys.sort();
     };
-    expect(await received(queues.coordinator!)).toEqual(['input/a b+c%.csv']);
+    expect(await received(queues.coordinator!)).toEqual(['input/a b+c%.csv', 'redrive/0123abcd/req-1.json']);
     expect(await received(queues.merger!)).toEqual(['jobs/abc/tree/1/00000000/00000000.partial.json']);
     sqs.destroy();
   });

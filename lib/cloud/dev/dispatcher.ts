@@ -26,6 +26,8 @@ export interface DispatcherOptions<D extends object = object> {
   /** Lambda's retries of a failed async invocation */
   retryAttempts?: number;
   log?: (message: string) => void;
+  /** Wraps the handlers' dependencies (a test's fault injection: test/helpers/faults.ts). */
+  wrapDeps?: (deps: D & { invoker?: Invoker }) => D & { invoker?: Invoker };
   /**
    * Loads the real handlers (functions/dev-handlers.ts). They read their configuration
    * from the environment when they load, as in Lambda, so they are loaded after it is set.
@@ -89,7 +91,9 @@ export async function startDispatcher<D extends object>(opts: DispatcherOptions<
     AWS_REGION: region,
     BUCKET_NAME: opts.bucket,
     WORKER_FUNCTION_NAME: 'fanout-dev-worker',
-    FANOUT_DEFAULTS: JSON.stringify(opts.defaults ?? {}),
+    // A job's worker chains fill the worker slots, as they fill Lambda's concurrency: with more
+    // chains than slots, invocations would wait here, and a waiting slice looks like a straggler.
+    FANOUT_DEFAULTS: JSON.stringify({ ...opts.defaults, maxWorkers: opts.defaults?.maxWorkers ?? opts.workerConcurrency ?? 2 }),
     ...(opts.fanin ? { FANOUT_MERGE_FANIN: String(opts.fanin) } : {}),
   });
   // Per-job metrics are CloudWatch's embedded format on stdout: in this process they would
@@ -111,13 +115,14 @@ export async function startDispatcher<D extends object>(opts: DispatcherOptions<
 
   const queues: Record<string, string> = {};
   const configs: QueueConfiguration[] = [];
-  for (const route of ROUTES) {
+  for (const [n, route] of ROUTES.entries()) {
     const name = queueName(opts.bucket, route.target);
     const url = (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: '120' } }))).QueueUrl!;
     const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
     queues[route.target] = url;
     configs.push({
-      Id: `fanout-${route.target}`,
+      // One queue per function; a function may have several routes (the coordinator: uploads and redrive requests).
+      Id: `fanout-${route.target}-${n}`,
       QueueArn: arn,
       Events: [...route.events],
       Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: route.prefix }, ...(route.suffix ? [{ Name: 'suffix' as const, Value: route.suffix }] : [])] } },
@@ -145,7 +150,8 @@ export async function startDispatcher<D extends object>(opts: DispatcherOptions<
       pump();
     },
   };
-  const deps = () => ({ ...defaultDeps(), invoker: localInvoker });
+  const wrap = opts.wrapDeps ?? ((d: D & { invoker?: Invoker }) => d);
+  const deps = () => wrap({ ...defaultDeps(), invoker: localInvoker });
   handlers.coordinator = createCoordinatorHandler(deps) as unknown as Handler;
   handlers.worker = createWorkerHandler(deps) as unknown as Handler;
   handlers.merger = createMergerHandler(deps) as unknown as Handler;

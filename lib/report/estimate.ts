@@ -103,8 +103,9 @@ export function documentRequests(slices: number, fanin: number): { fewest: Reque
   // a worker: its partial (create-only); a merge: its parent (create-only);
   // the final merge: jobs/<id>/result.json (create-only), results/ and the status (conditional).
   const put = 3 + slices + parents + 3;
-  // LIST: every worker and every merge event lists its group (one page: at most fan-in keys).
-  const list = nodes;
+  // LIST: every worker and every merge event lists its group (one page: at most fan-in keys);
+  // the final merge lists the job's straggler claims once, to count its backups.
+  const list = nodes + 1;
   // HEAD: the coordinator's pointer tag, the final merge's results/ and status tags
   // (before its conditional PUTs); plus the HEADs of parents before merging, below.
   const head = 1 + 2;

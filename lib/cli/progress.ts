@@ -79,7 +79,9 @@ abstract class Bar<P> {
     }
     const now = Date.now();
     const interval = this.opts.intervalMs ?? 2000;
-    if (now - this.lastDraw < interval && !this.isComplete(p)) return;
+    const complete = this.isComplete(p);
+    // Every draw is a new line: the finished state is printed once, however often it is reported.
+    if (complete ? this.drewComplete : now - this.lastDraw < interval) return;
     this.lastDraw = now;
     this.drawLine(p, now);
   }

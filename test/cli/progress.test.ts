@@ -20,6 +20,16 @@ describe('ProgressBar', () => {
     expect(out.every((l) => l.endsWith('\n') && !l.includes('\r') && !l.includes('\x1b'))).toBe(true);
   });
 
+  it('prints the finished state once when the run reports it twice (the last slice, then the whole job)', () => {
+    const { out, stream } = sink();
+    const bar = new ProgressBar({ stream, tty: false, intervalMs: 60_000 });
+    bar.update(progress(0));
+    bar.update(progress(3));
+    bar.update({ ...progress(3), bytesDone: 300 });
+    bar.finish();
+    expect(out.filter((l) => l.includes('3/3 slices'))).toHaveLength(1);
+  });
+
   it('still prints the final state when the last update was throttled', () => {
     const { out, stream } = sink();
     const bar = new ProgressBar({ stream, tty: false, intervalMs: 60_000 });

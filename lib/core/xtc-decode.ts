@@ -12,7 +12,8 @@
  * oxygen is better stored as a delta from a hydrogen).
  *
  * Bits are read most significant first; a packed number's bytes come least significant
- * first. Values are float32 products int * (1 / precision), as every reader computes them.
+ * first. Values are float32 products int * (1 / precision), as every reader computes them,
+ * times `scale` in float64 (10 for nm to Å: exact, a float32 times 10 needs 28 bits).
  */
 
 /** Sizes of the small-delta ranges by smallidx: about 2^(i/3) each, so three fit in i bits. */
@@ -174,9 +175,10 @@ function bitsAt(d: DataView, bp: number, n: number): number {
 
 /**
  * Decodes `params.atoms` atoms from `data` (exactly the compressed block, byteCount
- * bytes) into out[0 .. 3 * atoms) and returns how many bytes the bit stream used.
+ * bytes) into out[0 .. 3 * atoms), each value times `scale`, and returns how many bytes
+ * the bit stream used.
  */
-export function decodeCompressed(data: Uint8Array, params: CompressedParams, out: Float64Array, outAt = 0): number {
+export function decodeCompressed(data: Uint8Array, params: CompressedParams, out: Float64Array, outAt = 0, scale = 1): number {
   const natoms = params.atoms;
   const [minx, miny, minz] = params.minint;
   const sx = params.maxint[0] - minx + 1;
@@ -331,15 +333,15 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
         const tx = (u0 + px - smallnum) | 0;
         const ty = (u1 + py - smallnum) | 0;
         const tz = (u2 + pz - smallnum) | 0;
-        out[o] = Math.fround(Math.fround(tx) * inv);
-        out[o + 1] = Math.fround(Math.fround(ty) * inv);
-        out[o + 2] = Math.fround(Math.fround(tz) * inv);
+        out[o] = Math.fround(Math.fround(tx) * inv) * scale;
+        out[o + 1] = Math.fround(Math.fround(ty) * inv) * scale;
+        out[o + 2] = Math.fround(Math.fround(tz) * inv) * scale;
         o += 3;
         if (k === 0) {
           // the full atom comes after the first small one
-          out[o] = Math.fround(Math.fround(x) * inv);
-          out[o + 1] = Math.fround(Math.fround(y) * inv);
-          out[o + 2] = Math.fround(Math.fround(z) * inv);
+          out[o] = Math.fround(Math.fround(x) * inv) * scale;
+          out[o + 1] = Math.fround(Math.fround(y) * inv) * scale;
+          out[o + 2] = Math.fround(Math.fround(z) * inv) * scale;
           o += 3;
         }
         px = tx;
@@ -347,9 +349,9 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
         pz = tz;
       }
     } else {
-      out[o] = Math.fround(Math.fround(x) * inv);
-      out[o + 1] = Math.fround(Math.fround(y) * inv);
-      out[o + 2] = Math.fround(Math.fround(z) * inv);
+      out[o] = Math.fround(Math.fround(x) * inv) * scale;
+      out[o + 1] = Math.fround(Math.fround(y) * inv) * scale;
+      out[o + 2] = Math.fround(Math.fround(z) * inv) * scale;
       o += 3;
     }
     if (isSmaller !== 0) {

@@ -240,40 +240,17 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
       z = n - 0.5 - q * sz;
       y = q - x * sy;
     } else if (bitsize > 24 && bitsize <= 48) {
-      // n = hi * 2^24 + lo: divided by sz in two steps whose quotients are below 2^24.
+      // n = hi * 2^24 + lo < 2^48, exact in a double, and so are sz and sy * sz (below
+      // 2^48 too). (n + 1/2) / D for a divisor D is at least 1/(2D) from an integer; the
+      // product with the rounded reciprocal is off by at most (n / D) * 2^-51 < 1/(8D):
+      // both floors are exact, with no correction, as for the narrower numbers above.
       const lo = littleEndian(wordAt(d, bp), 24);
-      const hi = littleEndian(wordAt(d, bp + 24), bitsize - 24);
+      const n = littleEndian(wordAt(d, bp + 24), bitsize - 24) * 16777216 + lo + 0.5;
       bp += bitsize;
-      let qh = Math.floor(hi * invz);
-      let rh = hi - qh * sz;
-      if (rh < 0) {
-        qh--;
-        rh += sz;
-      } else if (rh >= sz) {
-        qh++;
-        rh -= sz;
-      }
-      const t = rh * 16777216 + lo;
-      let ql = Math.floor(t * invz);
-      z = t - ql * sz;
-      if (z < 0) {
-        ql--;
-        z += sz;
-      } else if (z >= sz) {
-        ql++;
-        z -= sz;
-      }
-      // the quotient qh * 2^24 + ql is below sx * sy <= 2^48: one division by sy, put right
-      const q = qh * 16777216 + ql;
-      x = Math.floor(q * invy);
+      const q = Math.floor(n * invz);
+      x = Math.floor(n * invyz);
+      z = n - 0.5 - q * sz;
       y = q - x * sy;
-      if (y < 0) {
-        x--;
-        y += sy;
-      } else if (y >= sy) {
-        x++;
-        y -= sy;
-      }
     } else if (bitsize > 24) {
       unpackWide(d, bp, bitsize, sy, sz, 0);
       x = rare[0]!;

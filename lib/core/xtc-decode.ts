@@ -299,6 +299,14 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
           u0 = Math.floor(n * invSmall2);
           u2 = n - 0.5 - q * sizesmall;
           u1 = q - u0 * sizesmall;
+        } else if (smallidx <= 48) {
+          // n < 2^48: exact floors as for full atoms of 25 to 48 bits (sizesmall^2 < 2^48)
+          const n = littleEndian(wordAt(d, bp + 24), smallidx - 24) * 16777216 + littleEndian(wordAt(d, bp), 24) + 0.5;
+          bp += smallidx;
+          const q = Math.floor(n * invSmall);
+          u0 = Math.floor(n * invSmall2);
+          u2 = n - 0.5 - q * sizesmall;
+          u1 = q - u0 * sizesmall;
         } else {
           unpackWide(d, bp, smallidx, sizesmall, sizesmall, 2);
           u0 = rare[0]!;

@@ -139,14 +139,18 @@ export class ExactCells {
     // In runs that end at the frame's end or at `to`: no wrap test per value.
     for (let i = from; i < to; ) {
       const end = Math.min(to, i + (wrap - c));
-      for (; i < end; i++, c++) {
+      // one index: cell i + off for values[i]
+      const off = c - i;
+      for (; i < end; i++) {
         const x = values[i]!;
-        const a = hi[c]!;
+        const a = hi[i + off]!;
         const s = a + x;
         const bp = s - a;
         const e = a - (s - bp) + (x - bp);
-        hi[c] = e === 0 ? s : this.spill(c, a, x, s, e);
+        if (e === 0) hi[i + off] = s;
+        else hi[i + off] = this.spill(i + off, a, x, s, e);
       }
+      c = end + off;
       if (c === wrap) c = 0;
     }
     return c;

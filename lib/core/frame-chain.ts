@@ -14,7 +14,7 @@
  * skipped. Slice 0 starts at byte 0 without searching.
  */
 import { withScratch } from './binary-reader.ts';
-import { dimensionsFromVectors } from './box.ts';
+import { dimensionsFromVectors, scaleDimensions } from './box.ts';
 import { InputError } from './errors.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import { emptyStats } from './source.ts';
@@ -57,9 +57,10 @@ export interface FrameFormat<H extends { frameBytes: number }> {
   /**
    * Writes the frame's positions as (x, y, z) rows into out from outAt and returns the
    * rows written: `atoms`, or 0 for a frame that holds no positions. `frameAt` is the
-   * frame's file offset, for errors (FrameError).
+   * frame's file offset, for errors (FrameError). Every value is multiplied by `scale`
+   * (ScanOptions.lengthScale: 10 for nm to Å), in float64, as the last operation.
    */
-  decode(frame: Uint8Array, header: H, frameAt: number, out: Float64Array, outAt: number): number;
+  decode(frame: Uint8Array, header: H, frameAt: number, out: Float64Array, outAt: number, scale: number): number;
   /** The frame's box vectors (a, b, c: 9 values, a row each) when it has a box; called only for analyses that want boxes. */
   box?(frame: Uint8Array, header: H): ArrayLike<number> | undefined;
   /** True when the bytes at a header that failed check() are still a header of this format, damaged (not garbage). */
@@ -273,6 +274,7 @@ async function scanChain<H extends { frameBytes: number }>(
   const frameValues = natom * 3;
   const blockFrames = Math.max(1, Math.floor(BLOCK_BYTES / 8 / frameValues));
   let firstRow = 0;
+  const scale = options.lengthScale ?? 1;
   await withScratch(blockFrames * frameValues * 8, async (buffer) => {
     const values = new Float64Array(buffer, 0, blockFrames * frameValues);
     let inBlock = 0;
@@ -291,14 +293,14 @@ async function scanChain<H extends { frameBytes: number }>(
       if (at + header.frameBytes < size) await headerAt(at + header.frameBytes, { at, header });
       let rows: number;
       try {
-        rows = format.decode(bytes.subarray(0, header.frameBytes), header, at, values, inBlock * frameValues);
+        rows = format.decode(bytes.subarray(0, header.frameBytes), header, at, values, inBlock * frameValues, scale);
       } catch (e) {
         if (e instanceof FrameError) throw new InputError(name, e.offset, e.problem);
         throw e;
       }
       if (rows > 0 && sink.box) {
         const vectors = format.box?.(bytes, header);
-        if (vectors) sink.box(firstRow + inBlock * natom, dimensionsFromVectors(vectors));
+        if (vectors) sink.box(firstRow + inBlock * natom, scaleDimensions(dimensionsFromVectors(vectors), scale));
       }
       if (rows > 0 && ++inBlock === blockFrames) flush();
       prev = { at, header };

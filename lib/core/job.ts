@@ -8,7 +8,7 @@ import { describeCompression } from './compressed/plan.ts';
 import { DecompressedSource, type DecompressedSourceOptions } from './compressed/source.ts';
 import { scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError, UsageError } from './errors.ts';
-import { angstromRows, lengthScale } from './lengths.ts';
+import { angstromRows, lengthScales } from './lengths.ts';
 import { scanNetcdf } from './netcdf.ts';
 import { PartsSource } from './parts.ts';
 import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
@@ -136,10 +136,10 @@ export async function scanSlice(
   // Unit cells only for analyses that want them: the readers decode none otherwise.
   if (analysis.needsBox && analysis.addBox) fold.box = (firstRow, dims) => (state = analysis.addBox!(state, firstRow, dims, ctx));
   // Trajectory lengths reach every analysis in Å (box lengths too), and a selection's rows only: see deliveredRows.
-  const sink = deliveredRows(fold, spec);
+  const { sink, lengthScale } = deliveredRows(fold, spec);
   // A compressed stream's decompressed size is unknown: its progress is the compressed bytes the decoder took.
   const stream = spec.compression !== undefined && spec.compression.bytes === null;
-  const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord, ...(stream ? { onProgress: undefined } : {}) };
+  const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord, lengthScale, ...(stream ? { onProgress: undefined } : {}) };
   const input = inputOf(source, spec, stream ? { onCompressedBytes: options.onProgress } : {});
   let stats: ScanStats & { missing?: MissingCounts };
   try {
@@ -183,11 +183,13 @@ export async function scanSlice(
  * to rows before the analysis sees them (a unit conversion, a row filter) belongs here,
  * so that a reference frame (captureFrame) is delivered exactly like every other frame.
  */
-function deliveredRows(sink: RowSink, spec: JobSpec): RowSink {
-  // Trajectory lengths reach every analysis in Å, whatever the file stores (lengths.ts).
-  const inAngstrom = angstromRows(sink, lengthScale(spec.trajectory));
+function deliveredRows(sink: RowSink, spec: JobSpec): { sink: RowSink; lengthScale: number } {
+  // Trajectory lengths reach every analysis in Å, whatever the file stores (lengths.ts):
+  // multiplied by the reader as it decodes (`lengthScale`, for the scan's options) or here.
+  const scales = lengthScales(spec.trajectory, spec.layout.kind);
+  const inAngstrom = angstromRows(sink, scales.rows);
   // A selection hands the analysis only its rows of every frame (lib/core/selection/frame-filter.ts).
-  return frameSelectionOf(spec)?.sink(inAngstrom) ?? inAngstrom;
+  return { sink: frameSelectionOf(spec)?.sink(inAngstrom) ?? inAngstrom, lengthScale: scales.reader };
 }
 
 /** Reads the rows of [start, end) of the input with the reader of its layout. */
@@ -284,7 +286,8 @@ async function captureFrame(source: ByteSource, spec: JobSpec, frame: number, si
     },
   };
   try {
-    await scanRange(inputOf(source, spec), layout, start, end, deliveredRows(sink, spec), { onBadRecord: spec.onBadRecord, signal });
+    const delivered = deliveredRows(sink, spec);
+    await scanRange(inputOf(source, spec), layout, start, end, delivered.sink, { onBadRecord: spec.onBadRecord, signal, lengthScale: delivered.lengthScale });
   } catch (e) {
     if (e instanceof FrameCaptured) return out;
     throw source instanceof PartsSource ? source.partError(e) : e;

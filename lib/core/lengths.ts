@@ -2,14 +2,16 @@
  * One length unit for every trajectory: Å. XTC and TRR store nm, DCD and AMBER NetCDF Å;
  * a result in nm for one format and Å for another would be read wrong sooner or later.
  *
- * The conversion happens here and nowhere else: the planner passes the header facts
- * through `inAngstrom` (box lengths, and what the file stores), and every slice's rows go
- * through `angstromRows` before the analysis sees them (with each frame's unit cell, for
- * analyses that ask for it). Scaling float32 values by 10 in
- * float64 is exact (x * 10 needs at most 24 + 4 significant bits), so XTC and single-
- * precision TRR coordinates lose nothing; double-precision TRR values are rounded once
- * (the correctly rounded product). Readers keep emitting what the file stores, so their
- * coordinates stay bit for bit what MDAnalysis reads with convert_units=False.
+ * The conversion is decided here and nowhere else: the planner passes the header facts
+ * through `inAngstrom` (box lengths, and what the file stores), and `lengthScales` says
+ * how every slice's rows reach Å before the analysis sees them (with each frame's unit
+ * cell, for analyses that ask for it): the XTC and TRR readers multiply as they decode
+ * (ScanOptions.lengthScale, no second pass over the rows), any other reader's rows go
+ * through `angstromRows`. Scaling float32 values by 10 in float64 is exact (x * 10 needs
+ * at most 24 + 4 significant bits), so XTC and single-precision TRR coordinates lose
+ * nothing; double-precision TRR values are rounded once (the correctly rounded product).
+ * Both ways give the same bits. Read with a scale of 1 (their default), the readers emit
+ * what the file stores, bit for bit what MDAnalysis reads with convert_units=False.
  */
 import { scaleDimensions } from './box.ts';
 import type { Box } from './dcd.ts';
@@ -56,6 +58,18 @@ export function inAngstrom<T extends LengthFacts>(info: T): T {
 export function lengthScale(info: LengthFacts | undefined): number {
   if (!info || info.lengthUnit !== LENGTH_UNIT || info.storedLengthUnit === undefined) return 1;
   return ANGSTROM_PER[info.storedLengthUnit] ?? 1;
+}
+
+/** Layouts whose readers multiply lengths as they decode (ScanOptions.lengthScale). */
+const SCALED_BY_READER: ReadonlySet<string> = new Set(['xtc', 'trr']);
+
+/**
+ * How the rows of a job of this layout reach Å: `reader` is the factor its reader applies
+ * (ScanOptions.lengthScale), `rows` the one angstromRows applies after it; one of them is 1.
+ */
+export function lengthScales(info: LengthFacts | undefined, layoutKind: string): { reader: number; rows: number } {
+  const scale = lengthScale(info);
+  return SCALED_BY_READER.has(layoutKind) ? { reader: scale, rows: 1 } : { reader: 1, rows: scale };
 }
 
 /** `sink`, fed rows scaled by `scale` (a copy: the reader's buffer is its own). */

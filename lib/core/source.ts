@@ -31,6 +31,12 @@ export interface ScanOptions {
   /** Called with the number of bytes consumed since the previous call. */
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;
+  /**
+   * What the frame-chain readers (XTC, TRR) multiply every length they emit by, positions
+   * and box lengths: lengths.ts decides it (readerLengthScale), so that rows reach the
+   * analysis in Å without a second pass over them. Other readers do not take it.
+   */
+  lengthScale?: number;
 }
 
 export interface ScanStats {

@@ -154,12 +154,12 @@ export function trrFrames(atoms: number): FrameFormat<TrrFrameHeader> {
     atoms,
     check: (bytes, at, rest) => checkTrrHeader(bytes, at, rest, atoms),
     recognisable: (bytes) => isTrrMagic(Uint8Array.from([0, 0, TRR_MAGIC >> 8, TRR_MAGIC & 0xff, ...bytes.subarray(4, 24)])),
-    decode(frame, h, _frameAt, out, outAt) {
+    decode(frame, h, _frameAt, out, outAt, scale) {
       if (h.xBytes === 0) return 0;
       const view = new DataView(frame.buffer, frame.byteOffset + h.headerBytes + h.boxBytes + h.virBytes + h.presBytes, h.xBytes);
       const n = 3 * atoms;
-      if (h.realBytes === 4) for (let i = 0; i < n; i++) out[outAt + i] = view.getFloat32(4 * i);
-      else for (let i = 0; i < n; i++) out[outAt + i] = view.getFloat64(8 * i);
+      if (h.realBytes === 4) for (let i = 0; i < n; i++) out[outAt + i] = view.getFloat32(4 * i) * scale;
+      else for (let i = 0; i < n; i++) out[outAt + i] = view.getFloat64(8 * i) * scale;
       return atoms;
     },
     box(frame, h) {
@@ -213,7 +213,7 @@ export async function readTrrHeader(source: ByteSource, head: Uint8Array): Promi
   return { layout, info };
 }
 
-/** Scans the frames that start in [start, end) into the sink: `atoms` rows of (x, y, z) per frame with positions, in nm. */
+/** Scans the frames that start in [start, end) into the sink: `atoms` rows of (x, y, z) per frame with positions, in nm times options.lengthScale. */
 export function scanTrr(source: ByteSource, layout: TrrLayout, start: number, end: number, sink: RowSink, options: ScanOptions = {}): Promise<ScanStats> {
   return scanFrameChain(source, trrFrames(layout.atoms), start, end, sink, options);
 }

@@ -12,7 +12,8 @@
  * oxygen is better stored as a delta from a hydrogen).
  *
  * Bits are read most significant first; a packed number's bytes come least significant
- * first. Values are float32 products int * (1 / precision), as every reader computes them.
+ * first. Values are float32 products int * (1 / precision), as every reader computes them,
+ * times `scale` in float64 (10 for nm to Å: exact, a float32 times 10 needs 28 bits).
  */
 
 /** Sizes of the small-delta ranges by smallidx: about 2^(i/3) each, so three fit in i bits. */
@@ -174,9 +175,10 @@ function bitsAt(d: DataView, bp: number, n: number): number {
 
 /**
  * Decodes `params.atoms` atoms from `data` (exactly the compressed block, byteCount
- * bytes) into out[0 .. 3 * atoms) and returns how many bytes the bit stream used.
+ * bytes) into out[0 .. 3 * atoms), each value times `scale`, and returns how many bytes
+ * the bit stream used.
  */
-export function decodeCompressed(data: Uint8Array, params: CompressedParams, out: Float64Array, outAt = 0): number {
+export function decodeCompressed(data: Uint8Array, params: CompressedParams, out: Float64Array, outAt = 0, scale = 1): number {
   const natoms = params.atoms;
   const [minx, miny, minz] = params.minint;
   const sx = params.maxint[0] - minx + 1;
@@ -238,40 +240,17 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
       z = n - 0.5 - q * sz;
       y = q - x * sy;
     } else if (bitsize > 24 && bitsize <= 48) {
-      // n = hi * 2^24 + lo: divided by sz in two steps whose quotients are below 2^24.
+      // n = hi * 2^24 + lo < 2^48, exact in a double, and so are sz and sy * sz (below
+      // 2^48 too). (n + 1/2) / D for a divisor D is at least 1/(2D) from an integer; the
+      // product with the rounded reciprocal is off by at most (n / D) * 2^-51 < 1/(8D):
+      // both floors are exact, with no correction, as for the narrower numbers above.
       const lo = littleEndian(wordAt(d, bp), 24);
-      const hi = littleEndian(wordAt(d, bp + 24), bitsize - 24);
+      const n = littleEndian(wordAt(d, bp + 24), bitsize - 24) * 16777216 + lo + 0.5;
       bp += bitsize;
-      let qh = Math.floor(hi * invz);
-      let rh = hi - qh * sz;
-      if (rh < 0) {
-        qh--;
-        rh += sz;
-      } else if (rh >= sz) {
-        qh++;
-        rh -= sz;
-      }
-      const t = rh * 16777216 + lo;
-      let ql = Math.floor(t * invz);
-      z = t - ql * sz;
-      if (z < 0) {
-        ql--;
-        z += sz;
-      } else if (z >= sz) {
-        ql++;
-        z -= sz;
-      }
-      // the quotient qh * 2^24 + ql is below sx * sy <= 2^48: one division by sy, put right
-      const q = qh * 16777216 + ql;
-      x = Math.floor(q * invy);
+      const q = Math.floor(n * invz);
+      x = Math.floor(n * invyz);
+      z = n - 0.5 - q * sz;
       y = q - x * sy;
-      if (y < 0) {
-        x--;
-        y += sy;
-      } else if (y >= sy) {
-        x++;
-        y -= sy;
-      }
     } else if (bitsize > 24) {
       unpackWide(d, bp, bitsize, sy, sz, 0);
       x = rare[0]!;
@@ -320,6 +299,14 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
           u0 = Math.floor(n * invSmall2);
           u2 = n - 0.5 - q * sizesmall;
           u1 = q - u0 * sizesmall;
+        } else if (smallidx <= 48) {
+          // n < 2^48: exact floors as for full atoms of 25 to 48 bits (sizesmall^2 < 2^48)
+          const n = littleEndian(wordAt(d, bp + 24), smallidx - 24) * 16777216 + littleEndian(wordAt(d, bp), 24) + 0.5;
+          bp += smallidx;
+          const q = Math.floor(n * invSmall);
+          u0 = Math.floor(n * invSmall2);
+          u2 = n - 0.5 - q * sizesmall;
+          u1 = q - u0 * sizesmall;
         } else {
           unpackWide(d, bp, smallidx, sizesmall, sizesmall, 2);
           u0 = rare[0]!;
@@ -331,15 +318,15 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
         const tx = (u0 + px - smallnum) | 0;
         const ty = (u1 + py - smallnum) | 0;
         const tz = (u2 + pz - smallnum) | 0;
-        out[o] = Math.fround(Math.fround(tx) * inv);
-        out[o + 1] = Math.fround(Math.fround(ty) * inv);
-        out[o + 2] = Math.fround(Math.fround(tz) * inv);
+        out[o] = Math.fround(Math.fround(tx) * inv) * scale;
+        out[o + 1] = Math.fround(Math.fround(ty) * inv) * scale;
+        out[o + 2] = Math.fround(Math.fround(tz) * inv) * scale;
         o += 3;
         if (k === 0) {
           // the full atom comes after the first small one
-          out[o] = Math.fround(Math.fround(x) * inv);
-          out[o + 1] = Math.fround(Math.fround(y) * inv);
-          out[o + 2] = Math.fround(Math.fround(z) * inv);
+          out[o] = Math.fround(Math.fround(x) * inv) * scale;
+          out[o + 1] = Math.fround(Math.fround(y) * inv) * scale;
+          out[o + 2] = Math.fround(Math.fround(z) * inv) * scale;
           o += 3;
         }
         px = tx;
@@ -347,9 +334,9 @@ export function decodeCompressed(data: Uint8Array, params: CompressedParams, out
         pz = tz;
       }
     } else {
-      out[o] = Math.fround(Math.fround(x) * inv);
-      out[o + 1] = Math.fround(Math.fround(y) * inv);
-      out[o + 2] = Math.fround(Math.fround(z) * inv);
+      out[o] = Math.fround(Math.fround(x) * inv) * scale;
+      out[o + 1] = Math.fround(Math.fround(y) * inv) * scale;
+      out[o + 2] = Math.fround(Math.fround(z) * inv) * scale;
       o += 3;
     }
     if (isSmaller !== 0) {

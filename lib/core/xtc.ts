@@ -10,7 +10,8 @@
  *
  * Slices are byte ranges that find their first frame themselves: see frame-chain.ts.
  *
- * Coordinates are emitted as stored, in nm, as the float32 values every XTC reader gives.
+ * Coordinates are the float32 values every XTC reader gives, in nm, times the scan's
+ * lengthScale (10 for Å, lengths.ts): the product is made in float64 and is exact.
  */
 import type { Box } from './dcd.ts';
 import { InputError } from './errors.ts';
@@ -188,16 +189,16 @@ export function xtcFrames(layout: Pick<XtcLayout, 'magic' | 'atoms'>): FrameForm
     magic: layout.magic,
     atoms: natom,
     check: (bytes, at, rest) => checkXtcHeader(bytes, at, rest, expect),
-    decode(frame, header, frameAt, out, outAt) {
+    decode(frame, header, frameAt, out, outAt, scale) {
       if (natom <= XTC_MAX_RAW_ATOMS) {
         const view = new DataView(frame.buffer, frame.byteOffset + header.dataAt, 12 * natom);
-        for (let i = 0; i < 3 * natom; i++) out[outAt + i] = view.getFloat32(4 * i);
+        for (let i = 0; i < 3 * natom; i++) out[outAt + i] = view.getFloat32(4 * i) * scale;
         return natom;
       }
       const data = frame.subarray(header.dataAt, header.dataAt + header.byteCount);
       let used: number;
       try {
-        used = decodeCompressed(data, header, out, outAt);
+        used = decodeCompressed(data, header, out, outAt, scale);
       } catch (e) {
         if (e instanceof XtcDecodeError) throw new FrameError(frameAt + header.dataAt + Math.min(e.at, header.byteCount), `corrupted compressed coordinates in the XTC frame at byte ${frameAt}: ${e.message}`);
         throw e;
@@ -218,7 +219,7 @@ export function xtcFrames(layout: Pick<XtcLayout, 'magic' | 'atoms'>): FrameForm
 
 /**
  * Scans the frames that start in [start, end) into the sink, as `atoms` rows of
- * (x, y, z) per frame, in nm. Reads past `end` to finish its last frame and to check
+ * (x, y, z) per frame, in nm times options.lengthScale. Reads past `end` to finish its last frame and to check
  * the header after it.
  */
 export async function scanXtc(source: ByteSource, layout: XtcLayout, start: number, end: number, sink: RowSink, options: ScanOptions = {}): Promise<ScanStats> {

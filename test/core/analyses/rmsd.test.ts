@@ -77,7 +77,7 @@ describe('rmsd', () => {
     }
   });
 
-  it('takes the reference given with the job (the option reference) instead of a frame', async () => {
+  it.skipIf(missing(mdDataMissing))(skipNote('takes the reference given with the job (the option reference) instead of a frame', mdDataMissing), async () => {
     const bytes = new Uint8Array(readFileSync(mdFile('tip125_tric_C36.dcd')));
     const from0 = await runInProcess(new MemorySource(bytes, 'a.dcd'), rmsd, { slices: 3 }, 1, { 'ref-frame': '4' });
     // frame 4 itself, read by the DCD reader, given as coordinates: the same series
@@ -90,7 +90,7 @@ describe('rmsd', () => {
     expect(given.result.rmsd).toEqual(from0.result.rmsd);
   });
 
-  it('refuses a reference frame past the end, and a reference of another size, with a usage error', async () => {
+  it.skipIf(missing(mdDataMissing))(skipNote('refuses a reference frame past the end, and a reference of another size, with a usage error', mdDataMissing), async () => {
     const bytes = new Uint8Array(readFileSync(mdFile('tip125_tric_C36.dcd')));
     const e = await runInProcess(new MemorySource(bytes, 'a.dcd'), rmsd, { slices: 2 }, 1, { 'ref-frame': '10' }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(UsageError);

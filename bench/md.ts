@@ -114,7 +114,7 @@ print(repr(float(total if analysis == 'rg' else (acc / count).sum())))
 // to frame 0, and the RMSF recipe of its documentation (AverageStructure to frame 0,
 // AlignTraj to the average, RMSF); AlignTraj writes the fitted trajectory to a file (in
 // memory it would hold 1.7 GB for the XTC). Prints the sum over the series (or over atoms)
-// in the file's unit, the check column.
+// in Å (MDAnalysis converts, as fanout does), the check column.
 const PEER_FIT = `
 import sys, os, tempfile, shutil, numpy as np, MDAnalysis as mda
 from MDAnalysis.analysis import align, rms
@@ -125,7 +125,6 @@ u = mda.Universe.empty(n, trajectory=True)
 u.load_new(path)
 for attr, values in (('masses', np.ones(n)), ('resids', [1]), ('resnames', ['X']), ('names', ['A'] * n)):
     u.add_TopologyAttr(attr, values)
-scale = 10.0 if fmt == 'xtc' else 1.0
 if analysis == 'rmsd':
     values = rms.RMSD(u, u, select='all', ref_frame=0).run().results.rmsd[:, 2]
 else:
@@ -139,7 +138,7 @@ else:
         values = rms.RMSF(v.atoms).run().results.rmsf
     finally:
         shutil.rmtree(d)
-print(repr(float(values.sum() / scale)))
+print(repr(float(values.sum())))
 `;
 
 const mdaFit = (fmt: string, analysis: string): Tool => ({

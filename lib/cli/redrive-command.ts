@@ -5,25 +5,14 @@
  * newest. A done, superseded or still running job is refused with the reason. The work is
  * in lib/cloud (client.ts asks, redrive.ts is what the coordinator does).
  */
-import { makeS3Client } from '../cloud/aws/s3-client.ts';
-import { parseS3Url } from '../cloud/aws/s3-source.ts';
-import { S3Store } from '../cloud/aws/s3-store.ts';
-import { followJob, newestJobOf, parseDuration, requestRedrive } from '../cloud/client.ts';
-import { UsageError } from '../core/errors.ts';
+import { followJob, parseDuration, requestRedrive } from '../cloud/client.ts';
 import type { ResultDocument } from '../core/job.ts';
-import { progressFor, quietSdk, resolveBucket, type SubmitValues } from './submit-command.ts';
+import { jobNamed, progressFor, type SubmitValues } from './submit-command.ts';
 import { summarize } from './summary.ts';
 
 export async function redriveCommand(args: string[], values: SubmitValues): Promise<number> {
-  if (args.length !== 1) throw new UsageError('fanout redrive takes a job id or s3://bucket/input/key');
-  quietSdk(values);
+  const { store, job } = await jobNamed('redrive', args, values);
   const deadline = values.timeout !== undefined ? Date.now() + parseDuration(values.timeout) : undefined;
-  const s3 = parseS3Url(args[0]!);
-  const bucket = s3?.bucket ?? (await resolveBucket(values));
-  const store = new S3Store(makeS3Client(), bucket);
-  let job = args[0]!;
-  if (s3) job = await newestJobOf(store, s3.key, args[0]!);
-  else if (!/^[0-9a-f]{8,64}$/.test(job)) throw new UsageError(`${job}: not a job id or an s3:// location`);
   const say = (line: string) => !values.quiet && process.stderr.write(`${line}\n`);
   const wait = deadline !== undefined ? { deadline } : {};
   const answer = await requestRedrive(store, job, wait);

@@ -157,15 +157,20 @@ export async function submitCommand(args: string[], values: SubmitValues): Promi
   return 0;
 }
 
-export async function statusCommand(args: string[], values: SubmitValues): Promise<number> {
-  if (args.length !== 1) throw new UsageError('fanout status takes a job id or s3://bucket/input/key');
+/** The job a command names (`fanout status|redrive JOB`): a job id, or s3://bucket/input/key for the newest job of that input. */
+export async function jobNamed(command: string, args: string[], values: SubmitValues): Promise<{ store: S3Store; bucket: string; job: string }> {
+  if (args.length !== 1) throw new UsageError(`fanout ${command} takes a job id or s3://bucket/input/key`);
   quietSdk(values);
   const s3 = parseS3Url(args[0]!);
   const bucket = s3?.bucket ?? (await resolveBucket(values));
   const store = new S3Store(makeS3Client(), bucket);
-  let job = args[0]!;
-  if (s3) job = await newestJobOf(store, s3.key, args[0]!);
-  else if (!/^[0-9a-f]{8,64}$/.test(job)) throw new UsageError(`${job}: not a job id or an s3:// location`);
+  if (s3) return { store, bucket, job: await newestJobOf(store, s3.key, args[0]!) };
+  if (!/^[0-9a-f]{8,64}$/.test(args[0]!)) throw new UsageError(`${args[0]}: not a job id or an s3:// location`);
+  return { store, bucket, job: args[0]! };
+}
+
+export async function statusCommand(args: string[], values: SubmitValues): Promise<number> {
+  const { store, bucket, job } = await jobNamed('status', args, values);
   if (values.timeout !== undefined) {
     // Wait for the job to end; the result, a failure or the timeout decide the exit code below.
     const deadline = Date.now() + parseDuration(values.timeout);

@@ -19,7 +19,7 @@
 import { mergePartials } from '../core/job.ts';
 import { resolveAnalysis } from './analyses.ts';
 import { type CloudManifest, decodePartial, encodePartial, type FailedSlice, type TreePartial } from '../job/documents.ts';
-import { groupPrefix, nodeKey } from '../job/keys.ts';
+import { groupPrefix, levelPrefix, nodeKey, parseNodeKey } from '../job/keys.ts';
 import type { BlobStore, Invoker } from '../job/ports.ts';
 import { groupMembers, levelSizes } from './tree.ts';
 
@@ -110,4 +110,14 @@ export async function readMembers(store: BlobStore, keys: string[]): Promise<Fai
 export function leafInvocation(leaf: TreePartial): string | undefined {
   const id = (leaf.run as { invocation?: unknown }).invocation;
   return typeof id === 'string' ? id : undefined;
+}
+
+/** The indexes of a tree level's nodes that exist: one list call per 1000 nodes. */
+export async function nodesPresent(store: BlobStore, jobId: string, level: number): Promise<Set<number>> {
+  const present = new Set<number>();
+  for (const k of await store.list(levelPrefix(jobId, level))) {
+    const ref = parseNodeKey(k);
+    if (ref?.level === level) present.add(ref.index);
+  }
+  return present;
 }

@@ -18,13 +18,13 @@ import { InputError, SourceChangedError, UsageError } from '../core/errors.ts';
 import { planJob } from '../core/plan.ts';
 import type { BlobStore, Invoker } from '../job/ports.ts';
 import { type CloudManifest, decodeManifest, failedPointer, jobPointer, type JobStatus, newManifest, pointedJob, readStatus, reasonOf, type UploadMark, writeManifest, writeStatus } from '../job/documents.ts';
-import { levelPrefix, manifestKey, nodeKey, parseNodeKey, resultKey, resultKeyForInput } from '../job/keys.ts';
+import { manifestKey, nodeKey, resultKey, resultKeyForInput } from '../job/keys.ts';
 import { inputIdentity, type InputObject, type InputObjects, isPartUpload, openInput, resolveInput } from './inputs.ts';
 import { checkLimits, DEFAULT_CONCURRENCY, DEFAULT_LIMITS, type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor, type StackLimits, toleratedFailuresOf, UPLOAD_ID_METADATA } from '../job/options.ts';
 import type { StartRequest } from './events.ts';
 import { claimPointer, markSuperseded, publishedJob } from './publish.ts';
 import { groupMembers, levelSizes } from './tree.ts';
-import { groupKeys, mergeGroup } from './advance.ts';
+import { groupKeys, mergeGroup, nodesPresent } from './advance.ts';
 
 export interface CoordinatorDeps {
   store: BlobStore;
@@ -230,15 +230,6 @@ async function refireMerges(deps: CoordinatorDeps, manifest: CloudManifest, leav
   if (below.size === sizes[top]) await rewrite(store, nodeKey(spec.id, top, 0, fanin));
 }
 
-/** The indexes of a tree level's nodes that exist: one list call per 1000 nodes. */
-async function nodesPresent(store: BlobStore, jobId: string, level: number): Promise<Set<number>> {
-  const present = new Set<number>();
-  for (const k of await store.list(levelPrefix(jobId, level))) {
-    const ref = parseNodeKey(k);
-    if (ref?.level === level) present.add(ref.index);
-  }
-  return present;
-}
 
 async function rewrite(store: BlobStore, key: string): Promise<void> {
   const body = await store.get(key);

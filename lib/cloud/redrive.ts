@@ -15,10 +15,10 @@
  * Safe to run twice: a second request finds the job running and is refused.
  */
 import { type CloudManifest, type JobStatus, ManifestReader, readStatus, writeRedriveAnswer, UnknownJobError } from '../job/documents.ts';
-import { levelPrefix, nodeKey, parseNodeKey, resultKey } from '../job/keys.ts';
+import { nodeKey, resultKey } from '../job/keys.ts';
 import { DEFAULT_CONCURRENCY, DEFAULT_LIMITS, type StackLimits } from '../job/options.ts';
 import type { BlobStore, Invoker } from '../job/ports.ts';
-import { groupKeys, mergeGroup } from './advance.ts';
+import { groupKeys, mergeGroup, nodesPresent } from './advance.ts';
 import { forEachLimit } from './coordinator.ts';
 import { newestJob, writeStatusIfNewest } from './publish.ts';
 import { groupMembers, levelSizes } from './tree.ts';
@@ -54,15 +54,6 @@ export function redriveHeads(slices: number, maxWorkers: number, present: Readon
   const heads: number[] = [];
   for (let i = 0; i < slices; i++) if (!present.has(i) && (i < maxWorkers || present.has(i - maxWorkers))) heads.push(i);
   return heads;
-}
-
-async function nodesPresent(store: BlobStore, jobId: string, level: number): Promise<Set<number>> {
-  const present = new Set<number>();
-  for (const k of await store.list(levelPrefix(jobId, level))) {
-    const ref = parseNodeKey(k);
-    if (ref?.level === level) present.add(ref.index);
-  }
-  return present;
 }
 
 /**

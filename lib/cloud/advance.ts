@@ -121,3 +121,47 @@ export async function nodesPresent(store: BlobStore, jobId: string, level: numbe
   }
   return present;
 }
+
+/**
+ * The merges lost for good: complete groups whose node on the next level is missing, and
+ * the top group when complete. Returns each group's first member: a group of leaves
+ * (level 0) is merged by the caller, as its last worker would have (a leaf raises no
+ * event); a group above is fired again by rewriting a member with its own bytes (its
+ * creation event reaches the merger).
+ */
+export async function lostMerges(store: BlobStore, manifest: CloudManifest, leaves: Set<number>): Promise<{ level: number; index: number }[]> {
+  const { spec, fanin } = manifest;
+  const sizes = levelSizes(spec.sliceCount, fanin);
+  const lost: { level: number; index: number }[] = [];
+  let below = leaves;
+  for (let level = 1; level < sizes.length; level++) {
+    const present = await nodesPresent(store, spec.id, level);
+    for (let group = 0; group < sizes[level]!; group++) {
+      if (present.has(group)) continue;
+      const { first, count } = groupMembers(sizes[level - 1]!, fanin, group);
+      if (Array.from({ length: count }, (_, i) => first + i).every((i) => below.has(i))) lost.push({ level: level - 1, index: first });
+    }
+    below = present;
+  }
+  // The top group, complete: the final merge (it publishes, or finds the job done).
+  const top = sizes.length - 1;
+  if (below.size === sizes[top]) lost.push({ level: top, index: 0 });
+  return lost;
+}
+
+/**
+ * Fires a lost merge again: a complete group of leaves is merged here (a leaf raises no
+ * event; the new node's creation fires the merger above); a group above is fired by
+ * rewriting its first member with its own bytes (its creation event reaches the merger).
+ */
+export async function refireMerge(deps: AdvanceDeps, manifest: CloudManifest, node: { level: number; index: number }): Promise<void> {
+  if (node.level === 0) {
+    const group = Math.floor(node.index / manifest.fanin);
+    const { keys, first } = groupKeys(manifest, 0, group);
+    await mergeGroup(deps, manifest, 0, group, keys, first);
+    return;
+  }
+  const key = nodeKey(manifest.spec.id, node.level, node.index, manifest.fanin);
+  const body = await deps.store.get(key);
+  if (body) await deps.store.put(key, body);
+}

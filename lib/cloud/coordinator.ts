@@ -18,13 +18,12 @@ import { InputError, SourceChangedError, UsageError } from '../core/errors.ts';
 import { planJob } from '../core/plan.ts';
 import type { BlobStore, Invoker } from '../job/ports.ts';
 import { type CloudManifest, decodeManifest, failedPointer, jobPointer, type JobStatus, newManifest, pointedJob, readStatus, reasonOf, type UploadMark, writeManifest, writeStatus } from '../job/documents.ts';
-import { manifestKey, nodeKey, resultKey, resultKeyForInput } from '../job/keys.ts';
+import { manifestKey, resultKey, resultKeyForInput } from '../job/keys.ts';
 import { inputIdentity, type InputObject, type InputObjects, isPartUpload, openInput, resolveInput } from './inputs.ts';
 import { checkLimits, DEFAULT_CONCURRENCY, DEFAULT_LIMITS, type JobOptions, mergeJobOptions, optionsFromMetadata, planOptionsFor, type StackLimits, toleratedFailuresOf, UPLOAD_ID_METADATA } from '../job/options.ts';
 import type { StartRequest } from './events.ts';
 import { claimPointer, markSuperseded, publishedJob } from './publish.ts';
-import { groupMembers, levelSizes } from './tree.ts';
-import { groupKeys, mergeGroup, nodesPresent } from './advance.ts';
+import { lostMerges, nodesPresent, refireMerge } from './advance.ts';
 
 export interface CoordinatorDeps {
   store: BlobStore;
@@ -202,38 +201,12 @@ export function chainHeads(slices: number, maxWorkers: number, present: Set<numb
 /**
  * Every slice has its partial: fires the merge of every complete group of the tree whose
  * parent is missing (a merge still under way, or one lost for good when its invocation
- * failed past its retries), and the final merge when the top group is complete, by
- * rewriting one member with its own bytes (a group of slices, whose leaves raise no
- * event, is merged here). The merges above follow from their events.
+ * failed past its retries), and the final merge when the top group is complete (see
+ * lostMerges and refireMerge). The merges above follow from their events.
  * One list call per level (per 1000 nodes); `leaves` are the slices' nodes, listed already.
  */
 async function refireMerges(deps: CoordinatorDeps, manifest: CloudManifest, leaves: Set<number>): Promise<void> {
-  const { store } = deps;
-  const { spec, fanin } = manifest;
-  const sizes = levelSizes(spec.sliceCount, fanin);
-  let below = leaves;
-  for (let level = 1; level < sizes.length; level++) {
-    const present = await nodesPresent(store, spec.id, level);
-    // A complete group of the level below whose node on this level is missing.
-    for (let group = 0; group < sizes[level]!; group++) {
-      if (present.has(group)) continue;
-      const { first, count } = groupMembers(sizes[level - 1]!, fanin, group);
-      if (!Array.from({ length: count }, (_, i) => first + i).every((i) => below.has(i))) continue;
-      // The slices' groups are merged by their workers (a leaf raises no event): merged here.
-      if (level === 1) await mergeGroup(deps, manifest, 0, group, groupKeys(manifest, 0, group).keys, first);
-      else await rewrite(store, nodeKey(spec.id, level - 1, first, fanin));
-    }
-    below = present;
-  }
-  // The top group, complete: the final merge (it publishes, or finds the job done).
-  const top = sizes.length - 1;
-  if (below.size === sizes[top]) await rewrite(store, nodeKey(spec.id, top, 0, fanin));
-}
-
-
-async function rewrite(store: BlobStore, key: string): Promise<void> {
-  const body = await store.get(key);
-  if (body) await store.put(key, body);
+  for (const node of await lostMerges(deps.store, manifest, leaves)) await refireMerge(deps, manifest, node);
 }
 
 /** Runs fn over items with at most `limit` calls in flight; the first error stops new calls. */

@@ -15,13 +15,12 @@
  * Safe to run twice: a second request finds the job running and is refused.
  */
 import { type CloudManifest, type JobStatus, ManifestReader, readStatus, writeRedriveAnswer, UnknownJobError } from '../job/documents.ts';
-import { nodeKey, resultKey } from '../job/keys.ts';
+import { resultKey } from '../job/keys.ts';
 import { DEFAULT_CONCURRENCY, DEFAULT_LIMITS, type StackLimits } from '../job/options.ts';
 import type { BlobStore, Invoker } from '../job/ports.ts';
-import { groupKeys, mergeGroup, nodesPresent } from './advance.ts';
+import { lostMerges, nodesPresent, refireMerge } from './advance.ts';
 import { forEachLimit } from './coordinator.ts';
 import { newestJob, writeStatusIfNewest } from './publish.ts';
-import { groupMembers, levelSizes } from './tree.ts';
 
 export interface RedriveDeps {
   store: BlobStore;
@@ -56,33 +55,6 @@ export function redriveHeads(slices: number, maxWorkers: number, present: Readon
   return heads;
 }
 
-/**
- * The merges lost for good: complete groups whose node on the next level is missing, and
- * the top group when complete. Returns each group's first member: a group of leaves
- * (level 0) is merged by the caller, as its last worker would have (a leaf raises no
- * event); a group above is fired again by rewriting a member with its own bytes (its
- * creation event reaches the merger).
- */
-async function lostMerges(store: BlobStore, manifest: CloudManifest, leaves: Set<number>): Promise<{ level: number; index: number }[]> {
-  const { spec, fanin } = manifest;
-  const sizes = levelSizes(spec.sliceCount, fanin);
-  const lost: { level: number; index: number }[] = [];
-  let below = leaves;
-  for (let level = 1; level < sizes.length; level++) {
-    const present = await nodesPresent(store, spec.id, level);
-    for (let group = 0; group < sizes[level]!; group++) {
-      if (present.has(group)) continue;
-      const { first, count } = groupMembers(sizes[level - 1]!, fanin, group);
-      if (Array.from({ length: count }, (_, i) => first + i).every((i) => below.has(i))) lost.push({ level: level - 1, index: first });
-    }
-    below = present;
-  }
-  // The top group, complete: the final merge (it publishes, or finds the job done).
-  const top = sizes.length - 1;
-  if (below.size === sizes[top]) lost.push({ level: top, index: 0 });
-  return lost;
-}
-
 export async function redriveJob(deps: RedriveDeps, jobId: string, requestId: string): Promise<RedriveOutcome> {
   const now = deps.now ?? Date.now;
   const limits = deps.limits ?? DEFAULT_LIMITS;
@@ -114,18 +86,8 @@ export async function redriveJob(deps: RedriveDeps, jobId: string, requestId: st
   const leaves = await nodesPresent(deps.store, jobId, 0);
   const heads = new Set(redriveHeads(spec.sliceCount, chains, leaves));
   const lost = await lostMerges(deps.store, manifest, leaves);
-  for (const node of lost) {
-    // A complete group of leaves: merged here (its node's creation fires the merger above).
-    // The next slices of their chains are among the heads already when missing.
-    if (node.level === 0) {
-      const { keys, first } = groupKeys(manifest, 0, Math.floor(node.index / manifest.fanin));
-      await mergeGroup(deps, manifest, 0, Math.floor(node.index / manifest.fanin), keys, first);
-      continue;
-    }
-    const key = nodeKey(jobId, node.level, node.index, manifest.fanin);
-    const body = await deps.store.get(key);
-    if (body) await deps.store.put(key, body);
-  }
+  // The next slices of a merged group's chains are among the heads already when missing.
+  for (const node of lost) await refireMerge(deps, manifest, node);
   await forEachLimit([...heads], DEFAULT_CONCURRENCY, (index) => deps.invoker.invoke({ jobId, index }));
   await writeRedriveAnswer(deps.store, { job: jobId, request: requestId, outcome: 'redriven', invoked: heads.size, merges: lost.length }, now());
   return { outcome: 'redriven', jobId, invoked: heads.size, merges: lost.length };

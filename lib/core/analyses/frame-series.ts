@@ -26,9 +26,10 @@ export interface PendingFrame {
 /**
  * Calls `fn` for every whole frame in a block of rows, in order: frames inside the block
  * are read in place; a frame cut by the block's end is kept in `p` and completed by the
- * next block (the frame then comes from p.pending).
+ * next block (the frame then comes from p.pending). `row` is the frame's first row counted
+ * from the block's first row: negative for a frame that began in an earlier block.
  */
-export function eachFrame(p: PendingFrame, values: Float64Array, rowCount: number, columns: number, n: number, fn: (frame: Float64Array, from: number) => void): void {
+export function eachFrame(p: PendingFrame, values: Float64Array, rowCount: number, columns: number, n: number, fn: (frame: Float64Array, from: number, row: number) => void): void {
   let r = 0;
   if (p.pendingRows > 0) {
     const pending = p.pending!;
@@ -37,11 +38,11 @@ export function eachFrame(p: PendingFrame, values: Float64Array, rowCount: numbe
     p.pendingRows += take;
     r = take;
     if (p.pendingRows === n) {
-      fn(pending, 0);
       p.pendingRows = 0;
+      fn(pending, 0, take - n);
     }
   }
-  for (; r + n <= rowCount; r += n) fn(values, r * columns);
+  for (; r + n <= rowCount; r += n) fn(values, r * columns, r);
   if (r < rowCount) {
     p.pending ??= new Float64Array(n * columns);
     p.pending.set(values.subarray(r * columns, rowCount * columns), 0);

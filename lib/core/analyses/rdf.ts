@@ -34,6 +34,7 @@ import { jsonNumber } from '../analysis.ts';
 import { boxVolume, triclinicVectors } from '../box.ts';
 import { IncompleteFrameError, UsageError } from '../errors.ts';
 import { ExactSum } from '../exact-sum.ts';
+import { eachFrame } from './frame-series.ts';
 
 export interface RdfSettings {
   nbins: number;
@@ -605,25 +606,7 @@ export const rdf: Analysis<RdfState, RdfResult> = {
     return state;
   },
   addRows(state, values, rowCount, columns, firstRow, ctx) {
-    const n = ctx.frameRows;
-    let r = 0;
-    if (state.pendingRows > 0) {
-      const pending = state.pending!;
-      const take = Math.min(n - state.pendingRows, rowCount);
-      pending.set(values.subarray(0, take * columns), state.pendingRows * columns);
-      state.pendingRows += take;
-      r = take;
-      if (state.pendingRows === n) {
-        state.pendingRows = 0;
-        frame(state, pending, 0, columns, firstRow + r - n, ctx);
-      }
-    }
-    for (; r + n <= rowCount; r += n) frame(state, values, r * columns, columns, firstRow + r, ctx);
-    if (r < rowCount) {
-      if (!state.pending || state.pending.length < n * columns) state.pending = new Float64Array(n * columns);
-      state.pending.set(values.subarray(r * columns, rowCount * columns), 0);
-      state.pendingRows = rowCount - r;
-    }
+    eachFrame(state, values, rowCount, columns, ctx.frameRows, (f, from, row) => frame(state, f, from, columns, firstRow + row, ctx));
     return state;
   },
   combine(left, right) {

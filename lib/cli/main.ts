@@ -112,7 +112,7 @@ function buildProgram(setCode: (code: number) => void): Command {
   const done = (code: number) => setCode(code);
   const selects = (cmd: Command) => Object.values(SELECT_OPTIONS).forEach((spec) => cmd.addOption(commandOption(spec)));
 
-  const runCmd = command('run', 'run an analysis over one file (or s3://bucket/key, or the parts of one XTC/TRR trajectory, in order) on worker threads').argument(
+  const runCmd = command('run', 'run an analysis over one file (or s3://bucket/key, or the parts of one XTC, TRR, DCD or NetCDF trajectory, in order) on worker threads').argument(
     '<input...>',
     'a file, s3://bucket/key, or the parts of one trajectory in frame order (part1.xtc part2.xtc ...)',
   );
@@ -169,7 +169,7 @@ function buildProgram(setCode: (code: number) => void): Command {
 
   const submitCmd = command('submit', 'upload a file (or the parts of one trajectory) to the fanout bucket and follow its job on AWS to the result').argument(
     '<input...>',
-    'a file, or the parts of one XTC or TRR trajectory in frame order (uploaded with the job file that lists them)',
+    'a file, or the parts of one trajectory (XTC, TRR, DCD, NetCDF) in frame order (uploaded with the job file that lists them)',
   );
   cloud(submitCmd);
   selects(submitCmd);

@@ -14,6 +14,7 @@
 import { forEachUnitBlock, withScratch } from './binary-reader.ts';
 import { dimensionsFromDcdCell } from './box.ts';
 import { InputError } from './errors.ts';
+import { type Segment, unitsIn } from './segments.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import { emptyStats } from './source.ts';
 
@@ -27,6 +28,8 @@ export interface DcdLayout {
   dataOffset: number;
   /** byte offset just past the last whole frame */
   dataEnd: number;
+  /** a trajectory in parts: each part's frames (lib/core/segments.ts) */
+  segments?: Segment[];
   frameBytes: number;
   unitCell: boolean;
   fourD: boolean;
@@ -274,7 +277,7 @@ export function cellToBox(cell: readonly number[], charmmVersion: number): Box {
 }
 
 export function frameCount(layout: DcdLayout): number {
-  return (layout.dataEnd - layout.dataOffset) / layout.frameBytes;
+  return unitsIn(layout, layout.frameBytes);
 }
 
 const BLOCK_BYTES = 1 << 20;

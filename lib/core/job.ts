@@ -11,6 +11,7 @@ import { IncompleteFrameError, InputError, UsageError } from './errors.ts';
 import { angstromRows, lengthScales } from './lengths.ts';
 import { scanNetcdf } from './netcdf.ts';
 import { PartsSource } from './parts.ts';
+import { scanSegments, unitOffset, unitsIn } from './segments.ts';
 import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
 import { frameSelectionOf } from './selection/frame-filter.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
@@ -197,13 +198,13 @@ function scanRange(input: ByteSource, layout: JobSpec['layout'], start: number, 
   return layout.kind === 'text'
     ? scanText(input, layout, start, end, sink, options)
     : layout.kind === 'dcd'
-      ? scanDcd(input, layout, start, end, sink, options)
+      ? scanSegments(layout, start, end, sink, options, (part, from, to, partSink, o) => scanDcd(input, part, from, to, partSink, o))
       : layout.kind === 'xtc'
         ? scanXtc(input, layout, start, end, sink, options)
         : layout.kind === 'trr'
           ? scanTrr(input, layout, start, end, sink, options)
           : layout.kind === 'netcdf'
-            ? scanNetcdf(input, layout, start, end, sink, options)
+            ? scanSegments(layout, start, end, sink, options, (part, from, to, partSink, o) => scanNetcdf(input, part, from, to, partSink, o))
             : scanBinary(input, layout, start, end, sink, options);
 }
 
@@ -266,7 +267,7 @@ async function captureFrame(source: ByteSource, spec: JobSpec, frame: number, si
   const layout = spec.layout;
   // Frames of one size: frame k is slice k of a plan of one frame a slice. Otherwise count frames from the start.
   const fixed = layout.kind === 'dcd' || layout.kind === 'netcdf' || layout.kind === 'binary';
-  const frames = fixed ? Math.floor((layout.dataEnd - layout.dataOffset) / (layout.kind === 'binary' ? n * columns * layout.dtype.bytes : layout.frameBytes)) : Infinity;
+  const frames = fixed ? unitsIn(layout, layout.kind === 'binary' ? n * columns * layout.dtype.bytes : layout.frameBytes) : Infinity;
   const tooFar = (count: number) => new UsageError(`${spec.analysis.name}: ref-frame ${frame} is past the last frame of ${spec.input.name} (${count} frames, from 0)`);
   if (frame >= frames) throw tooFar(frames);
   const { start, end } = fixed ? sliceBounds({ ...spec, wholeFrames: true, sliceCount: frames }, frame) : { start: 0, end: spec.input.bytes };
@@ -397,7 +398,7 @@ export type RowLocator = (row: number) => Promise<number | undefined>;
 
 export function binaryRowLocator(spec: JobSpec): RowLocator {
   const layout = spec.layout;
-  if (layout.kind === 'dcd' || layout.kind === 'netcdf') return async (row) => layout.dataOffset + Math.floor(row / layout.atoms) * layout.frameBytes;
+  if (layout.kind === 'dcd' || layout.kind === 'netcdf') return async (row) => unitOffset(layout, Math.floor(row / layout.atoms), layout.frameBytes);
   // Frames of different sizes: no offset without a scan (and every slice emits whole frames).
   if (layout.kind === 'xtc' || layout.kind === 'trr') return async () => undefined;
   if (layout.kind !== 'binary') throw new TypeError('not a binary layout');

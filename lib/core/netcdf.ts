@@ -19,6 +19,7 @@ import { forEachUnitBlock, withScratch } from './binary-reader.ts';
 import { dimensionsFromLengths } from './box.ts';
 import type { Box } from './dcd.ts';
 import { InputError } from './errors.ts';
+import type { Segment } from './segments.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import { emptyStats } from './source.ts';
 
@@ -30,6 +31,8 @@ export interface NetcdfLayout {
   dataOffset: number;
   /** byte offset just past the last record */
   dataEnd: number;
+  /** a trajectory in parts: each part's records (lib/core/segments.ts) */
+  segments?: Segment[];
   /** one record: every record variable's values for one frame */
   frameBytes: number;
   /** where the coordinates sit in a record */

@@ -18,7 +18,8 @@ import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from '
 import type { ByteSource } from './source.ts';
 import { type TextLayout, textLayout, wideUnicodeBom } from './text/layout.ts';
 import { scanText } from './text/scan.ts';
-import { PartsSource } from './parts.ts';
+import { joinPartHeaders, PartsSource } from './parts.ts';
+import { unitOffset, unitRange, unitsIn } from './segments.ts';
 import { FrameSelection, hasSelection, SELECTION_OPTION_NAMES, type SelectionSpec } from './selection/frame-filter.ts';
 import { checkTrrHeader, isTrrMagic, readTrrHeader, type TrrInfo, type TrrLayout } from './trr.ts';
 import { checkXtcHeader, isXtcMagic, readXtcHeader, type XtcInfo, type XtcLayout } from './xtc.ts';
@@ -147,15 +148,17 @@ export async function planJob(
 }
 
 /**
- * Parts make one job only as XTC or TRR (frames and nothing else), and only when every
- * part starts with a frame of the first part's kind and atom count: checked here, before
- * anything is scanned, so that a wrong list of files fails at once.
+ * Parts make one job only as a trajectory: XTC or TRR (frames and nothing else), when
+ * every part starts with a frame of the first part's kind and atom count, checked here
+ * before anything is scanned so that a wrong list of files fails at once; DCD or NetCDF,
+ * whose parts' headers are read and checked by the planner (partHeader, joinPartHeaders).
  */
 async function checkParts(parts: PartsSource, format: JobSpec['format'], head: Uint8Array, compressed: boolean): Promise<void> {
   const [first, ...rest] = parts.parts;
+  if (!compressed && (format === 'dcd' || format === 'netcdf')) return;
   if (compressed || (format !== 'xtc' && format !== 'trr')) {
     throw new UsageError(
-      `${parts.parts.length} inputs make one job only as XTC or TRR trajectories, whose files are frames and nothing else; ${first!.name} is ${compressed ? 'compressed' : format === 'text' ? 'text' : format.toUpperCase()}: run the files one by one, or join them into one file first`,
+      `${parts.parts.length} inputs make one job only as trajectories (XTC, TRR, DCD or NetCDF); ${first!.name} is ${compressed ? 'compressed' : format === 'text' ? 'text' : format === 'npy' ? '.npy' : format}: run the files one by one, or join them into one file first`,
     );
   }
   const check = (bytes: Uint8Array, size: number, atoms?: number, magic?: number) =>
@@ -167,6 +170,16 @@ async function checkParts(parts: PartsSource, format: JobSpec['format'], head: U
     const got = check(await readHead(part, 128), part.size, lead.header.atoms, 'magic' in lead.header ? lead.header.magic : undefined);
     if (!got.ok) throw new InputError(part.name, got.field, `${got.problem} (the parts of one trajectory: ${first!.name} starts with ${lead.header.atoms} atoms)`);
   }
+}
+
+/** A part's header read by `read`, once the part is seen to be of the job's format (the first part's). */
+function partHeader<H>(format: InputFormat, opts: PlanOptions, leadName: string, read: (part: ByteSource, head: Uint8Array) => Promise<H>): (part: ByteSource) => Promise<H> {
+  return async (part) => {
+    const head = await readHead(part, 64 * 1024);
+    const got = detectFormat(part, head, opts);
+    if (got !== format) throw new InputError(part.name, 0, `this part is ${got === 'text' ? 'text' : got === 'npy' ? '.npy' : got}, and ${leadName} ${format}: the parts of one trajectory have one format`);
+    return read(part, head);
+  };
 }
 
 async function planInput(
@@ -210,7 +223,7 @@ async function planInput(
     if (shape.length >= 3 && opts.frameRows === undefined) frameRows = frameSize;
     layout = { kind: 'binary', dtype: header.dtype, dataOffset: header.dataOffset, dataEnd, columns };
   } else if (format === 'dcd') {
-    const dcd = await readDcdHeader(source, head);
+    const dcd = input instanceof PartsSource ? await joinPartHeaders(input, partHeader(format, opts, input.parts[0]!.name, readDcdHeader)) : await readDcdHeader(source, head);
     layout = dcd.layout;
     trajectory = dcd.info;
     shape = [dcd.info.frames, dcd.info.atoms, 3];
@@ -220,7 +233,14 @@ async function planInput(
     }
     frameRows = dcd.info.atoms;
   } else if (format === 'xtc' || format === 'trr' || format === 'netcdf') {
-    const md = format === 'xtc' ? await readXtcHeader(source, head) : format === 'trr' ? await readTrrHeader(source, head) : await readNetcdfHeader(source, head);
+    const md =
+      format === 'xtc'
+        ? await readXtcHeader(source, head)
+        : format === 'trr'
+          ? await readTrrHeader(source, head)
+          : input instanceof PartsSource
+            ? await joinPartHeaders(input, partHeader(format, opts, input.parts[0]!.name, readNetcdfHeader))
+            : await readNetcdfHeader(source, head);
     layout = md.layout;
     trajectory = md.info;
     if (md.layout.kind === 'netcdf') shape = [(md.info as NetcdfInfo).frames, md.info.atoms, 3];
@@ -389,10 +409,9 @@ function unitBytes(layout: BinaryLayout | DcdLayout | NetcdfLayout, rowsPerUnit:
   return layout.kind === 'dcd' || layout.kind === 'netcdf' ? layout.frameBytes : rowBytes(layout) * rowsPerUnit;
 }
 
-/** Whole units (rows, or frames) in the data; none when a unit holds no bytes (an empty array such as shape (1000, 0)). */
+/** Whole units (rows, or frames) in the data, every part's (segments.ts); none when a unit holds no bytes (an empty array such as shape (1000, 0)). */
 function unitCount(layout: BinaryLayout | DcdLayout | NetcdfLayout, rowsPerUnit: number): number {
-  const ub = unitBytes(layout, rowsPerUnit);
-  return ub > 0 ? Math.floor((layout.dataEnd - layout.dataOffset) / ub) : 0;
+  return unitsIn(layout, unitBytes(layout, rowsPerUnit));
 }
 
 function chooseSliceCount(size: number, layout: InputLayout, opts: PlanOptions, rowsPerUnit: number): number {
@@ -423,12 +442,11 @@ export function sliceBounds(spec: JobSpec, index: number): SliceBounds {
   }
   const ub = unitBytes(layout, spec.wholeFrames ? spec.frameRows : 1);
   const units = unitCount(layout, spec.wholeFrames ? spec.frameRows : 1);
-  return {
-    index,
-    start: layout.dataOffset + mulDiv(index, units, n) * ub,
-    // Rows after the last whole frame (an incomplete frame) go to the last slice, whose analysis reports them.
-    end: index === n - 1 ? layout.dataEnd : layout.dataOffset + mulDiv(index + 1, units, n) * ub,
-  };
+  const from = mulDiv(index, units, n);
+  // Rows after the last whole frame (an incomplete frame) go to the last slice, whose analysis reports them.
+  if (index === n - 1) return { index, start: unitOffset(layout, from, ub), end: layout.dataEnd };
+  // Units of every part one after the other: a slice may start in one part and end in another (segments.ts).
+  return { index, ...unitRange(layout, from, mulDiv(index + 1, units, n), ub) };
 }
 
 /** floor(a * b / c) without losing precision when a * b passes 2^53. */

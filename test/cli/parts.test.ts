@@ -48,13 +48,13 @@ describe('a trajectory in parts', () => {
     expect(r.stderr).toBe(`fanout: ${b}: at byte 4: the atom count changes: this frame has 51 atoms, the first frame 50 (the parts of one trajectory: ${a} starts with 50 atoms)\n`);
   });
 
-  it('refuses parts of a format that is not frames and nothing else (text)', () => {
+  it('refuses parts of a format that is not a trajectory (text)', () => {
     const a = join(tmp.path, 'a.csv');
     const b = join(tmp.path, 'b.csv');
     writeFileSync(a, '1,2\n');
     writeFileSync(b, '3,4\n');
     const r = fanout(['run', a, b, '--state-dir', join(tmp.path, 'csv-state')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^fanout: 2 inputs make one job only as XTC or TRR trajectories, .* is text: run the files one by one, or join them into one file first\n$/);
+    expect(r.stderr).toMatch(/^fanout: 2 inputs make one job only as trajectories \(XTC, TRR, DCD or NetCDF\); .* is text: run the files one by one, or join them into one file first\n$/);
   });
 });

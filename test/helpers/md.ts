@@ -211,3 +211,49 @@ print(json.dumps({'frames': F, 'mean': [[math.fsum(x[:, i, k]) / F for k in rang
 
 /** True when any reason is given: for it.skipIf(missing(...)), next to a title from skipNote. */
 export const missing = (...reasons: string[]): boolean => reasons.some(Boolean);
+
+export interface MdaParts extends MdOracle {
+  atoms: number;
+  /** MDAnalysis's dimensions (a, b, c, alpha, beta, gamma) of the first and last frame, or null without a cell */
+  box: { first: number[]; last: number[] } | null;
+}
+
+/**
+ * Cuts a trajectory into parts of `sizes` frames, each written by MDAnalysis's writer for
+ * its extension (DCDWriter, NCDFWriter) with its own header, and writes `whole`, the parts
+ * joined by MDAnalysis (its ChainReader over the parts, `mda.Universe(top, [p1, p2, ...])`,
+ * written by the same writer). Returns what the ChainReader reads over the parts, reduced
+ * by math.fsum and numpy as mdaOracle does (the formats written store Å).
+ */
+export function mdaWriteParts(source: string, sizes: number[], parts: string[], whole: string, topology?: string): MdaParts {
+  return mdaPython<MdaParts>(
+    `
+from MDAnalysis.coordinates.core import get_reader_for
+def universe(traj):
+    if args['topology']:
+        return mda.Universe(args['topology'], traj)
+    first = traj if isinstance(traj, str) else traj[0]
+    u = mda.Universe.empty(get_reader_for(first)(first).n_atoms, trajectory=True)
+    u.load_new(traj)
+    return u
+u = universe(args['source'])
+at = 0
+for size, path in zip(args['sizes'], args['parts']):
+    with mda.Writer(path, u.atoms.n_atoms) as W:
+        for ts in u.trajectory[at:at + size]:
+            W.write(u.atoms)
+    at += size
+chain = universe(args['parts'])
+with mda.Writer(args['whole'], chain.atoms.n_atoms) as W:
+    for ts in chain.trajectory:
+        W.write(chain.atoms)
+x = np.array([ts.positions.copy() for ts in chain.trajectory]).astype(np.float64)
+# a copy: a reader may update its timestep's cell in place (NCDFReader does)
+dims = [None if ts.dimensions is None else ts.dimensions.copy() for ts in chain.trajectory]
+F = x.shape[0]
+c = x - x.mean(axis=1, keepdims=True)
+box = None if dims[0] is None else {'first': [float(v) for v in dims[0]], 'last': [float(v) for v in dims[-1]]}
+print(json.dumps({'frames': F, 'atoms': x.shape[1], 'mean': [[math.fsum(x[:, i, k]) / F for k in range(3)] for i in range(x.shape[1])], 'rg': np.sqrt((c ** 2).sum(axis=2).mean(axis=1)).tolist(), 'box': box}))`,
+    { source, sizes, parts, whole, topology: topology ?? null },
+  );
+}

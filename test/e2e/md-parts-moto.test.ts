@@ -3,8 +3,10 @@
  * the parts are uploaded with the fanout-part metadata (their own events start nothing),
  * then a job file listing them; the coordinator pins every part, workers read across part
  * boundaries, and the result equals `fanout run part1 part2 part3` on the same files, for
- * several slice sizes. Missing parts, parts that are not one trajectory, damage inside a
- * part and formats with a header per file fail with the part named.
+ * several slice sizes; DCD and NetCDF parts, each with its own header, the same way (the
+ * coordinator reads every part's header). Missing parts, parts that are not one
+ * trajectory, damage inside a part and formats that are not trajectories fail with the
+ * part named.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -63,7 +65,7 @@ describe('a trajectory in parts through the cloud pipeline on moto', () => {
     return status.reason as string;
   };
 
-  for (const ext of ['xtc', 'trr'] as const) {
+  for (const ext of ['xtc', 'trr', 'dcd', 'ncdf'] as const) {
     it.skipIf(missing(mdaMissing))(skipNote(`${ext.toUpperCase()} in three parts: rg and mean-structure equal the local run over the same parts, for 4 KiB, 9 KiB and 1 MiB slices`, mdaMissing), async () => {
       const parts = [1, 2, 3].map((k) => join(dir.path, `run.part000${k}.${ext}`));
       parts.forEach((p, k) => mdaWriteTrajectory(p, [40, 7, 25][k]!, 50, { seed: 10 + k }));
@@ -82,8 +84,9 @@ describe('a trajectory in parts through the cloud pipeline on moto', () => {
         const local = runJson([...parts, '--analysis', analysis, '--state-dir', join(dir.path, 'state')]);
         expect(cloud.result, `${jobFile}`).toEqual(local.result);
         expect(cloud.records).toBe(72);
-        expect(cloud.input).toMatchObject({ path: `s3://${BUCKET}/input/${jobFile}`, bytes, format: ext, parts: parts.map((p) => ({ path: `s3://${BUCKET}/input/md/${ext}/${basename(p)}`, bytes: readFileSync(p).length })) });
-        expect(cloud.trajectory).toMatchObject({ lengthUnit: 'Å', storedLengthUnit: 'nm' });
+        expect(cloud.input).toMatchObject({ path: `s3://${BUCKET}/input/${jobFile}`, bytes, format: ext === 'ncdf' ? 'netcdf' : ext, parts: parts.map((p) => ({ path: `s3://${BUCKET}/input/md/${ext}/${basename(p)}`, bytes: readFileSync(p).length })) });
+        expect(cloud.trajectory).toMatchObject({ atoms: 50, lengthUnit: 'Å', storedLengthUnit: ext === 'xtc' || ext === 'trr' ? 'nm' : 'Å' });
+        expect(cloud.result.box).toEqual(local.result.box);
         // 4 KiB slices: more slices than parts, so slices start inside parts and reads cross their boundaries.
         expect(cloud.slices).toSatisfy((n: number) => (sliceBytes === '1MiB' ? n === 1 : sliceBytes === '4KiB' ? n > 3 : n > 1));
       }
@@ -116,17 +119,26 @@ describe('a trajectory in parts through the cloud pipeline on moto', () => {
     );
   });
 
-  it('fails a job file that is not one, and parts of a format with a header per file, with the reason', async () => {
+  it('fails a job file that is not one, and parts that are not a trajectory or not one, with the reason', async () => {
     await put('input/md/bad/typo.fanout.json', JSON.stringify({ part: ['a.xtc'] }));
     expect(await planFailure('md/bad/typo.fanout.json')).toMatch(/^s3:\/\/fanout-md-parts\/input\/md\/bad\/typo\.fanout\.json: not a job file \(.*parts.*\)/);
     await put('input/md/bad/escape.fanout.json', JSON.stringify({ parts: ['../secret.xtc'] }));
     expect(await planFailure('md/bad/escape.fanout.json')).toContain('part "../secret.xtc": parts are keys relative to the job file\'s folder');
 
+    const csvs = [1, 2].map((k) => join(dir.path, `table${k}.csv`));
+    csvs.forEach((p, k) => writeFileSync(p, `${k},1\n`));
+    await putParts('md/csv', csvs);
+    await put('input/md/csv/run.fanout.json', JSON.stringify({ parts: csvs.map((p) => basename(p)) }));
+    expect(await planFailure('md/csv/run.fanout.json')).toBe(`2 inputs make one job only as trajectories (XTC, TRR, DCD or NetCDF); s3://${BUCKET}/input/md/csv/table1.csv is text: run the files one by one, or join them into one file first`);
+
+    // DCD parts with headers that disagree: the coordinator reads every part's header.
     const dcds = [1, 2].map((k) => join(dir.path, `walk${k}.dcd`));
-    dcds.forEach((p, k) => writeDcd(p, { atoms: 6, coords: randomCoords(5, 6, k) }));
+    dcds.forEach((p, k) => writeDcd(p, { atoms: 6 + k, coords: randomCoords(5, 6 + k, k) }));
     await putParts('md/dcd', dcds);
     await put('input/md/dcd/run.fanout.json', JSON.stringify({ parts: dcds.map((p) => basename(p)) }));
-    expect(await planFailure('md/dcd/run.fanout.json')).toContain(`2 inputs make one job only as XTC or TRR trajectories, whose files are frames and nothing else; s3://${BUCKET}/input/md/dcd/walk1.dcd is DCD`);
+    expect(await planFailure('md/dcd/run.fanout.json')).toBe(
+      `s3://${BUCKET}/input/md/dcd/walk2.dcd: at byte 0: the atom count changes: this part has 7 atoms, s3://${BUCKET}/input/md/dcd/walk1.dcd 6: the parts of one trajectory need frames of one layout`,
+    );
   });
 
   it.skipIf(missing(mdaMissing))(skipNote('parts that are not one trajectory, or a damaged frame inside a part: the part and the offset in it, as a local run says', mdaMissing), async () => {
@@ -156,5 +168,22 @@ describe('a trajectory in parts through the cloud pipeline on moto', () => {
     await putParts('md/damaged', parts);
     await put('input/md/damaged/run.fanout.json', JSON.stringify({ parts: parts.map((p) => basename(p)), options: { analysis: 'rg', sliceBytes: '4KiB' } }));
     expect(await jobFailure('md/damaged/run.fanout.json')).toBe(`s3://${BUCKET}/input/md/damaged/${basename(parts[1]!)}: ${problem}`);
+  });
+
+  it('a damaged frame inside a DCD part: the part and the offset in it, as a local run says', async () => {
+    const parts = [1, 2, 3].map((k) => join(dir.path, `damaged.part${k}.dcd`));
+    parts.forEach((p, k) => writeDcd(p, { atoms: 30, coords: randomCoords(10, 30, 60 + k), cells: Array.from({ length: 10 }, () => [40, 0, 40, 0, 0, 40]) }));
+    const bytes = readFileSync(parts[1]!);
+    // The Y record's closing marker in frame 6 of part 2 (frames of 56 + 3 x 128 bytes after a 276-byte header).
+    const at = 276 + 6 * 440 + 56 + 128 + 124;
+    expect(bytes.readInt32LE(at)).toBe(120);
+    bytes.writeInt32LE(99, at);
+    writeFileSync(parts[1]!, bytes);
+    const local = fanout(['run', ...parts, '--analysis', 'rg', '--state-dir', join(dir.path, 'state')]);
+    expect(local.code).toBe(2);
+    expect(local.stderr).toBe(`fanout: ${parts[1]!}: at byte ${at}: corrupted DCD record marker in frame 6 (Y): 99, expected 120\n`);
+    await putParts('md/damaged-dcd', parts);
+    await put('input/md/damaged-dcd/run.fanout.json', JSON.stringify({ parts: parts.map((p) => basename(p)), options: { analysis: 'rg', sliceBytes: '4KiB' } }));
+    expect(await jobFailure('md/damaged-dcd/run.fanout.json')).toBe(`s3://${BUCKET}/input/md/damaged-dcd/${basename(parts[1]!)}: at byte ${at}: corrupted DCD record marker in frame 6 (Y): 99, expected 120`);
   });
 });

@@ -142,10 +142,12 @@ const FRAME_FIELDS: Record<string, string> = {
   charmmVersion: 'CHARMM version (ICNTRL[19], which says how a unit cell is stored)',
   coordinateBytes: 'bytes a coordinate',
   scaleFactor: "the coordinates' scale_factor",
+  frameBytes: 'bytes a frame (a NetCDF record holds every record variable: coordinates, time, cell, velocities, forces...)',
   cell: 'cell_lengths and cell_angles in every record (where in it, bytes a value)',
   coordinatesAt: 'where the coordinates sit in a record',
-  frameBytes: 'bytes a frame (a NetCDF record holds every record variable: coordinates, time, cell, velocities, forces...)',
 };
+/** Header facts that change the frames' layout (NetCDF record variables), checked before it: they say why a record differs. */
+const FRAME_FACTS: Record<string, string> = { velocities: 'velocities in every record', forces: 'forces in every record' };
 const NOT_FRAME_FIELDS = new Set(['kind', 'atoms', 'columns', 'dataOffset', 'dataEnd', 'segments']);
 
 function checkSameFrames(name: string, h: PartHeader, leadName: string, lead: PartHeader): void {
@@ -153,6 +155,11 @@ function checkSameFrames(name: string, h: PartHeader, leadName: string, lead: Pa
   if (h.info.atoms !== lead.info.atoms) throw differs(`the atom count changes: this part has ${h.info.atoms} atoms, ${leadName} ${lead.info.atoms}`);
   if (h.info.lengthUnit !== lead.info.lengthUnit) throw differs(`coordinates in ${h.info.lengthUnit}, and in ${leadName} in ${lead.info.lengthUnit}`);
   const said = (v: unknown): string => (v === undefined ? 'none' : typeof v === 'boolean' ? (v ? 'yes' : 'no') : JSON.stringify(v));
+  const facts = h.info as Record<string, unknown>;
+  const leadFacts = lead.info as Record<string, unknown>;
+  for (const [k, label] of Object.entries(FRAME_FACTS)) {
+    if (facts[k] !== leadFacts[k]) throw differs(`${label}: ${said(facts[k])} here, ${said(leadFacts[k])} in ${leadName}`);
+  }
   const a = h.layout as unknown as Record<string, unknown>;
   const b = lead.layout as unknown as Record<string, unknown>;
   const fields = [...Object.keys(FRAME_FIELDS), ...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k, i, all) => all.indexOf(k) === i && !NOT_FRAME_FIELDS.has(k));

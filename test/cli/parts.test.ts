@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
-import { mdaMissing, mdaWriteParts, mdaWriteTrajectory, mdDataMissing, mdFile, missing, skipNote } from '../helpers/md.ts';
+import { mdaMissing, mdaPython, mdaWriteParts, mdaWriteTrajectory, mdDataMissing, mdFile, missing, skipNote } from '../helpers/md.ts';
 
 const tmp = tempDir('fanout-parts-');
 afterAll(() => tmp.cleanup());
@@ -121,6 +121,29 @@ describe('a trajectory in parts', () => {
     const format = fanout(['run', a, c, '--state-dir', join(tmp.path, 'bad-state')]);
     expect(format.code).toBe(2);
     expect(format.stderr).toBe(`fanout: ${c}: at byte 0: this part is netcdf, and ${a} dcd: the parts of one trajectory have one format\n`);
+    // NetCDF parts whose records hold other variables (velocities, written by scipy's netcdf_file).
+    const v = join(tmp.path, 'hdr-v.ncdf');
+    mdaPython(
+      `
+from scipy.io import netcdf_file
+f = netcdf_file(args, 'w', version=2)
+f.Conventions = 'AMBER'
+f.ConventionVersion = '1.0'
+f.createDimension('frame', None)
+f.createDimension('spatial', 3)
+f.createDimension('atom', 50)
+c = f.createVariable('coordinates', 'f', ('frame', 'atom', 'spatial')); c.units = 'angstrom'
+v = f.createVariable('velocities', 'f', ('frame', 'atom', 'spatial')); v.units = 'angstrom/picosecond'
+for i in range(3):
+    c[i] = np.full((50, 3), i, dtype=np.float32)
+    v[i] = np.ones((50, 3), dtype=np.float32)
+f.close()
+print('null')`,
+      v,
+    );
+    const records = fanout(['run', c, v, '--state-dir', join(tmp.path, 'bad-state')]);
+    expect(records.code).toBe(2);
+    expect(records.stderr).toBe(`fanout: ${v}: at byte 0: velocities in every record: yes here, no in ${c}: the parts of one trajectory need frames of one layout\n`);
     // A damaged frame inside a part: the part and the offset in it.
     const damaged = join(tmp.path, 'hdr-damaged.dcd');
     mdaWriteTrajectory(damaged, 5, 50, { seed: 3 });

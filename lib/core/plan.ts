@@ -18,7 +18,7 @@ import { isNpyMagic, NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader } from '
 import type { ByteSource } from './source.ts';
 import { type TextLayout, textLayout, wideUnicodeBom } from './text/layout.ts';
 import { scanText } from './text/scan.ts';
-import { joinPartHeaders, PartsSource } from './parts.ts';
+import { joinPartHeaders, type PartHeader, PartsSource } from './parts.ts';
 import { unitOffset, unitRange, unitsIn } from './segments.ts';
 import { FrameSelection, hasSelection, SELECTION_OPTION_NAMES, type SelectionSpec } from './selection/frame-filter.ts';
 import { checkTrrHeader, isTrrMagic, readTrrHeader, type TrrInfo, type TrrLayout } from './trr.ts';
@@ -196,6 +196,9 @@ async function planInput(
   const format = detectFormat(source, head, opts);
   if (input instanceof PartsSource) await checkParts(input, format, head, compressed !== undefined);
   if (compressed && format !== 'text') throw new InputError(input.name, 0, `compressed ${format} data: fanout reads compressed text only; decompress it first`);
+  // A header as one file's reader gives it; for DCD or NetCDF parts, every part's, joined (parts.ts).
+  const headerOf = <H extends PartHeader>(read: (part: ByteSource, head: Uint8Array) => Promise<H>): Promise<H> =>
+    input instanceof PartsSource ? joinPartHeaders(input, partHeader(format, opts, input.parts[0]!.name, read)) : read(source, head);
   let layout: InputLayout;
   let shape: number[] | undefined;
   let trajectory: TrajectoryInfo | undefined;
@@ -223,7 +226,7 @@ async function planInput(
     if (shape.length >= 3 && opts.frameRows === undefined) frameRows = frameSize;
     layout = { kind: 'binary', dtype: header.dtype, dataOffset: header.dataOffset, dataEnd, columns };
   } else if (format === 'dcd') {
-    const dcd = input instanceof PartsSource ? await joinPartHeaders(input, partHeader(format, opts, input.parts[0]!.name, readDcdHeader)) : await readDcdHeader(source, head);
+    const dcd = await headerOf(readDcdHeader);
     layout = dcd.layout;
     trajectory = dcd.info;
     shape = [dcd.info.frames, dcd.info.atoms, 3];
@@ -233,14 +236,7 @@ async function planInput(
     }
     frameRows = dcd.info.atoms;
   } else if (format === 'xtc' || format === 'trr' || format === 'netcdf') {
-    const md =
-      format === 'xtc'
-        ? await readXtcHeader(source, head)
-        : format === 'trr'
-          ? await readTrrHeader(source, head)
-          : input instanceof PartsSource
-            ? await joinPartHeaders(input, partHeader(format, opts, input.parts[0]!.name, readNetcdfHeader))
-            : await readNetcdfHeader(source, head);
+    const md = format === 'xtc' ? await readXtcHeader(source, head) : format === 'trr' ? await readTrrHeader(source, head) : await headerOf(readNetcdfHeader);
     layout = md.layout;
     trajectory = md.info;
     if (md.layout.kind === 'netcdf') shape = [(md.info as NetcdfInfo).frames, md.info.atoms, 3];

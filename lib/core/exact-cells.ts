@@ -217,6 +217,22 @@ export class ExactCells {
   }
 
   /**
+   * out[c] = value(c) / divisor for every cell of `out` (0 / divisor past the cells covered):
+   * the sums rounded once, then divided, as value() gives them, without a call per cell.
+   */
+  valuesInto(out: Float64Array, divisor = 1): Float64Array {
+    const n = Math.min(out.length, this.length);
+    const hi = this.hi;
+    if (this.lo.length === 0 && this.exceptions.size === 0) for (let c = 0; c < n; c++) out[c] = hi[c]! / divisor;
+    else if (this.exceptions.size === 0) {
+      const lo = this.lo;
+      for (let c = 0; c < n; c++) out[c] = (hi[c]! + lo[c]!) / divisor;
+    } else for (let c = 0; c < n; c++) out[c] = this.value(c) / divisor;
+    out.fill(0 / divisor, n);
+    return out;
+  }
+
+  /**
    * Puts every cell in the one form its exact sum V has, whatever the order of additions
    * that led to it: hi = V rounded and lo = V - hi when that is a double, with no
    * exception; otherwise hi = lo = 0 and V in the exception. Two states of equal sums

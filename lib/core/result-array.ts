@@ -16,7 +16,7 @@ import { InputError } from './errors.ts';
 import { parseNpyHeader } from './npy.ts';
 
 /** Arrays of more values than this go to a .npy file beside the result document. */
-export const RESULT_INLINE_MAX = 100_000;
+export const RESULT_INLINE_MAX = 2 ** 18;
 
 export class ResultArray {
   /**

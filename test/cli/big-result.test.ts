@@ -14,7 +14,7 @@ import { python } from '../helpers/python.ts';
 const tmp = tempDir('fanout-big-result-');
 afterAll(() => tmp.cleanup());
 
-const ATOMS = 40_000;
+const ATOMS = 90_000;
 const FRAMES = 7;
 
 /**
@@ -53,7 +53,7 @@ describe('a large result: a .npy file beside the result document', () => {
     python(WRITE, { path: input, frames: FRAMES, atoms: ATOMS });
   });
 
-  it('mean-structure of 40,000 atoms: result.json names a .npy that numpy loads, equal to math.fsum / frames for every cell, for any slicing and workers', () => {
+  it('mean-structure of 90,000 atoms: result.json names a .npy that numpy loads, equal to math.fsum / frames for every cell, for any slicing and workers', () => {
     expect(ATOMS * 3).toBeGreaterThan(RESULT_INLINE_MAX);
     const files: string[] = [];
     for (const [slices, workers] of [[1, 1], [3, 2], [7, 2]] as const) {
@@ -95,7 +95,7 @@ describe('a large result: a .npy file beside the result document', () => {
 
   it('row-sums of frames of more rows than the threshold: rowSums and rowMeans as .npy files; a small result stays inline', () => {
     const rows = join(tmp.path, 'rows.npy');
-    python('np.save(args, np.random.default_rng(3).normal(0, 1, (3, 100001, 2)))\nprint(1)', rows);
+    python('np.save(args, np.random.default_rng(3).normal(0, 1, (3, 262145, 2)))\nprint(1)', rows);
     const doc = runJson([rows, '--analysis', 'row-sums', '--slices', '2', '--state-dir', join(tmp.path, 'state-rows')]);
     const dir = join(tmp.path, 'state-rows', 'jobs', doc.job as string);
     const check = python<boolean[]>(
@@ -103,7 +103,7 @@ describe('a large result: a .npy file beside the result document', () => {
       { input: rows, sums: join(dir, `${doc.job}.rowSums.npy`), means: join(dir, `${doc.job}.rowMeans.npy`) },
     );
     expect(check).toEqual([true, true]);
-    const small = runJson([input, '--analysis', 'row-sums', '--frame-rows', '1000', '--state-dir', join(tmp.path, 'state-small')]);
+    const small = runJson([input, '--analysis', 'row-sums', '--frame-rows', '10000', '--state-dir', join(tmp.path, 'state-small')]);
     expect(Array.isArray(small.result.rowSums)).toBe(true);
   });
 });

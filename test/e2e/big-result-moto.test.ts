@@ -29,9 +29,9 @@ describe('a large result through the cloud pipeline on moto', () => {
     dir.cleanup();
   });
 
-  it('mean-structure of 40,000 atoms: a .npy beside the result and its results/ copy, equal to the local run bit for bit; followJob reads it', async () => {
+  it('mean-structure of 90,000 atoms: a .npy beside the result and its results/ copy, equal to the local run bit for bit; followJob reads it', async () => {
     const path = join(dir.path, 'atoms.npy');
-    python('rng = np.random.default_rng(5)\nx = rng.normal(0, 20, (6, 40000, 3)) * 2.0 ** rng.integers(-30, 30, (6, 40000, 3))\nnp.save(args, x.astype("<f4"))\nprint(1)', path);
+    python('rng = np.random.default_rng(5)\nx = rng.normal(0, 20, (6, 90000, 3)) * 2.0 ** rng.integers(-30, 30, (6, 90000, 3))\nnp.save(args, x.astype("<f4"))\nprint(1)', path);
     const key = 'input/big/atoms.npy';
     await env.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: readFileSync(path), Metadata: { 'fanout-analysis': 'mean-structure' } }));
     const resultKey = 'results/big/atoms.npy.json';
@@ -44,7 +44,7 @@ describe('a large result through the cloud pipeline on moto', () => {
     const cloud = JSON.parse(body);
     expect(cloud.slices).toBeGreaterThan(2);
     const name = `${cloud.job}.mean.npy`;
-    expect(cloud.result.mean).toEqual({ $npy: name, shape: [40000, 3], dtype: '<f8' });
+    expect(cloud.result.mean).toEqual({ $npy: name, shape: [90000, 3], dtype: '<f8' });
     const store = new S3Store(env.s3, BUCKET);
     const published = await store.get(`results/big/${name}`);
     const own = await store.get(`jobs/${cloud.job}/${name}`);
@@ -55,6 +55,6 @@ describe('a large result through the cloud pipeline on moto', () => {
     const followed = await followJob(store, cloud.job, () => {}, { pollMs: 0 });
     const mean = (followed.result as { mean: ResultArray }).mean;
     expect(mean).toBeInstanceOf(ResultArray);
-    expect(Buffer.from(mean.data.buffer).equals(localNpy.subarray(localNpy.length - 40000 * 3 * 8))).toBe(true);
+    expect(Buffer.from(mean.data.buffer).equals(localNpy.subarray(localNpy.length - 90000 * 3 * 8))).toBe(true);
   });
 });

@@ -17,10 +17,11 @@
  * same data taking turns, which is what N cores allow with nothing shared between them.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { fromNpyBytes } from '../lib/core/result-array.ts';
 import { median, type Row, takeTurns, type Tool } from './measure.ts';
 import { polarsHome, POLARS_VERSION } from './peers.ts';
 
@@ -38,6 +39,8 @@ const node = process.execPath;
 const fanoutBin = join(ROOT, 'bin/fanout.mjs');
 function fanoutTool(name: string, extra: string[]): Tool {
   let stateDir = '';
+  // The sum of each large result array (a .npy beside result.json), read before the state dir goes.
+  let arraySums = new Map<string, number>();
   return {
     name,
     argv: (file) => {
@@ -46,10 +49,19 @@ function fanoutTool(name: string, extra: string[]): Tool {
     },
     total: (out) => {
       const r = JSON.parse(out).result;
-      if (Array.isArray(r.mean)) return (r.mean as (number | null)[][]).reduce((a, row) => row.reduce<number>((b, x) => b + (x ?? NaN), a), 0);
-      return r.sum ?? r.rowSums.reduce((a: number, b: number) => a + b, 0);
+      const values = (v: unknown): number => (v && typeof v === 'object' && '$npy' in v ? arraySums.get((v as { $npy: string }).$npy)! : ([v].flat(2) as (number | null)[]).reduce<number>((a, x) => a + (x ?? NaN), 0));
+      if (r.mean !== undefined) return values(r.mean);
+      return r.sum ?? values(r.rowSums);
     },
-    after: () => rmSync(stateDir, { recursive: true, force: true }),
+    after: () => {
+      arraySums = new Map();
+      for (const job of readdirSync(join(stateDir, 'jobs'))) {
+        for (const f of readdirSync(join(stateDir, 'jobs', job)).filter((n) => n.endsWith('.npy'))) {
+          arraySums.set(f, fromNpyBytes(f, readFileSync(join(stateDir, 'jobs', job, f))).data.reduce((a, b) => a + b, 0));
+        }
+      }
+      rmSync(stateDir, { recursive: true, force: true });
+    },
   };
 }
 

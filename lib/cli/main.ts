@@ -7,13 +7,14 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { FanoutError, UsageError } from '../core/errors.ts';
 import { encodeCoordinates } from '../core/job.ts';
 import { readStructureFile } from '../core/structure-file.ts';
-import { encodeResultBytes } from '../job/documents.ts';
+import { encodeResultBytes, resultArrayFiles } from '../job/documents.ts';
+import { jobPrefix } from '../job/keys.ts';
 import { cloudOptionNames, defaultOf, inputPlanOptions, type JobOptions, type LocalOptions, localOptionNames } from '../job/options.ts';
 import { type LocalRunOptions, runLocal } from '../local/run.ts';
 import { AWS_OPTIONS, type CommandOptionSpec, commandOption, commanderOption, jobOption, jobValues, OUTPUT_OPTIONS } from './commands.ts';
@@ -81,12 +82,16 @@ async function run(inputs: string[], opts: LocalRunOptions, out: OutputValues): 
   }
   // The bytes the state dir's result.json holds (a million atoms' numbers are tens of MB): formatted once, written as they are.
   const bytes = out.out || out.json ? encodeResultBytes(doc) : new Uint8Array(0);
-  if (out.out) await writeFile(out.out, [bytes, '\n']);
+  if (out.out) {
+    // A large result's arrays go beside --out FILE too, under the names the document gives.
+    for (const { name, bytes: npy } of resultArrayFiles(doc)) await writeFile(join(dirname(out.out), name), npy);
+    await writeFile(out.out, [bytes, '\n']);
+  }
   if (out.json) {
     process.stdout.write(bytes);
     process.stdout.write('\n');
   }
-  else if (!quiet) process.stdout.write(`${summarize(doc)}\n`);
+  else if (!quiet) process.stdout.write(`${summarize(doc, out.out ? dirname(out.out) : join(opts.stateDir, jobPrefix(doc.job)))}\n`);
 }
 
 function buildProgram(setCode: (code: number) => void): Command {

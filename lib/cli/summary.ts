@@ -1,10 +1,11 @@
 /** The short human summary printed without --json. */
 import type { ResultDocument } from '../core/job.ts';
+import { resultArrays, rowsOf } from '../core/result-array.ts';
 import type { SelectionDoc } from '../core/selection/frame-filter.ts';
 import { indicesOf, parseRanges, unionOf } from '../core/selection/ranges.ts';
 import { formatBytes, num } from '../core/units.ts';
 
-export function summarize(doc: ResultDocument): string {
+export function summarize(doc: ResultDocument, arraysIn?: string): string {
   const lines: string[] = [];
   const shape = doc.input.shape ? ` (${doc.input.shape.join(' x ')})` : '';
   const secs = doc.elapsedMs / 1000;
@@ -28,6 +29,10 @@ export function summarize(doc: ResultDocument): string {
   const units = doc.trajectory as { lengthUnit?: string; storedLengthUnit?: string } | undefined;
   if (units?.lengthUnit) lines.push(`lengths in ${units.lengthUnit}${units.storedLengthUnit && units.storedLengthUnit !== units.lengthUnit ? ` (the file stores ${units.storedLengthUnit})` : ''}`);
   const r = doc.result as Record<string, unknown>;
+  // A large result's arrays are .npy files beside the result document (`arraysIn`, when the caller knows where).
+  const files = resultArrays(r).map((a) => a.file!);
+  if (files.length > 0) lines.push(`arrays as .npy files${arraysIn ? ` in ${arraysIn}` : ' beside the result document'}: ${files.join(', ')}`);
+  const more = files.length > 0 ? 'all of them in the .npy file' : 'use --json or --out for all';
   const box = (r as { box?: Record<'first' | 'last', Record<string, number>> } | null)?.box;
   // Other analyses print their whole result, the box included.
   if (box && ['sum', 'stats', 'row-sums', 'mean-structure', 'rg', 'rdf'].includes(doc.analysis)) {
@@ -57,21 +62,20 @@ export function summarize(doc: ResultDocument): string {
     });
     if (cols.length > 20) lines.push(`... ${cols.length - 20} more columns (use --json)`);
   } else if (doc.analysis === 'row-sums') {
-    const means = r.rowMeans as (number | null)[];
+    const means = rowsOf(r.rowMeans)!;
     lines.push(`${r.frames} frames of ${r.rowsPerFrame} rows; mean over frames of each row's sum:`);
-    for (let i = 0; i < Math.min(means.length, 100); i += 5) {
+    for (let i = 0; i < Math.min(means.count, 100); i += 5) {
       lines.push(
-        means
-          .slice(i, i + 5)
+        Array.from({ length: Math.min(5, means.count - i) }, (_, k) => means.row(i + k)[0] ?? null)
           .map((m, k) => `${String(atomOf(i + k)).padStart(4)}: ${num(m).padEnd(12)}`)
           .join(' '),
       );
     }
-    if (means.length > 100) lines.push(`... ${means.length - 100} more rows (use --json)`);
+    if (means.count > 100) lines.push(`... ${means.count - 100} more rows (${files.length > 0 ? more : 'use --json'})`);
   } else if (doc.analysis === 'mean-structure') {
-    const mean = r.mean as (number | null)[][];
-    lines.push(`mean structure of ${r.frames} frames, ${r.atoms} atoms${mean.length > 10 ? ' (first 10; use --json or --out for all)' : ''}:`);
-    mean.slice(0, 10).forEach((xyz, i) => lines.push(`${String(atomOf(i)).padStart(6)}: ${xyz.map((v) => num(v).padStart(14)).join(' ')}`));
+    const mean = rowsOf(r.mean)!;
+    lines.push(`mean structure of ${r.frames} frames, ${r.atoms} atoms${mean.count > 10 ? ` (first 10; ${more})` : ''}:`);
+    for (let i = 0; i < Math.min(10, mean.count); i++) lines.push(`${String(atomOf(i)).padStart(6)}: ${mean.row(i).map((v) => num(v).padStart(14)).join(' ')}`);
   } else if (doc.analysis === 'rg') {
     lines.push(`radius of gyration over ${r.frames} frames: mean ${num(r.mean as number)}  min ${num(r.min as number)}  max ${num(r.max as number)} (per frame: --json)`);
   } else if (doc.analysis === 'rdf') {

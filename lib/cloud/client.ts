@@ -6,7 +6,7 @@
 import { FanoutError, UsageError } from '../core/errors.ts';
 import type { ResultDocument } from '../core/job.ts';
 import { randomUUID } from 'node:crypto';
-import { decodeManifest, decodeResult, type InputPointer, type JobStatus, ManifestReader, readPointer, readRedriveAnswer, readStatus, type RedriveAnswer, UnknownJobError } from '../job/documents.ts';
+import { decodeManifest, decodeResult, readResultArrays, type InputPointer, type JobStatus, ManifestReader, readPointer, readRedriveAnswer, readStatus, type RedriveAnswer, UnknownJobError } from '../job/documents.ts';
 import { inputPointerKey, levelPrefix, manifestKey, parseNodeKey, parseTailClaim, redriveRequestKey, resultKey, tailPrefix } from '../job/keys.ts';
 import { type JobSpec, sliceBounds } from '../core/plan.ts';
 import { UPLOAD_ID_METADATA } from '../job/options.ts';
@@ -162,8 +162,11 @@ export async function followJob(store: BlobStore, first: string, onState: (s: Jo
     }
     if (s.status?.state === 'done' && s.status.resultKey) {
       // The job's own result: results/ may hold a newer upload's by now.
-      const body = (await store.get(resultKey(job))) ?? (await store.get(s.status.resultKey));
-      if (body) return decodeResult(body, s.status.resultKey);
+      const own = await store.get(resultKey(job));
+      const key = own ? resultKey(job) : s.status.resultKey;
+      const body = own ?? (await store.get(key));
+      // A large result's arrays (.npy files beside the document) are read too.
+      if (body) return readResultArrays(store, key, decodeResult(body, key));
     }
     checkTimeout(opts, () => `job ${job} is still ${s.status?.state ?? 'starting'} (${s.partialsDone}/${s.slices ?? '?'} partials)`);
     await sleep(opts.pollMs ?? POLL_MS);

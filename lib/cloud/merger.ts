@@ -37,6 +37,7 @@ import {
   UnknownJobError,
   writeManifest,
   writeResult,
+  writeResultArrays,
   writeStatus,
 } from '../job/documents.ts';
 import { failedSliceKey, failedSlicesPrefix, groupPrefix, inputPointerKey, nodeKey, parseNodeKey, parseTailClaim, resultKey, tailPrefix } from '../job/keys.ts';
@@ -141,6 +142,8 @@ async function finishJob(deps: MergerDeps, manifest: CloudManifest, memberKeys: 
   const committed = (await deps.store.get(resultKey(spec.id)))!;
   // Counted before publishing: the done status follows the published result at once.
   const backups = await countBackups(deps.store, spec.id);
+  // A large result's arrays go beside the copy first (the same bytes whichever merger writes them).
+  await writeResultArrays(deps.store, manifest.resultKey, doc);
   if (!(await publishIfNewest(deps.store, manifest, manifest.resultKey, () => new TextDecoder().decode(committed)))) return supersede();
   const done: Omit<JobStatus, 'at'> = {
     state: 'done',

@@ -27,6 +27,9 @@
  * rows before it, modulo the frame.
  */
 import { ExactSum, type ExactSumJSON } from './exact-sum.ts';
+import { cellsArena, wasmKernel } from './exact-sum-wasm.ts';
+
+const wasmArena = cellsArena(0)?.buffer;
 
 /** An ExactCells as it travels: the cells' doubles as little-endian bytes, the exceptions as JSON. */
 export interface ExactCellsEncoded {
@@ -46,21 +49,31 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 // Arrays of released states, zeroed, for the next state of this thread: a state of a
 // million atoms is 24 MB, and the first write to each page of a fresh one is a page fault
 // (a slice of a (40, 10^6, 3) array spent a third of its time in them).
+// Large arrays live in the WebAssembly kernel's arena (cellsArena), where the `cells`
+// function adds a block of values to them two at a time; an arena array is never dropped
+// from the spares (the arena does not take it back), ordinary ones beyond SPARE_ARRAYS are.
 const spare: Float64Array[] = [];
 const SPARE_ARRAYS = 4;
+const ARENA_MIN_CELLS = 1 << 14;
 const EMPTY = new Float64Array(0);
 
 function zeroed(capacity: number): Float64Array {
   let best = -1;
   for (let i = 0; i < spare.length; i++) if (spare[i]!.length >= capacity && (best < 0 || spare[i]!.length < spare[best]!.length)) best = i;
-  return best >= 0 ? spare.splice(best, 1)[0]! : new Float64Array(capacity);
+  if (best >= 0) return spare.splice(best, 1)[0]!;
+  return (capacity >= ARENA_MIN_CELLS ? cellsArena(capacity) : undefined) ?? new Float64Array(capacity);
 }
+
+const inArena = (a: Float64Array): boolean => wasmArena !== undefined && a.buffer === wasmArena;
 
 function recycle(a: Float64Array, used: number): void {
   if (a.length === 0 || spare.includes(a)) return;
   a.fill(0, 0, used);
   spare.push(a);
-  if (spare.length > SPARE_ARRAYS) spare.shift();
+  if (spare.length > SPARE_ARRAYS) {
+    const drop = spare.findIndex((x) => !inArena(x));
+    if (drop >= 0) spare.splice(drop, 1);
+  }
 }
 
 export class ExactCells {
@@ -135,6 +148,8 @@ export class ExactCells {
   addCyclic(values: Float64Array, from: number, to: number, cell: number, wrap: number): number {
     this.cover(Math.min(wrap, cell + (to - from)), wrap);
     const hi = this.hi;
+    const wasm = wasmKernel;
+    if (wasm !== undefined && values.buffer === wasm.buffer && hi.buffer === wasm.buffer) return this.addCyclicWasm(values, from, to, cell, wrap);
     let c = cell;
     // In runs that end at the frame's end or at `to`: no wrap test per value.
     for (let i = from; i < to; ) {
@@ -154,6 +169,36 @@ export class ExactCells {
       if (c === wrap) c = 0;
     }
     return c;
+  }
+
+  /**
+   * addCyclic through the kernel's `cells` (values and cells both in its memory): runs of
+   * consecutive cells two values an instruction, and a value whose addition rounds (or is
+   * not finite) through add(), so every cell ends as addCyclic's JavaScript loop leaves it.
+   */
+  private addCyclicWasm(values: Float64Array, from: number, to: number, cell: number, wrap: number): number {
+    const kernel = wasmKernel!;
+    let c = cell;
+    for (let i = from; i < to; ) {
+      const end = Math.min(to, i + (wrap - c));
+      this.addRun(kernel, values, i, end, c);
+      c += end - i;
+      i = end;
+      if (c === wrap) c = 0;
+    }
+    return c;
+  }
+
+  /** values[from..to) to cells c, c + 1, ... through the kernel. */
+  private addRun(kernel: NonNullable<typeof wasmKernel>, values: Float64Array, from: number, to: number, c: number): void {
+    const hiAt = this.hi.byteOffset + 8 * (c - from);
+    for (let i = from; i < to; ) {
+      i += kernel.cells(values.byteOffset + 8 * i, to - i, hiAt + 8 * i, 0, 0);
+      if (i < to) {
+        this.add(c + (i - from), values[i]!);
+        i++;
+      }
+    }
   }
 
   /**
@@ -186,7 +231,22 @@ export class ExactCells {
   mergeRotated(other: ExactCells, shift: number, wrap: number): void {
     const n = other.length;
     if (n === 0) return;
+    // Into an empty state (the first partial of a fold): the other's cells, as they are.
+    if (this.length === 0 && this.exceptions.size === 0 && shift % wrap === 0 && n <= wrap) {
+      this.adopt(other);
+      return;
+    }
     this.cover(Math.min(wrap, shift + n), wrap);
+    const wasm = wasmKernel;
+    if (wasm !== undefined && other.lo.length === 0 && other.hi.buffer === wasm.buffer && this.hi.buffer === wasm.buffer) {
+      // The other's hi through the kernel, in runs of consecutive cells.
+      const c0 = shift % wrap;
+      const first = Math.min(n, wrap - c0);
+      this.addRun(wasm, other.hi, 0, first, c0);
+      for (let k = first; k < n; k += wrap) this.addRun(wasm, other.hi, k, Math.min(n, k + wrap), 0);
+      for (const [k, sum] of other.exceptions) this.exception((k + shift) % wrap).merge(sum);
+      return;
+    }
     const ohi = other.hi;
     const olo = other.lo;
     const hi = this.hi;
@@ -204,6 +264,19 @@ export class ExactCells {
     for (const [k, sum] of other.exceptions) this.exception((k + shift) % wrap).merge(sum);
   }
 
+  /** Takes the other's cells (this one is empty); the other is left empty. */
+  private adopt(other: ExactCells): void {
+    const { hi, lo } = this;
+    this.hi = other.hi;
+    this.lo = other.lo;
+    this.length = other.length;
+    for (const [k, sum] of other.exceptions) this.exceptions.set(k, sum);
+    other.hi = hi;
+    other.lo = lo;
+    other.length = 0;
+    other.exceptions.clear();
+  }
+
   /** The exact sum of cell c rounded to the nearest double, ties to even (math.fsum's). */
   value(c: number): number {
     const lo = c < this.lo.length ? this.lo[c]! : 0;
@@ -214,6 +287,22 @@ export class ExactCells {
     sum.add(this.hi[c]!);
     sum.add(lo);
     return sum.value();
+  }
+
+  /**
+   * out[c] = value(c) / divisor for every cell of `out` (0 / divisor past the cells covered):
+   * the sums rounded once, then divided, as value() gives them, without a call per cell.
+   */
+  valuesInto(out: Float64Array, divisor = 1): Float64Array {
+    const n = Math.min(out.length, this.length);
+    const hi = this.hi;
+    if (this.lo.length === 0 && this.exceptions.size === 0) for (let c = 0; c < n; c++) out[c] = hi[c]! / divisor;
+    else if (this.exceptions.size === 0) {
+      const lo = this.lo;
+      for (let c = 0; c < n; c++) out[c] = (hi[c]! + lo[c]!) / divisor;
+    } else for (let c = 0; c < n; c++) out[c] = this.value(c) / divisor;
+    out.fill(0 / divisor, n);
+    return out;
   }
 
   /**

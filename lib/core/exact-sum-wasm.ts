@@ -280,11 +280,66 @@ function rowsBody(): number[] {
   ];
 }
 
+const v128Store = (offset = 0) => simd(0x0b, ...mem(4, offset));
+
+/**
+ * (func $cells (param $p i32) (param $n i32) (param $acc i32) (param i32) (param i32) (result i32))
+ * ExactCells' addition of n values to n cells, two an instruction: for each value x at $p
+ * and cell a at $acc (f64 each), s = a + x and its error e = (a - (s - (s - a))) + (x - (s - a))
+ * (Knuth's TwoSum, exact for finite doubles); the cell becomes s where e is 0, as in
+ * ExactCells.add. At the first pair where a lane's e is not 0 (a rounding error, a NaN, an
+ * infinity, an overflow), it stops before storing that pair and returns the index of its
+ * first value, for the caller to add those values through ExactCells' general path;
+ * otherwise returns n. So every cell ends bit for bit as ExactCells.add leaves it.
+ */
+function cellsBody(): number[] {
+  const twoSum = (x: number[], a: number[]) => [
+    // A1 = a, X = x, S1 = s = a + x, Q = bp = s - a, R = e = (a - (s - bp)) + (x - bp)
+    ...a, ...set(A1), ...x, ...set(X),
+    ...get(A1), ...get(X), ...f64x2.add, ...set(S1),
+    ...get(S1), ...get(A1), ...f64x2.sub, ...set(Q),
+    ...get(A1), ...get(S1), ...get(Q), ...f64x2.sub, ...f64x2.sub, ...get(X), ...get(Q), ...f64x2.sub, ...f64x2.add, ...set(R),
+  ];
+  return [
+    // end2 = (n & ~1) * 8, i = 0 (byte offsets)
+    ...get(N), ...i32c(-2), op.i32And, ...i32c(3), op.i32Shl, ...set(END2),
+    ...i32c(0), ...set(I),
+    op.block, VOID, op.loop, VOID,
+    ...get(I), ...get(END2), op.i32LtU, op.i32Eqz, op.brIf, 1,
+    ...twoSum([...get(P), ...get(I), op.i32Add, ...v128Load()], [...get(REST), ...get(I), op.i32Add, ...v128Load()]),
+    ...get(R), ...v128Zero, ...f64x2.ne, ...anyTrue,
+    op.if, VOID, ...get(I), ...i32c(3), 0x76, op.return, op.end,
+    ...get(REST), ...get(I), op.i32Add, ...get(S1), ...v128Store(),
+    ...get(I), ...i32c(16), op.i32Add, ...set(I),
+    op.br, 0,
+    op.end, op.end,
+    // the odd value at the end, in scalars
+    ...get(N), ...i32c(1), op.i32And,
+    op.if, VOID,
+    ...get(REST), ...get(I), op.i32Add, ...f64Load(), ...set(SQ),
+    ...get(P), ...get(I), op.i32Add, ...f64Load(), ...set(SX),
+    ...get(SQ), ...get(SX), op.f64Add, ...set(SR),
+    ...get(SR), ...get(SQ), op.f64Sub, ...set(SP),
+    ...get(SQ), ...get(SR), ...get(SP), op.f64Sub, op.f64Sub, ...get(SX), ...get(SP), op.f64Sub, op.f64Add, ...f64c0, op.f64Ne,
+    op.if, VOID, ...get(I), ...i32c(3), 0x76, op.return, op.end,
+    ...get(REST), ...get(I), op.i32Add, ...get(SR), ...f64Store(),
+    op.end,
+    ...get(N),
+    op.end,
+  ];
+}
+
 const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
 const name = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
-/** Memory of the module: 160 pages of 64 KiB (10 MiB), never grown (views stay valid). */
-export const KERNEL_PAGES = 160;
+/**
+ * Memory of the module, never grown (views stay valid): 160 pages of 64 KiB (10 MiB) for
+ * results, residues, borrowed values and kept arrays, then the arena of ExactCells' large
+ * arrays (cellsArena): 3936 pages (246 MiB) of address space, of which the pages never
+ * written cost no memory.
+ */
+const SCRATCH_PAGES = 160;
+export const KERNEL_PAGES = 4096;
 
 function moduleBytes(): Uint8Array {
   const body = (code: number[]) => {
@@ -294,10 +349,10 @@ function moduleBytes(): Uint8Array {
   return Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [1, 0x60, 5, I32, I32, I32, I32, I32, 1, I32]),
-    ...section(3, [2, 0, 0]),
+    ...section(3, [3, 0, 0, 0]),
     ...section(5, [1, 0x00, ...uleb(KERNEL_PAGES)]),
-    ...section(7, [3, ...name('memory'), 2, 0, ...name('block'), 0, 0, ...name('rows'), 0, 1]),
-    ...section(10, [2, ...body(blockBody()), ...body(rowsBody())]),
+    ...section(7, [4, ...name('memory'), 2, 0, ...name('block'), 0, 0, ...name('rows'), 0, 1, ...name('cells'), 0, 2]),
+    ...section(10, [3, ...body(blockBody()), ...body(rowsBody()), ...body(cellsBody())]),
   ]);
 }
 
@@ -307,6 +362,8 @@ export interface WasmKernel {
   block(p: number, n: number, rest: number, out: number, unused: 0): number;
   /** see rowsBody: at most 2^11 values in whole rows */
   rows(p: number, n: number, rest: number, out: number, columns: number): number;
+  /** see cellsBody: adds n values at byte address p to n cells at byte address acc; returns where it stopped */
+  cells(p: number, n: number, acc: number, unused: 0, unused2: 0): number;
   /** residues: up to 2^11 values (block), or 2^11 pairs (rows) */
   readonly rest: Float64Array;
   /** the sums of pieces: two (block), or two a row */
@@ -324,7 +381,7 @@ const SLOTS = 4;
 interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: { memory: { buffer: ArrayBuffer }; block: WasmKernel['block']; rows: WasmKernel['rows'] } };
+  Instance: new (module: object) => { exports: { memory: { buffer: ArrayBuffer }; block: WasmKernel['block']; rows: WasmKernel['rows']; cells: WasmKernel['cells'] } };
 }
 
 function instantiate(): WasmKernel | undefined {
@@ -333,9 +390,9 @@ function instantiate(): WasmKernel | undefined {
   try {
     const bytes = moduleBytes();
     if (!api.validate(bytes)) return undefined;
-    const { memory, block, rows } = new api.Instance(new api.Module(bytes)).exports;
+    const { memory, block, rows, cells } = new api.Instance(new api.Module(bytes)).exports;
     const buffer = memory.buffer;
-    return { buffer, block, rows, rest: new Float64Array(buffer, REST_AT, 4096), out: new Float64Array(buffer, OUT_AT, 4096) };
+    return { buffer, block, rows, cells, rest: new Float64Array(buffer, REST_AT, 4096), out: new Float64Array(buffer, OUT_AT, 4096) };
   } catch {
     return undefined;
   }
@@ -376,7 +433,7 @@ let keptAt = SLOTS_AT + SLOTS * SLOT_BYTES;
  * kernel's memory while there is room, so that ExactSum.addRange over it runs in WebAssembly.
  */
 export function keptKernelValues(length: number): Float64Array {
-  if (!instantiated || keptAt + length * 8 > KERNEL_PAGES * 65536) return new Float64Array(length);
+  if (!instantiated || keptAt + length * 8 > SCRATCH_PAGES * 65536) return new Float64Array(length);
   const values = new Float64Array(instantiated.buffer, keptAt, length);
   keptAt += length * 8;
   return values;
@@ -393,4 +450,20 @@ export async function borrowValues<T>(length: number, use: (values: Float64Array
   } finally {
     giveBackValues(values);
   }
+}
+
+// The arena: the rest of the memory, handed out from its start and never given back (an
+// ExactCells keeps the arrays it releases for its next states: see exact-cells.ts).
+let arenaAt = SCRATCH_PAGES * 65536;
+
+/**
+ * A zeroed array of `length` doubles in the kernel's memory, for ExactCells' cells, so
+ * that additions to them run in WebAssembly (the `cells` function); undefined when the
+ * arena has no room left or there is no kernel. Never given back: the caller reuses it.
+ */
+export function cellsArena(length: number): Float64Array | undefined {
+  if (!instantiated || arenaAt + length * 8 > KERNEL_PAGES * 65536) return undefined;
+  const values = new Float64Array(instantiated.buffer, arenaAt, length);
+  arenaAt += length * 8;
+  return values;
 }

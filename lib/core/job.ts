@@ -10,6 +10,7 @@ import { scanDcd } from './dcd.ts';
 import { IncompleteFrameError, InputError, UsageError } from './errors.ts';
 import { angstromRows, lengthScales } from './lengths.ts';
 import { scanNetcdf } from './netcdf.ts';
+import { inlineSmallArrays } from './result-array.ts';
 import { PartsSource } from './parts.ts';
 import { scanSegments, unitOffset, unitsIn } from './segments.ts';
 import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
@@ -417,14 +418,18 @@ export function textRowLocator(source: ByteSource, spec: JobSpec, merged: Merged
   };
 }
 
-/** Runs finish(), turning an incomplete frame into an InputError at its byte offset. */
+/**
+ * Runs finish(), turning an incomplete frame into an InputError at its byte offset. The
+ * result's small arrays are inlined, its large ones named for their .npy files.
+ */
 export async function finishResult(spec: JobSpec, analysis: Analysis, merged: Merged, locate?: RowLocator): Promise<unknown> {
   try {
     const selection = frameSelectionOf(spec);
     // A selection could hide an incomplete last frame (its selected rows may all be there).
     const extra = selection ? merged.rows % spec.frameRows : 0;
     if (extra !== 0) throw new IncompleteFrameError(merged.rows - extra, extra, spec.frameRows);
-    const result = analysis.finish(merged.state, analysedRows(spec, merged.rows), analysisContext(spec));
+    // Small arrays inline as JSON, large ones as .npy files beside the document (result-array.ts).
+    const result = inlineSmallArrays(analysis.finish(merged.state, analysedRows(spec, merged.rows), analysisContext(spec)), spec.id);
     // The unit cell is not part of the rows: it comes from the header read at planning.
     const box = spec.trajectory?.box;
     const isObject = result && typeof result === 'object' && !Array.isArray(result);

@@ -8,6 +8,7 @@
  *   input pointer  jobs/inputs/<key>.json    the newest job of an input (the cloud)
  *   partial        a merge-tree node (the cloud) or a line of a partial log (local)
  *   result         jobs/<id>/result.json     the result document the user gets
+ *   result arrays  jobs/<id>/<id>.<field>.npy a large array of the result, beside each copy of it
  *   redrive answer jobs/<id>/redrive/<r>.json what the coordinator did with a redrive request (the cloud)
  *
  * Format versions: a document's `version` field, absent meaning 1 (documents written
@@ -23,6 +24,7 @@ import './options.ts';
 import { FanoutError } from '../core/errors.ts';
 import type { Partial, ResultDocument } from '../core/job.ts';
 import { INPUT_FORMATS, type JobSpec, LAYOUT_KINDS, stableStringify } from '../core/plan.ts';
+import { fromNpyBytes, npyBytes, ResultArray, type ResultArrayRef, resultArrays } from '../core/result-array.ts';
 import type { BlobStore } from './ports.ts';
 import { ByteWriter } from './json-numbers.ts';
 import { inputPointerKey, manifestKey, redriveAnswerKey, resultKey, statusKey } from './keys.ts';
@@ -700,8 +702,9 @@ function compactNumbers(value: unknown[], out: ByteWriter): void {
   out.byte(0x5d); // ]
 }
 
-/** JSON.stringify(value, null, 2), but numeric arrays compact. Plain data only (no toJSON, no cycles). */
+/** JSON.stringify(value, null, 2), but numeric arrays compact. Plain data only (no toJSON but a ResultArray's, no cycles). */
 function prettyJson(value: unknown, indent: string, out: ByteWriter): void {
+  if (value instanceof ResultArray) return prettyJson(value.toJSON(), indent, out);
   if (Array.isArray(value)) {
     if (value.length === 0) return out.text('[]');
     if (isNumbers(value)) return compactNumbers(value, out);
@@ -729,17 +732,89 @@ function prettyJson(value: unknown, indent: string, out: ByteWriter): void {
   out.text(JSON.stringify(value));
 }
 
-export async function readResult(store: BlobStore, jobId: string): Promise<ResultDocument | undefined> {
+/**
+ * jobs/<id>/result.json. `arrays`: with the result's large arrays read from their .npy
+ * files (see below), as ResultArrays; otherwise they stay as the document names them.
+ */
+export async function readResult(store: BlobStore, jobId: string, opts: { arrays?: boolean } = {}): Promise<ResultDocument | undefined> {
   const body = await store.get(resultKey(jobId));
-  return body ? decodeResult(body, resultKey(jobId)) : undefined;
+  if (!body) return undefined;
+  const doc = decodeResult(body, resultKey(jobId));
+  return opts.arrays ? readResultArrays(store, resultKey(jobId), doc) : doc;
 }
 
 /**
- * Writes jobs/<id>/result.json. The local runtime replaces it on every run; the cloud
- * commits it create-only (whichever merger commits first wins) and learns whether it did.
+ * Writes jobs/<id>/result.json, after the .npy files of its large arrays (so a result that
+ * exists has its arrays). The local runtime replaces it on every run; the cloud commits it
+ * create-only (whichever merger commits first wins) and learns whether it did: the arrays
+ * of one job are the same bytes whichever merger writes them.
  */
 export async function writeResult(store: BlobStore, doc: ResultDocument, mode: 'replace' | 'create-only' = 'replace'): Promise<boolean> {
+  await writeResultArrays(store, resultKey(doc.job), doc);
   if (mode === 'create-only') return store.putIfAbsent(resultKey(doc.job), encodeResultBytes(doc));
   await store.put(resultKey(doc.job), encodeResultBytes(doc));
   return true;
+}
+
+/*
+ * Large result arrays (lib/core/result-array.ts). A result array of more than
+ * RESULT_INLINE_MAX values is a .npy file (float64, C order, its shape) beside the result
+ * document, which names it instead of holding its numbers:
+ *
+ *   "mean": { "$npy": "<job id>.mean.npy", "shape": [1000000, 3], "dtype": "<f8" }
+ *
+ * The name is relative to the document's own folder (or key prefix), and the same in
+ * every copy of the document (jobs/<id>/result.json, the cloud's results/ copy, --out
+ * FILE): each copy has the file beside it.
+ */
+
+/** `name` beside the document at `documentKey`: the same folder (key prefix). */
+export const besideKey = (documentKey: string, name: string): string => `${documentKey.slice(0, documentKey.lastIndexOf('/') + 1)}${name}`;
+
+const ARRAY_FILE = /^[A-Za-z0-9_-][A-Za-z0-9._-]*\.npy$/;
+
+/** The .npy files of a result document's large arrays: name and bytes. */
+export function resultArrayFiles(doc: ResultDocument): { name: string; bytes: Uint8Array }[] {
+  return resultArrays(doc.result).map((a) => ({ name: a.file!, bytes: npyBytes(a) }));
+}
+
+/** Writes the .npy files of `doc`'s large arrays beside `documentKey`. */
+export async function writeResultArrays(store: BlobStore, documentKey: string, doc: ResultDocument): Promise<void> {
+  for (const { name, bytes } of resultArrayFiles(doc)) await store.put(besideKey(documentKey, name), bytes);
+}
+
+/**
+ * `doc` (read from `documentKey`) with every array it names as a .npy file read from beside
+ * it, as a ResultArray. A file that is missing or not a float64 array of the named shape is
+ * a DocumentError.
+ */
+export async function readResultArrays(store: BlobStore, documentKey: string, doc: ResultDocument): Promise<ResultDocument> {
+  return { ...doc, result: await withArrays(doc.result, documentKey, (name) => store.get(besideKey(documentKey, name))) };
+}
+
+/** `value` with each {"$npy": name, shape, dtype} replaced by the array `read(name)` gives. */
+export async function withArrays(value: unknown, where: string, read: (name: string) => Promise<Uint8Array | undefined>): Promise<unknown> {
+  if (Array.isArray(value)) {
+    if (!value.some((v) => v && typeof v === 'object')) return value;
+    return Promise.all(value.map((v) => withArrays(v, where, read)));
+  }
+  if (!isPlainObject(value)) return value;
+  if ('$npy' in value) {
+    const { $npy: name, shape } = value as { [K in keyof ResultArrayRef]?: unknown };
+    if (typeof name !== 'string' || !ARRAY_FILE.test(name) || !Array.isArray(shape)) throw new DocumentError(`${where}: not a result array reference: ${JSON.stringify(value)}`);
+    const bytes = await read(name);
+    if (!bytes) throw new DocumentError(`${where}: the result array ${name} is missing beside it`);
+    let array: ResultArray;
+    try {
+      array = fromNpyBytes(name, bytes);
+    } catch (e) {
+      throw new DocumentError(`${where}: ${name}: ${(e as Error).message}`);
+    }
+    if (array.shape.join() !== shape.join()) throw new DocumentError(`${where}: ${name} has shape (${array.shape.join(', ')}), the document says (${shape.join(', ')})`);
+    array.file = name;
+    return array;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = await withArrays(v, where, read);
+  return out;
 }

@@ -6,7 +6,8 @@ import { parseS3Url } from '../cloud/aws/s3-source.ts';
 import { S3Store } from '../cloud/aws/s3-store.ts';
 import { LocalDirStore } from '../local/local-store.ts';
 import { UsageError } from '../core/errors.ts';
-import { decodeResult } from '../job/documents.ts';
+import type { ResultDocument } from '../core/job.ts';
+import { besideKey, decodeResult, DocumentError, withArrays } from '../job/documents.ts';
 import type { BlobStore } from '../job/ports.ts';
 import { JOBS_PREFIX, jobOfKey } from '../job/keys.ts';
 import { type Chart, renderCharts } from './charts.ts';
@@ -28,6 +29,19 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
+ * A result document with its large arrays (.npy files beside it) read, when they are
+ * there: a report of a document copied without them still shows everything else.
+ */
+async function withArraysIfThere(doc: ResultDocument, where: string, read: (name: string) => Promise<Uint8Array | undefined>): Promise<ResultDocument> {
+  try {
+    return { ...doc, result: await withArrays(doc.result, where, read) };
+  } catch (e) {
+    if (e instanceof DocumentError) return doc;
+    throw e;
+  }
+}
+
+/**
  * What the user named: a result document (a file, or an S3 object), a job id in the
  * local state dir, or any s3:// key under jobs/<id>/.
  */
@@ -41,11 +55,12 @@ export async function locateJob(target: string, options: { stateDir: string; sto
     if (job) return loadJob(store, job, where);
     const body = await store.get(s3.key);
     if (!body) throw new JobNotFoundError(`${target}: no such object`);
-    const doc = decodeResult(body, target);
+    const doc = await withArraysIfThere(decodeResult(body, target), target, (name) => store.get(besideKey(s3.key, name)));
     return loadJob(store, doc.job, where, { doc });
   }
   if (await exists(target)) {
-    const doc = decodeResult(await readFile(target), target);
+    const read = async (name: string) => readFile(join(dirname(target), name)).catch(() => undefined);
+    const doc = await withArraysIfThere(decodeResult(await readFile(target), target), target, read);
     // A result.json inside a state dir (<root>/jobs/<id>/result.json) names its own root.
     const dir = dirname(resolve(target));
     const root = basename(dir) === doc.job && basename(dirname(dir)) === JOBS_PREFIX.slice(0, -1) ? dirname(dirname(dir)) : options.stateDir;

@@ -38,7 +38,7 @@ export interface JobData {
 const storyOf = (p: Partial): Partial => ({ ...p, state: null });
 
 export async function loadJob(store: BlobStore, jobId: string, where: string, known: { doc?: ResultDocument } = {}): Promise<JobData> {
-  const [manifest, doc, status] = await Promise.all([readManifest(store, jobId), known.doc ?? readResult(store, jobId), readStatus(store, jobId)]);
+  const [manifest, doc, status] = await Promise.all([readManifest(store, jobId), known.doc ?? readResult(store, jobId, { arrays: true }).catch((e: unknown) => (e instanceof DocumentError ? readResult(store, jobId) : Promise.reject(e))), readStatus(store, jobId)]);
   if (!manifest && !doc) throw new JobNotFoundError(`${where}: no job ${jobId} here (looked for ${manifestKey(jobId)} and ${resultKey(jobId)})`);
   const data: JobData = { jobId, where, partials: [], ...(doc ? { doc } : {}), ...(status ? { status } : {}) };
   if (manifest) {

@@ -3,6 +3,7 @@
  * here, so the numbers can be tested on their own.
  */
 import { type Partial, type ResultDocument, slicesOf } from '../core/job.ts';
+import { ResultArray } from '../core/result-array.ts';
 import type { JobData } from './job-data.ts';
 
 /**
@@ -119,7 +120,8 @@ export function sliceRows(partials: readonly Partial[], rowsPerRecord = 1): Slic
 
 /** The vector the histogram shows, per analysis; undefined for a scalar result. */
 export function resultVector(doc: ResultDocument): { label: string; values: number[] } | undefined {
-  const r = doc.result as Record<string, unknown> | unknown[] | null;
+  // A large result's arrays, read from their .npy files, as the nested arrays a small one holds.
+  const r = withNestedArrays(doc.result) as Record<string, unknown> | unknown[] | null;
   const finite = (xs: unknown[]): number[] => xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
   // A trajectory's lengths are in the unit its result states (Å, see lib/core/lengths.ts): an axis says it.
   const unit = doc.trajectory?.lengthUnit;
@@ -139,6 +141,11 @@ export function resultVector(doc: ResultDocument): { label: string; values: numb
   const arrays = Object.entries(r).filter(([, v]) => Array.isArray(v) && v.length > 1 && v.every((x) => typeof x === 'number' || x === null));
   if (arrays.length === 1) return { label: arrays[0]![0], values: finite(arrays[0]![1] as unknown[]) };
   return undefined;
+}
+
+function withNestedArrays(result: unknown): unknown {
+  if (!result || typeof result !== 'object' || Array.isArray(result)) return result;
+  return Object.fromEntries(Object.entries(result).map(([k, v]) => [k, v instanceof ResultArray ? v.toNested() : v]));
 }
 
 function figuresOf(doc: ResultDocument): { label: string; value: string }[] {

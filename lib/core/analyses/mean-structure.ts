@@ -9,8 +9,9 @@
  * frame boundary.
  */
 import type { Analysis, AnalysisContext } from '../analysis.ts';
-import { jsonNumber, wholeFrameCount } from '../analysis.ts';
+import { wholeFrameCount } from '../analysis.ts';
 import { ExactCells, type ExactCellsEncoded } from '../exact-cells.ts';
+import { ResultArray } from '../result-array.ts';
 
 export interface MeanStructureState {
   /** row-of-frame major: cell (row * columns + column) */
@@ -20,7 +21,8 @@ export interface MeanStructureState {
 export interface MeanStructureResult {
   frames: number;
   atoms: number;
-  mean: (number | null)[][];
+  /** (atoms, columns); in the document, rows of (x, y, z) (null: not a finite number), or a .npy file for a large one */
+  mean: ResultArray;
 }
 
 const frameCells = (ctx: AnalysisContext): number => ctx.frameRows * ctx.columns;
@@ -41,22 +43,12 @@ export const meanStructure: Analysis<MeanStructureState, MeanStructureResult> = 
   },
   finish(state, rows, ctx) {
     const n = ctx.frameRows;
-    const columns = ctx.columns;
     const frames = wholeFrameCount(rows, n);
-    const sums = state.sums;
-    const at = (c: number): number | null => (frames > 0 ? jsonNumber(sums.value(c) / frames) : null);
-    // Rows of three (positions) as literals: an array grown by push() reserves room for 17
-    // values, and a million of those were 180 MB of garbage to collect.
-    const mean: (number | null)[][] = new Array(n);
-    for (let r = 0, c = 0; r < n; r++, c += columns) {
-      if (columns === 3) mean[r] = [at(c), at(c + 1), at(c + 2)];
-      else {
-        const row: (number | null)[] = new Array(columns);
-        for (let k = 0; k < columns; k++) row[k] = at(c + k);
-        mean[r] = row;
-      }
-    }
-    return { frames, atoms: n, mean };
+    const cells = n * ctx.columns;
+    const mean = new Float64Array(cells);
+    if (frames === 0) mean.fill(NaN);
+    else state.sums.valuesInto(mean, frames);
+    return { frames, atoms: n, mean: new ResultArray(mean, [n, ctx.columns]) };
   },
   encode: (s) => ({ sums: s.sums.encode() }),
   release: (s) => s.sums.release(),

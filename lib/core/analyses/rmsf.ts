@@ -18,8 +18,9 @@
  * Fitting: centres of geometry removed, unweighted QCP (lib/core/superpose.ts).
  */
 import type { Analysis, AnalysisContext } from '../analysis.ts';
-import { jsonNumber, wholeFrameCount } from '../analysis.ts';
+import { wholeFrameCount } from '../analysis.ts';
 import { ExactCells, type ExactCellsEncoded } from '../exact-cells.ts';
+import { flatNumbers, ResultArray } from '../result-array.ts';
 import { eachFrame, type PendingFrame } from './frame-series.ts';
 import { fitterOf } from './rmsd.ts';
 
@@ -33,14 +34,15 @@ interface FittedSums extends PendingFrame {
 export interface AverageResult {
   frames: number;
   atoms: number;
-  /** the average fitted structure: rows of (x, y, z) */
-  mean: (number | null)[][];
+  /** the average fitted structure, (atoms, 3): in the document rows of (x, y, z), or a .npy file for a large one */
+  mean: ResultArray;
 }
 
 export interface RmsfResult {
   frames: number;
   atoms: number;
-  rmsf: (number | null)[];
+  /** one value an atom: in the document an array (null: not a finite number), or a .npy file for a large one */
+  rmsf: ResultArray;
 }
 
 // Per thread: the fitted frame, reused.
@@ -86,13 +88,10 @@ export const rmsfAverage: Analysis<FittedSums, AverageResult> = {
   finish(state, rows, ctx) {
     const n = ctx.frameRows;
     const frames = wholeFrameCount(rows, n);
-    const mean: (number | null)[][] = [];
-    for (let r = 0, c = 0; r < n; r++) {
-      const row: (number | null)[] = [];
-      for (let k = 0; k < ctx.columns; k++, c++) row.push(frames > 0 ? jsonNumber(state.sums.value(c) / frames) : null);
-      mean.push(row);
-    }
-    return { frames, atoms: n, mean };
+    const mean = new Float64Array(n * ctx.columns);
+    if (frames > 0) state.sums.valuesInto(mean, frames);
+    else mean.fill(NaN);
+    return { frames, atoms: n, mean: new ResultArray(mean, [n, ctx.columns]) };
   },
   encode: encodeSums,
   release: (s) => s.sums.release(),
@@ -111,7 +110,8 @@ export const rmsf: Analysis<FittedSums, RmsfResult> = {
   reference: true,
   chain: {
     first: 'rmsf-average',
-    reference: (result) => Float64Array.from((result as AverageResult).mean.flat(), (x) => x ?? NaN),
+    // The first result as the runtime holds it: a ResultArray, or rows of numbers once inlined in a document.
+    reference: (result) => Float64Array.from(flatNumbers((result as { mean: unknown }).mean)),
   },
   empty: () => ({ sums: new ExactCells(), squares: new ExactCells(), pendingRows: 0 }),
   addRows(state, values, rowCount, columns, _firstRow, ctx) {
@@ -152,16 +152,16 @@ export const rmsf: Analysis<FittedSums, RmsfResult> = {
   finish(state, rows, ctx) {
     const frames = wholeFrameCount(rows, ctx.frameRows);
     const atoms = measureCells(ctx) / 3;
-    const out: (number | null)[] = [];
+    const out = new Float64Array(atoms);
     for (let k = 0; k < atoms; k++) {
       let v = state.squares!.value(k) / frames;
       for (let a = 0; a < 3; a++) {
         const mean = state.sums.value(k * 3 + a) / frames;
         v -= mean * mean;
       }
-      out.push(frames > 0 ? jsonNumber(Math.sqrt(Math.max(0, v))) : null);
+      out[k] = frames > 0 ? Math.sqrt(Math.max(0, v)) : NaN;
     }
-    return { frames, atoms, rmsf: out };
+    return { frames, atoms, rmsf: new ResultArray(out, [atoms]) };
   },
   encode: encodeSums,
   release: (s) => {

@@ -8,8 +8,9 @@
  * merge order agree.
  */
 import type { Analysis } from '../analysis.ts';
-import { jsonNumber, wholeFrameCount } from '../analysis.ts';
+import { wholeFrameCount } from '../analysis.ts';
 import { ExactCells, type ExactCellsEncoded } from '../exact-cells.ts';
+import { ResultArray } from '../result-array.ts';
 import { wasmKernel, type WasmKernel } from '../exact-sum-wasm.ts';
 
 export interface RowSumsState {
@@ -19,8 +20,9 @@ export interface RowSumsState {
 export interface RowSumsResult {
   frames: number;
   rowsPerFrame: number;
-  rowSums: (number | null)[];
-  rowMeans: (number | null)[];
+  /** in the document: arrays (null: not a finite number), or .npy files for long ones */
+  rowSums: ResultArray;
+  rowMeans: ResultArray;
 }
 
 export const rowSums: Analysis<RowSumsState, RowSumsResult> = {
@@ -42,13 +44,9 @@ export const rowSums: Analysis<RowSumsState, RowSumsResult> = {
   finish(state, rows, ctx) {
     const n = ctx.frameRows;
     const frames = wholeFrameCount(rows, n);
-    const sums = Array.from({ length: n }, (_, r) => (r < state.buckets.length ? state.buckets.value(r) : 0));
-    return {
-      frames,
-      rowsPerFrame: n,
-      rowSums: sums.map(jsonNumber),
-      rowMeans: sums.map((s) => (frames > 0 ? jsonNumber(s / frames) : null)),
-    };
+    const sums = state.buckets.valuesInto(new Float64Array(n));
+    const means = frames > 0 ? sums.map((s) => s / frames) : new Float64Array(n).fill(NaN);
+    return { frames, rowsPerFrame: n, rowSums: new ResultArray(sums, [n]), rowMeans: new ResultArray(means, [n]) };
   },
   encode: (s) => ({ buckets: s.buckets.encode() }),
   release: (s) => s.buckets.release(),

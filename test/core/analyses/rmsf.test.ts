@@ -74,6 +74,6 @@ describe('rmsf', () => {
     const reference = rmsf.chain!.reference(average);
     const got = runCtx(rmsf, coords, p.frames, 3, { ...base, groups, reference });
     expect(got.atoms).toBe(90);
-    expectClose(got.rmsf, mdaRmsf(path, { refFrame, fit, measure }), 10, 1e-4);
+    expectClose(got.rmsf.toNested(), mdaRmsf(path, { refFrame, fit, measure }), 10, 1e-4);
   });
 });

@@ -23,7 +23,8 @@ function sliced(values: Float64Array, columns: number, frameRows: number, cuts: 
     total = rowSums.combine(total, state, totalRows, ctx);
     totalRows += b - a;
   }
-  return { encoded: rowSums.encode(total), result: rowSums.finish(total, rows, ctx) };
+  const { rowSums: sums, rowMeans: means } = rowSums.finish(total, rows, ctx);
+  return { encoded: rowSums.encode(total), result: { rowSums: sums.toNested(), rowMeans: means.toNested() } };
 }
 
 describe('row-sums through the WebAssembly kernel', () => {

@@ -266,11 +266,11 @@ export class ExactSum {
     if (this.nan || (this.posInf && this.negInf)) return NaN;
     if (this.posInf) return Infinity;
     if (this.negInf) return -Infinity;
-    const terms = this.terms();
-    const r = fsum(terms);
-    // The terms share one sign; NaN here means a partial sum overflowed: the exact sum
-    // is at or beyond 2^1024 and rounds to an infinity.
-    return r === r ? r : terms[0]! > 0 ? Infinity : -Infinity;
+    const r = fsum(this.terms());
+    // fsum's partial sums may round up to 2^1024 (an infinity, or NaN) though the exact sum
+    // lies just below the threshold 2^1024 - 2^970 and rounds to the largest double: near the
+    // top of the range, round the exact integer itself.
+    return Number.isFinite(r) ? r : roundScaled(this.toScaledBigInt());
   }
 
   /**
@@ -488,6 +488,20 @@ export function splitProductError(a: number, b: number, p: number): number {
  */
 function scaledProductError(a: number, b: number, p: number): number {
   return Math.abs(a) >= Math.abs(b) ? splitProductError(a * SCALE_DOWN, b, p * SCALE_DOWN) * SCALE_UP : splitProductError(a, b * SCALE_DOWN, p * SCALE_DOWN) * SCALE_UP;
+}
+
+/** n × 2^-1074 rounded to the nearest double, ties to even (an infinity at or beyond 2^1024 - 2^970). */
+function roundScaled(n: bigint): number {
+  const sign = n < 0n ? -1 : 1;
+  let m = n < 0n ? -n : n;
+  const shift = m.toString(2).length - 53;
+  if (shift <= 0) return sign * Number(m) * 2 ** -1074;
+  const rest = m & ((1n << BigInt(shift)) - 1n);
+  m >>= BigInt(shift);
+  const half = 1n << BigInt(shift - 1);
+  if (rest > half || (rest === half && (m & 1n) === 1n)) m += 1n;
+  // m < 2^53 + 1, so Number(m) is exact; 2^(shift - 1074) overflows only with the sum.
+  return sign * Number(m) * 2 ** (shift - 1074);
 }
 
 /**

@@ -268,6 +268,28 @@ print(json.dumps([repr(float(F(float.fromhex(a)) * F(float.fromhex(b)) - F(float
     });
   });
 
+  it('rounds an exact sum just below the overflow threshold to the largest double, and the threshold itself to an infinity', () => {
+    // 2^1024 - 2^970 is halfway between the largest double and 2^1024: below it rounds down.
+    const cases = [
+      [Number.MAX_VALUE, 2 ** 970, -(2 ** 900)],
+      [Number.MAX_VALUE, 2 ** 970, -(2 ** -1074)],
+      [Number.MAX_VALUE, 2 ** 969, 2 ** 969, -(2 ** 969), 2 ** 968, 2 ** 968, -(2 ** 600)],
+      [-Number.MAX_VALUE, -(2 ** 970), 2 ** 900],
+      [Number.MAX_VALUE, 2 ** 970],
+      [Number.MAX_VALUE, 2 ** 970, 2 ** -1074],
+      [Number.MAX_VALUE, 2 ** 969, 2 ** 968, 2 ** 700],
+    ];
+    const expected = oracle(cases);
+    expect(expected.slice(0, 4)).toEqual([Number.MAX_VALUE, Number.MAX_VALUE, Number.MAX_VALUE, -Number.MAX_VALUE]);
+    cases.forEach((xs, i) => {
+      for (const order of [xs, [...xs].reverse()]) {
+        const s = new ExactSum();
+        for (const x of order) s.add(x);
+        expect(s.value()).toBe(expected[i]);
+      }
+    });
+  });
+
   it('rounds ties to even in fsum', () => {
     expect(fsum([1, 2 ** -53])).toBe(1);
     expect(fsum([1, 2 ** -53, 2 ** -106])).toBe(1 + 2 ** -52);

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { BinaryLayout } from './binary-reader.ts';
 import { rowBytes } from './binary-reader.ts';
 import { type DcdInfo, type DcdLayout, isDcdMagic, readDcdHeader } from './dcd.ts';
+import { sniffCompression, unsupportedCompression } from './compressed/detect.ts';
 import { compressedSliceBounds, openCompressed } from './compressed/plan.ts';
 import type { CompressionSpec } from './compressed/source.ts';
 import { parseDType } from './dtype.ts';
@@ -119,6 +120,9 @@ export interface SliceBounds {
 const MiB = 1 << 20;
 const TEXT_EXTENSIONS = /\.(csv|tsv|txt|dat|tab|xyz|ssv)(\.|$)/i;
 
+/** Formats as their users spell them, in messages. */
+const FORMAT_LABELS: Record<JobSpec['format'], string> = { text: 'text', npy: '.npy', raw: 'raw', dcd: 'DCD', xtc: 'XTC', trr: 'TRR', netcdf: 'NetCDF' };
+
 /** Reads the first `bytes` bytes of a source into one buffer. */
 export async function readHead(source: ByteSource, bytes: number): Promise<Uint8Array> {
   const want = Math.min(bytes, source.size);
@@ -155,7 +159,7 @@ async function checkParts(parts: PartsSource, format: JobSpec['format'], head: U
   const [first, ...rest] = parts.parts;
   if (compressed || (format !== 'xtc' && format !== 'trr')) {
     throw new UsageError(
-      `${parts.parts.length} inputs make one job only as XTC or TRR trajectories, whose files are frames and nothing else; ${first!.name} is ${compressed ? 'compressed' : format === 'text' ? 'text' : format.toUpperCase()}: run the files one by one, or join them into one file first`,
+      `${parts.parts.length} inputs make one job only as XTC or TRR trajectories, whose files are frames and nothing else; ${first!.name} is ${compressed ? 'compressed' : FORMAT_LABELS[format]}: run the files one by one, or join them into one file first`,
     );
   }
   const check = (bytes: Uint8Array, size: number, atoms?: number, magic?: number) =>
@@ -182,7 +186,11 @@ async function planInput(
   const head = compressed ? await readHead(source, 64 * 1024) : rawHead;
   const format = detectFormat(source, head, opts);
   if (input instanceof PartsSource) await checkParts(input, format, head, compressed !== undefined);
-  if (compressed && format !== 'text') throw new InputError(input.name, 0, `compressed ${format} data: fanout reads compressed text only; decompress it first`);
+  if (compressed && format !== 'text') throw unsupportedCompression(input.name, sniffCompression(rawHead)!, `fanout reads compressed text only, and this holds ${FORMAT_LABELS[format]} data`);
+  // A binary format's header is never empty: say so rather than how its first field is cut short.
+  if (source.size === 0 && format !== 'text' && format !== 'raw') {
+    throw new InputError(source.name, 0, `the file is empty (0 bytes), not ${format === 'npy' ? 'a .npy file' : `${/^[AEIOUX]/.test(FORMAT_LABELS[format]) ? 'an' : 'a'} ${FORMAT_LABELS[format]} trajectory`}`);
+  }
   let layout: InputLayout;
   let shape: number[] | undefined;
   let trajectory: TrajectoryInfo | undefined;
@@ -357,11 +365,27 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
   if (opts.dtype) return 'raw';
   if (/\.npy$/i.test(source.name)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
   if (wideUnicodeBom(head)) return 'text'; // which the text planner refuses by name
+  const structure = structureFileKind(source.name, head);
+  if (structure) {
+    throw new InputError(
+      source.name,
+      0,
+      `a ${structure} file, not a trajectory: give it with --topology ${source.name.replace(/^.*\//, '')} (atom names for --select)${structure === 'PSF topology' ? '' : ' or --reference (rmsd)'}, and the trajectory (XTC, TRR, DCD or NetCDF) as the input`,
+    );
+  }
   if (!TEXT_EXTENSIONS.test(source.name) && head.includes(0)) {
     const at = head.indexOf(0);
     throw new InputError(source.name, at, 'a NUL byte: this looks like binary data; use --format raw --dtype ... or --format npy, or for a trajectory --format dcd, xtc, trr or netcdf');
   }
   return 'text';
+}
+
+/** A topology or structure file given where the trajectory goes: by its extension, or a PSF by its first word. */
+function structureFileKind(name: string, head: Uint8Array): string | undefined {
+  if (/\.psf$/i.test(name) || new TextDecoder().decode(head.subarray(0, 4)) === 'PSF') return 'PSF topology';
+  if (/\.(pdb|ent)$/i.test(name)) return 'PDB structure';
+  if (/\.gro$/i.test(name)) return 'GRO structure';
+  return undefined;
 }
 
 async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions): Promise<TextLayout> {

@@ -21,7 +21,10 @@ export function isModuleSpecifier(name: string): boolean {
 export async function analysisRef(name: string, options: Record<string, string> = {}): Promise<AnalysisRef & AnalysisTraits> {
   if (!isModuleSpecifier(name)) {
     const builtin = builtinAnalyses[name];
-    if (!builtin) throw new UsageError(`unknown analysis ${JSON.stringify(name)}: use ${Object.keys(builtinAnalyses).join(', ')} or a path to a module`);
+    if (!builtin) {
+      const meant = closestName(name, Object.keys(builtinAnalyses));
+      throw new UsageError(`unknown analysis ${JSON.stringify(name)}${meant ? ` (did you mean ${meant}?)` : ''}: use ${Object.keys(builtinAnalyses).join(', ')} or a path to a module`);
+    }
     return { name, options, ...traitsOf(builtin) };
   }
   const path = resolve(name);
@@ -33,6 +36,31 @@ export async function analysisRef(name: string, options: Record<string, string> 
   }
   const analysis = await loadAnalysis({ name, module: path, options });
   return { name: analysis.name, module: path, moduleHash: createHash('sha256').update(source).digest('hex').slice(0, 16), options, ...traitsOf(analysis) };
+}
+
+/** The name a misspelling most likely meant (case, _ for -, or at most 2 edits), if any. */
+export function closestName(given: string, names: readonly string[]): string | undefined {
+  const norm = (s: string) => s.toLowerCase().replace(/_/g, '-');
+  const exact = names.find((n) => norm(n) === norm(given));
+  if (exact) return exact;
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const n of names) {
+    const d = editDistance(norm(given), n);
+    if (d < bestDistance) [best, bestDistance] = [n, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 export async function loadAnalysis(ref: Pick<AnalysisRef, 'name' | 'module'> & Partial<AnalysisRef>): Promise<Analysis> {

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, fanout, tempDir } from '../helpers/cli.ts';
@@ -39,6 +40,64 @@ describe('user errors', () => {
   // Node's recursive mkdir spins at 100% CPU there; fanout must fail at once.
   it.skipIf(!existsSync('/proc/self'))('refuses a state dir the kernel will not create (/proc), at once', () => {
     expectOneLine(fanout(['run', csv, '--state-dir', '/proc/fanout-state']), 'fanout: cannot create the directory /proc/fanout-state (ENOENT)');
+  });
+});
+
+describe('mistakes of a first run', () => {
+  const state = (name: string) => ['--state-dir', join(tmp.path, name)];
+
+  it.each([
+    ['RMSD', 'rmsd'],
+    ['mean_structure', 'mean-structure'],
+    ['stat', 'stats'],
+    ['rgg', 'rg'],
+  ])('--analysis %s: suggests %s', (given, meant) => {
+    expectOneLine(fanout(['run', csv, '--analysis', given, ...state('s-analysis')]), `fanout: unknown analysis "${given}" (did you mean ${meant}?): use sum, stats, row-sums`);
+  });
+
+  it('refuses a gzip-compressed trajectory with the command that decompresses it', () => {
+    // An XTC frame header (magic 1995, big-endian; 5 atoms, repeated after the box), gzip-compressed.
+    const path = join(tmp.path, 'traj.xtc.gz');
+    const header = Buffer.alloc(92);
+    header.writeInt32BE(1995, 0);
+    header.writeInt32BE(5, 4);
+    header.writeInt32BE(5, 52);
+    writeFileSync(path, gzipSync(header));
+    expectOneLine(
+      fanout(['run', path, '--analysis', 'rg', ...state('s-gz')]),
+      `fanout: ${path}: at byte 0: gzip compressed data: fanout reads compressed text only, and this holds XTC data; decompress it first (gunzip -k traj.xtc.gz)`,
+    );
+  });
+
+  it.each([
+    ['empty.xtc', 'an XTC trajectory'],
+    ['empty.trr', 'a TRR trajectory'],
+    ['empty.nc', 'a NetCDF trajectory'],
+    ['empty.dcd', 'a DCD trajectory'],
+  ])('names an empty %s as empty', (name, what) => {
+    const path = join(tmp.path, name);
+    writeFileSync(path, '');
+    expectOneLine(fanout(['run', path, '--analysis', 'rg', ...state('s-empty')]), `fanout: ${path}: at byte 0: the file is empty (0 bytes), not ${what}`);
+  });
+
+  it.each([
+    ['top.psf', 'PSF\n\n       1 !NTITLE\n REMARKS\n'],
+    ['top.pdb', 'CRYST1   10.000   10.000   10.000  90.00  90.00  90.00 P 1           1\nATOM      1  N   ALA A   1       1.000   2.000   3.000  1.00  0.00           N\n'],
+    ['top.gro', 'title\n    1\n    1ALA      N    1   0.100   0.200   0.300\n   1.0   1.0   1.0\n'],
+  ])('says that %s is a topology for --topology, not the input', (name, text) => {
+    const path = join(tmp.path, name);
+    writeFileSync(path, text);
+    expectOneLine(
+      fanout(['run', path, '--analysis', 'rg', ...state('s-top')]),
+      new RegExp(`^fanout: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: at byte 0: a (PSF topology|PDB structure|GRO structure) file, not a trajectory: give it with --topology ${name.replace('.', '\\.')} .*and the trajectory \\(XTC, TRR, DCD or NetCDF\\) as the input`),
+    );
+  });
+
+  it('names NetCDF by its name when several NetCDF files are given as parts', () => {
+    const [a, b] = ['a.nc', 'b.nc'].map((n) => join(tmp.path, n));
+    writeFileSync(a!, 'CDF\x01');
+    writeFileSync(b!, 'CDF\x01');
+    expectOneLine(fanout(['run', a!, b!, '--analysis', 'rg', ...state('s-parts')]), `is NetCDF: run the files one by one`);
   });
 });
 

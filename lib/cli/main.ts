@@ -17,7 +17,7 @@ import { encodeResultBytes } from '../job/documents.ts';
 import { cloudOptionNames, defaultOf, inputPlanOptions, type JobOptions, type LocalOptions, localOptionNames } from '../job/options.ts';
 import { type LocalRunOptions, runLocal } from '../local/run.ts';
 import { AWS_OPTIONS, type CommandOptionSpec, commandOption, commanderOption, jobOption, jobValues, OUTPUT_OPTIONS } from './commands.ts';
-import { writeDemoTrajectory } from './demo.ts';
+import { demoTrajectoryExists, writeDemoTrajectory } from './demo.ts';
 import { checkBeforeUpload, resolveSelections, SELECT_OPTIONS } from './select.ts';
 import { ProgressBar } from './progress.ts';
 import { summarize } from './summary.ts';
@@ -92,7 +92,8 @@ async function run(inputs: string[], opts: LocalRunOptions, out: OutputValues): 
 function buildProgram(setCode: (code: number) => void): Command {
   const program = new Command('fanout')
     .description(
-      'Exact, streaming, parallel statistics over one file too big for memory (CSV/TSV/whitespace text, .npy, raw binary, DCD):\n' +
+      'Exact, streaming, parallel statistics over one file too big for memory (MD trajectories: XTC, TRR, DCD, AMBER NetCDF; ' +
+        'CSV/TSV/whitespace text, also gzip or zstd compressed; .npy; raw binary): ' +
         'cut into slices, scanned on worker threads or on AWS Lambda, merged exactly, resumable after an interruption.',
     )
     .version(packageJson.version, '-V, --version', 'print the version')
@@ -120,6 +121,23 @@ function buildProgram(setCode: (code: number) => void): Command {
   selects(runCmd);
   Object.values(REFERENCE_OPTIONS).forEach((spec) => runCmd.addOption(commandOption(spec)));
   output(runCmd, ['json', 'out', 'progress', 'quiet']);
+  runCmd.addHelpText(
+    'after',
+    [
+      '',
+      'Examples:',
+      '  fanout run md.xtc --analysis rg                                   radius of gyration of every frame (Å)',
+      '  fanout run md.part1.xtc md.part2.xtc --analysis mean-structure    a trajectory in parts, in frame order',
+      '  fanout run md.xtc --analysis rmsd --topology md.gro --select backbone',
+      '  fanout run md.dcd --analysis rmsf --topology md.psf --select "name CA" --out rmsf.json',
+      '  fanout run md.xtc --analysis rdf --topology md.gro --select "name OW" --select2 "name OW"',
+      '  fanout run data.csv --analysis stats                              per-column statistics (header detected)',
+      '  fanout run data.npy --analysis row-sums --json > result.json',
+      '',
+      'Ctrl-C, then the same command again: resumes from the slices already done (state in --state-dir).',
+      'fanout report <job> draws a finished job; the job id ends the summary\'s first line.',
+    ].join('\n'),
+  );
   runCmd.action(async (inputs: string[], values: Record<string, unknown>) => {
     const selections = await resolveSelections(values);
     const opts = runOptionsFrom({ ...(jobValues(values, localOptionNames) as LocalOptions), ...selections.options });
@@ -137,8 +155,11 @@ function buildProgram(setCode: (code: number) => void): Command {
     const frames = values.frames ?? 4000;
     const opts = runOptionsFrom({ ...(jobValues(values, ['workers', 'slices', 'stateDir']) as LocalOptions), analysis: 'row-sums' });
     const path = join(opts.stateDir, 'demo', `trajectory-${frames}x50x100.npy`);
-    process.stderr.write(`Writing a sample trajectory (${frames} frames of 50 x 100 float64) to ${path}\n`);
-    await writeDemoTrajectory(path, frames);
+    if (await demoTrajectoryExists(path, frames)) process.stderr.write(`Using the sample trajectory written before: ${path}\n`);
+    else {
+      process.stderr.write(`Writing a sample trajectory (${frames} frames of 50 x 100 float64) to ${path}\n`);
+      await writeDemoTrajectory(path, frames);
+    }
     process.stderr.write(`Running: fanout run ${path} --analysis row-sums --progress\n`);
     await run([path], opts, { ...values, progress: true });
     done(0);

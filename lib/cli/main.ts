@@ -5,6 +5,7 @@
  * option and the value given), 1 anything unexpected (a bug: the stack is printed).
  * report, plan, submit, status, redrive and dev load their modules (AWS SDK, vega) only when they run.
  */
+import { readdirSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,7 +16,7 @@ import { encodeCoordinates } from '../core/job.ts';
 import { readStructureFile } from '../core/structure-file.ts';
 import { encodeResultBytes } from '../job/documents.ts';
 import { cloudOptionNames, defaultOf, inputPlanOptions, type JobOptions, type LocalOptions, localOptionNames } from '../job/options.ts';
-import { type LocalRunOptions, runLocal } from '../local/run.ts';
+import { type LocalRunOptions, type Progress, runLocal } from '../local/run.ts';
 import { AWS_OPTIONS, type CommandOptionSpec, commandOption, commanderOption, jobOption, jobValues, OUTPUT_OPTIONS } from './commands.ts';
 import { demoTrajectoryExists, writeDemoTrajectory } from './demo.ts';
 import { checkBeforeUpload, resolveSelections, SELECT_OPTIONS } from './select.ts';
@@ -73,10 +74,28 @@ async function run(inputs: string[], opts: LocalRunOptions, out: OutputValues): 
   const quiet = out.quiet ?? false;
   const tty = process.stderr.isTTY === true;
   const bar = !quiet && (tty || out.progress) ? new ProgressBar({ stream: process.stderr, tty }) : undefined;
+  // Ctrl-C: what was kept and how to go on, rather than a bar cut off mid-line.
+  let last: Progress | undefined;
+  const stdin = inputs.includes('-');
+  const onInterrupt = () => {
+    bar?.finish();
+    if (stdin) removeSpools(opts.stateDir);
+    process.stderr.write(`${tty && bar ? '\n' : ''}${interruptedMessage(last, opts.stateDir, stdin)}\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
   let doc;
   try {
-    doc = await runLocal(inputs, { ...opts, onProgress: (p) => bar?.update(p), openSource: s3 ? openS3Input : undefined });
+    doc = await runLocal(inputs, {
+      ...opts,
+      onProgress: (p) => {
+        last = p;
+        bar?.update(p);
+      },
+      openSource: s3 ? openS3Input : undefined,
+    });
   } finally {
+    process.off('SIGINT', onInterrupt);
     bar?.finish();
   }
   // The bytes the state dir's result.json holds (a million atoms' numbers are tens of MB): formatted once, written as they are.
@@ -87,6 +106,23 @@ async function run(inputs: string[], opts: LocalRunOptions, out: OutputValues): 
     process.stdout.write('\n');
   }
   else if (!quiet) process.stdout.write(`${summarize(doc)}\n`);
+}
+
+/** The line printed on Ctrl-C: the partials already committed stay in the state dir, and the same command resumes from them. */
+export function interruptedMessage(progress: Progress | undefined, stateDir: string, stdin: boolean): string {
+  if (stdin) return 'fanout: interrupted: a run over standard input is not resumed (nothing kept)';
+  if (!progress) return 'fanout: interrupted before any slice was scanned; run the same command again to start';
+  return `fanout: interrupted${progress.stage ? ` in ${progress.stage}` : ''}: ${progress.slicesDone} of ${progress.slicesTotal} slices are kept in ${stateDir}; run the same command again to resume`;
+}
+
+/** This process's spooled standard input (<state dir>/stdin/<pid>-...), which its own cleanup will not reach after process.exit. */
+function removeSpools(stateDir: string): void {
+  const dir = join(stateDir, 'stdin');
+  try {
+    for (const f of readdirSync(dir)) if (f.startsWith(`${process.pid}-`)) rmSync(join(dir, f), { force: true });
+  } catch {
+    // no spool yet
+  }
 }
 
 function buildProgram(setCode: (code: number) => void): Command {

@@ -100,7 +100,15 @@ async function run(inputs: string[], opts: LocalRunOptions, out: OutputValues): 
   }
   // The bytes the state dir's result.json holds (a million atoms' numbers are tens of MB): formatted once, written as they are.
   const bytes = out.out || out.json ? encodeResultBytes(doc) : new Uint8Array(0);
-  if (out.out) await writeFile(out.out, [bytes, '\n']);
+  if (out.out) {
+    try {
+      await writeFile(out.out, [bytes, '\n']);
+    } catch (e) {
+      // The scan is done and its result kept: say where, rather than "no such file".
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new UsageError(`--out ${out.out}: cannot write it (${code}); the result is kept in ${join(opts.stateDir, 'jobs', doc.job, 'result.json')}`);
+    }
+  }
   if (out.json) {
     process.stdout.write(bytes);
     process.stdout.write('\n');

@@ -93,6 +93,16 @@ describe('mistakes of a first run', () => {
     );
   });
 
+  it.each([
+    ['in a folder that does not exist', (dir: string) => join(dir, 'no-such-folder', 'result.json'), 'ENOENT'],
+    ['that is a folder', (dir: string) => dir, 'EISDIR'],
+  ])('names --out %s, and where the result is kept', (_, out, code) => {
+    const path = out(tmp.path);
+    const state = join(tmp.path, 's-out');
+    const r = fanout(['run', csv, '--out', path, '--state-dir', state]);
+    expectOneLine(r, new RegExp(`^fanout: --out ${path}: cannot write it \\(${code}\\); the result is kept in ${state}/jobs/[0-9a-f]+/result\\.json\n$`));
+  });
+
   it('names NetCDF by its name when several NetCDF files are given as parts', () => {
     const [a, b] = ['a.nc', 'b.nc'].map((n) => join(tmp.path, n));
     writeFileSync(a!, 'CDF\x01');

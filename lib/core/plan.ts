@@ -352,6 +352,11 @@ function checkSelection(opts: PlanOptions, analysis: AnalysisRef & AnalysisTrait
 function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): JobSpec['format'] {
   const f = opts.format ?? 'auto';
   if (f !== 'auto') {
+    // --format names one file format and the magic number another: say which (raw and text read any bytes).
+    const byMagic = isNpyMagic(head) ? 'npy' : isDcdMagic(head) ? 'dcd' : isXtcMagic(head) ? 'xtc' : isTrrMagic(head) ? 'trr' : isNetcdfMagic(head) ? 'netcdf' : undefined;
+    if (byMagic && f !== byMagic && f !== 'raw' && f !== 'text') {
+      throw new InputError(source.name, 0, `--format ${f}, but this is ${FORMAT_LABELS[byMagic]} data (by its magic number): use --format ${byMagic}, or leave --format out`);
+    }
     if (f === 'npy' && !isNpyMagic(head)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
     return f;
   }

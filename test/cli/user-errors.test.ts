@@ -103,6 +103,19 @@ describe('mistakes of a first run', () => {
     expectOneLine(r, new RegExp(`^fanout: --out ${path}: cannot write it \\(${code}\\); the result is kept in ${state}/jobs/[0-9a-f]+/result\\.json\n$`));
   });
 
+  it('says what a file is when --format names another trajectory format', () => {
+    const path = join(tmp.path, 'frames.traj');
+    const header = Buffer.alloc(92);
+    header.writeInt32BE(1995, 0);
+    header.writeInt32BE(5, 4);
+    header.writeInt32BE(5, 52);
+    writeFileSync(path, header);
+    expectOneLine(
+      fanout(['run', path, '--format', 'dcd', '--analysis', 'rg', ...state('s-format')]),
+      `fanout: ${path}: at byte 0: --format dcd, but this is XTC data (by its magic number): use --format xtc, or leave --format out`,
+    );
+  });
+
   it('names NetCDF by its name when several NetCDF files are given as parts', () => {
     const [a, b] = ['a.nc', 'b.nc'].map((n) => join(tmp.path, n));
     writeFileSync(a!, 'CDF\x01');

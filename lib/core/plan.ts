@@ -259,6 +259,12 @@ async function planInput(
   }
 
   if (frameRows < 0 || !Number.isInteger(frameRows)) throw new UsageError('--frame-rows takes a positive integer');
+  // Before asking for --frame-rows: with text, it would only lead to this.
+  if (analysis.wholeFrames && layout.kind === 'text') {
+    throw new UsageError(
+      `${analysis.name} needs whole frames in every slice, and text input cannot be cut at frame boundaries: convert ${source.name} to .npy (frames, rows, columns) or raw binary`,
+    );
+  }
   if (analysis.needsFrames && frameRows === 0) {
     throw new UsageError(
       `${analysis.name} works on frames, and ${source.name} does not say how many rows make a frame: pass --frame-rows N` +
@@ -275,11 +281,6 @@ async function planInput(
   if (analysis.needsBox && !hasUnitCells(layout) && analysis.options.box === undefined) {
     throw new UsageError(
       `${analysis.name} needs the unit cell of every frame, and ${source.name} (${format}) has none: give one with --option box=a,b,c or box=a,b,c,alpha,beta,gamma (lengths in the coordinates' unit, angles in degrees)`,
-    );
-  }
-  if (analysis.wholeFrames && layout.kind === 'text') {
-    throw new UsageError(
-      `${analysis.name} needs whole frames in every slice, and text input cannot be cut at frame boundaries: convert ${source.name} to .npy (frames, rows, columns) or raw binary`,
     );
   }
   const selection = checkSelection(opts, analysis, frameRows, source.name);

@@ -25,6 +25,7 @@ export async function analysisRef(name: string, options: Record<string, string> 
       const meant = closestName(name, Object.keys(builtinAnalyses));
       throw new UsageError(`unknown analysis ${JSON.stringify(name)}${meant ? ` (did you mean ${meant}?)` : ''}: use ${Object.keys(builtinAnalyses).join(', ')} or a path to a module`);
     }
+    if (builtin.reference) checkReferenceOptions(name, options);
     return { name, options, ...traitsOf(builtin) };
   }
   const path = resolve(name);
@@ -36,6 +37,20 @@ export async function analysisRef(name: string, options: Record<string, string> 
   }
   const analysis = await loadAnalysis({ name, module: path, options });
   return { name: analysis.name, module: path, moduleHash: createHash('sha256').update(source).digest('hex').slice(0, 16), options, ...traitsOf(analysis) };
+}
+
+/**
+ * The options of the analyses that fit to a reference (rmsd, rmsf): ref-frame, and those the
+ * command line and the chain set (reference, reference-unit, then). A misspelt one would
+ * otherwise leave the default in place without a word.
+ */
+function checkReferenceOptions(name: string, options: Record<string, string>): void {
+  const known = ['ref-frame', 'reference', 'reference-unit', 'then'];
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const meant = closestName(key, known);
+    throw new UsageError(`${name}: unknown option ${JSON.stringify(key)}${meant ? ` (did you mean ${meant}?)` : ''}: ${name} takes ref-frame (--ref-frame K), and a structure with --reference FILE`);
+  }
 }
 
 /** The name a misspelling most likely meant (case, _ for -, or at most 2 edits), if any. */

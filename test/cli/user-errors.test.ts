@@ -55,6 +55,23 @@ describe('mistakes of a first run', () => {
     expectOneLine(fanout(['run', csv, '--analysis', given, ...state('s-analysis')]), `fanout: unknown analysis "${given}" (did you mean ${meant}?): use sum, stats, row-sums`);
   });
 
+  it.each([
+    ['rmsd', 'ref-fram=1', 'ref-fram', 'ref-frame'],
+    ['rmsf', 'ref_frame=5', 'ref_frame', 'ref-frame'],
+  ])('%s --option %s: an option the analysis does not take is refused, not silently ignored', (analysis, option, key, meant) => {
+    expectOneLine(
+      fanout(['run', csv, '--analysis', analysis, '--option', option, ...state('s-option')]),
+      `fanout: ${analysis}: unknown option "${key}" (did you mean ${meant}?): ${analysis} takes ref-frame (--ref-frame K), and a structure with --reference FILE`,
+    );
+  });
+
+  it('rg of a CSV says at once that text cannot hold whole-frame slices, rather than asking for --frame-rows first', () => {
+    expectOneLine(
+      fanout(['run', csv, '--analysis', 'rg', ...state('s-rg-text')]),
+      `fanout: rg needs whole frames in every slice, and text input cannot be cut at frame boundaries: convert ${csv} to .npy (frames, rows, columns) or raw binary`,
+    );
+  });
+
   it('refuses a gzip-compressed trajectory with the command that decompresses it', () => {
     // An XTC frame header (magic 1995, big-endian; 5 atoms, repeated after the box), gzip-compressed.
     const path = join(tmp.path, 'traj.xtc.gz');

@@ -26,6 +26,7 @@ export async function analysisRef(name: string, options: Record<string, string> 
       throw new UsageError(`unknown analysis ${JSON.stringify(name)}${meant ? ` (did you mean ${meant}?)` : ''}: use ${Object.keys(builtinAnalyses).join(', ')} or a path to a module`);
     }
     if (builtin.reference) checkReferenceOptions(name, options);
+    else if (TAKES_NO_OPTIONS.has(name) && Object.keys(options).length > 0) throw new UsageError(`${name} takes no analysis option (--option, --ref-frame; given: ${Object.keys(options).join(', ')})`);
     return { name, options, ...traitsOf(builtin) };
   }
   const path = resolve(name);
@@ -38,6 +39,9 @@ export async function analysisRef(name: string, options: Record<string, string> 
   const analysis = await loadAnalysis({ name, module: path, options });
   return { name: analysis.name, module: path, moduleHash: createHash('sha256').update(source).digest('hex').slice(0, 16), options, ...traitsOf(analysis) };
 }
+
+/** Built-in analyses that read no ctx.options (rdf and the fitting ones check theirs; a registered analysis may take any). */
+const TAKES_NO_OPTIONS = new Set(['sum', 'stats', 'row-sums', 'mean-structure', 'rg']);
 
 /**
  * The options of the analyses that fit to a reference (rmsd, rmsf): ref-frame, and those the

@@ -65,6 +65,10 @@ describe('mistakes of a first run', () => {
     );
   });
 
+  it('stats --option ddof=1: an analysis that takes no options says so', () => {
+    expectOneLine(fanout(['run', csv, '--analysis', 'stats', '--option', 'ddof=1', ...state('s-no-option')]), 'fanout: stats takes no analysis option (--option, --ref-frame; given: ddof)');
+  });
+
   it('rg of a CSV says at once that text cannot hold whole-frame slices, rather than asking for --frame-rows first', () => {
     expectOneLine(
       fanout(['run', csv, '--analysis', 'rg', ...state('s-rg-text')]),

@@ -404,6 +404,11 @@ async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions)
     // The first record has a field that is not a number: a header that was not detected
     // (the line after it is not all numbers either), or a column of text such as dates.
     if (e instanceof InputError && e.problem.startsWith('not a number')) {
+      // 1,5;2,5 read with commas between fields: the ';' shows what the file is.
+      const token = /^not a number: "(.*)"$/.exec(e.problem)?.[1];
+      if (token !== undefined && opts.delimiter === undefined && /^[-+]?\d*;[-+]?\d/.test(token)) {
+        throw new InputError(source.name, e.offset, `${e.problem} (decimal commas, with ; between fields? fanout reads decimal points only: convert them first, e.g. sed 's/,/./g; s/;/,/g')`);
+      }
       const headerHint = (opts.skipHeader === undefined || opts.skipHeader === false) && layout.headerAt < 0 ? 'a header? --skip-header N skips N lines' : undefined;
       const columnsHint = opts.columns === undefined ? 'a column of text? --columns picks the columns to read' : undefined;
       const hints = [headerHint, columnsHint].filter(Boolean);

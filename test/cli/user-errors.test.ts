@@ -69,6 +69,15 @@ describe('mistakes of a first run', () => {
     expectOneLine(fanout(['run', csv, '--analysis', 'stats', '--option', 'ddof=1', ...state('s-no-option')]), 'fanout: stats takes no analysis option (--option, --ref-frame; given: ddof)');
   });
 
+  it('a CSV with decimal commas and ; between fields (a European spreadsheet) is named as such', () => {
+    const path = join(tmp.path, 'eu.csv');
+    writeFileSync(path, 'a;b\n1,5;2,5\n3,0;4,0\n');
+    expectOneLine(
+      fanout(['run', path, '--analysis', 'stats', ...state('s-eu')]),
+      `fanout: ${path}: at byte 6: not a number: "5;2" (decimal commas, with ; between fields? fanout reads decimal points only: convert them first, e.g. sed 's/,/./g; s/;/,/g')`,
+    );
+  });
+
   it('rg of a CSV says at once that text cannot hold whole-frame slices, rather than asking for --frame-rows first', () => {
     expectOneLine(
       fanout(['run', csv, '--analysis', 'rg', ...state('s-rg-text')]),

@@ -146,11 +146,11 @@ describe('mistakes of a first run', () => {
     );
   });
 
-  it('names NetCDF by its name when several NetCDF files are given as parts', () => {
-    const [a, b] = ['a.nc', 'b.nc'].map((n) => join(tmp.path, n));
-    writeFileSync(a!, 'CDF\x01');
-    writeFileSync(b!, 'CDF\x01');
-    expectOneLine(fanout(['run', a!, b!, '--analysis', 'rg', ...state('s-parts')]), `is NetCDF: run the files one by one`);
+  it('names a format by its usual spelling when files of it cannot be parts', () => {
+    const [a, b] = ['a.npy', 'b.npy'].map((n) => join(tmp.path, n));
+    writeFileSync(a!, Buffer.from('\x93NUMPY', 'latin1'));
+    writeFileSync(b!, Buffer.from('\x93NUMPY', 'latin1'));
+    expectOneLine(fanout(['run', a!, b!, '--analysis', 'rg', ...state('s-parts')]), `${a} is .npy: run the files one by one`);
   });
 });
 

@@ -6,10 +6,15 @@ import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { npyHeader } from '../core/npy.ts';
 
-export async function writeDemoTrajectory(path: string, frames: number, rows = 50, columns = 100): Promise<void> {
+/** True when the file is there already (written by an earlier demo, whole), so nothing was written. */
+export async function demoTrajectoryExists(path: string, frames: number, rows = 50, columns = 100): Promise<boolean> {
   const existing = await stat(path).catch(() => undefined);
+  return existing !== undefined && existing.size === npyHeader('<f8', [frames, rows, columns]).length + frames * rows * columns * 8;
+}
+
+export async function writeDemoTrajectory(path: string, frames: number, rows = 50, columns = 100): Promise<void> {
   const header = npyHeader('<f8', [frames, rows, columns]);
-  if (existing && existing.size === header.length + frames * rows * columns * 8) return;
+  if (await demoTrajectoryExists(path, frames, rows, columns)) return;
   await mkdir(dirname(path), { recursive: true });
   const file = await open(path, 'w');
   try {

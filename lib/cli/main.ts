@@ -5,6 +5,7 @@
  * option and the value given), 1 anything unexpected (a bug: the stack is printed).
  * report, plan, submit, status, redrive and dev load their modules (AWS SDK, vega) only when they run.
  */
+import { readdirSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,9 +17,9 @@ import { readStructureFile } from '../core/structure-file.ts';
 import { encodeResultBytes, resultArrayFiles } from '../job/documents.ts';
 import { jobPrefix } from '../job/keys.ts';
 import { cloudOptionNames, defaultOf, inputPlanOptions, type JobOptions, type LocalOptions, localOptionNames } from '../job/options.ts';
-import { type LocalRunOptions, runLocal } from '../local/run.ts';
+import { type LocalRunOptions, type Progress, runLocal } from '../local/run.ts';
 import { AWS_OPTIONS, type CommandOptionSpec, commandOption, commanderOption, jobOption, jobValues, OUTPUT_OPTIONS } from './commands.ts';
-import { writeDemoTrajectory } from './demo.ts';
+import { demoTrajectoryExists, writeDemoTrajectory } from './demo.ts';
 import { checkBeforeUpload, resolveSelections, SELECT_OPTIONS } from './select.ts';
 import { ProgressBar } from './progress.ts';
 import { summarize } from './summary.ts';
@@ -74,18 +75,42 @@ async function run(inputs: string[], opts: LocalRunOptions, out: OutputValues): 
   const quiet = out.quiet ?? false;
   const tty = process.stderr.isTTY === true;
   const bar = !quiet && (tty || out.progress) ? new ProgressBar({ stream: process.stderr, tty }) : undefined;
+  // Ctrl-C: what was kept and how to go on, rather than a bar cut off mid-line.
+  let last: Progress | undefined;
+  const stdin = inputs.includes('-');
+  const onInterrupt = () => {
+    bar?.finish();
+    if (stdin) removeSpools(opts.stateDir);
+    process.stderr.write(`${tty && bar ? '\n' : ''}${interruptedMessage(last, opts.stateDir, stdin)}\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
   let doc;
   try {
-    doc = await runLocal(inputs, { ...opts, onProgress: (p) => bar?.update(p), openSource: s3 ? openS3Input : undefined });
+    doc = await runLocal(inputs, {
+      ...opts,
+      onProgress: (p) => {
+        last = p;
+        bar?.update(p);
+      },
+      openSource: s3 ? openS3Input : undefined,
+    });
   } finally {
+    process.off('SIGINT', onInterrupt);
     bar?.finish();
   }
   // The bytes the state dir's result.json holds (a million atoms' numbers are tens of MB): formatted once, written as they are.
   const bytes = out.out || out.json ? encodeResultBytes(doc) : new Uint8Array(0);
   if (out.out) {
-    // A large result's arrays go beside --out FILE too, under the names the document gives.
-    for (const { name, bytes: npy } of resultArrayFiles(doc)) await writeFile(join(dirname(out.out), name), npy);
-    await writeFile(out.out, [bytes, '\n']);
+    try {
+      // A large result's arrays go beside --out FILE too, under the names the document gives.
+      for (const { name, bytes: npy } of resultArrayFiles(doc)) await writeFile(join(dirname(out.out), name), npy);
+      await writeFile(out.out, [bytes, '\n']);
+    } catch (e) {
+      // The scan is done and its result kept: say where, rather than "no such file".
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new UsageError(`--out ${out.out}: cannot write it (${code}); the result is kept in ${join(opts.stateDir, 'jobs', doc.job, 'result.json')}`);
+    }
   }
   if (out.json) {
     process.stdout.write(bytes);
@@ -94,10 +119,28 @@ async function run(inputs: string[], opts: LocalRunOptions, out: OutputValues): 
   else if (!quiet) process.stdout.write(`${summarize(doc, out.out ? dirname(out.out) : join(opts.stateDir, jobPrefix(doc.job)))}\n`);
 }
 
+/** The line printed on Ctrl-C: the partials already committed stay in the state dir, and the same command resumes from them. */
+export function interruptedMessage(progress: Progress | undefined, stateDir: string, stdin: boolean): string {
+  if (stdin) return 'fanout: interrupted: a run over standard input is not resumed (nothing kept)';
+  if (!progress) return 'fanout: interrupted before any slice was scanned; run the same command again to start';
+  return `fanout: interrupted${progress.stage ? ` in ${progress.stage}` : ''}: ${progress.slicesDone} of ${progress.slicesTotal} slices are kept in ${stateDir}; run the same command again to resume`;
+}
+
+/** This process's spooled standard input (<state dir>/stdin/<pid>-...), which its own cleanup will not reach after process.exit. */
+function removeSpools(stateDir: string): void {
+  const dir = join(stateDir, 'stdin');
+  try {
+    for (const f of readdirSync(dir)) if (f.startsWith(`${process.pid}-`)) rmSync(join(dir, f), { force: true });
+  } catch {
+    // no spool yet
+  }
+}
+
 function buildProgram(setCode: (code: number) => void): Command {
   const program = new Command('fanout')
     .description(
-      'Exact, streaming, parallel statistics over one file too big for memory (CSV/TSV/whitespace text, .npy, raw binary, DCD):\n' +
+      'Exact, streaming, parallel statistics over one file too big for memory (MD trajectories: XTC, TRR, DCD, AMBER NetCDF; ' +
+        'CSV/TSV/whitespace text, also gzip or zstd compressed; .npy; raw binary): ' +
         'cut into slices, scanned on worker threads or on AWS Lambda, merged exactly, resumable after an interruption.',
     )
     .version(packageJson.version, '-V, --version', 'print the version')
@@ -125,6 +168,23 @@ function buildProgram(setCode: (code: number) => void): Command {
   selects(runCmd);
   Object.values(REFERENCE_OPTIONS).forEach((spec) => runCmd.addOption(commandOption(spec)));
   output(runCmd, ['json', 'out', 'progress', 'quiet']);
+  runCmd.addHelpText(
+    'after',
+    [
+      '',
+      'Examples:',
+      '  fanout run md.xtc --analysis rg                                   radius of gyration of every frame (Å)',
+      '  fanout run md.part1.xtc md.part2.xtc --analysis mean-structure    a trajectory in parts, in frame order',
+      '  fanout run md.xtc --analysis rmsd --topology md.gro --select backbone',
+      '  fanout run md.dcd --analysis rmsf --topology md.psf --select "name CA" --out rmsf.json',
+      '  fanout run md.xtc --analysis rdf --topology md.gro --select "name OW" --select2 "name OW"',
+      '  fanout run data.csv --analysis stats                              per-column statistics (header detected)',
+      '  fanout run data.npy --analysis row-sums --json > result.json',
+      '',
+      'Ctrl-C, then the same command again: resumes from the slices already done (state in --state-dir).',
+      'fanout report <job> draws a finished job; the job id ends the summary\'s first line.',
+    ].join('\n'),
+  );
   runCmd.action(async (inputs: string[], values: Record<string, unknown>) => {
     const selections = await resolveSelections(values);
     const opts = runOptionsFrom({ ...(jobValues(values, localOptionNames) as LocalOptions), ...selections.options });
@@ -142,8 +202,11 @@ function buildProgram(setCode: (code: number) => void): Command {
     const frames = values.frames ?? 4000;
     const opts = runOptionsFrom({ ...(jobValues(values, ['workers', 'slices', 'stateDir']) as LocalOptions), analysis: 'row-sums' });
     const path = join(opts.stateDir, 'demo', `trajectory-${frames}x50x100.npy`);
-    process.stderr.write(`Writing a sample trajectory (${frames} frames of 50 x 100 float64) to ${path}\n`);
-    await writeDemoTrajectory(path, frames);
+    if (await demoTrajectoryExists(path, frames)) process.stderr.write(`Using the sample trajectory written before: ${path}\n`);
+    else {
+      process.stderr.write(`Writing a sample trajectory (${frames} frames of 50 x 100 float64) to ${path}\n`);
+      await writeDemoTrajectory(path, frames);
+    }
     process.stderr.write(`Running: fanout run ${path} --analysis row-sums --progress\n`);
     await run([path], opts, { ...values, progress: true });
     done(0);

@@ -114,7 +114,7 @@ function describePlan(spec: JobSpec, local: SlicePlan, workers: number, cloudSli
   return [
     `${spec.analysis.name} of ${spec.input.name}: ${formatBytes(spec.input.bytes)} ${spec.format}${shape}`,
     '',
-    `Local (fanout run, ${workers} worker thread${workers === 1 ? '' : 's'}): ${local.slices} slices, ${sizes(local)}`,
+    `Local (fanout run, ${workers} worker thread${workers === 1 ? '' : 's'}): ${local.slices} slice${local.slices === 1 ? '' : 's'}, ${sizes(local)}`,
     ...(spec.compression && spec.compression.bytes === null ? [`${describeCompression(spec.compression).why} (sizes are compressed bytes)`] : []),
     '',
     `AWS Lambda (fanout submit; arm64, ${opts.memoryMb} MB):`,

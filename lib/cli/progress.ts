@@ -61,11 +61,23 @@ abstract class Bar<P> {
   }
 
   protected abstract isComplete(p: P): boolean;
+  /** a new stage (of a chained job) starts a new bar */
+  protected stageOf(_p: P): string | undefined {
+    return undefined;
+  }
   protected abstract counts(p: P): { done: number; total: number };
   abstract line(p: P, now: number): string;
 
   update(p: P): void {
+    const newStage = this.last !== undefined && this.stageOf(p) !== this.stageOf(this.last);
     this.last = p;
+    if (newStage) {
+      // The finished stage keeps its line; the next one is drawn below it from the start.
+      if (this.terminal?.isActive) this.terminal.stop();
+      this.started = false;
+      this.drewComplete = false;
+      this.lastDraw = 0;
+    }
     if (this.terminal) {
       const { done, total } = this.counts(p);
       if (!this.started) {
@@ -119,6 +131,10 @@ export class ProgressBar extends Bar<Progress> {
     return { done: p.slicesDone, total: p.slicesTotal };
   }
 
+  protected override stageOf(p: Progress): string | undefined {
+    return p.stage;
+  }
+
   line(p: Progress, now: number): string {
     const elapsedMs = Math.max(1, now - p.startedAt);
     const rate = (p.bytesDone / elapsedMs) * 1000;
@@ -126,7 +142,7 @@ export class ProgressBar extends Bar<Progress> {
     const etaMs = p.bytesDone > 0 ? (left / rate) * 1000 : NaN;
     const frac = p.slicesTotal === 0 ? 1 : p.slicesDone / p.slicesTotal;
     const resumed = p.resumedSlices > 0 ? ` (${p.resumedSlices} resumed)` : '';
-    return `${this.bar(frac)} ${p.slicesDone}/${p.slicesTotal} slices${resumed}  ${formatBytes(rate)}/s${p.compressedBytes ? ' compressed' : ''}  ETA ${p.slicesDone === p.slicesTotal ? '0:00' : formatDuration(etaMs)}`;
+    return `${p.stage ? `${p.stage} ` : ''}${this.bar(frac)} ${p.slicesDone}/${p.slicesTotal} slices${resumed}  ${formatBytes(rate)}/s${p.compressedBytes ? ' compressed' : ''}  ETA ${p.slicesDone === p.slicesTotal ? '0:00' : formatDuration(etaMs)}`;
   }
 }
 

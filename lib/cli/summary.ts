@@ -7,12 +7,15 @@ import { formatBytes, num } from '../core/units.ts';
 
 export function summarize(doc: ResultDocument, arraysIn?: string): string {
   const lines: string[] = [];
-  const shape = doc.input.shape ? ` (${doc.input.shape.join(' x ')})` : '';
+  // XTC and TRR headers give no shape: a trajectory's is (frames x atoms x 3) all the same.
+  const atoms = (doc.trajectory as { atoms?: number } | undefined)?.atoms;
+  const dims = doc.input.shape ?? (doc.trajectory && atoms !== undefined ? [doc.records, atoms, 3] : undefined);
+  const shape = dims ? ` (${dims.join(' x ')})` : '';
   const secs = doc.elapsedMs / 1000;
   lines.push(
-    `${doc.analysis} of ${doc.input.path}: ${formatBytes(doc.input.bytes)} ${doc.input.format}${shape}, ${doc.records} records, ${doc.slices} slices` +
+    `${doc.analysis} of ${doc.input.path}: ${formatBytes(doc.input.bytes)} ${doc.input.format}${shape}, ${count(doc.records, doc.trajectory ? 'frame' : 'record')}, ${count(doc.slices, 'slice')}` +
       (doc.resumedSlices > 0 ? ` (${doc.resumedSlices} resumed)` : '') +
-      `, ${secs.toFixed(2)} s`,
+      `, ${secs.toFixed(2)} s, job ${doc.job}`,
   );
   // A compressed stream is one slice whatever --slices said: say so, and why.
   if (doc.input.compression && !doc.input.compression.splittable) lines.push(`${doc.input.compression.codec}: ${doc.input.compression.why}`);
@@ -28,6 +31,7 @@ export function summarize(doc: ResultDocument, arraysIn?: string): string {
   for (const w of doc.trajectory?.warnings ?? []) lines.push(`warning: ${w}`);
   const units = doc.trajectory as { lengthUnit?: string; storedLengthUnit?: string } | undefined;
   if (units?.lengthUnit) lines.push(`lengths in ${units.lengthUnit}${units.storedLengthUnit && units.storedLengthUnit !== units.lengthUnit ? ` (the file stores ${units.storedLengthUnit})` : ''}`);
+  const unit = units?.lengthUnit ?? 'the coordinates\' unit';
   const r = doc.result as Record<string, unknown>;
   // A large result's arrays are .npy files beside the result document (`arraysIn`, when the caller knows where).
   const files = resultArrays(r).map((a) => a.file!);
@@ -35,7 +39,7 @@ export function summarize(doc: ResultDocument, arraysIn?: string): string {
   const more = files.length > 0 ? 'all of them in the .npy file' : 'use --json or --out for all';
   const box = (r as { box?: Record<'first' | 'last', Record<string, number>> } | null)?.box;
   // Other analyses print their whole result, the box included.
-  if (box && ['sum', 'stats', 'row-sums', 'mean-structure', 'rg', 'rdf'].includes(doc.analysis)) {
+  if (box && ['sum', 'stats', 'row-sums', 'mean-structure', 'rg', 'rmsd', 'rmsf', 'rdf'].includes(doc.analysis)) {
     for (const k of ['first', 'last'] as const) {
       const b = box[k]!;
       lines.push(`box (${k} frame): a ${num(b.a!)} b ${num(b.b!)} c ${num(b.c!)}  alpha ${num(b.alpha!)} beta ${num(b.beta!)} gamma ${num(b.gamma!)}`);
@@ -78,6 +82,33 @@ export function summarize(doc: ResultDocument, arraysIn?: string): string {
     for (let i = 0; i < Math.min(10, mean.count); i++) lines.push(`${String(atomOf(i)).padStart(6)}: ${mean.row(i).map((v) => num(v).padStart(14)).join(' ')}`);
   } else if (doc.analysis === 'rg') {
     lines.push(`radius of gyration over ${r.frames} frames: mean ${num(r.mean as number)}  min ${num(r.min as number)}  max ${num(r.max as number)} (per frame: --json)`);
+  } else if (doc.analysis === 'rmsd') {
+    lines.push(`RMSD after superposition on the reference, over ${r.frames} frames (${unit}): mean ${num(r.mean as number)}  min ${num(r.min as number)}  max ${num(r.max as number)} (per frame: --json)`);
+  } else if (doc.analysis === 'rmsf') {
+    // Numbered by the measured atoms alone (the fit atoms are not in the series).
+    const measured = selection?.atoms ? indicesOf(parseRanges(selection.atoms.ranges)) : undefined;
+    const atomAt = (i: number): number => measured?.[i] ?? i;
+    // Inline numbers, or (past RESULT_INLINE_MAX atoms) the array of the .npy file.
+    const values = rowsOf(r.rmsf)!;
+    const at = (i: number): number => values.row(i)[0] ?? NaN;
+    let [lo, hi, total] = [0, 0, 0];
+    for (let i = 0; i < values.count; i++) {
+      total += at(i);
+      if (at(i) < at(lo)) lo = i;
+      if (at(i) > at(hi)) hi = i;
+    }
+    lines.push(
+      `RMSF of ${r.atoms} atoms over ${r.frames} frames (${unit}), after fitting every frame to the average structure: mean ${num(total / values.count)}  min ${num(at(lo))} (atom ${atomAt(lo)})  max ${num(at(hi))} (atom ${atomAt(hi)})`,
+    );
+    const shown = Math.min(values.count, 10);
+    for (let i = 0; i < shown; i += 5) {
+      lines.push(
+        Array.from({ length: Math.min(5, shown - i) }, (_, k) => `${String(atomAt(i + k)).padStart(6)}: ${num(at(i + k)).padEnd(12)}`)
+          .join(' ')
+          .trimEnd(),
+      );
+    }
+    if (values.count > 10) lines.push(`... ${values.count - 10} more atoms (${files.length > 0 ? more : 'use --json or --out for all'})`);
   } else if (doc.analysis === 'rdf') {
     const [nA, nB] = r.atoms as number[];
     const g = r.rdf as (number | null)[];
@@ -89,4 +120,9 @@ export function summarize(doc: ResultDocument, arraysIn?: string): string {
     lines.push(text.length > 2000 ? `${text.slice(0, 2000)}... (use --json)` : text);
   }
   return lines.join('\n');
+}
+
+/** 1 slice, 2 slices. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

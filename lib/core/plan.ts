@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { BinaryLayout } from './binary-reader.ts';
 import { rowBytes } from './binary-reader.ts';
 import { type DcdInfo, type DcdLayout, isDcdMagic, readDcdHeader } from './dcd.ts';
+import { sniffCompression, unsupportedCompression } from './compressed/detect.ts';
 import { compressedSliceBounds, openCompressed } from './compressed/plan.ts';
 import type { CompressionSpec } from './compressed/source.ts';
 import { parseDType } from './dtype.ts';
@@ -120,6 +121,9 @@ export interface SliceBounds {
 const MiB = 1 << 20;
 const TEXT_EXTENSIONS = /\.(csv|tsv|txt|dat|tab|xyz|ssv)(\.|$)/i;
 
+/** Formats as their users spell them, in messages. */
+const FORMAT_LABELS: Record<JobSpec['format'], string> = { text: 'text', npy: '.npy', raw: 'raw', dcd: 'DCD', xtc: 'XTC', trr: 'TRR', netcdf: 'NetCDF' };
+
 /** Reads the first `bytes` bytes of a source into one buffer. */
 export async function readHead(source: ByteSource, bytes: number): Promise<Uint8Array> {
   const want = Math.min(bytes, source.size);
@@ -158,7 +162,7 @@ async function checkParts(parts: PartsSource, format: JobSpec['format'], head: U
   if (!compressed && (format === 'dcd' || format === 'netcdf')) return;
   if (compressed || (format !== 'xtc' && format !== 'trr')) {
     throw new UsageError(
-      `${parts.parts.length} inputs make one job only as trajectories (XTC, TRR, DCD or NetCDF); ${first!.name} is ${compressed ? 'compressed' : format === 'text' ? 'text' : format === 'npy' ? '.npy' : format}: run the files one by one, or join them into one file first`,
+      `${parts.parts.length} inputs make one job only as trajectories (XTC, TRR, DCD or NetCDF); ${first!.name} is ${compressed ? 'compressed' : FORMAT_LABELS[format]}: run the files one by one, or join them into one file first`,
     );
   }
   const check = (bytes: Uint8Array, size: number, atoms?: number, magic?: number) =>
@@ -195,7 +199,11 @@ async function planInput(
   const head = compressed ? await readHead(source, 64 * 1024) : rawHead;
   const format = detectFormat(source, head, opts);
   if (input instanceof PartsSource) await checkParts(input, format, head, compressed !== undefined);
-  if (compressed && format !== 'text') throw new InputError(input.name, 0, `compressed ${format} data: fanout reads compressed text only; decompress it first`);
+  if (compressed && format !== 'text') throw unsupportedCompression(input.name, sniffCompression(rawHead)!, `fanout reads compressed text only, and this holds ${FORMAT_LABELS[format]} data`);
+  // A binary format's header is never empty: say so rather than how its first field is cut short.
+  if (source.size === 0 && format !== 'text' && format !== 'raw') {
+    throw new InputError(source.name, 0, `the file is empty (0 bytes), not ${format === 'npy' ? 'a .npy file' : `${/^[AEIOUX]/.test(FORMAT_LABELS[format]) ? 'an' : 'a'} ${FORMAT_LABELS[format]} trajectory`}`);
+  }
   // A header as one file's reader gives it; for DCD or NetCDF parts, every part's, joined (parts.ts).
   const headerOf = <H extends PartHeader>(read: (part: ByteSource, head: Uint8Array) => Promise<H>): Promise<H> =>
     input instanceof PartsSource ? joinPartHeaders(input, partHeader(format, opts, input.parts[0]!.name, read)) : read(source, head);
@@ -267,6 +275,12 @@ async function planInput(
   }
 
   if (frameRows < 0 || !Number.isInteger(frameRows)) throw new UsageError('--frame-rows takes a positive integer');
+  // Before asking for --frame-rows: with text, it would only lead to this.
+  if (analysis.wholeFrames && layout.kind === 'text') {
+    throw new UsageError(
+      `${analysis.name} needs whole frames in every slice, and text input cannot be cut at frame boundaries: convert ${source.name} to .npy (frames, rows, columns) or raw binary`,
+    );
+  }
   if (analysis.needsFrames && frameRows === 0) {
     throw new UsageError(
       `${analysis.name} works on frames, and ${source.name} does not say how many rows make a frame: pass --frame-rows N` +
@@ -283,11 +297,6 @@ async function planInput(
   if (analysis.needsBox && !hasUnitCells(layout) && analysis.options.box === undefined) {
     throw new UsageError(
       `${analysis.name} needs the unit cell of every frame, and ${source.name} (${format}) has none: give one with --option box=a,b,c or box=a,b,c,alpha,beta,gamma (lengths in the coordinates' unit, angles in degrees)`,
-    );
-  }
-  if (analysis.wholeFrames && layout.kind === 'text') {
-    throw new UsageError(
-      `${analysis.name} needs whole frames in every slice, and text input cannot be cut at frame boundaries: convert ${source.name} to .npy (frames, rows, columns) or raw binary`,
     );
   }
   const selection = checkSelection(opts, analysis, frameRows, source.name);
@@ -360,6 +369,11 @@ function checkSelection(opts: PlanOptions, analysis: AnalysisRef & AnalysisTrait
 function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): JobSpec['format'] {
   const f = opts.format ?? 'auto';
   if (f !== 'auto') {
+    // --format names one file format and the magic number another: say which (raw and text read any bytes).
+    const byMagic = isNpyMagic(head) ? 'npy' : isDcdMagic(head) ? 'dcd' : isXtcMagic(head) ? 'xtc' : isTrrMagic(head) ? 'trr' : isNetcdfMagic(head) ? 'netcdf' : undefined;
+    if (byMagic && f !== byMagic && f !== 'raw' && f !== 'text') {
+      throw new InputError(source.name, 0, `--format ${f}, but this is ${FORMAT_LABELS[byMagic]} data (by its magic number): use --format ${byMagic}, or leave --format out`);
+    }
     if (f === 'npy' && !isNpyMagic(head)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
     return f;
   }
@@ -373,11 +387,27 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
   if (opts.dtype) return 'raw';
   if (/\.npy$/i.test(source.name)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
   if (wideUnicodeBom(head)) return 'text'; // which the text planner refuses by name
+  const structure = structureFileKind(source.name, head);
+  if (structure) {
+    throw new InputError(
+      source.name,
+      0,
+      `a ${structure} file, not a trajectory: give it with --topology ${source.name.replace(/^.*\//, '')} (atom names for --select)${structure === 'PSF topology' ? '' : ' or --reference (rmsd)'}, and the trajectory (XTC, TRR, DCD or NetCDF) as the input`,
+    );
+  }
   if (!TEXT_EXTENSIONS.test(source.name) && head.includes(0)) {
     const at = head.indexOf(0);
     throw new InputError(source.name, at, 'a NUL byte: this looks like binary data; use --format raw --dtype ... or --format npy, or for a trajectory --format dcd, xtc, trr or netcdf');
   }
   return 'text';
+}
+
+/** A topology or structure file given where the trajectory goes: by its extension, or a PSF by its first word. */
+function structureFileKind(name: string, head: Uint8Array): string | undefined {
+  if (/\.psf$/i.test(name) || new TextDecoder().decode(head.subarray(0, 4)) === 'PSF') return 'PSF topology';
+  if (/\.(pdb|ent)$/i.test(name)) return 'PDB structure';
+  if (/\.gro$/i.test(name)) return 'GRO structure';
+  return undefined;
 }
 
 async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions): Promise<TextLayout> {
@@ -390,6 +420,11 @@ async function planText(source: ByteSource, head: Uint8Array, opts: PlanOptions)
     // The first record has a field that is not a number: a header that was not detected
     // (the line after it is not all numbers either), or a column of text such as dates.
     if (e instanceof InputError && e.problem.startsWith('not a number')) {
+      // 1,5;2,5 read with commas between fields: the ';' shows what the file is.
+      const token = /^not a number: "(.*)"$/.exec(e.problem)?.[1];
+      if (token !== undefined && opts.delimiter === undefined && /^[-+]?\d*;[-+]?\d/.test(token)) {
+        throw new InputError(source.name, e.offset, `${e.problem} (decimal commas, with ; between fields? fanout reads decimal points only: convert them first, e.g. sed 's/,/./g; s/;/,/g')`);
+      }
       const headerHint = (opts.skipHeader === undefined || opts.skipHeader === false) && layout.headerAt < 0 ? 'a header? --skip-header N skips N lines' : undefined;
       const columnsHint = opts.columns === undefined ? 'a column of text? --columns picks the columns to read' : undefined;
       const hints = [headerHint, columnsHint].filter(Boolean);

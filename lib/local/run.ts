@@ -34,6 +34,8 @@ export interface Progress {
   startedAt: number;
   /** the bytes are compressed ones: a compressed stream, whose decompressed size is unknown */
   compressedBytes?: boolean;
+  /** a chained analysis (rmsf): which of its jobs this is, e.g. "stage 1 of 2 (rmsf-average)" */
+  stage?: string;
 }
 
 export interface LocalRunOptions extends PlanOptions {
@@ -69,8 +71,9 @@ export async function runLocal(input: string | readonly string[], opts: LocalRun
   const options = opts.analysisOptions ?? {};
   const top = options.reference === undefined ? await loadAnalysis(await analysisRef(opts.analysis, options)) : undefined;
   if (top?.chain) {
-    const first = await runLocal(input, { ...opts, analysis: top.chain.first });
-    return runLocal(input, { ...opts, analysisOptions: chainedOptions(top, options, first) });
+    const staged = (n: number, name: string): LocalRunOptions['onProgress'] => opts.onProgress && ((p) => opts.onProgress!({ ...p, stage: `stage ${n} of 2 (${name})` }));
+    const first = await runLocal(input, { ...opts, analysis: top.chain.first, onProgress: staged(1, top.chain.first) });
+    return runLocal(input, { ...opts, analysisOptions: chainedOptions(top, options, first), onProgress: staged(2, opts.analysis) });
   }
   const source: RunSource = opts.openSource ? await opts.openSource(paths[0]!) : await openFiles(paths);
   try {

@@ -74,7 +74,7 @@ describe('fanout run on compressed input', () => {
     const plan = fanout(['plan', join(dir.path, 'plain.csv.zst'), '--skip-header']);
     expect(plan.code).toBe(0);
     const kB = formatBytes(zstdCli(text, ['-19']).length);
-    expect(plan.stdout).toContain(`1 slices, ${kB} each\na zstd stream without a seek table can only be decompressed from its start: one slice (recompress to the seekable zstd format to split it) (sizes are compressed bytes)\n`);
+    expect(plan.stdout).toContain(`1 slice, ${kB} each\na zstd stream without a seek table can only be decompressed from its start: one slice (recompress to the seekable zstd format to split it) (sizes are compressed bytes)\n`);
   });
 
   it.skipIf(!hasZstdCli)('a truncated or damaged zstd file is one line, exit 2', () => {

@@ -42,6 +42,21 @@ describe('fanout --help', () => {
   });
 });
 
+describe('help for a first-time user', () => {
+  it('names the trajectory formats fanout reads', () => {
+    expect(fanout(['--help']).stdout.replace(/\s+/g, ' ')).toMatch(/XTC, TRR, DCD, AMBER NetCDF/);
+  });
+
+  it('run --help ends with examples for a trajectory and for a CSV', () => {
+    const help = fanout(['run', '--help']).stdout;
+    expect(help).toMatch(/\nExamples:\n/);
+    expect(help).toContain('fanout run md.xtc --analysis rg');
+    expect(help).toContain('fanout run md.xtc --analysis rmsd --topology md.gro --select backbone');
+    expect(help).toContain('fanout run data.csv --analysis stats');
+    expect(help).toContain('Ctrl-C, then the same command again: resumes');
+  });
+});
+
 describe('fanout --version', () => {
   it("prints package.json's version", () => {
     const r = fanout(['--version']);

@@ -56,6 +56,30 @@ describe('ProgressBar', () => {
   });
 });
 
+describe('a chained job (rmsf: two stages)', () => {
+  const staged = (stage: string, done: number) => ({ ...progress(done), stage });
+
+  it('names the stage on every line and prints each stage\'s finished state once, without a terminal', () => {
+    const { out, stream } = sink();
+    const bar = new ProgressBar({ stream, tty: false, intervalMs: 60_000 });
+    for (const stage of ['stage 1 of 2 (rmsf-average)', 'stage 2 of 2 (rmsf)']) for (let i = 0; i <= 3; i++) bar.update(staged(stage, i));
+    bar.finish();
+    expect(out.filter((l) => l.includes('3/3 slices')).map((l) => l.split(' [')[0])).toEqual(['stage 1 of 2 (rmsf-average)', 'stage 2 of 2 (rmsf)']);
+    expect(out[0]).toMatch(/^stage 1 of 2 \(rmsf-average\) \[-{24}\] 0\/3 slices/);
+  });
+
+  it('leaves the first stage\'s bar on its own line on a terminal and draws the second below it', () => {
+    const { out, stream } = sink();
+    const bar = new ProgressBar({ stream, tty: true, intervalMs: 0, colour: false });
+    for (const stage of ['stage 1 of 2 (rmsf-average)', 'stage 2 of 2 (rmsf)']) for (let i = 0; i <= 3; i++) bar.update(staged(stage, i));
+    bar.finish();
+    const lines = out.join('').split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]!.split('\x1b[1G').pop()).toMatch(/^stage 1 of 2 \(rmsf-average\) \[#{24}\] 3\/3 slices/);
+    expect(lines[1]!.split('\x1b[1G').pop()).toMatch(/^stage 2 of 2 \(rmsf\) \[#{24}\] 3\/3 slices/);
+  });
+});
+
 describe('colour', () => {
   it.each([
     [true, {}, true],

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, fanout, tempDir } from '../helpers/cli.ts';
@@ -39,6 +40,117 @@ describe('user errors', () => {
   // Node's recursive mkdir spins at 100% CPU there; fanout must fail at once.
   it.skipIf(!existsSync('/proc/self'))('refuses a state dir the kernel will not create (/proc), at once', () => {
     expectOneLine(fanout(['run', csv, '--state-dir', '/proc/fanout-state']), 'fanout: cannot create the directory /proc/fanout-state (ENOENT)');
+  });
+});
+
+describe('mistakes of a first run', () => {
+  const state = (name: string) => ['--state-dir', join(tmp.path, name)];
+
+  it.each([
+    ['RMSD', 'rmsd'],
+    ['mean_structure', 'mean-structure'],
+    ['stat', 'stats'],
+    ['rgg', 'rg'],
+  ])('--analysis %s: suggests %s', (given, meant) => {
+    expectOneLine(fanout(['run', csv, '--analysis', given, ...state('s-analysis')]), `fanout: unknown analysis "${given}" (did you mean ${meant}?): use sum, stats, row-sums`);
+  });
+
+  it.each([
+    ['rmsd', 'ref-fram=1', 'ref-fram', 'ref-frame'],
+    ['rmsf', 'ref_frame=5', 'ref_frame', 'ref-frame'],
+  ])('%s --option %s: an option the analysis does not take is refused, not silently ignored', (analysis, option, key, meant) => {
+    expectOneLine(
+      fanout(['run', csv, '--analysis', analysis, '--option', option, ...state('s-option')]),
+      `fanout: ${analysis}: unknown option "${key}" (did you mean ${meant}?): ${analysis} takes ref-frame (--ref-frame K), and a structure with --reference FILE`,
+    );
+  });
+
+  it('stats --option ddof=1: an analysis that takes no options says so', () => {
+    expectOneLine(fanout(['run', csv, '--analysis', 'stats', '--option', 'ddof=1', ...state('s-no-option')]), 'fanout: stats takes no analysis option (--option, --ref-frame; given: ddof)');
+  });
+
+  it('a CSV with decimal commas and ; between fields (a European spreadsheet) is named as such', () => {
+    const path = join(tmp.path, 'eu.csv');
+    writeFileSync(path, 'a;b\n1,5;2,5\n3,0;4,0\n');
+    expectOneLine(
+      fanout(['run', path, '--analysis', 'stats', ...state('s-eu')]),
+      `fanout: ${path}: at byte 6: not a number: "5;2" (decimal commas, with ; between fields? fanout reads decimal points only: convert them first, e.g. sed 's/,/./g; s/;/,/g')`,
+    );
+  });
+
+  it('rg of a CSV says at once that text cannot hold whole-frame slices, rather than asking for --frame-rows first', () => {
+    expectOneLine(
+      fanout(['run', csv, '--analysis', 'rg', ...state('s-rg-text')]),
+      `fanout: rg needs whole frames in every slice, and text input cannot be cut at frame boundaries: convert ${csv} to .npy (frames, rows, columns) or raw binary`,
+    );
+  });
+
+  it('refuses a gzip-compressed trajectory with the command that decompresses it', () => {
+    // An XTC frame header (magic 1995, big-endian; 5 atoms, repeated after the box), gzip-compressed.
+    const path = join(tmp.path, 'traj.xtc.gz');
+    const header = Buffer.alloc(92);
+    header.writeInt32BE(1995, 0);
+    header.writeInt32BE(5, 4);
+    header.writeInt32BE(5, 52);
+    writeFileSync(path, gzipSync(header));
+    expectOneLine(
+      fanout(['run', path, '--analysis', 'rg', ...state('s-gz')]),
+      `fanout: ${path}: at byte 0: gzip compressed data: fanout reads compressed text only, and this holds XTC data; decompress it first (gunzip -k traj.xtc.gz)`,
+    );
+  });
+
+  it.each([
+    ['empty.xtc', 'an XTC trajectory'],
+    ['empty.trr', 'a TRR trajectory'],
+    ['empty.nc', 'a NetCDF trajectory'],
+    ['empty.dcd', 'a DCD trajectory'],
+  ])('names an empty %s as empty', (name, what) => {
+    const path = join(tmp.path, name);
+    writeFileSync(path, '');
+    expectOneLine(fanout(['run', path, '--analysis', 'rg', ...state('s-empty')]), `fanout: ${path}: at byte 0: the file is empty (0 bytes), not ${what}`);
+  });
+
+  it.each([
+    ['top.psf', 'PSF\n\n       1 !NTITLE\n REMARKS\n'],
+    ['top.pdb', 'CRYST1   10.000   10.000   10.000  90.00  90.00  90.00 P 1           1\nATOM      1  N   ALA A   1       1.000   2.000   3.000  1.00  0.00           N\n'],
+    ['top.gro', 'title\n    1\n    1ALA      N    1   0.100   0.200   0.300\n   1.0   1.0   1.0\n'],
+  ])('says that %s is a topology for --topology, not the input', (name, text) => {
+    const path = join(tmp.path, name);
+    writeFileSync(path, text);
+    expectOneLine(
+      fanout(['run', path, '--analysis', 'rg', ...state('s-top')]),
+      new RegExp(`^fanout: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: at byte 0: a (PSF topology|PDB structure|GRO structure) file, not a trajectory: give it with --topology ${name.replace('.', '\\.')} .*and the trajectory \\(XTC, TRR, DCD or NetCDF\\) as the input`),
+    );
+  });
+
+  it.each([
+    ['in a folder that does not exist', (dir: string) => join(dir, 'no-such-folder', 'result.json'), 'ENOENT'],
+    ['that is a folder', (dir: string) => dir, 'EISDIR'],
+  ])('names --out %s, and where the result is kept', (_, out, code) => {
+    const path = out(tmp.path);
+    const state = join(tmp.path, 's-out');
+    const r = fanout(['run', csv, '--out', path, '--state-dir', state]);
+    expectOneLine(r, new RegExp(`^fanout: --out ${path}: cannot write it \\(${code}\\); the result is kept in ${state}/jobs/[0-9a-f]+/result\\.json\n$`));
+  });
+
+  it('says what a file is when --format names another trajectory format', () => {
+    const path = join(tmp.path, 'frames.traj');
+    const header = Buffer.alloc(92);
+    header.writeInt32BE(1995, 0);
+    header.writeInt32BE(5, 4);
+    header.writeInt32BE(5, 52);
+    writeFileSync(path, header);
+    expectOneLine(
+      fanout(['run', path, '--format', 'dcd', '--analysis', 'rg', ...state('s-format')]),
+      `fanout: ${path}: at byte 0: --format dcd, but this is XTC data (by its magic number): use --format xtc, or leave --format out`,
+    );
+  });
+
+  it('names a format by its usual spelling when files of it cannot be parts', () => {
+    const [a, b] = ['a.npy', 'b.npy'].map((n) => join(tmp.path, n));
+    writeFileSync(a!, Buffer.from('\x93NUMPY', 'latin1'));
+    writeFileSync(b!, Buffer.from('\x93NUMPY', 'latin1'));
+    expectOneLine(fanout(['run', a!, b!, '--analysis', 'rg', ...state('s-parts')]), `${a} is .npy: run the files one by one`);
   });
 });
 

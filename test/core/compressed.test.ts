@@ -143,6 +143,6 @@ describe('compressed input', () => {
 
   it('compressed binary formats are refused', async () => {
     const npy = Buffer.concat([Buffer.from('\x93NUMPY\x01\x00v\x00', 'latin1'), Buffer.from(`{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }`.padEnd(117) + '\n'), Buffer.alloc(16)]);
-    expect((await failure(gzipSync(npy), 'a.npy.gz')).message).toBe('a.npy.gz: at byte 0: compressed npy data: fanout reads compressed text only; decompress it first');
+    expect((await failure(gzipSync(npy), 'a.npy.gz')).message).toBe('a.npy.gz: at byte 0: gzip compressed data: fanout reads compressed text only, and this holds .npy data; decompress it first (gunzip -k a.npy.gz)');
   });
 });

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ResultDocument } from '../../lib/core/job.ts';
 import { summarize } from '../../lib/cli/summary.ts';
+import { ResultArray } from '../../lib/core/result-array.ts';
 
 const box = { a: 35.44, b: 35.06, c: 34.16, alpha: 91.3, beta: 61.7, gamma: 44.4 };
 
@@ -67,5 +68,15 @@ describe('summary', () => {
     expect(out).toMatch(/\n {3}100: 1 {11}/);
     expect(out).toContain('... 2 more atoms (use --json or --out for all)');
     expect(out).not.toContain('{');
+  });
+
+  it('prints a large rmsf kept in a .npy file (a ResultArray) the same way, pointing to the file', () => {
+    const values = Float64Array.from({ length: 12 }, (_, i) => 1 + i / 8);
+    const rmsf = new ResultArray(values, [12]);
+    rmsf.file = 'job.rmsf.npy';
+    const out = summarize(xtc('rmsf', { frames: 10, atoms: 12, rmsf }), '/state/jobs/x');
+    expect(out).toContain('mean 1.6875  min 1 (atom 0)  max 2.375 (atom 11)');
+    expect(out).toContain('arrays as .npy files in /state/jobs/x: job.rmsf.npy');
+    expect(out).toContain('... 2 more atoms (all of them in the .npy file)');
   });
 });

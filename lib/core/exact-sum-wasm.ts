@@ -15,7 +15,8 @@ const F64 = 0x7c;
 const V128 = 0x7b;
 const VOID = 0x40;
 
-function uleb(n: number): number[] {
+/** Unsigned LEB128 of a non-negative int32 (the binary format's integers). */
+export function uleb(n: number): number[] {
   const out: number[] = [];
   do {
     let b = n & 0x7f;
@@ -26,7 +27,8 @@ function uleb(n: number): number[] {
   return out;
 }
 
-function sleb(n: number): number[] {
+/** Signed LEB128 of an int32. */
+export function sleb(n: number): number[] {
   const out: number[] = [];
   for (;;) {
     const b = n & 0x7f;
@@ -283,8 +285,14 @@ function rowsBody(): number[] {
 const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
 const name = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
-/** Memory of the module: 160 pages of 64 KiB (10 MiB), never grown (views stay valid). */
-export const KERNEL_PAGES = 160;
+/**
+ * Memory of the module: 192 pages of 64 KiB (12 MiB), never grown (views stay valid). The
+ * last PARSER_BYTES are the text parser's (lib/core/text/wasm-records.ts, which imports
+ * this memory): its tables and the bytes it parses.
+ */
+export const KERNEL_PAGES = 192;
+export const PARSER_BYTES = (1 << 20) + (64 << 10);
+const PARSER_AT = KERNEL_PAGES * 65536 - PARSER_BYTES;
 
 function moduleBytes(): Uint8Array {
   const body = (code: number[]) => {
@@ -321,11 +329,14 @@ const SLOT_BYTES = 2 << 20;
 const SLOTS = 4;
 
 // The TypeScript libraries this project compiles against (no DOM) do not declare WebAssembly.
-interface WasmApi {
+export interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: { memory: { buffer: ArrayBuffer }; block: WasmKernel['block']; rows: WasmKernel['rows'] } };
+  Instance: new (module: object, imports?: object) => { exports: Record<string, unknown> };
 }
+
+/** The kernel's memory (a WebAssembly.Memory, for modules that import it), where its region for the text parser starts, or undefined. */
+export let kernelMemory: { memory: object; buffer: ArrayBuffer; parserAt: number } | undefined;
 
 function instantiate(): WasmKernel | undefined {
   const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
@@ -333,8 +344,9 @@ function instantiate(): WasmKernel | undefined {
   try {
     const bytes = moduleBytes();
     if (!api.validate(bytes)) return undefined;
-    const { memory, block, rows } = new api.Instance(new api.Module(bytes)).exports;
+    const { memory, block, rows } = new api.Instance(new api.Module(bytes)).exports as { memory: { buffer: ArrayBuffer }; block: WasmKernel['block']; rows: WasmKernel['rows'] };
     const buffer = memory.buffer;
+    kernelMemory = { memory, buffer, parserAt: PARSER_AT };
     return { buffer, block, rows, rest: new Float64Array(buffer, REST_AT, 4096), out: new Float64Array(buffer, OUT_AT, 4096) };
   } catch {
     return undefined;
@@ -376,7 +388,7 @@ let keptAt = SLOTS_AT + SLOTS * SLOT_BYTES;
  * kernel's memory while there is room, so that ExactSum.addRange over it runs in WebAssembly.
  */
 export function keptKernelValues(length: number): Float64Array {
-  if (!instantiated || keptAt + length * 8 > KERNEL_PAGES * 65536) return new Float64Array(length);
+  if (!instantiated || keptAt + length * 8 > PARSER_AT) return new Float64Array(length);
   const values = new Float64Array(instantiated.buffer, keptAt, length);
   keptAt += length * 8;
   return values;

@@ -79,7 +79,11 @@ const P10_AT = 0; // 10^0 .. 10^22 as doubles
 const Q_MIN = -342;
 const Q_MAX = 308;
 const POW5_AT = 256; // 5^q truncated to 128 bits, high word then low word, q = Q_MIN .. Q_MAX
-const STATUS_AT = POW5_AT + (Q_MAX - Q_MIN + 1) * 16; // i32: where the last call stopped
+// i32s: where the last call stopped, and the power of ten whose table entry it missed (NO_Q: none)
+const STATUS_AT = POW5_AT + (Q_MAX - Q_MIN + 1) * 16;
+const NO_Q = 0x7fffffff;
+// Table entries are built when first needed, in groups of Q_GROUP (BigInt divisions: all 651 take about 12 ms).
+const Q_GROUP = 32;
 const INPUT_AT = 16384;
 /** The most bytes one call reads. */
 export const INPUT_BYTES = PARSER_BYTES - INPUT_AT - 16; // the last 16 bytes: room for the 8-byte loads past a record's end
@@ -173,6 +177,8 @@ function eiselLemire(fail: (ifs: number) => Code): Code {
     set(LZ, i32.wrap(i64.clz(get(W)))),
     set(A, i64.shl(get(W), i64.extendU(get(LZ)))),
     set(B, i64.loadAligned(pow5)),
+    // An entry not built yet (every entry has its top bit set): JavaScript builds it (wasmRecords) and calls again.
+    if_(i64.eqz(get(B)), cat(i32.store(get(TABLES), get(E10), STATUS_AT + 4), fail(1))),
     mul128(),
     if_(
       i64.eq(i64.and(get(HI), mask), mask),
@@ -355,6 +361,17 @@ interface Parser {
   tables: number;
   bytes: Uint8Array;
   status: Int32Array;
+  pow5: BigUint64Array;
+}
+
+/** Builds the group of table entries that holds 5^q. */
+function buildPow5(w: Parser, q: number): void {
+  const from = Q_MIN + Math.floor((q - Q_MIN) / Q_GROUP) * Q_GROUP;
+  for (let k = from; k < from + Q_GROUP && k <= Q_MAX; k++) {
+    const v = pow5Bits(k);
+    w.pow5[(k - Q_MIN) * 2] = v >> 64n;
+    w.pow5[(k - Q_MIN) * 2 + 1] = v & 0xffffffffffffffffn;
+  }
 }
 
 function instantiate(): Parser | undefined {
@@ -367,13 +384,9 @@ function instantiate(): Parser | undefined {
     const tables = km.parserAt;
     const p10 = new Float64Array(km.buffer, tables + P10_AT, 23);
     for (let i = 0; i <= 22; i++) p10[i] = 10 ** i;
-    const words = new BigUint64Array(km.buffer, tables + POW5_AT, (Q_MAX - Q_MIN + 1) * 2);
-    for (let q = Q_MIN; q <= Q_MAX; q++) {
-      const v = pow5Bits(q);
-      words[(q - Q_MIN) * 2] = v >> 64n;
-      words[(q - Q_MIN) * 2 + 1] = v & 0xffffffffffffffffn;
-    }
-    return { records, buffer: km.buffer, tables, bytes: new Uint8Array(km.buffer, tables + INPUT_AT, INPUT_BYTES), status: new Int32Array(km.buffer, tables + STATUS_AT, 1) };
+    const status = new Int32Array(km.buffer, tables + STATUS_AT, 2);
+    status[1] = NO_Q;
+    return { records, buffer: km.buffer, tables, bytes: new Uint8Array(km.buffer, tables + INPUT_AT, INPUT_BYTES), status, pow5: new BigUint64Array(km.buffer, tables + POW5_AT, (Q_MAX - Q_MIN + 1) * 2) };
   } catch {
     return undefined;
   }
@@ -423,8 +436,17 @@ export function wasmRecords(buf: Uint8Array, from: number, to: number, stop: num
     w.bytes.set(buf.subarray(from, to));
     base = w.tables + INPUT_AT - from;
   }
-  const rows = w.records(base + from, base + stop, values.byteOffset + at * 8, columns, delimiter, maxRows, w.tables);
-  const stoppedAt = w.status[0]! - base;
+  let rows = 0;
+  let stoppedAt = from;
+  for (;;) {
+    rows += w.records(base + stoppedAt, base + stop, values.byteOffset + (at + rows * columns) * 8, columns, delimiter, maxRows - rows, w.tables);
+    stoppedAt = w.status[0]! - base;
+    const q = w.status[1]!;
+    if (q === NO_Q) break;
+    // It needed a power of five not built yet: build it, and go on from the record it stopped at.
+    w.status[1] = NO_Q;
+    buildPow5(w, q);
+  }
   recordsStop[0] = stoppedAt;
   recordsStop[1] = stoppedAt < stop && rows < maxRows ? 1 : 0;
   wasmRecordsStats.rows += rows;

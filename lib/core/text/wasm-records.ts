@@ -273,7 +273,9 @@ function recordsBody(): Code {
     set(P, i32.add(get(P), get(NEG))),
     set(W, i64.c(0n)),
     set(START, get(P)),
-    mantissa,
+    // The integer part one digit at a time: it is short in most data, and a failed
+    // eight-digit test costs more than the loop (%.6f: about 5 % of the parse).
+    digitLoop((d) => set(W, i64.add(i64.mul(get(W), i64.c(10n)), i64.extendU(d)))),
     set(ND, i32.sub(get(P), get(START))),
     set(E10, i32.c(0)),
     if_(

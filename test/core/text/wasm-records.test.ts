@@ -6,11 +6,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { takeKernelValues } from '../../../lib/core/exact-sum-wasm.ts';
+import { giveBackValues, takeKernelValues } from '../../../lib/core/exact-sum-wasm.ts';
 import { MemorySource } from '../../../lib/core/source.ts';
 import { type TextLayout } from '../../../lib/core/text/layout.ts';
 import { scanText } from '../../../lib/core/text/scan.ts';
-import { pow5Bits, recordsStop, useWasmRecords, wasmRecords, wasmRecordsFor, wasmRecordsStats } from '../../../lib/core/text/wasm-records.ts';
+import { INPUT_BYTES, pow5Bits, recordsStop, useWasmRecords, wasmRecords, wasmRecordsFor, wasmRecordsStats } from '../../../lib/core/text/wasm-records.ts';
 import { decimalToken } from '../../helpers/decimal-tokens.ts';
 import { python } from '../../helpers/python.ts';
 
@@ -164,6 +164,25 @@ describe('scanText with the WebAssembly parser', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('reads a buffer larger than its input area in parts, none of them left to JavaScript', async () => {
+    const lines = Array.from({ length: 200_000 }, (_, r) => `${r}.25,-${r % 977}.125,${r}e-3`);
+    const bytes = enc.encode(lines.join('\n') + '\n');
+    expect(bytes.length).toBeGreaterThan(2 * INPUT_BYTES);
+    const big = takeKernelValues((2 << 20) / 8)!;
+    try {
+      const rows = wasmRecords(bytes, 0, bytes.length, bytes.length, big, 0, 3, 44, 1 << 20);
+      expect(rows).toBeGreaterThan(10_000);
+      expect(recordsStop[1]).toBe(0); // stopped at the end of its input area, not at a record it declined
+      expect(bytes[recordsStop[0]! - 1]).toBe(10);
+    } finally {
+      giveBackValues(big);
+    }
+    const before = wasmRecordsStats.rows;
+    const [wasm, js] = await both(bytes, { columns: 3 }, 8 << 20);
+    expect(wasm).toEqual(js);
+    expect(wasmRecordsStats.rows - before).toBe(200_000);
   });
 
   it('takes plain records of numpy output in big buffers (and leaves none to JavaScript)', async () => {

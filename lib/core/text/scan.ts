@@ -9,7 +9,8 @@
  * by, so a line longer than any buffer costs no more memory than its values.
  *
  * Two readers, one answer: a plain record that ends in the buffer at hand goes through
- * fastRecord (fast-record.ts); the general reader here, a byte-at-a-time state machine,
+ * fastRecord (fast-record.ts), or with runs of others through its WebAssembly twin
+ * (wasm-records.ts) when the row block lives in the kernel's memory; the general reader here, a byte-at-a-time state machine,
  * reads every other line (comments, blank lines, headers, bad fields, lines that cross
  * buffers, the first record while the column count is learned) and any record the fast
  * path declines, from its start. Numbers follow the grammar of number.ts.

@@ -3,6 +3,10 @@
  *   npx tsx bench/micro.ts FILE [analysis]
  * Reports MB/s for the reader alone (a sink that ignores the rows) and with the analysis.
  *
+ *   npx tsx bench/micro.ts --parsers FILE [rounds]
+ * The text reader alone on FILE with its WebAssembly record parser and without it (the
+ * JavaScript fast path), in turns: MB per CPU second (process.cpuUsage), median of rounds.
+ *
  *   npx tsx bench/micro.ts --kernel
  * The exact sums against a plain `+=` loop over the same Float64Array (in the WebAssembly
  * kernel's memory, where the readers decode): ExactSum.addRange (sum, stats) and row-sums'
@@ -18,9 +22,14 @@ import { planJob } from '../lib/core/plan.ts';
 import { ExactSum } from '../lib/core/exact-sum.ts';
 import { borrowValues, useWasmKernel, wasmKernel } from '../lib/core/exact-sum-wasm.ts';
 import { rowSums } from '../lib/core/analyses/row-sums.ts';
+import { useWasmRecords } from '../lib/core/text/wasm-records.ts';
 
 if (process.argv[2] === '--kernel') {
   await kernel();
+  process.exit(0);
+}
+if (process.argv[2] === '--parsers') {
+  await parsers(process.argv[3]!, Number(process.argv[4] ?? 7));
   process.exit(0);
 }
 
@@ -111,4 +120,28 @@ async function kernel(): Promise<void> {
       for (const [label, ts] of Object.entries(times)) console.log(`  ${label.padEnd(38)} ${median(ts).toFixed(2).padStart(5)} ns  ${(median(ts) / plain).toFixed(2)}x`);
     }
   });
+}
+
+async function parsers(file: string, rounds: number): Promise<void> {
+  const source = await FileSource.open(file);
+  const spec = await planJob(source, { name: 'sum', options: {} }, { slices: 1 }, source.identity);
+  const noop: Analysis = { ...(builtinAnalyses.sum as Analysis), addRows: (s) => s };
+  const cpuS = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const times: Record<string, number[]> = { WebAssembly: [], JavaScript: [] };
+  for (let round = 0; round <= rounds; round++) {
+    for (const label of Object.keys(times)) {
+      useWasmRecords(label === 'WebAssembly');
+      const t0 = cpuS();
+      await scanSlice(source, spec, 0, noop);
+      if (round > 0) times[label]!.push(cpuS() - t0); // round 0 warms up
+    }
+  }
+  useWasmRecords(true);
+  await source.close();
+  const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1]!;
+  console.log(`${file}: ${(source.size / 1e6).toFixed(0)} MB, reader only, median of ${rounds} rounds in turns`);
+  for (const [label, ts] of Object.entries(times)) console.log(`  ${label.padEnd(12)} ${median(ts).toFixed(3)} CPU s  ${(source.size / 1e6 / median(ts)).toFixed(0).padStart(5)} MB per CPU s`);
 }

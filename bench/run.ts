@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [-- --runs N] [-- --workers N]
+ * npm run bench [-- --quick] [-- --runs N] [-- --workers N] [-- --only csv] [-- --baseline DIR]
  *
  * Times whole processes side by side on the same files: fanout (one worker and the
  * default), each peer in its fastest idiomatic form (polars readCSV + column sums with its
@@ -15,6 +15,11 @@
  * cores than this one; the default is one per core) and sets the scaling rows: fanout with
  * 1 and N workers against N independent fanout processes (1 worker each) on N parts of the
  * same data taking turns, which is what N cores allow with nothing shared between them.
+ *
+ * --only csv times the two CSV datasets alone (fanout, polars, DuckDB, numpy, plain Node)
+ * and prints the table without writing BENCHMARKS.md. --baseline DIR adds fanout rows run
+ * from another checkout (DIR/bin/fanout.mjs, its bundle built), taking turns with the
+ * rest: an A/B of two versions against the same peers in one run.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -26,7 +31,9 @@ import { median, type Row, takeTurns, type Tool } from './measure.ts';
 import { polarsHome, POLARS_VERSION } from './peers.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, runs: { type: 'string' }, workers: { type: 'string' }, 'no-write': { type: 'boolean' } } });
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, runs: { type: 'string' }, workers: { type: 'string' }, 'no-write': { type: 'boolean' }, only: { type: 'string' }, baseline: { type: 'string' } } });
+if (args.only !== undefined && args.only !== 'csv') throw new Error(`--only takes csv: ${args.only}`);
+const baseline = args.baseline === undefined ? undefined : resolve(args.baseline);
 const workers = args.workers === undefined ? undefined : Number(args.workers);
 if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) throw new Error(`--workers must be a whole number from 1: ${args.workers}`);
 // fanout's "default workers" rows: one per core, or --workers N.
@@ -37,7 +44,7 @@ const runs = Number(args.runs ?? (quick ? 2 : 3));
 const cache = join(ROOT, 'bench-cache', quick ? 'quick' : '');
 const node = process.execPath;
 const fanoutBin = join(ROOT, 'bin/fanout.mjs');
-function fanoutTool(name: string, extra: string[]): Tool {
+function fanoutTool(name: string, extra: string[], bin = fanoutBin): Tool {
   let stateDir = '';
   // The sum of each large result array (a .npy beside result.json), read before the state dir goes.
   let arraySums = new Map<string, number>();
@@ -45,7 +52,7 @@ function fanoutTool(name: string, extra: string[]): Tool {
     name,
     argv: (file) => {
       stateDir = mkdtempSync(join(tmpdir(), 'fanout-bench-state-'));
-      return [node, fanoutBin, 'run', file, '--quiet', '--json', '--state-dir', stateDir, ...extra];
+      return [node, bin, 'run', file, '--quiet', '--json', '--state-dir', stateDir, ...extra];
     },
     total: (out) => {
       const r = JSON.parse(out).result;
@@ -73,9 +80,15 @@ const py = (code: string): Tool => ({
 
 const polars = polarsHome(ROOT);
 
+const baselineTools = (): Tool[] =>
+  baseline === undefined
+    ? []
+    : [fanoutTool(`baseline fanout (${baseline}), 1 worker`, ['--workers', '1'], join(baseline, 'bin/fanout.mjs')), fanoutTool(`baseline fanout (${baseline}), ${defaultLabel}`, defaultWorkers, join(baseline, 'bin/fanout.mjs'))];
+
 const csvTools = (columns: number): Tool[] => [
   fanoutTool('fanout, 1 worker', ['--workers', '1']),
   fanoutTool(`fanout, ${defaultLabel}`, defaultWorkers),
+  ...baselineTools(),
   ...('dir' in polars ? [{ name: 'polars readCSV + column sums', argv: (f: string) => [node, join(ROOT, 'bench/polars-sum.mjs'), polars.dir, f], total: (o: string) => JSON.parse(o).sum }] : []),
   { name: 'DuckDB read_csv + sum', argv: (f) => [node, join(ROOT, 'bench/duckdb-sum.mjs'), f, String(columns)], total: (o) => JSON.parse(o).sum },
   py(`print(repr(float(np.loadtxt(sys.argv[1], delimiter=',').sum())))`),
@@ -132,7 +145,7 @@ function table(rows: Row[]): string {
     '|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    const ref = rows.find((x) => x.dataset === r.dataset && x.tool.includes('fanout') && x.tool.includes('default')) ?? rows.find((x) => x.dataset === r.dataset)!;
+    const ref = rows.find((x) => x.dataset === r.dataset && x.tool.startsWith('fanout') && x.tool.includes('default')) ?? rows.find((x) => x.dataset === r.dataset)!;
     const w = median(r.wall);
     out.push(
       `| ${r.dataset} | ${r.tool} | ${w.toFixed(2)} (${Math.min(...r.wall).toFixed(2)}–${Math.max(...r.wall).toFixed(2)}) | ${(r.mb / w).toFixed(0)} | ${(w / median(ref.wall)).toFixed(2)}× | ${median(r.cpu).toFixed(2)} | ${Math.max(...r.rss).toFixed(0)} | ${r.total.toPrecision(12)} |`,
@@ -167,8 +180,10 @@ async function main(): Promise<void> {
   process.stderr.write(`Generating datasets in ${cache} (once)\n`);
   execFileSync('python3', [join(ROOT, 'bench/generate.py'), cache, quick ? '0.1' : '1'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const f = (name: string): string => join(cache, name);
-  for (const name of ['f6.csv', 'e18.csv', 'traj.npy', 'atoms.npy', 'f6-200MB.csv', 'big.csv']) execFileSync('cat', [f(name)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const warm = args.only === 'csv' ? ['f6.csv', 'e18.csv'] : ['f6.csv', 'e18.csv', 'traj.npy', 'atoms.npy', 'f6-200MB.csv', 'big.csv'];
+  for (const name of warm) execFileSync('cat', [f(name)], { stdio: ['ignore', 'ignore', 'inherit'] });
   const header = machine();
+  if (args.only === 'csv') return onlyCsv(header, f);
 
   const rows = [
     ...(await bench('CSV %.6f (≤15 digits), sum', f('f6.csv'), csvTools(100))),
@@ -261,6 +276,29 @@ async function main(): Promise<void> {
     writeFileSync(path, next);
     process.stderr.write(`Wrote ${path}\n`);
   }
+}
+
+/** --only csv: the two CSV datasets, their targets in wall and CPU time; printed, not written. */
+async function onlyCsv(header: string, f: (name: string) => string): Promise<void> {
+  const rows = [...(await bench('CSV %.6f (≤15 digits), sum', f('f6.csv'), csvTools(100))), ...(await bench('CSV %.18e (19 digits), sum', f('e18.csv'), csvTools(100)))];
+  const by = (d: string, t: string): Row | undefined => rows.find((r) => r.dataset.startsWith(d) && r.tool.startsWith(t));
+  const lines: string[] = [];
+  for (const [d, targets] of [
+    ['CSV %.6f', { polars: 1.5, DuckDB: 3 }],
+    ['CSV %.18e', { polars: 1.2, DuckDB: 2 }],
+  ] as const) {
+    for (const ours of ['fanout, default', 'baseline fanout']) {
+      const us = rows.find((r) => r.dataset.startsWith(d) && r.tool.startsWith(ours) && r.tool.includes('default'));
+      if (!us) continue;
+      const parts = Object.entries(targets).map(([peer, target]) => {
+        const p = by(d, peer);
+        if (!p) return `${peer}: not run`;
+        return `${peer} / ${ours.split(',')[0]}: ${(median(p.wall) / median(us.wall)).toFixed(2)} wall, ${(median(p.cpu) / median(us.cpu)).toFixed(2)} CPU (target ≥ ${target} wall)`;
+      });
+      lines.push(`- ${d}: ${parts.join('; ')}`);
+    }
+  }
+  process.stdout.write(`${header}\n\n${table(rows)}\n\nRatios (peer time / fanout time, medians of this run):\n\n${lines.join('\n')}\n`);
 }
 
 await main();

@@ -15,7 +15,8 @@ const F64 = 0x7c;
 const V128 = 0x7b;
 const VOID = 0x40;
 
-function uleb(n: number): number[] {
+/** Unsigned LEB128 of a non-negative int32 (the binary format's integers). */
+export function uleb(n: number): number[] {
   const out: number[] = [];
   do {
     let b = n & 0x7f;
@@ -26,7 +27,8 @@ function uleb(n: number): number[] {
   return out;
 }
 
-function sleb(n: number): number[] {
+/** Signed LEB128 of an int32. */
+export function sleb(n: number): number[] {
   const out: number[] = [];
   for (;;) {
     const b = n & 0x7f;
@@ -333,13 +335,18 @@ const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...bo
 const name = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
 /**
+/**
  * Memory of the module, never grown (views stay valid): 160 pages of 64 KiB (10 MiB) for
- * results, residues, borrowed values and kept arrays, then the arena of ExactCells' large
- * arrays (cellsArena): 3936 pages (246 MiB) of address space, of which the pages never
- * written cost no memory.
+ * results, residues, borrowed values and kept arrays; then PARSER_BYTES (17 pages) for the
+ * text parser (lib/core/text/wasm-records.ts, which imports this memory): its tables and the
+ * bytes it parses; then the arena of ExactCells' large arrays (cellsArena): 3919 pages
+ * (245 MiB) of address space, of which the pages never written cost no memory.
  */
 const SCRATCH_PAGES = 160;
 export const KERNEL_PAGES = 4096;
+export const PARSER_BYTES = (1 << 20) + (64 << 10);
+const PARSER_AT = SCRATCH_PAGES * 65536;
+const ARENA_AT = PARSER_AT + PARSER_BYTES;
 
 function moduleBytes(): Uint8Array {
   const body = (code: number[]) => {
@@ -378,11 +385,14 @@ const SLOT_BYTES = 2 << 20;
 const SLOTS = 4;
 
 // The TypeScript libraries this project compiles against (no DOM) do not declare WebAssembly.
-interface WasmApi {
+export interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: { memory: { buffer: ArrayBuffer }; block: WasmKernel['block']; rows: WasmKernel['rows']; cells: WasmKernel['cells'] } };
+  Instance: new (module: object, imports?: object) => { exports: Record<string, unknown> };
 }
+
+/** The kernel's memory (a WebAssembly.Memory, for modules that import it), where its region for the text parser starts, or undefined. */
+export let kernelMemory: { memory: object; buffer: ArrayBuffer; parserAt: number } | undefined;
 
 function instantiate(): WasmKernel | undefined {
   const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
@@ -390,8 +400,14 @@ function instantiate(): WasmKernel | undefined {
   try {
     const bytes = moduleBytes();
     if (!api.validate(bytes)) return undefined;
-    const { memory, block, rows, cells } = new api.Instance(new api.Module(bytes)).exports;
+    const { memory, block, rows, cells } = new api.Instance(new api.Module(bytes)).exports as {
+      memory: { buffer: ArrayBuffer };
+      block: WasmKernel['block'];
+      rows: WasmKernel['rows'];
+      cells: WasmKernel['cells'];
+    };
     const buffer = memory.buffer;
+    kernelMemory = { memory, buffer, parserAt: PARSER_AT };
     return { buffer, block, rows, cells, rest: new Float64Array(buffer, REST_AT, 4096), out: new Float64Array(buffer, OUT_AT, 4096) };
   } catch {
     return undefined;
@@ -454,7 +470,7 @@ export async function borrowValues<T>(length: number, use: (values: Float64Array
 
 // The arena: the rest of the memory, handed out from its start and never given back (an
 // ExactCells keeps the arrays it releases for its next states: see exact-cells.ts).
-let arenaAt = SCRATCH_PAGES * 65536;
+let arenaAt = ARENA_AT;
 
 /**
  * A zeroed array of `length` doubles in the kernel's memory, for ExactCells' cells, so

@@ -87,6 +87,12 @@ export class RowBlock {
     if (++this.count === this.cap) this.flush();
   }
 
+  /** `n` more rows are complete (at most cap - count). */
+  commitRows(n: number): void {
+    this.count += n;
+    if (this.count === this.cap) this.flush();
+  }
+
   flush(): void {
     if (this.count > 0) {
       this.sink.rows(this.values, this.count, this.columns, this.firstRow);

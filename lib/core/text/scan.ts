@@ -9,7 +9,8 @@
  * by, so a line longer than any buffer costs no more memory than its values.
  *
  * Two readers, one answer: a plain record that ends in the buffer at hand goes through
- * fastRecord (fast-record.ts); the general reader here, a byte-at-a-time state machine,
+ * fastRecord (fast-record.ts), or with runs of others through its WebAssembly twin
+ * (wasm-records.ts) when the row block lives in the kernel's memory; the general reader here, a byte-at-a-time state machine,
  * reads every other line (comments, blank lines, headers, bad fields, lines that cross
  * buffers, the first record while the column count is learned) and any record the fast
  * path declines, from its start. Numbers follow the grammar of number.ts.
@@ -21,6 +22,7 @@ import { FINAL_NEWLINE, RowBlock, sliceThenTail } from './buffers.ts';
 import { fastDelimiter, fastRecord } from './fast-record.ts';
 import type { TextLayout } from './layout.ts';
 import { isMissing, latin1, notANumber, parseField, POWERS_OF_TEN } from './number.ts';
+import { recordsStop, wasmRecords, wasmRecordsFor } from './wasm-records.ts';
 
 /** What a text scan reports beyond every reader's stats. */
 export interface TextScanStats extends ScanStats {
@@ -256,6 +258,8 @@ class TextScan {
   private afterTok = false; // delimited: a token ended on white space; a delimiter must come next
   private inTok = false; // a token is being read, into `token`
   private inQuote = false; // inside the quotes of a quoted token: delimiters, blanks and # are its bytes
+  /** records left to the JavaScript fast path before the WebAssembly one is tried again */
+  private wasmHoldoff = 0;
 
   constructor(
     private readonly file: string,
@@ -465,6 +469,29 @@ class TextScan {
     const maxRecords = this.maxRecords;
     const headerEnd = this.headerEnd;
     let lineStart = this.lineStart;
+    // Runs of records in WebAssembly (wasm-records.ts) when the block lives where it writes;
+    // the record it stops at, if any, goes on below.
+    if (delimiter >= 0 && maxRecords === Infinity && lineStart >= headerEnd && this.wasmHoldoff === 0 && wasmRecordsFor(block.values)) {
+      const stop = Math.min(lastNewline + 1, end - base);
+      let taken = 0;
+      for (;;) {
+        const room = block.cap - block.count;
+        const rows = wasmRecords(buf, i, lastNewline + 1, stop, block.values, block.count * columns, columns, delimiter, room);
+        i = recordsStop[0]!;
+        taken += rows;
+        block.commitRows(rows);
+        if (i >= stop || recordsStop[1] === 1) break; // done, or a record it does not take
+      }
+      lineStart = base + i;
+      if (i > lastNewline || lineStart >= end) {
+        this.lineStart = lineStart;
+        this.atLineStart = true;
+        return i;
+      }
+      // A record it does not take: after a short run, leave the next records to JavaScript
+      // for a while, so that a file of such records does not pay for two parsers each.
+      if (taken < 8) this.wasmHoldoff = 64;
+    }
     for (;;) {
       const rowBase = block.count * columns;
       const next = fastRecord(buf, i, block.values, rowBase, columns, delimiter);
@@ -476,6 +503,11 @@ class TextScan {
       block.commit();
       i = next;
       lineStart = base + i;
+      if (this.wasmHoldoff > 0 && --this.wasmHoldoff === 0) {
+        this.lineStart = lineStart;
+        this.atLineStart = true;
+        return i;
+      }
       // (A slice that starts before the header's end stops at every line until past it.)
       if (i > lastNewline || lineStart >= end || block.rows >= maxRecords || lineStart < headerEnd) {
         this.lineStart = lineStart;

@@ -341,6 +341,12 @@ function checkSelection(opts: PlanOptions, analysis: AnalysisRef & AnalysisTrait
   return Object.fromEntries(Object.entries(selection.describe()).map(([k, v]) => [k, v.ranges])) as SelectionSpec;
 }
 
+/** A TNG file starts with its GENERAL INFO block: three int64 (sizes, id) and a 16-byte hash before the block's name. */
+function isTng(head: Uint8Array): boolean {
+  const name = 'GENERAL INFO\0';
+  return head.length >= 40 + name.length && [...name].every((c, i) => head[40 + i] === c.charCodeAt(0));
+}
+
 function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): JobSpec['format'] {
   const f = opts.format ?? 'auto';
   if (f !== 'auto') {
@@ -354,6 +360,10 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
   if (isTrrMagic(head) || /\.trr$/i.test(source.name)) return 'trr';
   if (isNetcdfMagic(head) || /\.(nc|ncdf|netcdf)$/i.test(source.name)) return 'netcdf';
   if (isHdf5(head)) throw hdf5Error(source.name);
+  if (isTng(head) || /\.tng$/i.test(source.name)) {
+    const name = source.name.slice(source.name.lastIndexOf('/') + 1);
+    throw new InputError(source.name, 0, `this is a TNG file (GROMACS' compressed trajectory format), which fanout does not read; convert it: gmx trjconv -f ${name} -o ${name.replace(/\.\w+$/, '')}.xtc`);
+  }
   if (opts.dtype) return 'raw';
   if (/\.npy$/i.test(source.name)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
   if (wideUnicodeBom(head)) return 'text'; // which the text planner refuses by name

@@ -123,4 +123,18 @@ shutil.rmtree(d)`,
     }
     expect(readFileSync(path).length).toBe(348);
   });
+
+  it('names a TNG file (GROMACS compressed trajectory) as such, by its first block or its extension, exit 2', () => {
+    // A TNG file's first block is GENERAL INFO: three int64 sizes and id, a 16-byte hash, then the block's name.
+    const bytes = new Uint8Array(256);
+    bytes.set([0x3d], 0);
+    bytes.set(new TextEncoder().encode('GENERAL INFO\0'), 40);
+    for (const name of ['traj.tng', 'traj.bin']) {
+      const path = join(tmp.path, name);
+      writeFileSync(path, bytes);
+      const r = fanout(['run', path, '--analysis', 'rg', '--state-dir', join(tmp.path, 'state'), '--quiet']);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(`fanout: ${path}: at byte 0: this is a TNG file (GROMACS' compressed trajectory format), which fanout does not read; convert it: gmx trjconv -f ${name} -o ${name.replace(/\.\w+$/, '')}.xtc`);
+    }
+  });
 });

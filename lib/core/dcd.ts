@@ -95,6 +95,10 @@ export function isDcdMagic(head: Uint8Array): boolean {
 function byteOrder(file: string, head: Uint8Array): boolean {
   if (head.length < 8) throw new InputError(file, head.length, 'not a DCD file: it is shorter than the first record marker');
   const view = new DataView(head.buffer, head.byteOffset, head.length);
+  // 8-byte markers: 84 as an int64, then "CORD" (a little-endian one also reads as the int32 84)
+  if (head.length >= 12 && (view.getBigInt64(0, true) === 84n || view.getBigInt64(0, false) === 84n) && head[8] === 0x43 && head[9] === 0x4f && head[10] === 0x52 && head[11] === 0x44) {
+    throw new InputError(file, 0, 'DCD with 8-byte record markers: only 4-byte markers are supported (MDAnalysis does not read them either)');
+  }
   if (view.getInt32(0, true) === HEADER_RECORD_BYTES) return true;
   if (view.getInt32(0, false) === HEADER_RECORD_BYTES) return false;
   if ((view.getBigInt64(0, true) === 84n || view.getBigInt64(0, false) === 84n) && head.length >= 12) {

@@ -473,6 +473,17 @@ describe('broken DCD files', () => {
     expect((e as InputError).problem).toMatch(/2 fixed atoms \(NAMNF\)/);
   });
 
+  it.each([true, false])('names 8-byte record markers (little-endian %s)', async (le) => {
+    // 84 as an int64, then "CORD": chemfiles' mrmd_h2so4-64bit-le.dcd was called "not a DCD file"
+    const bytes = new Uint8Array(200);
+    new DataView(bytes.buffer).setBigInt64(0, 84n, le);
+    bytes.set([0x43, 0x4f, 0x52, 0x44], 8);
+    const e = await failure(bytes, 'wide.dcd');
+    expect(e).toBeInstanceOf(InputError);
+    expect((e as InputError).offset).toBe(0);
+    expect((e as InputError).problem).toMatch(/^DCD with 8-byte record markers: only 4-byte markers are supported/);
+  });
+
   it('refuses a .dcd that is not a DCD', async () => {
     const e = await failure(new TextEncoder().encode('1,2,3\n'), 'notes.dcd');
     expect(e).toBeInstanceOf(InputError);

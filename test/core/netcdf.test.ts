@@ -122,6 +122,52 @@ describe('AMBER NetCDF trajectories', () => {
     expect(many.result).toEqual(one.result);
   });
 
+  it.skipIf(missing(mdaMissing)).each([
+    ['femtosecond', 1e-3],
+    ['picosecond', 1],
+    ['nanosecond', 1e3],
+  ] as const)(skipNote('applies the scale_factor of cell_lengths, cell_angles and time, and time in %s, as LAMMPS writes them (chemfiles\' scaled_traj.nc and water.nc)', mdaMissing), async (unit, toPs) => {
+    if (mdaMissing) return;
+    const path = join(tmp.path, `scaled-${unit}.nc`);
+    mdaPython(
+      `
+from scipy.io import netcdf_file
+f = netcdf_file(args['path'], 'w', version=2)
+f.Conventions = 'AMBER'
+f.ConventionVersion = '1.0'
+f.program = 'LAMMPS'
+for name, size in (('frame', None), ('spatial', 3), ('atom', 4), ('cell_spatial', 3), ('cell_angular', 3)):
+    f.createDimension(name, size)
+t = f.createVariable('time', 'd', ('frame',)); t.units = args['unit']; t.scale_factor = 0.5
+c = f.createVariable('coordinates', 'f', ('frame', 'atom', 'spatial')); c.scale_factor = 0.25
+l = f.createVariable('cell_lengths', 'd', ('frame', 'cell_spatial')); l.units = 'Angstrom'; l.scale_factor = 1.5
+a = f.createVariable('cell_angles', 'd', ('frame', 'cell_angular')); a.units = 'degree'; a.scale_factor = 2.0
+for i in range(3):
+    t[i] = 100.0 * (i + 1)
+    c[i] = np.full((4, 3), 4.0 * (i + 1), dtype=np.float32)
+    l[i] = [20.0 + i, 21.0, 22.0]
+    a[i] = [45.0, 45.0, 30.0 + i]
+f.close()
+print('null')`,
+      { path, unit },
+    );
+    const got = await decodeAll(new Uint8Array(readFileSync(path)), 2);
+    expect(got.coords.slice(0, 3)).toEqual(Float32Array.of(1, 1, 1));
+    expect(got.info.first!.timePs).toBeCloseTo(50 * toPs, 12);
+    expect(got.info.last!.timePs).toBeCloseTo(150 * toPs, 12);
+    expect(got.info.box).toEqual({ first: { a: 30, b: 31.5, c: 33, alpha: 90, beta: 90, gamma: 60 }, last: { a: 33, b: 31.5, c: 33, alpha: 90, beta: 90, gamma: 64 } });
+    // rdf sees the same cell in every frame
+    const source = new MemorySource(new Uint8Array(readFileSync(path)), 'scaled.nc');
+    const spec = await planJob(source, { name: 'sum', options: {} }, { slices: 1 }, 'test');
+    const boxes: number[][] = [];
+    await scanNetcdf(source, spec.layout as NetcdfLayout, 0 + (spec.layout as NetcdfLayout).dataOffset, (spec.layout as NetcdfLayout).dataEnd, { rows() {}, box: (_row, dims) => boxes.push([...dims]) });
+    expect(boxes).toEqual([
+      [30, 31.5, 33, 90, 90, 60],
+      [31.5, 31.5, 33, 90, 90, 62],
+      [33, 31.5, 33, 90, 90, 64],
+    ]);
+  });
+
   it.skipIf(missing(mdaMissing))(skipNote('a file still being written (numrecs STREAMING) counts its whole frames from its size', mdaMissing), async () => {
     if (mdaMissing) return;
     const path = join(tmp.path, 'streaming.nc');

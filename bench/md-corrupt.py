@@ -30,6 +30,15 @@ runs = 0
 
 def offsets(path):
     ext = path.rsplit('.', 1)[-1].lower()
+    b = open(path, 'rb').read()
+    if ext == 'xtc' and b[:4] == struct.pack('>i', 2023):
+        # GROMACS 2023's large XTC, which MDAnalysis 2.4 does not read: walk the int64 byte counts
+        out, at = [], 0
+        while at < len(b):
+            out.append(at)
+            count = struct.unpack('>q', b[at + 88:at + 96])[0]
+            at += 96 + count + (-count) % 4
+        return out
     copy = shutil.copy(path, os.path.join(work, 'index.' + ext))
     r = (mda.coordinates.XTC.XTCReader if ext == 'xtc' else mda.coordinates.TRR.TRRReader)(copy)
     out = [int(o) for o in r._xdr.offsets]

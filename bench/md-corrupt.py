@@ -110,6 +110,8 @@ def corrupt(path):
         le = struct.unpack('<i', b[:4])[0] == 84
         e = '<' if le else '>'
         tb = struct.unpack(e + 'i', b[92:96])[0]
+        if struct.unpack(e + 'i', b[96 + tb:100 + tb])[0] != tb:  # markers of fewer lines than NTITLE: libdcd reads NTITLE
+            tb = 4 + 80 * struct.unpack(e + 'i', b[96:100])[0]
         hdr = 92 + 4 + tb + 4 + 12
         natom = struct.unpack(e + 'i', b[hdr - 8:hdr - 4])[0]
         ic = struct.unpack(e + '20i', b[8:88])

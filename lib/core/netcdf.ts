@@ -78,7 +78,7 @@ export function hdf5Error(file: string): InputError {
   return new InputError(
     file,
     0,
-    'this is an HDF5 file (H5MD or NetCDF-4): only NetCDF classic and 64-bit-offset files (AMBER NetCDF trajectories) are supported; convert a NetCDF-4 file with `nccopy -k 64-bit-offset in.nc out.nc`',
+    "this is an HDF5 file (H5MD, MDTraj's .h5 or NetCDF-4): only NetCDF classic and 64-bit-offset files (AMBER NetCDF trajectories) are supported; convert a NetCDF-4 file with `nccopy -k 64-bit-offset in.nc out.nc`, an MDTraj .h5 with `mdconvert -o out.xtc in.h5`",
   );
 }
 

@@ -160,7 +160,7 @@ print('null')`,
     const source = new MemorySource(new Uint8Array(readFileSync(path)), 'scaled.nc');
     const spec = await planJob(source, { name: 'sum', options: {} }, { slices: 1 }, 'test');
     const boxes: number[][] = [];
-    await scanNetcdf(source, spec.layout as NetcdfLayout, 0 + (spec.layout as NetcdfLayout).dataOffset, (spec.layout as NetcdfLayout).dataEnd, { rows() {}, box: (_row, dims) => boxes.push([...dims]) });
+    await scanNetcdf(source, spec.layout as NetcdfLayout, (spec.layout as NetcdfLayout).dataOffset, (spec.layout as NetcdfLayout).dataEnd, { rows() {}, box: (_row, dims) => boxes.push([...dims]) });
     expect(boxes).toEqual([
       [30, 31.5, 33, 90, 90, 60],
       [31.5, 31.5, 33, 90, 90, 62],
@@ -200,11 +200,12 @@ print('null')`,
     ['auto', 'traj.h5md'],
     ['auto', 'traj.nc'],
     ['netcdf', 'traj.bin'],
-  ] as const)('names HDF5 (H5MD, NetCDF-4) as such: --format %s on %s', async (format, name) => {
+    ['auto', 'traj.h5'],
+  ] as const)('names HDF5 (H5MD, MDTraj HDF5, NetCDF-4) as such: --format %s on %s', async (format, name) => {
     const bytes = new Uint8Array(4096);
     bytes.set([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
     await expect(planJob(new MemorySource(bytes, name), { name: 'sum', options: {} }, { format }, 'test')).rejects.toThrow(
-      new RegExp(`${name.replace('.', '\\.')}: at byte 0: this is an HDF5 file \\(H5MD or NetCDF-4\\): only NetCDF classic and 64-bit-offset files`),
+      new RegExp(`${name.replace('.', '\\.')}: at byte 0: this is an HDF5 file \\(H5MD, MDTraj's \\.h5 or NetCDF-4\\): only NetCDF classic and 64-bit-offset files`),
     );
   });
 

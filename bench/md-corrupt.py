@@ -101,6 +101,14 @@ def corrupt(path):
                     bad[count_at:count_at + size] = struct.pack(fmt, count + delta)
                     # the frame whose byte count is wrong, its byte count, or where the next header should be
                     check(name, f'byte count of frame {k} {delta:+d}', bytes(bad), ext, {o[k], count_at, o[k] + 92 + count + delta + ((-(count + delta)) % 4), o[k + 1]})
+        if ext == 'trr':
+            # the x block size (ir, e, box, vir, pres, top, sym, x, ... from byte 24 of a frame header)
+            x_at = o[k] + 24 + 7 * 4
+            x = struct.unpack('>i', b[x_at:x_at + 4])[0]
+            for delta in (4, -12):
+                bad = bytearray(b)
+                bad[x_at:x_at + 4] = struct.pack('>i', x + delta)
+                check(name, f'x block size of frame {k} {delta:+d}', bytes(bad), ext, {o[k], o[k] + 24, x_at, o[k + 1]})
         garbage = b[:o[k]] + b'\x07' * 12 + b[o[k]:]
         # garbage and a wrong byte count look the same: the frame before it, its byte count, or the garbage
         check(name, f'12 bytes of garbage before frame {k}', garbage, ext, {o[k], o[k - 1], o[k - 1] + (88 if ext == 'xtc' else 24)})

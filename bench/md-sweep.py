@@ -64,7 +64,7 @@ def scipy_oracle(copy):
     v = f.variables
     scale = lambda name: float(getattr(v[name], 'scale_factor', 1.0))
     x = np.asarray(v['coordinates'][:], dtype=np.float64) * scale('coordinates')
-    dims = [None] * len(x)
+    dims = [[0.0, 0.0, 0.0, 90.0, 90.0, 90.0]] * len(x)
     if 'cell_lengths' in v and 'cell_angles' in v:
         dims = [[*(np.asarray(v['cell_lengths'][i], dtype=np.float64) * scale('cell_lengths')), *(np.asarray(v['cell_angles'][i], dtype=np.float64) * scale('cell_angles'))] for i in range(len(x))]
     f.close()

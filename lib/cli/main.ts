@@ -92,7 +92,7 @@ async function run(inputs: string[], opts: LocalRunOptions, out: OutputValues): 
 function buildProgram(setCode: (code: number) => void): Command {
   const program = new Command('fanout')
     .description(
-      'Exact, streaming, parallel statistics over one file too big for memory (CSV/TSV/whitespace text, .npy, raw binary, and DCD, XTC, TRR and AMBER NetCDF trajectories):\n' +
+      'Exact, streaming, parallel statistics over one file too big for memory (CSV/TSV/whitespace text, .npy, raw binary, DCD):\n' +
         'cut into slices, scanned on worker threads or on AWS Lambda, merged exactly, resumable after an interruption.',
     )
     .version(packageJson.version, '-V, --version', 'print the version')

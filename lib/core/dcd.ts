@@ -98,6 +98,10 @@ export function isDcdMagic(head: Uint8Array): boolean {
 function byteOrder(file: string, head: Uint8Array): boolean {
   if (head.length < 8) throw new InputError(file, head.length, 'not a DCD file: it is shorter than the first record marker');
   const view = new DataView(head.buffer, head.byteOffset, head.length);
+  // 8-byte markers: 84 as an int64, then "CORD" (a little-endian one also reads as the int32 84)
+  if (head.length >= 12 && (view.getBigInt64(0, true) === 84n || view.getBigInt64(0, false) === 84n) && head[8] === 0x43 && head[9] === 0x4f && head[10] === 0x52 && head[11] === 0x44) {
+    throw new InputError(file, 0, 'DCD with 8-byte record markers: only 4-byte markers are supported (MDAnalysis does not read them either)');
+  }
   if (view.getInt32(0, true) === HEADER_RECORD_BYTES) return true;
   if (view.getInt32(0, false) === HEADER_RECORD_BYTES) return false;
   if ((view.getBigInt64(0, true) === 84n || view.getBigInt64(0, false) === 84n) && head.length >= 12) {
@@ -106,13 +110,23 @@ function byteOrder(file: string, head: Uint8Array): boolean {
   throw new InputError(file, 0, `not a DCD file: the first record marker is ${view.getInt32(0, true)} (little-endian) / ${view.getInt32(0, false)} (big-endian), expected 84`);
 }
 
-/** Bytes of the whole header (through the NATOM record), from its first 100 bytes. */
+/** NTITLE as a count of lines that could be (or -1), for the title record's size by it. */
+const MAX_TITLE_LINES = 1 << 16;
+
+/**
+ * Bytes to read for the whole header (through the NATOM record), from its first 100
+ * bytes: by the title record's marker, or by NTITLE when that makes more (the header
+ * parse decides which one the file follows).
+ */
 export function dcdHeaderBytes(file: string, head: Uint8Array): number {
   const le = byteOrder(file, head);
   if (head.length < TITLE_AT + 4) throw new InputError(file, head.length, 'truncated DCD header');
-  const titleBytes = new DataView(head.buffer, head.byteOffset, head.length).getInt32(TITLE_AT, le);
+  const view = new DataView(head.buffer, head.byteOffset, head.length);
+  const titleBytes = view.getInt32(TITLE_AT, le);
   if (titleBytes < 4 || titleBytes > 1 << 24) throw new InputError(file, TITLE_AT, `corrupted DCD title record marker: ${titleBytes}`);
-  return TITLE_AT + 4 + titleBytes + 4 + 12;
+  const ntitle = head.length >= TITLE_AT + 8 ? view.getInt32(TITLE_AT + 4, le) : -1;
+  const byCount = ntitle >= 0 && ntitle <= MAX_TITLE_LINES ? 4 + 80 * ntitle : 0;
+  return TITLE_AT + 4 + Math.max(titleBytes, byCount) + 4 + 12;
 }
 
 export interface DcdHeader {
@@ -123,8 +137,7 @@ export interface DcdHeader {
 /** Parses the header (the first dcdHeaderBytes() bytes) and checks the file size against it. */
 export function parseDcdHeader(file: string, header: Uint8Array, fileBytes: number): DcdHeader {
   const le = byteOrder(file, header);
-  const total = dcdHeaderBytes(file, header);
-  if (header.length < total || fileBytes < total) throw new InputError(file, Math.min(header.length, fileBytes), `truncated DCD header: it needs ${total} bytes`);
+  dcdHeaderBytes(file, header); // the title marker is sane
   const view = new DataView(header.buffer, header.byteOffset, header.length);
   const int = (at: number): number => view.getInt32(at, le);
   const expectMarker = (at: number, want: number, what: string): void => {
@@ -151,9 +164,23 @@ export function parseDcdHeader(file: string, header: Uint8Array, fileBytes: numb
     );
   }
 
-  const titleBytes = int(TITLE_AT);
+  const warnings: string[] = [];
+  const markerBytes = int(TITLE_AT);
   const ntitle = int(TITLE_AT + 4);
-  expectMarker(TITLE_AT + 4 + titleBytes, titleBytes, 'title record');
+  // The title record's size is what its markers say. libdcd (VMD's, MDAnalysis's) reads
+  // NTITLE lines whatever the markers say, and some writers (MDAnalysis's own test.dcd)
+  // put markers of fewer lines around NTITLE lines: read those as libdcd does, when both
+  // markers agree with each other where NTITLE puts the end and not where they put it.
+  let titleBytes = markerBytes;
+  const byCount = 4 + 80 * ntitle;
+  const intAt = (at: number): number | undefined => (at + 4 <= header.length ? int(at) : undefined);
+  if (ntitle >= 0 && ntitle <= MAX_TITLE_LINES && byCount !== markerBytes && intAt(TITLE_AT + 4 + markerBytes) !== markerBytes && intAt(TITLE_AT + 4 + byCount) === markerBytes) {
+    titleBytes = byCount;
+    warnings.push(`the title record markers say ${markerBytes} bytes but NTITLE ${ntitle} makes ${byCount}: read as NTITLE says, as libdcd (VMD, MDAnalysis) does`);
+  }
+  const total = TITLE_AT + 4 + titleBytes + 4 + 12;
+  if (header.length < total || fileBytes < total) throw new InputError(file, Math.min(header.length, fileBytes), `truncated DCD header: it needs ${total} bytes`);
+  expectMarker(TITLE_AT + 4 + titleBytes, markerBytes, 'title record');
   const titleText = new TextDecoder('latin1').decode(header.subarray(TITLE_AT + 8, TITLE_AT + 4 + titleBytes));
   const title: string[] = [];
   for (let i = 0; i < Math.max(0, ntitle) && i * 80 < titleText.length; i++) title.push(titleText.slice(i * 80, i * 80 + 80).trimEnd());
@@ -173,7 +200,6 @@ export function parseDcdHeader(file: string, header: Uint8Array, fileBytes: numb
   const nset = icntrl(0);
   const istart = icntrl(1);
   const nsavc = icntrl(2);
-  const warnings: string[] = [];
   if (nset !== frames) warnings.push(`the header says ${nset} frames (NSET) but the file holds ${frames}: using ${frames}, from the file size`);
   const timeStepPs = nsavc !== 0 ? delta * nsavc * AKMA_PS : null;
   return {

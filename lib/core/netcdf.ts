@@ -41,8 +41,8 @@ export interface NetcdfLayout {
   coordinateBytes: number;
   /** multiplies the stored coordinates; 1 when the file has none */
   scaleFactor: number;
-  /** where cell_lengths and cell_angles sit in a record, and their value size, when every frame has a cell */
-  cell?: { lengthsAt: number; anglesAt: number; lengthBytes: number; angleBytes: number };
+  /** where cell_lengths and cell_angles sit in a record, their value size and scale_factor (1 when none), when every frame has a cell */
+  cell?: { lengthsAt: number; anglesAt: number; lengthBytes: number; angleBytes: number; lengthScale?: number; angleScale?: number };
 }
 
 export interface NetcdfInfo {
@@ -81,7 +81,7 @@ export function hdf5Error(file: string): InputError {
   return new InputError(
     file,
     0,
-    'this is an HDF5 file (H5MD or NetCDF-4): only NetCDF classic and 64-bit-offset files (AMBER NetCDF trajectories) are supported; convert a NetCDF-4 file with `nccopy -k 64-bit-offset in.nc out.nc`',
+    "this is an HDF5 file (H5MD, MDTraj's .h5 or NetCDF-4): only NetCDF classic and 64-bit-offset files (AMBER NetCDF trajectories) are supported; convert a NetCDF-4 file with `nccopy -k 64-bit-offset in.nc out.nc`, an MDTraj .h5 with `mdconvert -o out.xtc in.h5`",
   );
 }
 
@@ -208,6 +208,14 @@ function lengthUnit(units: string | undefined): string {
   return units;
 }
 
+/** Picoseconds per unit of a time variable's units attribute (none: the AMBER convention's picoseconds); undefined for a unit not known. */
+function timeToPs(units: string | undefined): number | undefined {
+  if (units === undefined || /^(picoseconds?|ps)$/i.test(units)) return 1;
+  if (/^(femtoseconds?|fs)$/i.test(units)) return 1e-3;
+  if (/^(nanoseconds?|ns)$/i.test(units)) return 1e3;
+  return undefined;
+}
+
 export interface NetcdfHeader {
   layout: NetcdfLayout;
   info: NetcdfInfo;
@@ -285,8 +293,14 @@ export async function readNetcdfHeader(source: ByteSource, head: Uint8Array): Pr
   };
   const cellLengths = cellVar('cell_lengths');
   const cellAngles = cellVar('cell_angles');
-  const scale = coords.attrs.get('scale_factor');
-  const scaleFactor = Array.isArray(scale) && scale.length === 1 ? scale[0]! : 1;
+  // The AMBER convention lets any variable carry a scale_factor its values are multiplied by (LAMMPS writes them).
+  const scaleOf = (v: Variable | undefined): number => {
+    const a = v?.attrs.get('scale_factor');
+    return Array.isArray(a) && a.length === 1 ? a[0]! : 1;
+  };
+  const scaleFactor = scaleOf(coords);
+  const lengthScale = scaleOf(cellLengths);
+  const angleScale = scaleOf(cellAngles);
   const layout: NetcdfLayout = {
     kind: 'netcdf',
     atoms,
@@ -298,7 +312,16 @@ export async function readNetcdfHeader(source: ByteSource, head: Uint8Array): Pr
     coordinateBytes: TYPE_BYTES[coords.type]!,
     scaleFactor,
     ...(cellLengths && cellAngles
-      ? { cell: { lengthsAt: cellLengths.begin - dataOffset, anglesAt: cellAngles.begin - dataOffset, lengthBytes: TYPE_BYTES[cellLengths.type]!, angleBytes: TYPE_BYTES[cellAngles.type]! } }
+      ? {
+          cell: {
+            lengthsAt: cellLengths.begin - dataOffset,
+            anglesAt: cellAngles.begin - dataOffset,
+            lengthBytes: TYPE_BYTES[cellLengths.type]!,
+            angleBytes: TYPE_BYTES[cellAngles.type]!,
+            ...(lengthScale !== 1 ? { lengthScale } : {}),
+            ...(angleScale !== 1 ? { angleScale } : {}),
+          },
+        }
       : {}),
   };
   const text = (a: AttrValue | undefined): string | undefined => (typeof a === 'string' && a !== '' ? a : undefined);
@@ -326,15 +349,21 @@ export async function readNetcdfHeader(source: ByteSource, head: Uint8Array): Pr
       return Array.from({ length: count }, (_, i) => (tb === 4 ? dv.getFloat32(4 * i) : dv.getFloat64(8 * i)));
     };
     const time = byName.get('time');
+    const toPs = timeToPs(text(time?.attrs.get('units')));
+    if (toPs === undefined) warnings.push(`time is in "${text(time?.attrs.get('units'))}", not a unit of time fanout knows: no times reported`);
+    const timeScale = scaleOf(time) * (toPs ?? NaN);
     const t0 = await recordValue(time, 0, 1);
     const t1 = await recordValue(time, frames - 1, 1);
-    info.first = { timePs: t0?.[0] ?? null };
-    info.last = { timePs: t1?.[0] ?? null };
-    const lengths = [await recordValue(byName.get('cell_lengths'), 0, 3), await recordValue(byName.get('cell_lengths'), frames - 1, 3)];
-    const angles = [await recordValue(byName.get('cell_angles'), 0, 3), await recordValue(byName.get('cell_angles'), frames - 1, 3)];
-    if (lengths[0] && lengths[1] && angles[0] && angles[1]) {
+    const ps = (t: number[] | undefined): number | null => (t && toPs !== undefined ? (timeScale === 1 ? t[0]! : t[0]! * timeScale) : null);
+    info.first = { timePs: ps(t0) };
+    info.last = { timePs: ps(t1) };
+    const scaled = (v: number[] | undefined, k: number): number[] | undefined => (v && k !== 1 ? v.map((x) => x * k) : v);
+    const lengths = [0, frames - 1].map(async (f) => scaled(await recordValue(byName.get('cell_lengths'), f, 3), scaleOf(byName.get('cell_lengths'))));
+    const angles = [0, frames - 1].map(async (f) => scaled(await recordValue(byName.get('cell_angles'), f, 3), scaleOf(byName.get('cell_angles'))));
+    const [l0, l1, a0, a1] = await Promise.all([...lengths, ...angles]);
+    if (l0 && l1 && a0 && a1) {
       const box = (l: number[], a: number[]): Box => ({ a: l[0]!, b: l[1]!, c: l[2]!, alpha: a[0]!, beta: a[1]!, gamma: a[2]! });
-      info.box = { first: box(lengths[0], angles[0]), last: box(lengths[1], angles[1]) };
+      info.box = { first: box(l0, a0), last: box(l1, a1) };
     }
   }
   return { layout, info };
@@ -374,7 +403,9 @@ export async function scanNetcdf(source: ByteSource, layout: NetcdfLayout, start
 /** A record's cell_lengths and cell_angles as float32 dimensions (lib/core/box.ts). */
 function cellOf(view: DataView, record: number, cell: NonNullable<NetcdfLayout['cell']>): Float64Array {
   const get = (at: number, bytes: number, i: number): number => (bytes === 4 ? view.getFloat32(record + at + 4 * i) : view.getFloat64(record + at + 8 * i));
-  const l = (i: number): number => get(cell.lengthsAt, cell.lengthBytes, i);
-  const a = (i: number): number => get(cell.anglesAt, cell.angleBytes, i);
+  const ls = cell.lengthScale ?? 1;
+  const as = cell.angleScale ?? 1;
+  const l = (i: number): number => (ls === 1 ? get(cell.lengthsAt, cell.lengthBytes, i) : get(cell.lengthsAt, cell.lengthBytes, i) * ls);
+  const a = (i: number): number => (as === 1 ? get(cell.anglesAt, cell.angleBytes, i) : get(cell.anglesAt, cell.angleBytes, i) * as);
   return dimensionsFromLengths(l(0), l(1), l(2), a(0), a(1), a(2));
 }

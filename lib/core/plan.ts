@@ -366,6 +366,17 @@ function checkSelection(opts: PlanOptions, analysis: AnalysisRef & AnalysisTrait
   return Object.fromEntries(Object.entries(selection.describe()).map(([k, v]) => [k, v.ranges])) as SelectionSpec;
 }
 
+/** AMBER's binpos starts with "fxyz". */
+function isBinpos(head: Uint8Array): boolean {
+  return head.length >= 4 && head[0] === 0x66 && head[1] === 0x78 && head[2] === 0x79 && head[3] === 0x7a;
+}
+
+/** A TNG file starts with its GENERAL INFO block: three int64 (sizes, id) and a 16-byte hash before the block's name. */
+function isTng(head: Uint8Array): boolean {
+  const name = 'GENERAL INFO\0';
+  return head.length >= 40 + name.length && [...name].every((c, i) => head[40 + i] === c.charCodeAt(0));
+}
+
 function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): JobSpec['format'] {
   const f = opts.format ?? 'auto';
   if (f !== 'auto') {
@@ -384,7 +395,17 @@ function detectFormat(source: ByteSource, head: Uint8Array, opts: PlanOptions): 
   if (isTrrMagic(head) || /\.trr$/i.test(source.name)) return 'trr';
   if (isNetcdfMagic(head) || /\.(nc|ncdf|netcdf)$/i.test(source.name)) return 'netcdf';
   if (isHdf5(head)) throw hdf5Error(source.name);
+  if (isTng(head) || /\.tng$/i.test(source.name)) {
+    const name = source.name.slice(source.name.lastIndexOf('/') + 1);
+    throw new InputError(source.name, 0, `this is a TNG file (GROMACS' compressed trajectory format), which fanout does not read; convert it: gmx trjconv -f ${name} -o ${name.replace(/\.\w+$/, '')}.xtc`);
+  }
   if (opts.dtype) return 'raw';
+  const amber = /\.mdcrd(\.\w+)?( \(decompressed\))?$/i.test(source.name) ? 'an AMBER ASCII trajectory (mdcrd)' : isBinpos(head) || /\.binpos$/i.test(source.name) ? 'an AMBER binpos trajectory' : undefined;
+  if (amber) {
+    // Ten numbers a line whatever the atom count, so no --frame-rows makes a line an atom.
+    const name = source.name.slice(source.name.lastIndexOf('/') + 1).replace(/ \(decompressed\)$/, '');
+    throw new InputError(source.name, 0, `this is ${amber}, which fanout does not read: convert it to NetCDF: cpptraj -p TOPOLOGY -y ${name} -x ${name.replace(/\.(mdcrd|binpos)(\.\w+)?$/i, '')}.nc`);
+  }
   if (/\.npy$/i.test(source.name)) throw new InputError(source.name, 0, 'not a .npy file: the magic string \\x93NUMPY is missing');
   if (wideUnicodeBom(head)) return 'text'; // which the text planner refuses by name
   const structure = structureFileKind(source.name, head);

@@ -583,16 +583,20 @@ function bytesAsText(value: unknown): unknown {
   return value;
 }
 
-/** A partial's header line: the partial with its binary fields still {"$bytes": ...}, and how many bytes follow the line. */
-export function decodePartialHeader(line: Uint8Array, where: string): { partial: TreePartial; attached: number } {
-  const { attached = 0, ...partial } = decode(partialFormat, line, where);
+/**
+ * A partial's header line: the partial with its binary fields still {"$bytes": ...}, and
+ * how many bytes follow the line, or undefined for a partial of plain JSON (0 when its
+ * binary fields are all empty: a header line, no bytes, and still the newline after them).
+ */
+export function decodePartialHeader(line: Uint8Array, where: string): { partial: TreePartial; attached: number | undefined } {
+  const { attached, ...partial } = decode(partialFormat, line, where);
   return { partial: partial as TreePartial, attached };
 }
 
 export function decodePartial(body: Uint8Array, where: string): TreePartial {
   const nl = body.indexOf(NL);
   if (nl < 0) return decode(partialFormat, body, where);
-  const { partial, attached } = decodePartialHeader(body.subarray(0, nl), where);
+  const { partial, attached = 0 } = decodePartialHeader(body.subarray(0, nl), where);
   if (body.length !== nl + 1 + attached) throw new DocumentError(`${where}: not a partial (its header says ${attached} bytes follow, ${body.length - nl - 1} do)`);
   return { ...partial, state: attach(partial.state, body.subarray(nl + 1), where) };
 }

@@ -98,7 +98,7 @@ function* logRecords(readAt: ReadAt, jobId: string): Generator<LogRecord> {
       if (filled < window.length) return;
       searchFrom = windowAt + filled;
     }
-    let header: { partial: Partial; attached: number } | undefined;
+    let header: { partial: Partial; attached: number | undefined } | undefined;
     try {
       header = decodePartialHeader(window.subarray(at - windowAt, nl - windowAt), 'a line of a partial log');
     } catch (e) {
@@ -109,7 +109,8 @@ function* logRecords(readAt: ReadAt, jobId: string): Generator<LogRecord> {
       continue;
     }
     let end = nl;
-    if (header.attached > 0) {
+    if (header.attached !== undefined) {
+      // Binary (even with no bytes: its binary fields all empty): the bytes, then a newline.
       end = nl + 1 + header.attached;
       // Torn in its bytes or before its last newline: the end of what was committed.
       if (readAt(oneByte, end, 1) !== 1 || oneByte[0] !== NL) return;

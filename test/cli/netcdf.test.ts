@@ -33,7 +33,7 @@ describe('fanout run on AMBER NetCDF trajectories', () => {
     writeFileSync(path, bytes);
     const r = fanout(['run', path, '--state-dir', join(tmp.path, 'state'), '--quiet']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^fanout: .*traj\.h5md: at byte 0: this is an HDF5 file \(H5MD or NetCDF-4\)/);
+    expect(r.stderr).toMatch(/^fanout: .*traj\.h5md: at byte 0: this is an HDF5 file \(H5MD, MDTraj's \.h5 or NetCDF-4\)/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });

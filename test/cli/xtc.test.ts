@@ -105,6 +105,27 @@ shutil.rmtree(d)`,
     expect(r.stdout).toContain('lengths in Å (the file stores nm)');
   });
 
+  it('resumes a mean-structure job whose slices hold no frame start on another worker count (their partials have empty binary fields)', () => {
+    // Three raw frames of 5 atoms (116 bytes each) and 7 slices: most slices start no frame.
+    const frame = (x: number) => {
+      const f = new Uint8Array(116);
+      const v = new DataView(f.buffer);
+      v.setInt32(0, 1995);
+      v.setInt32(4, 5);
+      v.setInt32(52, 5);
+      for (let a = 0; a < 5; a++) v.setFloat32(56 + 12 * a, x + a);
+      return f;
+    };
+    const path = join(tmp.path, 'resume.xtc');
+    writeFileSync(path, Uint8Array.from([...frame(1), ...frame(2), ...frame(4)]));
+    const state = join(tmp.path, 'state-resume');
+    const first = runJson([path, '--analysis', 'mean-structure', '--slices', '7', '--workers', '1', '--state-dir', state]);
+    const again = runJson([path, '--analysis', 'mean-structure', '--slices', '7', '--workers', '2', '--state-dir', state]);
+    expect(again.resumedSlices).toBe(7);
+    expect(again.result).toEqual(first.result);
+    expect((again.result.mean as number[][])[0]).toEqual([70 / 3, 0, 0]);
+  });
+
   it('exits 2 with the byte offset when a frame in the middle is damaged', () => {
     // Three raw frames of 5 atoms (116 bytes each); the second one's magic is broken.
     const frame = new Uint8Array(116);
@@ -122,5 +143,19 @@ shutil.rmtree(d)`,
       expect(r.stderr.trim()).toBe(`fanout: ${path}: at byte 116: not an XTC frame header: the magic number is 1996, expected 1995, where the frame at byte 0 ends`);
     }
     expect(readFileSync(path).length).toBe(348);
+  });
+
+  it('names a TNG file (GROMACS compressed trajectory) as such, by its first block or its extension, exit 2', () => {
+    // A TNG file's first block is GENERAL INFO: three int64 sizes and id, a 16-byte hash, then the block's name.
+    const bytes = new Uint8Array(256);
+    bytes.set([0x3d], 0);
+    bytes.set(new TextEncoder().encode('GENERAL INFO\0'), 40);
+    for (const name of ['traj.tng', 'traj.bin']) {
+      const path = join(tmp.path, name);
+      writeFileSync(path, bytes);
+      const r = fanout(['run', path, '--analysis', 'rg', '--state-dir', join(tmp.path, 'state'), '--quiet']);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(`fanout: ${path}: at byte 0: this is a TNG file (GROMACS' compressed trajectory format), which fanout does not read; convert it: gmx trjconv -f ${name} -o ${name.replace(/\.\w+$/, '')}.xtc`);
+    }
   });
 });

@@ -323,6 +323,24 @@ print(json.dumps({'mean': [[math.fsum(d[:, i, k]) / d.shape[0] for k in range(3)
     }
   });
 
+  it("reads NTITLE title lines when both title markers count fewer, as libdcd (MDAnalysis) does: MDAnalysis's own test.dcd has markers of 164 bytes around 3 lines", async () => {
+    const title = ['* ONE', '* TWO', '* THREE'];
+    const right = encodeDcd({ ...base, title });
+    const old = right.slice();
+    // the leading and trailing title markers say 2 lines (4 + 160 bytes); NTITLE and the lines are 3
+    new DataView(old.buffer).setInt32(92, 164, true);
+    new DataView(old.buffer).setInt32(92 + 4 + 244, 164, true);
+    const [want, got] = [await runInProcess(new MemorySource(right, 'right.dcd', 97), 'mean-structure', { slices: 5 }), await runInProcess(new MemorySource(old, 'old.dcd', 97), 'mean-structure', { slices: 5 })];
+    expect(got.result.mean).toEqual(want.result.mean);
+    const spec = await planJob(new MemorySource(old, 'old.dcd'), { name: 'sum', options: {} }, {}, 'test');
+    expect((spec.trajectory as DcdInfo).title).toEqual(title);
+    expect((spec.trajectory as DcdInfo).warnings.join(' ')).toMatch(/title record markers say 164 bytes but NTITLE 3 makes 244: read as NTITLE says/);
+    // markers that disagree with each other are still corrupted
+    const bad = right.slice();
+    new DataView(bad.buffer).setInt32(92, 164, true);
+    await expect(planJob(new MemorySource(bad, 'bad.dcd'), { name: 'sum', options: {} }, {}, 'test')).rejects.toThrow(/at byte 260: corrupted DCD record marker after the title record: \d+, expected 164/);
+  });
+
   it('reports the X-PLOR time step from its float64 DELTA', async () => {
     const spec = await planJob(new MemorySource(encodeDcd({ ...base, charmmVersion: 0, delta: 0.5, nsavc: 10, istart: 20 }), 'x.dcd'), { name: 'sum', options: {} }, {}, 'test');
     expect(spec.trajectory).toMatchObject({ variant: 'xplor', delta: 0.5, unitCell: false });
@@ -453,6 +471,17 @@ describe('broken DCD files', () => {
     expect(e).toBeInstanceOf(InputError);
     expect((e as InputError).offset).toBe(40);
     expect((e as InputError).problem).toMatch(/2 fixed atoms \(NAMNF\)/);
+  });
+
+  it.each([true, false])('names 8-byte record markers (little-endian %s)', async (le) => {
+    // 84 as an int64, then "CORD": chemfiles' mrmd_h2so4-64bit-le.dcd was called "not a DCD file"
+    const bytes = new Uint8Array(200);
+    new DataView(bytes.buffer).setBigInt64(0, 84n, le);
+    bytes.set([0x43, 0x4f, 0x52, 0x44], 8);
+    const e = await failure(bytes, 'wide.dcd');
+    expect(e).toBeInstanceOf(InputError);
+    expect((e as InputError).offset).toBe(0);
+    expect((e as InputError).problem).toMatch(/^DCD with 8-byte record markers: only 4-byte markers are supported/);
   });
 
   it('refuses a .dcd that is not a DCD', async () => {

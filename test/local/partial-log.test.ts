@@ -184,4 +184,27 @@ describe('LocalPartialLog', () => {
     ]);
     reader.close();
   });
+
+  it('reads back binary partials, also one whose binary fields are all empty (an XTC slice that holds no frame start)', () => {
+    const { stateDir } = freshDir();
+    const w = new LocalPartialLog(stateDir, JOB);
+    const withBytes = { ...partial(0, 1), state: { cells: 2, hi: Uint8Array.of(1, 10, 3) } };
+    const empty = { ...partial(1, 0), state: { cells: 0, hi: new Uint8Array(0), lo: new Uint8Array(0) } };
+    w.append(withBytes);
+    w.append(empty);
+    w.append(partial(2, 2));
+    w.close();
+    const reader = new LocalPartialLog(stateDir, JOB);
+    const committed = reader.committed();
+    expect([...committed.keys()].sort()).toEqual([0, 1, 2]);
+    const first = reader.read(committed.get(0)!) as typeof withBytes;
+    expect([...first.state.hi]).toEqual([1, 10, 3]);
+    const back = reader.read(committed.get(1)!) as typeof empty;
+    expect(back.state.cells).toBe(0);
+    expect(back.state.hi).toBeInstanceOf(Uint8Array);
+    expect(back.state.lo).toBeInstanceOf(Uint8Array);
+    expect(back.state.hi.length + back.state.lo.length).toBe(0);
+    expect(reader.read(committed.get(2)!)).toEqual(partial(2, 2));
+    reader.close();
+  });
 });

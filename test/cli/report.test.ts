@@ -28,7 +28,8 @@ function histogramBars(svg: string): { lo: number; hi: number; count: number }[]
 }
 
 function run(input: string, args: string[]): { job: string; path: string } {
-  const out = join(tmp.path, `${input.replace(/\W/g, '_')}.result.json`);
+  // one document per input and options: an rg and an rmsf of one file are two
+  const out = join(tmp.path, `${[input, ...args].join('_').replace(/\W/g, '_')}.result.json`);
   const r = fanout(['run', join(tmp.path, input), ...args, '--slices', String(SLICES), '--workers', '2', '--state-dir', stateDir, '--quiet', '--out', out]);
   if (r.code !== 0) throw new Error(`fanout run failed: ${r.stderr}`);
   return { job: JSON.parse(readFileSync(out, 'utf8')).job, path: out };
@@ -37,6 +38,7 @@ function run(input: string, args: string[]): { job: string; path: string } {
 let columnMeans: number[];
 let rowsJob: { job: string; path: string };
 let statsJob: { job: string; path: string };
+let rgJob: { job: string; path: string };
 
 beforeAll(() => {
   columnMeans = python<number[]>(
@@ -46,7 +48,11 @@ a = rng.normal(loc=rng.uniform(-5, 5, 60), scale=1.0, size=(500, 60))
 np.savetxt(${JSON.stringify(join(tmp.path, 'table.csv'))}, a, delimiter=",", fmt="%.17g")
 print(json.dumps([math.fsum(c) / len(c) for c in a.T.tolist()]))`,
   );
+  python(`rng = np.random.default_rng(5)
+np.save(${JSON.stringify(join(tmp.path, 'md.npy'))}, rng.normal(0, 5, (40, 30, 3)) + np.linspace(0, 1, 40)[:, None, None])
+print(1)`);
   rowsJob = run('traj.npy', ['--analysis', 'row-sums']);
+  rgJob = run('md.npy', ['--analysis', 'rg', '--atoms', '3-9,20-24']);
   statsJob = run('table.csv', ['--analysis', 'stats']);
 });
 
@@ -79,11 +85,8 @@ describe('the story in every partial', () => {
 
 describe('fanout report', () => {
   it("draws rg against the frame with its mean, and rmsf against the measured atoms' real indices, the values of the result", () => {
-    python(`rng = np.random.default_rng(5)
-np.save(${JSON.stringify(join(tmp.path, 'md.npy'))}, rng.normal(0, 5, (40, 30, 3)) + np.linspace(0, 1, 40)[:, None, None])
-print(1)`);
     for (const analysis of ['rg', 'rmsf']) {
-      const job = run('md.npy', ['--analysis', analysis, '--atoms', '3-9,20-24']);
+      const job = analysis === 'rg' ? rgJob : run('md.npy', ['--analysis', analysis, '--atoms', '3-9,20-24']);
       const result = JSON.parse(readFileSync(job.path, 'utf8')).result;
       const svgDir = join(tmp.path, `svg-${analysis}`);
       const r = fanout(['report', job.path, '--state-dir', stateDir, '--svg', svgDir]);
@@ -203,6 +206,18 @@ print(1)`);
       const bars = partials(rowsJob.job).length;
       expect(drawn.find((c) => c.id === 'timeline')!.bars).toBe(bars);
       expect(drawn.find((c) => c.id === 'throughput')!.bars).toBe(bars);
+
+      // an rg job's line of rg against frame: one line, one point per frame, the mean's rule
+      const rgPage = join(tmp.path, 'browser-rg.html');
+      expect(fanout(['report', rgJob.path, '--state-dir', stateDir, '--out', rgPage]).code).toBe(0);
+      await page.goto(`file://${rgPage}`);
+      const box = await page.locator('#series svg').boundingBox();
+      expect(box?.width ?? 0).toBeGreaterThan(300);
+      expect(box?.height ?? 0).toBeGreaterThan(50);
+      expect(await page.locator('#series svg g.mark-line.role-mark path').count()).toBe(1);
+      expect(await page.locator('#series svg g.mark-symbol.role-mark path').count()).toBe(40);
+      expect(await page.locator('#series svg g.mark-rule.role-mark line').count()).toBe(1);
+      expect(problems).toEqual([]);
     } finally {
       await browser.close();
     }

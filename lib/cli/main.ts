@@ -305,7 +305,9 @@ export async function main(argv: string[]): Promise<number> {
 function commanderExit(e: CommanderError): number {
   if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
   if (e.code === 'commander.help' || e.code === 'commander.executeSubCommandAsync') return 2;
-  process.stderr.write(`fanout: ${e.message.replace(/\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)').replace(/\n/g, ' ')}\n`);
+  // Commander writes `error: unknown option ...`: every other message is `fanout: <what>`.
+  const message = e.message.replace(/^error: /, '').replace(/\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)').replace(/\n/g, ' ');
+  process.stderr.write(`fanout: ${message}\n`);
   return 2;
 }
 

@@ -21,6 +21,7 @@ import { UsageError } from '../core/errors.ts';
 import { formatBytes } from '../core/units.ts';
 import type { ResultDocument } from '../core/job.ts';
 import { encodeJobFile, isJobFileKey, JOB_FILE_SUFFIX, PART_METADATA } from '../job/job-file.ts';
+import { readResult } from '../job/documents.ts';
 import { INPUT_PREFIX, jobPrefix } from '../job/keys.ts';
 import { cloudOptionNames, flagOf, type JobOptions, metadataFor, type OptionName, parseJobOptions, UPLOAD_ID_METADATA } from '../job/options.ts';
 import { CountBar } from './progress.ts';
@@ -139,7 +140,8 @@ export async function submitCommand(args: string[], values: SubmitValues): Promi
   const job = await waitForJob(store, key, uploaded, { ...(deadline !== undefined ? { deadline } : {}) }, () => describeObject(client, bucket, key));
   say(`job ${job}: fanout status ${job} --bucket ${bucket}`);
   if (values.detach) {
-    if (values.json) process.stdout.write(`${JSON.stringify({ job, bucket, key })}\n`);
+    // The id alone on stdout, --quiet or not: `job=$(fanout submit --detach --quiet f.csv)` then `fanout status $job`.
+    process.stdout.write(values.json ? `${JSON.stringify({ job, bucket, key })}\n` : `${job}\n`);
     return 0;
   }
   const jobBar = progressFor(values);
@@ -180,9 +182,11 @@ export async function statusCommand(args: string[], values: SubmitValues): Promi
   }
   const s = await jobState(store, job);
   if (!s.status) throw new UsageError(`job ${job}: no status in s3://${bucket}/${jobPrefix(job)}`);
+  // A finished job's result, with its large arrays (.npy objects beside it) read, for the summary fanout run prints.
+  const doc = s.status.state === 'done' ? await readResult(store, job, { arrays: true }) : undefined;
   if (values.json) {
     const progress = { partialsDone: s.partialsDone, bytesDone: s.bytesDone, bytesTotal: s.bytesTotal, backups: s.backups };
-    process.stdout.write(`${JSON.stringify({ ...s.status, bucket, slices: s.slices, ...progress }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...s.status, bucket, slices: s.slices, ...progress, ...(doc ? { document: doc } : {}) }, null, 2)}\n`);
   }
   else {
     const lines = [`job ${job} in s3://${bucket}: ${s.status.state} (as of ${s.status.at})`, `  input    s3://${bucket}/${s.status.input.key}`, `  slices   ${s.partialsDone}/${s.slices ?? '?'} partials written${s.bytesTotal !== undefined ? `, ${formatBytes(s.bytesDone ?? 0)} of ${formatBytes(s.bytesTotal)} scanned` : ''}`];
@@ -192,6 +196,7 @@ export async function statusCommand(args: string[], values: SubmitValues): Promi
     if (s.status.failedSlices?.length) lines.push(`  incomplete: ${s.status.failedSlices.length} slices failed (tolerated): ${s.status.failedSlices.map((f) => `${f.index} (bytes ${f.start}-${f.end - 1}): ${f.reason}`).join('; ')}`);
     if (s.status.state === 'failed') lines.push(`  reason   ${s.status.reason ?? 'none given'}${s.status.slice !== undefined ? ` (slice ${s.status.slice})` : ''}`);
     if (s.status.resultKey) lines.push(`  result   s3://${bucket}/${s.status.resultKey}`);
+    if (doc) lines.push('', summarize(doc, `s3://${bucket}/${jobPrefix(job)}`));
     process.stdout.write(`${lines.join('\n')}\n`);
   }
   // A script can branch on it: 0 done, 3 still running, and a failed or superseded job exits like any failure.

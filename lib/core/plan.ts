@@ -134,7 +134,8 @@ export async function readHead(source: ByteSource, bytes: number): Promise<Uint8
     at += chunk.length;
     if (at >= want) break;
   }
-  return out;
+  // A stream that ends before its stated size (a compressed one's size is not its text's): what it held, no zeros after.
+  return at < want ? out.subarray(0, at) : out;
 }
 
 export async function planJob(

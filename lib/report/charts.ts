@@ -4,10 +4,10 @@
  */
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import type { ReportModel } from './model.ts';
+import type { ReportModel, Series } from './model.ts';
 
 export interface Chart {
-  name: 'histogram' | 'timeline' | 'throughput';
+  name: 'series' | 'histogram' | 'timeline' | 'throughput';
   title: string;
   svg: string;
 }
@@ -46,6 +46,48 @@ export function histogramSpec(label: string, values: readonly number[]): vl.TopL
       x: { field: 'v', type: 'quantitative', bin: { maxbins: 40 }, title: label },
       y: { aggregate: 'count', type: 'quantitative', title: 'count' },
     },
+  };
+}
+
+/**
+ * The result against frame, time, atom or r: a line (a step per atom for rmsf), with the
+ * mean as a dashed rule labelled with its value when the result has one. Points that
+ * are not finite (a frame of NaN coordinates) leave a gap.
+ */
+export function seriesSpec(series: Series): vl.TopLevelSpec {
+  const values = series.x.values.map((x, i) => ({ x, y: Number.isFinite(series.y.values[i]) ? series.y.values[i]! : null }));
+  // Frames and atoms are whole numbers: no tick at frame 0.2.
+  const whole = series.x.values.every(Number.isInteger);
+  const x = { field: 'x', type: 'quantitative' as const, title: series.x.title, scale: { zero: false, nice: false }, ...(whole ? { axis: { tickMinStep: 1, format: 'd' } } : {}) };
+  const y = { field: 'y', type: 'quantitative' as const, title: series.y.title, scale: { zero: false } };
+  const mean = series.mean;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width: WIDTH,
+    height: 260,
+    config: CONFIG,
+    ...(series.note ? { title: { text: series.note, fontSize: 11, fontWeight: 'normal' as const, color: '#92400e', anchor: 'start' as const } } : {}),
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'line', color: '#4c78a8', strokeWidth: 1.2, interpolate: series.kind === 'step' ? 'step' : 'linear', ...(values.length <= 2000 ? { point: { size: 12 } } : {}) },
+        encoding: { x, y },
+      },
+      ...(mean !== undefined && Number.isFinite(mean)
+        ? [
+            {
+              data: { values: [{ y: mean, label: `mean ${Number(mean.toPrecision(6))}` }] },
+              layer: [
+                { mark: { type: 'rule' as const, color: '#f58518', strokeDash: [6, 3], strokeWidth: 2 }, encoding: { y: { field: 'y', type: 'quantitative' as const } } },
+                {
+                  mark: { type: 'text' as const, color: '#f58518', align: 'right' as const, dy: -6, x: WIDTH },
+                  encoding: { y: { field: 'y', type: 'quantitative' as const }, text: { field: 'label', type: 'nominal' as const } },
+                },
+              ],
+            },
+          ]
+        : []),
+    ],
   };
 }
 
@@ -131,6 +173,9 @@ export function throughputSpec(model: ReportModel): vl.TopLevelSpec {
 
 export async function renderCharts(model: ReportModel): Promise<Chart[]> {
   const charts: Chart[] = [];
+  if (model.series && model.series.x.values.length > 0) {
+    charts.push({ name: 'series', title: `${model.series.y.title} against ${model.series.x.title}`, svg: await renderSvg(seriesSpec(model.series)) });
+  }
   if (model.histogram && model.histogram.values.length > 0) {
     charts.push({ name: 'histogram', title: `Histogram: ${model.histogram.label}`, svg: await renderSvg(histogramSpec(model.histogram.label, model.histogram.values)) });
   }

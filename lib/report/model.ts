@@ -4,6 +4,7 @@
  */
 import { type Partial, type ResultDocument, slicesOf } from '../core/job.ts';
 import { ResultArray } from '../core/result-array.ts';
+import { indicesOf, parseRanges } from '../core/selection/ranges.ts';
 import type { JobData } from './job-data.ts';
 
 /**
@@ -60,6 +61,8 @@ export interface ReportModel {
   /** input bytes per second of elapsed wall time (or of the scan window, without a result) */
   jobBytesPerSecond?: number;
   histogram?: { label: string; values: number[] };
+  /** the result as an MD user plots it: rg/rmsd against frame or time, rmsf against atom, g(r) against r */
+  series?: Series;
   figures: { label: string; value: string }[];
   notes: string[];
   where: string;
@@ -118,6 +121,80 @@ export function sliceRows(partials: readonly Partial[], rowsPerRecord = 1): Slic
   return rows;
 }
 
+/** A line over the result: x and y of equal length, axis titles with their units. */
+export interface Series {
+  /** 'step' for per-atom values (one flat step per atom), 'line' otherwise */
+  kind: 'line' | 'step';
+  x: { title: string; values: number[] };
+  y: { title: string; values: number[] };
+  /** drawn as a rule with its value (rg, rmsd) */
+  mean?: number;
+  /** said on the chart, e.g. that the points were downsampled */
+  note?: string;
+}
+
+/** Above this many atoms an rmsf plot is downsampled (an SVG of a million points is too heavy to open). */
+export const MAX_SERIES_POINTS = 100_000;
+
+const numbers = (xs: unknown): number[] | undefined => (Array.isArray(xs) ? xs.map((x) => (typeof x === 'number' ? x : NaN)) : undefined);
+
+/** Frame times in ps, when the trajectory states them (DCD: its time step and the first frame's time). */
+function frameTimes(doc: ResultDocument, frames: number): number[] | undefined {
+  const t = doc.trajectory as { timeStepPs?: unknown; firstFrameTimePs?: unknown } | undefined;
+  if (!t || typeof t.timeStepPs !== 'number' || typeof t.firstFrameTimePs !== 'number' || !(t.timeStepPs > 0)) return undefined;
+  const dt = t.timeStepPs;
+  const t0 = t.firstFrameTimePs;
+  return Array.from({ length: frames }, (_, i) => t0 + i * dt);
+}
+
+/** The per-analysis line plot of a result; undefined for analyses without one. */
+export function resultSeries(doc: ResultDocument): Series | undefined {
+  const r = withNestedArrays(doc.result) as Record<string, unknown> | null;
+  if (!r || typeof r !== 'object' || Array.isArray(r)) return undefined;
+  // Lengths are in the unit the result states (a trajectory's, Å); a bare array's have none.
+  const unit = doc.trajectory?.lengthUnit;
+  const withUnit = (title: string): string => (unit ? `${title} (${unit})` : title);
+  if ((doc.analysis === 'rg' || doc.analysis === 'rmsd') && Array.isArray(r[doc.analysis])) {
+    const y = numbers(r[doc.analysis])!;
+    const times = frameTimes(doc, y.length);
+    const mean = typeof r.mean === 'number' ? r.mean : undefined;
+    return {
+      kind: 'line',
+      x: times ? { title: 'time (ps)', values: times } : { title: 'frame', values: y.map((_, i) => i) },
+      y: { title: withUnit(doc.analysis === 'rg' ? 'radius of gyration' : 'RMSD'), values: y },
+      ...(mean !== undefined ? { mean } : {}),
+    };
+  }
+  if (doc.analysis === 'rmsf' && Array.isArray(r.rmsf)) {
+    const y = numbers(r.rmsf)!;
+    // The measured atoms by their real index: a selection's atoms, else 0..n-1.
+    const ranges = (r.selection as { atoms?: { ranges?: unknown } } | undefined)?.atoms?.ranges;
+    const all = typeof ranges === 'string' ? indicesOf(parseRanges(ranges)) : undefined;
+    const atom = all && all.length === y.length ? (i: number) => all[i]! : (i: number) => i;
+    if (y.length <= MAX_SERIES_POINTS) return { kind: 'step', x: { title: 'atom index', values: y.map((_, i) => atom(i)) }, y: { title: withUnit('RMSF'), values: y } };
+    // Downsampled: each point is the largest RMSF of a run of consecutive atoms, so no peak is lost.
+    const per = Math.ceil(y.length / MAX_SERIES_POINTS);
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (let i = 0; i < y.length; i += per) {
+      let m = -Infinity;
+      for (let j = i; j < Math.min(y.length, i + per); j++) if (y[j]! > m) m = y[j]!;
+      xs.push(atom(i));
+      ys.push(m === -Infinity ? NaN : m);
+    }
+    return {
+      kind: 'step',
+      x: { title: 'atom index', values: xs },
+      y: { title: withUnit('RMSF'), values: ys },
+      note: `${y.length} atoms downsampled to ${xs.length} points: each is the largest RMSF of ${per} consecutive atoms`,
+    };
+  }
+  if (doc.analysis === 'rdf' && Array.isArray(r.rdf) && Array.isArray(r.bins)) {
+    return { kind: 'line', x: { title: withUnit('r'), values: numbers(r.bins)! }, y: { title: 'g(r)', values: numbers(r.rdf)! } };
+  }
+  return undefined;
+}
+
 /** The vector the histogram shows, per analysis; undefined for a scalar result. */
 export function resultVector(doc: ResultDocument): { label: string; values: number[] } | undefined {
   // A large result's arrays, read from their .npy files, as the nested arrays a small one holds.
@@ -131,6 +208,7 @@ export function resultVector(doc: ResultDocument): { label: string; values: numb
   if (doc.analysis === 'row-sums' && Array.isArray(r.rowMeans)) return { label: "row mean (mean over frames of a row's sum)", values: finite(r.rowMeans) };
   if (doc.analysis === 'stats' && Array.isArray(r.columns)) return { label: 'column mean', values: finite((r.columns as { mean?: unknown }[]).map((c) => c.mean)) };
   if (doc.analysis === 'rg' && Array.isArray(r.rg)) return { label: inUnit('radius of gyration per frame'), values: finite(r.rg) };
+  if (doc.analysis === 'rmsd' && Array.isArray(r.rmsd)) return { label: inUnit('RMSD per frame'), values: finite(r.rmsd) };
   if (doc.analysis === 'rdf' && Array.isArray(r.rdf)) return { label: 'g(r) per bin', values: finite(r.rdf) };
   if (doc.analysis === 'mean-structure' && Array.isArray(r.mean)) {
     // The distance of each atom's mean position from the structure's centre.
@@ -173,6 +251,7 @@ export function buildModel(data: JobData): ReportModel {
   if (slicesFound < slices) notes.push(`${slicesFound} of ${slices} slices found at ${data.where}.`);
   if (!doc) notes.push('No result document yet: the job has not finished.');
   const failed = data.status?.state === 'failed';
+  const series = doc ? resultSeries(doc) : undefined;
   const peaks = rows.map((r) => r.peakRssBytes).filter((x): x is number => x !== undefined);
   return {
     job: data.jobId,
@@ -196,6 +275,7 @@ export function buildModel(data: JobData): ReportModel {
         ? { jobBytesPerSecond: (scannedBytes / Math.max(1, scanWindowMs)) * 1000 }
         : {}),
     ...(doc ? { histogram: resultVector(doc) } : {}),
+    ...(series ? { series } : {}),
     figures: doc ? figuresOf(doc) : [],
     notes,
     where: data.where,

@@ -67,13 +67,15 @@ describe('fanout --version', () => {
 
 describe('usage errors', () => {
   it.each([
-    [['run', 'x.csv', '--slicez', '3'], "fanout: error: unknown option '--slicez' (did you mean --slices?)"],
+    [['run', 'x.csv', '--slicez', '3'], "fanout: unknown option '--slicez' (did you mean --slices?)"],
     [['run', 'x.csv', '--slices', '-3'], 'fanout: --slices takes an integer of at least 1, not "-3"'],
     [['run', 'x.csv', '--slice-bytes', '-3'], 'fanout: --slice-bytes takes a size such as 1048576, 64MiB or 1G, not "-3"'],
     [['run', 'x.csv', '--on-bad-record', 'ignore'], 'fanout: --on-bad-record must be fail or skip, not "ignore"'],
     [['run', 'x.csv', '--option', 'novalue'], 'fanout: --option takes KEY=VALUE, not "novalue"'],
-    [['run'], "fanout: error: missing required argument 'input'"],
-    [['runn', 'x.csv'], "fanout: error: unknown command 'runn' (did you mean run?)"],
+    [['run'], "fanout: missing required argument 'input'"],
+    [['runn', 'x.csv'], "fanout: unknown command 'runn' (did you mean run?)"],
+    [['report', 'x.json', '--svgg', 'd'], "fanout: unknown option '--svgg' (did you mean --svg?)"],
+    [['status', 'x', '--frobnicate'], "fanout: unknown option '--frobnicate'"],
     [['submit', 'x.csv', '--slices', '4'], 'fanout: --slices is for local runs; on AWS the slice count follows --slice-bytes'],
     [['submit', 'x.csv', '--concurrency', '5000'], 'fanout: --concurrency takes an integer from 1 to 1000, not "5000"'],
     [['dev', '--fanin', '1'], 'fanout: --fanin takes an integer from 2 to 1000, not "1"'],

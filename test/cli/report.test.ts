@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Partial } from '../../lib/core/job.ts';
 import { fanout, tempDir } from '../helpers/cli.ts';
 import { python } from '../helpers/python.ts';
+import { expectPoints, seriesPoints } from '../helpers/series-svg.ts';
+import { locateJob } from '../../lib/report/index.ts';
+import { buildModel } from '../../lib/report/model.ts';
 import { statePartials } from '../helpers/state-dir.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -25,7 +28,8 @@ function histogramBars(svg: string): { lo: number; hi: number; count: number }[]
 }
 
 function run(input: string, args: string[]): { job: string; path: string } {
-  const out = join(tmp.path, `${input.replace(/\W/g, '_')}.result.json`);
+  // one document per input and options: an rg and an rmsf of one file are two
+  const out = join(tmp.path, `${[input, ...args].join('_').replace(/\W/g, '_')}.result.json`);
   const r = fanout(['run', join(tmp.path, input), ...args, '--slices', String(SLICES), '--workers', '2', '--state-dir', stateDir, '--quiet', '--out', out]);
   if (r.code !== 0) throw new Error(`fanout run failed: ${r.stderr}`);
   return { job: JSON.parse(readFileSync(out, 'utf8')).job, path: out };
@@ -34,6 +38,7 @@ function run(input: string, args: string[]): { job: string; path: string } {
 let columnMeans: number[];
 let rowsJob: { job: string; path: string };
 let statsJob: { job: string; path: string };
+let rgJob: { job: string; path: string };
 
 beforeAll(() => {
   columnMeans = python<number[]>(
@@ -43,7 +48,11 @@ a = rng.normal(loc=rng.uniform(-5, 5, 60), scale=1.0, size=(500, 60))
 np.savetxt(${JSON.stringify(join(tmp.path, 'table.csv'))}, a, delimiter=",", fmt="%.17g")
 print(json.dumps([math.fsum(c) / len(c) for c in a.T.tolist()]))`,
   );
+  python(`rng = np.random.default_rng(5)
+np.save(${JSON.stringify(join(tmp.path, 'md.npy'))}, rng.normal(0, 5, (40, 30, 3)) + np.linspace(0, 1, 40)[:, None, None])
+print(1)`);
   rowsJob = run('traj.npy', ['--analysis', 'row-sums']);
+  rgJob = run('md.npy', ['--analysis', 'rg', '--atoms', '3-9,20-24']);
   statsJob = run('table.csv', ['--analysis', 'stats']);
 });
 
@@ -75,6 +84,49 @@ describe('the story in every partial', () => {
 });
 
 describe('fanout report', () => {
+  it("draws rg against the frame with its mean, and rmsf against the measured atoms' real indices, the values of the result", () => {
+    for (const analysis of ['rg', 'rmsf']) {
+      const job = analysis === 'rg' ? rgJob : run('md.npy', ['--analysis', analysis, '--atoms', '3-9,20-24']);
+      const result = JSON.parse(readFileSync(job.path, 'utf8')).result;
+      const svgDir = join(tmp.path, `svg-${analysis}`);
+      const r = fanout(['report', job.path, '--state-dir', stateDir, '--svg', svgDir]);
+      expect(r.code, r.stderr).toBe(0);
+      const svg = readFileSync(join(svgDir, 'series.svg'), 'utf8');
+      if (analysis === 'rg') {
+        expectPoints(seriesPoints(svg), Array.from({ length: 40 }, (_, i) => i), result.rg);
+        expect(svg).toContain("X-axis titled 'frame'");
+        expect(svg).toContain(`>mean ${Number(result.mean.toPrecision(6))}</text>`);
+      } else {
+        const atoms = [3, 4, 5, 6, 7, 8, 9, 20, 21, 22, 23, 24];
+        expect(result.rmsf).toHaveLength(atoms.length);
+        expectPoints(seriesPoints(svg), atoms, result.rmsf);
+        expect(svg).toContain("X-axis titled 'atom index'");
+      }
+    }
+  });
+
+  it('reads an rmsf kept in a .npy file beside the document and draws the largest RMSF of each run of atoms past 10^5 atoms, saying so', async () => {
+    const ATOMS = 270_000;
+    python(`rng = np.random.default_rng(6)
+np.save(${JSON.stringify(join(tmp.path, 'big.npy'))}, rng.normal(0, 5, (4, ${ATOMS}, 3)).astype('<f4'))
+print(1)`);
+    const job = run('big.npy', ['--analysis', 'rmsf']);
+    const rmsf = JSON.parse(readFileSync(job.path, 'utf8')).result.rmsf;
+    expect(rmsf.$npy).toMatch(/\.npy$/);
+    // numpy's reading of the sidecar, in runs of 3 atoms (270000 / 10^5, rounded up)
+    const want = python<number[]>('a = np.load(args[0]); print(json.dumps(a.reshape(-1, 3).max(axis=1).tolist()))', [join(tmp.path, rmsf.$npy)]);
+    const svgDir = join(tmp.path, 'svg-big');
+    const r = fanout(['report', job.path, '--state-dir', stateDir, '--svg', svgDir]);
+    expect(r.code, r.stderr).toBe(0);
+    const svg = readFileSync(join(svgDir, 'series.svg'), 'utf8');
+    expect(svg).toContain(`>${ATOMS} atoms downsampled to 90000 points: each is the largest RMSF of 3 consecutive atoms</text>`);
+    expect(svg).toMatch(/aria-roledescription="line mark"/);
+    // too many points to mark one by one: what the chart is drawn from
+    const series = buildModel(await locateJob(job.path, { stateDir })).series!;
+    expect(series.x.values).toEqual(want.map((_, i) => 3 * i));
+    expect(series.y.values).toEqual(want);
+  });
+
   it('draws a histogram of the column means of stats with the counts numpy gives for the same bins', () => {
     const svgDir = join(tmp.path, 'svg-stats');
     const r = fanout(['report', statsJob.path, '--state-dir', stateDir, '--svg', svgDir]);
@@ -154,6 +206,18 @@ describe('fanout report', () => {
       const bars = partials(rowsJob.job).length;
       expect(drawn.find((c) => c.id === 'timeline')!.bars).toBe(bars);
       expect(drawn.find((c) => c.id === 'throughput')!.bars).toBe(bars);
+
+      // an rg job's line of rg against frame: one line, one point per frame, the mean's rule
+      const rgPage = join(tmp.path, 'browser-rg.html');
+      expect(fanout(['report', rgJob.path, '--state-dir', stateDir, '--out', rgPage]).code).toBe(0);
+      await page.goto(`file://${rgPage}`);
+      const box = await page.locator('#series svg').boundingBox();
+      expect(box?.width ?? 0).toBeGreaterThan(300);
+      expect(box?.height ?? 0).toBeGreaterThan(50);
+      expect(await page.locator('#series svg g.mark-line.role-mark path').count()).toBe(1);
+      expect(await page.locator('#series svg g.mark-symbol.role-mark path').count()).toBe(40);
+      expect(await page.locator('#series svg g.mark-rule.role-mark line').count()).toBe(1);
+      expect(problems).toEqual([]);
     } finally {
       await browser.close();
     }

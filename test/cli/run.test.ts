@@ -46,7 +46,7 @@ describe('fanout run', () => {
     ['a malformed number', '1,2\n3,4x\n', [], /bad\.csv: at byte 6: not a number: "4x"/],
     ['a trailing incomplete frame', '1,2\n3,4\n5,6\n', ['--analysis', 'row-sums', '--frame-rows', '2'], /bad\.csv: at byte 8: the last frame is incomplete/],
     ['row-sums without frames', '1,2\n', ['--analysis', 'row-sums'], /pass --frame-rows N/],
-    ['an unknown option', '1\n', ['--frobnicate'], /^fanout: error: unknown option '--frobnicate'\n$/],
+    ['an unknown option', '1\n', ['--frobnicate'], /^fanout: unknown option '--frobnicate'\n$/],
     ['a negative --slices', '1\n', ['--slices', '-3'], /^fanout: --slices takes an integer of at least 1, not "-3"\n$/],
     ['an unknown analysis', '1\n', ['--analysis', 'median'], /unknown analysis "median"/],
     ['a bad --slices', '1\n', ['--slices', '0'], /--slices takes an integer of at least 1/],

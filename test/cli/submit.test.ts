@@ -10,6 +10,7 @@ import { BIN, type CliResult, ROOT, runJson, tempDir } from '../helpers/cli.ts';
 import { loadHandlers, type Moto, startMoto } from '../helpers/moto.ts';
 import { python } from '../helpers/python.ts';
 import { formatBytes } from '../../lib/core/units.ts';
+import { summarize } from '../../lib/cli/summary.ts';
 import { spawn } from 'node:child_process';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 
@@ -77,6 +78,25 @@ print("null")`);
     const html = readFileSync(page, 'utf8');
     expect(html.match(/<svg /g)).toHaveLength(3);
     expect(html).toContain(`${doc.slices} (${doc.slices} found in ${doc.slices} partials, 0 resumed)`);
+  });
+
+  it('--detach --quiet prints the job id alone on stdout; status of the finished job prints the summary run prints, and --json the result document too', async () => {
+    const r = await cli(['submit', csv, '--bucket', BUCKET, '--key', 'input/detached.csv', '--analysis', 'stats', '--skip-header', '--detach', '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^[0-9a-f]{8,64}\n$/);
+    const job = r.stdout.trim();
+    const waited = await cli(['status', job, '--bucket', BUCKET, '--timeout', '2m']);
+    expect(waited.code, waited.stderr).toBe(0);
+    const local = runJson([csv, '--analysis', 'stats', '--skip-header', '--state-dir', join(dir.path, 'state')]);
+    const doc = JSON.parse((await cli(['status', job, '--bucket', BUCKET, '--json'])).stdout);
+    expect(doc).toMatchObject({ job, state: 'done' });
+    expect(doc.document.job).toBe(job);
+    expect(doc.document.result).toEqual(local.result);
+    // where the job stands, then the summary fanout run prints of the same document
+    expect(waited.stdout.startsWith(`job ${job} in s3://${BUCKET}: done`)).toBe(true);
+    expect(waited.stdout.endsWith(`\n\n${summarize(doc.document, `s3://${BUCKET}/jobs/${job}/`)}\n`)).toBe(true);
+    expect(waited.stdout).toMatch(new RegExp(`^stats of s3://${BUCKET}/input/detached\\.csv: .*, job ${job}$`, 'm'));
   });
 
   it('uploads a file larger than the multipart threshold in parts', async () => {

@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, fanout, ROOT, tempDir } from '../helpers/cli.ts';
 
@@ -63,6 +64,23 @@ describe('fanout run on messy text', () => {
     const undetected = run([file('h3.csv', 'x,y\nnm,nm\n1,2\n'), '--json']);
     expect(undetected.code).toBe(2);
     expect(undetected.stderr).toContain('not a number: "x" (a header? --skip-header N skips N lines');
+  });
+
+  it('refuses --skip-header N past the end of a file of fewer lines, naming the file, its end and its line count (was: 0 records, exit 0)', () => {
+    const short = file('short.csv', 'x,y\n# a comment\n1,2\n\n3,4\n');
+    const r = run([short, '--skip-header', '5', '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`fanout: ${short}: at byte 25: --skip-header 5 skips past the end of the file, which has 3 lines (comments and blank lines aside)\n`);
+    // compressed: the decompressed text's end is not known from the head; the line says where reading stopped
+    const gz = file('short.csv.gz', gzipSync('x,y\n1,2\n3,4\n'));
+    const z = run([gz, '--skip-header', '5', '--json']);
+    expect(z.code).toBe(2);
+    expect(z.stderr).toMatch(new RegExp(`^fanout: ${gz.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*: at byte 12: --skip-header 5: 3 lines \\(comments and blank lines aside\\) before this byte, where reading the header stops\n$`));
+    // a header and nothing else is an empty table: no record, no error
+    const headerOnly = run([file('header-only.csv', 'x,y\nnm,nm\n'), '--skip-header', '2', '--json']);
+    expect(headerOnly.code, headerOnly.stderr).toBe(0);
+    expect(headerOnly.doc.records).toBe(0);
   });
 
   it('gives the stats of the numeric columns of an iris-like file, and --columns by name', () => {

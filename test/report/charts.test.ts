@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Partial as SlicePartial } from '../../lib/core/job.ts';
-import { renderCharts } from '../../lib/report/charts.ts';
+import { renderCharts, renderSvg, seriesSpec } from '../../lib/report/charts.ts';
 import { buildModel } from '../../lib/report/model.ts';
+import { expectPoints, seriesPoints } from '../helpers/series-svg.ts';
 
 /** n slices spread over `workers` environments, like a Lambda job's. */
 function job(n: number, workers: number) {
@@ -35,5 +36,31 @@ describe('renderCharts', () => {
     const [timeline] = await renderCharts(job(6, 2));
     expect(timeline!.svg).toContain('env-0');
     expect(timeline!.svg).toContain('env-1');
+  });
+});
+
+describe('seriesSpec', () => {
+  const xs = Array.from({ length: 50 }, (_, i) => 100 + 2 * i);
+  const ys = xs.map((x) => 1 + Math.sin(x / 7) / 3);
+
+  it('draws one point per value, at its x and y, titles the axes and marks the mean with its value', async () => {
+    const mean = ys.reduce((a, b) => a + b) / ys.length;
+    const svg = await renderSvg(seriesSpec({ kind: 'line', x: { title: 'frame', values: xs }, y: { title: 'RMSD (Å)', values: ys }, mean }));
+    expectPoints(seriesPoints(svg), xs, ys);
+    expect(svg).toContain("X-axis titled 'frame'");
+    expect(svg).toContain("Y-axis titled 'RMSD (Å)'");
+    expect(svg).toContain(`>mean ${Number(mean.toPrecision(6))}</text>`);
+    expect(svg).toMatch(/aria-roledescription="line mark"/);
+  });
+
+  it('leaves a gap for a value that is not finite and says on the chart what it was told to', async () => {
+    const holed = ys.map((y, i) => (i === 7 ? NaN : y));
+    const svg = await renderSvg(seriesSpec({ kind: 'step', x: { title: 'atom index', values: xs }, y: { title: 'RMSF (Å)', values: holed }, note: '9 atoms downsampled' }));
+    expect(seriesPoints(svg).map((p) => p.x)).toEqual(xs.filter((_, i) => i !== 7));
+    // the line is cut in two where the value is missing
+    const line = /aria-roledescription="line mark" d="([^"]+)"/.exec(svg)![1]!;
+    expect(line.match(/M/g)!.length).toBe(2);
+    expect(svg).toContain('>9 atoms downsampled</text>');
+    expect(svg).not.toContain('>mean');
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Partial as SlicePartial, ResultDocument } from '../../lib/core/job.ts';
-import { buildModel, median, resultVector, sliceRows, splitResumed } from '../../lib/report/model.ts';
+import { ResultArray } from '../../lib/core/result-array.ts';
+import { buildModel, MAX_SERIES_POINTS, median, resultSeries, resultVector, sliceRows, splitResumed } from '../../lib/report/model.ts';
 import { python } from '../helpers/python.ts';
 
 function partial(index: number, startedAt: number, ms: number, worker = 'w', extra: Partial<SlicePartial['run']> = {}): SlicePartial {
@@ -105,6 +106,80 @@ describe('resultVector', () => {
   });
   it('has no vector for a scalar sum', () => {
     expect(resultVector(doc('sum', { count: 3, sum: 6, mean: 2 }))).toBeUndefined();
+  });
+});
+
+describe('resultSeries', () => {
+  const xtc = { format: 'xtc', atoms: 3, magic: 1995, lengthUnit: 'Å', storedLengthUnit: 'nm', precision: 1000, first: { step: 0, timePs: 0 }, warnings: [] } as ResultDocument['trajectory'];
+  const rng = (n: number, seed: number): number[] => Array.from({ length: n }, (_, i) => Math.abs(Math.sin(seed * 7.1 + i * 1.3)) * 3 + 1);
+
+  it('draws rg and rmsd against the frame, with the mean, in the unit the result states', () => {
+    for (const analysis of ['rg', 'rmsd']) {
+      const values = rng(17, 1);
+      const mean = values.reduce((a, b) => a + b) / values.length;
+      const s = resultSeries(doc(analysis, { frames: 17, [analysis]: values, mean, min: Math.min(...values), max: Math.max(...values) }, { trajectory: xtc }))!;
+      expect(s.kind).toBe('line');
+      expect(s.x).toEqual({ title: 'frame', values: values.map((_, i) => i) });
+      expect(s.y.values).toEqual(values);
+      expect(s.y.title).toBe(`${analysis === 'rg' ? 'radius of gyration' : 'RMSD'} (Å)`);
+      expect(s.mean).toBe(mean);
+    }
+  });
+
+  it('draws against time in ps when the trajectory gives its frame times (DCD: first frame time and time step)', () => {
+    const dcd = { lengthUnit: 'Å', timeStepPs: 2.5, firstFrameTimePs: 10 } as unknown as ResultDocument['trajectory'];
+    const s = resultSeries(doc('rg', { frames: 4, rg: [1, 2, 3, 4], mean: 2.5 }, { trajectory: dcd }))!;
+    expect(s.x).toEqual({ title: 'time (ps)', values: [10, 12.5, 15, 17.5] });
+  });
+
+  it('keeps a frame of NaN coordinates (null in JSON) as a gap, not a shifted point', () => {
+    const s = resultSeries(doc('rmsd', { frames: 3, rmsd: [1, null, 3], mean: 2 }))!;
+    expect(s.x.values).toEqual([0, 1, 2]);
+    expect(s.y.values).toEqual([1, NaN, 3]);
+    expect(s.y.title).toBe('RMSD');
+  });
+
+  it("draws rmsf against the measured atoms' real indices, from a .npy-backed array too", () => {
+    const values = rng(20, 2);
+    const selection = { atoms: { count: 20, ranges: '10-19,30-39' } };
+    const atoms = [...Array.from({ length: 10 }, (_, i) => 10 + i), ...Array.from({ length: 10 }, (_, i) => 30 + i)];
+    for (const rmsf of [values, new ResultArray(Float64Array.from(values), [20])]) {
+      const s = resultSeries(doc('rmsf', { frames: 5, atoms: 20, rmsf, selection }, { trajectory: xtc }))!;
+      expect(s.kind).toBe('step');
+      expect(s.x).toEqual({ title: 'atom index', values: atoms });
+      expect(s.y).toEqual({ title: 'RMSF (Å)', values });
+      expect(s.note).toBeUndefined();
+    }
+    // without a selection, atom i is row i
+    expect(resultSeries(doc('rmsf', { frames: 5, atoms: 20, rmsf: values }))!.x.values).toEqual(values.map((_, i) => i));
+  });
+
+  it('downsamples an rmsf of more atoms than it draws to the largest value of each run of atoms, and says so', () => {
+    const n = 2 * MAX_SERIES_POINTS + 5;
+    const data = new Float64Array(n).map((_, i) => (i % 997) / 100);
+    data[123_457] = 99; // a peak the downsampling must keep
+    const s = resultSeries(doc('rmsf', { frames: 5, atoms: n, rmsf: new ResultArray(data, [n]) }))!;
+    expect(s.x.values.length).toBeLessThanOrEqual(MAX_SERIES_POINTS);
+    const per = 3; // ceil(n / MAX_SERIES_POINTS)
+    expect(s.x.values.length).toBe(Math.ceil(n / per));
+    for (const k of [0, 1, 41_152, s.x.values.length - 1]) {
+      expect(s.x.values[k]).toBe(k * per);
+      expect(s.y.values[k]).toBe(Math.max(...data.subarray(k * per, k * per + per)));
+    }
+    expect(Math.max(...s.y.values)).toBe(99);
+    expect(s.note).toBe(`${n} atoms downsampled to ${s.x.values.length} points: each is the largest RMSF of 3 consecutive atoms`);
+  });
+
+  it('draws g(r) against the bin centres in the unit the result states', () => {
+    const bins = [0.25, 0.75, 1.25];
+    const rdf = [0, 1.5, 0.9];
+    const s = resultSeries(doc('rdf', { frames: 2, nbins: 3, bins, edges: [0, 0.5, 1, 1.5], rdf, count: [0, 4, 5] }, { trajectory: xtc }))!;
+    expect(s).toEqual({ kind: 'line', x: { title: 'r (Å)', values: bins }, y: { title: 'g(r)', values: rdf } });
+  });
+
+  it('has none for the other analyses', () => {
+    expect(resultSeries(doc('stats', { columns: [{ mean: 1 }] }))).toBeUndefined();
+    expect(resultSeries(doc('mean-structure', { frames: 2, atoms: 1, mean: [[1, 2, 3]] }))).toBeUndefined();
   });
 });
 

@@ -65,8 +65,14 @@ export function textLayout(name: string, head: Uint8Array, size: number, opts: T
   const skip = opts.skipHeader === true ? 1 : typeof opts.skipHeader === 'number' ? opts.skipHeader : undefined;
   let headerLines: number;
   if (skip !== undefined) {
-    if (skip > 0 && lines.length < skip && head.length < size) {
-      throw new UsageError(`--skip-header ${skip}: fewer than ${skip} lines in the first 64 KiB`);
+    if (skip > 0 && lines.length < skip && lines.length > 0 && head.length < size) {
+      throw new InputError(name, head.length, `--skip-header ${skip}: ${lines.length} line${lines.length === 1 ? '' : 's'} (comments and blank lines aside) before this byte, where reading the header stops`);
+    }
+    // The whole file is in the head and holds fewer lines than asked to skip: a wrong N (or
+    // the wrong file) would otherwise be a result of 0 records that exits 0. A file with no
+    // line at all (empty, or comments only) gives its 0 records with or without the option.
+    if (skip > lines.length && lines.length > 0 && head.length >= size) {
+      throw new InputError(name, size, `--skip-header ${skip} skips past the end of the file, which has ${lines.length} line${lines.length === 1 ? '' : 's'} (comments and blank lines aside)`);
     }
     headerLines = Math.min(skip, lines.length);
   } else {

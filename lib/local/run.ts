@@ -17,7 +17,7 @@ import { SliceQueue } from './slice-queue.ts';
 import { runOnThreads } from './thread-pool.ts';
 import type { Analysis } from '../core/analysis.ts';
 import { InputError, UsageError } from '../core/errors.ts';
-import { chainedOptions, finishResult, PartialFold, progressBytes, type ResultDocument, resultDocument, scanSlice, textRowLocator } from '../core/job.ts';
+import { chainedOptions, finishResult, type Partial, PartialFold, progressBytes, type ResultDocument, resultDocument, scanSliceLive, textRowLocator } from '../core/job.ts';
 import { type JobSpec, type PlanOptions, planJob } from '../core/plan.ts';
 import { newManifest, writeManifest, writeResult } from '../job/documents.ts';
 import type { ByteSource, PartialLog, PartialRef } from '../job/ports.ts';
@@ -91,7 +91,7 @@ export async function runLocal(input: string | readonly string[], opts: LocalRun
       // Partials are folded in slice order as soon as they are committed, by the main
       // thread between its own slices, so that little is left to fold after the scan. One
       // decoded partial at a time: a partial can be megabytes (mean-structure).
-      const fold = new InOrderFold(new PartialFold(spec, analysis), log, refs);
+      const fold = new InOrderFold(new PartialFold(spec, analysis), log, refs, analysis);
       const progress = await scanMissing(source, spec, analysis, log, refs, fold, { ...opts, startedAt });
       await source.assertUnchanged(spec.input.identity);
       fold.foldReady();
@@ -183,10 +183,11 @@ async function scanMissing(
       let first = true;
       for (const { index, slices } of queue.runs(sizing)) {
         // The process's own start-up (imports, planning) counts as the main worker's cold start.
-        const partial = await scanSlice(source, spec, index, analysis, { worker: 'main', coldStart: first, onProgress: events.progress, slices });
+        const { partial, state } = await scanSliceLive(source, spec, index, analysis, { worker: 'main', coldStart: first, onProgress: events.progress, slices });
         first = false;
+        // Logged for a resume all the same; folded from memory when it is next in line.
         events.done(log.append(partial));
-        fold.foldReady();
+        fold.foldReady(partial, state);
         // A small run is read and committed without a single macrotask: let the event
         // loop take the threads' reports now and then.
         if (Date.now() - turnAt >= MAIN_TURN_EVERY_MS) {
@@ -205,16 +206,36 @@ async function scanMissing(
   return progress;
 }
 
-/** Folds committed partials in slice order, as far as the next missing one. */
+/**
+ * Folds committed partials in slice order, as far as the next missing one. A partial
+ * the main thread has just made (`own`, committed to the log already) is folded from its
+ * live state when it is next in line, not read back from the log and decoded (24 MB for
+ * a million atoms); out of line, its state is released and the log has it. Only for
+ * analyses whose decode(encode(state)) holds what the state holds (`liveFold`), as a
+ * resumed run folds what its log holds.
+ */
 class InOrderFold {
+  private readonly live: boolean;
+
   constructor(
     readonly inner: PartialFold,
     private readonly log: PartialLog,
     private readonly refs: Map<number, PartialRef>,
-  ) {}
+    private readonly analysis: Analysis,
+  ) {
+    this.live = analysis.liveFold === true;
+  }
 
-  foldReady(): void {
-    for (let at = this.refs.get(this.inner.next); at !== undefined; at = this.refs.get(this.inner.next)) this.inner.add(this.log.read(at));
+  foldReady(own?: Partial, state?: unknown): void {
+    let kept = own !== undefined && this.live;
+    if (own !== undefined && !kept) this.analysis.release?.(state);
+    for (let at = this.refs.get(this.inner.next); at !== undefined; at = this.refs.get(this.inner.next)) {
+      if (kept && at.index === own!.index) {
+        this.inner.addLive(own!, state);
+        kept = false;
+      } else this.inner.add(this.log.read(at));
+    }
+    if (kept) this.analysis.release?.(state);
   }
 }
 

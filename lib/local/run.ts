@@ -4,7 +4,7 @@
  * documents, the partials in append-only logs) so that an interrupted run (even kill -9)
  * resumes where it stopped.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -14,7 +14,7 @@ import { FileParts, FileSource, openFiles } from './file-source.ts';
 import { LocalDirStore } from './local-store.ts';
 import { LocalPartialLog } from './partial-log.ts';
 import { SliceQueue } from './slice-queue.ts';
-import { runOnThreads } from './thread-pool.ts';
+import { runOnThreads, StartedThreads } from './thread-pool.ts';
 import type { Analysis } from '../core/analysis.ts';
 import { InputError, UsageError } from '../core/errors.ts';
 import { chainedOptions, finishResult, type Partial, PartialFold, progressBytes, type ResultDocument, resultDocument, scanSliceLive, textRowLocator } from '../core/job.ts';
@@ -24,6 +24,13 @@ import type { ByteSource, PartialLog, PartialRef } from '../job/ports.ts';
 import { analysisRef, loadAnalysis } from '../job/analysis-loader.ts';
 
 const MAIN_TURN_EVERY_MS = 20;
+/** Inputs of at least this many bytes start their threads before planning. */
+const EARLY_THREADS_BYTES = 32 * 1024 * 1024;
+
+/** The bytes of local files (0 for one that is not there: opening it says why). */
+function bytesOf(paths: readonly string[]): number {
+  return paths.reduce((n, p) => n + (statSync(p, { throwIfNoEntry: false })?.size ?? 0), 0);
+}
 
 export interface Progress {
   slicesDone: number;
@@ -50,6 +57,8 @@ export interface LocalRunOptions extends PlanOptions {
    * reads the object by ranges, pinned to the version it was planned on). Default: a file.
    */
   openSource?: (path: string) => Promise<RunSource>;
+  /** start the worker threads before planning (default: for inputs of 32 MiB or more) */
+  startThreadsEarly?: boolean;
   /** what `-` reads (default: process.stdin) */
   stdin?: NodeJS.ReadableStream;
 }
@@ -75,9 +84,22 @@ export async function runLocal(input: string | readonly string[], opts: LocalRun
     const first = await runLocal(input, { ...opts, analysis: top.chain.first, onProgress: staged(1, top.chain.first) });
     return runLocal(input, { ...opts, analysisOptions: chainedOptions(top, options, first), onProgress: staged(2, opts.analysis) });
   }
+  const ref = await analysisRef(opts.analysis, opts.analysisOptions);
+  // Threads scan local files only; they load their code while this thread plans. Not for
+  // a small input, which may well be one slice: a thread started for nothing costs more
+  // CPU than it saves.
+  const early = !opts.openSource && (opts.startThreadsEarly ?? bytesOf(paths) >= EARLY_THREADS_BYTES);
+  const started = new StartedThreads(early ? opts.workers - 1 : 0, ref);
+  try {
+    return await runJob(paths, ref, started, opts, startedAt);
+  } finally {
+    await started.close();
+  }
+}
+
+async function runJob(paths: readonly string[], ref: Awaited<ReturnType<typeof analysisRef>>, started: StartedThreads, opts: LocalRunOptions, startedAt: number): Promise<ResultDocument> {
   const source: RunSource = opts.openSource ? await opts.openSource(paths[0]!) : await openFiles(paths);
   try {
-    const ref = await analysisRef(opts.analysis, opts.analysisOptions);
     const analysis = await loadAnalysis(ref);
     const spec = await planJob(source, ref, opts, source.identity);
     opts.onPlan?.(spec);
@@ -92,7 +114,7 @@ export async function runLocal(input: string | readonly string[], opts: LocalRun
       // thread between its own slices, so that little is left to fold after the scan. One
       // decoded partial at a time: a partial can be megabytes (mean-structure).
       const fold = new InOrderFold(new PartialFold(spec, analysis), log, refs, analysis);
-      const progress = await scanMissing(source, spec, analysis, log, refs, fold, { ...opts, startedAt });
+      const progress = await scanMissing(source, spec, analysis, log, refs, fold, started, { ...opts, startedAt });
       await source.assertUnchanged(spec.input.identity);
       fold.foldReady();
       if (fold.inner.next < spec.sliceCount) throw new Error(`partial ${fold.inner.next} of job ${spec.id} is missing after the scan`);
@@ -146,6 +168,7 @@ async function scanMissing(
   log: PartialLog,
   refs: Map<number, PartialRef>,
   fold: InOrderFold,
+  started: StartedThreads,
   opts: LocalRunOptions & { startedAt: number },
 ): Promise<Progress> {
   const covered = new Uint8Array(spec.sliceCount);
@@ -201,7 +224,7 @@ async function scanMissing(
     }
   };
   // Both settle before the run goes on: no thread is left scanning after a failure.
-  const settled = await Promise.allSettled([threads > 0 ? runOnThreads(spec, queue, threads, sizing, opts.stateDir, events) : undefined, onMain()]);
+  const settled = await Promise.allSettled([threads > 0 ? runOnThreads(spec, queue, threads, sizing, opts.stateDir, events, started) : undefined, onMain()]);
   for (const s of settled) if (s.status === 'rejected') throw s.reason;
   return progress;
 }

@@ -96,6 +96,37 @@ print(json.dumps([[math.fsum(a[:, i, c].astype(np.float64).tolist()) / 203 for c
   });
 });
 
+describe('runLocal with threads started before planning (startThreadsEarly)', () => {
+  const path = join(tmp.path, 'early.npy');
+  const want = python<number[][]>(
+    `rng = np.random.default_rng(37)
+a = (rng.standard_normal((97, 13, 3)) * 10.0 ** rng.integers(-9, 10, (97, 13, 3))).astype(np.float32)
+np.save(args, a)
+print(json.dumps([[math.fsum(a[:, i, c].astype(np.float64).tolist()) / 97 for c in range(3)] for i in range(13)]))`,
+    path,
+  );
+  const mean = (doc: { result: unknown }) => (doc.result as { mean: number[][] }).mean;
+
+  it('gives the same exact answer, and ends when the early threads have nothing to scan', async () => {
+    const stateDir = join(tmp.path, 'state-early');
+    const doc = await runLocal(path, { analysis: 'mean-structure', workers: 2, slices: 97, stateDir, startThreadsEarly: true });
+    expect(mean(doc)).toEqual(want);
+    // Nothing left to scan: the started threads are stopped and the run still ends.
+    const again = await runLocal(path, { analysis: 'mean-structure', workers: 3, slices: 97, stateDir, startThreadsEarly: true });
+    expect(again.resumedSlices).toBe(97);
+    expect(mean(again)).toEqual(want);
+  });
+
+  it("a bad record is the user's error with its byte offset, threads started early", async () => {
+    const bad = join(tmp.path, 'early-bad.csv');
+    writeFileSync(bad, Array.from({ length: 4000 }, (_, i) => (i === 3500 ? '1,x\n' : `${i},1\n`)).join(''));
+    const offset = Array.from({ length: 3500 }, (_, i) => `${i},1\n`.length).reduce((a, b) => a + b, 0);
+    const err = await runLocal(bad, { analysis: 'sum', workers: 2, slices: 40, stateDir: join(tmp.path, 'state-early-bad'), startThreadsEarly: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).offset).toBe(offset + '1,'.length);
+  });
+});
+
 describe('runLocal on text written by numpy', () => {
   it.each([
     ['%.6f', ','],

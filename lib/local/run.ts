@@ -6,6 +6,7 @@
  */
 import { createWriteStream, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -24,7 +25,7 @@ import type { ByteSource, PartialLog, PartialRef } from '../job/ports.ts';
 import { analysisRef, loadAnalysis } from '../job/analysis-loader.ts';
 
 const MAIN_TURN_EVERY_MS = 20;
-/** Inputs of at least this many bytes start their threads before planning. */
+/** Inputs of at least twice this many bytes start threads before planning, one per this many bytes. */
 const EARLY_THREADS_BYTES = 32 * 1024 * 1024;
 
 /** The bytes of local files (0 for one that is not there: opening it says why). */
@@ -57,7 +58,7 @@ export interface LocalRunOptions extends PlanOptions {
    * reads the object by ranges, pinned to the version it was planned on). Default: a file.
    */
   openSource?: (path: string) => Promise<RunSource>;
-  /** start the worker threads before planning (default: for inputs of 32 MiB or more) */
+  /** start the worker threads before planning (default: for inputs of 64 MiB or more, at most one a core and one per 32 MiB) */
   startThreadsEarly?: boolean;
   /** what `-` reads (default: process.stdin) */
   stdin?: NodeJS.ReadableStream;
@@ -86,10 +87,13 @@ export async function runLocal(input: string | readonly string[], opts: LocalRun
   }
   const ref = await analysisRef(opts.analysis, opts.analysisOptions);
   // Threads scan local files only; they load their code while this thread plans. Not for
-  // a small input, which may well be one slice: a thread started for nothing costs more
-  // CPU than it saves.
-  const early = !opts.openSource && (opts.startThreadsEarly ?? bytesOf(paths) >= EARLY_THREADS_BYTES);
-  const started = new StartedThreads(early ? opts.workers - 1 : 0, ref);
+  // a small input, which may well be one slice (a thread started for nothing costs more
+  // CPU than it saves), and at most one a core and one per EARLY_THREADS_BYTES of input
+  // (--workers 64 does not start 63 isolates before the plan says how many slices there
+  // are): the job starts the rest, if it needs them.
+  const bytes = opts.openSource ? 0 : bytesOf(paths);
+  const early = opts.openSource ? 0 : opts.startThreadsEarly === true ? opts.workers - 1 : opts.startThreadsEarly === false ? 0 : Math.min(opts.workers, availableParallelism(), Math.floor(bytes / EARLY_THREADS_BYTES)) - 1;
+  const started = new StartedThreads(early, ref);
   try {
     return await runJob(paths, ref, started, opts, startedAt);
   } finally {

@@ -61,6 +61,13 @@ export interface Analysis<S = unknown, R = unknown> {
    * 16 frames, so that partials stay a small part of the input.
    */
   readonly frameSizedState?: boolean;
+  /**
+   * decode(encode(s)) holds the same numbers as s (exact cells), so a runtime may fold a
+   * partial it has just made from its live state, not from its encoding (the local main
+   * thread does: 24 MB not read back and decoded for a million atoms). Not for states
+   * whose encoding loses anything (JSON turns -0 into 0).
+   */
+  readonly liveFold?: boolean;
   /** The groups it uses besides the measured atoms: fit-atoms (`fit`) and atoms2 (`other`) are refused for any other analysis. */
   readonly groups?: readonly AnalysisGroup[];
   /**

@@ -121,6 +121,23 @@ export async function scanSlice(
   analysis: Analysis,
   options: SliceRunOptions = {},
 ): Promise<Partial> {
+  const { partial, state } = await scanSliceLive(source, spec, index, analysis, options);
+  analysis.release?.(state);
+  return partial;
+}
+
+/**
+ * scanSlice, also handing back the live state the partial encodes: the caller owns it
+ * (and releases it, or folds it with PartialFold.addLive), so a partial made in this
+ * thread can be folded without decoding it again.
+ */
+export async function scanSliceLive(
+  source: ByteSource,
+  spec: JobSpec,
+  index: number,
+  analysis: Analysis,
+  options: SliceRunOptions = {},
+): Promise<{ partial: Partial; state: unknown }> {
   const clock = options.now ?? Date.now;
   const startedAt = clock();
   const slices = options.slices ?? 1;
@@ -154,9 +171,8 @@ export async function scanSlice(
     throw source instanceof PartsSource ? source.partError(e) : e;
   }
   const encoded = analysis.encode(state);
-  analysis.release?.(state);
   const finishedAt = clock();
-  return {
+  const partial: Partial = {
     job: spec.id,
     index,
     ...(slices > 1 ? { slices } : {}),
@@ -178,6 +194,7 @@ export async function scanSlice(
       peakRssBytes: peakRss(Date.now()),
     },
   };
+  return { partial, state };
 }
 
 /**
@@ -373,10 +390,19 @@ export class PartialFold {
   }
 
   add(p: Partial): void {
+    this.addLive(p, this.analysis.decode(p.state, this.ctx));
+  }
+
+  /**
+   * add(p) with p's state already decoded: the live state the scan encoded into p
+   * (scanSliceLive), which the fold now owns. Only for analyses whose decode(encode(s))
+   * holds the same numbers as s (`liveFold`): a resumed run decodes the same partial from
+   * its log, and the result must be the same either way.
+   */
+  addLive(p: Partial, right: unknown): void {
     if (p.index !== this.nextIndex || p.job !== this.spec.id) throw new Error(`partial ${p.index} of job ${p.job} is out of place (expected ${this.nextIndex} of ${this.spec.id})`);
     this.nextIndex += slicesOf(p);
     this.pieces.push({ start: p.start, end: p.end, rowsBefore: this.rows });
-    const right = this.analysis.decode(p.state, this.ctx);
     this.state = this.analysis.combine(this.state, right, analysedRows(this.spec, this.rows), this.ctx);
     if (right !== this.state) this.analysis.release?.(right);
     this.rows += p.rows;

@@ -4,8 +4,9 @@
  * documents, the partials in append-only logs) so that an interrupted run (even kill -9)
  * resumes where it stopped.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -14,16 +15,23 @@ import { FileParts, FileSource, openFiles } from './file-source.ts';
 import { LocalDirStore } from './local-store.ts';
 import { LocalPartialLog } from './partial-log.ts';
 import { SliceQueue } from './slice-queue.ts';
-import { runOnThreads } from './thread-pool.ts';
+import { runOnThreads, StartedThreads } from './thread-pool.ts';
 import type { Analysis } from '../core/analysis.ts';
 import { InputError, UsageError } from '../core/errors.ts';
-import { chainedOptions, finishResult, PartialFold, progressBytes, type ResultDocument, resultDocument, scanSlice, textRowLocator } from '../core/job.ts';
+import { chainedOptions, finishResult, type Partial, PartialFold, progressBytes, type ResultDocument, resultDocument, scanSliceLive, textRowLocator } from '../core/job.ts';
 import { type JobSpec, type PlanOptions, planJob } from '../core/plan.ts';
 import { newManifest, writeManifest, writeResult } from '../job/documents.ts';
 import type { ByteSource, PartialLog, PartialRef } from '../job/ports.ts';
 import { analysisRef, loadAnalysis } from '../job/analysis-loader.ts';
 
 const MAIN_TURN_EVERY_MS = 20;
+/** Inputs of at least twice this many bytes start threads before planning, one per this many bytes. */
+const EARLY_THREADS_BYTES = 32 * 1024 * 1024;
+
+/** The bytes of local files (0 for one that is not there: opening it says why). */
+function bytesOf(paths: readonly string[]): number {
+  return paths.reduce((n, p) => n + (statSync(p, { throwIfNoEntry: false })?.size ?? 0), 0);
+}
 
 export interface Progress {
   slicesDone: number;
@@ -50,6 +58,8 @@ export interface LocalRunOptions extends PlanOptions {
    * reads the object by ranges, pinned to the version it was planned on). Default: a file.
    */
   openSource?: (path: string) => Promise<RunSource>;
+  /** start the worker threads before planning (default: for inputs of 64 MiB or more, at most one a core and one per 32 MiB) */
+  startThreadsEarly?: boolean;
   /** what `-` reads (default: process.stdin) */
   stdin?: NodeJS.ReadableStream;
 }
@@ -75,9 +85,25 @@ export async function runLocal(input: string | readonly string[], opts: LocalRun
     const first = await runLocal(input, { ...opts, analysis: top.chain.first, onProgress: staged(1, top.chain.first) });
     return runLocal(input, { ...opts, analysisOptions: chainedOptions(top, options, first), onProgress: staged(2, opts.analysis) });
   }
+  const ref = await analysisRef(opts.analysis, opts.analysisOptions);
+  // Threads scan local files only; they load their code while this thread plans. Not for
+  // a small input, which may well be one slice (a thread started for nothing costs more
+  // CPU than it saves), and at most one a core and one per EARLY_THREADS_BYTES of input
+  // (--workers 64 does not start 63 isolates before the plan says how many slices there
+  // are): the job starts the rest, if it needs them.
+  const bytes = opts.openSource ? 0 : bytesOf(paths);
+  const early = opts.openSource ? 0 : opts.startThreadsEarly === true ? opts.workers - 1 : opts.startThreadsEarly === false ? 0 : Math.min(opts.workers, availableParallelism(), Math.floor(bytes / EARLY_THREADS_BYTES)) - 1;
+  const started = new StartedThreads(early, ref);
+  try {
+    return await runJob(paths, ref, started, opts, startedAt);
+  } finally {
+    await started.close();
+  }
+}
+
+async function runJob(paths: readonly string[], ref: Awaited<ReturnType<typeof analysisRef>>, started: StartedThreads, opts: LocalRunOptions, startedAt: number): Promise<ResultDocument> {
   const source: RunSource = opts.openSource ? await opts.openSource(paths[0]!) : await openFiles(paths);
   try {
-    const ref = await analysisRef(opts.analysis, opts.analysisOptions);
     const analysis = await loadAnalysis(ref);
     const spec = await planJob(source, ref, opts, source.identity);
     opts.onPlan?.(spec);
@@ -91,8 +117,8 @@ export async function runLocal(input: string | readonly string[], opts: LocalRun
       // Partials are folded in slice order as soon as they are committed, by the main
       // thread between its own slices, so that little is left to fold after the scan. One
       // decoded partial at a time: a partial can be megabytes (mean-structure).
-      const fold = new InOrderFold(new PartialFold(spec, analysis), log, refs);
-      const progress = await scanMissing(source, spec, analysis, log, refs, fold, { ...opts, startedAt });
+      const fold = new InOrderFold(new PartialFold(spec, analysis), log, refs, analysis);
+      const progress = await scanMissing(source, spec, analysis, log, refs, fold, started, { ...opts, startedAt });
       await source.assertUnchanged(spec.input.identity);
       fold.foldReady();
       if (fold.inner.next < spec.sliceCount) throw new Error(`partial ${fold.inner.next} of job ${spec.id} is missing after the scan`);
@@ -146,6 +172,7 @@ async function scanMissing(
   log: PartialLog,
   refs: Map<number, PartialRef>,
   fold: InOrderFold,
+  started: StartedThreads,
   opts: LocalRunOptions & { startedAt: number },
 ): Promise<Progress> {
   const covered = new Uint8Array(spec.sliceCount);
@@ -183,10 +210,11 @@ async function scanMissing(
       let first = true;
       for (const { index, slices } of queue.runs(sizing)) {
         // The process's own start-up (imports, planning) counts as the main worker's cold start.
-        const partial = await scanSlice(source, spec, index, analysis, { worker: 'main', coldStart: first, onProgress: events.progress, slices });
+        const { partial, state } = await scanSliceLive(source, spec, index, analysis, { worker: 'main', coldStart: first, onProgress: events.progress, slices });
         first = false;
+        // Logged for a resume all the same; folded from memory when it is next in line.
         events.done(log.append(partial));
-        fold.foldReady();
+        fold.foldReady(partial, state);
         // A small run is read and committed without a single macrotask: let the event
         // loop take the threads' reports now and then.
         if (Date.now() - turnAt >= MAIN_TURN_EVERY_MS) {
@@ -200,21 +228,41 @@ async function scanMissing(
     }
   };
   // Both settle before the run goes on: no thread is left scanning after a failure.
-  const settled = await Promise.allSettled([threads > 0 ? runOnThreads(spec, queue, threads, sizing, opts.stateDir, events) : undefined, onMain()]);
+  const settled = await Promise.allSettled([threads > 0 ? runOnThreads(spec, queue, threads, sizing, opts.stateDir, events, started) : undefined, onMain()]);
   for (const s of settled) if (s.status === 'rejected') throw s.reason;
   return progress;
 }
 
-/** Folds committed partials in slice order, as far as the next missing one. */
+/**
+ * Folds committed partials in slice order, as far as the next missing one. A partial
+ * the main thread has just made (`own`, committed to the log already) is folded from its
+ * live state when it is next in line, not read back from the log and decoded (24 MB for
+ * a million atoms); out of line, its state is released and the log has it. Only for
+ * analyses whose decode(encode(state)) holds what the state holds (`liveFold`), as a
+ * resumed run folds what its log holds.
+ */
 class InOrderFold {
+  private readonly live: boolean;
+
   constructor(
     readonly inner: PartialFold,
     private readonly log: PartialLog,
     private readonly refs: Map<number, PartialRef>,
-  ) {}
+    private readonly analysis: Analysis,
+  ) {
+    this.live = analysis.liveFold === true;
+  }
 
-  foldReady(): void {
-    for (let at = this.refs.get(this.inner.next); at !== undefined; at = this.refs.get(this.inner.next)) this.inner.add(this.log.read(at));
+  foldReady(own?: Partial, state?: unknown): void {
+    let kept = own !== undefined && this.live;
+    if (own !== undefined && !kept) this.analysis.release?.(state);
+    for (let at = this.refs.get(this.inner.next); at !== undefined; at = this.refs.get(this.inner.next)) {
+      if (kept && at.index === own!.index) {
+        this.inner.addLive(own!, state);
+        kept = false;
+      } else this.inner.add(this.log.read(at));
+    }
+    if (kept) this.analysis.release?.(state);
   }
 }
 

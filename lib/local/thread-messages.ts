@@ -1,6 +1,7 @@
 /**
  * What the main thread and a worker thread of the embedded runtime say to each other: the
- * job a thread gets once (as workerData), its reports, and errors carried across with
+ * job a thread gets once (as workerData, or as its first message when it was started
+ * before the job was planned), its reports, and errors carried across with
  * their type intact.
  */
 import { FanoutError, InputError, SourceChangedError, UsageError } from '../core/errors.ts';

@@ -1,7 +1,7 @@
 /**
  * Body of one worker thread of the embedded runtime: takes runs of slices from the shared
  * queue until it is empty, scans them and appends their partials to a log of its own in
- * the state dir. The job comes once, as workerData; what the thread committed goes back in
+ * the state dir. The job comes once, as workerData or as the first message; what the thread committed goes back in
  * batches, so that ten thousand small slices are not twenty thousand messages.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
@@ -18,7 +18,9 @@ import { serializeError, type ThreadJob, type ThreadMessage } from './thread-mes
 const REPORT_EVERY_MS = 50;
 
 const port = parentPort!;
-const { spec, stateDir, queue: shared, sizing } = workerData as ThreadJob;
+// A thread started before the job was planned (StartedThreads) gets it as its first message.
+const job = (workerData as ThreadJob | null) ?? (await new Promise<ThreadJob>((resolve) => port.once('message', resolve)));
+const { spec, stateDir, queue: shared, sizing } = job;
 const queue = new SliceQueue(shared);
 const log = new LocalPartialLog(stateDir, spec.id);
 const worker = `thread-${threadId}`;

@@ -53,6 +53,80 @@ describe('runLocal on .npy trajectories', () => {
   });
 });
 
+describe('runLocal mean-structure: the main thread folds its own partials from memory', () => {
+  // Per-cell exponents from 1e-12 to 1e12 and cancelling signs: any lost bit shows.
+  const path = join(tmp.path, 'atoms.npy');
+  const want = python<number[][]>(
+    `rng = np.random.default_rng(31)
+a = (rng.standard_normal((203, 11, 3)) * 10.0 ** rng.integers(-12, 13, (203, 11, 3))).astype(np.float32)
+a[::2] *= -1
+np.save(args, a)
+print(json.dumps([[math.fsum(a[:, i, c].astype(np.float64).tolist()) / 203 for c in range(3)] for i in range(11)]))`,
+    path,
+  );
+  const mean = (doc: { result: unknown }) => (doc.result as { mean: number[][] }).mean;
+
+  it('equals math.fsum / frames for every cell, identical for any slicing and worker count', async () => {
+    const doc = await runEverySlicing(path, { analysis: 'mean-structure' }, [1, 2, 7, 203, 1000]);
+    expect(mean(doc)).toEqual(want);
+    for (const slices of [2, 7, 203]) expect(mean(await run(path, { analysis: 'mean-structure', slices, workers: 2 }))).toEqual(want);
+  });
+
+  it('an interrupted run resumes from the log to the same answer: the partials folded in memory were logged too', async () => {
+    const stateDir = join(tmp.path, 'state-atoms-resume');
+    const first = await runLocal(path, { analysis: 'mean-structure', workers: 2, slices: 203, stateDir });
+    expect(mean(first)).toEqual(want);
+    const ps = statePartials(stateDir, first.job);
+    expect(ps.reduce((a, p) => a + (p.slices ?? 1), 0)).toBe(203);
+    expect(ps.some((p) => p.run.worker === 'main')).toBe(true);
+    // Lose the result and part of every log, as if the run had been killed: what is left resumes.
+    const dir = join(stateDir, 'jobs', first.job, 'partials');
+    for (const log of readdirSync(dir)) {
+      const body = readFileSync(join(dir, log));
+      writeFileSync(join(dir, log), body.subarray(0, Math.floor(body.length / 2)));
+    }
+    const again = await runLocal(path, { analysis: 'mean-structure', workers: 2, slices: 203, stateDir });
+    expect(again.resumedSlices).toBeGreaterThan(0);
+    expect(again.resumedSlices).toBeLessThan(203);
+    expect(mean(again)).toEqual(want);
+    // Every slice resumed from the log alone (no scan in this process) gives it too.
+    const third = await runLocal(path, { analysis: 'mean-structure', workers: 1, slices: 203, stateDir });
+    expect(third.resumedSlices).toBe(203);
+    expect(mean(third)).toEqual(want);
+  });
+});
+
+describe('runLocal with threads started before planning (startThreadsEarly)', () => {
+  const path = join(tmp.path, 'early.npy');
+  const want = python<number[][]>(
+    `rng = np.random.default_rng(37)
+a = (rng.standard_normal((97, 13, 3)) * 10.0 ** rng.integers(-9, 10, (97, 13, 3))).astype(np.float32)
+np.save(args, a)
+print(json.dumps([[math.fsum(a[:, i, c].astype(np.float64).tolist()) / 97 for c in range(3)] for i in range(13)]))`,
+    path,
+  );
+  const mean = (doc: { result: unknown }) => (doc.result as { mean: number[][] }).mean;
+
+  it('gives the same exact answer, and ends when the early threads have nothing to scan', async () => {
+    const stateDir = join(tmp.path, 'state-early');
+    const doc = await runLocal(path, { analysis: 'mean-structure', workers: 2, slices: 97, stateDir, startThreadsEarly: true });
+    expect(mean(doc)).toEqual(want);
+    // Nothing left to scan: the started threads are stopped and the run still ends.
+    const again = await runLocal(path, { analysis: 'mean-structure', workers: 3, slices: 97, stateDir, startThreadsEarly: true });
+    expect(again.resumedSlices).toBe(97);
+    expect(mean(again)).toEqual(want);
+  });
+
+  it("a bad record is the user's error with its byte offset, threads started early", async () => {
+    const bad = join(tmp.path, 'early-bad.csv');
+    writeFileSync(bad, Array.from({ length: 4000 }, (_, i) => (i === 3500 ? '1,x\n' : `${i},1\n`)).join(''));
+    const offset = Array.from({ length: 3500 }, (_, i) => `${i},1\n`.length).reduce((a, b) => a + b, 0);
+    const err = await runLocal(bad, { analysis: 'sum', workers: 2, slices: 40, stateDir: join(tmp.path, 'state-early-bad'), startThreadsEarly: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).offset).toBe(offset + '1,'.length);
+  });
+});
+
 describe('runLocal on text written by numpy', () => {
   it.each([
     ['%.6f', ','],

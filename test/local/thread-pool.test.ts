@@ -7,7 +7,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RUN_BYTES, SliceQueue } from '../../lib/local/slice-queue.ts';
-import { runOnThreads } from '../../lib/local/thread-pool.ts';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { planJob } from '../../lib/core/plan.ts';
+import { analysisRef } from '../../lib/job/analysis-loader.ts';
+import { openFiles } from '../../lib/local/file-source.ts';
+import { runOnThreads, StartedThreads } from '../../lib/local/thread-pool.ts';
+import { tempDir } from '../helpers/cli.ts';
+import { python } from '../helpers/python.ts';
+import { statePartials } from '../helpers/state-dir.ts';
 import type { JobSpec } from '../../lib/core/plan.ts';
 
 describe('SliceQueue.takeRuns', () => {
@@ -62,5 +70,40 @@ describe('runOnThreads', () => {
     await runOnThreads({} as JobSpec, queue, 0, { sliceBytes: 1, consumers: 1 }, '/nonexistent', { progress() {}, done: (r) => done.push(r) });
     expect(done).toEqual([]);
     expect(queue.takeRuns({ sliceBytes: 1, consumers: 1 })).toEqual([{ index: 0, slices: 1 }]);
+  });
+});
+
+describe('StartedThreads: threads started before the job is planned', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.cleanup());
+
+  it('a thread started early waits for its job as a message, then scans every slice of the queue', async () => {
+    const path = join(tmp.path, 'early.npy');
+    python('np.save(args, np.random.default_rng(3).normal(0, 1, (40, 6, 3)).astype(np.float32))\nprint(1)', path);
+    const ref = await analysisRef('mean-structure');
+    // Started before anything is planned, as runLocal does.
+    const started = new StartedThreads(1, ref);
+    const source = await openFiles([path]);
+    try {
+      const spec = await planJob(source, ref, { slices: 8 }, source.identity);
+      const queue = new SliceQueue(Array.from({ length: 8 }, (_, i) => i));
+      const done: number[] = [];
+      await runOnThreads(spec, queue, 1, { sliceBytes: spec.input.bytes / 8, consumers: 1 }, tmp.path, { progress() {}, done: (r) => done.push(r.index) }, started);
+      // The one started thread was the one that ran (none other was started), and took all.
+      expect(started.take(1)).toEqual([]);
+      const partials = statePartials(tmp.path, spec.id);
+      expect(partials.flatMap((p) => Array.from({ length: p.slices ?? 1 }, (_, i) => p.index + i)).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      expect(partials.every((p) => p.run.worker.startsWith('thread-'))).toBe(true);
+      expect(done.length).toBe(partials.length);
+    } finally {
+      await started.close();
+      await source.close();
+    }
+  });
+
+  it('threads never given a job are stopped by close()', async () => {
+    const started = new StartedThreads(2, await analysisRef('sum'));
+    await started.close();
+    expect(started.take(2)).toEqual([]);
   });
 });

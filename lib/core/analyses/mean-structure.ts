@@ -31,6 +31,7 @@ export const meanStructure: Analysis<MeanStructureState, MeanStructureResult> = 
   name: 'mean-structure',
   needsFrames: true,
   frameSizedState: true,
+  liveFold: true,
   // Cells are added as rows come: a slice shorter than a frame holds only its own rows' cells.
   empty: () => ({ sums: new ExactCells() }),
   addRows(state, values, rowCount, columns, firstRow, ctx) {

@@ -66,6 +66,7 @@ export const rmsfAverage: Analysis<FittedSums, AverageResult> = {
   needsFrames: true,
   wholeFrames: true,
   frameSizedState: true,
+  liveFold: true,
   groups: ['fit'],
   reference: true,
   empty: () => ({ sums: new ExactCells(), pendingRows: 0 }),
@@ -106,6 +107,7 @@ export const rmsf: Analysis<FittedSums, RmsfResult> = {
   needsFrames: true,
   wholeFrames: true,
   frameSizedState: true,
+  liveFold: true,
   groups: ['fit'],
   reference: true,
   chain: {

@@ -29,6 +29,7 @@ export const rowSums: Analysis<RowSumsState, RowSumsResult> = {
   name: 'row-sums',
   needsFrames: true,
   frameSizedState: true,
+  liveFold: true,
   empty: () => ({ buckets: new ExactCells() }),
   addRows(state, values, rowCount, columns, firstRow, ctx) {
     const wasm = wasmKernel;

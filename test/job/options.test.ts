@@ -2,10 +2,10 @@
  * Validation at the edge of the cloud pipeline: job options from S3 metadata and the
  * events the functions accept. A typo must fail with a message naming the option.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../lib/core/errors.ts';
 import { directInvokeSchema, EventValidationError, parseEvent, s3EventSchema, sliceTaskSchema, sqsEventSchema } from '../../lib/cloud/events.ts';
-import { cloudOptionNames, flagOf, JOB_OPTIONS, type JobOptions, mergeJobOptions, metadataFor, metadataOf, optionsFromMetadata, parseJobOptions, planOptionsFor } from '../../lib/job/options.ts';
+import { cloudOptionNames, defaultDoc, flagOf, JOB_OPTIONS, type JobOptions, type OptionSpec, rangeDoc, mergeJobOptions, metadataFor, metadataOf, optionsFromMetadata, parseJobOptions, planOptionsFor } from '../../lib/job/options.ts';
 import { jobOption } from '../../lib/cli/commands.ts';
 
 describe('job options', () => {
@@ -124,5 +124,25 @@ describe('events', () => {
     const run = (): unknown => parseEvent(schema as never, event, schema === s3EventSchema ? 'S3 event' : 'event');
     expect(run).toThrow(EventValidationError);
     expect(run).toThrow(message);
+  });
+});
+
+describe('defaults and ranges in help', () => {
+  it('groups thousands as en-US does, without loading ICU (its first toLocaleString costs 10-45 ms of every run)', () => {
+    const toLocale = vi.spyOn(Number.prototype, 'toLocaleString');
+    try {
+      expect(defaultDoc({ kind: 'int', default: 10_000 } as OptionSpec)).toBe('10,000');
+      expect(defaultDoc({ kind: 'int', default: 3600 } as OptionSpec)).toBe('3,600');
+      expect(defaultDoc({ kind: 'int', default: 32 } as OptionSpec)).toBe('32');
+      expect(defaultDoc({ kind: 'int', default: 0 } as OptionSpec)).toBe('0');
+      expect(defaultDoc({ kind: 'bytes', default: 64 * 2 ** 20 } as OptionSpec)).toBe('64 MiB');
+      expect(defaultDoc({ kind: 'bytes', default: 1_234_567 } as OptionSpec)).toBe('1,234,567');
+      expect(rangeDoc({ kind: 'int', min: 1, max: 30 * 24 * 3600 } as OptionSpec)).toBe('1 to 2,592,000');
+      expect(rangeDoc({ kind: 'int', min: 2, max: 1000 } as OptionSpec)).toBe('2 to 1,000');
+      expect(toLocale).not.toHaveBeenCalled();
+    } finally {
+      toLocale.mockRestore();
+    }
+    for (const n of [-1234567, 999, 1000, 123456789012, 2 ** 53 - 1]) expect(defaultDoc({ kind: 'int', default: n } as OptionSpec)).toBe(n.toLocaleString('en-US'));
   });
 });

@@ -45,11 +45,11 @@ export class PartsSource implements ByteSource {
     return { part: lo, offset: offset - this.starts[lo]! };
   }
 
-  async *chunks(start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  async *chunks(start: number, end: number, signal?: AbortSignal, into?: Uint8Array): AsyncIterable<Uint8Array> {
     for (let i = this.locate(start).part; i < this.parts.length && this.starts[i]! < end; i++) {
       const from = Math.max(start, this.starts[i]!) - this.starts[i]!;
       const to = Math.min(end, this.starts[i + 1]!) - this.starts[i]!;
-      if (to > from) yield* this.parts[i]!.chunks(from, to, signal);
+      if (to > from) yield* this.parts[i]!.chunks(from, to, signal, into);
     }
   }
 

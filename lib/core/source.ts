@@ -9,9 +9,12 @@ export interface ByteSource {
   readonly size: number;
   /**
    * Streams the bytes [start, end). A yielded chunk may be a reused buffer: it is only
-   * valid until the next one is requested. A consumer may stop early (break).
+   * valid until the next one is requested. A consumer may stop early (break). `into` is a
+   * buffer the consumer offers to read into (the text scan offers the WebAssembly parser's
+   * input, so that its records are parsed where they were read, not copied first): a source
+   * may yield views of it, or ignore it.
    */
-  chunks(start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array>;
+  chunks(start: number, end: number, signal?: AbortSignal, into?: Uint8Array): AsyncIterable<Uint8Array>;
 }
 
 /** Receives decoded rows in blocks: rowCount rows of `columns` values each, row-major, in a buffer reused after the call. */

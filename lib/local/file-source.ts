@@ -46,26 +46,35 @@ export class FileSource implements ByteSource {
     }
   }
 
-  async *chunks(start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  async *chunks(start: number, end: number, signal?: AbortSignal, into?: Uint8Array): AsyncIterable<Uint8Array> {
     const want = Math.min(this.chunkBytes, Math.max(1, end - start));
+    // Where the consumer offers a buffer (the WebAssembly parser's input), the chunks are read into it.
+    if (into !== undefined && into.length > 0) {
+      yield* this.readInto(into.subarray(0, Math.min(into.length, this.chunkBytes)), start, end, signal);
+      return;
+    }
     // The next slice reads into the same buffer: a fresh one costs a page fault per 4 KiB
     // page on first use, tens of microseconds each in a VM. Reads that overlap get their own.
     const buffer = this.spare && this.spare.length >= want ? this.spare : new Uint8Array(want);
     this.spare = undefined;
     try {
-      let at = start;
-      while (at < end) {
-        signal?.throwIfAborted();
-        const bytesRead = readSync(this.handle.fd, buffer, 0, Math.min(buffer.length, end - at), at);
-        if (bytesRead === 0) return;
-        at += bytesRead;
-        yield buffer.subarray(0, bytesRead);
-        // On the main thread, let the event loop run between chunks: worker threads' messages
-        // (a finished slice waiting for the next one) and progress redraws.
-        if (isMainThread) await nextTurn();
-      }
+      yield* this.readInto(buffer, start, end, signal);
     } finally {
       this.spare = buffer;
+    }
+  }
+
+  private async *readInto(buffer: Uint8Array, start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+    let at = start;
+    while (at < end) {
+      signal?.throwIfAborted();
+      const bytesRead = readSync(this.handle.fd, buffer, 0, Math.min(buffer.length, end - at), at);
+      if (bytesRead === 0) return;
+      at += bytesRead;
+      yield buffer.subarray(0, bytesRead);
+      // On the main thread, let the event loop run between chunks: worker threads' messages
+      // (a finished slice waiting for the next one) and progress redraws.
+      if (isMainThread) await nextTurn();
     }
   }
 

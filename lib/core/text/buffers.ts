@@ -32,16 +32,16 @@ export function firstReadEnd(from: number, end: number, size: number): number {
  * slice in the common case and a few for a record megabytes long, and the reader still
  * follows a record of any length. The end of the source comes as FINAL_NEWLINE.
  */
-export async function* sliceThenTail(source: ByteSource, from: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+export async function* sliceThenTail(source: ByteSource, from: number, end: number, signal?: AbortSignal, into?: Uint8Array): AsyncIterable<Uint8Array> {
   const size = source.size;
   let span = probeBytes(from, end);
   let to = firstReadEnd(from, end, size);
-  yield* source.chunks(from, to, signal);
+  yield* source.chunks(from, to, signal, into);
   while (to < size) {
     const at = to;
     span *= PROBE_GROWTH;
     to = Math.min(size, at + span);
-    yield* source.chunks(at, to, signal);
+    yield* source.chunks(at, to, signal, into);
   }
   yield FINAL_NEWLINE;
 }

@@ -22,7 +22,7 @@ import { FINAL_NEWLINE, RowBlock, sliceThenTail } from './buffers.ts';
 import { fastDelimiter, fastRecord } from './fast-record.ts';
 import type { TextLayout } from './layout.ts';
 import { isMissing, latin1, notANumber, parseField, POWERS_OF_TEN } from './number.ts';
-import { recordsStop, wasmRecords, wasmRecordsFor } from './wasm-records.ts';
+import { leaseInput, recordsStop, releaseInput, wasmRecords, wasmRecordsFor } from './wasm-records.ts';
 
 /** What a text scan reports beyond every reader's stats. */
 export interface TextScanStats extends ScanStats {
@@ -58,9 +58,16 @@ export async function scanText(
   const scan = new TextScan(source.name, layout, start, end, sink, options);
   const stats = scan.stats;
   const onProgress = options.onProgress;
+  // Chunks read straight into the WebAssembly parser's input where the source can (wasm-records.ts).
+  let input = leaseInput();
   try {
     // A slice after the first starts reading one byte early, to look back.
-    for await (const buf of sliceThenTail(source, scan.base, end, options.signal)) {
+    for await (const buf of sliceThenTail(source, scan.base, end, options.signal, input)) {
+      if (input !== undefined && buf.buffer !== input.buffer && buf !== FINAL_NEWLINE) {
+        // The source reads into buffers of its own: the input is for other scans to copy into.
+        releaseInput(input);
+        input = undefined;
+      }
       const done = scan.read(buf);
       if (buf !== FINAL_NEWLINE) {
         stats.bytesRead += buf.length;
@@ -72,6 +79,8 @@ export async function scanText(
     // A failed scan still returns its row block (a slot of the exact-sum kernel's memory).
     scan.abandon();
     throw e;
+  } finally {
+    releaseInput(input);
   }
   return scan.finish();
 }

@@ -407,6 +407,27 @@ export function wasmRecordsFor(values: Float64Array): boolean {
   return enabled && parser !== undefined && values.buffer === parser.buffer;
 }
 
+// The scan that reads its chunks straight into the parser's input (leaseInput), if any.
+let inputLeased = false;
+
+/**
+ * The parser's input, for one scan at a time to read its chunks into (ByteSource.chunks'
+ * `into`), so that wasmRecords parses them in place instead of copying them there first;
+ * undefined while another scan holds it, or without the parser. While it is held,
+ * wasmRecords declines a buffer that would have to be copied into it (the other scans'
+ * records go to the JavaScript readers), so that no scan overwrites a chunk the holder
+ * has read and not parsed yet. Give it back with releaseInput.
+ */
+export function leaseInput(): Uint8Array | undefined {
+  if (!enabled || parser === undefined || inputLeased) return undefined;
+  inputLeased = true;
+  return parser.bytes;
+}
+
+export function releaseInput(input: Uint8Array | undefined): void {
+  if (input !== undefined) inputLeased = false;
+}
+
 /** Rows parsed by wasmRecords in this thread (tests check that it ran). */
 export const wasmRecordsStats = { rows: 0 };
 
@@ -424,7 +445,12 @@ export function wasmRecords(buf: Uint8Array, from: number, to: number, stop: num
   const w = parser!;
   let base: number; // the parser's address of buf[0]
   if (buf.buffer === w.buffer) base = buf.byteOffset;
-  else {
+  else if (inputLeased) {
+    // A scan reads its chunks into the input (leaseInput): not a byte of it is ours to overwrite.
+    recordsStop[0] = from;
+    recordsStop[1] = 1;
+    return 0;
+  } else {
     // Copy whole records into the parser's input, as many as fit.
     if (to - from > INPUT_BYTES) {
       to = buf.lastIndexOf(10, from + INPUT_BYTES - 1) + 1;

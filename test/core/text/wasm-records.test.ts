@@ -10,7 +10,9 @@ import { giveBackValues, takeKernelValues } from '../../../lib/core/exact-sum-wa
 import { MemorySource } from '../../../lib/core/source.ts';
 import { type TextLayout } from '../../../lib/core/text/layout.ts';
 import { scanText } from '../../../lib/core/text/scan.ts';
-import { INPUT_BYTES, pow5Bits, recordsStop, useWasmRecords, wasmRecords, wasmRecordsFor, wasmRecordsStats } from '../../../lib/core/text/wasm-records.ts';
+import { INPUT_BYTES, leaseInput, pow5Bits, recordsStop, releaseInput, useWasmRecords, wasmRecords, wasmRecordsFor, wasmRecordsStats } from '../../../lib/core/text/wasm-records.ts';
+import type { ByteSource } from '../../../lib/core/source.ts';
+import { setImmediate as macrotask } from 'node:timers/promises';
 import { decimalToken } from '../../helpers/decimal-tokens.ts';
 import { python } from '../../helpers/python.ts';
 
@@ -164,6 +166,69 @@ describe('scanText with the WebAssembly parser', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  /** A source that reads into the buffer it is offered, as FileSource does, and lets other tasks run between reading a chunk and yielding it. */
+  class IntoSource implements ByteSource {
+    readonly size: number;
+    offered = 0;
+    constructor(
+      readonly bytes: Uint8Array,
+      readonly name = 'into.csv',
+      private readonly chunkBytes = 1 << 20,
+    ) {
+      this.size = bytes.length;
+    }
+    async *chunks(start: number, end: number, _signal?: AbortSignal, into?: Uint8Array): AsyncIterable<Uint8Array> {
+      if (into) this.offered++;
+      for (let at = start; at < end; at += this.chunkBytes) {
+        const part = this.bytes.subarray(at, Math.min(end, at + this.chunkBytes));
+        if (!into) {
+          yield part;
+          continue;
+        }
+        into.set(part.subarray(0, into.length));
+        const n = Math.min(part.length, into.length);
+        await macrotask(); // another scan may run here, between the read and the parse
+        yield into.subarray(0, n);
+        at -= this.chunkBytes - n;
+      }
+    }
+  }
+
+  it('parses chunks read straight into its input (no copy), and a scan running meanwhile never overwrites them', async () => {
+    const enc8 = (rows: number, k: number) => enc.encode(Array.from({ length: rows }, (_, r) => `${r}.${k}5,-${(r * k) % 977}.125,${r}e-${k}`).join('\n') + '\n');
+    const a = enc8(60_000, 1);
+    const b = enc8(60_000, 7);
+    expect(a.length).toBeGreaterThan(INPUT_BYTES);
+    const [wantA] = await both(a, { columns: 3 }, 1 << 20);
+    const [wantB] = await both(b, { columns: 3 }, 1 << 20);
+    const read = async (source: ByteSource): Promise<string[]> => {
+      const rows: string[] = [];
+      await scanText(source, { kind: 'text', delimiter: 44, columns: 3, headerAt: -1 }, 0, source.size, {
+        rows(v, n, c) {
+          for (let r = 0; r < n; r++) rows.push(Array.from(v.subarray(r * c, r * c + c), String).join(' '));
+        },
+      });
+      return rows;
+    };
+    const before = wasmRecordsStats.rows;
+    const alone = new IntoSource(a, 'a.csv', 300_000);
+    expect(await read(alone)).toEqual(wantA);
+    expect(alone.offered).toBeGreaterThan(0);
+    expect(wasmRecordsStats.rows - before).toBeGreaterThan(60_000 - 10); // all but the records across chunk ends
+    // Two scans at once (Lambda handlers sharing a process): one reads into the input, the other's buffers are its own.
+    const intoA = new IntoSource(a, 'a.csv', 300_000);
+    const intoB = new IntoSource(b, 'b.csv', 300_000);
+    const [gotA, gotB, gotC] = await Promise.all([read(intoA), read(new MemorySource(b, 'b.csv', 200_000)), read(intoB)]);
+    expect(gotA).toEqual(wantA);
+    expect(gotB).toEqual(wantB);
+    expect(gotC).toEqual(wantB);
+    expect(intoA.offered + intoB.offered).toBeGreaterThan(0);
+    // and it is given back: the next scan gets it
+    const input = leaseInput();
+    expect(input).toBeDefined();
+    releaseInput(input);
   });
 
   it('reads a buffer larger than its input area in parts, none of them left to JavaScript', async () => {

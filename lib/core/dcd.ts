@@ -166,6 +166,7 @@ export function parseDcdHeader(file: string, header: Uint8Array, fileBytes: numb
 
   const warnings: string[] = [];
   const markerBytes = int(TITLE_AT);
+  if (header.length < TITLE_AT + 8) throw new InputError(file, header.length, `truncated DCD header: it ends ${header.length} bytes in, inside the title record`);
   const ntitle = int(TITLE_AT + 4);
   // The title record's size is what its markers say. libdcd (VMD's, MDAnalysis's) reads
   // NTITLE lines whatever the markers say, and some writers (MDAnalysis's own test.dcd)

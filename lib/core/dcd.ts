@@ -12,6 +12,7 @@
  * transposes every frame into NATOM rows of (x, y, z): the shape every analysis sees.
  */
 import { forEachUnitBlock, withScratch } from './binary-reader.ts';
+import { borrowValues } from './exact-sum-wasm.ts';
 import { dimensionsFromDcdCell } from './box.ts';
 import { InputError } from './errors.ts';
 import { type Segment, unitsIn } from './segments.ts';
@@ -406,10 +407,11 @@ export async function scanDcd(source: ByteSource, layout: DcdLayout, start: numb
   const valueCount = blockFrames * natom * 3;
   const swap = layout.littleEndian !== HOST_LITTLE;
   let firstRow = 0;
-  stats.bytesRead = await withScratch(valueCount * 8 + (swap ? blockFrames * fb : 0), (buffer) => {
-    const values = new Float64Array(buffer, 0, valueCount);
-    // Big-endian files on a little-endian host (or the reverse) are byte-swapped into here first.
-    const swapped = swap ? new Int32Array(buffer, valueCount * 8, blockFrames * frameWords) : undefined;
+  // The values live in the exact-sum kernel's memory when it has room (borrowValues), so that
+  // per-atom cells add them in WebAssembly; big-endian files on a little-endian host (or the
+  // reverse) are byte-swapped into a scratch buffer first.
+  stats.bytesRead = await withScratch(swap ? blockFrames * fb : 0, (buffer) => borrowValues(valueCount, (values) => {
+    const swapped = swap ? new Int32Array(buffer, 0, blockFrames * frameWords) : undefined;
     // Kept small on purpose: V8 inlines the sink's analysis into this function, and an
     // analysis's inner loop is only fast when its own callees (ExactSum.add) fit the
     // inlining budget too. Marker checks written here as closures used it all up.
@@ -424,7 +426,7 @@ export async function scanDcd(source: ByteSource, layout: DcdLayout, start: numb
       firstRow += frames * natom;
     };
     return forEachUnitBlock(source, start, end, fb, 4, options, emit);
-  });
+  }));
   stats.rows = firstRow;
   return stats;
 }

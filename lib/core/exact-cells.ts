@@ -54,7 +54,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 // from the spares (the arena does not take it back), ordinary ones beyond SPARE_ARRAYS are.
 const spare: Float64Array[] = [];
 const SPARE_ARRAYS = 4;
-const ARENA_MIN_CELLS = 1 << 14;
+const ARENA_MIN_CELLS = 1 << 10;
 const EMPTY = new Float64Array(0);
 
 function zeroed(capacity: number): Float64Array {

@@ -5,6 +5,7 @@
  * re-thrown in the caller with its type intact.
  */
 import { Worker } from 'node:worker_threads';
+import type { Partial } from '../core/job.ts';
 import type { JobSpec } from '../core/plan.ts';
 import type { PartialRef } from '../job/ports.ts';
 import type { RunSizing, SliceQueue } from './slice-queue.ts';
@@ -60,7 +61,8 @@ export class StartedThreads {
 
 /**
  * Scans slices of `queue` on `threads` worker threads until it is empty, each thread
- * appending its partials to a log of its own in `stateDir`. Other consumers (the main
+ * appending its partials to a log of its own in `stateDir` (and handing large ones to
+ * `events.done` as well, their bytes moved, not copied). Other consumers (the main
  * thread) may take slices from the queue too: `sizing.consumers` counts them all. On a
  * failure the queue is cleared.
  */
@@ -70,7 +72,7 @@ export async function runOnThreads(
   threads: number,
   sizing: RunSizing,
   stateDir: string,
-  events: { progress(bytes: number): void; done(ref: PartialRef): void },
+  events: { progress(bytes: number): void; done(ref: PartialRef, handed?: Partial): void },
   started?: StartedThreads,
 ): Promise<void> {
   if (threads <= 0) return;
@@ -95,7 +97,7 @@ export async function runOnThreads(
           if (failed) return;
           if (m.type === 'error') return fail(deserializeError(m.error));
           events.progress(m.bytes);
-          for (const ref of m.done) events.done(ref);
+          for (const ref of m.done) events.done(ref, m.handed?.find((p) => p.index === ref.index));
           if (m.type === 'finished') {
             finished = true;
             if (--running === 0) resolve();

@@ -25,6 +25,16 @@ function workerUrlFor(analysis: { module?: string }): URL {
   return analysis.module !== undefined && /\.[cm]?tsx?$/.test(analysis.module) ? sourceEntry : bundledEntry;
 }
 
+const EARLY_THREAD = Symbol.for('fanout.earlyThread');
+
+/** The thread bin/fanout.mjs started before it loaded the CLI (see there), now the caller's. */
+function takeEarlyThread(): { url: string; thread: Worker } | undefined {
+  const g = globalThis as { [EARLY_THREAD]?: { url: string; thread: Worker } };
+  const early = g[EARLY_THREAD];
+  delete g[EARLY_THREAD];
+  return early;
+}
+
 /**
  * Worker threads started before the job is planned, so that a thread loads its code
  * (most of its start-up: about 0.1 s of compiling the bundle, more on a busy machine)
@@ -38,7 +48,15 @@ export class StartedThreads {
 
   constructor(count: number, analysis: { module?: string }) {
     this.url = workerUrlFor(analysis);
-    for (let t = 0; t < count; t++) {
+    // One bin/fanout.mjs started before loading the CLI, if any: taken if it runs this
+    // entry and a thread is wanted, stopped otherwise (it is waiting for a job).
+    const early = takeEarlyThread();
+    if (early && early.url === this.url.href && count > 0) {
+      early.thread.ref();
+      early.thread.once('exit', () => (this.waiting = this.waiting.filter((x) => x !== early.thread)));
+      this.waiting.push(early.thread);
+    } else if (early) void early.thread.terminate();
+    for (let t = this.waiting.length; t < count; t++) {
       const w = new Worker(this.url, { workerData: null });
       // Until runOnThreads listens, a thread that fails to start is only left out.
       w.on('error', () => {});

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RUN_BYTES, SliceQueue } from '../../lib/local/slice-queue.ts';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll } from 'vitest';
 import { planJob } from '../../lib/core/plan.ts';
 import { analysisRef } from '../../lib/job/analysis-loader.ts';
@@ -138,6 +139,30 @@ describe('StartedThreads: threads started before the job is planned', () => {
       await started.close();
       await source.close();
     }
+  });
+
+  it('takes the thread bin/fanout.mjs started before loading the CLI, or stops it when no thread is wanted', async () => {
+    const ref = await analysisRef('mean-structure');
+    const url = new StartedThreads(0, ref).url;
+    const early = (): Worker => {
+      const thread = new Worker(url, { workerData: null });
+      thread.unref();
+      (globalThis as Record<symbol, unknown>)[Symbol.for('fanout.earlyThread')] = { url: url.href, thread };
+      return thread;
+    };
+    const taken = early();
+    const started = new StartedThreads(2, ref);
+    const threads = started.take(2);
+    expect(threads).toContain(taken);
+    expect(threads.length).toBe(2);
+    await started.close();
+    await Promise.all(threads.map((w) => w.terminate()));
+    const unwanted = early();
+    const exited = new Promise((resolve) => unwanted.once('exit', resolve));
+    const none = new StartedThreads(0, ref);
+    expect(none.take(1)).toEqual([]);
+    await exited;
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for('fanout.earlyThread')]).toBeUndefined();
   });
 
   it('threads never given a job are stopped by close()', async () => {

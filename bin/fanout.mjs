@@ -5,6 +5,8 @@
 // costs a few hundred ms of start-up. FANOUT_SOURCE=1 forces the sources, FANOUT_BUNDLE=1
 // the bundle.
 import { readdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 
 const root = new URL('..', import.meta.url);
 
@@ -45,6 +47,27 @@ process.stderr.on('error', (e) => {
 });
 
 const argv = process.argv.slice(2);
+
+/**
+ * `fanout run` of a large local file: one worker thread is started before the CLI is
+ * loaded (about 50 ms of the main thread), so that it loads its own code meanwhile: a
+ * thread's start-up (about 0.1 s) was the longest stretch of a 10^6-atom mean-structure
+ * that ran on one core. It waits for a job (lib/local/thread-pool.ts, StartedThreads,
+ * which takes it or stops it) and, unreferenced until then, never keeps the process
+ * alive. A guess from the arguments alone (the full rules are runLocal's): `run`, a
+ * second core, not --workers 1, and an argument that names a file of 64 MiB or more.
+ */
+function startThreadEarly() {
+  if (argv[0] !== 'run' || availableParallelism() < 2) return;
+  if (argv.some((a, i) => a === '--workers=1' || (a === '1' && argv[i - 1] === '--workers'))) return;
+  const big = argv.slice(1).some((a) => !a.startsWith('-') && (statSync(a, { throwIfNoEntry: false })?.size ?? 0) >= 64 * 1024 * 1024);
+  if (!big) return;
+  const url = new URL('dist/thread-worker.js', root);
+  const thread = new Worker(url, { workerData: null });
+  thread.on('error', () => {});
+  thread.unref();
+  globalThis[Symbol.for('fanout.earlyThread')] = { url: url.href, thread };
+}
 // A user's analysis module imports fanout's sources (defineAnalysis, registerAnalysis),
 // which must be the very modules the runtime uses: such runs take the sources.
 const analysisModule = argv.some((a, i) => {
@@ -53,6 +76,7 @@ const analysisModule = argv.some((a, i) => {
 });
 let main;
 if (!analysisModule && bundleIsFresh()) {
+  startThreadEarly();
   ({ main } = await import('../dist/cli.js'));
 } else {
   (await import('tsx/esm/api')).register();

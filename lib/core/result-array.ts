@@ -25,12 +25,37 @@ export class ResultArray {
    */
   file?: string;
 
+  /** the whole .npy file whose values `data` is a view of (ResultArray.inNpy), which npyBytes returns as it is */
+  private npy?: Uint8Array;
+
   constructor(
     readonly data: Float64Array,
     readonly shape: readonly number[],
   ) {
     const size = shape.reduce((a, b) => a * b, 1);
     if (size !== data.length || shape.length === 0) throw new RangeError(`a result array of shape (${shape.join(', ')}) holds ${size} values, not ${data.length}`);
+  }
+
+  /**
+   * An array of zeros whose values are made in place inside the bytes of its .npy file
+   * (on a little-endian host; elsewhere an ordinary array), so that writing a million
+   * atoms' positions copies no 24 MB: npyBytes gives that file.
+   */
+  static inNpy(shape: readonly number[]): ResultArray {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!LITTLE_ENDIAN) return new ResultArray(new Float64Array(size), shape);
+    const header = npyHeader(shape);
+    const file = new Uint8Array(header.length + 8 * size);
+    file.set(header);
+    // The header is a multiple of 64 bytes: the values are aligned for a Float64Array.
+    const array = new ResultArray(new Float64Array(file.buffer, header.length, size), shape);
+    array.npy = file;
+    return array;
+  }
+
+  /** The .npy file it lives in (inNpy), if it does. */
+  get npyFile(): Uint8Array | undefined {
+    return this.npy;
   }
 
   get size(): number {
@@ -131,20 +156,33 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * newline, as numpy writes it.
  */
 export function npyBytes(array: ResultArray): Uint8Array {
-  const shape = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(', ')})`;
-  const dict = `{'descr': '<f8', 'fortran_order': False, 'shape': ${shape}, }`;
+  if (array.npyFile) return array.npyFile;
+  const header = npyHeader(array.shape);
+  const headerBytes = header.length;
+  const out = new Uint8Array(headerBytes + array.data.length * 8);
+  out.set(header);
+  if (LITTLE_ENDIAN) out.set(new Uint8Array(array.data.buffer, array.data.byteOffset, array.data.byteLength), headerBytes);
+  else {
+    const view = new DataView(out.buffer);
+    array.data.forEach((x, i) => view.setFloat64(headerBytes + 8 * i, x, true));
+  }
+  return out;
+}
+
+/** The header of a .npy file of float64 values of `shape`: a multiple of 64 bytes. */
+function npyHeader(shape: readonly number[]): Uint8Array {
+  const text = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  const dict = `{'descr': '<f8', 'fortran_order': False, 'shape': ${text}, }`;
   const v1 = dict.length + 1 + 10 < 65536;
   const preamble = v1 ? 10 : 12;
   const headerBytes = Math.ceil((preamble + dict.length + 1) / 64) * 64;
-  const out = new Uint8Array(headerBytes + array.data.length * 8);
+  const out = new Uint8Array(headerBytes);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, v1 ? 1 : 2, 0]);
   const view = new DataView(out.buffer);
   if (v1) view.setUint16(8, headerBytes - preamble, true);
   else view.setUint32(8, headerBytes - preamble, true);
-  const text = dict.padEnd(headerBytes - preamble - 1, ' ') + '\n';
-  for (let i = 0; i < text.length; i++) out[preamble + i] = text.charCodeAt(i);
-  if (LITTLE_ENDIAN) out.set(new Uint8Array(array.data.buffer, array.data.byteOffset, array.data.byteLength), headerBytes);
-  else array.data.forEach((x, i) => view.setFloat64(headerBytes + 8 * i, x, true));
+  const padded = dict.padEnd(headerBytes - preamble - 1, ' ') + '\n';
+  for (let i = 0; i < padded.length; i++) out[preamble + i] = padded.charCodeAt(i);
   return out;
 }
 

@@ -195,8 +195,9 @@ async function scanMissing(
       progress.bytesDone += bytes;
       opts.onProgress?.(progress);
     },
-    done(ref: PartialRef) {
+    done(ref: PartialRef, handed?: Partial) {
       refs.set(ref.index, ref);
+      if (handed) fold.hand(handed);
       progress.slicesDone += ref.slices;
       opts.onProgress?.(progress);
     },
@@ -233,16 +234,23 @@ async function scanMissing(
   return progress;
 }
 
+/** At most this many bytes of handed partials wait for their turn; the log has the rest. */
+const HANDED_MAX_BYTES = 256 * 1024 * 1024;
+
 /**
  * Folds committed partials in slice order, as far as the next missing one. A partial
  * the main thread has just made (`own`, committed to the log already) is folded from its
  * live state when it is next in line, not read back from the log and decoded (24 MB for
  * a million atoms); out of line, its state is released and the log has it. Only for
  * analyses whose decode(encode(state)) holds what the state holds (`liveFold`), as a
- * resumed run folds what its log holds.
+ * resumed run folds what its log holds. A thread's large partial comes with its report
+ * (`hand`: the same bytes as in its log, moved from the thread), and is decoded from
+ * there rather than read back from the log.
  */
 class InOrderFold {
   private readonly live: boolean;
+  private readonly handed = new Map<number, { partial: Partial; bytes: number }>();
+  private handedBytes = 0;
 
   constructor(
     readonly inner: PartialFold,
@@ -253,6 +261,16 @@ class InOrderFold {
     this.live = analysis.liveFold === true;
   }
 
+  /** A committed partial of a thread, as the thread handed it over: folded from memory in its turn. */
+  hand(partial: Partial): void {
+    if (partial.index < this.inner.next || this.handed.has(partial.index)) return;
+    const bytes = binaryBytes(partial.state);
+    // Far ahead of the fold: left to the log, so that waiting partials stay bounded.
+    if (this.handedBytes + bytes > HANDED_MAX_BYTES) return;
+    this.handed.set(partial.index, { partial, bytes });
+    this.handedBytes += bytes;
+  }
+
   foldReady(own?: Partial, state?: unknown): void {
     let kept = own !== undefined && this.live;
     if (own !== undefined && !kept) this.analysis.release?.(state);
@@ -260,9 +278,23 @@ class InOrderFold {
       if (kept && at.index === own!.index) {
         this.inner.addLive(own!, state);
         kept = false;
-      } else this.inner.add(this.log.read(at));
+      } else {
+        const handed = this.handed.get(at.index);
+        if (handed) {
+          this.handed.delete(at.index);
+          this.handedBytes -= handed.bytes;
+        }
+        this.inner.add(handed?.partial ?? this.log.read(at));
+      }
     }
     if (kept) this.analysis.release?.(state);
   }
 }
 
+/** The bytes of a state's binary fields. */
+function binaryBytes(v: unknown): number {
+  if (ArrayBuffer.isView(v)) return v.byteLength;
+  if (Array.isArray(v)) return v.reduce((n: number, x) => n + binaryBytes(x), 0);
+  if (v && typeof v === 'object') return Object.values(v).reduce((n: number, x) => n + binaryBytes(x), 0);
+  return 0;
+}

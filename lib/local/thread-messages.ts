@@ -6,6 +6,7 @@
  */
 import { FanoutError, InputError, SourceChangedError, UsageError } from '../core/errors.ts';
 import type { JobSpec } from '../core/plan.ts';
+import type { Partial } from '../core/job.ts';
 import type { PartialRef } from '../job/ports.ts';
 import type { RunSizing } from './slice-queue.ts';
 
@@ -18,9 +19,14 @@ export interface ThreadJob {
   sizing: RunSizing;
 }
 
-/** What a thread says: bytes scanned and partials committed since it last spoke; 'finished' is its last word. */
+/**
+ * What a thread says: bytes scanned and partials committed since it last spoke; 'finished'
+ * is its last word. `handed` holds some of the `done` partials themselves (large binary
+ * ones, their bytes transferred, not copied), so that the main thread folds them without
+ * reading them back from the thread's log, which has them all the same.
+ */
 export type ThreadMessage =
-  | { type: 'progress' | 'finished'; bytes: number; done: PartialRef[] }
+  | { type: 'progress' | 'finished'; bytes: number; done: PartialRef[]; handed?: Partial[] }
   | { type: 'error'; error: SerializedError };
 
 export interface SerializedError {

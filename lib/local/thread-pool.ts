@@ -5,6 +5,7 @@
  * re-thrown in the caller with its type intact.
  */
 import { Worker } from 'node:worker_threads';
+import type { Partial } from '../core/job.ts';
 import type { JobSpec } from '../core/plan.ts';
 import type { PartialRef } from '../job/ports.ts';
 import type { RunSizing, SliceQueue } from './slice-queue.ts';
@@ -24,6 +25,16 @@ function workerUrlFor(analysis: { module?: string }): URL {
   return analysis.module !== undefined && /\.[cm]?tsx?$/.test(analysis.module) ? sourceEntry : bundledEntry;
 }
 
+const EARLY_THREAD = Symbol.for('fanout.earlyThread');
+
+/** The thread bin/fanout.mjs started before it loaded the CLI (see there), now the caller's. */
+function takeEarlyThread(): { url: string; thread: Worker } | undefined {
+  const g = globalThis as { [EARLY_THREAD]?: { url: string; thread: Worker } };
+  const early = g[EARLY_THREAD];
+  delete g[EARLY_THREAD];
+  return early;
+}
+
 /**
  * Worker threads started before the job is planned, so that a thread loads its code
  * (most of its start-up: about 0.1 s of compiling the bundle, more on a busy machine)
@@ -37,7 +48,15 @@ export class StartedThreads {
 
   constructor(count: number, analysis: { module?: string }) {
     this.url = workerUrlFor(analysis);
-    for (let t = 0; t < count; t++) {
+    // One bin/fanout.mjs started before loading the CLI, if any: taken if it runs this
+    // entry and a thread is wanted, stopped otherwise (it is waiting for a job).
+    const early = takeEarlyThread();
+    if (early && early.url === this.url.href && count > 0) {
+      early.thread.ref();
+      early.thread.once('exit', () => (this.waiting = this.waiting.filter((x) => x !== early.thread)));
+      this.waiting.push(early.thread);
+    } else if (early) void early.thread.terminate();
+    for (let t = this.waiting.length; t < count; t++) {
       const w = new Worker(this.url, { workerData: null });
       // Until runOnThreads listens, a thread that fails to start is only left out.
       w.on('error', () => {});
@@ -60,7 +79,8 @@ export class StartedThreads {
 
 /**
  * Scans slices of `queue` on `threads` worker threads until it is empty, each thread
- * appending its partials to a log of its own in `stateDir`. Other consumers (the main
+ * appending its partials to a log of its own in `stateDir` (and handing large ones to
+ * `events.done` as well, their bytes moved, not copied). Other consumers (the main
  * thread) may take slices from the queue too: `sizing.consumers` counts them all. On a
  * failure the queue is cleared.
  */
@@ -70,7 +90,7 @@ export async function runOnThreads(
   threads: number,
   sizing: RunSizing,
   stateDir: string,
-  events: { progress(bytes: number): void; done(ref: PartialRef): void },
+  events: { progress(bytes: number): void; done(ref: PartialRef, handed?: Partial): void },
   started?: StartedThreads,
 ): Promise<void> {
   if (threads <= 0) return;
@@ -95,7 +115,7 @@ export async function runOnThreads(
           if (failed) return;
           if (m.type === 'error') return fail(deserializeError(m.error));
           events.progress(m.bytes);
-          for (const ref of m.done) events.done(ref);
+          for (const ref of m.done) events.done(ref, m.handed?.find((p) => p.index === ref.index));
           if (m.type === 'finished') {
             finished = true;
             if (--running === 0) resolve();

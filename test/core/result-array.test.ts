@@ -29,6 +29,16 @@ describe('ResultArray', () => {
     expect(Buffer.from(back.data.buffer).equals(Buffer.from(data.buffer))).toBe(true);
   });
 
+  it.each([[[5, 3]], [[7]], [[2, 3, 4]], [[0, 3]], [[1_000, 3]]])('made inside its .npy file (inNpy %j): the same bytes as npyBytes of a copy, given without another copy', (shape) => {
+    const array = ResultArray.inNpy(shape);
+    expect(Array.from(array.data).every((x) => x === 0)).toBe(true);
+    array.data.forEach((_, i) => (array.data[i] = [NaN, -Infinity, -0][i] ?? i * 0.3 - 7));
+    const bytes = npyBytes(array);
+    expect(bytes).toBe(array.npyFile);
+    expect(Buffer.from(bytes).equals(Buffer.from(npyBytes(new ResultArray(array.data.slice(), shape))))).toBe(true);
+    expect(Buffer.from(fromNpyBytes('inNpy', bytes).data.buffer).equals(Buffer.from(array.data.slice().buffer))).toBe(true);
+  });
+
   it('reads a .npy numpy wrote (a 64-byte aligned header, big-endian too)', () => {
     const path = join(tmp.path, 'np.npy');
     python('np.save(args, np.arange(12, dtype=">f8").reshape(4, 3) / 7)\nprint(1)', path);

@@ -8,11 +8,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RUN_BYTES, SliceQueue } from '../../lib/local/slice-queue.ts';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll } from 'vitest';
 import { planJob } from '../../lib/core/plan.ts';
 import { analysisRef } from '../../lib/job/analysis-loader.ts';
 import { openFiles } from '../../lib/local/file-source.ts';
 import { runOnThreads, StartedThreads } from '../../lib/local/thread-pool.ts';
+import { LocalPartialLog } from '../../lib/local/partial-log.ts';
+import { partialContent } from '../../lib/job/documents.ts';
+import type { Partial } from '../../lib/core/job.ts';
 import { tempDir } from '../helpers/cli.ts';
 import { python } from '../helpers/python.ts';
 import { statePartials } from '../helpers/state-dir.ts';
@@ -73,6 +77,42 @@ describe('runOnThreads', () => {
   });
 });
 
+describe('runOnThreads: large partials handed to the main thread', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.cleanup());
+
+  // 60,000 atoms: a partial's cells are 1.4 MB of float64; 6 atoms: 144 bytes.
+  it.each([
+    [60_000, true],
+    [6, false],
+  ])('mean-structure of %i atoms: each committed partial comes with its report (%s), holding what the log holds', async (atoms, handed) => {
+    const path = join(tmp.path, `hand-${atoms}.npy`);
+    python(`np.save(args, np.random.default_rng(5).normal(0, 30, (32, ${atoms}, 3)).astype(np.float32))\nprint(1)`, path);
+    const ref = await analysisRef('mean-structure');
+    const source = await openFiles([path]);
+    const stateDir = join(tmp.path, `state-${atoms}`);
+    try {
+      const spec = await planJob(source, ref, { slices: 2 }, source.identity);
+      expect(spec.sliceCount).toBe(2);
+      const queue = new SliceQueue([0, 1]);
+      const done: { index: number; handed?: Partial; content: string }[] = [];
+      const log = new LocalPartialLog(stateDir, spec.id);
+      await runOnThreads(spec, queue, 1, { sliceBytes: spec.input.bytes / 2, consumers: 1 }, stateDir, {
+        progress() {},
+        done: (r, p) => done.push({ index: r.index, ...(p ? { handed: p } : {}), content: partialContent(log.read(r)) }),
+      });
+      log.close();
+      expect(done.map((d) => d.index)).toEqual([0, 1]);
+      for (const d of done) {
+        expect(d.handed !== undefined).toBe(handed);
+        if (d.handed) expect(partialContent(d.handed)).toBe(d.content);
+      }
+    } finally {
+      await source.close();
+    }
+  });
+});
+
 describe('StartedThreads: threads started before the job is planned', () => {
   const tmp = tempDir();
   afterAll(() => tmp.cleanup());
@@ -99,6 +139,30 @@ describe('StartedThreads: threads started before the job is planned', () => {
       await started.close();
       await source.close();
     }
+  });
+
+  it('takes the thread bin/fanout.mjs started before loading the CLI, or stops it when no thread is wanted', async () => {
+    const ref = await analysisRef('mean-structure');
+    const url = new StartedThreads(0, ref).url;
+    const early = (): Worker => {
+      const thread = new Worker(url, { workerData: null });
+      thread.unref();
+      (globalThis as Record<symbol, unknown>)[Symbol.for('fanout.earlyThread')] = { url: url.href, thread };
+      return thread;
+    };
+    const taken = early();
+    const started = new StartedThreads(2, ref);
+    const threads = started.take(2);
+    expect(threads).toContain(taken);
+    expect(threads.length).toBe(2);
+    await started.close();
+    await Promise.all(threads.map((w) => w.terminate()));
+    const unwanted = early();
+    const exited = new Promise((resolve) => unwanted.once('exit', resolve));
+    const none = new StartedThreads(0, ref);
+    expect(none.take(1)).toEqual([]);
+    await exited;
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for('fanout.earlyThread')]).toBeUndefined();
   });
 
   it('threads never given a job are stopped by close()', async () => {

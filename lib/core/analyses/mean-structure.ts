@@ -45,11 +45,12 @@ export const meanStructure: Analysis<MeanStructureState, MeanStructureResult> = 
   finish(state, rows, ctx) {
     const n = ctx.frameRows;
     const frames = wholeFrameCount(rows, n);
-    const cells = n * ctx.columns;
-    const mean = new Float64Array(cells);
+    // Made inside its .npy file's bytes: a large one is written as it is.
+    const array = ResultArray.inNpy([n, ctx.columns]);
+    const mean = array.data;
     if (frames === 0) mean.fill(NaN);
     else state.sums.valuesInto(mean, frames);
-    return { frames, atoms: n, mean: new ResultArray(mean, [n, ctx.columns]) };
+    return { frames, atoms: n, mean: array };
   },
   encode: (s) => ({ sums: s.sums.encode() }),
   release: (s) => s.sums.release(),

@@ -59,8 +59,15 @@ const argv = process.argv.slice(2);
  */
 function startThreadEarly() {
   if (argv[0] !== 'run' || availableParallelism() < 2) return;
-  if (argv.some((a, i) => a === '--workers=1' || (a === '1' && argv[i - 1] === '--workers'))) return;
-  const big = argv.slice(1).some((a) => !a.startsWith('-') && (statSync(a, { throwIfNoEntry: false })?.size ?? 0) >= 64 * 1024 * 1024);
+  if (argv.some((a, i) => a === '--workers=1' || a === '-w1' || (a === '1' && (argv[i - 1] === '--workers' || argv[i - 1] === '-w')))) return;
+  const size = (a) => {
+    try {
+      return statSync(a, { throwIfNoEntry: false })?.size ?? 0;
+    } catch {
+      return 0; // unreadable, not a path: the CLI says what is wrong with it
+    }
+  };
+  const big = argv.slice(1).some((a) => !a.startsWith('-') && size(a) >= 64 * 1024 * 1024);
   if (!big) return;
   const url = new URL('dist/thread-worker.js', root);
   const thread = new Worker(url, { workerData: null });

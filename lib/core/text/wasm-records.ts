@@ -51,6 +51,7 @@ const i32 = {
   load8u: (addr: Code, offset = 0): Code => [...addr, 0x2d, ...memarg(0, offset)],
   load: (addr: Code, offset = 0): Code => [...addr, 0x28, ...memarg(0, offset)],
   store: (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, 0x36, ...memarg(2, offset)],
+  ctz: op1(0x68), xor: op2(0x73),
   wrap: op1(0xa7),
 };
 const i64 = {
@@ -60,14 +61,28 @@ const i64 = {
   load: (addr: Code, offset = 0): Code => [...addr, 0x29, ...memarg(0, offset)],
   loadAligned: (addr: Code, offset = 0): Code => [...addr, 0x29, ...memarg(3, offset)],
   extendU: op1(0xad),
+  fromF64Bits: op1(0xbd),
 };
 const f64 = {
   neg: op1(0x9a), mul: op2(0xa2), div: op2(0xa3),
   load: (addr: Code, offset = 0): Code => [...addr, 0x2b, ...memarg(3, offset)],
   store: (addr: Code, v: Code): Code => [...addr, ...v, 0x39, ...memarg(3, 0)],
-  fromU64: op1(0xba), fromBits: op1(0xbf),
+  fromU64: op1(0xba), fromS64: op1(0xb9), fromBits: op1(0xbf),
 };
 const select = (a: Code, b: Code, cond: Code): Code => [...a, ...b, ...cond, 0x1b];
+const simd = (op: number, ...imm: number[]): Code => [0xfd, ...uleb(op), ...imm];
+const simd1 = (op: number) => (a: Code): Code => [...a, ...simd(op)];
+const simd2 = (op: number) => (a: Code, b: Code): Code => [...a, ...b, ...simd(op)];
+const v128 = {
+  load: (addr: Code, offset = 0): Code => [...addr, ...simd(0x00, ...memarg(0, offset))],
+  /** the 16 bytes `b` (a number: that byte 16 times) */
+  c: (b: number | number[]): Code => simd(0x0c, ...(typeof b === 'number' ? new Array<number>(16).fill(b) : b)),
+  and: simd2(0x4e),
+  or: simd2(0x50),
+};
+const i8x16 = { splat: simd1(0x0f), swizzle: simd2(0x0e), eq: simd2(0x23), leU: simd2(0x2a), sub: simd2(0x71), bitmask: simd1(0x64) };
+const i16x8 = { narrowU: simd2(0x86), extendLowU: simd1(0x89), extendHighU: simd1(0x8a) };
+const i32x4 = { dot: simd2(0xba), lane: (a: Code, i: number): Code => [...a, ...simd(0x1b, i)] };
 const if_ = (cond: Code, then: Code, else_?: Code): Code => [...cond, 0x04, VOID, ...then, ...(else_ ? [0x05, ...else_] : []), 0x0b];
 /** block { loop { body } }: `br 0` in body continues, `br 1` leaves (plus the depth of any enclosing if). */
 const loop = (body: Code): Code => [0x02, VOID, 0x03, VOID, ...body, 0x0b, 0x0b];
@@ -82,11 +97,15 @@ const POW5_AT = 256; // 5^q truncated to 128 bits, high word then low word, q = 
 // i32s: where the last call stopped, and the power of ten whose table entry it missed (NO_Q: none)
 const STATUS_AT = POW5_AT + (Q_MAX - Q_MIN + 1) * 16;
 const NO_Q = 0x7fffffff;
+// For each field length END (1 to 15) and dot position DOTP (0 to END - 1, or 16: none), the
+// i8x16.swizzle that puts the field's bytes but the dot at the right of 16 lanes, zeros before.
+const ALIGN_AT = STATUS_AT + 16;
+const alignEntry = (end: number, dotp: number) => ALIGN_AT + (end * 17 + dotp) * 16;
 // Table entries are built when first needed, in groups of Q_GROUP (BigInt divisions: all 651 take about 12 ms).
 const Q_GROUP = 32;
 const INPUT_AT = 16384;
 /** The most bytes one call reads. */
-export const INPUT_BYTES = PARSER_BYTES - INPUT_AT - 16; // the last 16 bytes: room for the 8-byte loads past a record's end
+export const INPUT_BYTES = PARSER_BYTES - INPUT_AT - 16; // the last 16 bytes: room for the 8- and 16-byte loads past a record's end
 
 /** 5^q as fast_float's table holds it: the 128 most significant bits (truncated; for q < 0, of 2^b / 5^-q plus one). */
 export function pow5Bits(q: number): bigint {
@@ -143,7 +162,24 @@ const FIRST_HI = 32;
 const FIRST_LO = 33;
 const V = 34;
 const X = 35; // f64
-const LOCALS = [3, 14, I32, 14, I64, 1, F64];
+const TERM = 36; // i32 locals of the short-field path
+const DIG = 37;
+const END = 38;
+const NONDIG = 39;
+const DOTBIT = 40;
+const VA = 41; // v128
+const VD = 42;
+const VDIG = 43;
+// constants, set once a call (in registers, not made again for every field)
+const VNL = 44;
+const VCR = 45;
+const VZERO = 46; // '0' in every byte
+const VNINE = 47;
+const VW10 = 48; // i16 lanes 10, 1, 10, 1, ...
+const VW100 = 49;
+const VW10K = 50;
+const V128 = 0x7b;
+const LOCALS = [5, 14, I32, 14, I64, 1, F64, 5, I32, 10, V128];
 
 const byte = (addr: Code) => i32.load8u(addr);
 const isDigit = (c: Code) => i32.leU(i32.sub(c, i32.c(48)), i32.c(9));
@@ -261,13 +297,58 @@ const digitLoop = (step: (d: Code) => Code): Code =>
  * and returns how many; the address where it stopped (the first record not parsed) is
  * stored at $tables + STATUS_AT.
  */
+/** i16 lanes w, 1, w, 1, ... */
+const weights = (w: number): Code => v128.c(Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? [w & 0xff, w >> 8] : [1, 0])).flat());
+
 function recordsBody(): Code {
   // Depths: in the field loop's body 0 continues the fields, 1 ends them, 2 is the record
   // loop and 3 leaves it; each enclosing if adds one. A record not taken: back to its start.
   const fail = (ifs: number): Code => cat(set(P, get(REC)), br(3 + ifs));
   const mantissa = mantissaDigits();
   const p10 = (e: Code) => f64.load(i32.add(get(TABLES), i32.shl(e, i32.c(3))), P10_AT);
+  // A field of at most 15 bytes and 15 digits, [-]digits[.digits] (most data): its bytes
+  // are checked against that grammar all at once, from the masks of 16 bytes, and its
+  // digits become one integer in a few SIMD instructions (no loop a digit); the value is
+  // then Clinger's one exact division (W < 10^15). Any other field goes the longer way
+  // below (exponents, more digits), from its start.
+  const shortField = cat(
+    set(VA, v128.load(get(P))),
+    set(TERM, i8x16.bitmask(v128.or(v128.or(i8x16.eq(get(VA), get(VD)), i8x16.eq(get(VA), get(VNL))), i8x16.eq(get(VA), get(VCR))))),
+    brIf(0, i32.eqz(get(TERM))), // 16 bytes or more: the longer way
+    set(END, i32.ctz(get(TERM))),
+    set(VA, i8x16.sub(get(VA), get(VZERO))),
+    set(VDIG, i8x16.leU(get(VA), get(VNINE))),
+    set(DIG, i8x16.bitmask(get(VDIG))),
+    set(NEG, i32.eq(byte(get(P)), i32.c(45))),
+    // the field's bytes that are not digits, but a leading minus: none, or one dot
+    set(NONDIG, i32.and(i32.and(i32.sub(i32.shl(i32.c(1), get(END)), i32.c(1)), i32.xor(get(DIG), i32.c(-1))), i32.xor(get(NEG), i32.c(-1)))),
+    set(DOTBIT, i32.ctz(get(NONDIG))), // 32: no dot
+    set(ND, i32.sub(i32.sub(get(END), get(NEG)), i32.ne(get(NONDIG), i32.c(0)))),
+    brIf(
+      0,
+      i32.or(
+        i32.or(i32.ne(i32.and(get(NONDIG), i32.sub(get(NONDIG), i32.c(1))), i32.c(0)), i32.eqz(get(ND))),
+        i32.and(i32.ne(get(NONDIG), i32.c(0)), i32.ne(byte(i32.add(get(P), i32.and(get(DOTBIT), i32.c(15)))), i32.c(46))),
+      ),
+    ),
+    // The digits, right-aligned in 16 lanes (the minus is a leading zero), summed with
+    // weights 10 and 1, then 100 and 1, then 10^4 and 1: two 8-digit halves.
+    set(VA, i8x16.swizzle(v128.and(get(VA), get(VDIG)), v128.load(i32.add(get(TABLES), i32.shl(i32.add(i32.mul(get(END), i32.c(17)), select(get(DOTBIT), i32.c(16), i32.ltU(get(DOTBIT), i32.c(16)))), i32.c(4))), ALIGN_AT))),
+    set(VA, i16x8.narrowU(i32x4.dot(i16x8.extendLowU(get(VA)), get(VW10)), i32x4.dot(i16x8.extendHighU(get(VA)), get(VW10)))),
+    set(VA, i32x4.dot(get(VA), get(VW100))),
+    set(VA, i32x4.dot(i16x8.narrowU(get(VA), get(VA)), get(VW10K))),
+    set(W, i64.add(i64.mul(i64.extendU(i32x4.lane(get(VA), 0)), i64.c(100000000n)), i64.extendU(i32x4.lane(get(VA), 1)))),
+    // digits after the dot: END - DOTBIT - 1, or none
+    set(X, f64.div(f64.fromS64(get(W)), p10(select(i32.sub(i32.sub(get(END), get(DOTBIT)), i32.c(1)), i32.c(0), i32.ltU(get(DOTBIT), i32.c(16)))))),
+    set(P, i32.add(get(P), get(END))),
+    set(C, byte(get(P))),
+    br(1),
+  );
   const field = cat(
+    [0x02, VOID], // block: the value is ready
+    [0x02, VOID], // block: the longer way
+    shortField,
+    [0x0b],
     set(C, byte(get(P))),
     set(NEG, i32.eq(get(C), i32.c(45))),
     set(P, i32.add(get(P), get(NEG))),
@@ -283,7 +364,7 @@ function recordsBody(): Code {
       cat(inc(P), set(START, get(P)), mantissa, set(E10, i32.sub(get(START), get(P))), set(ND, i32.sub(get(ND), get(E10)))),
     ),
     // no digit ("", ".", "-", "+5"), or more than 19 (the mantissa could wrap)
-    if_(i32.gtU(i32.sub(get(ND), i32.c(1)), i32.c(18)), fail(1)),
+    if_(i32.gtU(i32.sub(get(ND), i32.c(1)), i32.c(18)), fail(2)),
     if_(
       i32.eq(i32.or(get(C), i32.c(32)), i32.c(101)),
       cat(
@@ -294,7 +375,7 @@ function recordsBody(): Code {
         set(EV, i32.c(0)),
         set(START, get(P)),
         digitLoop((d) => set(EV, i32.add(i32.mul(get(EV), i32.c(10)), d))),
-        if_(i32.gtU(i32.sub(i32.sub(get(P), get(START)), i32.c(1)), i32.c(4)), fail(2)), // no exponent digit, or more than 5
+        if_(i32.gtU(i32.sub(i32.sub(get(P), get(START)), i32.c(1)), i32.c(4)), fail(3)), // no exponent digit, or more than 5
         set(E10, i32.add(get(E10), select(i32.sub(i32.c(0), get(EV)), get(EV), get(ENEG)))),
       ),
     ),
@@ -307,10 +388,12 @@ function recordsBody(): Code {
           set(X, f64.fromU64(get(W))),
           if_(i32.ltS(get(E10), i32.c(0)), set(X, f64.div(get(X), p10(i32.sub(i32.c(0), get(E10))))), set(X, f64.mul(get(X), p10(get(E10))))),
         ),
-        eiselLemire((ifs) => fail(2 + ifs)),
+        eiselLemire((ifs) => fail(3 + ifs)),
       ),
     ),
-    f64.store(get(OUT), select(f64.neg(get(X)), get(X), get(NEG))),
+    [0x0b],
+    // the sign as a bit, not a select: V8 makes a select of doubles a branch, and signs are random
+    f64.store(get(OUT), f64.fromBits(i64.or(i64.fromF64Bits(get(X)), i64.shl(i64.extendU(get(NEG)), i64.c(63n))))),
     set(OUT, i32.add(get(OUT), i32.c(8))),
     inc(COL),
     brIf(1, i32.eq(get(COL), get(COLS))),
@@ -319,6 +402,14 @@ function recordsBody(): Code {
     br(0),
   );
   return cat(
+    set(VD, i8x16.splat(get(DELIM))),
+    set(VNL, v128.c(10)),
+    set(VCR, v128.c(13)),
+    set(VZERO, v128.c(48)),
+    set(VNINE, v128.c(9)),
+    set(VW10, weights(10)),
+    set(VW100, weights(100)),
+    set(VW10K, weights(10000)),
     set(ROWS, i32.c(0)),
     loop(
       cat(
@@ -386,10 +477,19 @@ function instantiate(): Parser | undefined {
     const tables = km.parserAt;
     const p10 = new Float64Array(km.buffer, tables + P10_AT, 23);
     for (let i = 0; i <= 22; i++) p10[i] = 10 ** i;
+    const align = new Uint8Array(km.buffer, tables + ALIGN_AT, 16 * 17 * 16);
+    for (let end = 1; end <= 15; end++) {
+      for (const dotp of [...Array(end).keys(), 16]) {
+        const from = [...Array(end).keys()].filter((i) => i !== dotp);
+        const entry = new Array<number>(16 - from.length).fill(0x80).concat(from);
+        align.set(entry, alignEntry(end, dotp) - ALIGN_AT);
+      }
+    }
     const status = new Int32Array(km.buffer, tables + STATUS_AT, 2);
     status[1] = NO_Q;
     return { records, buffer: km.buffer, tables, bytes: new Uint8Array(km.buffer, tables + INPUT_AT, INPUT_BYTES), status, pow5: new BigUint64Array(km.buffer, tables + POW5_AT, (Q_MAX - Q_MIN + 1) * 2) };
-  } catch {
+  } catch (e) {
+    if (process.env.DEBUG_WASM) console.error(e);
     return undefined;
   }
 }

@@ -100,6 +100,40 @@ print(json.dumps(out))`,
     expect(taken).toBeGreaterThan(tokens.length * 0.9);
   });
 
+  it('gives Number(token) for fields of every length to 17 bytes, a dot at every place, with and without a minus, several to a record', () => {
+    // Fields of at most 15 bytes take the path that checks a field's bytes from masks and
+    // right-aligns its digits by a table entry per (length, dot place): every entry is used here.
+    const tokens: string[] = [];
+    let digit = 0;
+    const digits = (n: number) => Array.from({ length: n }, () => String((digit = (digit * 7 + 3) % 10))).join('');
+    for (let len = 1; len <= 17; len++) {
+      for (let dot = -1; dot < len; dot++) {
+        for (const sign of ['', '-']) {
+          const body = dot < 0 ? digits(len) : `${digits(dot)}.${digits(len - dot - 1)}`;
+          if (body !== '.') tokens.push(sign + body);
+        }
+      }
+    }
+    tokens.push('0.000000000000', '-0.00000000000', '999999999999999', '-99999999999999.9', '1234567890123456', '.000000000000001');
+    const { taken, wrong } = parseEach(tokens);
+    expect(wrong).toEqual([]);
+    expect(taken).toBe(tokens.length);
+    // the same tokens five to a record, CRLF line ends
+    const rows = [];
+    for (let i = 0; i + 5 <= tokens.length; i += 5) rows.push(tokens.slice(i, i + 5));
+    const bytes = enc.encode(rows.map((r) => r.join(',')).join('\r\n') + '\r\n');
+    expect(wasmRecords(bytes, 0, bytes.length, bytes.length, values, 0, 5, 44, 1 << 20)).toBe(rows.length);
+    expect(Array.from(values.subarray(0, rows.length * 5)).map((v, i) => Object.is(v, Number(rows[Math.floor(i / 5)]![i % 5])))).not.toContain(false);
+  });
+
+  it('declines a field whose bytes break the grammar anywhere in its first 16, at the record start', () => {
+    const bad = ['+1', '1-2', '1.2.3', '-', '-.', '1..', '--1', '.-1', '1,', '1 2', '12345678901234a', '1234567890123-4', 'a', '1e', '1.5e+', '-1e-x'];
+    for (const t of bad) {
+      const bytes = enc.encode(`7,${t}\n`);
+      expect([t, wasmRecords(bytes, 0, bytes.length, bytes.length, values, 0, 2, 44, 1), recordsStop[0], recordsStop[1]]).toEqual([t, 0, 0, 1]);
+    }
+  });
+
   it('gives Number(token) on random tokens of 1 to 25 digits, exponents to +-340', () => {
     fc.assert(
       fc.property(fc.array(decimalToken, { minLength: 1, maxLength: 50 }), (tokens) => {

@@ -7,6 +7,10 @@
  * The text reader alone on FILE with its WebAssembly record parser and without it (the
  * JavaScript fast path), in turns: MB per CPU second (process.cpuUsage), median of rounds.
  *
+ *   npx tsx bench/micro.ts --parse FILE [rounds] [MB]
+ * The WebAssembly record parser alone, on the first MB (default 100) megabytes of a CSV
+ * held in memory (no reads, no JavaScript reader): CPU ns per field, median of rounds.
+ *
  *   npx tsx bench/micro.ts --kernel
  * The exact sums against a plain `+=` loop over the same Float64Array (in the WebAssembly
  * kernel's memory, where the readers decode): ExactSum.addRange (sum, stats) and row-sums'
@@ -22,10 +26,16 @@ import { planJob } from '../lib/core/plan.ts';
 import { ExactSum } from '../lib/core/exact-sum.ts';
 import { borrowValues, useWasmKernel, wasmKernel } from '../lib/core/exact-sum-wasm.ts';
 import { rowSums } from '../lib/core/analyses/row-sums.ts';
-import { useWasmRecords } from '../lib/core/text/wasm-records.ts';
+import { readFileSync } from 'node:fs';
+import { INPUT_BYTES, recordsStop, useWasmRecords, wasmRecords } from '../lib/core/text/wasm-records.ts';
+import { takeKernelValues } from '../lib/core/exact-sum-wasm.ts';
 
 if (process.argv[2] === '--kernel') {
   await kernel();
+  process.exit(0);
+}
+if (process.argv[2] === '--parse') {
+  parse(process.argv[3]!, Number(process.argv[4] ?? 9), Number(process.argv[5] ?? 100));
   process.exit(0);
 }
 if (process.argv[2] === '--parsers') {
@@ -144,4 +154,41 @@ async function parsers(file: string, rounds: number): Promise<void> {
   const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1]!;
   console.log(`${file}: ${(source.size / 1e6).toFixed(0)} MB, reader only, median of ${rounds} rounds in turns`);
   for (const [label, ts] of Object.entries(times)) console.log(`  ${label.padEnd(12)} ${median(ts).toFixed(3)} CPU s  ${(source.size / 1e6 / median(ts)).toFixed(0).padStart(5)} MB per CPU s`);
+}
+
+function parse(file: string, rounds: number, megabytes: number): void {
+  const all = readFileSync(file).subarray(0, megabytes * 1e6);
+  const columns = all.subarray(0, all.indexOf(10)).toString().split(',').length;
+  const values = takeKernelValues(65536 - (65536 % columns))!;
+  const cap = values.length / columns;
+  // whole lines, at most the parser's input at a time (copied there by each call, as a source that cannot read into it)
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < all.length; ) {
+    const to = all.lastIndexOf(10, Math.min(all.length, at + INPUT_BYTES) - 1) + 1;
+    if (to <= at) break;
+    chunks.push(all.subarray(at, to));
+    at = to;
+  }
+  let fields = 0;
+  const pass = (): void => {
+    fields = 0;
+    for (const c of chunks) {
+      for (let i = 0; i < c.length; ) {
+        fields += wasmRecords(c, i, c.length, c.length, values, 0, columns, 44, cap) * columns;
+        if (recordsStop[1] === 1) throw new Error(`${file}: a record the WebAssembly parser does not take, at ${recordsStop[0]} of a chunk`);
+        i = recordsStop[0]!;
+      }
+    }
+  };
+  const times: number[] = [];
+  for (let round = 0; round <= rounds; round++) {
+    const t0 = process.cpuUsage();
+    pass();
+    const u = process.cpuUsage(t0);
+    if (round > 0) times.push((u.user + u.system) / 1e6); // round 0 warms up
+  }
+  times.sort((a, b) => a - b);
+  const median = times[times.length >> 1]!;
+  const bytes = chunks.reduce((n, c) => n + c.length, 0);
+  console.log(`${file}: the first ${(bytes / 1e6).toFixed(0)} MB, ${fields} fields, WebAssembly parser alone, median of ${rounds}: ${((median * 1e9) / fields).toFixed(2)} ns a field, ${(bytes / 1e6 / median).toFixed(0)} MB per CPU s`);
 }

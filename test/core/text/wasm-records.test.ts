@@ -119,7 +119,7 @@ print(json.dumps(out))`,
     expect(wrong).toEqual([]);
     expect(taken).toBe(tokens.length);
     // the same tokens five to a record, CRLF line ends
-    const rows = [];
+    const rows: string[][] = [];
     for (let i = 0; i + 5 <= tokens.length; i += 5) rows.push(tokens.slice(i, i + 5));
     const bytes = enc.encode(rows.map((r) => r.join(',')).join('\r\n') + '\r\n');
     expect(wasmRecords(bytes, 0, bytes.length, bytes.length, values, 0, 5, 44, 1 << 20)).toBe(rows.length);

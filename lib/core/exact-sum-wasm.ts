@@ -337,14 +337,14 @@ const name = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCo
 /**
 /**
  * Memory of the module, never grown (views stay valid): 160 pages of 64 KiB (10 MiB) for
- * results, residues, borrowed values and kept arrays; then PARSER_BYTES (17 pages) for the
+ * results, residues, borrowed values and kept arrays; then PARSER_BYTES (65 pages) for the
  * text parser (lib/core/text/wasm-records.ts, which imports this memory): its tables and the
- * bytes it parses; then the arena of ExactCells' large arrays (cellsArena): 3919 pages
- * (245 MiB) of address space, of which the pages never written cost no memory.
+ * bytes it parses (a 4 MiB read); then the arena of ExactCells' large arrays (cellsArena):
+ * 3871 pages (242 MiB) of address space, of which the pages never written cost no memory.
  */
 const SCRATCH_PAGES = 160;
 export const KERNEL_PAGES = 4096;
-export const PARSER_BYTES = (1 << 20) + (64 << 10);
+export const PARSER_BYTES = (4 << 20) + (64 << 10);
 const PARSER_AT = SCRATCH_PAGES * 65536;
 const ARENA_AT = PARSER_AT + PARSER_BYTES;
 

@@ -232,8 +232,8 @@ describe('scanText with the WebAssembly parser', () => {
 
   it('parses chunks read straight into its input (no copy), and a scan running meanwhile never overwrites them', async () => {
     const enc8 = (rows: number, k: number) => enc.encode(Array.from({ length: rows }, (_, r) => `${r}.${k}5,-${(r * k) % 977}.125,${r}e-${k}`).join('\n') + '\n');
-    const a = enc8(60_000, 1);
-    const b = enc8(60_000, 7);
+    const a = enc8(180_000, 1);
+    const b = enc8(180_000, 7);
     expect(a.length).toBeGreaterThan(INPUT_BYTES);
     const [wantA] = await both(a, { columns: 3 }, 1 << 20);
     const [wantB] = await both(b, { columns: 3 }, 1 << 20);
@@ -250,7 +250,7 @@ describe('scanText with the WebAssembly parser', () => {
     const alone = new IntoSource(a, 'a.csv', 300_000);
     expect(await read(alone)).toEqual(wantA);
     expect(alone.offered).toBeGreaterThan(0);
-    expect(wasmRecordsStats.rows - before).toBeGreaterThan(60_000 - 10); // all but the records across chunk ends
+    expect(wasmRecordsStats.rows - before).toBeGreaterThan(180_000 - 20); // all but the records across chunk ends
     // Two scans at once (Lambda handlers sharing a process): one reads into the input, the other's buffers are its own.
     const intoA = new IntoSource(a, 'a.csv', 300_000);
     const intoB = new IntoSource(b, 'b.csv', 300_000);
@@ -266,7 +266,7 @@ describe('scanText with the WebAssembly parser', () => {
   });
 
   it('reads a buffer larger than its input area in parts, none of them left to JavaScript', async () => {
-    const lines = Array.from({ length: 200_000 }, (_, r) => `${r}.25,-${r % 977}.125,${r}e-3`);
+    const lines = Array.from({ length: 400_000 }, (_, r) => `${r}.25,-${r % 977}.125,${r}e-3`);
     const bytes = enc.encode(lines.join('\n') + '\n');
     expect(bytes.length).toBeGreaterThan(2 * INPUT_BYTES);
     const big = takeKernelValues((2 << 20) / 8)!;
@@ -279,9 +279,9 @@ describe('scanText with the WebAssembly parser', () => {
       giveBackValues(big);
     }
     const before = wasmRecordsStats.rows;
-    const [wasm, js] = await both(bytes, { columns: 3 }, 8 << 20);
+    const [wasm, js] = await both(bytes, { columns: 3 }, 16 << 20);
     expect(wasm).toEqual(js);
-    expect(wasmRecordsStats.rows - before).toBe(200_000);
+    expect(wasmRecordsStats.rows - before).toBe(400_000);
   });
 
   it('takes plain records of numpy output in big buffers (and leaves none to JavaScript)', async () => {

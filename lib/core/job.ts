@@ -7,12 +7,12 @@ import { scanBinary } from './binary-reader.ts';
 import { describeCompression } from './compressed/plan.ts';
 import { DecompressedSource, type DecompressedSourceOptions } from './compressed/source.ts';
 import { scanDcd } from './dcd.ts';
-import { IncompleteFrameError, InputError, UsageError } from './errors.ts';
+import { FrameProblemError, IncompleteFrameError, InputError, UsageError } from './errors.ts';
 import { angstromRows, lengthScales } from './lengths.ts';
 import { scanNetcdf } from './netcdf.ts';
 import { inlineSmallArrays } from './result-array.ts';
 import { PartsSource } from './parts.ts';
-import { scanSegments, unitOffset, unitsIn } from './segments.ts';
+import { scanSegments, unitIndex, unitOffset, unitsIn } from './segments.ts';
 import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
 import { frameSelectionOf } from './selection/frame-filter.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
@@ -167,8 +167,9 @@ export async function scanSliceLive(
     // Plain gzip hands out data before the member's CRC has checked it: a damaged stream
     // should be reported as such, not as the garbage it inflated to.
     if (e instanceof InputError && input instanceof DecompressedSource) await input.verify(options.signal);
+    const located = e instanceof FrameProblemError ? frameProblemAt(source.name, spec, start, e) : e;
     // A trajectory in parts: the error names the part and the offset in it.
-    throw source instanceof PartsSource ? source.partError(e) : e;
+    throw source instanceof PartsSource ? source.partError(located) : located;
   }
   const encoded = analysis.encode(state);
   const finishedAt = clock();
@@ -195,6 +196,18 @@ export async function scanSliceLive(
     },
   };
   return { partial, state };
+}
+
+/**
+ * An analysis's problem with frame `e.frame` of the slice that starts at `start`, at that
+ * frame's byte offset, for frames of one size (the frame-chain readers, XTC and TRR, place
+ * it themselves: only they know where their frames start).
+ */
+function frameProblemAt(file: string, spec: JobSpec, start: number, e: FrameProblemError): Error {
+  const layout = spec.layout;
+  const frameBytes = layout.kind === 'dcd' || layout.kind === 'netcdf' ? layout.frameBytes : layout.kind === 'binary' ? spec.frameRows * layout.columns * layout.dtype.bytes : 0;
+  if (layout.kind === 'text' || !(frameBytes > 0) || layout.kind === 'xtc' || layout.kind === 'trr') return e;
+  return new InputError(file, unitOffset(layout, unitIndex(layout, start, frameBytes) + e.frame, frameBytes), e.problem);
 }
 
 /**

@@ -61,6 +61,8 @@ export interface FrameFormat<H extends { frameBytes: number }> {
    * (ScanOptions.lengthScale: 10 for nm to Å), in float64, as the last operation.
    */
   decode(frame: Uint8Array, header: H, frameAt: number, out: Float64Array, outAt: number, scale: number): number;
+  /** The frame's time in ps; called only for analyses that want frame times. */
+  time?(header: H): number;
   /** The frame's box vectors (a, b, c: 9 values, a row each) when it has a box; called only for analyses that want boxes. */
   box?(frame: Uint8Array, header: H): ArrayLike<number> | undefined;
   /** True when the bytes at a header that failed check() are still a header of this format, damaged (not garbage). */
@@ -310,6 +312,7 @@ async function scanChain<H extends { frameBytes: number }>(
         const vectors = format.box?.(bytes, header);
         if (vectors) sink.box(firstRow + inBlock * natom, scaleDimensions(dimensionsFromVectors(vectors), scale));
       }
+      if (rows > 0 && sink.time && format.time) sink.time(firstRow + inBlock * natom, format.time(header));
       if (rows > 0) starts[inBlock] = at;
       if (rows > 0 && ++inBlock === blockFrames) flush();
       prev = { at, header };

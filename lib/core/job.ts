@@ -154,6 +154,8 @@ export async function scanSliceLive(
   };
   // Unit cells only for analyses that want them: the readers decode none otherwise.
   if (analysis.needsBox && analysis.addBox) fold.box = (firstRow, dims) => (state = analysis.addBox!(state, firstRow, dims, ctx));
+  // Frame times the same way, for analyses that take them (rg and rmsd report them).
+  if (analysis.addTime) fold.time = (firstRow, ps) => (state = analysis.addTime!(state, firstRow, ps, ctx));
   // Trajectory lengths reach every analysis in Å (box lengths too), and a selection's rows only: see deliveredRows.
   const { sink, lengthScale } = deliveredRows(fold, spec);
   // A compressed stream's decompressed size is unknown: its progress is the compressed bytes the decoder took.

@@ -98,6 +98,7 @@ export async function scanSegments<L extends SegmentedLayout>(
     const shifted: RowSink = {
       rows: (values, rowCount, columns, firstRow) => sink.rows(values, rowCount, columns, firstRow + before),
       ...(sink.box ? { box: (firstRow: number, dims: Float64Array) => sink.box!(firstRow + before, dims) } : {}),
+      ...(sink.time ? { time: (firstRow: number, ps: number) => sink.time!(firstRow + before, ps) } : {}),
     };
     const stats = await scan({ ...layout, dataOffset: s.dataOffset, dataEnd: s.dataEnd, segments: undefined }, from, to, shifted, options);
     total.rows += stats.rows;

@@ -27,6 +27,12 @@ export interface RowSink {
    * gamma) in the file's length unit (lib/core/box.ts), valid only during the call.
    */
   box?(firstRow: number, dims: Float64Array): void;
+  /**
+   * Defined only when the analysis wants frame times (addTime): the readers of formats
+   * that store a time per frame (XTC, TRR, AMBER NetCDF's `time`) then call it for every
+   * frame, before the rows() call that carries the frame's first row, with the time in ps.
+   */
+  time?(firstRow: number, ps: number): void;
 }
 
 export interface ScanOptions {

@@ -162,6 +162,7 @@ export function trrFrames(atoms: number): FrameFormat<TrrFrameHeader> {
       else for (let i = 0; i < n; i++) out[outAt + i] = view.getFloat64(8 * i) * scale;
       return atoms;
     },
+    time: (h) => h.time,
     box(frame, h) {
       if (h.boxBytes === 0) return undefined;
       const view = new DataView(frame.buffer, frame.byteOffset + h.headerBytes, h.boxBytes);

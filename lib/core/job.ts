@@ -6,7 +6,7 @@ import type { Analysis, AnalysisContext } from './analysis.ts';
 import { scanBinary } from './binary-reader.ts';
 import { describeCompression } from './compressed/plan.ts';
 import { DecompressedSource, type DecompressedSourceOptions } from './compressed/source.ts';
-import { scanDcd } from './dcd.ts';
+import { dcdFrameOffset, scanDcd } from './dcd.ts';
 import { FrameProblemError, IncompleteFrameError, InputError, UsageError } from './errors.ts';
 import { angstromRows, lengthScales } from './lengths.ts';
 import { scanNetcdf } from './netcdf.ts';
@@ -209,7 +209,8 @@ function frameProblemAt(file: string, spec: JobSpec, start: number, e: FrameProb
   const layout = spec.layout;
   const frameBytes = layout.kind === 'dcd' || layout.kind === 'netcdf' ? layout.frameBytes : layout.kind === 'binary' ? spec.frameRows * layout.columns * layout.dtype.bytes : 0;
   if (layout.kind === 'text' || !(frameBytes > 0) || layout.kind === 'xtc' || layout.kind === 'trr') return e;
-  return new InputError(file, unitOffset(layout, unitIndex(layout, start, frameBytes) + e.frame, frameBytes), e.problem);
+  const frame = unitIndex(layout, start, frameBytes) + e.frame;
+  return new InputError(file, layout.kind === 'dcd' ? dcdFrameOffset(layout, frame) : unitOffset(layout, frame, frameBytes), e.problem);
 }
 
 /**
@@ -440,7 +441,8 @@ export type RowLocator = (row: number) => Promise<number | undefined>;
 
 export function binaryRowLocator(spec: JobSpec): RowLocator {
   const layout = spec.layout;
-  if (layout.kind === 'dcd' || layout.kind === 'netcdf') return async (row) => unitOffset(layout, Math.floor(row / layout.atoms), layout.frameBytes);
+  if (layout.kind === 'dcd') return async (row) => dcdFrameOffset(layout, Math.floor(row / layout.atoms));
+  if (layout.kind === 'netcdf') return async (row) => unitOffset(layout, Math.floor(row / layout.atoms), layout.frameBytes);
   // Frames of different sizes: no offset without a scan (and every slice emits whole frames).
   if (layout.kind === 'xtc' || layout.kind === 'trr') return async () => undefined;
   if (layout.kind !== 'binary') throw new TypeError('not a binary layout');

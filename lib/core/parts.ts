@@ -105,6 +105,11 @@ export async function joinPartHeaders<H extends PartHeader>(parts: PartsSource, 
     await Promise.all(parts.parts.slice(from, from + HEADERS_IN_FLIGHT).map(async (part, k) => (headers[from + k] = await read(part))));
   }
   const lead = headers[0]!;
+  // A DCD with fixed atoms has a frame 0 of its own size at the start of each part (dcd.ts): not one run of frames.
+  headers.forEach((h, i) => {
+    const fixed = (h.info as { fixedAtoms?: number }).fixedAtoms;
+    if (fixed) throw new InputError(parts.parts[i]!.name, 40, `${fixed} fixed atoms (NAMNF): DCD files with fixed atoms are read one by one, not as the parts of one trajectory`);
+  });
   headers.forEach((h, i) => i > 0 && checkSameFrames(parts.parts[i]!.name, h, parts.parts[0]!.name, lead));
   const segments = headers.map((h, i) => ({ dataOffset: parts.starts[i]! + h.layout.dataOffset, dataEnd: parts.starts[i]! + h.layout.dataEnd }));
   const layout = { ...lead.layout, dataOffset: segments[0]!.dataOffset, dataEnd: segments[segments.length - 1]!.dataEnd, segments };

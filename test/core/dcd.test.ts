@@ -466,11 +466,17 @@ describe('broken DCD files', () => {
     expect((e as InputError).problem).toMatch(/truncated last frame: 62 bytes of a 72-byte frame/);
   });
 
-  it('refuses fixed atoms (NAMNF > 0), naming the NAMNF field', async () => {
+  it('refuses a NAMNF of every atom or fewer than none, naming the field; and fixed atoms without their free-atom list', async () => {
+    for (const namnf of [d.atoms, -1]) {
+      const e = await failure(encodeDcd({ ...d, namnf }));
+      expect(e).toBeInstanceOf(InputError);
+      expect((e as InputError).offset).toBe(40);
+      expect((e as InputError).problem).toMatch(/NAMNF is -?\d+ fixed atoms of \d+/);
+    }
+    // NAMNF 2 with no list: the frame's first record marker is read where the list's should be
     const e = await failure(encodeDcd({ ...d, namnf: 2 }));
     expect(e).toBeInstanceOf(InputError);
-    expect((e as InputError).offset).toBe(40);
-    expect((e as InputError).problem).toMatch(/2 fixed atoms \(NAMNF\)/);
+    expect((e as InputError).problem).toMatch(/truncated last frame|free atom list/);
   });
 
   it.each([true, false])('names 8-byte record markers (little-endian %s)', async (le) => {

@@ -4,6 +4,7 @@
  * MDAnalysis reads (`ts.time`, ps), however the trajectory is sliced; `fanout report` plots
  * against them.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runJson, tempDir } from '../helpers/cli.ts';
@@ -23,6 +24,17 @@ from MDAnalysis.coordinates.core import get_reader_for
 r = get_reader_for(args)(shutil.copy(args, d))
 print(json.dumps([float(ts.time) for ts in r]))
 shutil.rmtree(d)`,
+    path,
+  );
+}
+
+/** The time values a NetCDF stores, as they are (read by scipy: no unit applied). */
+function mdaTimesRaw(path: string): number[] {
+  return mdaPython<number[]>(
+    `
+from scipy.io import netcdf_file
+f = netcdf_file(args, 'r', mmap=False)
+print(json.dumps([float(t) for t in f.variables['time'][:]]))`,
     path,
   );
 }
@@ -83,6 +95,18 @@ describe('frame times', () => {
       const doc = runJson([...parts, '--analysis', 'rg', '--atoms', '2-7', '--slices', slices, '--state-dir', join(tmp.path, 'state')]);
       expect(doc.result.timePs, `${slices} slices`).toEqual(want);
     }
+    if (ext !== 'ncdf') return;
+    // a part whose time is in ns (its units attribute patched, same length): the parts store times differently, so no times
+    const bytes = readFileSync(parts[1]!);
+    const at = bytes.indexOf('picosecond');
+    expect(at).toBeGreaterThan(0);
+    bytes.write('nanosecond', at, 'latin1');
+    writeFileSync(parts[1]!, bytes);
+    const doc = runJson([...parts, '--analysis', 'rg', '--state-dir', join(tmp.path, 'state')]);
+    expect(doc.result.timePs).toBeUndefined();
+    expect((doc.result.rg as number[]).length).toBe(14);
+    // alone, that part's times are in ns: 1000 times MDAnalysis's numbers, which it reads as ps
+    expect(runJson([parts[1]!, '--analysis', 'rg', '--state-dir', join(tmp.path, 'state')]).result.timePs).toEqual(mdaTimesRaw(parts[1]!).map((t) => t * 1000));
   });
 
   it.skipIf(missing(mdaMissing, mdDataMissing)).each(['adk_oplsaa.xtc', 'cobrotoxin.trr', 'bala.ncdf', 'tz2.truncoct.nc'])(

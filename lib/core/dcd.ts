@@ -495,8 +495,9 @@ function markerError(file: string, layout: DcdLayout, markers: FrameMarkers, at:
   return new InputError(file, at + word * 4, `corrupted DCD record marker in frame ${frame} (${markers.what[m]}): ${got}, expected ${markers.want[m]}`);
 }
 
-// Fixed atoms: the free-atom list and frame 0 (every atom, as rows) of the last file this
-// thread scanned; every slice needs both, and a thread scans one job at a time.
+// Fixed atoms: the free-atom list and frame 0 (every atom, as rows) of the last job this
+// thread (or Lambda instance) scanned, under its id, which pins the input's version: every
+// slice needs both, and a thread scans one job at a time.
 let fixedCache: { key: string; free: Int32Array; frame0: Float64Array; cell0?: Float64Array } | undefined;
 
 /** A frame of `n` atoms' records at bytes[at..], markers checked, as rows into out (free: the atom of each value; none: every atom in order). */
@@ -534,18 +535,18 @@ async function scanDcdFixed(source: ByteSource, layout: DcdLayout, start: number
   if ((start - layout.dataOffset) % fb !== 0 || (end - layout.dataOffset) % fb !== 0) throw new RangeError(`slice [${start}, ${end}) is not aligned to ${fb}-byte frames`);
   if (end <= start) return stats;
   const natom = layout.atoms;
-  const key = `${source.name}\0${source.size}\0${fixed.frame0At}`;
-  if (fixedCache?.key !== key) {
+  const key = options.job === undefined ? undefined : `${options.job}\0${source.name}`;
+  if (key === undefined || fixedCache?.key !== key) {
     const free = await readFreeAtoms(source, layout);
     const frame0 = new Float64Array(natom * 3);
     const bytes = await readRange(source, fixed.frame0At, fixed.frame0At + fixed.frame0Bytes);
     let cell0: Float64Array | undefined;
     const keepCell: RowSink = { rows() {}, box: (_row, dims) => (cell0 = Float64Array.from(dims)) };
     readFixedFrame(source.name, bytes, 0, fixed.frame0At, 0, layout, natom, undefined, frame0, keepCell, 0);
-    fixedCache = { key, free, frame0, ...(cell0 ? { cell0 } : {}) };
+    fixedCache = { key: key ?? '', free, frame0, ...(cell0 ? { cell0 } : {}) };
     stats.bytesRead += bytes.length + 4 * fixed.free + 8;
   }
-  const { free, frame0, cell0 } = fixedCache;
+  const { free, frame0, cell0 } = fixedCache!;
   let firstRow = 0;
   let from = start;
   if (start === layout.dataOffset) {

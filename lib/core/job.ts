@@ -160,7 +160,7 @@ export async function scanSliceLive(
   const { sink, lengthScale } = deliveredRows(fold, spec);
   // A compressed stream's decompressed size is unknown: its progress is the compressed bytes the decoder took.
   const stream = spec.compression !== undefined && spec.compression.bytes === null;
-  const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord, lengthScale, ...(stream ? { onProgress: undefined } : {}) };
+  const scanOptions: ScanOptions = { ...options, job: spec.id, onBadRecord: spec.onBadRecord, lengthScale, ...(stream ? { onProgress: undefined } : {}) };
   const input = inputOf(source, spec, stream ? { onCompressedBytes: options.onProgress } : {});
   let stats: ScanStats & { missing?: MissingCounts };
   try {

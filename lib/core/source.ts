@@ -37,6 +37,12 @@ export interface RowSink {
 
 export interface ScanOptions {
   onBadRecord?: 'fail' | 'skip';
+  /**
+   * The job's id, which pins the input's version (size, mtime, ETag): a reader may keep
+   * what it read of the input beyond its range (a DCD's frame 0, with fixed atoms) under
+   * it for the job's next slices. Without one, nothing is kept.
+   */
+  job?: string;
   /** Called with the number of bytes consumed since the previous call. */
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;

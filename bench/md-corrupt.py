@@ -124,15 +124,21 @@ def corrupt(path):
         natom = struct.unpack(e + 'i', b[hdr - 8:hdr - 4])[0]
         ic = struct.unpack(e + '20i', b[8:88])
         cell = 56 if ic[19] and ic[10] else 0
-        fb = cell + (4 if ic[19] and ic[11] == 1 else 3) * (4 * natom + 8)
-        frames = (len(b) - hdr) // fb
+        axes = 4 if ic[19] and ic[11] == 1 else 3
+        # fixed atoms (NAMNF): the free-atom list, frame 0 of every atom, later frames of the free ones
+        free = natom - ic[8]
+        frame0 = hdr + (8 + 4 * free if ic[8] else 0)
+        f0b = cell + axes * (4 * natom + 8)
+        fb = cell + axes * (4 * free + 8)
+        frames = (len(b) - frame0 - f0b) // fb + 1
+        start = lambda k: frame0 if k == 0 else frame0 + f0b + (k - 1) * fb  # noqa: E731
         if frames < 3:
             return
-        check(name, 'truncated mid last frame', b[:hdr + (frames - 1) * fb + fb // 2], ext, hdr + (frames - 1) * fb, 'truncated')
+        check(name, 'truncated mid last frame', b[:start(frames - 1) + fb // 2], ext, start(frames - 1), 'truncated')
         k = frames // 2
-        at = hdr + k * fb + cell
+        at = start(k) + cell
         bad = bytearray(b)
-        bad[at:at + 4] = struct.pack(e + 'i', 4 * natom + 4)
+        bad[at:at + 4] = struct.pack(e + 'i', 4 * free + 4)
         check(name, f'X record marker of frame {k}', bytes(bad), ext, at, 'marker')
     elif ext in ('nc', 'ncdf'):
         if b[:3] != b'CDF':

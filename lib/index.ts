@@ -7,4 +7,4 @@
  */
 export { defineAnalysis, type Analysis, type AnalysisContext, type AnalysisDefinition, type AnalysisGroup } from './core/analysis.ts';
 export { ExactSum } from './core/exact-sum.ts';
-export { FanoutError, InputError, IncompleteFrameError, UsageError } from './core/errors.ts';
+export { FanoutError, FrameProblemError, InputError, IncompleteFrameError, UsageError } from './core/errors.ts';

@@ -224,12 +224,12 @@ function buildProgram(setCode: (code: number) => void): Command {
   });
 
   const planCmd = command('plan', 'how a job would be cut, locally and on AWS, and what it would cost there, without scanning')
-    .argument('[input]', 'a file or s3://bucket/key, unless --bytes gives a size');
+    .argument('[input...]', 'a file, s3://bucket/key, or the parts of one trajectory in frame order (as for run), unless --bytes gives a size');
   local(planCmd);
   selects(planCmd);
   aws(planCmd, ['bytes', 'region', 'memory', 'fanin']);
   output(planCmd, ['json']);
-  planCmd.action(async (_: string | undefined, values: Record<string, unknown>, cmd: Command) => {
+  planCmd.action(async (_: string[], values: Record<string, unknown>, cmd: Command) => {
     const { planCommand } = await import('./plan-command.ts');
     const selections = await resolveSelections(values);
     done(await planCommand(cmd.args, values, { ...runOptionsFrom({ ...(jobValues(values, localOptionNames) as LocalOptions), ...selections.options }), topology: selections.topology }));

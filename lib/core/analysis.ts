@@ -83,6 +83,12 @@ export interface Analysis<S = unknown, R = unknown> {
    */
   addBox?(state: S, firstRow: number, dims: Float64Array, ctx: AnalysisContext): S;
   /**
+   * The time (ps) of the frame whose first row is `firstRow` (counted like addRows'), given
+   * before the addRows call that carries that row, for inputs that store one per frame.
+   * Readers read times only for analyses that define it.
+   */
+  addTime?(state: S, firstRow: number, ps: number, ctx: AnalysisContext): S;
+  /**
    * Needs a reference structure in ctx.reference when it scans: a frame of the input
    * (option ref-frame, default 0) or coordinates given with the job (option reference).
    */
@@ -137,6 +143,8 @@ export interface AnalysisDefinition<S, R> {
   /** Gets every frame's unit cell through addBox (see Analysis.needsBox). */
   needsBox?: boolean;
   addBox?(state: S, firstRow: number, dims: Float64Array, ctx: AnalysisContext): S | void;
+  /** Gets every frame's time (ps) before its rows, for inputs that store one (see Analysis.addTime). */
+  addTime?(state: S, firstRow: number, ps: number, ctx: AnalysisContext): S | void;
   groups?: readonly AnalysisGroup[];
   empty(ctx: AnalysisContext): S;
   /** `row` is only valid during the call; `rowIndex` counts from the start of the slice. */
@@ -157,6 +165,7 @@ export function defineAnalysis<S, R>(def: AnalysisDefinition<S, R>): Analysis<S,
     frameSizedState: def.frameSizedState ?? false,
     needsBox: def.needsBox ?? false,
     ...(def.addBox ? { addBox: (state: S, firstRow: number, dims: Float64Array, ctx: AnalysisContext) => def.addBox!(state, firstRow, dims, ctx) ?? state } : {}),
+    ...(def.addTime ? { addTime: (state: S, firstRow: number, ps: number, ctx: AnalysisContext) => def.addTime!(state, firstRow, ps, ctx) ?? state } : {}),
     ...(def.groups ? { groups: def.groups } : {}),
     empty: (ctx) => def.empty(ctx),
     addRows(state, values, rowCount, columns, firstRow, ctx) {

@@ -8,6 +8,14 @@
  * frame has the same size, so frame k starts at header + k * frameBytes and slices are
  * cut at frame boundaries, like .npy records.
  *
+ * With fixed atoms (NAMNF > 0, CHARMM's CONS FIX), the header ends with a record of the
+ * free atoms' 1-based indices, frame 0 holds every atom, and later frames only the free
+ * ones, in that order; the fixed atoms keep frame 0's coordinates (as libdcd, and so
+ * MDAnalysis, reads them). Frames 1.. have one size, so the layout stays one of units of
+ * frameBytes: unit 0 is the last frameBytes bytes of frame 0 (dataOffset = where frame 1
+ * starts, less frameBytes), and the reader reads frame 0 whole when its range starts
+ * there. Every slice reads the free-atom list and frame 0 once (per thread and file).
+ *
  * Coordinates are stored per axis (all X, then all Y, then all Z), so the reader
  * transposes every frame into NATOM rows of (x, y, z): the shape every analysis sees.
  */
@@ -15,7 +23,7 @@ import { forEachUnitBlock, withScratch } from './binary-reader.ts';
 import { borrowValues } from './exact-sum-wasm.ts';
 import { dimensionsFromDcdCell } from './box.ts';
 import { InputError } from './errors.ts';
-import { type Segment, unitsIn } from './segments.ts';
+import { type Segment, unitOffset, unitsIn } from './segments.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import { emptyStats } from './source.ts';
 
@@ -36,6 +44,8 @@ export interface DcdLayout {
   fourD: boolean;
   /** ICNTRL[19], which says how the unit cell is stored (see cellToBox); absent in layouts made before it was kept */
   charmmVersion?: number;
+  /** fixed atoms: where the free-atom index record's values start and how many free atoms, where frame 0 starts and its size (every atom); frameBytes is then a later frame's (free atoms only) */
+  fixed?: { freeAt: number; free: number; frame0At: number; frame0Bytes: number };
 }
 
 /** Box lengths (Å) and angles (degrees): alpha between b and c, beta a-c, gamma a-b. */
@@ -69,6 +79,8 @@ export interface DcdInfo {
   firstFrameTimePs: number | null;
   unitCell: boolean;
   fourD: boolean;
+  /** NAMNF: atoms fixed at their frame-0 coordinates, stored in frame 0 only (absent when none) */
+  fixedAtoms?: number;
   title: string[];
   /** unit cell of the first and last frame, when the file has one */
   box?: { first: Box; last: Box };
@@ -157,13 +169,6 @@ export function parseDcdHeader(file: string, header: Uint8Array, fileBytes: numb
   const unitCell = charmm && icntrl(10) !== 0;
   const fourD = charmm && icntrl(11) === 1;
   const namnf = icntrl(8);
-  if (namnf !== 0) {
-    throw new InputError(
-      file,
-      icntrlOffset(8),
-      `${namnf} fixed atoms (NAMNF): the first frame holds every atom and later frames only the free ones, so frames differ in size; DCD files with fixed atoms are not supported`,
-    );
-  }
 
   const warnings: string[] = [];
   const markerBytes = int(TITLE_AT);
@@ -192,20 +197,32 @@ export function parseDcdHeader(file: string, header: Uint8Array, fileBytes: numb
   const atoms = int(natomAt + 4);
   expectMarker(natomAt + 8, 4, 'NATOM record');
   if (atoms <= 0) throw new InputError(file, natomAt + 4, `NATOM is ${atoms}: a trajectory needs at least one atom`);
+  if (namnf < 0 || namnf >= atoms) throw new InputError(file, icntrlOffset(8), `NAMNF is ${namnf} fixed atoms of ${atoms}: between 0 and NATOM - 1 expected`);
 
-  const frameBytes = (unitCell ? CELL_RECORD_BYTES + 8 : 0) + (fourD ? 4 : 3) * (atoms * 4 + 8);
-  const frames = Math.floor((fileBytes - total) / frameBytes);
-  const extra = fileBytes - total - frames * frameBytes;
-  if (extra !== 0) {
-    throw new InputError(file, total + frames * frameBytes, `truncated last frame: ${extra} bytes of a ${frameBytes}-byte frame (${frames} whole frames before it)`);
+  const frameOf = (n: number): number => (unitCell ? CELL_RECORD_BYTES + 8 : 0) + (fourD ? 4 : 3) * (n * 4 + 8);
+  // With fixed atoms, the free-atom list, then frame 0 with every atom; later frames hold the free ones.
+  const free = atoms - namnf;
+  const fixed = namnf > 0 ? { freeAt: total + 4, free, frame0At: total + 8 + 4 * free, frame0Bytes: frameOf(atoms) } : undefined;
+  const frameBytes = frameOf(free);
+  const firstEnd = fixed ? fixed.frame0At + fixed.frame0Bytes : total;
+  if (fixed && fileBytes < firstEnd && fileBytes > total) {
+    throw new InputError(file, Math.min(fileBytes, fixed.frame0At), `truncated first frame: ${namnf} fixed atoms (NAMNF) need the free-atom list and a frame 0 of every atom, up to byte ${firstEnd}; the file ends at byte ${fileBytes}`);
   }
+  const later = Math.max(0, Math.floor((fileBytes - firstEnd) / frameBytes));
+  const frames = fixed ? (fileBytes >= firstEnd ? 1 + later : 0) : later;
+  const extra = fileBytes - firstEnd - later * frameBytes;
+  if (extra > 0) {
+    throw new InputError(file, firstEnd + later * frameBytes, `truncated last frame: ${extra} bytes of a ${frameBytes}-byte frame (${frames} whole frames before it)`);
+  }
+  // Frames 1.. at firstEnd + (k - 1) * frameBytes: unit k of the layout, unit 0 standing for frame 0.
+  const dataOffset = !fixed ? total : frames > 0 ? firstEnd - frameBytes : total;
   const nset = icntrl(0);
   const istart = icntrl(1);
   const nsavc = icntrl(2);
   if (nset !== frames) warnings.push(`the header says ${nset} frames (NSET) but the file holds ${frames}: using ${frames}, from the file size`);
   const timeStepPs = nsavc !== 0 ? delta * nsavc * AKMA_PS : null;
   return {
-    layout: { kind: 'dcd', littleEndian: le, atoms, columns: 3, dataOffset: total, dataEnd: total + frames * frameBytes, frameBytes, unitCell, fourD, charmmVersion },
+    layout: { kind: 'dcd', littleEndian: le, atoms, columns: 3, dataOffset, dataEnd: dataOffset + frames * frameBytes, frameBytes, unitCell, fourD, charmmVersion, ...(fixed ? { fixed } : {}) },
     info: {
       variant: charmm ? 'charmm' : 'xplor',
       charmmVersion,
@@ -220,6 +237,7 @@ export function parseDcdHeader(file: string, header: Uint8Array, fileBytes: numb
       firstFrameTimePs: timeStepPs === null ? null : (istart / nsavc) * timeStepPs,
       unitCell,
       fourD,
+      ...(fixed ? { fixedAtoms: namnf } : {}),
       title,
       lengthUnit: 'Å',
       warnings,
@@ -243,6 +261,8 @@ async function readRange(source: ByteSource, start: number, end: number): Promis
 export async function readDcdHeader(source: ByteSource, head: Uint8Array): Promise<DcdHeader> {
   const bytes = dcdHeaderBytes(source.name, head);
   const header = parseDcdHeader(source.name, bytes <= head.length ? head.subarray(0, bytes) : await readRange(source, 0, Math.min(bytes, source.size)), source.size);
+  // The free-atom list checked now, so a damaged one is reported at planning.
+  if (header.layout.fixed) await readFreeAtoms(source, header.layout);
   if (header.layout.unitCell && header.info.frames > 0) {
     const first = await readDcdCell(source, header.layout, 0);
     const last = await readDcdCell(source, header.layout, header.info.frames - 1);
@@ -253,7 +273,7 @@ export async function readDcdHeader(source: ByteSource, head: Uint8Array): Promi
 
 /** The six raw float64 values of a frame's unit-cell record, markers checked. */
 export async function readDcdCell(source: ByteSource, layout: DcdLayout, frame: number): Promise<number[]> {
-  const at = layout.dataOffset + frame * layout.frameBytes;
+  const at = dcdFrameOffset(layout, frame);
   const bytes = await readRange(source, at, at + CELL_RECORD_BYTES + 8);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const le = layout.littleEndian;
@@ -302,6 +322,31 @@ export function cellToBox(cell: readonly number[], charmmVersion: number): Box {
   const c = Math.sqrt(dot(rc, rc));
   const angle = (u: number[], v: number[], lu: number, lv: number): number => (lu > 0 && lv > 0 ? Math.acos(Math.max(-1, Math.min(1, dot(u, v) / (lu * lv)))) * DEG : 90);
   return { a, b, c, alpha: angle(rb, rc, b, c), beta: angle(ra, rc, a, c), gamma: angle(ra, rb, a, b) };
+}
+
+/** Where frame `frame` starts in the file (frame 0 of a file with fixed atoms is not where its unit is: see the top). */
+export function dcdFrameOffset(layout: DcdLayout, frame: number): number {
+  if (layout.fixed && frame === 0) return layout.fixed.frame0At;
+  return unitOffset(layout, frame, layout.frameBytes);
+}
+
+/** The free atoms' 0-based indices, from the record after NATOM (markers and values checked). */
+async function readFreeAtoms(source: ByteSource, layout: DcdLayout): Promise<Int32Array> {
+  const { freeAt, free } = layout.fixed!;
+  const bytes = await readRange(source, freeAt - 4, freeAt + 4 * free + 4);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const le = layout.littleEndian;
+  for (const m of [0, 4 + 4 * free]) {
+    const got = view.getInt32(m, le);
+    if (got !== 4 * free) throw new InputError(source.name, freeAt - 4 + m, `corrupted DCD record marker of the free atom list: ${got}, expected ${4 * free} (${free} free atoms: NATOM ${layout.atoms} less NAMNF ${layout.atoms - free})`);
+  }
+  const out = new Int32Array(free);
+  for (let k = 0; k < free; k++) {
+    const index = view.getInt32(4 + 4 * k, le);
+    if (index < 1 || index > layout.atoms) throw new InputError(source.name, freeAt + 4 * k, `free atom index ${index} in the free atom list: atoms are numbered 1 to NATOM ${layout.atoms}`);
+    out[k] = index - 1;
+  }
+  return out;
 }
 
 export function frameCount(layout: DcdLayout): number {
@@ -389,6 +434,7 @@ function transposeFrames(coords: Float32Array, frames: number, frameWords: numbe
  * wrong marker is corrupt or the layout is wrong, and either way the numbers would be.
  */
 export async function scanDcd(source: ByteSource, layout: DcdLayout, start: number, end: number, sink: RowSink, options: ScanOptions = {}): Promise<ScanStats> {
+  if (layout.fixed) return scanDcdFixed(source, layout, start, end, sink, options);
   const stats = emptyStats();
   const fb = layout.frameBytes;
   if ((start - layout.dataOffset) % fb !== 0 || (end - layout.dataOffset) % fb !== 0) {
@@ -447,4 +493,84 @@ function markerError(file: string, layout: DcdLayout, markers: FrameMarkers, at:
   const m = markers.words.indexOf(word % frameWords);
   const frame = (at - layout.dataOffset) / layout.frameBytes + Math.floor(word / frameWords);
   return new InputError(file, at + word * 4, `corrupted DCD record marker in frame ${frame} (${markers.what[m]}): ${got}, expected ${markers.want[m]}`);
+}
+
+// Fixed atoms: the free-atom list and frame 0 (every atom, as rows) of the last job this
+// thread (or Lambda instance) scanned, under its id, which pins the input's version: every
+// slice needs both, and a thread scans one job at a time.
+let fixedCache: { key: string; free: Int32Array; frame0: Float64Array; cell0?: Float64Array } | undefined;
+
+/** A frame of `n` atoms' records at bytes[at..], markers checked, as rows into out (free: the atom of each value; none: every atom in order). */
+function readFixedFrame(file: string, bytes: Uint8Array, at: number, fileAt: number, frame: number, layout: DcdLayout, n: number, free: Int32Array | undefined, out: Float64Array, sink: RowSink, firstRow: number): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at);
+  const le = layout.littleEndian;
+  const marker = (o: number, want: number, what: string): void => {
+    const got = view.getInt32(o, le);
+    if (got !== want) throw new InputError(file, fileAt + o, `corrupted DCD record marker in frame ${frame} (${what}): ${got}, expected ${want}`);
+  };
+  let o = 0;
+  if (layout.unitCell) {
+    marker(0, CELL_RECORD_BYTES, 'unit cell');
+    marker(4 + CELL_RECORD_BYTES, CELL_RECORD_BYTES, 'unit cell');
+    if (sink.box) {
+      const cell = Array.from({ length: 6 }, (_, i) => view.getFloat64(4 + 8 * i, le));
+      sink.box(firstRow, dimensionsFromDcdCell(cell, dcdCellIsMatrix(cell, layout.charmmVersion ?? 0)));
+    }
+    o = CELL_RECORD_BYTES + 8;
+  }
+  const axes = layout.fourD ? ['X', 'Y', 'Z', 'W'] : ['X', 'Y', 'Z'];
+  for (let axis = 0; axis < axes.length; axis++, o += 4 * n + 8) {
+    marker(o, 4 * n, axes[axis]!);
+    marker(o + 4 + 4 * n, 4 * n, axes[axis]!);
+    if (axis === 3) continue;
+    for (let k = 0; k < n; k++) out[3 * (free ? free[k]! : k) + axis] = view.getFloat32(o + 4 + 4 * k, le);
+  }
+}
+
+/** scanDcd for a file with fixed atoms (see the top): frame 0 read whole when [start, end) holds unit 0, later frames over frame 0's fixed atoms. */
+async function scanDcdFixed(source: ByteSource, layout: DcdLayout, start: number, end: number, sink: RowSink, options: ScanOptions): Promise<ScanStats> {
+  const stats = emptyStats();
+  const fb = layout.frameBytes;
+  const fixed = layout.fixed!;
+  if ((start - layout.dataOffset) % fb !== 0 || (end - layout.dataOffset) % fb !== 0) throw new RangeError(`slice [${start}, ${end}) is not aligned to ${fb}-byte frames`);
+  if (end <= start) return stats;
+  const natom = layout.atoms;
+  const key = options.job === undefined ? undefined : `${options.job}\0${source.name}`;
+  if (key === undefined || fixedCache?.key !== key) {
+    const free = await readFreeAtoms(source, layout);
+    const frame0 = new Float64Array(natom * 3);
+    const bytes = await readRange(source, fixed.frame0At, fixed.frame0At + fixed.frame0Bytes);
+    let cell0: Float64Array | undefined;
+    const keepCell: RowSink = { rows() {}, box: (_row, dims) => (cell0 = Float64Array.from(dims)) };
+    readFixedFrame(source.name, bytes, 0, fixed.frame0At, 0, layout, natom, undefined, frame0, keepCell, 0);
+    fixedCache = { key: key ?? '', free, frame0, ...(cell0 ? { cell0 } : {}) };
+    stats.bytesRead += bytes.length + 4 * fixed.free + 8;
+  }
+  const { free, frame0, cell0 } = fixedCache!;
+  let firstRow = 0;
+  let from = start;
+  if (start === layout.dataOffset) {
+    // Unit 0 is frame 0: its rows as read (and its cell, for analyses that want it).
+    if (sink.box && cell0) sink.box(0, cell0.slice());
+    sink.rows(frame0.slice(), natom, 3, 0);
+    options.onProgress?.(fb);
+    firstRow = natom;
+    from += fb;
+  }
+  if (from < end) {
+    const blockFrames = Math.max(1, Math.min(Math.floor(BLOCK_BYTES / fb), (end - from) / fb));
+    const values = new Float64Array(blockFrames * natom * 3);
+    stats.bytesRead += await forEachUnitBlock(source, from, end, fb, 1, options, (bytes, frames, at) => {
+      for (let f = 0; f < frames; f++) {
+        const out = values.subarray(f * natom * 3, (f + 1) * natom * 3);
+        out.set(frame0);
+        const frame = (at + f * fb - layout.dataOffset) / fb;
+        readFixedFrame(source.name, bytes, f * fb, at + f * fb, frame, layout, fixed.free, free, out, sink, firstRow + f * natom);
+      }
+      sink.rows(values, frames * natom, 3, firstRow);
+      firstRow += frames * natom;
+    });
+  }
+  stats.rows = firstRow;
+  return stats;
 }

@@ -40,3 +40,18 @@ export class IncompleteFrameError extends FanoutError {
     super(`the input ends with an incomplete frame: ${rowsInFrame} of ${frameRows} rows`);
   }
 }
+
+/**
+ * Thrown by an analysis about one frame of the rows it was handed (a frame with no unit
+ * cell, for rdf): the runtime names the file and the frame's byte offset (InputError).
+ * `frame` counts the frames of one scan from 0, as its rows were numbered (firstRow / frame rows).
+ */
+export class FrameProblemError extends FanoutError {
+  override name = 'FrameProblemError';
+  constructor(
+    readonly frame: number,
+    readonly problem: string,
+  ) {
+    super(`frame ${frame} of a slice: ${problem}`);
+  }
+}

@@ -15,7 +15,7 @@
  */
 import { withScratch } from './binary-reader.ts';
 import { dimensionsFromVectors, scaleDimensions } from './box.ts';
-import { InputError } from './errors.ts';
+import { FrameProblemError, InputError } from './errors.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import { emptyStats } from './source.ts';
 
@@ -61,6 +61,8 @@ export interface FrameFormat<H extends { frameBytes: number }> {
    * (ScanOptions.lengthScale: 10 for nm to Å), in float64, as the last operation.
    */
   decode(frame: Uint8Array, header: H, frameAt: number, out: Float64Array, outAt: number, scale: number): number;
+  /** The frame's time in ps; called only for analyses that want frame times. */
+  time?(header: H): number;
   /** The frame's box vectors (a, b, c: 9 values, a row each) when it has a box; called only for analyses that want boxes. */
   box?(frame: Uint8Array, header: H): ArrayLike<number> | undefined;
   /** True when the bytes at a header that failed check() are still a header of this format, damaged (not garbage). */
@@ -278,9 +280,17 @@ async function scanChain<H extends { frameBytes: number }>(
   await withScratch(blockFrames * frameValues * 8, async (buffer) => {
     const values = new Float64Array(buffer, 0, blockFrames * frameValues);
     let inBlock = 0;
+    // where each frame of the block starts: an analysis's problem with one frame (FrameProblemError) is reported there
+    const starts: number[] = [];
     const flush = (): void => {
       if (inBlock === 0) return;
-      sink.rows(values, inBlock * natom, 3, firstRow);
+      try {
+        sink.rows(values, inBlock * natom, 3, firstRow);
+      } catch (e) {
+        const k = e instanceof FrameProblemError ? e.frame - firstRow / natom : -1;
+        if (k >= 0 && k < inBlock) throw new InputError(name, starts[k]!, (e as FrameProblemError).problem);
+        throw e;
+      }
       firstRow += inBlock * natom;
       inBlock = 0;
     };
@@ -302,6 +312,8 @@ async function scanChain<H extends { frameBytes: number }>(
         const vectors = format.box?.(bytes, header);
         if (vectors) sink.box(firstRow + inBlock * natom, scaleDimensions(dimensionsFromVectors(vectors), scale));
       }
+      if (rows > 0 && sink.time && format.time) sink.time(firstRow + inBlock * natom, format.time(header));
+      if (rows > 0) starts[inBlock] = at;
       if (rows > 0 && ++inBlock === blockFrames) flush();
       prev = { at, header };
       at += header.frameBytes;

@@ -6,13 +6,13 @@ import type { Analysis, AnalysisContext } from './analysis.ts';
 import { scanBinary } from './binary-reader.ts';
 import { describeCompression } from './compressed/plan.ts';
 import { DecompressedSource, type DecompressedSourceOptions } from './compressed/source.ts';
-import { scanDcd } from './dcd.ts';
-import { IncompleteFrameError, InputError, UsageError } from './errors.ts';
+import { dcdFrameOffset, scanDcd } from './dcd.ts';
+import { FrameProblemError, IncompleteFrameError, InputError, UsageError } from './errors.ts';
 import { angstromRows, lengthScales } from './lengths.ts';
 import { scanNetcdf } from './netcdf.ts';
 import { inlineSmallArrays } from './result-array.ts';
 import { PartsSource } from './parts.ts';
-import { scanSegments, unitOffset, unitsIn } from './segments.ts';
+import { scanSegments, unitIndex, unitOffset, unitsIn } from './segments.ts';
 import { type JobSpec, sliceBounds, type TrajectoryInfo } from './plan.ts';
 import { frameSelectionOf } from './selection/frame-filter.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
@@ -154,11 +154,13 @@ export async function scanSliceLive(
   };
   // Unit cells only for analyses that want them: the readers decode none otherwise.
   if (analysis.needsBox && analysis.addBox) fold.box = (firstRow, dims) => (state = analysis.addBox!(state, firstRow, dims, ctx));
+  // Frame times the same way, for analyses that take them (rg and rmsd report them).
+  if (analysis.addTime) fold.time = (firstRow, ps) => (state = analysis.addTime!(state, firstRow, ps, ctx));
   // Trajectory lengths reach every analysis in Å (box lengths too), and a selection's rows only: see deliveredRows.
   const { sink, lengthScale } = deliveredRows(fold, spec);
   // A compressed stream's decompressed size is unknown: its progress is the compressed bytes the decoder took.
   const stream = spec.compression !== undefined && spec.compression.bytes === null;
-  const scanOptions: ScanOptions = { ...options, onBadRecord: spec.onBadRecord, lengthScale, ...(stream ? { onProgress: undefined } : {}) };
+  const scanOptions: ScanOptions = { ...options, job: spec.id, onBadRecord: spec.onBadRecord, lengthScale, ...(stream ? { onProgress: undefined } : {}) };
   const input = inputOf(source, spec, stream ? { onCompressedBytes: options.onProgress } : {});
   let stats: ScanStats & { missing?: MissingCounts };
   try {
@@ -167,8 +169,9 @@ export async function scanSliceLive(
     // Plain gzip hands out data before the member's CRC has checked it: a damaged stream
     // should be reported as such, not as the garbage it inflated to.
     if (e instanceof InputError && input instanceof DecompressedSource) await input.verify(options.signal);
+    const located = e instanceof FrameProblemError ? frameProblemAt(source.name, spec, start, e) : e;
     // A trajectory in parts: the error names the part and the offset in it.
-    throw source instanceof PartsSource ? source.partError(e) : e;
+    throw source instanceof PartsSource ? source.partError(located) : located;
   }
   const encoded = analysis.encode(state);
   const finishedAt = clock();
@@ -195,6 +198,19 @@ export async function scanSliceLive(
     },
   };
   return { partial, state };
+}
+
+/**
+ * An analysis's problem with frame `e.frame` of the slice that starts at `start`, at that
+ * frame's byte offset, for frames of one size (the frame-chain readers, XTC and TRR, place
+ * it themselves: only they know where their frames start).
+ */
+function frameProblemAt(file: string, spec: JobSpec, start: number, e: FrameProblemError): Error {
+  const layout = spec.layout;
+  const frameBytes = layout.kind === 'dcd' || layout.kind === 'netcdf' ? layout.frameBytes : layout.kind === 'binary' ? spec.frameRows * layout.columns * layout.dtype.bytes : 0;
+  if (layout.kind === 'text' || !(frameBytes > 0) || layout.kind === 'xtc' || layout.kind === 'trr') return e;
+  const frame = unitIndex(layout, start, frameBytes) + e.frame;
+  return new InputError(file, layout.kind === 'dcd' ? dcdFrameOffset(layout, frame) : unitOffset(layout, frame, frameBytes), e.problem);
 }
 
 /**
@@ -425,7 +441,8 @@ export type RowLocator = (row: number) => Promise<number | undefined>;
 
 export function binaryRowLocator(spec: JobSpec): RowLocator {
   const layout = spec.layout;
-  if (layout.kind === 'dcd' || layout.kind === 'netcdf') return async (row) => unitOffset(layout, Math.floor(row / layout.atoms), layout.frameBytes);
+  if (layout.kind === 'dcd') return async (row) => dcdFrameOffset(layout, Math.floor(row / layout.atoms));
+  if (layout.kind === 'netcdf') return async (row) => unitOffset(layout, Math.floor(row / layout.atoms), layout.frameBytes);
   // Frames of different sizes: no offset without a scan (and every slice emits whole frames).
   if (layout.kind === 'xtc' || layout.kind === 'trr') return async () => undefined;
   if (layout.kind !== 'binary') throw new TypeError('not a binary layout');

@@ -85,5 +85,6 @@ export function angstromRows(sink: RowSink, scale: number): RowSink {
     },
     // A frame's unit cell: its lengths by the same factor (lib/core/box.ts).
     ...(sink.box ? { box: (firstRow: number, dims: Float64Array) => sink.box!(firstRow, scaleDimensions(dims, scale)) } : {}),
+    ...(sink.time ? { time: sink.time.bind(sink) } : {}),
   };
 }

@@ -43,6 +43,8 @@ export interface NetcdfLayout {
   scaleFactor: number;
   /** where cell_lengths and cell_angles sit in a record, their value size and scale_factor (1 when none), when every frame has a cell */
   cell?: { lengthsAt: number; anglesAt: number; lengthBytes: number; angleBytes: number; lengthScale?: number; angleScale?: number };
+  /** where `time` sits in a record, its value size, and what turns a value into ps (its scale_factor and unit), when every record has a time in a known unit */
+  time?: { at: number; bytes: number; toPs: number };
 }
 
 export interface NetcdfInfo {
@@ -234,6 +236,8 @@ async function readRange(source: ByteSource, start: number, end: number): Promis
   return out;
 }
 
+const text = (a: AttrValue | undefined): string | undefined => (typeof a === 'string' && a !== '' ? a : undefined);
+
 /** Parses the header and reads the time and cell of the first and last frame. */
 export async function readNetcdfHeader(source: ByteSource, head: Uint8Array): Promise<NetcdfHeader> {
   const file = source.name;
@@ -301,6 +305,9 @@ export async function readNetcdfHeader(source: ByteSource, head: Uint8Array): Pr
   const scaleFactor = scaleOf(coords);
   const lengthScale = scaleOf(cellLengths);
   const angleScale = scaleOf(cellAngles);
+  const timeVar = byName.get('time');
+  const timeToPsFactor = scaleOf(timeVar) * (timeToPs(text(timeVar?.attrs.get('units'))) ?? NaN);
+  const recordTime = timeVar && isRecord(timeVar) && timeVar.dims.length === 1 && (timeVar.type === 5 || timeVar.type === 6) && Number.isFinite(timeToPsFactor);
   const layout: NetcdfLayout = {
     kind: 'netcdf',
     atoms,
@@ -323,8 +330,8 @@ export async function readNetcdfHeader(source: ByteSource, head: Uint8Array): Pr
           },
         }
       : {}),
+    ...(recordTime ? { time: { at: timeVar.begin - dataOffset, bytes: TYPE_BYTES[timeVar.type]!, toPs: timeToPsFactor } } : {}),
   };
-  const text = (a: AttrValue | undefined): string | undefined => (typeof a === 'string' && a !== '' ? a : undefined);
   const info: NetcdfInfo = {
     format: 'netcdf',
     variant,
@@ -381,6 +388,7 @@ export async function scanNetcdf(source: ByteSource, layout: NetcdfLayout, start
   const blockFrames = Math.max(1, Math.min(Math.floor((1 << 20) / fb), (end - start) / fb));
   const scale = layout.scaleFactor;
   const cb = layout.coordinateBytes;
+  const time = layout.time;
   stats.bytesRead = await withScratch(blockFrames * n * 8, (buffer) => {
     const out = new Float64Array(buffer, 0, blockFrames * n);
     return forEachUnitBlock(source, start, end, fb, 1, options, (bytes, frames) => {
@@ -391,6 +399,7 @@ export async function scanNetcdf(source: ByteSource, layout: NetcdfLayout, start
         else for (let i = 0; i < n; i++) out[o++] = view.getFloat64(base + 8 * i);
         if (scale !== 1) for (let i = o - n; i < o; i++) out[i] = out[i]! * scale;
         if (sink.box && layout.cell) sink.box(firstRow + f * natom, cellOf(view, base - layout.coordinatesAt, layout.cell));
+        if (sink.time && time) sink.time(firstRow + f * natom, timeOf(view, base - layout.coordinatesAt, time));
       }
       sink.rows(out, frames * natom, 3, firstRow);
       firstRow += frames * natom;
@@ -398,6 +407,12 @@ export async function scanNetcdf(source: ByteSource, layout: NetcdfLayout, start
   });
   stats.rows = firstRow;
   return stats;
+}
+
+/** A record's time in ps, as MDAnalysis reads it (times its scale_factor) and converted from fs or ns. */
+function timeOf(view: DataView, record: number, time: NonNullable<NetcdfLayout['time']>): number {
+  const t = time.bytes === 4 ? view.getFloat32(record + time.at) : view.getFloat64(record + time.at);
+  return time.toPs === 1 ? t : t * time.toPs;
 }
 
 /** A record's cell_lengths and cell_angles as float32 dimensions (lib/core/box.ts). */

@@ -105,9 +105,17 @@ export async function joinPartHeaders<H extends PartHeader>(parts: PartsSource, 
     await Promise.all(parts.parts.slice(from, from + HEADERS_IN_FLIGHT).map(async (part, k) => (headers[from + k] = await read(part))));
   }
   const lead = headers[0]!;
+  // A DCD with fixed atoms has a frame 0 of its own size at the start of each part (dcd.ts): not one run of frames.
+  headers.forEach((h, i) => {
+    const fixed = (h.info as { fixedAtoms?: number }).fixedAtoms;
+    if (fixed) throw new InputError(parts.parts[i]!.name, 40, `${fixed} fixed atoms (NAMNF): DCD files with fixed atoms are read one by one, not as the parts of one trajectory`);
+  });
   headers.forEach((h, i) => i > 0 && checkSameFrames(parts.parts[i]!.name, h, parts.parts[0]!.name, lead));
   const segments = headers.map((h, i) => ({ dataOffset: parts.starts[i]! + h.layout.dataOffset, dataEnd: parts.starts[i]! + h.layout.dataEnd }));
   const layout = { ...lead.layout, dataOffset: segments[0]!.dataOffset, dataEnd: segments[segments.length - 1]!.dataEnd, segments };
+  // Frame times (NetCDF) are read only where every part stores them alike; otherwise the job has none.
+  const timeOf = (h: PartHeader): string => JSON.stringify((h.layout as { time?: unknown }).time);
+  if (headers.some((h) => timeOf(h) !== timeOf(lead))) delete (layout as { time?: unknown }).time;
   const withFrames = headers.filter((h) => h.info.frames > 0).map((h) => h.info);
   const first = withFrames[0];
   const last = withFrames[withFrames.length - 1];
@@ -148,7 +156,7 @@ const FRAME_FIELDS: Record<string, string> = {
 };
 /** Header facts that change the frames' layout (NetCDF record variables), checked before it: they say why a record differs. */
 const FRAME_FACTS: Record<string, string> = { velocities: 'velocities in every record', forces: 'forces in every record' };
-const NOT_FRAME_FIELDS = new Set(['kind', 'atoms', 'columns', 'dataOffset', 'dataEnd', 'segments']);
+const NOT_FRAME_FIELDS = new Set(['kind', 'atoms', 'columns', 'dataOffset', 'dataEnd', 'segments', 'time']);
 
 function checkSameFrames(name: string, h: PartHeader, leadName: string, lead: PartHeader): void {
   const differs = (problem: string) => new InputError(name, 0, `${problem}: the parts of one trajectory need frames of one layout`);

@@ -53,6 +53,19 @@ export function unitOffset(layout: SegmentedLayout, unit: number, unitBytes: num
   return last + left * unitBytes;
 }
 
+/** The index of the unit that starts at `offset` (an offset on a unit boundary, or a segment's end): how many whole units start before it. */
+export function unitIndex(layout: SegmentedLayout, offset: number, unitBytes: number): number {
+  let n = 0;
+  for (const s of segmentsOf(layout)) {
+    if (offset >= s.dataEnd) n += unitsOf(s, unitBytes);
+    else {
+      if (offset > s.dataOffset) n += Math.ceil((offset - s.dataOffset) / unitBytes);
+      break;
+    }
+  }
+  return n;
+}
+
 /** The byte range of units [from, to): from the start of unit `from` to the end of unit to - 1 (empty at `from` when to ≤ from). */
 export function unitRange(layout: SegmentedLayout, from: number, to: number, unitBytes: number): { start: number; end: number } {
   const start = unitOffset(layout, from, unitBytes);
@@ -85,6 +98,7 @@ export async function scanSegments<L extends SegmentedLayout>(
     const shifted: RowSink = {
       rows: (values, rowCount, columns, firstRow) => sink.rows(values, rowCount, columns, firstRow + before),
       ...(sink.box ? { box: (firstRow: number, dims: Float64Array) => sink.box!(firstRow + before, dims) } : {}),
+      ...(sink.time ? { time: (firstRow: number, ps: number) => sink.time!(firstRow + before, ps) } : {}),
     };
     const stats = await scan({ ...layout, dataOffset: s.dataOffset, dataEnd: s.dataEnd, segments: undefined }, from, to, shifted, options);
     total.rows += stats.rows;

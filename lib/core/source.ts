@@ -27,10 +27,22 @@ export interface RowSink {
    * gamma) in the file's length unit (lib/core/box.ts), valid only during the call.
    */
   box?(firstRow: number, dims: Float64Array): void;
+  /**
+   * Defined only when the analysis wants frame times (addTime): the readers of formats
+   * that store a time per frame (XTC, TRR, AMBER NetCDF's `time`) then call it for every
+   * frame, before the rows() call that carries the frame's first row, with the time in ps.
+   */
+  time?(firstRow: number, ps: number): void;
 }
 
 export interface ScanOptions {
   onBadRecord?: 'fail' | 'skip';
+  /**
+   * The job's id, which pins the input's version (size, mtime, ETag): a reader may keep
+   * what it read of the input beyond its range (a DCD's frame 0, with fixed atoms) under
+   * it for the job's next slices. Without one, nothing is kept.
+   */
+  job?: string;
   /** Called with the number of bytes consumed since the previous call. */
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;

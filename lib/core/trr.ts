@@ -18,7 +18,7 @@
  */
 import type { Box } from './dcd.ts';
 import { InputError } from './errors.ts';
-import { findLastFrame, type FrameFormat, type HeaderCheck, headerProblem as fail, scanFrameChain } from './frame-chain.ts';
+import { ByteWindow, findLastFrame, type FrameFormat, type HeaderCheck, headerProblem as fail, scanFrameChain } from './frame-chain.ts';
 import type { ByteSource, RowSink, ScanOptions, ScanStats } from './source.ts';
 import { boxFromVectors } from './xtc.ts';
 
@@ -162,6 +162,7 @@ export function trrFrames(atoms: number): FrameFormat<TrrFrameHeader> {
       else for (let i = 0; i < n; i++) out[outAt + i] = view.getFloat64(8 * i) * scale;
       return atoms;
     },
+    time: (h) => h.time,
     box(frame, h) {
       if (h.boxBytes === 0) return undefined;
       const view = new DataView(frame.buffer, frame.byteOffset + h.headerBytes, h.boxBytes);
@@ -206,11 +207,73 @@ export async function readTrrHeader(source: ByteSource, head: Uint8Array): Promi
   const lastHeader = await findLastFrame(source, trrFrames(h.atoms), h.frameBytes);
   if (lastHeader) {
     info.last = frameInfo(lastHeader);
-    const first = await readBox(source, 0, h);
-    const last = await readBox(source, source.size - lastHeader.frameBytes, lastHeader);
-    if (first && last) info.box = { first: boxFromVectors(first), last: boxFromVectors(last) };
+    const lastAt = source.size - lastHeader.frameBytes;
+    // A frame may carry no box (box size 0). Read in order, MDAnalysis gives such a frame the
+    // box of the frame before it, so the box of the nearest frame with one stands in, said in a warning.
+    const first = h.boxBytes > 0 ? { at: 0, header: h } : await boxedFrameAfter(source, h);
+    const last = lastHeader.boxBytes > 0 ? { at: lastAt, header: lastHeader } : await boxedFrameBefore(source, h.atoms, lastAt);
+    const searched = `in the first ${BOX_SEARCH_BYTES / (1 << 20)} MiB`;
+    if (h.boxBytes === 0) info.warnings.push(`the first frame has no unit cell: ${first ? `result.box.first is that of the frame at byte ${first.at}, the first frame with one` : `no frame ${searched} has one, so there is no result.box`}`);
+    if (lastHeader.boxBytes === 0) info.warnings.push(`the last frame (at byte ${lastAt}) has no unit cell: ${last ? `result.box.last is that of the frame at byte ${last.at}, the last frame with one` : `no frame in the last ${BOX_SEARCH_BYTES / (1 << 20)} MiB has one, so there is no result.box`}`);
+    const firstBox = first && (await readBox(source, first.at, first.header));
+    const lastBox = last && (await readBox(source, last.at, last.header));
+    if (firstBox && lastBox) info.box = { first: boxFromVectors(firstBox), last: boxFromVectors(lastBox) };
   }
   return { layout, info };
+}
+
+/** How far from the start or the end of a TRR its header read looks for a frame with a box, when the first or last frame has none. */
+const BOX_SEARCH_BYTES = 64 << 20;
+
+type PlacedFrame = { at: number; header: TrrFrameHeader };
+
+/** The bytes [from, to) of the source (fewer where it ends). */
+async function readRange(source: ByteSource, from: number, to: number): Promise<Uint8Array> {
+  const win = new ByteWindow(source, to);
+  try {
+    return await win.peek(from, to - from);
+  } finally {
+    await win.close();
+  }
+}
+
+/** The first frame with a box, following the chain from frame 0 (which has none) through the first BOX_SEARCH_BYTES; undefined when none is found there or the chain breaks (the scan reports that). */
+async function boxedFrameAfter(source: ByteSource, first: TrrFrameHeader): Promise<PlacedFrame | undefined> {
+  const bytes = await readRange(source, 0, Math.min(source.size, BOX_SEARCH_BYTES + TRR_MAX_HEADER_BYTES));
+  for (let at = first.frameBytes; at < Math.min(source.size, BOX_SEARCH_BYTES); ) {
+    const c = checkTrrHeader(bytes, at, source.size - at, first.atoms);
+    if (!c.ok) return undefined;
+    if (c.header.boxBytes > 0) return { at, header: c.header };
+    at += c.header.frameBytes;
+  }
+  return undefined;
+}
+
+/**
+ * The last frame with a box before the frame at `lastAt` (the last one, which has none):
+ * in a tail of the file that grows to BOX_SEARCH_BYTES, the first magic whose chain of
+ * headers reaches `lastAt` exactly gives every frame of the tail (frames are 4-byte aligned).
+ */
+async function boxedFrameBefore(source: ByteSource, atoms: number, lastAt: number): Promise<PlacedFrame | undefined> {
+  for (let span = 1 << 20; ; span *= 4) {
+    const from = Math.max(0, lastAt - Math.min(span, BOX_SEARCH_BYTES)) & ~3;
+    const bytes = await readRange(source, from, lastAt + TRR_MAX_HEADER_BYTES);
+    for (let q = 0; q < lastAt - from; q += 4) {
+      if (bytes[q] !== 0 || bytes[q + 1] !== 0 || bytes[q + 2] !== TRR_MAGIC >> 8 || bytes[q + 3] !== (TRR_MAGIC & 0xff)) continue;
+      const chain: PlacedFrame[] = [];
+      let p = q;
+      while (p < lastAt - from) {
+        const c = checkTrrHeader(bytes, p, source.size - from - p, atoms);
+        if (!c.ok) break;
+        chain.push({ at: from + p, header: c.header });
+        p += c.header.frameBytes;
+      }
+      if (p !== lastAt - from) continue;
+      for (let i = chain.length - 1; i >= 0; i--) if (chain[i]!.header.boxBytes > 0) return chain[i];
+      break;
+    }
+    if (from === 0 || span >= BOX_SEARCH_BYTES) return undefined;
+  }
 }
 
 /** Scans the frames that start in [start, end) into the sink: `atoms` rows of (x, y, z) per frame with positions, in nm times options.lengthScale. */

@@ -210,6 +210,7 @@ export function xtcFrames(layout: Pick<XtcLayout, 'magic' | 'atoms'>): FrameForm
       }
       return natom;
     },
+    time: (header) => header.time,
     box: (_frame, header) => header.box,
     recognisable: (bytes) => bytes.length >= 8 && new DataView(bytes.buffer, bytes.byteOffset, 8).getInt32(4) === natom,
     sizeNote: (at, header) => (natom <= XTC_MAX_RAW_ATOMS ? ` (${natom} atoms, stored uncompressed)` : ` (its byte count, at byte ${at + 88}, says ${header.byteCount})`),

@@ -47,7 +47,7 @@ export function serializeError(e: unknown): SerializedError {
 
 export function deserializeError(s: SerializedError): Error {
   if (s.name === 'InputError' && s.file !== undefined) return new InputError(s.file, s.offset!, s.problem!);
-  const Ctor = ({ UsageError, SourceChangedError, FanoutError } as Record<string, new (m: string) => Error>)[s.name];
+  const Ctor = ({ UsageError, SourceChangedError, FanoutError, FrameProblemError: FanoutError } as Record<string, new (m: string) => Error>)[s.name];
   const err = Ctor ? new Ctor(s.message) : new Error(s.message);
   if (!Ctor) err.name = s.name;
   if (s.stack) err.stack = s.stack;

@@ -138,8 +138,13 @@ export const MAX_SERIES_POINTS = 100_000;
 
 const numbers = (xs: unknown): number[] | undefined => (Array.isArray(xs) ? xs.map((x) => (typeof x === 'number' ? x : NaN)) : undefined);
 
-/** Frame times in ps, when the trajectory states them (DCD: its time step and the first frame's time). */
-function frameTimes(doc: ResultDocument, frames: number): number[] | undefined {
+/**
+ * Frame times in ps, when the input states them: the result's own (`timePs`: XTC, TRR and
+ * NetCDF store a time per frame), else the trajectory's first frame time and time step (DCD).
+ */
+function frameTimes(doc: ResultDocument, r: Record<string, unknown>, frames: number): number[] | undefined {
+  const own = numbers(r.timePs);
+  if (own) return own.length === frames && own.every(Number.isFinite) ? own : undefined;
   const t = doc.trajectory as { timeStepPs?: unknown; firstFrameTimePs?: unknown } | undefined;
   if (!t || typeof t.timeStepPs !== 'number' || typeof t.firstFrameTimePs !== 'number' || !(t.timeStepPs > 0)) return undefined;
   const dt = t.timeStepPs;
@@ -156,7 +161,7 @@ export function resultSeries(doc: ResultDocument): Series | undefined {
   const withUnit = (title: string): string => (unit ? `${title} (${unit})` : title);
   if ((doc.analysis === 'rg' || doc.analysis === 'rmsd') && Array.isArray(r[doc.analysis])) {
     const y = numbers(r[doc.analysis])!;
-    const times = frameTimes(doc, y.length);
+    const times = frameTimes(doc, r, y.length);
     const mean = typeof r.mean === 'number' ? r.mean : undefined;
     return {
       kind: 'line',

@@ -1,10 +1,11 @@
 /** `fanout plan` against what a run actually does. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJob } from '../../lib/cloud/coordinator.ts';
 import { DEFAULT_MERGE_FAN_IN } from '../../lib/job/options.ts';
 import { fanout, runJson, tempDir } from '../helpers/cli.ts';
+import { encodeDcd, randomCoords } from '../helpers/dcd.ts';
 import { python } from '../helpers/python.ts';
 import { CountingStore, MemoryInputs } from '../cloud/fakes.ts';
 
@@ -71,12 +72,55 @@ describe('fanout plan', () => {
     expect(r.stdout).toMatch(/estimated cost {3}\$/);
   });
 
+  it('plans a trajectory in parts as run runs it: one job, its slices across the parts', () => {
+    const atoms = 7;
+    const frameBytes = 3 * (atoms * 4 + 8);
+    const parts = [5, 1, 9].map((frames, i) => {
+      const path = join(tmp.path, `part${i + 1}.dcd`);
+      writeFileSync(path, encodeDcd({ atoms, coords: randomCoords(frames, atoms, i + 1) }));
+      return { path, frames, bytes: readFileSync(path).length };
+    });
+    const paths = parts.map((p) => p.path);
+    for (const slices of ['1', '4', '15']) {
+      const p = plan([...paths, '--analysis', 'rg', '--slices', slices]);
+      const doc = runJson([...paths, '--analysis', 'rg', '--slices', slices, '--state-dir', join(tmp.path, 'state-parts')]);
+      expect(p.input).toMatchObject({ bytes: parts.reduce((n, q) => n + q.bytes, 0), format: 'dcd', shape: [15, atoms, 3], parts: parts.map((q) => ({ path: q.path, bytes: q.bytes })) });
+      expect(p.local.slices).toBe(doc.slices);
+      // every frame's bytes in the slices (and the headers of later parts where a slice runs across them), never the first part's header
+      expect(p.local.totalBytes).toBeGreaterThanOrEqual(15 * frameBytes);
+      expect(p.local.totalBytes).toBeLessThanOrEqual(p.input.bytes - (parts[0]!.bytes - 5 * frameBytes));
+      // which slices hold frames of each part: in order, every slice in one part at least
+      const ranges = p.local.parts as { path: string; slices: [number, number] }[];
+      expect(ranges.map((r) => r.path)).toEqual(paths);
+      expect(ranges[0]!.slices[0]).toBe(0);
+      expect(ranges[2]!.slices[1]).toBe(p.local.slices - 1);
+      for (let i = 1; i < ranges.length; i++) expect(ranges[i]!.slices[0]).toBeGreaterThanOrEqual(ranges[i - 1]!.slices[1]);
+    }
+    // one frame a slice: part i's slices are its frames
+    expect(plan([...paths, '--analysis', 'rg', '--slices', '15']).local.parts.map((r: { slices: number[] }) => r.slices)).toEqual([
+      [0, 4],
+      [5, 5],
+      [6, 14],
+    ]);
+    const text = fanout(['plan', ...paths, '--analysis', 'rg', '--slices', '4']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/rg of .*part1\.dcd \(\+2 more parts\): .* dcd \(15 x 7 x 3\)/);
+    for (const q of paths) expect(text.stdout).toContain(q);
+    // what run refuses, plan refuses: parts on S3 on the command line, text in parts
+    const s3 = fanout(['plan', 's3://bucket/a.dcd', paths[0]!]);
+    expect(s3.code).toBe(2);
+    expect(s3.stderr).toMatch(/an input in parts is read from local files only/);
+    const textParts = fanout(['plan', csv, csv]);
+    expect(textParts.code).toBe(2);
+    expect(textParts.stderr).toMatch(/make one job only as trajectories/);
+  });
+
   it('exits 2 on a bad --fanin and on a missing input', () => {
     const bad = fanout(['plan', csv, '--fanin', '1']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--fanin takes an integer from 2 to 1000/);
     const none = fanout(['plan']);
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/one input file, an s3:\/\/ object, or --bytes N/);
+    expect(none.stderr).toMatch(/an input file \(or the parts of one trajectory\), an s3:\/\/ object, or --bytes N/);
   });
 });

@@ -466,11 +466,17 @@ describe('broken DCD files', () => {
     expect((e as InputError).problem).toMatch(/truncated last frame: 62 bytes of a 72-byte frame/);
   });
 
-  it('refuses fixed atoms (NAMNF > 0), naming the NAMNF field', async () => {
+  it('refuses a NAMNF of every atom or fewer than none, naming the field; and fixed atoms without their free-atom list', async () => {
+    for (const namnf of [d.atoms, -1]) {
+      const e = await failure(encodeDcd({ ...d, namnf }));
+      expect(e).toBeInstanceOf(InputError);
+      expect((e as InputError).offset).toBe(40);
+      expect((e as InputError).problem).toMatch(/NAMNF is -?\d+ fixed atoms of \d+/);
+    }
+    // NAMNF 2 with no list: the frame's first record marker is read where the list's should be
     const e = await failure(encodeDcd({ ...d, namnf: 2 }));
     expect(e).toBeInstanceOf(InputError);
-    expect((e as InputError).offset).toBe(40);
-    expect((e as InputError).problem).toMatch(/2 fixed atoms \(NAMNF\)/);
+    expect((e as InputError).problem).toMatch(/truncated last frame|free atom list/);
   });
 
   it.each([true, false])('names 8-byte record markers (little-endian %s)', async (le) => {
@@ -492,5 +498,28 @@ describe('broken DCD files', () => {
 
   it('refuses --frame-rows that disagree with NATOM', async () => {
     await expect(planJob(new MemorySource(good, 'x.dcd'), { name: 'sum', options: {} }, { frameRows: 3 }, 'test')).rejects.toBeInstanceOf(UsageError);
+  });
+});
+
+describe('DCD with fixed atoms: frame 0 kept between slices of one job only', () => {
+  it('a second job over another file of the same name and size reads its own frame 0 (as a warm Lambda instance would get a new upload)', async () => {
+    const atoms = 5;
+    const free = [1, 3];
+    const mean = builtinAnalyses['mean-structure']!;
+    const means: number[][][] = [];
+    for (const seed of [1, 2]) {
+      const source = new MemorySource(encodeDcd({ atoms, coords: randomCoords(6, atoms, seed), freeAtoms: free }), 'same.dcd');
+      // two slices: the second needs frame 0's fixed atoms without holding frame 0
+      const spec = await planJob(source, { name: 'mean-structure', options: {} }, { slices: 2 }, `version-${seed}`);
+      const second = await scanSlice(source, spec, 1, mean);
+      const ctx = { columns: 3, frameRows: atoms, options: {} };
+      const data = (mean.finish(mean.decode(second.state, ctx), second.rows, ctx) as { mean: { data: Float64Array } }).mean.data;
+      const rows = Array.from({ length: atoms }, (_, a) => Array.from(data.subarray(3 * a, 3 * a + 3)));
+      means.push(rows);
+      // the fixed atoms (0, 2, 4) sit at their frame-0 place in every frame of the slice
+      const coords = randomCoords(6, atoms, seed);
+      for (const a of [0, 2, 4]) expect(rows[a]).toEqual([0, 1, 2].map((k) => coords[a * 3 + k]!));
+    }
+    expect(means[0]).not.toEqual(means[1]);
   });
 });

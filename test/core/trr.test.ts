@@ -6,7 +6,7 @@ import { planJob, sliceBounds } from '../../lib/core/plan.ts';
 import { MemorySource } from '../../lib/core/source.ts';
 import { scanTrr, type TrrInfo, type TrrLayout } from '../../lib/core/trr.ts';
 import { tempDir } from '../helpers/cli.ts';
-import { gmxConvert, gmxDoubleMissing, MD_DATA, mdaMissing, mdaOffsets, mdaPositions, mdaPython, mdaWriteTrajectory, mdDataMissing, missing, skipNote } from '../helpers/md.ts';
+import { gmxConvert, gmxDoubleMissing, MD_DATA, mdaMissing, mdaOffsets, mdaPositions, mdaPython, mdaWriteTrajectory, mdDataMissing, missing, skipNote, trrWithoutBox } from '../helpers/md.ts';
 
 const tmp = tempDir('fanout-trr-');
 afterAll(() => tmp.cleanup());
@@ -133,5 +133,28 @@ shutil.rmtree(d)`,
         for (const e of errors) expect(e, `${what}, ${slices} slices`).toEqual([offset, expect.stringMatching(message)]);
       }
     }
+  });
+
+  it.skipIf(missing(mdaMissing))(skipNote('frames without a box at the end: the box of the last frame with one, found megabytes back, or none past the search and a warning', mdaMissing), async () => {
+    if (mdaMissing) return;
+    // 20,000 atoms: 240,120-byte frames, so six boxless frames put the last box more than 1 MiB back
+    const path = join(tmp.path, 'big-box.trr');
+    mdaWriteTrajectory(path, 12, 20000, { seed: 6 });
+    const offsets = mdaOffsets(path);
+    let bytes: Uint8Array = new Uint8Array(readFileSync(path));
+    const boxOf = async (b: Uint8Array): Promise<TrrInfo> => (await planJob(new MemorySource(b, 'box.trr', 65536), { name: 'sum', options: {} }, {}, 'test')).trajectory as TrrInfo;
+    const whole = await boxOf(bytes);
+    for (let f = 11; f >= 6; f--) bytes = trrWithoutBox(bytes, offsets[f]!);
+    const cut = await boxOf(bytes);
+    expect(cut.box).toBeDefined();
+    expect(cut.box!.first).toEqual(whole.box!.first);
+    // frame 5's box: the writer's box grows by 1e-3 Å a frame
+    expect(cut.box!.last.a).toBeCloseTo(whole.box!.first.a + 5e-3, 5);
+    expect(cut.warnings.join('\n')).toMatch(new RegExp(`the last frame \\(at byte ${bytes.length - (offsets[1]! - 36)}\\) has no unit cell: result.box.last is that of the frame at byte ${offsets[5]}, the last frame with one`));
+    // no frame with a box at all: no result.box, and the warnings say so
+    for (let f = 5; f >= 0; f--) bytes = trrWithoutBox(bytes, offsets[f]!);
+    const none = await boxOf(bytes);
+    expect(none.box).toBeUndefined();
+    expect(none.warnings.join('\n')).toMatch(/the first frame has no unit cell: no frame in the first 64 MiB has one/);
   });
 });

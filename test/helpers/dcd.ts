@@ -23,6 +23,12 @@ export interface SyntheticDcd {
   nsavc?: number;
   delta?: number;
   namnf?: number;
+  /**
+   * Fixed atoms, as CHARMM writes them: the 0-based indices of the free atoms (NAMNF is
+   * the rest, unless `namnf` says otherwise), a record of their 1-based indices after
+   * NATOM, frame 0 with every atom and later frames with the free atoms only, in this order.
+   */
+  freeAtoms?: number[];
   title?: string[];
 }
 
@@ -37,10 +43,12 @@ export function encodeDcd(d: SyntheticDcd): Uint8Array {
   const title = d.title ?? ['* SYNTHETIC TRAJECTORY FOR FANOUT TESTS', '* WRITTEN BY test/helpers/dcd.ts'];
   const cellBytes = d.cells ? 56 : 0;
   const axes = d.fourD ? 4 : 3;
+  const free = d.freeAtoms;
   const frameBytes = cellBytes + axes * (d.atoms * 4 + 8);
+  const freeFrameBytes = free ? cellBytes + axes * (free.length * 4 + 8) : frameBytes;
   const titleBytes = 4 + 80 * title.length;
-  const headerBytes = 92 + titleBytes + 8 + 12;
-  const out = new Uint8Array(headerBytes + frames * frameBytes);
+  const headerBytes = 92 + titleBytes + 8 + 12 + (free ? 8 + 4 * free.length : 0);
+  const out = new Uint8Array(headerBytes + (frames > 0 ? frameBytes + (frames - 1) * freeFrameBytes : 0));
   const view = new DataView(out.buffer);
   let at = 0;
   const i32 = (v: number): void => {
@@ -55,7 +63,7 @@ export function encodeDcd(d: SyntheticDcd): Uint8Array {
   icntrl[1] = d.istart ?? 0;
   icntrl[2] = d.nsavc ?? 1;
   icntrl[3] = (d.istart ?? 0) + frames * (d.nsavc ?? 1);
-  icntrl[8] = d.namnf ?? 0;
+  icntrl[8] = d.namnf ?? (free ? d.atoms - free.length : 0);
   icntrl[19] = version;
   const icntrlAt = at;
   for (const v of icntrl) i32(v);
@@ -78,7 +86,13 @@ export function encodeDcd(d: SyntheticDcd): Uint8Array {
   i32(4);
   i32(d.atoms);
   i32(4);
+  if (free) {
+    i32(free.length * 4);
+    for (const a of free) i32(a + 1);
+    i32(free.length * 4);
+  }
   for (let f = 0; f < frames; f++) {
+    const written = free && f > 0 ? free : undefined;
     if (d.cells) {
       i32(48);
       for (const v of d.cells[f]!) {
@@ -88,12 +102,14 @@ export function encodeDcd(d: SyntheticDcd): Uint8Array {
       i32(48);
     }
     for (let axis = 0; axis < axes; axis++) {
-      i32(d.atoms * 4);
-      for (let a = 0; a < d.atoms; a++) {
+      const n = written ? written.length : d.atoms;
+      i32(n * 4);
+      for (let k = 0; k < n; k++) {
+        const a = written ? written[k]! : k;
         view.setFloat32(at, axis === 3 ? (d.wValue ?? 1e30) : d.coords[(f * d.atoms + a) * 3 + axis]!, le);
         at += 4;
       }
-      i32(d.atoms * 4);
+      i32(n * 4);
     }
   }
   return out;

@@ -257,3 +257,12 @@ print(json.dumps({'frames': F, 'atoms': x.shape[1], 'mean': [[math.fsum(x[:, i, 
     { source, sizes, parts, whole, topology: topology ?? null },
   );
 }
+
+/** A single-precision TRR with the box block of the frame at byte `at` cut out (its box size set to 0), as a writer that stores no box makes it. */
+export function trrWithoutBox(bytes: Uint8Array, at: number): Uint8Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  if (view.getInt32(at + 32) !== 36) throw new Error(`the frame at byte ${at} has no single-precision box`);
+  const out = Uint8Array.from([...bytes.subarray(0, at + 84), ...bytes.subarray(at + 84 + 36)]);
+  new DataView(out.buffer).setInt32(at + 32, 0);
+  return out;
+}

@@ -132,6 +132,13 @@ describe('resultSeries', () => {
     expect(s.x).toEqual({ title: 'time (ps)', values: [10, 12.5, 15, 17.5] });
   });
 
+  it("draws against the result's own frame times when it has them (XTC, TRR, NetCDF: timePs), uneven ones included", () => {
+    const s = resultSeries(doc('rmsd', { frames: 4, rmsd: [1, 2, 3, 4], mean: 2.5, timePs: [3, 3.25, 4, 5.25] }, { trajectory: xtc }))!;
+    expect(s.x).toEqual({ title: 'time (ps)', values: [3, 3.25, 4, 5.25] });
+    // a frame without a time (null in JSON) makes no time axis
+    expect(resultSeries(doc('rg', { frames: 2, rg: [1, 2], mean: 1.5, timePs: [0, null] }, { trajectory: xtc }))!.x.title).toBe('frame');
+  });
+
   it('keeps a frame of NaN coordinates (null in JSON) as a gap, not a shifted point', () => {
     const s = resultSeries(doc('rmsd', { frames: 3, rmsd: [1, null, 3], mean: 2 }))!;
     expect(s.x.values).toEqual([0, 1, 2]);

@@ -15,6 +15,8 @@ import { ExactSum } from '../exact-sum.ts';
 export interface FrameSeriesState extends PendingFrame {
   /** the series in pieces, one per slice once merged: pieces are linked, never copied */
   series: number[][];
+  /** the frames' times (ps) in pieces like the series', for inputs that store a time per frame (XTC, TRR, NetCDF); empty otherwise */
+  times: number[][];
 }
 
 /** Rows of a frame that a block of rows ended inside: the next block completes it. */
@@ -50,7 +52,7 @@ export function eachFrame(p: PendingFrame, values: Float64Array, rowCount: numbe
   }
 }
 
-export type FrameSeriesResult<K extends string> = { frames: number; mean: number | null; min: number | null; max: number | null } & { [key in K]: (number | null)[] };
+export type FrameSeriesResult<K extends string> = { frames: number; mean: number | null; min: number | null; max: number | null; timePs?: (number | null)[] } & { [key in K]: (number | null)[] };
 
 /** The value of the frame whose `ctx.frameRows` rows start at values[from], `columns` values a row. */
 export type PerFrame = (values: Float64Array, from: number, columns: number, ctx: AnalysisContext) => number;
@@ -66,7 +68,12 @@ export function frameSeries<K extends string>(
     needsFrames: true,
     wholeFrames: true,
     ...traits,
-    empty: () => ({ series: [[]], pendingRows: 0 }),
+    empty: () => ({ series: [[]], times: [[]], pendingRows: 0 }),
+    // Frame times come in frame order, before their frames' rows: one piece per slice, like the series.
+    addTime(state, _firstRow, ps) {
+      state.times[state.times.length - 1]!.push(ps);
+      return state;
+    },
     addRows(state, values, rowCount, columns, _firstRow, ctx) {
       const out = state.series[state.series.length - 1]!;
       eachFrame(state, values, rowCount, columns, ctx.frameRows, (frame, from) => out.push(perFrame(frame, from, columns, ctx)));
@@ -77,6 +84,7 @@ export function frameSeries<K extends string>(
         throw new Error(`${name}: a slice ended inside a frame: slices must be cut at frame boundaries (wholeFrames)`);
       }
       for (const piece of right.series) if (piece.length > 0) left.series.push(piece);
+      for (const piece of right.times) if (piece.length > 0) left.times.push(piece);
       left.pendingRows = right.pendingRows;
       return left;
     },
@@ -96,22 +104,27 @@ export function frameSeries<K extends string>(
         }
       }
       const frames = out.length;
+      // Every frame's time, or none: a time per frame is what the input stores, or it stores none.
+      const times = state.times.flat();
       return {
         frames,
         [key]: out,
+        ...(frames > 0 && times.length === frames ? { timePs: times.map(jsonNumber) } : {}),
         mean: frames > 0 ? jsonNumber(total.value() / frames) : null,
         min: frames > 0 ? jsonNumber(min) : null,
         max: frames > 0 ? jsonNumber(max) : null,
       } as FrameSeriesResult<K>;
     },
     // JSON has no NaN: a frame with NaN coordinates is written as null and read back as NaN.
-    encode: (s) => ({ [key]: s.series.flatMap((p) => p.map((x) => (Number.isFinite(x) ? x : null))), pendingRows: s.pendingRows }),
+    encode: (s) => {
+      const times = s.times.flat();
+      return { [key]: s.series.flatMap((p) => p.map((x) => (Number.isFinite(x) ? x : null))), ...(times.length > 0 ? { timePs: times.map((t) => (Number.isFinite(t) ? t : null)) } : {}), pendingRows: s.pendingRows };
+    },
     decode: (j) => {
-      const o = j as { pendingRows: number } & Record<K, (number | null)[]>;
-      const values = o[key];
-      // The decoded JSON array is used as it is unless it holds nulls.
-      const piece = values.includes(null) ? values.map((x) => x ?? NaN) : (values as number[]);
-      return { series: [piece], pendingRows: o.pendingRows };
+      const o = j as { pendingRows: number; timePs?: (number | null)[] } & Record<K, (number | null)[]>;
+      // The decoded JSON arrays are used as they are unless they hold nulls.
+      const numbers = (values: (number | null)[]): number[] => (values.includes(null) ? values.map((x) => x ?? NaN) : (values as number[]));
+      return { series: [numbers(o[key])], times: [numbers(o.timePs ?? [])], pendingRows: o.pendingRows };
     },
   };
 }

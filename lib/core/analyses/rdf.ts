@@ -32,7 +32,7 @@
 import type { Analysis, AnalysisContext } from '../analysis.ts';
 import { jsonNumber } from '../analysis.ts';
 import { boxVolume, triclinicVectors } from '../box.ts';
-import { IncompleteFrameError, UsageError } from '../errors.ts';
+import { FrameProblemError, IncompleteFrameError, UsageError } from '../errors.ts';
 import { ExactSum } from '../exact-sum.ts';
 import { eachFrame } from './frame-series.ts';
 
@@ -581,8 +581,10 @@ function frame(state: RdfState, values: Float64Array, from: number, columns: num
     state.nextBox = 0;
   }
   dims ??= given;
-  if (!dims) throw new UsageError(`rdf needs the unit cell of every frame, and frame ${state.frames} of a slice has none: give one with --option box=a,b,c[,alpha,beta,gamma]`);
-  if (!validBox(dims)) throw new UsageError(`rdf: frame ${state.frames} of a slice has no valid unit cell (${Array.from(dims).join(', ')}): give one with --option box=a,b,c[,alpha,beta,gamma]`);
+  // Bad input at one frame: the runtime names the file and this frame's byte offset (FrameProblemError).
+  const at = Math.floor(frameFirstRow / ctx.frameRows);
+  if (!dims) throw new FrameProblemError(at, 'rdf needs the unit cell of every frame, and this frame has none: give one with --option box=a,b,c[,alpha,beta,gamma]');
+  if (!validBox(dims)) throw new FrameProblemError(at, `rdf needs the unit cell of every frame, and this frame's is not one (${Array.from(dims).join(', ')}): give one with --option box=a,b,c[,alpha,beta,gamma]`);
   gather(values, from, columns, k.groupA, k.a);
   if (!k.same) gather(values, from, columns, k.groupB, k.b);
   countFrame(k, state.counts, dims);

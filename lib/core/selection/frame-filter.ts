@@ -174,6 +174,7 @@ export class FrameSelection {
       },
       // A frame's unit cell, for the delivered row its frame starts at.
       ...(inner.box ? { box: (firstRow: number, dims: Float64Array) => inner.box!(Math.floor(firstRow / F) * this.count, dims) } : {}),
+      ...(inner.time ? { time: (firstRow: number, ps: number) => inner.time!(Math.floor(firstRow / F) * this.count, ps) } : {}),
     };
   }
 }

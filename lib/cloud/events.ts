@@ -19,7 +19,7 @@ const s3Record = z.object({
 export const s3EventSchema = z.object({ Records: z.array(s3Record).check(z.minLength(1)) });
 export type S3Notification = z.infer<typeof s3EventSchema>;
 
-export const directInvokeSchema = z.strictObject({ bucket: nonEmpty, key: nonEmpty, options: z.optional(jobOptionsSchema) });
+export const directInvokeSchema = z.strictObject({ bucket: nonEmpty, key: nonEmpty, options: z.optional(jobOptionsSchema()) });
 
 export const sliceTaskSchema = z.strictObject({ jobId: z.string().check(z.regex(/^[0-9a-f]{8,64}$/)), index: z.int().check(z.minimum(0)) });
 

@@ -41,18 +41,26 @@ export function sleb(n: number): number[] {
   }
 }
 
-const get = (l: number) => [0x20, ...uleb(l)];
-const set = (l: number) => [0x21, ...uleb(l)];
-const i32c = (v: number) => [0x41, ...sleb(v)];
-const i64c = (v: number) => [0x42, ...sleb(v)];
-const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
-const mem = (align: number, offset = 0) => [...uleb(align), ...uleb(offset)];
-const v128Load = (offset = 0) => simd(0x00, ...mem(4, offset));
-const f64Load = (offset = 0) => [0x2b, ...mem(3, offset)];
-const f64Store = (offset = 0) => [0x39, ...mem(3, offset)];
+/**
+ * Code as the helpers below build it: bytes, and arrays of code, flattened once per
+ * function body (flat). Nested rather than spread into each caller's array: the spreads
+ * made assembling the module take 3 ms at every start of a process or worker thread.
+ */
+type Code = number | readonly Code[];
+const flat = (code: readonly Code[]): number[] => (code as unknown[]).flat(Infinity) as number[];
+
+const get = (l: number) => [0x20, uleb(l)];
+const set = (l: number) => [0x21, uleb(l)];
+const i32c = (v: number) => [0x41, sleb(v)];
+const i64c = (v: number) => [0x42, sleb(v)];
+const simd = (op: number, ...imm: Code[]) => [0xfd, uleb(op), imm];
+const mem = (align: number, offset = 0) => [uleb(align), uleb(offset)];
+const v128Load = (offset = 0) => simd(0x00, mem(4, offset));
+const f64Load = (offset = 0) => [0x2b, mem(3, offset)];
+const f64Store = (offset = 0) => [0x39, mem(3, offset)];
 const f64x2 = { splat: simd(0x14), lane: (i: number) => simd(0x21, i), ne: simd(0x48), abs: simd(0xec), add: simd(0xf0), sub: simd(0xf1), max: simd(0xf5), pmax: simd(0xf7) };
 const anyTrue = simd(0x53);
-const v128Zero = simd(0x0c, ...new Array<number>(16).fill(0));
+const v128Zero = simd(0x0c, new Array<number>(16).fill(0));
 const f64c0 = [0x44, 0, 0, 0, 0, 0, 0, 0, 0];
 const op = {
   i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Shl: 0x74, i32LtU: 0x49, i32LeU: 0x4d, i32Ne: 0x47, i32Eqz: 0x45, i32GtU: 0x4b, i32WrapI64: 0xa7,
@@ -101,11 +109,11 @@ const GUESS_AT = (1 << 15) - 8;
 /**
  * rest[m++] = the value `value` computes; per row, rest holds pairs (residue, row in the block).
  */
-function storeResidue(perRow: boolean, value: number[]): number[] {
+function storeResidue(perRow: boolean, value: Code): Code {
   return [
-    ...get(REST), ...get(M), ...i32c(perRow ? 4 : 3), op.i32Shl, op.i32Add, ...value, ...f64Store(),
-    ...(perRow ? [...get(REST), ...get(M), ...i32c(4), op.i32Shl, op.i32Add, ...get(ROW), op.f64ConvertI32U, ...f64Store(8)] : []),
-    ...get(M), ...i32c(1), op.i32Add, ...set(M),
+    get(REST), get(M), i32c(perRow ? 4 : 3), op.i32Shl, op.i32Add, value, f64Store(),
+    perRow ? [get(REST), get(M), i32c(4), op.i32Shl, op.i32Add, get(ROW), op.f64ConvertI32U, f64Store(8)] : [],
+    get(M), i32c(1), op.i32Add, set(M),
   ];
 }
 
@@ -114,73 +122,73 @@ function storeResidue(perRow: boolean, value: number[]): number[] {
  *   q = (s1 + x) - s1; r = x - q; p = (s2 + r) - s2; acc1 += q; acc2 += p
  *   if any lane has r != p: rest[m++] = r - p for that lane
  */
-function extractVector(offset: number, acc1: number, acc2: number, perRow: boolean): number[] {
+function extractVector(offset: number, acc1: number, acc2: number, perRow: boolean): Code {
   const lane = (k: number) => [
-    ...get(R), ...f64x2.lane(k), ...get(PP), ...f64x2.lane(k), op.f64Ne,
+    get(R), f64x2.lane(k), get(PP), f64x2.lane(k), op.f64Ne,
     op.if, VOID,
-    ...storeResidue(perRow, [...get(R), ...f64x2.lane(k), ...get(PP), ...f64x2.lane(k), op.f64Sub]),
+    storeResidue(perRow, [get(R), f64x2.lane(k), get(PP), f64x2.lane(k), op.f64Sub]),
     op.end,
   ];
   return [
-    ...get(I), ...v128Load(offset), ...set(X),
-    ...get(TOP), ...get(X), ...f64x2.abs, ...f64x2.pmax, ...set(TOP),
-    ...get(S1), ...get(X), ...f64x2.add, ...get(S1), ...f64x2.sub, ...set(Q),
-    ...get(X), ...get(Q), ...f64x2.sub, ...set(R),
-    ...get(S2), ...get(R), ...f64x2.add, ...get(S2), ...f64x2.sub, ...set(PP),
-    ...get(acc1), ...get(Q), ...f64x2.add, ...set(acc1),
-    ...get(acc2), ...get(PP), ...f64x2.add, ...set(acc2),
-    ...get(R), ...get(PP), ...f64x2.ne, ...anyTrue,
-    op.if, VOID, ...lane(0), ...lane(1), op.end,
+    get(I), v128Load(offset), set(X),
+    get(TOP), get(X), f64x2.abs, f64x2.pmax, set(TOP),
+    get(S1), get(X), f64x2.add, get(S1), f64x2.sub, set(Q),
+    get(X), get(Q), f64x2.sub, set(R),
+    get(S2), get(R), f64x2.add, get(S2), f64x2.sub, set(PP),
+    get(acc1), get(Q), f64x2.add, set(acc1),
+    get(acc2), get(PP), f64x2.add, set(acc2),
+    get(R), get(PP), f64x2.ne, anyTrue,
+    op.if, VOID, lane(0), lane(1), op.end,
   ];
 }
 
-const laneMax = (v: number) => [...get(v), ...f64x2.lane(0), ...get(v), ...f64x2.lane(1), op.f64Max];
-const laneSum = (a: number, b: number) => [...get(a), ...f64x2.lane(0), ...get(a), ...f64x2.lane(1), op.f64Add, ...get(b), ...f64x2.lane(0), ...get(b), ...f64x2.lane(1), op.f64Add, op.f64Add];
-const sigma = (bias: number) => [...get(E), ...i32c(bias), op.i32Add, op.i64ExtendI32U, ...i64c(52), op.i64Shl, op.f64Reinterpret, ...f64x2.splat];
+const laneMax = (v: number) => [get(v), f64x2.lane(0), get(v), f64x2.lane(1), op.f64Max];
+const laneSum = (a: number, b: number) => [get(a), f64x2.lane(0), get(a), f64x2.lane(1), op.f64Add, get(b), f64x2.lane(0), get(b), f64x2.lane(1), op.f64Add, op.f64Add];
+const sigma = (bias: number) => [get(E), i32c(bias), op.i32Add, op.i64ExtendI32U, i64c(52), op.i64Shl, op.f64Reinterpret, f64x2.splat];
 
 /**
  * The largest |value| of the N values at P, and from it the sigmas S1 and S2; returns -1
  * from the function when the values must take the general path (the largest is 0,
  * subnormal, too small for the second sigma, near the overflow threshold or infinite).
  */
-function prologue(): number[] {
+function prologue(): Code {
   return [
     // end2 = p + (n & ~1) * 8
-    ...get(P), ...get(N), ...i32c(-2), op.i32And, ...i32c(3), op.i32Shl, op.i32Add, ...set(END2),
+    get(P), get(N), i32c(-2), op.i32And, i32c(3), op.i32Shl, op.i32Add, set(END2),
     // The last call's exponent plus one, when in range, gives the sigmas without a pass for
     // the maximum (any sigma at least 2^12 times the largest value splits exactly; a larger
     // one only covers one bit less): the extraction then tracks the maximum itself, and the
     // call is redone when a value was larger (see checkGuess).
-    ...i32c(GUESS_AT), op.i32Load, ...mem(2), ...set(E),
-    ...get(E), ...i32c(151), op.i32Sub, ...i32c(2033 - 151), op.i32LeU, ...set(GUESSED),
-    ...get(GUESSED), op.i32Eqz,
+    i32c(GUESS_AT), op.i32Load, mem(2), set(E),
+    get(E), i32c(151), op.i32Sub, i32c(2033 - 151), op.i32LeU, set(GUESSED),
+    get(GUESSED), op.i32Eqz,
     op.if, VOID,
     // top = max |x| over pairs, four values a turn in two maxima. pmax (maxpd) skips a NaN,
     // which the sums of pieces then carry to the caller; f64x2.max would keep it but costs
     // several instructions a pair.
-    ...v128Zero, ...set(TOP), ...v128Zero, ...set(TOP2), ...get(P), ...set(I),
+    v128Zero, set(TOP), v128Zero, set(TOP2), get(P), set(I),
     op.block, VOID, op.loop, VOID,
-    ...get(I), ...i32c(32), op.i32Add, ...get(END2), op.i32LeU, op.i32Eqz, op.brIf, 1,
-    ...get(TOP), ...get(I), ...v128Load(), ...f64x2.abs, ...f64x2.pmax, ...set(TOP),
-    ...get(TOP2), ...get(I), ...v128Load(16), ...f64x2.abs, ...f64x2.pmax, ...set(TOP2),
-    ...get(I), ...i32c(32), op.i32Add, ...set(I), op.br, 0,
+    get(I), i32c(32), op.i32Add, get(END2), op.i32LeU, op.i32Eqz, op.brIf, 1,
+    get(TOP), get(I), v128Load(), f64x2.abs, f64x2.pmax, set(TOP),
+    get(TOP2), get(I), v128Load(16), f64x2.abs, f64x2.pmax, set(TOP2),
+    get(I), i32c(32), op.i32Add, set(I), op.br, 0,
     op.end, op.end,
-    ...get(I), ...get(END2), op.i32LtU,
-    op.if, VOID, ...get(TOP), ...get(I), ...v128Load(), ...f64x2.abs, ...f64x2.pmax, ...set(TOP), op.end,
-    ...get(TOP), ...get(TOP2), ...f64x2.pmax, ...set(TOP),
-    ...laneMax(TOP), ...set(T),
+    get(I), get(END2), op.i32LtU,
+    op.if, VOID, get(TOP), get(I), v128Load(), f64x2.abs, f64x2.pmax, set(TOP), op.end,
+    get(TOP), get(TOP2), f64x2.pmax, set(TOP),
+    laneMax(TOP), set(T),
     // the odd value at the end
-    ...get(N), ...i32c(1), op.i32And,
-    op.if, VOID, ...get(T), ...get(END2), ...f64Load(), op.f64Abs, op.f64Max, ...set(T), op.end,
+    get(N), i32c(1), op.i32And,
+    op.if, VOID, get(T), get(END2), f64Load(), op.f64Abs, op.f64Max, set(T), op.end,
     // e = biased exponent of t; the general path unless 151 <= e <= 2033
-    ...get(T), op.i64Reinterpret, ...i64c(52), op.i64ShrU, op.i32WrapI64, ...i32c(0x7ff), op.i32And, ...set(E),
-    ...i32c(GUESS_AT), ...get(E), op.i32Store, ...mem(2),
-    ...get(E), ...i32c(151), op.i32Sub, ...i32c(2033 - 151), op.i32GtU,
-    op.if, VOID, ...i32c(-1), op.return, op.end,
+    get(T), op.i64Reinterpret, i64c(52), op.i64ShrU, op.i32WrapI64, i32c(0x7ff), op.i32And, set(E),
+    i32c(GUESS_AT), get(E), op.i32Store, mem(2),
+    get(E), i32c(151), op.i32Sub, i32c(2033 - 151), op.i32GtU,
+    op.if, VOID, i32c(-1), op.return, op.end,
     op.end,
     // s1 = 2^(e - 1022 + 12), s2 = s1 * 2^-41
-    ...sigma(13), ...set(S1), ...sigma(13 - 41), ...set(S2),
-    ...i32c(0), ...set(M), ...v128Zero, ...set(TOP), ...f64c0, ...set(T),
+    sigma(13), set(S1), sigma(13 - 41), set(S2),
+    i32c(0), set(M), v128Zero, set(TOP), f64c0, set(T),
   ];
 }
 
@@ -189,13 +197,13 @@ function prologue(): number[] {
  * the sigmas were guessed and a value was larger than the guess allows, returns -3: the
  * caller calls again, and that call takes its sigmas from this block's own maximum.
  */
-function checkGuess(): number[] {
+function checkGuess(): Code {
   return [
-    ...laneMax(TOP), ...get(T), op.f64Max, op.i64Reinterpret, ...i64c(52), op.i64ShrU, op.i32WrapI64, ...i32c(0x7ff), op.i32And, ...set(I),
+    laneMax(TOP), get(T), op.f64Max, op.i64Reinterpret, i64c(52), op.i64ShrU, op.i32WrapI64, i32c(0x7ff), op.i32And, set(I),
     // One binade of headroom: the largest of 2^11 normal samples moves from block to block.
-    ...i32c(GUESS_AT), ...get(I), ...i32c(1), op.i32Add, op.i32Store, ...mem(2),
-    ...get(GUESSED), ...get(I), ...get(E), op.i32GtU, op.i32And,
-    op.if, VOID, ...i32c(-3), op.return, op.end,
+    i32c(GUESS_AT), get(I), i32c(1), op.i32Add, op.i32Store, mem(2),
+    get(GUESSED), get(I), get(E), op.i32GtU, op.i32And,
+    op.if, VOID, i32c(-3), op.return, op.end,
   ];
 }
 
@@ -204,32 +212,32 @@ function checkGuess(): number[] {
  * (a local) to `end2` (a local: past the last pair), and the one at end2 when `odd` (code
  * leaving an i32) is not 0. Residues go to rest.
  */
-function sumSpan(from: number, end2: number, odd: number[], perRow: boolean): number[] {
+function sumSpan(from: number, end2: number, odd: Code, perRow: boolean): Code {
   return [
-    ...v128Zero, ...set(A1), ...v128Zero, ...set(A2), ...v128Zero, ...set(B1), ...v128Zero, ...set(B2),
-    ...get(from), ...set(I),
+    v128Zero, set(A1), v128Zero, set(A2), v128Zero, set(B1), v128Zero, set(B2),
+    get(from), set(I),
     // four values a turn, in two pairs of sums
     op.block, VOID, op.loop, VOID,
-    ...get(I), ...i32c(32), op.i32Add, ...get(end2), op.i32LeU, op.i32Eqz, op.brIf, 1,
-    ...extractVector(0, A1, A2, perRow), ...extractVector(16, B1, B2, perRow),
-    ...get(I), ...i32c(32), op.i32Add, ...set(I), op.br, 0,
+    get(I), i32c(32), op.i32Add, get(end2), op.i32LeU, op.i32Eqz, op.brIf, 1,
+    extractVector(0, A1, A2, perRow), extractVector(16, B1, B2, perRow),
+    get(I), i32c(32), op.i32Add, set(I), op.br, 0,
     op.end, op.end,
     // a last pair
-    ...get(I), ...get(end2), op.i32LtU,
-    op.if, VOID, ...extractVector(0, A1, A2, perRow), op.end,
-    ...laneSum(A1, B1), ...set(SUM1), ...laneSum(A2, B2), ...set(SUM2),
+    get(I), get(end2), op.i32LtU,
+    op.if, VOID, extractVector(0, A1, A2, perRow), op.end,
+    laneSum(A1, B1), set(SUM1), laneSum(A2, B2), set(SUM2),
     // the odd value at the end, in scalars
-    ...odd,
+    odd,
     op.if, VOID,
-    ...get(end2), ...f64Load(), ...set(SX),
-    ...get(T), ...get(SX), op.f64Abs, op.f64Max, ...set(T),
-    ...get(S1), ...f64x2.lane(0), ...get(SX), op.f64Add, ...get(S1), ...f64x2.lane(0), op.f64Sub, ...set(SQ),
-    ...get(SX), ...get(SQ), op.f64Sub, ...set(SR),
-    ...get(S2), ...f64x2.lane(0), ...get(SR), op.f64Add, ...get(S2), ...f64x2.lane(0), op.f64Sub, ...set(SP),
-    ...get(SUM1), ...get(SQ), op.f64Add, ...set(SUM1),
-    ...get(SUM2), ...get(SP), op.f64Add, ...set(SUM2),
-    ...get(SR), ...get(SP), op.f64Ne,
-    op.if, VOID, ...storeResidue(perRow, [...get(SR), ...get(SP), op.f64Sub]), op.end,
+    get(end2), f64Load(), set(SX),
+    get(T), get(SX), op.f64Abs, op.f64Max, set(T),
+    get(S1), f64x2.lane(0), get(SX), op.f64Add, get(S1), f64x2.lane(0), op.f64Sub, set(SQ),
+    get(SX), get(SQ), op.f64Sub, set(SR),
+    get(S2), f64x2.lane(0), get(SR), op.f64Add, get(S2), f64x2.lane(0), op.f64Sub, set(SP),
+    get(SUM1), get(SQ), op.f64Add, set(SUM1),
+    get(SUM2), get(SP), op.f64Add, set(SUM2),
+    get(SR), get(SP), op.f64Ne,
+    op.if, VOID, storeResidue(perRow, [get(SR), get(SP), op.f64Sub]), op.end,
     op.end,
   ];
 }
@@ -244,15 +252,15 @@ function sumSpan(from: number, end2: number, odd: number[], perRow: boolean): nu
  * path too.
  */
 function blockBody(): number[] {
-  return [
-    ...prologue(),
-    ...sumSpan(P, END2, [...get(N), ...i32c(1), op.i32And], false),
-    ...checkGuess(),
-    ...get(OUT), ...get(SUM1), ...f64Store(0),
-    ...get(OUT), ...get(SUM2), ...f64Store(8),
-    ...get(M),
+  return flat([
+    prologue(),
+    sumSpan(P, END2, [get(N), i32c(1), op.i32And], false),
+    checkGuess(),
+    get(OUT), get(SUM1), f64Store(0),
+    get(OUT), get(SUM2), f64Store(8),
+    get(M),
     op.end,
-  ];
+  ]);
 }
 
 /**
@@ -262,27 +270,27 @@ function blockBody(): number[] {
  * residues as pairs (residue, r).
  */
 function rowsBody(): number[] {
-  return [
-    ...prologue(),
-    ...i32c(0), ...set(ROW), ...get(P), ...set(ROWSTART),
+  return flat([
+    prologue(),
+    i32c(0), set(ROW), get(P), set(ROWSTART),
     op.block, VOID, op.loop, VOID,
     // while rowStart < p + 8 n
-    ...get(ROWSTART), ...get(P), ...get(N), ...i32c(3), op.i32Shl, op.i32Add, op.i32LtU, op.i32Eqz, op.brIf, 1,
-    ...get(ROWSTART), ...get(COLS), ...i32c(-2), op.i32And, ...i32c(3), op.i32Shl, op.i32Add, ...set(ROWEND2),
-    ...sumSpan(ROWSTART, ROWEND2, [...get(COLS), ...i32c(1), op.i32And], true),
-    ...get(OUT), ...get(ROW), ...i32c(4), op.i32Shl, op.i32Add, ...get(SUM1), ...f64Store(0),
-    ...get(OUT), ...get(ROW), ...i32c(4), op.i32Shl, op.i32Add, ...get(SUM2), ...f64Store(8),
-    ...get(ROWSTART), ...get(COLS), ...i32c(3), op.i32Shl, op.i32Add, ...set(ROWSTART),
-    ...get(ROW), ...i32c(1), op.i32Add, ...set(ROW),
+    get(ROWSTART), get(P), get(N), i32c(3), op.i32Shl, op.i32Add, op.i32LtU, op.i32Eqz, op.brIf, 1,
+    get(ROWSTART), get(COLS), i32c(-2), op.i32And, i32c(3), op.i32Shl, op.i32Add, set(ROWEND2),
+    sumSpan(ROWSTART, ROWEND2, [get(COLS), i32c(1), op.i32And], true),
+    get(OUT), get(ROW), i32c(4), op.i32Shl, op.i32Add, get(SUM1), f64Store(0),
+    get(OUT), get(ROW), i32c(4), op.i32Shl, op.i32Add, get(SUM2), f64Store(8),
+    get(ROWSTART), get(COLS), i32c(3), op.i32Shl, op.i32Add, set(ROWSTART),
+    get(ROW), i32c(1), op.i32Add, set(ROW),
     op.br, 0,
     op.end, op.end,
-    ...checkGuess(),
-    ...get(M),
+    checkGuess(),
+    get(M),
     op.end,
-  ];
+  ]);
 }
 
-const v128Store = (offset = 0) => simd(0x0b, ...mem(4, offset));
+const v128Store = (offset = 0) => simd(0x0b, mem(4, offset));
 
 /**
  * (func $cells (param $p i32) (param $n i32) (param $acc i32) (param i32) (param i32) (result i32))
@@ -295,44 +303,47 @@ const v128Store = (offset = 0) => simd(0x0b, ...mem(4, offset));
  * otherwise returns n. So every cell ends bit for bit as ExactCells.add leaves it.
  */
 function cellsBody(): number[] {
-  const twoSum = (x: number[], a: number[]) => [
+  const twoSum = (x: Code, a: Code): Code => [
     // A1 = a, X = x, S1 = s = a + x, Q = bp = s - a, R = e = (a - (s - bp)) + (x - bp)
-    ...a, ...set(A1), ...x, ...set(X),
-    ...get(A1), ...get(X), ...f64x2.add, ...set(S1),
-    ...get(S1), ...get(A1), ...f64x2.sub, ...set(Q),
-    ...get(A1), ...get(S1), ...get(Q), ...f64x2.sub, ...f64x2.sub, ...get(X), ...get(Q), ...f64x2.sub, ...f64x2.add, ...set(R),
+    a, set(A1), x, set(X),
+    get(A1), get(X), f64x2.add, set(S1),
+    get(S1), get(A1), f64x2.sub, set(Q),
+    get(A1), get(S1), get(Q), f64x2.sub, f64x2.sub, get(X), get(Q), f64x2.sub, f64x2.add, set(R),
   ];
-  return [
+  return flat([
     // end2 = (n & ~1) * 8, i = 0 (byte offsets)
-    ...get(N), ...i32c(-2), op.i32And, ...i32c(3), op.i32Shl, ...set(END2),
-    ...i32c(0), ...set(I),
+    get(N), i32c(-2), op.i32And, i32c(3), op.i32Shl, set(END2),
+    i32c(0), set(I),
     op.block, VOID, op.loop, VOID,
-    ...get(I), ...get(END2), op.i32LtU, op.i32Eqz, op.brIf, 1,
-    ...twoSum([...get(P), ...get(I), op.i32Add, ...v128Load()], [...get(REST), ...get(I), op.i32Add, ...v128Load()]),
-    ...get(R), ...v128Zero, ...f64x2.ne, ...anyTrue,
-    op.if, VOID, ...get(I), ...i32c(3), 0x76, op.return, op.end,
-    ...get(REST), ...get(I), op.i32Add, ...get(S1), ...v128Store(),
-    ...get(I), ...i32c(16), op.i32Add, ...set(I),
+    get(I), get(END2), op.i32LtU, op.i32Eqz, op.brIf, 1,
+    twoSum([get(P), get(I), op.i32Add, v128Load()], [get(REST), get(I), op.i32Add, v128Load()]),
+    get(R), v128Zero, f64x2.ne, anyTrue,
+    op.if, VOID, get(I), i32c(3), 0x76, op.return, op.end,
+    get(REST), get(I), op.i32Add, get(S1), v128Store(),
+    get(I), i32c(16), op.i32Add, set(I),
     op.br, 0,
     op.end, op.end,
     // the odd value at the end, in scalars
-    ...get(N), ...i32c(1), op.i32And,
+    get(N), i32c(1), op.i32And,
     op.if, VOID,
-    ...get(REST), ...get(I), op.i32Add, ...f64Load(), ...set(SQ),
-    ...get(P), ...get(I), op.i32Add, ...f64Load(), ...set(SX),
-    ...get(SQ), ...get(SX), op.f64Add, ...set(SR),
-    ...get(SR), ...get(SQ), op.f64Sub, ...set(SP),
-    ...get(SQ), ...get(SR), ...get(SP), op.f64Sub, op.f64Sub, ...get(SX), ...get(SP), op.f64Sub, op.f64Add, ...f64c0, op.f64Ne,
-    op.if, VOID, ...get(I), ...i32c(3), 0x76, op.return, op.end,
-    ...get(REST), ...get(I), op.i32Add, ...get(SR), ...f64Store(),
+    get(REST), get(I), op.i32Add, f64Load(), set(SQ),
+    get(P), get(I), op.i32Add, f64Load(), set(SX),
+    get(SQ), get(SX), op.f64Add, set(SR),
+    get(SR), get(SQ), op.f64Sub, set(SP),
+    get(SQ), get(SR), get(SP), op.f64Sub, op.f64Sub, get(SX), get(SP), op.f64Sub, op.f64Add, f64c0, op.f64Ne,
+    op.if, VOID, get(I), i32c(3), 0x76, op.return, op.end,
+    get(REST), get(I), op.i32Add, get(SR), f64Store(),
     op.end,
-    ...get(N),
+    get(N),
     op.end,
-  ];
+  ]);
 }
 
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const name = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+const section = (id: number, body: Code[]): Code[] => {
+  const bytes = flat(body);
+  return [id, uleb(bytes.length), bytes];
+};
+const name = (s: string): Code[] => [uleb(s.length), Array.from(s, (c) => c.charCodeAt(0))];
 
 /**
 /**
@@ -349,18 +360,18 @@ const PARSER_AT = SCRATCH_PAGES * 65536;
 const ARENA_AT = PARSER_AT + PARSER_BYTES;
 
 function moduleBytes(): Uint8Array {
-  const body = (code: number[]) => {
-    const b = [...LOCALS, ...code];
-    return [...uleb(b.length), ...b];
+  const body = (code: number[]): Code[] => {
+    const b = flat([LOCALS, code]);
+    return [uleb(b.length), b];
   };
-  return Uint8Array.from([
+  return Uint8Array.from(flat([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [1, 0x60, 5, I32, I32, I32, I32, I32, 1, I32]),
     ...section(3, [3, 0, 0, 0]),
     ...section(5, [1, 0x00, ...uleb(KERNEL_PAGES)]),
     ...section(7, [4, ...name('memory'), 2, 0, ...name('block'), 0, 0, ...name('rows'), 0, 1, ...name('cells'), 0, 2]),
     ...section(10, [3, ...body(blockBody()), ...body(rowsBody()), ...body(cellsBody())]),
-  ]);
+  ]));
 }
 
 export interface WasmKernel {

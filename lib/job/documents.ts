@@ -35,9 +35,18 @@ export class DocumentError extends FanoutError {
 }
 
 const decoder = new TextDecoder();
-const nonEmpty = z.string().check(z.minLength(1));
-const count = z.int().check(z.minimum(0));
-const positive = z.int().check(z.minimum(1));
+/**
+ * A schema built on first use: zod makes a schema's parts when it is built, a few ms for
+ * all of these in every process and worker thread that imports this module, most of which
+ * never read a document (a thread only writes partials).
+ */
+function lazy<T>(build: () => T): () => T {
+  let built: T | undefined;
+  return () => (built ??= build());
+}
+const nonEmpty = () => z.string().check(z.minLength(1));
+const count = () => z.int().check(z.minimum(0));
+const positive = () => z.int().check(z.minimum(1));
 
 interface Format<T> {
   /** what the document is, for messages: "not a job manifest" */
@@ -45,7 +54,8 @@ interface Format<T> {
   version: number;
   /** whether writers say the version (see the module comment) */
   writesVersion: boolean;
-  schema: z.ZodMiniType<T>;
+  /** built when a document of its kind is first read (see lazy) */
+  schema: () => z.ZodMiniType<T>;
 }
 
 function parseJson(body: Uint8Array, where: string, what: string): unknown {
@@ -65,7 +75,7 @@ function check<T>(format: Format<T>, value: unknown, where: string): T {
   if (version !== format.version) {
     throw new DocumentError(`${where}: a ${format.what} of format version ${JSON.stringify(version)}; this fanout reads version ${format.version} (is it older than the one that wrote it?)`);
   }
-  const r = format.schema.safeParse(content);
+  const r = format.schema().safeParse(content);
   if (!r.success) {
     const issues = r.error.issues.map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`);
     const more = issues.length > 3 ? `; and ${issues.length - 3} more` : '';
@@ -97,8 +107,11 @@ export interface PinnedInput {
   parts?: Omit<PinnedInput, 'parts'>[];
 }
 
-const pinnedObjectSchema = z.object({ bucket: nonEmpty, key: nonEmpty, size: count, etag: z.string(), versionId: z.optional(z.string()) });
-const pinnedInputSchema: z.ZodMiniType<PinnedInput> = z.object({ ...pinnedObjectSchema.shape, parts: z.optional(z.array(pinnedObjectSchema).check(z.minLength(1))) });
+const pinnedObjectSchema = () => z.object({ bucket: nonEmpty(), key: nonEmpty(), size: count(), etag: z.string(), versionId: z.optional(z.string()) });
+const pinnedInputSchema = (): z.ZodMiniType<PinnedInput> => {
+  const object = pinnedObjectSchema();
+  return z.object({ ...object.shape, parts: z.optional(z.array(object).check(z.minLength(1))) });
+};
 
 /** What a cloud job adds to its manifest: the pinned input and how its partials merge. */
 export interface CloudPlan {
@@ -140,46 +153,49 @@ export const isCloudManifest = (m: Manifest): m is CloudManifest => m.input !== 
 
 // The spec is the planner's (lib/core/plan.ts), trusted in its details: what is checked
 // here is what names the job and how many slices it has.
-const specSchema = z.pipe(
-  z.looseObject({
-    version: z.literal(1),
-    id: nonEmpty,
-    input: z.looseObject({ name: z.string(), bytes: count, identity: z.string() }),
-    format: z.enum(INPUT_FORMATS),
-    layout: z.looseObject({ kind: z.enum(LAYOUT_KINDS) }),
-    rowsPerRecord: z.number(),
-    frameRows: count,
-    analysis: z.looseObject({ name: nonEmpty, options: z.record(z.string(), z.string()) }),
-    onBadRecord: z.enum(['fail', 'skip']),
-    sliceCount: positive,
-  }),
-  z.transform((s) => s as unknown as JobSpec),
-);
+const specSchema = () =>
+  z.pipe(
+    z.looseObject({
+      version: z.literal(1),
+      id: nonEmpty(),
+      input: z.looseObject({ name: z.string(), bytes: count(), identity: z.string() }),
+      format: z.enum(INPUT_FORMATS),
+      layout: z.looseObject({ kind: z.enum(LAYOUT_KINDS) }),
+      rowsPerRecord: z.number(),
+      frameRows: count(),
+      analysis: z.looseObject({ name: nonEmpty(), options: z.record(z.string(), z.string()) }),
+      onBadRecord: z.enum(['fail', 'skip']),
+      sliceCount: positive(),
+    }),
+    z.transform((s) => s as unknown as JobSpec),
+  );
 
 const manifestFormat: Format<Manifest> = {
   what: 'job manifest',
   version: 1,
   writesVersion: true,
-  schema: z.pipe(
-    z
-      .object({
-        spec: specSchema,
-        createdAt: z.optional(z.number()),
-        input: z.optional(pinnedInputSchema),
-        fanin: z.optional(z.int().check(z.minimum(2))),
-        resultKey: z.optional(nonEmpty),
-        deadlineAt: z.optional(z.number()),
-        maxWorkers: z.optional(positive),
-        toleratedFailures: z.optional(count),
-        coordinator: z.optional(z.string()),
-        chainOf: z.optional(nonEmpty),
-      })
-      .check(
-        z.refine((m) => [m.input, m.fanin, m.resultKey].every((x) => x === undefined) || [m.input, m.fanin, m.resultKey, m.createdAt].every((x) => x !== undefined), {
-          message: 'a cloud manifest has input, fanin, resultKey and createdAt together',
-        }),
-      ),
-    z.transform((m) => m as Manifest),
+  schema: lazy(() =>
+    z.pipe(
+      z
+        .object({
+          spec: specSchema(),
+          createdAt: z.optional(z.number()),
+          input: z.optional(pinnedInputSchema()),
+          fanin: z.optional(z.int().check(z.minimum(2))),
+          resultKey: z.optional(nonEmpty()),
+          deadlineAt: z.optional(z.number()),
+          maxWorkers: z.optional(positive()),
+          toleratedFailures: z.optional(count()),
+          coordinator: z.optional(z.string()),
+          chainOf: z.optional(nonEmpty()),
+        })
+        .check(
+          z.refine((m) => [m.input, m.fanin, m.resultKey].every((x) => x === undefined) || [m.input, m.fanin, m.resultKey, m.createdAt].every((x) => x !== undefined), {
+            message: 'a cloud manifest has input, fanin, resultKey and createdAt together',
+          }),
+        ),
+      z.transform((m) => m as Manifest),
+    ),
   ),
 };
 
@@ -270,26 +286,28 @@ export interface JobStatus {
   at: string;
 }
 
-const failedSliceSchema = z.object({ index: count, start: count, end: count, reason: z.string() });
+const failedSliceSchema = () => z.object({ index: count(), start: count(), end: count(), reason: z.string() });
 
 const statusFormat: Format<JobStatus> = {
   what: 'job status',
   version: 1,
   writesVersion: true,
-  schema: z.object({
-    state: z.enum(['running', 'done', 'failed', 'superseded']),
-    job: nonEmpty,
-    input: z.object({ bucket: z.string(), key: z.string() }),
-    slices: z.optional(count),
-    slice: z.optional(count),
-    reason: z.optional(z.string()),
-    resultKey: z.optional(z.string()),
-    deadline: z.optional(z.string()),
-    failedSlices: z.optional(z.array(failedSliceSchema)),
-    next: z.optional(nonEmpty),
-    backups: z.optional(count),
-    at: z.string(),
-  }),
+  schema: lazy(() =>
+    z.object({
+      state: z.enum(['running', 'done', 'failed', 'superseded']),
+      job: nonEmpty(),
+      input: z.object({ bucket: z.string(), key: z.string() }),
+      slices: z.optional(count()),
+      slice: z.optional(count()),
+      reason: z.optional(z.string()),
+      resultKey: z.optional(z.string()),
+      deadline: z.optional(z.string()),
+      failedSlices: z.optional(z.array(failedSliceSchema())),
+      next: z.optional(nonEmpty()),
+      backups: z.optional(count()),
+      at: z.string(),
+    }),
+  ),
 };
 
 export async function readStatus(store: BlobStore, jobId: string): Promise<JobStatus | undefined> {
@@ -332,7 +350,7 @@ export interface TailClaimDoc {
   at: number;
 }
 
-const tailClaimFormat: Format<TailClaimDoc> = { what: 'tail claim', version: 1, writesVersion: false, schema: z.object({ at: z.number() }) };
+const tailClaimFormat: Format<TailClaimDoc> = { what: 'tail claim', version: 1, writesVersion: false, schema: lazy(() => z.object({ at: z.number() })) };
 
 export const encodeTailClaim = (claim: TailClaimDoc): string => encode(tailClaimFormat, claim, false);
 export const decodeTailClaim = (body: Uint8Array, where: string): TailClaimDoc => decode(tailClaimFormat, body, where);
@@ -359,7 +377,7 @@ const redriveAnswerFormat: Format<RedriveAnswer> = {
   what: 'redrive answer',
   version: 1,
   writesVersion: true,
-  schema: z.object({ job: nonEmpty, request: nonEmpty, outcome: z.enum(['redriven', 'refused']), reason: z.optional(z.string()), invoked: z.optional(count), merges: z.optional(count), at: z.string() }),
+  schema: lazy(() => z.object({ job: nonEmpty(), request: nonEmpty(), outcome: z.enum(['redriven', 'refused']), reason: z.optional(z.string()), invoked: z.optional(count()), merges: z.optional(count()), at: z.string() })),
 };
 
 export async function writeRedriveAnswer(store: BlobStore, answer: Omit<RedriveAnswer, 'at'>, now = Date.now()): Promise<void> {
@@ -409,22 +427,24 @@ export interface UploadMark {
   id?: string;
 }
 
-const uploadMarkSchema = z.object({ sequencer: z.optional(z.string()), id: z.optional(z.string()) });
+const uploadMarkSchema = () => z.object({ sequencer: z.optional(z.string()), id: z.optional(z.string()) });
 
 const pointerFormat: Format<InputPointer> = {
   what: 'input pointer',
   version: 1,
   writesVersion: true,
-  schema: z.union([
-    z.object({ job: nonEmpty, input: pinnedInputSchema, status: z.string(), result: z.string(), upload: z.optional(uploadMarkSchema) }),
-    z.object({
-      state: z.literal('failed'),
-      input: z.object({ bucket: z.string(), key: z.string(), etag: z.string(), versionId: z.optional(z.string()) }),
-      reason: z.string(),
-      at: z.string(),
-      upload: z.optional(uploadMarkSchema),
-    }),
-  ]),
+  schema: lazy(() =>
+    z.union([
+      z.object({ job: nonEmpty(), input: pinnedInputSchema(), status: z.string(), result: z.string(), upload: z.optional(uploadMarkSchema()) }),
+      z.object({
+        state: z.literal('failed'),
+        input: z.object({ bucket: z.string(), key: z.string(), etag: z.string(), versionId: z.optional(z.string()) }),
+        reason: z.string(),
+        at: z.string(),
+        upload: z.optional(uploadMarkSchema()),
+      }),
+    ]),
+  ),
 };
 
 /** The pointer that names a job as its input's newest. */
@@ -468,7 +488,7 @@ export type TreePartial = Partial & { level?: number };
 /** A partial's header line, when its state holds bytes: how many follow the line. */
 type EncodedPartial = TreePartial & { attached?: number };
 
-const offsetProblem = z.object({ offset: z.number(), problem: z.string() });
+const offsetProblem = () => z.object({ offset: z.number(), problem: z.string() });
 
 const partialFormat: Format<EncodedPartial> = {
   what: 'partial',
@@ -476,28 +496,30 @@ const partialFormat: Format<EncodedPartial> = {
   writesVersion: false,
   // Loose: a field this version does not know is kept, so that comparing two partials
   // of one slice (partialContent) compares all of what they say.
-  schema: z.looseObject({
-    job: nonEmpty,
-    index: count,
-    slices: z.optional(positive),
-    level: z.optional(count),
-    attached: z.optional(count),
-    start: count,
-    end: count,
-    rows: z.number(),
-    skipped: z.number(),
-    skippedExamples: z.array(offsetProblem),
-    state: z.unknown(),
-    run: z.looseObject({
-      bytesRead: z.number(),
-      startedAt: z.number(),
-      finishedAt: z.number(),
-      worker: z.string(),
-      records: z.optional(z.number()),
-      coldStart: z.optional(z.boolean()),
-      peakRssBytes: z.optional(z.number()),
+  schema: lazy(() =>
+    z.looseObject({
+      job: nonEmpty(),
+      index: count(),
+      slices: z.optional(positive()),
+      level: z.optional(count()),
+      attached: z.optional(count()),
+      start: count(),
+      end: count(),
+      rows: z.number(),
+      skipped: z.number(),
+      skippedExamples: z.array(offsetProblem()),
+      state: z.unknown(),
+      run: z.looseObject({
+        bytesRead: z.number(),
+        startedAt: z.number(),
+        finishedAt: z.number(),
+        worker: z.string(),
+        records: z.optional(z.number()),
+        coldStart: z.optional(z.boolean()),
+        peakRssBytes: z.optional(z.number()),
+      }),
     }),
-  }),
+  ),
 };
 
 export class PartialConflictError extends FanoutError {
@@ -636,21 +658,23 @@ const resultFormat: Format<ResultDocument> = {
   what: 'fanout result document',
   version: 1,
   writesVersion: false,
-  schema: z.pipe(
-    z.looseObject({
-      analysis: nonEmpty,
-      job: nonEmpty,
-      input: z.looseObject({ path: z.string(), bytes: count, format: z.string(), shape: z.optional(z.array(count)) }),
-      slices: positive,
-      records: count,
-      skipped: count,
-      skippedExamples: z.optional(z.array(offsetProblem)),
-      resumedSlices: count,
-      elapsedMs: z.number(),
-      trajectory: z.optional(z.unknown()),
-      result: z.unknown(),
-    }),
-    z.transform((d) => d as unknown as ResultDocument),
+  schema: lazy(() =>
+    z.pipe(
+      z.looseObject({
+        analysis: nonEmpty(),
+        job: nonEmpty(),
+        input: z.looseObject({ path: z.string(), bytes: count(), format: z.string(), shape: z.optional(z.array(count())) }),
+        slices: positive(),
+        records: count(),
+        skipped: count(),
+        skippedExamples: z.optional(z.array(offsetProblem())),
+        resumedSlices: count(),
+        elapsedMs: z.number(),
+        trajectory: z.optional(z.unknown()),
+        result: z.unknown(),
+      }),
+      z.transform((d) => d as unknown as ResultDocument),
+    ),
   ),
 };
 

@@ -468,8 +468,16 @@ function fieldSchema(spec: OptionSpec) {
   });
 }
 
-/** Strict: an unknown option is an error, not something silently ignored. */
-export const jobOptionsSchema = z.partial(z.strictObject(Object.fromEntries(cloudOptionNames.map((n) => [n, fieldSchema(JOB_OPTIONS[n])])))) as unknown as z.ZodMiniType<JobOptions, unknown>;
+let schema: z.ZodMiniType<JobOptions, unknown> | undefined;
+
+/**
+ * Strict: an unknown option is an error, not something silently ignored. Built on first
+ * use: building it costs a few ms at the start of every process and thread that imports
+ * this module, and a local run validates its options without it.
+ */
+export function jobOptionsSchema(): z.ZodMiniType<JobOptions, unknown> {
+  return (schema ??= z.partial(z.strictObject(Object.fromEntries(cloudOptionNames.map((n) => [n, fieldSchema(JOB_OPTIONS[n])])))) as unknown as z.ZodMiniType<JobOptions, unknown>);
+}
 
 /**
  * Validates options given as an object (a direct invoke, FANOUT_DEFAULTS, the construct's
@@ -477,7 +485,7 @@ export const jobOptionsSchema = z.partial(z.strictObject(Object.fromEntries(clou
  * metadata name); by default its camelCase name.
  */
 export function parseJobOptions(value: unknown, where: string, nameOf: (name: string) => string = (n) => n): JobOptions {
-  const r = jobOptionsSchema.safeParse(value);
+  const r = jobOptionsSchema().safeParse(value);
   if (!r.success) {
     const problems = r.error.issues.map((i) => {
       if (i.code === 'unrecognized_keys') return `unknown option${i.keys.length > 1 ? 's' : ''} ${i.keys.map(nameOf).join(', ')} (known: ${cloudOptionNames.map(nameOf).join(', ')})`;

@@ -15,7 +15,10 @@ import { deserializeError, type ThreadJob, type ThreadMessage } from './thread-m
 // runs under: a small .mjs entry installs it (hundreds of ms per thread), then loads the
 // worker body. Bundled into dist/ (npm run build), the worker is plain JavaScript next to
 // this code and starts in a few ms; a user analysis written in TypeScript still needs
-// the loader, so it takes the source entry.
+// the loader, so it takes the source entry. The thread's bundle is built on its own, not
+// split with the CLI's (package.json, build): one file of what the thread uses, without
+// the CLI's shared chunks (zod's checks, commander, the report), so a thread takes about
+// 10 ms less CPU to start (a thread's modules are its own instances in any case).
 const fromSource = import.meta.url.endsWith('.ts');
 const sourceEntry = new URL(fromSource ? './thread-entry.mjs' : '../lib/local/thread-entry.mjs', import.meta.url);
 const bundledEntry = new URL('./thread-worker.js', import.meta.url);

@@ -24,10 +24,18 @@ export const POWERS_OF_TEN = P10;
 
 // Powers of ten as double-double: 10^j = PH[j + DD_MAX] + PL[j + DD_MAX], to about 2^-105
 // relative. The range keeps every intermediate of decimalToDouble() normal and finite.
+// Filled on the first decimal that needs them (fillPowers): their BigInt arithmetic
+// costs 2-5 ms at every start of a process or worker thread, and text whose numbers
+// take Clinger's fast path (up to 15 digits, |exponent| up to 22) never reads them.
 const DD_MAX = 280;
 const PH = new Float64Array(2 * DD_MAX + 1);
 const PL = new Float64Array(2 * DD_MAX + 1);
-for (let j = -DD_MAX; j <= DD_MAX; j++) {
+let powersFilled = false;
+function fillPowers(): void {
+  powersFilled = true;
+  for (let j = -DD_MAX; j <= DD_MAX; j++) fillPower(j);
+}
+function fillPower(j: number): void {
   // Number(bigint) and short decimal literals are correctly rounded by the language spec.
   if (j >= 0) {
     const exact = 10n ** BigInt(j);
@@ -110,6 +118,7 @@ export function decimalInto(k: number, e10: number, neg: boolean, out: Float64Ar
   }
   const j1 = e10 + k;
   if (e10 < -DD_MAX || j1 > DD_MAX) return false;
+  if (!powersFilled) fillPowers();
   // m1 * 10^j1: the exact product m1 * ph as p1 + e1 (Dekker), plus m1 * pl.
   const ph = PH[j1 + DD_MAX]!;
   const p1 = m1 * ph;

@@ -352,11 +352,6 @@ const name = (s: string): Code[] => [uleb(s.length), Array.from(s, (c) => c.char
  * text parser (lib/core/text/wasm-records.ts, which imports this memory): its tables and the
  * bytes it parses (a 4 MiB read); then the arena of ExactCells' large arrays (cellsArena):
  * 3871 pages (242 MiB) of address space, of which the pages never written cost no memory.
- * Shared (its buffer a SharedArrayBuffer, though no thread is given it): V8 counts an
- * unshared memory's whole size as external memory, and 256 MiB of it cost every isolate a
- * scavenge and a mark-compact at start-up, about 5 ms (e18.csv sum, 2 workers: 530 against
- * 515 CPU ms, median of 10 in turns). wasm-records.ts imports it as shared too: a module
- * that declared it otherwise would not link, and the parser would be off.
  */
 const SCRATCH_PAGES = 160;
 export const KERNEL_PAGES = 4096;
@@ -373,7 +368,7 @@ function moduleBytes(): Uint8Array {
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [1, 0x60, 5, I32, I32, I32, I32, I32, 1, I32]),
     ...section(3, [3, 0, 0, 0]),
-    ...section(5, [1, 0x03, ...uleb(KERNEL_PAGES), ...uleb(KERNEL_PAGES)]), // shared (0x03: min and max)
+    ...section(5, [1, 0x00, ...uleb(KERNEL_PAGES)]),
     ...section(7, [4, ...name('memory'), 2, 0, ...name('block'), 0, 0, ...name('rows'), 0, 1, ...name('cells'), 0, 2]),
     ...section(10, [3, ...body(blockBody()), ...body(rowsBody()), ...body(cellsBody())]),
   ]));

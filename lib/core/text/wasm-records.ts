@@ -439,7 +439,7 @@ function moduleBytes(pages: number): Uint8Array {
   return Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [1, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 1, I32]),
-    ...section(2, [1, ...name('k'), ...name('memory'), 0x02, 0x03, ...uleb(pages), ...uleb(pages)]), // the kernel's shared memory
+    ...section(2, [1, ...name('k'), ...name('memory'), 0x02, 0x00, ...uleb(pages)]),
     ...section(3, [1, 0]),
     ...section(7, [1, ...name('records'), 0, 0]),
     ...section(10, [1, ...uleb(code.length), ...code]),

@@ -489,8 +489,7 @@ function instantiate(): Parser | undefined {
     const status = new Int32Array(km.buffer, tables + STATUS_AT, 2);
     status[1] = NO_Q;
     return { records, buffer: km.buffer, tables, bytes: new Uint8Array(km.buffer, tables + INPUT_AT, INPUT_BYTES), status, pow5: new BigUint64Array(km.buffer, tables + POW5_AT, (Q_MAX - Q_MIN + 1) * 2) };
-  } catch (e) {
-    if (process.env.DEBUG_WASM) console.error(e);
+  } catch {
     return undefined;
   }
 }

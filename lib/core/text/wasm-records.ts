@@ -291,6 +291,9 @@ function mantissaDigits(): Code {
 const digitLoop = (step: (d: Code) => Code): Code =>
   loop(cat(set(C, byte(get(P))), brIf(1, i32.eqz(isDigit(get(C)))), step(i32.sub(get(C), i32.c(48))), inc(P), br(0)));
 
+/** i16 lanes w, 1, w, 1, ... */
+const weights = (w: number): Code => v128.c(Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? [w & 0xff, w >> 8] : [1, 0])).flat());
+
 /**
  * (func $records (param $p i32) (param $stop i32) (param $out i32) (param $columns i32)
  *   (param $delim i32) (param $maxRows i32) (param $tables i32) (result i32))
@@ -298,9 +301,6 @@ const digitLoop = (step: (d: Code) => Code): Code =>
  * and returns how many; the address where it stopped (the first record not parsed) is
  * stored at $tables + STATUS_AT.
  */
-/** i16 lanes w, 1, w, 1, ... */
-const weights = (w: number): Code => v128.c(Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? [w & 0xff, w >> 8] : [1, 0])).flat());
-
 function recordsBody(): Code {
   // Depths: in the field loop's body 0 continues the fields, 1 ends them, 2 is the record
   // loop and 3 leaves it; each enclosing if adds one. A record not taken: back to its start.

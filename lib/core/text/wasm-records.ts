@@ -14,6 +14,9 @@
  *   Lemire 2023, but the one case the 2021 paper left to a fallback still goes to
  *   JavaScript here): the mantissa, normalized to 64 bits, times 5^q truncated to 128
  *   bits, rounded once.
+ * A field of at most 15 bytes with no exponent (most data) skips the digit loops: its
+ * bytes are checked from SIMD masks of 16 bytes and its digits summed by dot products
+ * (shortField in recordsBody); any other field is read digit by digit from its start.
  * The module is assembled here from its instructions, as the kernel is (no build step,
  * no binary in the repository).
  */

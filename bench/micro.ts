@@ -24,11 +24,10 @@ import type { Analysis } from '../lib/core/analysis.ts';
 import { scanSlice } from '../lib/core/job.ts';
 import { planJob } from '../lib/core/plan.ts';
 import { ExactSum } from '../lib/core/exact-sum.ts';
-import { borrowValues, useWasmKernel, wasmKernel } from '../lib/core/exact-sum-wasm.ts';
+import { borrowValues, takeKernelValues, useWasmKernel, wasmKernel } from '../lib/core/exact-sum-wasm.ts';
 import { rowSums } from '../lib/core/analyses/row-sums.ts';
 import { readFileSync } from 'node:fs';
 import { INPUT_BYTES, recordsStop, useWasmRecords, wasmRecords } from '../lib/core/text/wasm-records.ts';
-import { takeKernelValues } from '../lib/core/exact-sum-wasm.ts';
 
 if (process.argv[2] === '--kernel') {
   await kernel();

@@ -67,7 +67,7 @@ const i64 = {
   fromF64Bits: op1(0xbd),
 };
 const f64 = {
-  neg: op1(0x9a), mul: op2(0xa2), div: op2(0xa3),
+  mul: op2(0xa2), div: op2(0xa3),
   load: (addr: Code, offset = 0): Code => [...addr, 0x2b, ...memarg(3, offset)],
   store: (addr: Code, v: Code): Code => [...addr, ...v, 0x39, ...memarg(3, 0)],
   fromU64: op1(0xba), fromS64: op1(0xb9), fromBits: op1(0xbf),
